@@ -1,0 +1,88 @@
+package workloads
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/alertmend/kubectl-alertmend/pkg/check"
+	"github.com/alertmend/kubectl-alertmend/pkg/snapshot"
+)
+
+// CrashLoop finds containers in CrashLoopBackOff.
+type CrashLoop struct{}
+
+func (CrashLoop) Meta() check.Meta {
+	return check.Meta{
+		ID:       "pod-crashloop",
+		Title:    "Containers are crash looping",
+		Category: check.CategoryWorkloads,
+		Severity: check.High,
+		Requires: podKinds,
+		Optional: ownerKinds,
+		LiveOnly: true,
+		Description: "Looks for containers waiting in CrashLoopBackOff: they start, exit, and are restarted with a growing delay. " +
+			"Reports them per workload with the restart count and how the last run ended.",
+		Why: "A crash-looping container serves nothing; once every replica loops, the service is down. " +
+			"It becomes critical when no pod of the workload is left running.",
+		Remediation: "Read the previous run's logs to find why the process exits. Exit code 137 with reason OOMKilled means the " +
+			"memory limit is too low; exit code 1 or 2 usually means bad configuration or a missing dependency; a failing " +
+			"liveness probe shows in the pod's events.",
+		References: []string{
+			"https://kubernetes.io/docs/concepts/workloads/pods/pod-lifecycle/#container-restarts",
+			"https://kubernetes.io/docs/tasks/debug/debug-application/debug-running-pod/",
+		},
+	}
+}
+
+func (c CrashLoop) Run(s *snapshot.Snapshot) []check.Finding {
+	meta := c.Meta()
+	var findings []check.Finding
+	for _, g := range groupProblems(s, waitingContainers(s, "CrashLoopBackOff")) {
+		pods := distinctPods(g.problems)
+		total := s.PodCount(g.owner)
+		f := check.New(meta, fmt.Sprintf("%s of %s %s crash looping (container %s)",
+			plural(len(pods), "pod", "pods"), describeOwner(g.owner), isAre(len(pods)), strings.Join(distinctContainers(g.problems), ", ")), g.owner)
+		f.Incident = true
+		if isController(g.owner) && len(pods) == total {
+			f.Severity = check.Critical
+			f.Message += ": no replica is running"
+		}
+		var evidence []string
+		oom := false
+		for _, p := range g.problems {
+			line := fmt.Sprintf("pod %s container %s: restarted %d times", p.pod.Name, p.container, p.status.RestartCount)
+			if t := p.status.LastTerminationState.Terminated; t != nil {
+				line += fmt.Sprintf(", last exit code %d", t.ExitCode)
+				if t.Reason != "" {
+					line += " (" + t.Reason + ")"
+				}
+				if !t.FinishedAt.IsZero() {
+					line += " at " + t.FinishedAt.UTC().Format(time.RFC3339)
+				}
+				oom = oom || t.Reason == "OOMKilled"
+			}
+			evidence = append(evidence, line)
+		}
+		f.Evidence = limitEvidence(evidence)
+		first := g.problems[0]
+		f.Fix = []string{
+			fmt.Sprintf("kubectl logs -n %s %s -c %s --previous", first.pod.Namespace, first.pod.Name, first.container),
+			fmt.Sprintf("kubectl describe pod -n %s %s", first.pod.Namespace, first.pod.Name),
+		}
+		if oom {
+			f.Message += "; the last run was OOMKilled"
+			f.Fix = append(f.Fix, fmt.Sprintf("kubectl set resources -n %s %s -c %s --limits=memory=<higher limit>",
+				g.owner.Namespace, kubectlTarget(g.owner), first.container))
+		}
+		findings = append(findings, f)
+	}
+	return findings
+}
+
+func isAre(n int) string {
+	if n == 1 {
+		return "is"
+	}
+	return "are"
+}

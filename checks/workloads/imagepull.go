@@ -1,0 +1,97 @@
+package workloads
+
+import (
+	"fmt"
+	"sort"
+
+	"github.com/alertmend/kubectl-alertmend/pkg/check"
+	"github.com/alertmend/kubectl-alertmend/pkg/snapshot"
+)
+
+// ImagePull finds containers that cannot get their image.
+type ImagePull struct{}
+
+func (ImagePull) Meta() check.Meta {
+	return check.Meta{
+		ID:       "pod-image-pull",
+		Title:    "Containers cannot pull their image",
+		Category: check.CategoryWorkloads,
+		Severity: check.High,
+		Requires: podKinds,
+		Optional: ownerKinds,
+		LiveOnly: true,
+		Description: "Looks for containers waiting in ImagePullBackOff, ErrImagePull, InvalidImageName or ErrImageNeverPull, " +
+			"with the image and the kubelet's message.",
+		Why: "The pod never starts. After a deploy this usually means a mistyped tag, an image that was never pushed, " +
+			"or a private registry without pull credentials; the old replicas keep serving only until they are replaced.",
+		Remediation: "Check that the image reference exists (registry, repository, tag or digest). For a private registry, " +
+			"add an imagePullSecret to the pod spec or its service account. Then set the correct image on the workload.",
+		References: []string{
+			"https://kubernetes.io/docs/concepts/containers/images/#imagepullbackoff",
+			"https://kubernetes.io/docs/tasks/configure-pod-container/pull-image-private-registry/",
+		},
+	}
+}
+
+func (c ImagePull) Run(s *snapshot.Snapshot) []check.Finding {
+	meta := c.Meta()
+	var findings []check.Finding
+	problems := waitingContainers(s, "ImagePullBackOff", "ErrImagePull", "InvalidImageName", "ErrImageNeverPull")
+	for _, g := range groupProblems(s, problems) {
+		pods := distinctPods(g.problems)
+		images := map[string]bool{}
+		var evidence []string
+		for _, p := range g.problems {
+			image := p.image
+			if image == "" {
+				image = specImage(p)
+			}
+			images[image] = true
+			evidence = append(evidence, fmt.Sprintf("pod %s container %s: %s for image %q: %s",
+				p.pod.Name, p.container, p.status.State.Waiting.Reason, image, p.status.State.Waiting.Message))
+		}
+		imageList := keys(images)
+		f := check.New(meta, fmt.Sprintf("%s of %s cannot pull image %s", plural(len(pods), "pod", "pods"),
+			describeOwner(g.owner), quoteJoin(imageList)), g.owner)
+		f.Incident = true
+		f.Evidence = limitEvidence(evidence)
+		first := g.problems[0]
+		f.Fix = []string{fmt.Sprintf("kubectl describe pod -n %s %s", first.pod.Namespace, first.pod.Name)}
+		if g.owner.Kind != "Pod" {
+			f.Fix = append(f.Fix, fmt.Sprintf("kubectl set image -n %s %s %s=<registry/repository:existing-tag>",
+				g.owner.Namespace, kubectlTarget(g.owner), first.container))
+		}
+		findings = append(findings, f)
+	}
+	return findings
+}
+
+// specImage falls back to the pod spec when the status does not name the image yet.
+func specImage(p containerProblem) string {
+	for _, c := range append(append(p.pod.Spec.InitContainers[:0:0], p.pod.Spec.InitContainers...), p.pod.Spec.Containers...) {
+		if c.Name == p.container {
+			return c.Image
+		}
+	}
+	return ""
+}
+
+func keys(set map[string]bool) []string {
+	out := make([]string, 0, len(set))
+	for k := range set {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func quoteJoin(values []string) string {
+	out := ""
+	for i, v := range values {
+		if i > 0 {
+			out += ", "
+		}
+		out += fmt.Sprintf("%q", v)
+	}
+	return out
+}

@@ -1,0 +1,132 @@
+// Package workloads finds live incidents in workloads and nodes: crash loops, image pulls that
+// fail, pods that cannot be scheduled, unhealthy nodes and controllers short of replicas.
+package workloads
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/alertmend/kubectl-alertmend/pkg/snapshot"
+)
+
+// maxEvidence bounds the evidence lines of one finding; the count of the rest is stated.
+const maxEvidence = 10
+
+var podKinds = []snapshot.Kind{snapshot.KindPods}
+
+// Owner lookups sharpen pod findings (a Deployment rather than a ReplicaSet) but are not needed.
+var ownerKinds = []snapshot.Kind{snapshot.KindReplicaSets, snapshot.KindJobs}
+
+// containerProblem is one container of one pod in a given waiting state.
+type containerProblem struct {
+	pod       *corev1.Pod
+	container string
+	image     string
+	status    corev1.ContainerStatus
+}
+
+// waitingContainers returns, in snapshot order, every container whose waiting reason is one of
+// reasons, init containers included.
+func waitingContainers(s *snapshot.Snapshot, reasons ...string) []containerProblem {
+	want := map[string]bool{}
+	for _, r := range reasons {
+		want[r] = true
+	}
+	var out []containerProblem
+	for i := range s.Pods {
+		pod := &s.Pods[i]
+		statuses := append(append([]corev1.ContainerStatus{}, pod.Status.InitContainerStatuses...), pod.Status.ContainerStatuses...)
+		for _, cs := range statuses {
+			if cs.State.Waiting != nil && want[cs.State.Waiting.Reason] {
+				out = append(out, containerProblem{pod: pod, container: cs.Name, image: cs.Image, status: cs})
+			}
+		}
+	}
+	return out
+}
+
+// problemGroup is the failing containers of one top-level owner.
+type problemGroup struct {
+	owner    snapshot.Ref
+	problems []containerProblem
+}
+
+func groupProblems(s *snapshot.Snapshot, problems []containerProblem) []problemGroup {
+	var groups []problemGroup
+	index := map[snapshot.Ref]int{}
+	for _, p := range problems {
+		owner := s.TopOwner(p.pod)
+		i, ok := index[owner]
+		if !ok {
+			i = len(groups)
+			index[owner] = i
+			groups = append(groups, problemGroup{owner: owner})
+		}
+		groups[i].problems = append(groups[i].problems, p)
+	}
+	return groups
+}
+
+// distinctPods counts the pods among problems.
+func distinctPods(problems []containerProblem) []*corev1.Pod {
+	seen := map[*corev1.Pod]bool{}
+	var pods []*corev1.Pod
+	for _, p := range problems {
+		if !seen[p.pod] {
+			seen[p.pod] = true
+			pods = append(pods, p.pod)
+		}
+	}
+	return pods
+}
+
+func distinctContainers(problems []containerProblem) []string {
+	seen := map[string]bool{}
+	var names []string
+	for _, p := range problems {
+		if !seen[p.container] {
+			seen[p.container] = true
+			names = append(names, p.container)
+		}
+	}
+	sort.Strings(names)
+	return names
+}
+
+// describeOwner reads "deployment shop/cart" or "pod shop/debug".
+func describeOwner(r snapshot.Ref) string {
+	return fmt.Sprintf("%s %s/%s", strings.ToLower(r.Kind), r.Namespace, r.Name)
+}
+
+// kubectlTarget is the TYPE/NAME argument kubectl takes for an owner.
+func kubectlTarget(r snapshot.Ref) string {
+	return strings.ToLower(r.Kind) + "/" + r.Name
+}
+
+// limitEvidence keeps the first maxEvidence lines and says how many were left out.
+func limitEvidence(lines []string) []string {
+	if len(lines) <= maxEvidence {
+		return lines
+	}
+	return append(lines[:maxEvidence:maxEvidence], fmt.Sprintf("... and %d more", len(lines)-maxEvidence))
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return fmt.Sprintf("%d %s", n, one)
+	}
+	return fmt.Sprintf("%d %s", n, many)
+}
+
+// isController reports whether the owner is something that keeps replicas running, as opposed
+// to a bare pod.
+func isController(r snapshot.Ref) bool {
+	switch r.Kind {
+	case "Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "ReplicationController":
+		return true
+	}
+	return false
+}

@@ -1,0 +1,100 @@
+package workloads
+
+import (
+	"fmt"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/alertmend/kubectl-alertmend/pkg/check"
+	"github.com/alertmend/kubectl-alertmend/pkg/snapshot"
+)
+
+// Unschedulable finds pods the scheduler could not place on any node.
+type Unschedulable struct{}
+
+func (Unschedulable) Meta() check.Meta {
+	return check.Meta{
+		ID:       "pod-unschedulable",
+		Title:    "Pods are pending because no node can take them",
+		Category: check.CategoryWorkloads,
+		Severity: check.High,
+		Requires: podKinds,
+		Optional: ownerKinds,
+		LiveOnly: true,
+		Description: "Looks for Pending pods whose PodScheduled condition is False with reason Unschedulable, and reports " +
+			"the scheduler's explanation (insufficient CPU or memory, taints, node selectors or affinity, volumes).",
+		Why: "The workload runs short of replicas, or not at all, until the cluster or the pod spec changes; " +
+			"a scale-up or a rollout that cannot schedule is often the first sign of a full cluster.",
+		Remediation: "Act on the scheduler's message: for insufficient resources, lower the pod's requests or add capacity; " +
+			"for taints, add a toleration or use other nodes; for node selectors or affinity, fix the labels; for volumes, " +
+			"check that the PersistentVolumeClaim binds in the pod's zone.",
+		References: []string{
+			"https://kubernetes.io/docs/concepts/scheduling-eviction/kube-scheduler/",
+			"https://kubernetes.io/docs/tasks/debug/debug-application/debug-pods/#my-pod-stays-pending",
+		},
+	}
+}
+
+func (c Unschedulable) Run(s *snapshot.Snapshot) []check.Finding {
+	meta := c.Meta()
+	var pending []containerProblem
+	for i := range s.Pods {
+		pod := &s.Pods[i]
+		if pod.Status.Phase != corev1.PodPending {
+			continue
+		}
+		for _, cond := range pod.Status.Conditions {
+			if cond.Type == corev1.PodScheduled && cond.Status == corev1.ConditionFalse && cond.Reason == corev1.PodReasonUnschedulable {
+				// The scheduler's message travels in the status slot the grouping helpers read.
+				pending = append(pending, containerProblem{pod: pod, status: corev1.ContainerStatus{
+					State: corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: cond.Reason, Message: cond.Message}},
+				}})
+			}
+		}
+	}
+	var findings []check.Finding
+	for _, g := range groupProblems(s, pending) {
+		var evidence []string
+		hints := map[string]bool{}
+		for _, p := range g.problems {
+			msg := p.status.State.Waiting.Message
+			evidence = append(evidence, fmt.Sprintf("pod %s: %s", p.pod.Name, msg))
+			for _, h := range schedulingHints(msg) {
+				hints[h] = true
+			}
+		}
+		f := check.New(meta, fmt.Sprintf("%s of %s cannot be scheduled", plural(len(g.problems), "pod", "pods"), describeOwner(g.owner)), g.owner)
+		f.Incident = true
+		f.Evidence = limitEvidence(evidence)
+		if len(hints) > 0 {
+			f.Remediation = strings.Join(keys(hints), " ") + " " + meta.Remediation
+		}
+		first := g.problems[0].pod
+		f.Fix = []string{
+			fmt.Sprintf("kubectl describe pod -n %s %s", first.Namespace, first.Name),
+			"kubectl describe nodes | grep -A 8 'Allocated resources'",
+		}
+		findings = append(findings, f)
+	}
+	return findings
+}
+
+// schedulingHints turns the scheduler's reasons into the first thing to try.
+func schedulingHints(message string) []string {
+	var hints []string
+	lower := strings.ToLower(message)
+	if strings.Contains(lower, "insufficient cpu") || strings.Contains(lower, "insufficient memory") {
+		hints = append(hints, "The nodes lack free CPU or memory for the pod's requests: lower the requests or add nodes.")
+	}
+	if strings.Contains(lower, "untolerated taint") || strings.Contains(lower, "had taint") {
+		hints = append(hints, "The free nodes are tainted: add a matching toleration if the pod belongs there.")
+	}
+	if strings.Contains(lower, "node affinity") || strings.Contains(lower, "node selector") {
+		hints = append(hints, "No node matches the pod's nodeSelector or node affinity: check the node labels.")
+	}
+	if strings.Contains(lower, "persistentvolumeclaim") || strings.Contains(lower, "volume node affinity") {
+		hints = append(hints, "A volume cannot be bound or attached where the pod could run: check its PersistentVolumeClaim.")
+	}
+	return hints
+}

@@ -1,0 +1,140 @@
+// Package check defines the contract between the engine and every check: what a check declares
+// about itself (Meta), what it needs from the cluster (snapshot kinds), and what it reports (Finding).
+package check
+
+import (
+	"fmt"
+	"regexp"
+
+	"github.com/alertmend/kubectl-alertmend/pkg/snapshot"
+)
+
+// Check is one rule. Run must be a pure function of the snapshot: no I/O, no mutation of s, and a
+// deterministic order of findings.
+type Check interface {
+	Meta() Meta
+	Run(s *snapshot.Snapshot) []Finding
+}
+
+// Meta describes a check for the catalog, for `explain`, and for the engine's scheduling.
+type Meta struct {
+	// ID is stable kebab-case, written by hand; users put it in ignore lists, so it never changes.
+	ID       string
+	Title    string
+	Category Category
+	Severity Severity
+	// Requires lists the kinds without which the check cannot see; if any could not be read the
+	// check is reported as not evaluated.
+	Requires []snapshot.Kind
+	// Optional lists kinds that sharpen the result (for example owners of pods) but whose absence
+	// does not blind the check.
+	Optional []snapshot.Kind
+	// LiveOnly marks checks that judge live status (conditions, restarts); manifests carry none,
+	// so such checks are left out when diagnosing files.
+	LiveOnly bool
+	// Description says what the check looks at; Why says what goes wrong when it fires.
+	Description string
+	Why         string
+	Remediation string
+	References  []string
+}
+
+var idPattern = regexp.MustCompile(`^[a-z][a-z0-9]*(-[a-z0-9]+)*$`)
+
+// Validate reports metadata that would break users: a malformed ID, an unknown category or
+// severity, or missing documentation.
+func (m Meta) Validate() error {
+	switch {
+	case !idPattern.MatchString(m.ID):
+		return fmt.Errorf("check ID %q is not kebab-case", m.ID)
+	case !m.Category.Valid():
+		return fmt.Errorf("check %s: unknown category %q", m.ID, m.Category)
+	case !m.Severity.Valid():
+		return fmt.Errorf("check %s: unknown severity %q", m.ID, m.Severity)
+	case m.Title == "" || m.Description == "" || m.Why == "" || m.Remediation == "":
+		return fmt.Errorf("check %s: title, description, why and remediation are all required", m.ID)
+	case len(m.Requires) == 0:
+		return fmt.Errorf("check %s: declares no required kinds", m.ID)
+	}
+	return nil
+}
+
+// Scope is the breadth of a finding, used to rank findings of equal severity.
+type Scope string
+
+const (
+	ScopeCluster   Scope = "cluster"
+	ScopeNamespace Scope = "namespace"
+	ScopeObject    Scope = "object"
+)
+
+func (s Scope) rank() int {
+	switch s {
+	case ScopeCluster:
+		return 0
+	case ScopeNamespace:
+		return 1
+	default:
+		return 2
+	}
+}
+
+// Finding is one problem, possibly spanning many objects that share a cause.
+type Finding struct {
+	Check       string         `json:"check"`
+	Category    Category       `json:"category"`
+	Severity    Severity       `json:"severity"`
+	Title       string         `json:"title"`
+	Message     string         `json:"message"`
+	Remediation string         `json:"remediation"`
+	Fix         []string       `json:"fix"`
+	Objects     []snapshot.Ref `json:"objects"`
+	Evidence    []string       `json:"evidence,omitempty"`
+	// Incident is true when something is broken now, false for a latent risk.
+	Incident bool  `json:"incident"`
+	Scope    Scope `json:"scope"`
+}
+
+// New starts a finding from a check's metadata so that category, default severity, title and
+// remediation stay consistent with the catalog; the check fills in the rest.
+func New(m Meta, message string, objects ...snapshot.Ref) Finding {
+	return Finding{
+		Check:       m.ID,
+		Category:    m.Category,
+		Severity:    m.Severity,
+		Title:       m.Title,
+		Message:     message,
+		Remediation: m.Remediation,
+		Fix:         []string{},
+		Objects:     objects,
+		Scope:       ScopeObject,
+	}
+}
+
+// Less orders findings by priority: severity, then live incidents before latent risks, then
+// breadth, then the number of objects affected; the check ID and first object make it total.
+func Less(a, b Finding) bool {
+	if a.Severity.Rank() != b.Severity.Rank() {
+		return a.Severity.Rank() < b.Severity.Rank()
+	}
+	if a.Incident != b.Incident {
+		return a.Incident
+	}
+	if a.Scope.rank() != b.Scope.rank() {
+		return a.Scope.rank() < b.Scope.rank()
+	}
+	if len(a.Objects) != len(b.Objects) {
+		return len(a.Objects) > len(b.Objects)
+	}
+	if a.Check != b.Check {
+		return a.Check < b.Check
+	}
+	return firstObjectKey(a) < firstObjectKey(b)
+}
+
+func firstObjectKey(f Finding) string {
+	if len(f.Objects) == 0 {
+		return ""
+	}
+	return f.Objects[0].String()
+}

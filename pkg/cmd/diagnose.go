@@ -1,0 +1,281 @@
+package cmd
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/cli-runtime/pkg/genericclioptions"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+
+	"github.com/alertmend/kubectl-alertmend/checks"
+	"github.com/alertmend/kubectl-alertmend/pkg/check"
+	"github.com/alertmend/kubectl-alertmend/pkg/collect"
+	"github.com/alertmend/kubectl-alertmend/pkg/engine"
+	"github.com/alertmend/kubectl-alertmend/pkg/render"
+	"github.com/alertmend/kubectl-alertmend/pkg/report"
+	"github.com/alertmend/kubectl-alertmend/pkg/snapshot"
+	"github.com/alertmend/kubectl-alertmend/pkg/version"
+)
+
+// defaultReachTimeout bounds the first request when --request-timeout is not set, so an
+// unreachable server fails with one line instead of hanging.
+const defaultReachTimeout = 30 * time.Second
+
+// DiagnoseOptions are the flags of `diagnose` and what Complete derives from them.
+type DiagnoseOptions struct {
+	configFlags *genericclioptions.ConfigFlags
+	streams     genericiooptions.IOStreams
+	env         Environment
+
+	Filenames  []string
+	Checks     []string
+	Categories []string
+	Skip       []string
+	Output     string
+	FailOn     string
+	Color      string
+	ChunkSize  int64
+
+	format    render.Format
+	failOn    check.Severity
+	color     bool
+	namespace string
+}
+
+func newDiagnoseCommand(configFlags *genericclioptions.ConfigFlags, streams genericiooptions.IOStreams, env Environment) *cobra.Command {
+	o := &DiagnoseOptions{configFlags: configFlags, streams: streams, env: env}
+	cmd := &cobra.Command{
+		Use:   "diagnose",
+		Short: "Diagnose the current cluster, or manifests with -f, and print prioritized findings",
+		Long: `Diagnose reads the cluster of the current kubeconfig context once, runs every selected check on
+that state, and prints the findings most urgent first: severity, then what is broken now before
+what could break, then breadth. Checks that could not see what they need (forbidden, not served)
+are listed as not evaluated, never as passed.
+
+With -f, it checks manifests instead (files, directories, or - for stdin), so a CI pipeline can gate
+a deploy; checks that judge live status are left out then.
+
+` + exitCodesHelp,
+		Example: `  # Diagnose the current context's cluster
+  kubectl alertmend diagnose
+
+  # Only one namespace, only workload incidents
+  kubectl alertmend diagnose -n shop --category workloads
+
+  # Gate manifests in CI: fail on medium or worse, machine-readable output
+  kubectl alertmend diagnose -f deploy/ --fail-on medium -o json`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := o.Complete(cmd); err != nil {
+				return err
+			}
+			if err := o.Validate(); err != nil {
+				return err
+			}
+			return o.Run(cmd.Context())
+		},
+	}
+	f := cmd.Flags()
+	f.StringSliceVarP(&o.Filenames, "filename", "f", nil, "Manifests to check instead of the cluster: files, directories (recursive), or - for stdin")
+	f.StringSliceVar(&o.Checks, "checks", nil, "Run only these check IDs (comma-separated)")
+	f.StringSliceVar(&o.Categories, "category", nil, "Run only these categories: apiserver, resources, workloads, dns, conntrack, netpol, rbac")
+	f.StringSliceVar(&o.Skip, "skip", nil, "Skip these check IDs (comma-separated)")
+	f.StringVarP(&o.Output, "output", "o", "", "Output format: pretty, table, wide, json, yaml (default pretty on a terminal, table otherwise)")
+	f.StringVar(&o.FailOn, "fail-on", "high", "Exit 1 when a finding is at least this severe: critical, high, medium, low, info, or none")
+	f.StringVar(&o.Color, "color", "auto", "Colour the pretty output: auto (on a terminal, unless NO_COLOR is set), always, never")
+	f.Int64Var(&o.ChunkSize, "chunk-size", collect.DefaultChunkSize, "List objects from the API server in pages of this size")
+	return cmd
+}
+
+// Complete derives the output format, the gate and the colour decision from flags and environment.
+func (o *DiagnoseOptions) Complete(cmd *cobra.Command) error {
+	stdoutIsTerminal := o.env.IsTerminal(o.streams.Out)
+	var err error
+	if o.Output == "" {
+		o.format = render.Table
+		if stdoutIsTerminal {
+			o.format = render.Pretty
+		}
+	} else if o.format, err = render.ParseFormat(o.Output); err != nil {
+		return usageError(cmd, fmt.Errorf("invalid --output: %v", err))
+	}
+	if strings.EqualFold(o.FailOn, "none") {
+		o.failOn = ""
+	} else if o.failOn, err = check.ParseSeverity(o.FailOn); err != nil {
+		return usageError(cmd, fmt.Errorf("invalid --fail-on: %v (or none)", err))
+	}
+	switch o.Color {
+	case "always":
+		o.color = true
+	case "never":
+		o.color = false
+	case "auto":
+		o.color = stdoutIsTerminal && o.env.Getenv("NO_COLOR") == "" && o.env.Getenv("TERM") != "dumb"
+	default:
+		return usageError(cmd, fmt.Errorf("invalid --color %q (want auto, always or never)", o.Color))
+	}
+	if nsFlag := cmd.Flag("namespace"); nsFlag != nil && nsFlag.Changed {
+		o.namespace = nsFlag.Value.String()
+	}
+	return nil
+}
+
+// Validate rejects flag values Complete could not judge alone.
+func (o *DiagnoseOptions) Validate() error {
+	if o.ChunkSize < 0 {
+		return failed("invalid --chunk-size %d: must be 0 (no paging) or more", o.ChunkSize)
+	}
+	return nil
+}
+
+// Run diagnoses and returns an *ExitError carrying the exit code.
+func (o *DiagnoseOptions) Run(ctx context.Context) error {
+	source := snapshot.SourceCluster
+	if len(o.Filenames) > 0 {
+		source = snapshot.SourceManifests
+	}
+	plan, err := engine.Select(checks.All(), engine.Selection{Checks: o.Checks, Categories: o.Categories, Skip: o.Skip}, source)
+	if err != nil {
+		return failed("%v", err)
+	}
+	var snap *snapshot.Snapshot
+	if source == snapshot.SourceManifests {
+		snap, err = o.loadManifests()
+	} else {
+		snap, err = o.collect(ctx, plan.Kinds())
+	}
+	if err != nil {
+		return err
+	}
+	r := engine.Run(snap, plan, o.env.Now())
+	if err := render.Write(o.streams.Out, r, o.format, render.Options{Color: o.color}); err != nil {
+		return failed("writing the report: %v", err)
+	}
+	if code := r.ExitCode(o.failOn); code != report.ExitOK {
+		return &ExitError{Code: code}
+	}
+	return nil
+}
+
+func (o *DiagnoseOptions) loadManifests() (*snapshot.Snapshot, error) {
+	loader := &snapshot.Loader{Namespace: o.namespace, Stdin: o.streams.In}
+	snap, err := loader.LoadFiles(o.Filenames)
+	if err != nil {
+		return nil, failed("%v", err)
+	}
+	if len(loader.Skipped) > 0 {
+		kinds := map[string]bool{}
+		for _, s := range loader.Skipped {
+			kinds[s.APIVersion+" "+s.Kind] = true
+		}
+		names := make([]string, 0, len(kinds))
+		for k := range kinds {
+			names = append(names, k)
+		}
+		sort.Strings(names)
+		first := loader.Skipped[0].Origin
+		fmt.Fprintf(o.streams.ErrOut, "note: skipped %d objects of kinds alertmend does not check (%s), the first at %s\n",
+			len(loader.Skipped), strings.Join(names, ", "), first)
+	}
+	return snap, nil
+}
+
+func (o *DiagnoseOptions) collect(ctx context.Context, kinds []snapshot.Kind) (*snapshot.Snapshot, error) {
+	config, err := o.configFlags.ToRESTConfig()
+	if err != nil {
+		return nil, failed("cannot load the kubeconfig: %v", err)
+	}
+	contextName := o.contextName()
+	config = rest.CopyConfig(config)
+	config.UserAgent = "kubectl-alertmend/" + version.Get().Version
+	config.ContentType = "application/vnd.kubernetes.protobuf"
+	config.AcceptContentTypes = "application/vnd.kubernetes.protobuf,application/json"
+	// The collector's concurrency is bounded; client-side throttling would only add waits.
+	config.QPS, config.Burst = 100, 200
+	client, err := kubernetes.NewForConfig(config)
+	if err != nil {
+		return nil, failed("cannot configure a client for %s: %v", config.Host, err)
+	}
+	if err := o.reach(ctx, client, config, contextName); err != nil {
+		return nil, err
+	}
+
+	progress := startProgress(o.streams.ErrOut, o.env.IsTerminal(o.streams.ErrOut), len(kinds))
+	snap, err := collect.Collect(ctx, client, kinds, collect.Options{
+		Namespace: o.namespace,
+		ChunkSize: o.ChunkSize,
+		Progress:  progress.update,
+	})
+	progress.finish()
+	if err != nil {
+		return nil, failed("reading the cluster at %s: %v", config.Host, err)
+	}
+	snap.Context = contextName
+	snap.Server = config.Host
+	return snap, nil
+}
+
+// reach makes one cheap request first, so an unreachable server or rejected credentials end
+// the run with one clear line, within --request-timeout.
+func (o *DiagnoseOptions) reach(ctx context.Context, client *kubernetes.Clientset, config *rest.Config, contextName string) error {
+	timeout := config.Timeout
+	if timeout == 0 {
+		timeout = defaultReachTimeout
+	}
+	reachCtx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	where := config.Host
+	if contextName != "" {
+		where += " (context " + contextName + ")"
+	}
+	_, err := client.Discovery().RESTClient().Get().AbsPath("/version").Do(reachCtx).Raw()
+	switch {
+	case err == nil:
+	case apierrors.IsUnauthorized(err):
+		return failed("the API server at %s rejected the credentials: %v", where, err)
+	case apierrors.IsForbidden(err):
+		// /version is public on most clusters; a refusal here still shows the server is up.
+	default:
+		if errors.Is(reachCtx.Err(), context.DeadlineExceeded) {
+			return failed("cannot reach the Kubernetes API server at %s: no answer within %s", where, timeout)
+		}
+		return failed("cannot reach the Kubernetes API server at %s: %v", where, shortNetError(err))
+	}
+	if o.namespace == "" {
+		return nil
+	}
+	if _, err := client.CoreV1().Namespaces().Get(reachCtx, o.namespace, metav1.GetOptions{}); apierrors.IsNotFound(err) {
+		return failed("namespace %q not found in %s", o.namespace, where)
+	}
+	return nil
+}
+
+// shortNetError drops the request URL that *url.Error repeats, keeping the cause.
+func shortNetError(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return ue.Err
+	}
+	return err
+}
+
+func (o *DiagnoseOptions) contextName() string {
+	if o.configFlags.Context != nil && *o.configFlags.Context != "" {
+		return *o.configFlags.Context
+	}
+	raw, err := o.configFlags.ToRawKubeConfigLoader().RawConfig()
+	if err != nil {
+		return ""
+	}
+	return raw.CurrentContext
+}

@@ -1,0 +1,117 @@
+// Package cmd holds the cobra commands. Each follows kubectl's Options pattern: flags fill an
+// Options struct, Complete derives the rest, Validate rejects bad input, Run does the work.
+package cmd
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/mattn/go-isatty"
+	"github.com/spf13/cobra"
+	"k8s.io/cli-runtime/pkg/genericclioptions"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
+)
+
+// Environment is what the commands read from the process besides flags, passed in so tests
+// can set it.
+type Environment struct {
+	Getenv     func(string) string
+	IsTerminal func(io.Writer) bool
+	Now        func() time.Time
+}
+
+// OSEnvironment reads the real process environment.
+func OSEnvironment() Environment {
+	return Environment{
+		Getenv: os.Getenv,
+		IsTerminal: func(w io.Writer) bool {
+			f, ok := w.(*os.File)
+			return ok && (isatty.IsTerminal(f.Fd()) || isatty.IsCygwinTerminal(f.Fd()))
+		},
+		Now: time.Now,
+	}
+}
+
+const exitCodesHelp = `Exit codes:
+  0  no finding at or above --fail-on
+  1  at least one finding at or above --fail-on (the gate failed)
+  2  the tool could not do its job: bad flags, unreadable input, unreachable cluster
+  3  nothing at or above --fail-on, but some selected checks were not evaluated`
+
+// NewRootCommand builds `kubectl alertmend` and its subcommands.
+func NewRootCommand(streams genericiooptions.IOStreams, env Environment) *cobra.Command {
+	configFlags := genericclioptions.NewConfigFlags(true)
+	root := &cobra.Command{
+		Use:   "kubectl-alertmend",
+		Short: "Incident triage for Kubernetes: what is wrong or dangerous, with evidence and the fix",
+		Long: `kubectl alertmend diagnoses a cluster (or manifests, before they are deployed) and prints a
+prioritized list of what is wrong or dangerous, each with the observed evidence and the exact fix.
+It only reads: it never changes the cluster and never reads Secrets.
+
+` + exitCodesHelp,
+		Annotations:   map[string]string{cobra.CommandDisplayNameAnnotation: "kubectl alertmend"},
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.SetIn(streams.In)
+	root.SetOut(streams.Out)
+	root.SetErr(streams.ErrOut)
+	configFlags.AddFlags(root.PersistentFlags())
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		return usageError(c, err)
+	})
+	root.AddCommand(
+		newDiagnoseCommand(configFlags, streams, env),
+		newChecksCommand(streams),
+		newExplainCommand(streams),
+		newVersionCommand(streams),
+	)
+	return root
+}
+
+// Execute runs the command line and returns the process exit code, printing any error as one
+// line on stderr.
+func Execute(ctx context.Context, root *cobra.Command, args []string, stderr io.Writer) int {
+	root.SetArgs(args)
+	err := root.ExecuteContext(ctx)
+	if err == nil {
+		return 0
+	}
+	var exit *ExitError
+	if !errors.As(err, &exit) {
+		// Errors cobra raises itself (unknown command, wrong number of arguments) are usage errors.
+		exit = &ExitError{Code: 2, Err: err}
+	}
+	if exit.Err != nil {
+		fmt.Fprintf(stderr, "error: %v\n", exit.Err)
+	}
+	return exit.Code
+}
+
+// ExitError carries an exit code; a nil Err means the report already said everything.
+type ExitError struct {
+	Code int
+	Err  error
+}
+
+func (e *ExitError) Error() string {
+	if e.Err == nil {
+		return fmt.Sprintf("exit code %d", e.Code)
+	}
+	return e.Err.Error()
+}
+
+func (e *ExitError) Unwrap() error { return e.Err }
+
+// failed wraps an error as exit code 2: the tool could not do its job.
+func failed(format string, args ...any) error {
+	return &ExitError{Code: 2, Err: fmt.Errorf(format, args...)}
+}
+
+func usageError(c *cobra.Command, err error) error {
+	return &ExitError{Code: 2, Err: fmt.Errorf("%v\nSee '%s --help' for usage", err, c.CommandPath())}
+}

@@ -1,0 +1,209 @@
+// Package collect fills a Snapshot from a live cluster. It is the only code that talks to the
+// API server for checks: each kind is listed once, concurrently, in pages, and with read-only
+// verbs only. A kind the caller may not read is recorded as unavailable, not treated as empty.
+package collect
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"sync"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/alertmend/kubectl-alertmend/pkg/snapshot"
+)
+
+// DefaultChunkSize matches kubectl's --chunk-size default.
+const DefaultChunkSize = 500
+
+// Options tunes a collection.
+type Options struct {
+	// Namespace limits namespaced kinds to one namespace; empty lists the whole cluster.
+	Namespace string
+	// ChunkSize is the page size of every LIST; 0 means DefaultChunkSize.
+	ChunkSize int64
+	// Concurrency bounds the LIST requests in flight; 0 means one per kind.
+	Concurrency int
+	// Progress, when set, is told each time a kind has been read.
+	Progress func(done, total int, kind snapshot.Kind)
+}
+
+// UnreachableError means the API server could not be talked to at all, so no check can run.
+type UnreachableError struct{ Err error }
+
+func (e *UnreachableError) Error() string { return e.Err.Error() }
+func (e *UnreachableError) Unwrap() error { return e.Err }
+
+// Collect lists the given kinds into a new snapshot.
+func Collect(ctx context.Context, client kubernetes.Interface, kinds []snapshot.Kind, opts Options) (*snapshot.Snapshot, error) {
+	if opts.ChunkSize <= 0 {
+		opts.ChunkSize = DefaultChunkSize
+	}
+	kinds = uniqueSorted(kinds)
+	limit := opts.Concurrency
+	if limit <= 0 || limit > len(kinds) {
+		limit = len(kinds)
+	}
+	snap := snapshot.New(snapshot.SourceCluster)
+	snap.Namespace = opts.Namespace
+	c := &collector{client: client, opts: opts, snap: snap}
+
+	var (
+		wg    sync.WaitGroup
+		mu    sync.Mutex
+		done  int
+		fatal error
+		slots = make(chan struct{}, max(limit, 1))
+	)
+	for _, kind := range kinds {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			slots <- struct{}{}
+			defer func() { <-slots }()
+			err := c.list(ctx, kind)
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				if reason, ok := unavailableReason(err); ok {
+					snap.MarkUnavailable(kind, reason)
+				} else if fatal == nil {
+					fatal = fmt.Errorf("listing %s: %w", kind, err)
+				}
+			}
+			done++
+			if opts.Progress != nil {
+				opts.Progress(done, len(kinds), kind)
+			}
+		}()
+	}
+	wg.Wait()
+	if fatal != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return nil, &UnreachableError{Err: fatal}
+	}
+	snap.Finish()
+	return snap, nil
+}
+
+func uniqueSorted(kinds []snapshot.Kind) []snapshot.Kind {
+	seen := map[snapshot.Kind]bool{}
+	var out []snapshot.Kind
+	for _, k := range kinds {
+		if !seen[k] {
+			seen[k] = true
+			out = append(out, k)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
+	return out
+}
+
+// unavailableReason turns the errors that blind a check, rather than end the run, into the
+// reason shown under "not evaluated".
+func unavailableReason(err error) (string, bool) {
+	var status apierrors.APIStatus
+	switch {
+	case apierrors.IsForbidden(err):
+		return "forbidden: " + statusMessage(err), true
+	case apierrors.IsUnauthorized(err):
+		return "unauthorized: " + statusMessage(err), true
+	case apierrors.IsNotFound(err):
+		return "not served by this API server", true
+	case apierrors.IsTimeout(err) || apierrors.IsServerTimeout(err) || errors.Is(err, context.DeadlineExceeded):
+		return "timed out: " + err.Error(), true
+	case errors.As(err, &status) && status.Status().Code >= 500:
+		return "server error: " + statusMessage(err), true
+	}
+	return "", false
+}
+
+func statusMessage(err error) string {
+	var status apierrors.APIStatus
+	if errors.As(err, &status) && status.Status().Message != "" {
+		return status.Status().Message
+	}
+	return err.Error()
+}
+
+type collector struct {
+	client kubernetes.Interface
+	opts   Options
+	snap   *snapshot.Snapshot
+}
+
+// list reads one kind into its field of the snapshot. Each kind has its own field, so the
+// goroutines never write to the same memory.
+func (c *collector) list(ctx context.Context, kind snapshot.Kind) error {
+	ns := c.opts.Namespace
+	core, apps, batch := c.client.CoreV1(), c.client.AppsV1(), c.client.BatchV1()
+	var err error
+	switch kind {
+	case snapshot.KindNamespaces:
+		if ns != "" {
+			// A user scoped to one namespace may get it but not list all of them.
+			one, err := core.Namespaces().Get(ctx, ns, metav1.GetOptions{})
+			if err == nil {
+				one.ManagedFields = nil
+				c.snap.Namespaces = append(c.snap.Namespaces, *one)
+			}
+			return err
+		}
+		c.snap.Namespaces, err = pages(ctx, c.opts.ChunkSize, core.Namespaces().List, namespaceItems)
+	case snapshot.KindNodes:
+		c.snap.Nodes, err = pages(ctx, c.opts.ChunkSize, core.Nodes().List, nodeItems)
+	case snapshot.KindPods:
+		c.snap.Pods, err = pages(ctx, c.opts.ChunkSize, core.Pods(ns).List, podItems)
+	case snapshot.KindDeployments:
+		c.snap.Deployments, err = pages(ctx, c.opts.ChunkSize, apps.Deployments(ns).List, deploymentItems)
+	case snapshot.KindReplicaSets:
+		c.snap.ReplicaSets, err = pages(ctx, c.opts.ChunkSize, apps.ReplicaSets(ns).List, replicaSetItems)
+	case snapshot.KindStatefulSets:
+		c.snap.StatefulSets, err = pages(ctx, c.opts.ChunkSize, apps.StatefulSets(ns).List, statefulSetItems)
+	case snapshot.KindDaemonSets:
+		c.snap.DaemonSets, err = pages(ctx, c.opts.ChunkSize, apps.DaemonSets(ns).List, daemonSetItems)
+	case snapshot.KindJobs:
+		c.snap.Jobs, err = pages(ctx, c.opts.ChunkSize, batch.Jobs(ns).List, jobItems)
+	case snapshot.KindCronJobs:
+		c.snap.CronJobs, err = pages(ctx, c.opts.ChunkSize, batch.CronJobs(ns).List, cronJobItems)
+	default:
+		return fmt.Errorf("no collector for kind %q", kind)
+	}
+	return err
+}
+
+// pages follows continue tokens until the list is complete. If a token expires mid-way (410
+// Gone), it starts over once with a full list, as client-go's pager does.
+func pages[L any, T any, PT interface {
+	*T
+	SetManagedFields([]metav1.ManagedFieldsEntry)
+}](ctx context.Context, chunk int64, list func(context.Context, metav1.ListOptions) (L, error), items func(L) ([]T, metav1.ListMeta)) ([]T, error) {
+	var all []T
+	opts := metav1.ListOptions{Limit: chunk}
+	for {
+		page, err := list(ctx, opts)
+		if apierrors.IsResourceExpired(err) && opts.Continue != "" {
+			all, opts = nil, metav1.ListOptions{}
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		got, meta := items(page)
+		for i := range got {
+			// No check reads managedFields, and on large clusters they are a large share of memory.
+			PT(&got[i]).SetManagedFields(nil)
+		}
+		all = append(all, got...)
+		if meta.Continue == "" {
+			return all, nil
+		}
+		opts.Continue = meta.Continue
+	}
+}

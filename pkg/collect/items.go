@@ -1,0 +1,32 @@
+package collect
+
+import (
+	appsv1 "k8s.io/api/apps/v1"
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// Go's generics cannot reach a struct field, so each list type says where its items are.
+
+func namespaceItems(l *corev1.NamespaceList) ([]corev1.Namespace, metav1.ListMeta) {
+	return l.Items, l.ListMeta
+}
+func nodeItems(l *corev1.NodeList) ([]corev1.Node, metav1.ListMeta) { return l.Items, l.ListMeta }
+func podItems(l *corev1.PodList) ([]corev1.Pod, metav1.ListMeta)    { return l.Items, l.ListMeta }
+func deploymentItems(l *appsv1.DeploymentList) ([]appsv1.Deployment, metav1.ListMeta) {
+	return l.Items, l.ListMeta
+}
+func replicaSetItems(l *appsv1.ReplicaSetList) ([]appsv1.ReplicaSet, metav1.ListMeta) {
+	return l.Items, l.ListMeta
+}
+func statefulSetItems(l *appsv1.StatefulSetList) ([]appsv1.StatefulSet, metav1.ListMeta) {
+	return l.Items, l.ListMeta
+}
+func daemonSetItems(l *appsv1.DaemonSetList) ([]appsv1.DaemonSet, metav1.ListMeta) {
+	return l.Items, l.ListMeta
+}
+func jobItems(l *batchv1.JobList) ([]batchv1.Job, metav1.ListMeta) { return l.Items, l.ListMeta }
+func cronJobItems(l *batchv1.CronJobList) ([]batchv1.CronJob, metav1.ListMeta) {
+	return l.Items, l.ListMeta
+}

@@ -1,0 +1,193 @@
+// Package engine selects checks, runs them over a snapshot, and builds the prioritized report.
+package engine
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/alertmend/kubectl-alertmend/pkg/check"
+	"github.com/alertmend/kubectl-alertmend/pkg/report"
+	"github.com/alertmend/kubectl-alertmend/pkg/snapshot"
+)
+
+// Selection is what the user asked for with --checks, --category and --skip.
+type Selection struct {
+	Checks     []string
+	Categories []string
+	Skip       []string
+}
+
+// Plan is the checks to run and the ones left out with a reason the user should see.
+type Plan struct {
+	Run          []check.Check
+	NotEvaluated []report.NotEvaluated
+}
+
+// Select applies a selection to the catalog. Unknown IDs or categories are errors, so a typo in
+// a CI gate fails loudly instead of silently checking nothing. For manifests, checks that judge
+// live status are left out, and reported as not evaluated only if the user named them.
+func Select(catalog []check.Check, sel Selection, source snapshot.Source) (Plan, error) {
+	byID := map[string]check.Check{}
+	for _, c := range catalog {
+		byID[c.Meta().ID] = c
+	}
+	if err := knownIDs(byID, sel.Checks, "--checks"); err != nil {
+		return Plan{}, err
+	}
+	if err := knownIDs(byID, sel.Skip, "--skip"); err != nil {
+		return Plan{}, err
+	}
+	for _, name := range sel.Categories {
+		if !check.Category(name).Valid() {
+			return Plan{}, fmt.Errorf("unknown category %q in --category (want one of %s)", name, joinCategories())
+		}
+	}
+	named := setOf(sel.Checks)
+	categories := setOf(sel.Categories)
+	skipped := setOf(sel.Skip)
+
+	var plan Plan
+	for _, c := range catalog {
+		m := c.Meta()
+		switch {
+		case skipped[m.ID]:
+			continue
+		case len(named) > 0 && !named[m.ID]:
+			continue
+		case len(categories) > 0 && !categories[string(m.Category)]:
+			continue
+		}
+		if m.LiveOnly && source == snapshot.SourceManifests {
+			if named[m.ID] {
+				plan.NotEvaluated = append(plan.NotEvaluated, report.NotEvaluated{
+					Check:  m.ID,
+					Reason: "needs live cluster state (status, conditions), which manifests do not carry",
+				})
+			}
+			continue
+		}
+		plan.Run = append(plan.Run, c)
+	}
+	return plan, nil
+}
+
+func knownIDs(byID map[string]check.Check, ids []string, flag string) error {
+	for _, id := range ids {
+		if _, ok := byID[id]; !ok {
+			return fmt.Errorf("unknown check %q in %s (run `kubectl alertmend checks` for the list)", id, flag)
+		}
+	}
+	return nil
+}
+
+func joinCategories() string {
+	var names []string
+	for _, c := range check.Categories() {
+		names = append(names, string(c))
+	}
+	return strings.Join(names, ", ")
+}
+
+func setOf(values []string) map[string]bool {
+	set := map[string]bool{}
+	for _, v := range values {
+		set[v] = true
+	}
+	return set
+}
+
+// Kinds is every kind the planned checks read, required or optional, so the collector fetches
+// exactly those.
+func (p Plan) Kinds() []snapshot.Kind {
+	seen := map[snapshot.Kind]bool{}
+	var kinds []snapshot.Kind
+	for _, c := range p.Run {
+		m := c.Meta()
+		for _, k := range append(append([]snapshot.Kind{}, m.Requires...), m.Optional...) {
+			if !seen[k] {
+				seen[k] = true
+				kinds = append(kinds, k)
+			}
+		}
+	}
+	sort.Slice(kinds, func(i, j int) bool { return kinds[i] < kinds[j] })
+	return kinds
+}
+
+// Run executes the plan over a snapshot and builds the report. A check whose required kinds
+// could not be read is not run; a check that panics is reported as not evaluated rather than
+// taking the whole diagnosis down.
+func Run(s *snapshot.Snapshot, plan Plan, now time.Time) *report.Report {
+	r := &report.Report{
+		APIVersion: report.APIVersion,
+		Kind:       report.Kind,
+		Metadata: report.Metadata{
+			Source:      string(s.Source),
+			Context:     s.Context,
+			Server:      s.Server,
+			Namespace:   s.Namespace,
+			GeneratedAt: now.UTC().Truncate(time.Second),
+		},
+		Findings:     []check.Finding{},
+		NotEvaluated: append([]report.NotEvaluated{}, plan.NotEvaluated...),
+	}
+	for _, c := range plan.Run {
+		m := c.Meta()
+		if reason := blindingReason(s, m); reason != "" {
+			r.NotEvaluated = append(r.NotEvaluated, report.NotEvaluated{Check: m.ID, Reason: reason})
+			continue
+		}
+		findings, err := runOne(c, s)
+		if err != nil {
+			r.NotEvaluated = append(r.NotEvaluated, report.NotEvaluated{Check: m.ID, Reason: err.Error()})
+			continue
+		}
+		r.Summary.ChecksRun++
+		r.Findings = append(r.Findings, findings...)
+	}
+	sort.SliceStable(r.Findings, func(i, j int) bool { return check.Less(r.Findings[i], r.Findings[j]) })
+	sort.SliceStable(r.NotEvaluated, func(i, j int) bool { return r.NotEvaluated[i].Check < r.NotEvaluated[j].Check })
+	for _, f := range r.Findings {
+		switch f.Severity {
+		case check.Critical:
+			r.Summary.Critical++
+		case check.High:
+			r.Summary.High++
+		case check.Medium:
+			r.Summary.Medium++
+		case check.Low:
+			r.Summary.Low++
+		case check.Info:
+			r.Summary.Info++
+		}
+	}
+	r.Summary.NotEvaluated = len(r.NotEvaluated)
+	return r
+}
+
+func blindingReason(s *snapshot.Snapshot, m check.Meta) string {
+	var reasons []string
+	for _, k := range m.Requires {
+		if why, ok := s.Unavailable[k]; ok {
+			reasons = append(reasons, fmt.Sprintf("cannot read %s: %s", k, why))
+		}
+	}
+	return strings.Join(reasons, "; ")
+}
+
+func runOne(c check.Check, s *snapshot.Snapshot) (findings []check.Finding, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			findings, err = nil, fmt.Errorf("internal error in check (please report it): %v", p)
+		}
+	}()
+	for _, f := range c.Run(s) {
+		if f.Fix == nil {
+			f.Fix = []string{}
+		}
+		findings = append(findings, f)
+	}
+	return findings, nil
+}

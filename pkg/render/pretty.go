@@ -1,0 +1,140 @@
+package render
+
+import (
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/charmbracelet/lipgloss"
+	"github.com/muesli/termenv"
+
+	"github.com/alertmend/kubectl-alertmend/pkg/check"
+	"github.com/alertmend/kubectl-alertmend/pkg/report"
+)
+
+// palette holds the styles of the pretty report. With colour off every style is plain text, so
+// the layout is identical either way.
+type palette struct {
+	severity map[check.Severity]lipgloss.Style
+	title    lipgloss.Style
+	dim      lipgloss.Style
+	label    lipgloss.Style
+	command  lipgloss.Style
+	ok       lipgloss.Style
+}
+
+func newPalette(w io.Writer, color bool) palette {
+	r := lipgloss.NewRenderer(w)
+	// Never let lipgloss query the terminal: the answer is decided by the caller.
+	r.SetHasDarkBackground(true)
+	if color {
+		r.SetColorProfile(termenv.ANSI256)
+	} else {
+		r.SetColorProfile(termenv.Ascii)
+	}
+	base := r.NewStyle()
+	return palette{
+		severity: map[check.Severity]lipgloss.Style{
+			check.Critical: base.Bold(true).Foreground(lipgloss.Color("196")),
+			check.High:     base.Bold(true).Foreground(lipgloss.Color("208")),
+			check.Medium:   base.Bold(true).Foreground(lipgloss.Color("220")),
+			check.Low:      base.Bold(true).Foreground(lipgloss.Color("39")),
+			check.Info:     base.Bold(true).Foreground(lipgloss.Color("245")),
+		},
+		title:   base.Bold(true),
+		dim:     base.Foreground(lipgloss.Color("245")),
+		label:   base.Foreground(lipgloss.Color("245")).Italic(true),
+		command: base.Foreground(lipgloss.Color("80")),
+		ok:      base.Bold(true).Foreground(lipgloss.Color("42")),
+	}
+}
+
+func writePretty(w io.Writer, r *report.Report, opts Options) error {
+	p := newPalette(w, opts.Color)
+	var b strings.Builder
+
+	b.WriteString(p.title.Render("kubectl alertmend") + p.dim.Render(" · "+describeSource(r)) + "\n")
+
+	for _, sev := range check.Severities() {
+		var group []check.Finding
+		for _, f := range r.Findings {
+			if f.Severity == sev {
+				group = append(group, f)
+			}
+		}
+		if len(group) == 0 {
+			continue
+		}
+		b.WriteString("\n" + p.severity[sev].Render(strings.ToUpper(string(sev))) + p.dim.Render(fmt.Sprintf("  %d", len(group))) + "\n")
+		for _, f := range group {
+			writePrettyFinding(&b, p, f)
+		}
+	}
+
+	if len(r.NotEvaluated) > 0 {
+		b.WriteString("\n" + p.title.Render("NOT EVALUATED") + p.dim.Render(fmt.Sprintf("  %d", len(r.NotEvaluated))) + "\n")
+		for _, ne := range r.NotEvaluated {
+			b.WriteString("  ○ " + ne.Check + p.dim.Render(": "+ne.Reason) + "\n")
+		}
+	}
+
+	b.WriteString("\n")
+	switch {
+	case len(r.Findings) == 0 && len(r.NotEvaluated) == 0:
+		b.WriteString(p.ok.Render("✔ No problems found") + p.dim.Render(fmt.Sprintf(" by %d checks", r.Summary.ChecksRun)) + "\n")
+	case len(r.Findings) == 0:
+		b.WriteString(p.title.Render("○ No problems found, but the diagnosis is incomplete") + p.dim.Render(": "+SummaryLine(r)) + "\n")
+	default:
+		worst := r.Findings[0].Severity
+		b.WriteString(p.severity[worst].Render("✖ "+SummaryLine(r)) + "\n")
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+func writePrettyFinding(b *strings.Builder, p palette, f check.Finding) {
+	marker := "●"
+	if !f.Incident {
+		marker = "◆"
+	}
+	b.WriteString("\n  " + p.severity[f.Severity].Render(marker) + " " + p.title.Render(f.Title) + p.dim.Render("  "+f.Check) + "\n")
+	b.WriteString("    " + f.Message + "\n")
+	if len(f.Objects) > 1 {
+		names := make([]string, 0, len(f.Objects))
+		for _, o := range f.Objects {
+			names = append(names, o.String())
+		}
+		b.WriteString("    " + p.label.Render("objects") + "  " + strings.Join(names, ", ") + "\n")
+	}
+	if len(f.Evidence) > 0 {
+		b.WriteString("    " + p.label.Render("evidence") + "\n")
+		for _, e := range f.Evidence {
+			b.WriteString("      " + p.dim.Render("· ") + e + "\n")
+		}
+	}
+	b.WriteString("    " + p.label.Render("fix") + "  " + f.Remediation + "\n")
+	for _, cmd := range f.Fix {
+		b.WriteString("      " + p.command.Render("$ "+cmd) + "\n")
+	}
+}
+
+func describeSource(r *report.Report) string {
+	m := r.Metadata
+	parts := []string{}
+	switch m.Source {
+	case "manifests":
+		parts = append(parts, "manifests")
+	default:
+		if m.Context != "" {
+			parts = append(parts, "context "+m.Context)
+		}
+		if m.Server != "" {
+			parts = append(parts, m.Server)
+		}
+	}
+	if m.Namespace != "" {
+		parts = append(parts, "namespace "+m.Namespace)
+	}
+	parts = append(parts, fmt.Sprintf("%d checks", r.Summary.ChecksRun+r.Summary.NotEvaluated))
+	return strings.Join(parts, " · ")
+}

@@ -1,0 +1,86 @@
+// Package render turns a Report into what people and machines read. Machine formats never carry
+// colour codes; people's formats are coloured only when the caller says the output is a terminal.
+package render
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+
+	sigsyaml "sigs.k8s.io/yaml"
+
+	"github.com/alertmend/kubectl-alertmend/pkg/report"
+)
+
+// Format is an -o/--output value.
+type Format string
+
+const (
+	Pretty Format = "pretty"
+	Table  Format = "table"
+	Wide   Format = "wide"
+	JSON   Format = "json"
+	YAML   Format = "yaml"
+)
+
+// Formats lists every output format, for flag help and validation.
+func Formats() []Format { return []Format{Pretty, Table, Wide, JSON, YAML} }
+
+// ParseFormat validates an -o value.
+func ParseFormat(v string) (Format, error) {
+	for _, f := range Formats() {
+		if string(f) == v {
+			return f, nil
+		}
+	}
+	names := make([]string, 0, len(Formats()))
+	for _, f := range Formats() {
+		names = append(names, string(f))
+	}
+	return "", fmt.Errorf("unknown output format %q (want one of %s)", v, strings.Join(names, ", "))
+}
+
+// Options controls rendering for people.
+type Options struct {
+	Color bool
+}
+
+// Write renders r in format f.
+func Write(w io.Writer, r *report.Report, f Format, opts Options) error {
+	switch f {
+	case JSON:
+		return writeJSON(w, r)
+	case YAML:
+		return writeYAML(w, r)
+	case Table:
+		return writeTable(w, r, false)
+	case Wide:
+		return writeTable(w, r, true)
+	default:
+		return writePretty(w, r, opts)
+	}
+}
+
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+func writeYAML(w io.Writer, v any) error {
+	out, err := sigsyaml.Marshal(v)
+	if err != nil {
+		return err
+	}
+	_, err = w.Write(out)
+	return err
+}
+
+// WriteData renders any value as JSON or YAML, for commands such as `checks -o json`.
+func WriteData(w io.Writer, v any, f Format) error {
+	if f == YAML {
+		return writeYAML(w, v)
+	}
+	return writeJSON(w, v)
+}

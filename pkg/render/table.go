@@ -1,0 +1,142 @@
+package render
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/olekukonko/tablewriter"
+	"github.com/olekukonko/tablewriter/renderer"
+	"github.com/olekukonko/tablewriter/tw"
+
+	"github.com/alertmend/kubectl-alertmend/pkg/report"
+)
+
+// NewPlainTable is a kubectl-style table: no borders, left-aligned, upper-case headers.
+func NewPlainTable(w io.Writer, header ...string) *tablewriter.Table {
+	t := tablewriter.NewTable(&trimWriter{w: w},
+		tablewriter.WithRenderer(renderer.NewBlueprint(tw.Rendition{
+			Borders: tw.BorderNone,
+			Symbols: tw.NewSymbols(tw.StyleNone),
+			Settings: tw.Settings{
+				Separators: tw.Separators{BetweenRows: tw.Off, BetweenColumns: tw.Off},
+				Lines:      tw.Lines{ShowHeaderLine: tw.Off},
+			},
+		})),
+		tablewriter.WithConfig(tablewriter.Config{
+			Header: tw.CellConfig{
+				Alignment:  tw.CellAlignment{Global: tw.AlignLeft},
+				Formatting: tw.CellFormatting{AutoFormat: tw.Off},
+				Padding:    tw.CellPadding{Global: tw.Padding{Left: "", Right: "   "}},
+			},
+			Row: tw.CellConfig{
+				Alignment:  tw.CellAlignment{Global: tw.AlignLeft},
+				Formatting: tw.CellFormatting{AutoWrap: tw.WrapNone},
+				Padding:    tw.CellPadding{Global: tw.Padding{Left: "", Right: "   "}},
+			},
+		}),
+	)
+	t.Header(toAny(header)...)
+	return t
+}
+
+func toAny(values []string) []any {
+	out := make([]any, len(values))
+	for i, v := range values {
+		out[i] = v
+	}
+	return out
+}
+
+func writeTable(w io.Writer, r *report.Report, wide bool) error {
+	if len(r.Findings) > 0 {
+		header := []string{"SEVERITY", "CHECK", "OBJECT", "MESSAGE"}
+		if wide {
+			header = []string{"SEVERITY", "CATEGORY", "CHECK", "OBJECT", "INCIDENT", "MESSAGE", "FIX"}
+		}
+		t := NewPlainTable(w, header...)
+		for _, f := range r.Findings {
+			object := ""
+			if len(f.Objects) > 0 {
+				object = f.Objects[0].String()
+				if len(f.Objects) > 1 {
+					object += fmt.Sprintf(" (+%d)", len(f.Objects)-1)
+				}
+			}
+			row := []string{string(f.Severity), f.Check, object, f.Message}
+			if wide {
+				fix := ""
+				if len(f.Fix) > 0 {
+					fix = f.Fix[0]
+				}
+				incident := "no"
+				if f.Incident {
+					incident = "yes"
+				}
+				row = []string{string(f.Severity), string(f.Category), f.Check, object, incident, f.Message, fix}
+			}
+			if err := t.Append(row); err != nil {
+				return err
+			}
+		}
+		if err := t.Render(); err != nil {
+			return err
+		}
+	}
+	if len(r.NotEvaluated) > 0 {
+		fmt.Fprintln(w)
+		t := NewPlainTable(w, "NOT EVALUATED", "REASON")
+		for _, ne := range r.NotEvaluated {
+			if err := t.Append([]string{ne.Check, ne.Reason}); err != nil {
+				return err
+			}
+		}
+		if err := t.Render(); err != nil {
+			return err
+		}
+	}
+	if len(r.Findings) > 0 || len(r.NotEvaluated) > 0 {
+		fmt.Fprintln(w)
+	}
+	fmt.Fprintln(w, SummaryLine(r))
+	return nil
+}
+
+// SummaryLine is the one-line result: counts per severity, what was not evaluated, checks run.
+func SummaryLine(r *report.Report) string {
+	s := r.Summary
+	parts := []string{
+		fmt.Sprintf("%d critical", s.Critical),
+		fmt.Sprintf("%d high", s.High),
+		fmt.Sprintf("%d medium", s.Medium),
+		fmt.Sprintf("%d low", s.Low),
+		fmt.Sprintf("%d info", s.Info),
+	}
+	line := strings.Join(parts, ", ") + fmt.Sprintf(" from %d checks", s.ChecksRun)
+	if s.NotEvaluated > 0 {
+		line += fmt.Sprintf("; %d not evaluated", s.NotEvaluated)
+	}
+	return line
+}
+
+// trimWriter drops the padding tablewriter leaves at the end of each line.
+type trimWriter struct {
+	w       io.Writer
+	pending []byte
+}
+
+func (t *trimWriter) Write(p []byte) (int, error) {
+	t.pending = append(t.pending, p...)
+	for {
+		i := bytes.IndexByte(t.pending, '\n')
+		if i < 0 {
+			return len(p), nil
+		}
+		line := bytes.TrimRight(t.pending[:i], " ")
+		if _, err := t.w.Write(append(line, '\n')); err != nil {
+			return 0, err
+		}
+		t.pending = t.pending[i+1:]
+	}
+}

@@ -1,0 +1,412 @@
+package snapshot
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+
+	appsv1 "k8s.io/api/apps/v1"
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/runtime/serializer"
+	sigsyaml "sigs.k8s.io/yaml"
+)
+
+// StdinName is the path that means standard input, as in kubectl -f -.
+const StdinName = "-"
+
+// InputError is malformed input, located at a file and line.
+type InputError struct {
+	File string
+	Line int
+	Err  error
+}
+
+func (e *InputError) Error() string {
+	if e.Line > 0 {
+		return fmt.Sprintf("%s:%d: %v", e.File, e.Line, e.Err)
+	}
+	return fmt.Sprintf("%s: %v", e.File, e.Err)
+}
+
+func (e *InputError) Unwrap() error { return e.Err }
+
+// Loader reads manifests into a snapshot. Objects of kinds the snapshot does not hold are
+// skipped; those unknown to Kubernetes itself are reported in Skipped so the caller can say so.
+type Loader struct {
+	// Namespace, when set, keeps only namespaced objects of that namespace.
+	Namespace string
+	Stdin     io.Reader
+
+	snap    *Snapshot
+	decoder runtime.Decoder
+	Skipped []SkippedObject
+}
+
+// SkippedObject is an object of a kind this tool does not know.
+type SkippedObject struct {
+	APIVersion string
+	Kind       string
+	Origin     Origin
+}
+
+// LoadFiles reads every path (a file, a directory walked recursively for .yaml, .yml and .json
+// files, or "-" for stdin) into one snapshot.
+func (l *Loader) LoadFiles(paths []string) (*Snapshot, error) {
+	l.snap = New(SourceManifests)
+	l.snap.Namespace = l.Namespace
+	l.decoder = newDecoder()
+	objects := 0
+	for _, p := range paths {
+		n, err := l.loadPath(p)
+		if err != nil {
+			return nil, err
+		}
+		objects += n
+	}
+	if objects == 0 {
+		return nil, &InputError{File: strings.Join(paths, ", "), Err: errors.New("no Kubernetes objects found")}
+	}
+	l.snap.Finish()
+	return l.snap, nil
+}
+
+func newDecoder() runtime.Decoder {
+	scheme := runtime.NewScheme()
+	// Registration of the built-in groups cannot fail; the error return is for custom types.
+	_ = corev1.AddToScheme(scheme)
+	_ = appsv1.AddToScheme(scheme)
+	_ = batchv1.AddToScheme(scheme)
+	return serializer.NewCodecFactory(scheme).UniversalDeserializer()
+}
+
+func (l *Loader) loadPath(path string) (int, error) {
+	if path == StdinName {
+		if l.Stdin == nil {
+			return 0, &InputError{File: "<stdin>", Err: errors.New("no standard input")}
+		}
+		data, err := io.ReadAll(l.Stdin)
+		if err != nil {
+			return 0, &InputError{File: "<stdin>", Err: err}
+		}
+		return l.loadBytes("<stdin>", data)
+	}
+	info, err := os.Stat(path)
+	if err != nil {
+		return 0, &InputError{File: path, Err: unwrapPathError(err)}
+	}
+	if !info.IsDir() {
+		return l.loadFile(path)
+	}
+	var files []string
+	err = filepath.WalkDir(path, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return &InputError{File: p, Err: unwrapPathError(err)}
+		}
+		if !d.IsDir() && isManifestFile(p) {
+			files = append(files, p)
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	sort.Strings(files)
+	total := 0
+	for _, f := range files {
+		n, err := l.loadFile(f)
+		if err != nil {
+			return 0, err
+		}
+		total += n
+	}
+	return total, nil
+}
+
+func unwrapPathError(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}
+
+func isManifestFile(p string) bool {
+	switch strings.ToLower(filepath.Ext(p)) {
+	case ".yaml", ".yml", ".json":
+		return true
+	}
+	return false
+}
+
+func (l *Loader) loadFile(path string) (int, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return 0, &InputError{File: path, Err: unwrapPathError(err)}
+	}
+	return l.loadBytes(path, data)
+}
+
+// document is one YAML document or JSON value and the line it starts on.
+type document struct {
+	data []byte
+	line int
+}
+
+func (l *Loader) loadBytes(name string, data []byte) (int, error) {
+	docs, err := splitDocuments(name, data)
+	if err != nil {
+		return 0, err
+	}
+	total := 0
+	for _, doc := range docs {
+		jsonData, err := sigsyaml.YAMLToJSON(doc.data)
+		if err != nil {
+			return 0, &InputError{File: name, Line: doc.line + yamlErrorLine(err) - 1, Err: cleanYAMLError(err)}
+		}
+		if bytes.Equal(bytes.TrimSpace(jsonData), []byte("null")) {
+			continue // an empty document, or one of comments only
+		}
+		n, err := l.addObject(jsonData, Origin{File: name, Line: doc.line})
+		if err != nil {
+			return 0, err
+		}
+		total += n
+	}
+	return total, nil
+}
+
+// splitDocuments cuts a file into YAML documents on "---" lines, remembering where each starts,
+// or, for JSON, into the values of a JSON stream.
+func splitDocuments(name string, data []byte) ([]document, error) {
+	trimmed := bytes.TrimLeft(data, " \t\r\n")
+	if len(trimmed) > 0 && trimmed[0] == '{' {
+		return splitJSON(name, data)
+	}
+	var docs []document
+	var current bytes.Buffer
+	start := 1
+	lineNo := 0
+	scanner := bufio.NewScanner(bytes.NewReader(data))
+	scanner.Buffer(make([]byte, 0, 64*1024), 16*1024*1024)
+	for scanner.Scan() {
+		lineNo++
+		line := scanner.Text()
+		if line == "---" || strings.HasPrefix(line, "--- ") || strings.HasPrefix(line, "---\t") {
+			docs = append(docs, document{data: append([]byte(nil), current.Bytes()...), line: start})
+			current.Reset()
+			start = lineNo + 1
+			continue
+		}
+		if current.Len() == 0 && isBlankOrComment(line) {
+			// Report an object at its first line of content, not at the separator's blank lines.
+			start = lineNo + 1
+		}
+		current.WriteString(line)
+		current.WriteByte('\n')
+	}
+	if err := scanner.Err(); err != nil {
+		return nil, &InputError{File: name, Line: lineNo + 1, Err: err}
+	}
+	docs = append(docs, document{data: current.Bytes(), line: start})
+	return docs, nil
+}
+
+func isBlankOrComment(line string) bool {
+	t := strings.TrimSpace(line)
+	return t == "" || strings.HasPrefix(t, "#")
+}
+
+func splitJSON(name string, data []byte) ([]document, error) {
+	var docs []document
+	dec := json.NewDecoder(bytes.NewReader(data))
+	for {
+		offset := dec.InputOffset()
+		var raw json.RawMessage
+		err := dec.Decode(&raw)
+		if errors.Is(err, io.EOF) {
+			return docs, nil
+		}
+		if err != nil {
+			errOffset := dec.InputOffset()
+			var syntax *json.SyntaxError
+			if errors.As(err, &syntax) {
+				errOffset = syntax.Offset
+			}
+			if errors.Is(err, io.ErrUnexpectedEOF) {
+				errOffset = int64(len(data))
+			}
+			return nil, &InputError{File: name, Line: lineAt(data, errOffset), Err: fmt.Errorf("invalid JSON: %v", err)}
+		}
+		// The decoder's offset sits before any whitespace that precedes the value.
+		skip := len(data[offset:]) - len(bytes.TrimLeft(data[offset:], " \t\r\n"))
+		docs = append(docs, document{data: raw, line: lineAt(data, offset+int64(skip))})
+	}
+}
+
+func lineAt(data []byte, offset int64) int {
+	if offset > int64(len(data)) {
+		offset = int64(len(data))
+	}
+	return bytes.Count(data[:offset], []byte("\n")) + 1
+}
+
+var yamlLinePattern = regexp.MustCompile(`line (\d+)`)
+
+func yamlErrorLine(err error) int {
+	m := yamlLinePattern.FindStringSubmatch(err.Error())
+	if m == nil {
+		return 1
+	}
+	n, _ := strconv.Atoi(m[1])
+	return n
+}
+
+// cleanYAMLError drops the converter's prefixes and the relative line number, which the
+// InputError replaces with the line in the file.
+func cleanYAMLError(err error) error {
+	msg := err.Error()
+	msg = strings.TrimPrefix(msg, "error converting YAML to JSON: ")
+	msg = strings.TrimPrefix(msg, "yaml: ")
+	msg = yamlLinePattern.ReplaceAllString(msg, "")
+	msg = strings.TrimLeft(msg, ": ")
+	return fmt.Errorf("invalid YAML: %s", msg)
+}
+
+// typeMeta is just enough of an object to route it.
+type typeMeta struct {
+	APIVersion string            `json:"apiVersion"`
+	Kind       string            `json:"kind"`
+	Items      []json.RawMessage `json:"items"`
+}
+
+func (l *Loader) addObject(data []byte, origin Origin) (int, error) {
+	var tm typeMeta
+	if err := json.Unmarshal(data, &tm); err != nil {
+		return 0, &InputError{File: origin.File, Line: origin.Line, Err: fmt.Errorf("not a Kubernetes object: %v", err)}
+	}
+	if tm.Kind == "" {
+		return 0, &InputError{File: origin.File, Line: origin.Line, Err: errors.New("object has no kind")}
+	}
+	if tm.APIVersion == "" {
+		return 0, &InputError{File: origin.File, Line: origin.Line, Err: fmt.Errorf("%s has no apiVersion", tm.Kind)}
+	}
+	if strings.HasSuffix(tm.Kind, "List") && tm.Items != nil {
+		total := 0
+		for _, item := range tm.Items {
+			n, err := l.addObject(item, origin)
+			if err != nil {
+				return 0, err
+			}
+			total += n
+		}
+		return total, nil
+	}
+	if tm.Kind == "Secret" {
+		// Secrets are never read, not even from files.
+		return 1, nil
+	}
+	obj, gvk, err := l.decoder.Decode(data, nil, nil)
+	if runtime.IsNotRegisteredError(err) {
+		if _, known := KindOf(tm.Kind); !known && !isBuiltIn(tm.APIVersion) {
+			l.Skipped = append(l.Skipped, SkippedObject{APIVersion: tm.APIVersion, Kind: tm.Kind, Origin: origin})
+		}
+		return 1, nil
+	}
+	if err != nil {
+		return 0, &InputError{File: origin.File, Line: origin.Line, Err: fmt.Errorf("%s: %v", tm.Kind, err)}
+	}
+	l.add(obj, gvk, origin)
+	return 1, nil
+}
+
+// isBuiltIn reports whether an API group belongs to Kubernetes itself, whose kinds are known
+// even when no check reads them, so they are ignored without a note.
+func isBuiltIn(apiVersion string) bool {
+	gv, err := schema.ParseGroupVersion(apiVersion)
+	if err != nil {
+		return false
+	}
+	return gv.Group == "" || !strings.Contains(gv.Group, ".") || strings.HasSuffix(gv.Group, ".k8s.io")
+}
+
+func (l *Loader) add(obj runtime.Object, gvk *schema.GroupVersionKind, origin Origin) {
+	s := l.snap
+	keep := func(k Kind, namespace, name string) bool {
+		if k.Info().Namespaced {
+			if namespace == "" {
+				namespace = "default"
+			}
+			if l.Namespace != "" && namespace != l.Namespace {
+				return false
+			}
+		}
+		s.Origins[RefTo(k, namespace, name)] = origin
+		return true
+	}
+	switch o := obj.(type) {
+	case *corev1.Namespace:
+		if keep(KindNamespaces, "", o.Name) {
+			s.Namespaces = append(s.Namespaces, *o)
+		}
+	case *corev1.Node:
+		if keep(KindNodes, "", o.Name) {
+			s.Nodes = append(s.Nodes, *o)
+		}
+	case *corev1.Pod:
+		defaultNamespace(&o.Namespace)
+		if keep(KindPods, o.Namespace, o.Name) {
+			s.Pods = append(s.Pods, *o)
+		}
+	case *appsv1.Deployment:
+		defaultNamespace(&o.Namespace)
+		if keep(KindDeployments, o.Namespace, o.Name) {
+			s.Deployments = append(s.Deployments, *o)
+		}
+	case *appsv1.ReplicaSet:
+		defaultNamespace(&o.Namespace)
+		if keep(KindReplicaSets, o.Namespace, o.Name) {
+			s.ReplicaSets = append(s.ReplicaSets, *o)
+		}
+	case *appsv1.StatefulSet:
+		defaultNamespace(&o.Namespace)
+		if keep(KindStatefulSets, o.Namespace, o.Name) {
+			s.StatefulSets = append(s.StatefulSets, *o)
+		}
+	case *appsv1.DaemonSet:
+		defaultNamespace(&o.Namespace)
+		if keep(KindDaemonSets, o.Namespace, o.Name) {
+			s.DaemonSets = append(s.DaemonSets, *o)
+		}
+	case *batchv1.Job:
+		defaultNamespace(&o.Namespace)
+		if keep(KindJobs, o.Namespace, o.Name) {
+			s.Jobs = append(s.Jobs, *o)
+		}
+	case *batchv1.CronJob:
+		defaultNamespace(&o.Namespace)
+		if keep(KindCronJobs, o.Namespace, o.Name) {
+			s.CronJobs = append(s.CronJobs, *o)
+		}
+	}
+	_ = gvk
+}
+
+// defaultNamespace applies what kubectl apply would: an object without a namespace lands in default.
+func defaultNamespace(ns *string) {
+	if *ns == "" {
+		*ns = "default"
+	}
+}

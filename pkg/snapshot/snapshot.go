@@ -1,0 +1,130 @@
+// Package snapshot holds the cluster state that checks read: typed objects fetched once (from a
+// live cluster or from manifests), what could not be read and why, and read-only indexes.
+package snapshot
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	appsv1 "k8s.io/api/apps/v1"
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+)
+
+// Source says where a snapshot came from.
+type Source string
+
+const (
+	SourceCluster   Source = "cluster"
+	SourceManifests Source = "manifests"
+	SourceSnapshot  Source = "snapshot"
+)
+
+// Snapshot is the state every check reads. After Finish it must be treated as read-only.
+type Snapshot struct {
+	Source  Source
+	Context string
+	Server  string
+	// Namespace limits namespaced kinds to one namespace; empty means the whole cluster.
+	Namespace string
+
+	Namespaces   []corev1.Namespace
+	Nodes        []corev1.Node
+	Pods         []corev1.Pod
+	Deployments  []appsv1.Deployment
+	ReplicaSets  []appsv1.ReplicaSet
+	StatefulSets []appsv1.StatefulSet
+	DaemonSets   []appsv1.DaemonSet
+	Jobs         []batchv1.Job
+	CronJobs     []batchv1.CronJob
+
+	// Unavailable maps a kind that could not be read to the reason, for example
+	// "forbidden: User "bob" cannot list resource "nodes" ...".
+	Unavailable map[Kind]string
+	// Origins gives, for objects loaded from files, where each was defined.
+	Origins map[Ref]Origin
+
+	replicaSetsByKey map[string]*appsv1.ReplicaSet
+	jobsByKey        map[string]*batchv1.Job
+	podsPerOwner     map[Ref]int
+}
+
+// Origin is the place in a manifest file an object came from.
+type Origin struct {
+	File string `json:"file"`
+	Line int    `json:"line"`
+}
+
+func (o Origin) String() string { return fmt.Sprintf("%s:%d", o.File, o.Line) }
+
+// New returns an empty snapshot of the given source.
+func New(source Source) *Snapshot {
+	return &Snapshot{Source: source, Unavailable: map[Kind]string{}, Origins: map[Ref]Origin{}}
+}
+
+// MarkUnavailable records that a kind could not be read; the first reason wins.
+func (s *Snapshot) MarkUnavailable(k Kind, reason string) {
+	if _, seen := s.Unavailable[k]; !seen {
+		s.Unavailable[k] = reason
+	}
+}
+
+// Finish sorts every list into a stable order and builds the lookup indexes. Loaders and the
+// collector call it once, before any check runs.
+func (s *Snapshot) Finish() {
+	sortByKey(s.Namespaces, func(o *corev1.Namespace) string { return o.Name })
+	sortByKey(s.Nodes, func(o *corev1.Node) string { return o.Name })
+	sortByKey(s.Pods, func(o *corev1.Pod) string { return o.Namespace + "/" + o.Name })
+	sortByKey(s.Deployments, func(o *appsv1.Deployment) string { return o.Namespace + "/" + o.Name })
+	sortByKey(s.ReplicaSets, func(o *appsv1.ReplicaSet) string { return o.Namespace + "/" + o.Name })
+	sortByKey(s.StatefulSets, func(o *appsv1.StatefulSet) string { return o.Namespace + "/" + o.Name })
+	sortByKey(s.DaemonSets, func(o *appsv1.DaemonSet) string { return o.Namespace + "/" + o.Name })
+	sortByKey(s.Jobs, func(o *batchv1.Job) string { return o.Namespace + "/" + o.Name })
+	sortByKey(s.CronJobs, func(o *batchv1.CronJob) string { return o.Namespace + "/" + o.Name })
+
+	s.replicaSetsByKey = make(map[string]*appsv1.ReplicaSet, len(s.ReplicaSets))
+	for i := range s.ReplicaSets {
+		rs := &s.ReplicaSets[i]
+		s.replicaSetsByKey[rs.Namespace+"/"+rs.Name] = rs
+	}
+	s.jobsByKey = make(map[string]*batchv1.Job, len(s.Jobs))
+	for i := range s.Jobs {
+		job := &s.Jobs[i]
+		s.jobsByKey[job.Namespace+"/"+job.Name] = job
+	}
+	s.podsPerOwner = map[Ref]int{}
+	for i := range s.Pods {
+		s.podsPerOwner[s.TopOwner(&s.Pods[i])]++
+	}
+}
+
+// PodCount is the number of pods whose top-level owner is owner.
+func (s *Snapshot) PodCount(owner Ref) int { return s.podsPerOwner[owner] }
+
+func sortByKey[T any](items []T, key func(*T) string) {
+	sort.SliceStable(items, func(i, j int) bool { return key(&items[i]) < key(&items[j]) })
+}
+
+// Ref names one object in findings and reports.
+type Ref struct {
+	APIVersion string `json:"apiVersion"`
+	Kind       string `json:"kind"`
+	Namespace  string `json:"namespace,omitempty"`
+	Name       string `json:"name"`
+}
+
+// String renders a ref the way kubectl names objects: kind/name, prefixed by the namespace.
+func (r Ref) String() string {
+	name := strings.ToLower(r.Kind) + "/" + r.Name
+	if r.Namespace != "" {
+		return r.Namespace + "/" + name
+	}
+	return name
+}
+
+// RefTo builds a ref for a typed object from its kind's table entry.
+func RefTo(k Kind, namespace, name string) Ref {
+	info := k.Info()
+	return Ref{APIVersion: info.GroupVersion, Kind: info.ObjectKind, Namespace: namespace, Name: name}
+}
