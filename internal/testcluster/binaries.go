@@ -1,0 +1,130 @@
+// Package testcluster runs a real kube-apiserver and etcd on loopback for tests and for the
+// demo. Both are built from the Go module proxy (see hack/tools) and cached, so only the first
+// run on a machine pays for the build.
+package testcluster
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"syscall"
+)
+
+// KubernetesVersion is what the test API server reports; it matches hack/tools/kube-apiserver.
+const KubernetesVersion = "v1.37.2"
+
+// Binaries are the paths of the built control-plane programs.
+type Binaries struct {
+	APIServer string
+	Etcd      string
+}
+
+type tool struct {
+	name    string // file name of the binary
+	dir     string // module directory under hack/tools
+	pkg     string // package to build
+	ldflags string
+}
+
+func tools() []tool {
+	const v = "k8s.io/component-base/version"
+	return []tool{
+		{name: "kube-apiserver", dir: "kube-apiserver", pkg: "k8s.io/kubernetes/cmd/kube-apiserver",
+			ldflags: fmt.Sprintf("-X %s.gitVersion=%s -X %s.gitMajor=1 -X %s.gitMinor=37", v, KubernetesVersion, v, v)},
+		{name: "etcd", dir: "etcd", pkg: "go.etcd.io/etcd/server/v3"},
+	}
+}
+
+// RepoRoot is the checkout this package was compiled from.
+func RepoRoot() string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Clean(filepath.Join(filepath.Dir(file), "..", ".."))
+}
+
+// cacheDir is where built binaries live: $ALERTMEND_TOOLS_DIR, or the user's cache directory.
+func cacheDir() (string, error) {
+	if dir := os.Getenv("ALERTMEND_TOOLS_DIR"); dir != "" {
+		return dir, nil
+	}
+	base, err := os.UserCacheDir()
+	if err != nil {
+		return "", fmt.Errorf("no cache directory for the control-plane binaries (set ALERTMEND_TOOLS_DIR): %w", err)
+	}
+	return filepath.Join(base, "kubectl-alertmend", "tools"), nil
+}
+
+// EnsureBinaries returns the control-plane binaries, building any that are missing. Concurrent
+// callers (test packages run in parallel) wait on a file lock instead of building twice. Build
+// output goes to log.
+func EnsureBinaries(ctx context.Context, log io.Writer) (Binaries, error) {
+	root := RepoRoot()
+	base, err := cacheDir()
+	if err != nil {
+		return Binaries{}, err
+	}
+	if err := os.MkdirAll(base, 0o755); err != nil {
+		return Binaries{}, err
+	}
+	lock, err := os.OpenFile(filepath.Join(base, ".lock"), os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return Binaries{}, err
+	}
+	defer lock.Close()
+	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
+		return Binaries{}, fmt.Errorf("locking %s: %w", base, err)
+	}
+	defer syscall.Flock(int(lock.Fd()), syscall.LOCK_UN)
+
+	paths := map[string]string{}
+	for _, t := range tools() {
+		key, err := buildKey(root, t)
+		if err != nil {
+			return Binaries{}, err
+		}
+		path := filepath.Join(base, key, t.name)
+		paths[t.name] = path
+		if _, err := os.Stat(path); err == nil {
+			continue
+		}
+		fmt.Fprintf(log, "testcluster: building %s (once per machine; kube-apiserver takes a few minutes)\n", t.name)
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			return Binaries{}, err
+		}
+		tmp := path + ".tmp"
+		args := []string{"build", "-o", tmp}
+		if t.ldflags != "" {
+			args = append(args, "-ldflags", t.ldflags)
+		}
+		cmd := exec.CommandContext(ctx, "go", append(args, t.pkg)...)
+		cmd.Dir = filepath.Join(root, "hack", "tools", t.dir)
+		cmd.Stdout, cmd.Stderr = log, log
+		if err := cmd.Run(); err != nil {
+			return Binaries{}, fmt.Errorf("building %s in %s: %w", t.name, cmd.Dir, err)
+		}
+		if err := os.Rename(tmp, path); err != nil {
+			return Binaries{}, err
+		}
+	}
+	return Binaries{APIServer: paths["kube-apiserver"], Etcd: paths["etcd"]}, nil
+}
+
+// buildKey changes whenever the tool's dependencies, build flags or Go version change, so a
+// stale binary is never reused.
+func buildKey(root string, t tool) (string, error) {
+	h := sha256.New()
+	for _, f := range []string{"go.mod", "go.sum"} {
+		data, err := os.ReadFile(filepath.Join(root, "hack", "tools", t.dir, f))
+		if err != nil {
+			return "", fmt.Errorf("reading the build recipe of %s: %w", t.name, err)
+		}
+		h.Write(data)
+	}
+	fmt.Fprintf(h, "%s|%s|%s|%s/%s", t.pkg, t.ldflags, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+	return t.name + "-" + hex.EncodeToString(h.Sum(nil))[:16], nil
+}
