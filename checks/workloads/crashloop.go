@@ -2,6 +2,8 @@ package workloads
 
 import (
 	"fmt"
+
+	corev1 "k8s.io/api/core/v1"
 	"strings"
 	"time"
 
@@ -72,12 +74,29 @@ func (c CrashLoop) Run(s *snapshot.Snapshot) []check.Finding {
 		}
 		if oom {
 			f.Message += "; the last run was OOMKilled"
-			f.Fix = append(f.Fix, fmt.Sprintf("kubectl set resources -n %s %s -c %s --limits=memory=<higher limit>",
-				g.owner.Namespace, kubectlTarget(g.owner), first.container))
+			f.Fix = append(f.Fix, raiseMemoryFix(g.owner, first))
 		}
 		findings = append(findings, f)
 	}
 	return findings
+}
+
+// oomRaiseFactor is how much a crash-looping, OOMKilled container's memory limit is raised by
+// when no usage measurement says better.
+const oomRaiseFactor = 2
+
+// raiseMemoryFix proposes the current memory limit times oomRaiseFactor, rounded up to a MiB.
+func raiseMemoryFix(owner snapshot.Ref, p containerProblem) string {
+	limit := "<higher limit>"
+	for _, c := range p.pod.Spec.Containers {
+		if q, ok := c.Resources.Limits[corev1.ResourceMemory]; c.Name == p.container && ok && !q.IsZero() {
+			const mi = 1 << 20
+			raised := (q.Value()*oomRaiseFactor + mi - 1) / mi
+			limit = fmt.Sprintf("%dMi", raised)
+		}
+	}
+	return fmt.Sprintf("kubectl set resources -n %s %s -c %s --limits=memory=%s   # %dx the current limit",
+		owner.Namespace, kubectlTarget(owner), p.container, limit, oomRaiseFactor)
 }
 
 func isAre(n int) string {

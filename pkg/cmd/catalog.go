@@ -118,7 +118,7 @@ func explainText(m check.Meta) string {
 	}
 	section := func(title, text string) {
 		b.WriteString("\n" + title + "\n")
-		for _, line := range wrap(text, 76) {
+		for _, line := range render.Wrap(text, 76) {
 			b.WriteString("  " + line + "\n")
 		}
 	}
@@ -140,26 +140,6 @@ func joinKinds(kinds []snapshot.Kind) string {
 		names[i] = string(k)
 	}
 	return strings.Join(names, ", ")
-}
-
-// wrap breaks text into lines of at most width columns at word boundaries.
-func wrap(text string, width int) []string {
-	var lines []string
-	line := ""
-	for _, word := range strings.Fields(text) {
-		if line != "" && len(line)+1+len(word) > width {
-			lines = append(lines, line)
-			line = ""
-		}
-		if line != "" {
-			line += " "
-		}
-		line += word
-	}
-	if line != "" {
-		lines = append(lines, line)
-	}
-	return lines
 }
 
 func newVersionCommand(streams genericiooptions.IOStreams) *cobra.Command {

@@ -112,7 +112,13 @@ func writePrettyFinding(b *strings.Builder, p palette, f check.Finding) {
 			b.WriteString("      " + p.dim.Render("· ") + e + "\n")
 		}
 	}
-	b.WriteString("    " + p.label.Render("fix") + "  " + f.Remediation + "\n")
+	for i, line := range Wrap(f.Remediation, 92) {
+		prefix := "    " + p.label.Render("fix") + "  "
+		if i > 0 {
+			prefix = "         "
+		}
+		b.WriteString(prefix + line + "\n")
+	}
 	for _, cmd := range f.Fix {
 		b.WriteString("      " + p.command.Render("$ "+cmd) + "\n")
 	}
@@ -137,4 +143,24 @@ func describeSource(r *report.Report) string {
 	}
 	parts = append(parts, fmt.Sprintf("%d checks", r.Summary.ChecksRun+r.Summary.NotEvaluated))
 	return strings.Join(parts, " · ")
+}
+
+// Wrap breaks text into lines of at most width columns at word boundaries.
+func Wrap(text string, width int) []string {
+	var lines []string
+	line := ""
+	for _, word := range strings.Fields(text) {
+		if line != "" && len(line)+1+len(word) > width {
+			lines = append(lines, line)
+			line = ""
+		}
+		if line != "" {
+			line += " "
+		}
+		line += word
+	}
+	if line != "" {
+		lines = append(lines, line)
+	}
+	return lines
 }

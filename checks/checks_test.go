@@ -1,0 +1,96 @@
+package checks
+
+import (
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/alertmend/kubectl-alertmend/pkg/snapshot"
+)
+
+func TestCatalogMetadata(t *testing.T) {
+	seen := map[string]bool{}
+	for _, c := range All() {
+		m := c.Meta()
+		if err := m.Validate(); err != nil {
+			t.Error(err)
+		}
+		if seen[m.ID] {
+			t.Errorf("duplicate check ID %s", m.ID)
+		}
+		seen[m.ID] = true
+		for _, ref := range m.References {
+			if !strings.HasPrefix(ref, "https://") {
+				t.Errorf("%s: reference %q is not an https URL", m.ID, ref)
+			}
+		}
+		for _, k := range append(append([]snapshot.Kind{}, m.Requires...), m.Optional...) {
+			if k.Info().ObjectKind == "" {
+				t.Errorf("%s needs kind %q, which the snapshot does not hold", m.ID, k)
+			}
+		}
+	}
+	if len(seen) == 0 {
+		t.Fatal("the catalog is empty")
+	}
+}
+
+func TestCatalogOrderIsStable(t *testing.T) {
+	a, b := All(), All()
+	for i := range a {
+		if a[i].Meta().ID != b[i].Meta().ID {
+			t.Fatalf("All() order differs between calls at %d", i)
+		}
+	}
+	for i := 1; i < len(a); i++ {
+		prev, cur := a[i-1].Meta(), a[i].Meta()
+		if prev.Category == cur.Category && prev.ID > cur.ID {
+			t.Errorf("%s sorts after %s", prev.ID, cur.ID)
+		}
+	}
+}
+
+// Every check has a fixture named after it in its family's testdata, which the family's table
+// test runs.
+func TestEveryCheckHasAFixture(t *testing.T) {
+	for _, c := range All() {
+		m := c.Meta()
+		matches, _ := filepath.Glob(filepath.Join(string(m.Category), "testdata", m.ID+".*"))
+		if len(matches) == 0 {
+			t.Errorf("%s has no fixture %s/testdata/%s.yaml", m.ID, m.Category, m.ID)
+		}
+	}
+}
+
+// Checks are pure: running every check on every fixture leaves the snapshot as it was loaded.
+func TestChecksDoNotMutateTheSnapshot(t *testing.T) {
+	fixtures, err := filepath.Glob("*/testdata/*")
+	if err != nil || len(fixtures) == 0 {
+		t.Fatalf("no fixtures found: %v", err)
+	}
+	for _, path := range fixtures {
+		if info, err := os.Stat(path); err != nil || info.IsDir() {
+			continue
+		}
+		load := func() *snapshot.Snapshot {
+			s, err := (&snapshot.Loader{}).LoadFiles([]string{path})
+			if err != nil {
+				t.Fatalf("%s: %v", path, err)
+			}
+			s.Source = snapshot.SourceCluster
+			return s
+		}
+		ran, pristine := load(), load()
+		for _, c := range All() {
+			first := c.Run(ran)
+			if second := c.Run(ran); !reflect.DeepEqual(first, second) {
+				t.Errorf("%s on %s is not deterministic", c.Meta().ID, path)
+			}
+		}
+		if !reflect.DeepEqual(ran, pristine) {
+			t.Errorf("a check changed the snapshot loaded from %s", path)
+		}
+	}
+}

@@ -1,0 +1,133 @@
+package workloads
+
+import (
+	"reflect"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/alertmend/kubectl-alertmend/internal/fixture"
+	"github.com/alertmend/kubectl-alertmend/pkg/check"
+)
+
+func TestChecksOnFixtures(t *testing.T) {
+	cases := []struct {
+		check   check.Check
+		fixture string
+		want    []string
+	}{
+		{CrashLoop{}, "pod-crashloop.yaml", []string{
+			"critical pod-crashloop team-a/deployment/api",
+			"high pod-crashloop team-a/deployment/web",
+			"high pod-crashloop team-a/pod/debug",
+			"high pod-crashloop team-b/cronjob/nightly",
+			// The ReplicaSet is missing from the input: the Deployment is inferred from the
+			// pod-template-hash, and its only pod loops, in an init container.
+			"critical pod-crashloop team-b/deployment/orphan",
+		}},
+		{ImagePull{}, "pod-image-pull.yaml", []string{
+			"high pod-image-pull shop/deployment/cart",
+			"high pod-image-pull tools/pod/probe",
+		}},
+		{Unschedulable{}, "pod-unschedulable.yaml", []string{
+			"high pod-unschedulable data/statefulset/postgres",
+		}},
+		{NodeNotReady{}, "node-not-ready.yaml", []string{
+			"high node-not-ready node/node-2,node/node-3",
+		}},
+		// A JSON stream; a node that never reported a condition counts as not ready.
+		{NodeNotReady{}, "node-not-ready-majority.json", []string{
+			"critical node-not-ready node/cp-2,node/cp-3",
+		}},
+		{NodePressure{}, "node-pressure.yaml", []string{
+			"high node-pressure node/node-a",
+			"high node-pressure node/node-b",
+		}},
+		{DeploymentUnavailable{}, "deployment-unavailable.yaml", []string{
+			"critical deployment-unavailable web/deployment/defaulted",
+			"critical deployment-unavailable web/deployment/zero",
+			"high deployment-unavailable web/deployment/stuck",
+			"medium deployment-unavailable web/deployment/rolling",
+		}},
+		{StatefulSetUnavailable{}, "statefulset-unavailable.yaml", []string{
+			"critical statefulset-unavailable data/statefulset/queue",
+			"high statefulset-unavailable data/statefulset/db",
+		}},
+		{DaemonSetUnavailable{}, "daemonset-unavailable.yaml", []string{
+			"critical daemonset-unavailable kube-system/daemonset/cni",
+			"high daemonset-unavailable kube-system/daemonset/agent",
+		}},
+	}
+	covered := map[string]bool{}
+	for _, tc := range cases {
+		id := tc.check.Meta().ID
+		covered[id] = true
+		t.Run(tc.fixture, func(t *testing.T) {
+			s := fixture.Load(t, tc.fixture)
+			got := fixture.Summaries(tc.check.Run(s))
+			want := append([]string{}, tc.want...)
+			sort.Strings(want)
+			if !reflect.DeepEqual(got, want) {
+				t.Errorf("%s on %s:\n got  %q\n want %q", id, tc.fixture, got, want)
+			}
+			for _, f := range tc.check.Run(s) {
+				if f.Check != id || f.Category != check.CategoryWorkloads || f.Message == "" || f.Remediation == "" || len(f.Fix) == 0 {
+					t.Errorf("incomplete finding: %+v", f)
+				}
+				if !f.Incident {
+					t.Errorf("%s reports a live incident but Incident is false", id)
+				}
+			}
+		})
+	}
+	for _, c := range []check.Check{CrashLoop{}, ImagePull{}, Unschedulable{}, NodeNotReady{}, NodePressure{}, DeploymentUnavailable{}, StatefulSetUnavailable{}, DaemonSetUnavailable{}} {
+		if !covered[c.Meta().ID] {
+			t.Errorf("check %s has no fixture case", c.Meta().ID)
+		}
+	}
+}
+
+func TestCrashLoopEvidenceAndFix(t *testing.T) {
+	s := fixture.Load(t, "pod-crashloop.yaml")
+	var api check.Finding
+	for _, f := range (CrashLoop{}).Run(s) {
+		if f.Objects[0].Name == "api" {
+			api = f
+		}
+	}
+	if len(api.Evidence) != 1 || !strings.Contains(api.Evidence[0], "restarted 9 times, last exit code 137 (OOMKilled)") {
+		t.Errorf("evidence does not show the restarts and the OOM kill: %q", api.Evidence)
+	}
+	// The OOM-killed container's 256Mi limit is doubled in the proposed fix.
+	if !containsLine(api.Fix, "kubectl set resources -n team-a deployment/api -c server --limits=memory=512Mi") {
+		t.Errorf("fix does not raise the memory limit from evidence: %q", api.Fix)
+	}
+	if !containsLine(api.Fix, "kubectl logs -n team-a api-66d4b-ccccc -c server --previous") {
+		t.Errorf("fix does not point at the previous logs: %q", api.Fix)
+	}
+}
+
+func TestUnschedulableExplainsTheSchedulersReason(t *testing.T) {
+	s := fixture.Load(t, "pod-unschedulable.yaml")
+	findings := (Unschedulable{}).Run(s)
+	if len(findings) != 1 || !strings.Contains(findings[0].Remediation, "lower the requests or add nodes") {
+		t.Fatalf("no hint for insufficient memory: %+v", findings)
+	}
+}
+
+func TestDeploymentEvidenceNamesPodStates(t *testing.T) {
+	s := fixture.Load(t, "pod-image-pull.yaml")
+	lines := podReasons(s, s.TopOwner(&s.Pods[0]))
+	if len(lines) != 2 || !strings.Contains(lines[0], "ImagePullBackOff") || !strings.Contains(lines[1], "ErrImagePull") {
+		t.Errorf("pod states of shop/cart: %q", lines)
+	}
+}
+
+func containsLine(lines []string, prefix string) bool {
+	for _, l := range lines {
+		if strings.HasPrefix(l, prefix) {
+			return true
+		}
+	}
+	return false
+}

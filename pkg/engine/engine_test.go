@@ -1,0 +1,178 @@
+package engine
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/alertmend/kubectl-alertmend/pkg/check"
+	"github.com/alertmend/kubectl-alertmend/pkg/report"
+	"github.com/alertmend/kubectl-alertmend/pkg/snapshot"
+)
+
+// stubCheck returns fixed findings; it stands in for real checks to test the engine alone.
+type stubCheck struct {
+	meta     check.Meta
+	findings []check.Finding
+	panics   bool
+}
+
+func (c stubCheck) Meta() check.Meta { return c.meta }
+func (c stubCheck) Run(*snapshot.Snapshot) []check.Finding {
+	if c.panics {
+		panic("boom")
+	}
+	return c.findings
+}
+
+func stub(id string, cat check.Category, sev check.Severity, liveOnly bool, requires ...snapshot.Kind) stubCheck {
+	if len(requires) == 0 {
+		requires = []snapshot.Kind{snapshot.KindPods}
+	}
+	return stubCheck{meta: check.Meta{ID: id, Title: id, Category: cat, Severity: sev, Requires: requires, LiveOnly: liveOnly}}
+}
+
+func finding(id string, sev check.Severity, incident bool, scope check.Scope, objects ...string) check.Finding {
+	f := check.Finding{Check: id, Severity: sev, Incident: incident, Scope: scope}
+	for _, name := range objects {
+		f.Objects = append(f.Objects, snapshot.RefTo(snapshot.KindPods, "ns", name))
+	}
+	return f
+}
+
+func catalog() []check.Check {
+	return []check.Check{
+		stub("a-live", check.CategoryWorkloads, check.High, true),
+		stub("b-static", check.CategoryResources, check.Medium, false),
+		stub("c-nodes", check.CategoryWorkloads, check.High, true, snapshot.KindNodes),
+	}
+}
+
+func ids(p Plan) string {
+	var out []string
+	for _, c := range p.Run {
+		out = append(out, c.Meta().ID)
+	}
+	return strings.Join(out, ",")
+}
+
+func TestSelect(t *testing.T) {
+	cases := []struct {
+		name   string
+		sel    Selection
+		source snapshot.Source
+		want   string
+		notEv  int
+	}{
+		{"everything", Selection{}, snapshot.SourceCluster, "a-live,b-static,c-nodes", 0},
+		{"by id", Selection{Checks: []string{"b-static"}}, snapshot.SourceCluster, "b-static", 0},
+		{"by category", Selection{Categories: []string{"workloads"}}, snapshot.SourceCluster, "a-live,c-nodes", 0},
+		{"skip", Selection{Skip: []string{"a-live"}}, snapshot.SourceCluster, "b-static,c-nodes", 0},
+		{"manifests leave live checks out", Selection{}, snapshot.SourceManifests, "b-static", 0},
+		{"manifests and a named live check", Selection{Checks: []string{"a-live", "b-static"}}, snapshot.SourceManifests, "b-static", 1},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			plan, err := Select(catalog(), tc.sel, tc.source)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := ids(plan); got != tc.want {
+				t.Errorf("run %q, want %q", got, tc.want)
+			}
+			if len(plan.NotEvaluated) != tc.notEv {
+				t.Errorf("not evaluated %v, want %d", plan.NotEvaluated, tc.notEv)
+			}
+		})
+	}
+}
+
+func TestSelectRejectsUnknownNames(t *testing.T) {
+	for _, sel := range []Selection{{Checks: []string{"nope"}}, {Skip: []string{"nope"}}, {Categories: []string{"nope"}}} {
+		if _, err := Select(catalog(), sel, snapshot.SourceCluster); err == nil || !strings.Contains(err.Error(), `"nope"`) {
+			t.Errorf("selection %+v: err = %v", sel, err)
+		}
+	}
+}
+
+func TestPlanKindsAreOnlyWhatChecksNeed(t *testing.T) {
+	plan, _ := Select(catalog(), Selection{Checks: []string{"c-nodes"}}, snapshot.SourceCluster)
+	if kinds := plan.Kinds(); len(kinds) != 1 || kinds[0] != snapshot.KindNodes {
+		t.Errorf("kinds = %v, want [nodes]", kinds)
+	}
+}
+
+func TestRunPrioritizesAndCounts(t *testing.T) {
+	checks := []check.Check{
+		stubCheck{meta: stub("x", check.CategoryWorkloads, check.High, false).meta, findings: []check.Finding{
+			finding("x", check.High, false, check.ScopeObject, "risk"),
+			finding("x", check.High, true, check.ScopeObject, "broken"),
+			finding("x", check.High, true, check.ScopeCluster, "wide-1", "wide-2"),
+		}},
+		stubCheck{meta: stub("y", check.CategoryWorkloads, check.Critical, false).meta, findings: []check.Finding{
+			finding("y", check.Low, false, check.ScopeObject, "minor"),
+			finding("y", check.Critical, false, check.ScopeObject, "worst"),
+		}},
+	}
+	r := Run(snapshot.New(snapshot.SourceCluster), Plan{Run: checks}, time.Unix(0, 0))
+	var order []string
+	for _, f := range r.Findings {
+		order = append(order, f.Objects[0].Name)
+	}
+	if got := strings.Join(order, ","); got != "worst,wide-1,broken,risk,minor" {
+		t.Errorf("order %s, want severity, then incidents, then breadth", got)
+	}
+	if r.Summary.Critical != 1 || r.Summary.High != 3 || r.Summary.Low != 1 || r.Summary.ChecksRun != 2 {
+		t.Errorf("summary %+v", r.Summary)
+	}
+	for _, f := range r.Findings {
+		if f.Fix == nil {
+			t.Error("fix must be an empty list, not null, in the report")
+		}
+	}
+}
+
+func TestRunMarksBlindAndBrokenChecksNotEvaluated(t *testing.T) {
+	s := snapshot.New(snapshot.SourceCluster)
+	s.MarkUnavailable(snapshot.KindNodes, `forbidden: User "bob" cannot list resource "nodes"`)
+	checks := []check.Check{
+		stub("nodes", check.CategoryWorkloads, check.High, true, snapshot.KindNodes),
+		stubCheck{meta: stub("explodes", check.CategoryWorkloads, check.High, false).meta, panics: true},
+		stub("fine", check.CategoryWorkloads, check.High, false),
+	}
+	r := Run(s, Plan{Run: checks}, time.Now())
+	if r.Summary.ChecksRun != 1 || r.Summary.NotEvaluated != 2 {
+		t.Fatalf("summary %+v, want 1 run and 2 not evaluated", r.Summary)
+	}
+	if ne := r.NotEvaluated[1]; ne.Check != "nodes" || !strings.Contains(ne.Reason, "cannot read nodes: forbidden") {
+		t.Errorf("not evaluated %+v", ne)
+	}
+	if ne := r.NotEvaluated[0]; ne.Check != "explodes" || !strings.Contains(ne.Reason, "internal error") {
+		t.Errorf("not evaluated %+v", ne)
+	}
+}
+
+func TestExitCode(t *testing.T) {
+	high := &report.Report{Findings: []check.Finding{{Severity: check.High}}}
+	blind := &report.Report{NotEvaluated: []report.NotEvaluated{{Check: "x"}}}
+	lowAndBlind := &report.Report{Findings: []check.Finding{{Severity: check.Low}}, NotEvaluated: []report.NotEvaluated{{Check: "x"}}}
+	cases := []struct {
+		r      *report.Report
+		failOn check.Severity
+		want   int
+	}{
+		{&report.Report{}, check.High, 0},
+		{high, check.High, 1},
+		{high, check.Critical, 0},
+		{high, check.Info, 1},
+		{high, "", 0},
+		{blind, check.High, 3},
+		{lowAndBlind, check.High, 3},
+		{lowAndBlind, check.Low, 1},
+	}
+	for i, tc := range cases {
+		if got := tc.r.ExitCode(tc.failOn); got != tc.want {
+			t.Errorf("case %d: exit %d, want %d", i, got, tc.want)
+		}
+	}
+}

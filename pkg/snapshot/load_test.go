@@ -1,0 +1,235 @@
+package snapshot
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func write(t *testing.T, dir, name, content string) string {
+	t.Helper()
+	path := filepath.Join(dir, name)
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+const multiDoc = `# leading comment
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web, namespace: shop}
+spec: {selector: {matchLabels: {app: web}}, template: {metadata: {labels: {app: web}}, spec: {containers: [{name: app, image: web:1}]}}}
+---
+# an empty document follows
+---
+
+apiVersion: v1
+kind: Pod
+metadata: {name: lonely}
+spec: {containers: [{name: app, image: app:1}]}
+--- # a separator with a comment
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: settings}
+`
+
+func TestLoadMultiDocumentYAML(t *testing.T) {
+	dir := t.TempDir()
+	path := write(t, dir, "app.yaml", multiDoc)
+	s, err := (&Loader{}).LoadFiles([]string{path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(s.Deployments) != 1 || len(s.Pods) != 1 {
+		t.Fatalf("got %d deployments and %d pods, want 1 and 1", len(s.Deployments), len(s.Pods))
+	}
+	if s.Pods[0].Namespace != "default" {
+		t.Errorf("a pod without a namespace lands in %q, want default", s.Pods[0].Namespace)
+	}
+	if got := s.Origins[RefTo(KindDeployments, "shop", "web")]; got.Line != 2 || got.File != path {
+		t.Errorf("deployment origin = %v, want %s:2", got, path)
+	}
+	if got := s.Origins[RefTo(KindPods, "default", "lonely")]; got.Line != 10 {
+		t.Errorf("pod origin line = %d, want 10", got.Line)
+	}
+}
+
+func TestLoadJSONListsAndDirectories(t *testing.T) {
+	dir := t.TempDir()
+	write(t, dir, "a/nodes.json", `{"apiVersion":"v1","kind":"List","items":[
+  {"apiVersion":"v1","kind":"Node","metadata":{"name":"n1"}},
+  {"apiVersion":"v1","kind":"Node","metadata":{"name":"n2"}}]}`)
+	write(t, dir, "a/b/pods.yml", "apiVersion: v1\nkind: PodList\nitems:\n- apiVersion: v1\n  kind: Pod\n  metadata: {name: p1, namespace: x}\n")
+	write(t, dir, "a/stream.json", `{"apiVersion":"v1","kind":"Namespace","metadata":{"name":"x"}}
+{"apiVersion":"v1","kind":"Namespace","metadata":{"name":"y"}}`)
+	write(t, dir, "a/README.md", "not a manifest: {{")
+	s, err := (&Loader{}).LoadFiles([]string{dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(s.Nodes) != 2 || len(s.Pods) != 1 || len(s.Namespaces) != 2 {
+		t.Fatalf("got %d nodes, %d pods, %d namespaces; want 2, 1, 2", len(s.Nodes), len(s.Pods), len(s.Namespaces))
+	}
+	if got := s.Origins[RefTo(KindNamespaces, "", "y")].Line; got != 2 {
+		t.Errorf("second JSON value starts on line %d, want 2", got)
+	}
+}
+
+func TestLoadStdin(t *testing.T) {
+	l := &Loader{Stdin: strings.NewReader("apiVersion: v1\nkind: Node\nmetadata: {name: n1}\n")}
+	s, err := l.LoadFiles([]string{"-"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(s.Nodes) != 1 || s.Origins[RefTo(KindNodes, "", "n1")].File != "<stdin>" {
+		t.Fatalf("stdin not loaded: %+v", s.Origins)
+	}
+}
+
+func TestLoadNamespaceFilter(t *testing.T) {
+	dir := t.TempDir()
+	path := write(t, dir, "pods.yaml", "apiVersion: v1\nkind: Pod\nmetadata: {name: a, namespace: one}\n---\napiVersion: v1\nkind: Pod\nmetadata: {name: b, namespace: two}\n---\napiVersion: v1\nkind: Node\nmetadata: {name: node-1}\n")
+	s, err := (&Loader{Namespace: "two"}).LoadFiles([]string{path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(s.Pods) != 1 || s.Pods[0].Name != "b" || len(s.Nodes) != 1 {
+		t.Fatalf("namespace filter kept pods %v and %d nodes", s.Pods, len(s.Nodes))
+	}
+}
+
+func TestLoadSkipsUnknownKindsAndSecrets(t *testing.T) {
+	dir := t.TempDir()
+	path := write(t, dir, "mixed.yaml", `apiVersion: example.com/v1
+kind: Widget
+metadata: {name: w}
+---
+apiVersion: v1
+kind: Secret
+metadata: {name: s}
+data: {password: c2VjcmV0}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: svc}
+`)
+	l := &Loader{}
+	s, err := l.LoadFiles([]string{path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(l.Skipped) != 1 || l.Skipped[0].Kind != "Widget" || l.Skipped[0].Origin.Line != 1 {
+		t.Errorf("skipped = %+v, want only the Widget at line 1", l.Skipped)
+	}
+	if len(s.Origins) != 0 {
+		t.Errorf("objects no check reads were kept: %v", s.Origins)
+	}
+}
+
+func TestLoadErrorsNameFileAndLine(t *testing.T) {
+	dir := t.TempDir()
+	cases := []struct {
+		name, content string
+		line          int
+		contains      string
+	}{
+		{"bad-indent.yaml", "apiVersion: v1\nkind: Pod\nmetadata: {name: a}\n---\napiVersion: v1\nkind: Pod\nmetadata:\n  name: b\n name: c\n", 8, "invalid YAML"},
+		{"tab.yaml", "apiVersion: v1\nkind: Node\nmetadata:\n\tname: x\n", 4, "invalid YAML"},
+		{"no-kind.yaml", "apiVersion: v1\nkind: Node\nmetadata: {name: a}\n---\n\napiVersion: v1\nmetadata: {name: b}\n", 6, "no kind"},
+		{"no-version.yaml", "kind: Node\nmetadata: {name: a}\n", 1, "no apiVersion"},
+		{"bad.json", "{\"apiVersion\": \"v1\",\n \"kind\": \"Node\",\n \"metadata\": {\"name\": \"a\",}\n}", 3, "invalid JSON"},
+		{"truncated.json", "{\"apiVersion\": \"v1\",\n \"kind\": \"Node\"", 2, "invalid JSON"},
+		{"wrong-type.yaml", "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: a}\nspec: {replicas: many}\n", 1, "Deployment"},
+		{"scalar.yaml", "just a string\n", 1, "not a Kubernetes object"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			path := write(t, dir, tc.name, tc.content)
+			_, err := (&Loader{}).LoadFiles([]string{path})
+			var inputErr *InputError
+			if !errors.As(err, &inputErr) {
+				t.Fatalf("err = %v, want an InputError", err)
+			}
+			if inputErr.File != path || inputErr.Line != tc.line {
+				t.Errorf("error at %s:%d, want %s:%d (%v)", inputErr.File, inputErr.Line, path, tc.line, err)
+			}
+			if !strings.Contains(err.Error(), tc.contains) || !strings.HasPrefix(err.Error(), path+":") {
+				t.Errorf("error %q should start with the file and mention %q", err, tc.contains)
+			}
+		})
+	}
+}
+
+func TestLoadEmptyAndMissingInput(t *testing.T) {
+	dir := t.TempDir()
+	empty := write(t, dir, "empty.yaml", "# nothing here\n---\n")
+	if _, err := (&Loader{}).LoadFiles([]string{empty}); err == nil || !strings.Contains(err.Error(), "no Kubernetes objects found") {
+		t.Errorf("empty input: err = %v", err)
+	}
+	missing := filepath.Join(dir, "nope.yaml")
+	if _, err := (&Loader{}).LoadFiles([]string{missing}); err == nil || !strings.HasPrefix(err.Error(), missing+": ") {
+		t.Errorf("missing file: err = %v", err)
+	}
+	if _, err := (&Loader{}).LoadFiles([]string{t.TempDir()}); err == nil {
+		t.Error("a directory without manifests loaded without error")
+	}
+}
+
+func TestTopOwner(t *testing.T) {
+	dir := t.TempDir()
+	path := write(t, dir, "owners.yaml", `apiVersion: apps/v1
+kind: ReplicaSet
+metadata:
+  name: web-abc
+  namespace: ns
+  ownerReferences: [{apiVersion: apps/v1, kind: Deployment, name: web, controller: true, uid: u1}]
+spec: {selector: {matchLabels: {a: b}}, template: {metadata: {labels: {a: b}}, spec: {containers: [{name: c, image: i}]}}}
+---
+apiVersion: v1
+kind: Pod
+metadata:
+  name: web-abc-1
+  namespace: ns
+  ownerReferences: [{apiVersion: apps/v1, kind: ReplicaSet, name: web-abc, controller: true, uid: u2}]
+spec: {containers: [{name: c, image: i}]}
+---
+apiVersion: v1
+kind: Pod
+metadata:
+  name: standalone-rs-pod
+  namespace: ns
+  ownerReferences: [{apiVersion: apps/v1, kind: ReplicaSet, name: handmade, controller: true, uid: u3}]
+spec: {containers: [{name: c, image: i}]}
+---
+apiVersion: v1
+kind: Pod
+metadata:
+  name: db-0
+  namespace: ns
+  ownerReferences: [{apiVersion: apps/v1, kind: StatefulSet, name: db, controller: true, uid: u4}]
+spec: {containers: [{name: c, image: i}]}
+`)
+	s, err := (&Loader{}).LoadFiles([]string{path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{
+		"web-abc-1":         "ns/deployment/web",
+		"standalone-rs-pod": "ns/replicaset/handmade",
+		"db-0":              "ns/statefulset/db",
+	}
+	for i := range s.Pods {
+		if got := s.TopOwner(&s.Pods[i]).String(); got != want[s.Pods[i].Name] {
+			t.Errorf("owner of %s = %s, want %s", s.Pods[i].Name, got, want[s.Pods[i].Name])
+		}
+	}
+	if n := s.PodCount(RefTo(KindDeployments, "ns", "web")); n != 1 {
+		t.Errorf("PodCount(web) = %d, want 1", n)
+	}
+}
