@@ -33,6 +33,9 @@ type Options struct {
 	APIServerArgs []string
 	// Log receives build output and, on failure, the processes' logs; nil discards it.
 	Log io.Writer
+	// Audit turns on the API server's audit log (every request, at Metadata level), so tests
+	// can prove what a command did to the cluster; see Cluster.AuditEvents.
+	Audit bool
 }
 
 // Cluster is a running etcd and kube-apiserver on loopback.
@@ -47,6 +50,8 @@ type Cluster struct {
 	Client kubernetes.Interface
 	// Server is the API server's URL.
 	Server string
+	// AuditLog is the audit log's path when Options.Audit is set.
+	AuditLog string
 
 	ca        *authority
 	apiserver *process
@@ -90,7 +95,15 @@ func Start(ctx context.Context, opts Options) (c *Cluster, err error) {
 	if err := c.startEtcd(ctx, bins.Etcd, etcdClient, etcdPeer); err != nil {
 		return nil, err
 	}
-	if err := c.startAPIServer(ctx, bins.APIServer, etcdClient, securePort, opts.APIServerArgs); err != nil {
+	extra := opts.APIServerArgs
+	if opts.Audit {
+		c.AuditLog = c.path("audit.log")
+		if err := os.WriteFile(c.path("audit-policy.yaml"), []byte(auditPolicy), 0o600); err != nil {
+			return nil, err
+		}
+		extra = append([]string{"--audit-policy-file=" + c.path("audit-policy.yaml"), "--audit-log-path=" + c.AuditLog}, extra...)
+	}
+	if err := c.startAPIServer(ctx, bins.APIServer, etcdClient, securePort, extra); err != nil {
 		return nil, err
 	}
 	c.Server = "https://127.0.0.1:" + strconv.Itoa(securePort)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/url"
 	"sort"
 	"strings"
@@ -157,6 +158,10 @@ func (o *DiagnoseOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if len(plan.LiveOnlyLeftOut) > 0 {
+		fmt.Fprintf(o.streams.ErrOut, "note: %d checks judge live status (conditions, restarts) and are left out for manifests: %s\n",
+			len(plan.LiveOnlyLeftOut), strings.Join(plan.LiveOnlyLeftOut, ", "))
+	}
 	r := engine.Run(snap, plan, o.env.Now())
 	if err := render.Write(o.streams.Out, r, o.format, render.Options{Color: o.color}); err != nil {
 		return failed("writing the report: %v", err)
@@ -246,7 +251,8 @@ func (o *DiagnoseOptions) reach(ctx context.Context, client *kubernetes.Clientse
 	case apierrors.IsForbidden(err):
 		// /version is public on most clusters; a refusal here still shows the server is up.
 	default:
-		if errors.Is(reachCtx.Err(), context.DeadlineExceeded) {
+		var netErr net.Error
+		if errors.Is(reachCtx.Err(), context.DeadlineExceeded) || (errors.As(err, &netErr) && netErr.Timeout()) {
 			return failed("cannot reach the Kubernetes API server at %s: no answer within %s", where, timeout)
 		}
 		return failed("cannot reach the Kubernetes API server at %s: %v", where, shortNetError(err))

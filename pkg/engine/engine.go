@@ -23,6 +23,9 @@ type Selection struct {
 type Plan struct {
 	Run          []check.Check
 	NotEvaluated []report.NotEvaluated
+	// LiveOnlyLeftOut lists the checks left out because they judge live status and the source
+	// is manifests, so the caller can say so.
+	LiveOnlyLeftOut []string
 }
 
 // Select applies a selection to the catalog. Unknown IDs or categories are errors, so a typo in
@@ -65,6 +68,8 @@ func Select(catalog []check.Check, sel Selection, source snapshot.Source) (Plan,
 					Check:  m.ID,
 					Reason: "needs live cluster state (status, conditions), which manifests do not carry",
 				})
+			} else {
+				plan.LiveOnlyLeftOut = append(plan.LiveOnlyLeftOut, m.ID)
 			}
 			continue
 		}

@@ -1,0 +1,262 @@
+package cmd
+
+import (
+	"net"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+)
+
+// The demo scenario, diagnosed as an on-call engineer would: every incident in it is found,
+// named by its top-level owner, most urgent first.
+func TestDiagnoseFindsTheScenarioIncidents(t *testing.T) {
+	r := admin(t, "diagnose", "-o", "json")
+	if r.code != 1 {
+		t.Fatalf("exit %d, want 1 (critical findings)\nstderr: %s", r.code, r.stderr)
+	}
+	rep := r.report(t)
+	want := []string{
+		"deployment-unavailable shop/deployment/cart",
+		"pod-crashloop shop/deployment/cart",
+		"node-not-ready node/node-c",
+		"daemonset-unavailable kube-system/daemonset/kube-proxy",
+		"deployment-unavailable shop/deployment/checkout",
+		"node-pressure node/node-b",
+		"pod-image-pull shop/deployment/checkout",
+		"pod-unschedulable data/statefulset/postgres",
+		"statefulset-unavailable data/statefulset/postgres",
+	}
+	if got := findingKeys(rep); !reflect.DeepEqual(got, want) {
+		t.Errorf("findings, in priority order:\n got  %q\n want %q", got, want)
+	}
+	if rep.Metadata.Source != "cluster" || rep.Metadata.Context != "alertmend-test" || rep.Metadata.Server != cluster.Server {
+		t.Errorf("metadata %+v", rep.Metadata)
+	}
+	if rep.Summary.Critical != 2 || rep.Summary.High != 7 || rep.Summary.ChecksRun != 8 || rep.Summary.NotEvaluated != 0 {
+		t.Errorf("summary %+v", rep.Summary)
+	}
+	if rep.APIVersion != "alertmend.io/v1alpha1" || rep.Kind != "Report" {
+		t.Errorf("report type %s %s", rep.APIVersion, rep.Kind)
+	}
+}
+
+func TestDiagnoseNamespaceScope(t *testing.T) {
+	rep := admin(t, "diagnose", "-n", "data", "-o", "json").report(t)
+	want := []string{
+		"node-not-ready node/node-c",
+		"node-pressure node/node-b",
+		"pod-unschedulable data/statefulset/postgres",
+		"statefulset-unavailable data/statefulset/postgres",
+	}
+	if got := findingKeys(rep); !reflect.DeepEqual(got, want) {
+		t.Errorf("-n data findings:\n got  %q\n want %q", got, want)
+	}
+	if rep.Metadata.Namespace != "data" {
+		t.Errorf("metadata namespace %q", rep.Metadata.Namespace)
+	}
+	if r := admin(t, "diagnose", "-n", "no-such-namespace"); r.code != 2 || !strings.Contains(r.stderr, `namespace "no-such-namespace" not found`) {
+		t.Errorf("unknown namespace: exit %d, stderr %q", r.code, r.stderr)
+	}
+}
+
+func TestDiagnoseSelectionAndGate(t *testing.T) {
+	cases := []struct {
+		args     []string
+		code     int
+		findings int
+	}{
+		{[]string{"--checks", "pod-crashloop"}, 1, 1},
+		{[]string{"--category", "workloads", "--skip", "pod-crashloop,deployment-unavailable"}, 1, 6},
+		{[]string{"--checks", "node-pressure", "--fail-on", "critical"}, 0, 1},
+		{[]string{"--checks", "node-pressure", "--fail-on", "high"}, 1, 1},
+		{[]string{"--fail-on", "none"}, 0, 9},
+		{[]string{"--fail-on", "critical"}, 1, 9},
+	}
+	for _, tc := range cases {
+		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
+			r := admin(t, append([]string{"diagnose", "-o", "json"}, tc.args...)...)
+			if r.code != tc.code {
+				t.Errorf("exit %d, want %d; stderr %s", r.code, tc.code, r.stderr)
+			}
+			if n := len(r.report(t).Findings); n != tc.findings {
+				t.Errorf("%d findings, want %d", n, tc.findings)
+			}
+		})
+	}
+}
+
+func TestDiagnoseUsageErrors(t *testing.T) {
+	cases := map[string][]string{
+		`unknown check "nope" in --checks`:   {"diagnose", "--checks", "nope"},
+		`unknown check "nope" in --skip`:     {"diagnose", "--skip", "nope"},
+		`unknown category "misc"`:            {"diagnose", "--category", "misc"},
+		`invalid --fail-on`:                  {"diagnose", "--fail-on", "severe"},
+		`invalid --output`:                   {"diagnose", "-o", "xml"},
+		`invalid --color "sometimes"`:        {"diagnose", "--color", "sometimes"},
+		`unknown flag: --bogus`:              {"diagnose", "--bogus"},
+		`unknown command "diagnoze"`:         {"diagnoze"},
+		`explain takes exactly one check ID`: {"explain"},
+		`unknown check "nope"`:               {"explain", "nope"},
+	}
+	for want, args := range cases {
+		r := admin(t, args...)
+		if r.code != 2 || !strings.Contains(r.stderr, want) || r.stdout != "" {
+			t.Errorf("%v: exit %d, stderr %q, stdout %q; want exit 2 and %q", args, r.code, r.stderr, r.stdout, want)
+		}
+	}
+}
+
+// Least privilege: what a user may not read is reported as not evaluated, with the API
+// server's reason, and never counted as a pass.
+func TestDiagnoseWithLimitedIdentities(t *testing.T) {
+	t.Run("namespace viewer", func(t *testing.T) {
+		r := as(t, "shop-viewer", "diagnose", "-n", "shop", "-o", "json")
+		rep := r.report(t)
+		if r.code != 1 {
+			t.Errorf("exit %d, want 1: shop's critical findings are visible", r.code)
+		}
+		notEvaluated := map[string]string{}
+		for _, ne := range rep.NotEvaluated {
+			notEvaluated[ne.Check] = ne.Reason
+		}
+		for _, id := range []string{"node-not-ready", "node-pressure"} {
+			if !strings.Contains(notEvaluated[id], `cannot read nodes: forbidden: nodes is forbidden: User "shop-viewer" cannot list resource "nodes"`) {
+				t.Errorf("%s: not evaluated reason %q", id, notEvaluated[id])
+			}
+		}
+		if got := findingKeys(rep); len(got) != 4 || got[0] != "deployment-unavailable shop/deployment/cart" {
+			t.Errorf("findings as shop-viewer: %q", got)
+		}
+	})
+	t.Run("quiet namespace is incomplete, not clean", func(t *testing.T) {
+		r := as(t, "quiet-viewer", "diagnose", "-n", "quiet")
+		if r.code != 3 {
+			t.Errorf("exit %d, want 3 (nothing found, nodes not evaluated); stdout:\n%s", r.code, r.stdout)
+		}
+		if !strings.Contains(r.stdout, "0 critical, 0 high, 0 medium, 0 low, 0 info from 6 checks; 2 not evaluated") {
+			t.Errorf("summary line missing or wrong:\n%s", r.stdout)
+		}
+	})
+	t.Run("no permissions at all", func(t *testing.T) {
+		r := as(t, "nobody", "diagnose", "-o", "json")
+		rep := r.report(t)
+		if r.code != 3 || rep.Summary.ChecksRun != 0 || rep.Summary.NotEvaluated != 8 {
+			t.Errorf("exit %d, summary %+v; want exit 3, nothing run, all 8 not evaluated", r.code, rep.Summary)
+		}
+	})
+}
+
+func TestDiagnosePagesThroughLists(t *testing.T) {
+	rep := admin(t, "diagnose", "--checks", "pod-crashloop", "--chunk-size", "1", "-o", "json").report(t)
+	if len(rep.Findings) != 1 || len(rep.Findings[0].Evidence) != 2 {
+		t.Fatalf("with one object per page, both crash-looping cart pods must still be seen: %+v", rep.Findings)
+	}
+}
+
+func TestOutputFormatsAndColour(t *testing.T) {
+	cases := []struct {
+		name    string
+		env     testEnv
+		args    []string
+		colour  bool
+		contain string
+	}{
+		{"pipe defaults to table", testEnv{}, nil, false, "SEVERITY   CHECK"},
+		{"terminal defaults to pretty in colour", testEnv{terminal: true}, nil, true, "CRITICAL"},
+		{"NO_COLOR is honoured", testEnv{terminal: true, vars: map[string]string{"NO_COLOR": "1"}}, nil, false, "CRITICAL"},
+		{"--color always beats NO_COLOR", testEnv{vars: map[string]string{"NO_COLOR": "1"}}, []string{"-o", "pretty", "--color", "always"}, true, "CRITICAL"},
+		{"--color never on a terminal", testEnv{terminal: true}, []string{"--color", "never"}, false, "CRITICAL"},
+		{"json is never coloured", testEnv{terminal: true}, []string{"-o", "json", "--color", "always"}, false, `"apiVersion": "alertmend.io/v1alpha1"`},
+		{"yaml", testEnv{}, []string{"-o", "yaml"}, false, "kind: Report"},
+		{"wide", testEnv{}, []string{"-o", "wide"}, false, "INCIDENT"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			r := run(t, tc.env, append([]string{"diagnose", "--kubeconfig", cluster.Kubeconfig}, tc.args...)...)
+			if r.code != 1 {
+				t.Fatalf("exit %d: %s", r.code, r.stderr)
+			}
+			if has := strings.Contains(r.stdout, "\x1b["); has != tc.colour {
+				t.Errorf("colour codes present = %v, want %v", has, tc.colour)
+			}
+			if !strings.Contains(r.stdout, tc.contain) {
+				t.Errorf("output lacks %q:\n%s", tc.contain, r.stdout)
+			}
+		})
+	}
+}
+
+// Bad input: one clear line on stderr, exit 2, never a panic or a stack trace.
+func TestBadClusterInput(t *testing.T) {
+	dir := t.TempDir()
+	garbage := filepath.Join(dir, "garbage.yaml")
+	os.WriteFile(garbage, []byte("apiVersion: v1\nclusters: [[[\n"), 0o600)
+	refused := writeKubeconfig(t, dir, "refused", "https://127.0.0.1:1")
+
+	// A server that accepts connections and never answers.
+	silent, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer silent.Close()
+	go func() {
+		for {
+			conn, err := silent.Accept()
+			if err != nil {
+				return
+			}
+			defer conn.Close()
+		}
+	}()
+	hanging := writeKubeconfig(t, dir, "hanging", "https://"+silent.Addr().String())
+
+	cases := []struct {
+		name    string
+		args    []string
+		message string
+	}{
+		{"missing kubeconfig", []string{"--kubeconfig", filepath.Join(dir, "absent")}, "cannot load the kubeconfig"},
+		{"broken kubeconfig", []string{"--kubeconfig", garbage}, "cannot load the kubeconfig"},
+		{"unknown context", []string{"--kubeconfig", cluster.Kubeconfig, "--context", "nope"}, `context "nope" does not exist`},
+		{"connection refused", []string{"--kubeconfig", refused}, "cannot reach the Kubernetes API server at https://127.0.0.1:1"},
+		{"no answer", []string{"--kubeconfig", hanging, "--request-timeout", "1s"}, "no answer within 1s"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			start := time.Now()
+			r := run(t, testEnv{}, append([]string{"diagnose"}, tc.args...)...)
+			assertCleanFailure(t, r, tc.message)
+			if elapsed := time.Since(start); elapsed > 20*time.Second {
+				t.Errorf("took %s to fail", elapsed)
+			}
+		})
+	}
+}
+
+func writeKubeconfig(t *testing.T, dir, name, server string) string {
+	t.Helper()
+	path := filepath.Join(dir, name+".kubeconfig")
+	content := "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster: {server: \"" + server + "\", insecure-skip-tls-verify: true}\n" +
+		"users:\n- name: u\n  user: {token: abc}\ncontexts:\n- name: " + name + "\n  context: {cluster: c, user: u}\ncurrent-context: " + name + "\n"
+	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func assertCleanFailure(t *testing.T, r result, message string) {
+	t.Helper()
+	if r.code != 2 {
+		t.Errorf("exit %d, want 2", r.code)
+	}
+	lines := strings.Split(strings.TrimSpace(r.stderr), "\n")
+	if len(lines) != 1 || !strings.HasPrefix(lines[0], "error: ") || !strings.Contains(lines[0], message) {
+		t.Errorf("stderr should be one line naming %q, got:\n%s", message, r.stderr)
+	}
+	if strings.Contains(r.stderr, "goroutine ") || strings.Contains(r.stderr, "panic") {
+		t.Errorf("stack trace on stderr:\n%s", r.stderr)
+	}
+}

@@ -1,0 +1,61 @@
+package cmd
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestDiagnoseManifests(t *testing.T) {
+	dir := t.TempDir()
+	good := filepath.Join(dir, "app")
+	os.MkdirAll(good, 0o755)
+	os.WriteFile(filepath.Join(good, "deploy.yaml"), []byte("apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\nspec:\n  selector: {matchLabels: {app: web}}\n  template:\n    metadata: {labels: {app: web}}\n    spec: {containers: [{name: app, image: web:1}]}\n"), 0o644)
+	os.WriteFile(filepath.Join(good, "crd.yaml"), []byte("apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w}\n"), 0o644)
+	malformed := filepath.Join(dir, "malformed.yaml")
+	os.WriteFile(malformed, []byte("apiVersion: v1\nkind: Pod\nmetadata:\n  name: a\n  labels: app: web\n"), 0o644)
+	empty := filepath.Join(dir, "empty.yaml")
+	os.WriteFile(empty, []byte("# nothing\n"), 0o644)
+
+	t.Run("a clean directory passes the gate", func(t *testing.T) {
+		r := run(t, testEnv{}, "diagnose", "-f", good, "-o", "json")
+		if r.code != 0 {
+			t.Fatalf("exit %d: %s", r.code, r.stderr)
+		}
+		rep := r.report(t)
+		if rep.Metadata.Source != "manifests" || len(rep.NotEvaluated) != 0 {
+			t.Errorf("metadata %+v, not evaluated %+v", rep.Metadata, rep.NotEvaluated)
+		}
+		// Status checks are left out for manifests, and the user is told so.
+		if !strings.Contains(r.stderr, "judge live status") {
+			t.Errorf("no note about live-only checks: %q", r.stderr)
+		}
+		if !strings.Contains(r.stderr, "skipped 1 objects of kinds alertmend does not check (example.com/v1 Widget)") {
+			t.Errorf("no note about the unknown kind: %q", r.stderr)
+		}
+	})
+	t.Run("stdin", func(t *testing.T) {
+		manifest, _ := os.ReadFile(filepath.Join(good, "deploy.yaml"))
+		r := run(t, testEnv{stdin: strings.NewReader(string(manifest))}, "diagnose", "-f", "-", "-o", "json")
+		if r.code != 0 || r.report(t).Metadata.Source != "manifests" {
+			t.Errorf("exit %d: %s", r.code, r.stderr)
+		}
+	})
+	t.Run("naming a live-only check is reported as not evaluated", func(t *testing.T) {
+		r := run(t, testEnv{}, "diagnose", "-f", good, "--checks", "pod-crashloop", "-o", "json")
+		rep := r.report(t)
+		if r.code != 3 || len(rep.NotEvaluated) != 1 || !strings.Contains(rep.NotEvaluated[0].Reason, "live cluster state") {
+			t.Errorf("exit %d, not evaluated %+v", r.code, rep.NotEvaluated)
+		}
+	})
+	t.Run("malformed YAML names the file and line", func(t *testing.T) {
+		assertCleanFailure(t, run(t, testEnv{}, "diagnose", "-f", malformed), malformed+":5: invalid YAML")
+	})
+	t.Run("empty input", func(t *testing.T) {
+		assertCleanFailure(t, run(t, testEnv{}, "diagnose", "-f", empty), "no Kubernetes objects found")
+	})
+	t.Run("missing file", func(t *testing.T) {
+		assertCleanFailure(t, run(t, testEnv{}, "diagnose", "-f", filepath.Join(dir, "absent.yaml")), "absent.yaml: no such file or directory")
+	})
+}

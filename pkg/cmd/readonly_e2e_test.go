@@ -1,0 +1,27 @@
+package cmd
+
+import "testing"
+
+// Read-only, proven by the API server's own audit log: every request the tool made in this
+// package's tests is a get, list or watch, and none touches Secrets.
+func TestEveryRequestIsReadOnly(t *testing.T) {
+	// Make sure there is something to audit even when this test runs alone.
+	admin(t, "diagnose")
+	as(t, "shop-viewer", "diagnose", "-n", "shop")
+
+	events, err := cluster.AuditEvents("kubectl-alertmend/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(events) < 10 {
+		t.Fatalf("only %d audited requests from kubectl-alertmend; is the user agent set?", len(events))
+	}
+	for _, e := range events {
+		if e.Verb != "get" && e.Verb != "list" && e.Verb != "watch" {
+			t.Errorf("%s %s by %s: not a read", e.Verb, e.RequestURI, e.User.Username)
+		}
+		if e.ObjectRef != nil && e.ObjectRef.Resource == "secrets" {
+			t.Errorf("%s %s: touched Secrets", e.Verb, e.RequestURI)
+		}
+	}
+}

@@ -1,0 +1,140 @@
+package render
+
+import (
+	"bytes"
+	"encoding/json"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/alertmend/kubectl-alertmend/pkg/check"
+	"github.com/alertmend/kubectl-alertmend/pkg/report"
+	"github.com/alertmend/kubectl-alertmend/pkg/snapshot"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files")
+
+func sampleReport() *report.Report {
+	return &report.Report{
+		APIVersion: report.APIVersion,
+		Kind:       report.Kind,
+		Metadata: report.Metadata{Source: "cluster", Context: "prod-eu", Server: "https://127.0.0.1:6443",
+			GeneratedAt: time.Date(2026, 11, 24, 10, 0, 0, 0, time.UTC)},
+		Summary: report.Summary{Critical: 1, High: 1, Low: 1, ChecksRun: 7, NotEvaluated: 1},
+		Findings: []check.Finding{
+			{Check: "pod-crashloop", Category: check.CategoryWorkloads, Severity: check.Critical, Title: "Containers are crash looping",
+				Message: "2 pods of deployment shop/cart are crash looping (container app): no replica is running", Remediation: "Read the previous run's logs.",
+				Fix:      []string{"kubectl logs -n shop cart-1 -c app --previous"},
+				Objects:  []snapshot.Ref{snapshot.RefTo(snapshot.KindDeployments, "shop", "cart")},
+				Evidence: []string{"pod cart-1 container app: restarted 14 times, last exit code 137 (OOMKilled)"}, Incident: true, Scope: check.ScopeObject},
+			{Check: "node-not-ready", Category: check.CategoryWorkloads, Severity: check.High, Title: "Nodes are not Ready",
+				Message: "2 of 5 nodes are not Ready", Remediation: "Look at the kubelet.", Fix: []string{"kubectl describe node n2"},
+				Objects:  []snapshot.Ref{snapshot.RefTo(snapshot.KindNodes, "", "n2"), snapshot.RefTo(snapshot.KindNodes, "", "n3")},
+				Incident: true, Scope: check.ScopeCluster},
+			{Check: "example-risk", Category: check.CategoryResources, Severity: check.Low, Title: "A latent risk",
+				Message: "something could break", Remediation: "Prevent it.", Fix: []string{},
+				Objects: []snapshot.Ref{snapshot.RefTo(snapshot.KindPods, "tools", "debug")}, Scope: check.ScopeObject},
+		},
+		NotEvaluated: []report.NotEvaluated{{Check: "node-pressure", Reason: `cannot read nodes: forbidden: User "bob" cannot list resource "nodes"`}},
+	}
+}
+
+func TestGolden(t *testing.T) {
+	for _, f := range Formats() {
+		t.Run(string(f), func(t *testing.T) {
+			var buf bytes.Buffer
+			if err := Write(&buf, sampleReport(), f, Options{Color: false}); err != nil {
+				t.Fatal(err)
+			}
+			golden := filepath.Join("testdata", "report."+string(f)+".golden")
+			if *update {
+				if err := os.WriteFile(golden, buf.Bytes(), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want, err := os.ReadFile(golden)
+			if err != nil {
+				t.Fatalf("%v (run go test ./pkg/render -update)", err)
+			}
+			if buf.String() != string(want) {
+				t.Errorf("%s output differs from %s:\n%s", f, golden, buf.String())
+			}
+			if strings.Contains(buf.String(), "\x1b[") {
+				t.Errorf("%s output has colour codes with colour off", f)
+			}
+		})
+	}
+}
+
+func TestColourOnlyWhenAsked(t *testing.T) {
+	var coloured bytes.Buffer
+	if err := Write(&coloured, sampleReport(), Pretty, Options{Color: true}); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(coloured.String(), "\x1b[") {
+		t.Error("pretty output with colour on has no colour codes")
+	}
+	for _, f := range []Format{JSON, YAML, Table, Wide} {
+		var buf bytes.Buffer
+		if err := Write(&buf, sampleReport(), f, Options{Color: true}); err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(buf.String(), "\x1b[") {
+			t.Errorf("%s output carries colour codes", f)
+		}
+	}
+}
+
+// The JSON field names are a contract with machines; this fails if one is renamed.
+func TestJSONContract(t *testing.T) {
+	var buf bytes.Buffer
+	if err := Write(&buf, sampleReport(), JSON, Options{}); err != nil {
+		t.Fatal(err)
+	}
+	var doc map[string]any
+	if err := json.Unmarshal(buf.Bytes(), &doc); err != nil {
+		t.Fatal(err)
+	}
+	for _, key := range []string{"apiVersion", "kind", "metadata", "summary", "findings", "notEvaluated"} {
+		if _, ok := doc[key]; !ok {
+			t.Errorf("report has no %q", key)
+		}
+	}
+	meta := doc["metadata"].(map[string]any)
+	for _, key := range []string{"source", "context", "server", "generatedAt"} {
+		if _, ok := meta[key]; !ok {
+			t.Errorf("metadata has no %q", key)
+		}
+	}
+	summary := doc["summary"].(map[string]any)
+	for _, key := range []string{"critical", "high", "medium", "low", "info", "checksRun", "notEvaluated"} {
+		if _, ok := summary[key]; !ok {
+			t.Errorf("summary has no %q", key)
+		}
+	}
+	f := doc["findings"].([]any)[0].(map[string]any)
+	for _, key := range []string{"check", "category", "severity", "title", "message", "remediation", "fix", "objects"} {
+		if _, ok := f[key]; !ok {
+			t.Errorf("finding has no %q", key)
+		}
+	}
+	obj := f["objects"].([]any)[0].(map[string]any)
+	for _, key := range []string{"apiVersion", "kind", "namespace", "name"} {
+		if _, ok := obj[key]; !ok {
+			t.Errorf("object has no %q", key)
+		}
+	}
+	ne := doc["notEvaluated"].([]any)[0].(map[string]any)
+	if ne["check"] != "node-pressure" || ne["reason"] == "" {
+		t.Errorf("notEvaluated entry %v", ne)
+	}
+}
+
+func TestParseFormat(t *testing.T) {
+	if _, err := ParseFormat("xml"); err == nil || !strings.Contains(err.Error(), "pretty, table, wide, json, yaml") {
+		t.Errorf("err = %v", err)
+	}
+}
