@@ -68,7 +68,7 @@ func (c Unschedulable) Run(s *snapshot.Snapshot) []check.Finding {
 		f.Incident = true
 		f.Evidence = limitEvidence(evidence)
 		if len(hints) > 0 {
-			f.Remediation = strings.Join(keys(hints), " ") + " " + meta.Remediation
+			f.Remediation = strings.Join(keys(hints), " ")
 		}
 		first := g.problems[0].pod
 		f.Fix = []string{

@@ -1,0 +1,20 @@
+// Command ensure-tools builds (once per machine) the kube-apiserver and etcd that the tests and
+// the demo run, so `make test` pays for the build before any test's timeout starts.
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+
+	"github.com/alertmend/kubectl-alertmend/internal/testcluster"
+)
+
+func main() {
+	bins, err := testcluster.EnsureBinaries(context.Background(), os.Stderr)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "ensure-tools:", err)
+		os.Exit(1)
+	}
+	fmt.Printf("kube-apiserver: %s\netcd:           %s\n", bins.APIServer, bins.Etcd)
+}
