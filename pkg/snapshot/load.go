@@ -18,6 +18,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/runtime/serializer"
@@ -318,7 +319,7 @@ func (l *Loader) addObject(data []byte, origin Origin) (int, error) {
 		// Secrets are never read, not even from files.
 		return 1, nil
 	}
-	obj, gvk, err := l.decoder.Decode(data, nil, nil)
+	obj, _, err := l.decoder.Decode(data, nil, nil)
 	if runtime.IsNotRegisteredError(err) {
 		if _, known := KindOf(tm.Kind); !known && !isBuiltIn(tm.APIVersion) {
 			l.Skipped = append(l.Skipped, SkippedObject{APIVersion: tm.APIVersion, Kind: tm.Kind, Origin: origin})
@@ -328,7 +329,7 @@ func (l *Loader) addObject(data []byte, origin Origin) (int, error) {
 	if err != nil {
 		return 0, &InputError{File: origin.File, Line: origin.Line, Err: fmt.Errorf("%s: %v", tm.Kind, err)}
 	}
-	l.add(obj, gvk, origin)
+	l.add(obj, origin)
 	return 1, nil
 }
 
@@ -342,71 +343,44 @@ func isBuiltIn(apiVersion string) bool {
 	return gv.Group == "" || !strings.Contains(gv.Group, ".") || strings.HasSuffix(gv.Group, ".k8s.io")
 }
 
-func (l *Loader) add(obj runtime.Object, gvk *schema.GroupVersionKind, origin Origin) {
+func (l *Loader) add(obj runtime.Object, origin Origin) {
 	s := l.snap
-	keep := func(k Kind, namespace, name string) bool {
-		if k.Info().Namespaced {
-			if namespace == "" {
-				namespace = "default"
-			}
-			if l.Namespace != "" && namespace != l.Namespace {
-				return false
-			}
-		}
-		s.Origins[RefTo(k, namespace, name)] = origin
-		return true
-	}
 	switch o := obj.(type) {
 	case *corev1.Namespace:
-		if keep(KindNamespaces, "", o.Name) {
-			s.Namespaces = append(s.Namespaces, *o)
-		}
+		keep(l, &s.Namespaces, KindNamespaces, o, origin)
 	case *corev1.Node:
-		if keep(KindNodes, "", o.Name) {
-			s.Nodes = append(s.Nodes, *o)
-		}
+		keep(l, &s.Nodes, KindNodes, o, origin)
 	case *corev1.Pod:
-		defaultNamespace(&o.Namespace)
-		if keep(KindPods, o.Namespace, o.Name) {
-			s.Pods = append(s.Pods, *o)
-		}
+		keep(l, &s.Pods, KindPods, o, origin)
 	case *appsv1.Deployment:
-		defaultNamespace(&o.Namespace)
-		if keep(KindDeployments, o.Namespace, o.Name) {
-			s.Deployments = append(s.Deployments, *o)
-		}
+		keep(l, &s.Deployments, KindDeployments, o, origin)
 	case *appsv1.ReplicaSet:
-		defaultNamespace(&o.Namespace)
-		if keep(KindReplicaSets, o.Namespace, o.Name) {
-			s.ReplicaSets = append(s.ReplicaSets, *o)
-		}
+		keep(l, &s.ReplicaSets, KindReplicaSets, o, origin)
 	case *appsv1.StatefulSet:
-		defaultNamespace(&o.Namespace)
-		if keep(KindStatefulSets, o.Namespace, o.Name) {
-			s.StatefulSets = append(s.StatefulSets, *o)
-		}
+		keep(l, &s.StatefulSets, KindStatefulSets, o, origin)
 	case *appsv1.DaemonSet:
-		defaultNamespace(&o.Namespace)
-		if keep(KindDaemonSets, o.Namespace, o.Name) {
-			s.DaemonSets = append(s.DaemonSets, *o)
-		}
+		keep(l, &s.DaemonSets, KindDaemonSets, o, origin)
 	case *batchv1.Job:
-		defaultNamespace(&o.Namespace)
-		if keep(KindJobs, o.Namespace, o.Name) {
-			s.Jobs = append(s.Jobs, *o)
-		}
+		keep(l, &s.Jobs, KindJobs, o, origin)
 	case *batchv1.CronJob:
-		defaultNamespace(&o.Namespace)
-		if keep(KindCronJobs, o.Namespace, o.Name) {
-			s.CronJobs = append(s.CronJobs, *o)
-		}
+		keep(l, &s.CronJobs, KindCronJobs, o, origin)
 	}
-	_ = gvk
 }
 
-// defaultNamespace applies what kubectl apply would: an object without a namespace lands in default.
-func defaultNamespace(ns *string) {
-	if *ns == "" {
-		*ns = "default"
+// keep appends obj to its list unless the namespace filter excludes it. A namespaced object
+// without a namespace lands in default, as kubectl apply would put it.
+func keep[T any, PT interface {
+	*T
+	metav1.Object
+}](l *Loader, list *[]T, k Kind, obj PT, origin Origin) {
+	if k.Info().Namespaced {
+		if obj.GetNamespace() == "" {
+			obj.SetNamespace("default")
+		}
+		if l.Namespace != "" && obj.GetNamespace() != l.Namespace {
+			return
+		}
 	}
+	l.snap.Origins[RefTo(k, obj.GetNamespace(), obj.GetName())] = origin
+	*list = append(*list, *obj)
 }
