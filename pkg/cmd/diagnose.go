@@ -94,7 +94,7 @@ a deploy; checks that judge live status are left out then.
 	f.StringVarP(&o.Output, "output", "o", "", "Output format: pretty, table, wide, json, yaml (default pretty on a terminal, table otherwise)")
 	f.StringVar(&o.FailOn, "fail-on", "high", "Exit 1 when a finding is at least this severe: critical, high, medium, low, info, or none")
 	f.StringVar(&o.Color, "color", "auto", "Colour the pretty output: auto (on a terminal, unless NO_COLOR is set), always, never")
-	f.Int64Var(&o.ChunkSize, "chunk-size", collect.DefaultChunkSize, "List objects from the API server in pages of this size")
+	f.Int64Var(&o.ChunkSize, "chunk-size", collect.DefaultChunkSize, "List objects from the API server in pages of this size; 0 lists each kind in one response")
 	return cmd
 }
 
@@ -149,6 +149,11 @@ func (o *DiagnoseOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return failed("%v", err)
 	}
+	// Reporting "no problems" after checking nothing would be a silent pass.
+	nothingToRun := len(plan.Run) == 0 && len(plan.NotEvaluated) == 0
+	if nothingToRun && len(plan.LiveOnlyLeftOut) == 0 {
+		return failed("the selection matches no check (see `kubectl alertmend checks`)")
+	}
 	var snap *snapshot.Snapshot
 	if source == snapshot.SourceManifests {
 		snap, err = o.loadManifests()
@@ -157,6 +162,10 @@ func (o *DiagnoseOptions) Run(ctx context.Context) error {
 	}
 	if err != nil {
 		return err
+	}
+	if nothingToRun {
+		return failed("none of the selected checks can judge manifests: %s need live cluster state; run them against a cluster",
+			strings.Join(plan.LiveOnlyLeftOut, ", "))
 	}
 	if len(plan.LiveOnlyLeftOut) > 0 {
 		fmt.Fprintf(o.streams.ErrOut, "note: %d checks judge live status (conditions, restarts) and are left out for manifests: %s\n",

@@ -18,27 +18,23 @@ func TestDiagnoseManifests(t *testing.T) {
 	empty := filepath.Join(dir, "empty.yaml")
 	os.WriteFile(empty, []byte("# nothing\n"), 0o644)
 
-	t.Run("a clean directory passes the gate", func(t *testing.T) {
-		r := run(t, testEnv{}, "diagnose", "-f", good, "-o", "json")
-		if r.code != 0 {
-			t.Fatalf("exit %d: %s", r.code, r.stderr)
-		}
-		rep := r.report(t)
-		if rep.Metadata.Source != "manifests" || len(rep.NotEvaluated) != 0 {
-			t.Errorf("metadata %+v, not evaluated %+v", rep.Metadata, rep.NotEvaluated)
-		}
-		// Status checks are left out for manifests, and the user is told so.
-		if !strings.Contains(r.stderr, "judge live status") {
-			t.Errorf("no note about live-only checks: %q", r.stderr)
-		}
+	t.Run("no check applies yet: an error, not a silent pass", func(t *testing.T) {
+		r := run(t, testEnv{}, "diagnose", "-f", filepath.Join(good, "deploy.yaml"), "-o", "json")
+		assertCleanFailure(t, r, "none of the selected checks can judge manifests")
+	})
+	t.Run("unknown kinds are skipped with a note", func(t *testing.T) {
+		r := run(t, testEnv{}, "diagnose", "-f", good, "--checks", "pod-crashloop", "-o", "json")
 		if !strings.Contains(r.stderr, "skipped 1 objects of kinds alertmend does not check (example.com/v1 Widget)") {
 			t.Errorf("no note about the unknown kind: %q", r.stderr)
+		}
+		if rep := r.report(t); rep.Metadata.Source != "manifests" {
+			t.Errorf("metadata %+v", rep.Metadata)
 		}
 	})
 	t.Run("stdin", func(t *testing.T) {
 		manifest, _ := os.ReadFile(filepath.Join(good, "deploy.yaml"))
-		r := run(t, testEnv{stdin: strings.NewReader(string(manifest))}, "diagnose", "-f", "-", "-o", "json")
-		if r.code != 0 || r.report(t).Metadata.Source != "manifests" {
+		r := run(t, testEnv{stdin: strings.NewReader(string(manifest))}, "diagnose", "-f", "-", "--checks", "pod-crashloop", "-o", "json")
+		if r.code != 3 || r.report(t).Metadata.Source != "manifests" {
 			t.Errorf("exit %d: %s", r.code, r.stderr)
 		}
 	})

@@ -24,7 +24,7 @@ const DefaultChunkSize = 500
 type Options struct {
 	// Namespace limits namespaced kinds to one namespace; empty lists the whole cluster.
 	Namespace string
-	// ChunkSize is the page size of every LIST; 0 means DefaultChunkSize.
+	// ChunkSize is the page size of every LIST; 0 lists each kind in one response.
 	ChunkSize int64
 	// Concurrency bounds the LIST requests in flight; 0 means one per kind.
 	Concurrency int
@@ -40,9 +40,6 @@ func (e *UnreachableError) Unwrap() error { return e.Err }
 
 // Collect lists the given kinds into a new snapshot.
 func Collect(ctx context.Context, client kubernetes.Interface, kinds []snapshot.Kind, opts Options) (*snapshot.Snapshot, error) {
-	if opts.ChunkSize <= 0 {
-		opts.ChunkSize = DefaultChunkSize
-	}
 	kinds = uniqueSorted(kinds)
 	limit := opts.Concurrency
 	if limit <= 0 || limit > len(kinds) {
