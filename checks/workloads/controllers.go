@@ -21,19 +21,21 @@ const unavailableReferences = "https://kubernetes.io/docs/concepts/workloads/con
 // shortfall is what the three controller checks have in common once their status is read.
 type shortfall struct {
 	ref       snapshot.Ref
+	message   string
 	desired   int32
 	available int32
 	detail    []string
-	// stuck is set when the controller itself says progress has stopped.
+	// stuck is set when the controller says progress has stopped, or a pod is failing.
 	stuck bool
+	// offerUndo is set when a rollout may be the cause, so rolling back is a fix.
+	offerUndo bool
 }
 
-func (sf shortfall) finding(meta check.Meta, s *snapshot.Snapshot, noun string) check.Finding {
-	f := check.New(meta, fmt.Sprintf("%s %s has %d of %d %s available", noun, sf.ref.Namespace+"/"+sf.ref.Name,
-		sf.available, sf.desired, pluralWord(int(sf.desired), "replica", "replicas")), sf.ref)
+func (sf shortfall) finding(meta check.Meta) check.Finding {
+	f := check.New(meta, sf.message, sf.ref)
 	f.Incident = true
 	switch {
-	case sf.available == 0:
+	case sf.available == 0 && sf.desired > 0:
 		f.Severity = check.Critical
 	case sf.stuck:
 		f.Severity = check.High
@@ -41,13 +43,13 @@ func (sf shortfall) finding(meta check.Meta, s *snapshot.Snapshot, noun string) 
 		// Short of replicas but still progressing: often a rollout or a scale-up under way.
 		f.Severity = check.Medium
 	}
-	f.Evidence = limitEvidence(append(sf.detail, podReasons(s, sf.ref)...))
+	f.Evidence = limitEvidence(sf.detail)
 	target := kubectlTarget(sf.ref)
 	f.Fix = []string{
 		fmt.Sprintf("kubectl describe -n %s %s", sf.ref.Namespace, target),
 		fmt.Sprintf("kubectl get pods -n %s -o wide | grep %s", sf.ref.Namespace, sf.ref.Name),
 	}
-	if sf.ref.Kind != "DaemonSet" || sf.stuck {
+	if sf.offerUndo {
 		f.Fix = append(f.Fix, fmt.Sprintf("kubectl rollout undo -n %s %s   # if a recent rollout caused it", sf.ref.Namespace, target))
 	}
 	return f
@@ -60,17 +62,19 @@ func pluralWord(n int, one, many string) string {
 	return many
 }
 
-// podReasons says, for each pod of owner that is not ready, what state it is stuck in.
-func podReasons(s *snapshot.Snapshot, owner snapshot.Ref) []string {
-	var lines []string
+// podReasons says, for each live pod of owner that is not ready, what state it is stuck in, and
+// whether any of them is failing rather than merely starting.
+func podReasons(s *snapshot.Snapshot, owner snapshot.Ref) (lines []string, failing bool) {
 	for i := range s.Pods {
 		pod := &s.Pods[i]
-		if s.TopOwner(pod) != owner || podReady(pod) {
+		if !snapshot.IsLive(pod) || s.TopOwner(pod) != owner || podReady(pod) {
 			continue
 		}
-		lines = append(lines, fmt.Sprintf("pod %s: %s", pod.Name, podState(pod)))
+		state, bad := podState(pod)
+		lines = append(lines, fmt.Sprintf("pod %s: %s", pod.Name, state))
+		failing = failing || bad
 	}
-	return lines
+	return lines, failing
 }
 
 func podReady(pod *corev1.Pod) bool {
@@ -82,26 +86,37 @@ func podReady(pod *corev1.Pod) bool {
 	return false
 }
 
-// podState is the most telling reason a pod is not ready: a container's waiting or terminated
-// reason, else the scheduling condition, else the phase.
-func podState(pod *corev1.Pod) string {
+// isFailingWaitReason tells container states that do not resolve by waiting from those of a
+// container that is merely starting.
+func isFailingWaitReason(reason string) bool {
+	switch reason {
+	case "CrashLoopBackOff", "ImagePullBackOff", "ErrImagePull", "InvalidImageName", "ErrImageNeverPull",
+		"CreateContainerConfigError", "CreateContainerError", "RunContainerError":
+		return true
+	}
+	return false
+}
+
+// podState is the most telling reason a pod is not ready (a container's waiting or terminated
+// reason, else the scheduling condition, else the phase) and whether it is a failure.
+func podState(pod *corev1.Pod) (string, bool) {
 	for _, cs := range append(append([]corev1.ContainerStatus{}, pod.Status.InitContainerStatuses...), pod.Status.ContainerStatuses...) {
 		if w := cs.State.Waiting; w != nil && w.Reason != "" {
-			return fmt.Sprintf("container %s %s", cs.Name, w.Reason)
+			return fmt.Sprintf("container %s %s", cs.Name, w.Reason), isFailingWaitReason(w.Reason)
 		}
 		if t := cs.State.Terminated; t != nil && t.Reason != "" {
-			return fmt.Sprintf("container %s terminated (%s)", cs.Name, t.Reason)
+			return fmt.Sprintf("container %s terminated (%s)", cs.Name, t.Reason), t.ExitCode != 0
 		}
 	}
 	for _, c := range pod.Status.Conditions {
 		if c.Type == corev1.PodScheduled && c.Status == corev1.ConditionFalse {
-			return "not scheduled: " + c.Message
+			return "not scheduled: " + c.Message, c.Reason == corev1.PodReasonUnschedulable
 		}
 	}
 	if pod.Status.Phase == "" {
-		return "no status reported"
+		return "no status reported", false
 	}
-	return string(pod.Status.Phase) + ", not ready"
+	return string(pod.Status.Phase) + ", not ready", false
 }
 
 func replicasOrOne(r *int32) int32 {
@@ -123,9 +138,10 @@ func (DeploymentUnavailable) Meta() check.Meta {
 		Requires: []snapshot.Kind{snapshot.KindDeployments},
 		Optional: controllerOptional,
 		LiveOnly: true,
-		Description: "Compares each Deployment's available replicas with spec.replicas, reads its Available and " +
-			"Progressing conditions (ProgressDeadlineExceeded means the rollout is stuck), and names the state of each " +
-			"pod that is not ready. Medium while a rollout may still be progressing, high once it is stuck.",
+		Description: "Compares each Deployment's available replicas with spec.replicas, reads its Available, " +
+			"Progressing and ReplicaFailure conditions (ProgressDeadlineExceeded means the rollout is stuck, even while " +
+			"old replicas still serve), and names the state of each pod that is not ready. Medium while a rollout may " +
+			"still be progressing, high once it is stuck or a pod is failing.",
 		Why:         unavailableWhy,
 		Remediation: "Find why the new pods do not become ready (see the pod states in the evidence). If a rollout caused it, roll back, fix the spec, and roll forward.",
 		References:  []string{unavailableReferences},
@@ -138,25 +154,34 @@ func (c DeploymentUnavailable) Run(s *snapshot.Snapshot) []check.Finding {
 	for i := range s.Deployments {
 		d := &s.Deployments[i]
 		desired := replicasOrOne(d.Spec.Replicas)
-		if desired == 0 || d.Status.AvailableReplicas >= desired {
+		var conditions []string
+		stuck := false
+		for _, cond := range d.Status.Conditions {
+			failed := (cond.Type == appsv1.DeploymentProgressing && cond.Reason == "ProgressDeadlineExceeded") ||
+				(cond.Type == appsv1.DeploymentReplicaFailure && cond.Status == corev1.ConditionTrue)
+			stuck = stuck || failed
+			if failed || cond.Status != corev1.ConditionTrue {
+				conditions = append(conditions, fmt.Sprintf("condition %s=%s (%s): %s", cond.Type, cond.Status, cond.Reason, cond.Message))
+			}
+		}
+		short := d.Status.AvailableReplicas < desired
+		// A stuck rollout matters even while the old replicas still serve: the next failure
+		// of one of them cannot be replaced.
+		if !short && !stuck {
 			continue
 		}
-		sf := shortfall{ref: snapshot.RefTo(snapshot.KindDeployments, d.Namespace, d.Name), desired: desired, available: d.Status.AvailableReplicas}
-		sf.detail = append(sf.detail, fmt.Sprintf("replicas: %d desired, %d updated, %d ready, %d available",
-			desired, d.Status.UpdatedReplicas, d.Status.ReadyReplicas, d.Status.AvailableReplicas))
-		for _, cond := range d.Status.Conditions {
-			if cond.Status == corev1.ConditionTrue && cond.Type != appsv1.DeploymentReplicaFailure {
-				continue
-			}
-			sf.detail = append(sf.detail, fmt.Sprintf("condition %s=%s (%s): %s", cond.Type, cond.Status, cond.Reason, cond.Message))
-			if cond.Type == appsv1.DeploymentProgressing && cond.Reason == "ProgressDeadlineExceeded" {
-				sf.stuck = true
-			}
-			if cond.Type == appsv1.DeploymentReplicaFailure && cond.Status == corev1.ConditionTrue {
-				sf.stuck = true
-			}
+		ref := snapshot.RefTo(snapshot.KindDeployments, d.Namespace, d.Name)
+		pods, failing := podReasons(s, ref)
+		sf := shortfall{ref: ref, desired: desired, available: d.Status.AvailableReplicas, stuck: stuck || failing, offerUndo: true}
+		sf.message = fmt.Sprintf("deployment %s/%s has %d of %d %s available", d.Namespace, d.Name,
+			d.Status.AvailableReplicas, desired, pluralWord(int(desired), "replica", "replicas"))
+		if !short {
+			sf.message = fmt.Sprintf("deployment %s/%s: the rollout is stuck; the %d available %s are from before it", d.Namespace, d.Name,
+				d.Status.AvailableReplicas, pluralWord(int(d.Status.AvailableReplicas), "replica", "replicas"))
 		}
-		findings = append(findings, sf.finding(meta, s, "deployment"))
+		sf.detail = append([]string{fmt.Sprintf("replicas: %d desired, %d updated, %d ready, %d available",
+			desired, d.Status.UpdatedReplicas, d.Status.ReadyReplicas, d.Status.AvailableReplicas)}, append(conditions, pods...)...)
+		findings = append(findings, sf.finding(meta))
 	}
 	return findings
 }
@@ -174,7 +199,8 @@ func (StatefulSetUnavailable) Meta() check.Meta {
 		Optional: controllerOptional,
 		LiveOnly: true,
 		Description: "Compares each StatefulSet's available (or, on older servers, ready) replicas with spec.replicas, and " +
-			"names the state of each pod that is not ready. StatefulSets start pods in order, so one stuck pod blocks the rest.",
+			"names the state of each pod that is not ready. StatefulSets start pods in order, so one stuck pod blocks the " +
+			"rest. Medium while pods are only starting, high once one is failing.",
 		Why:         unavailableWhy + " A StatefulSet with OrderedReady pod management stops at the first pod that does not become ready.",
 		Remediation: "Fix the first pod that is not ready (its state is in the evidence); check its PersistentVolumeClaim if it is Pending.",
 		References:  []string{"https://kubernetes.io/docs/concepts/workloads/controllers/statefulset/"},
@@ -194,10 +220,15 @@ func (c StatefulSetUnavailable) Run(s *snapshot.Snapshot) []check.Finding {
 		if desired == 0 || available >= desired {
 			continue
 		}
-		sf := shortfall{ref: snapshot.RefTo(snapshot.KindStatefulSets, st.Namespace, st.Name), desired: desired, available: available, stuck: true}
-		sf.detail = append(sf.detail, fmt.Sprintf("replicas: %d desired, %d current, %d ready, %d available",
-			desired, st.Status.CurrentReplicas, st.Status.ReadyReplicas, st.Status.AvailableReplicas))
-		findings = append(findings, sf.finding(meta, s, "statefulset"))
+		ref := snapshot.RefTo(snapshot.KindStatefulSets, st.Namespace, st.Name)
+		pods, failing := podReasons(s, ref)
+		sf := shortfall{ref: ref, desired: desired, available: available, stuck: failing,
+			offerUndo: st.Status.UpdateRevision != "" && st.Status.CurrentRevision != st.Status.UpdateRevision}
+		sf.message = fmt.Sprintf("statefulset %s/%s has %d of %d %s available", st.Namespace, st.Name,
+			available, desired, pluralWord(int(desired), "replica", "replicas"))
+		sf.detail = append([]string{fmt.Sprintf("replicas: %d desired, %d current, %d updated, %d ready, %d available",
+			desired, st.Status.CurrentReplicas, st.Status.UpdatedReplicas, st.Status.ReadyReplicas, st.Status.AvailableReplicas)}, pods...)
+		findings = append(findings, sf.finding(meta))
 	}
 	return findings
 }
@@ -215,7 +246,8 @@ func (DaemonSetUnavailable) Meta() check.Meta {
 		Optional: controllerOptional,
 		LiveOnly: true,
 		Description: "Compares each DaemonSet's available pods with the number of nodes that should run one " +
-			"(desiredNumberScheduled), and reports pods scheduled where they should not be.",
+			"(desiredNumberScheduled), and names the state of each pod that is not ready. Medium while a rolling " +
+			"update is under way and no pod is failing, high otherwise.",
 		Why: "DaemonSets carry node-level duties: networking, storage, log shipping, monitoring. A node without its " +
 			"CNI or storage agent breaks every pod scheduled there. Critical when no node has an available pod.",
 		Remediation: "Look at the DaemonSet's pods on the affected nodes; a taint the DaemonSet does not tolerate, or a crash " +
@@ -233,11 +265,15 @@ func (c DaemonSetUnavailable) Run(s *snapshot.Snapshot) []check.Finding {
 		if desired == 0 || available >= desired {
 			continue
 		}
-		sf := shortfall{ref: snapshot.RefTo(snapshot.KindDaemonSets, ds.Namespace, ds.Name), desired: desired, available: available,
-			stuck: ds.Status.UpdatedNumberScheduled >= desired}
-		sf.detail = append(sf.detail, fmt.Sprintf("nodes: %d should run it, %d do, %d available, %d unavailable, %d misscheduled",
-			desired, ds.Status.CurrentNumberScheduled, available, ds.Status.NumberUnavailable, ds.Status.NumberMisscheduled))
-		findings = append(findings, sf.finding(meta, s, "daemonset"))
+		ref := snapshot.RefTo(snapshot.KindDaemonSets, ds.Namespace, ds.Name)
+		pods, failing := podReasons(s, ref)
+		rolling := ds.Status.UpdatedNumberScheduled < desired
+		sf := shortfall{ref: ref, desired: desired, available: available, stuck: failing || !rolling, offerUndo: rolling}
+		sf.message = fmt.Sprintf("daemonset %s/%s has an available pod on %d of %d %s", ds.Namespace, ds.Name,
+			available, desired, pluralWord(int(desired), "node", "nodes"))
+		sf.detail = append([]string{fmt.Sprintf("nodes: %d should run it, %d do, %d updated, %d available, %d unavailable, %d misscheduled",
+			desired, ds.Status.CurrentNumberScheduled, ds.Status.UpdatedNumberScheduled, available, ds.Status.NumberUnavailable, ds.Status.NumberMisscheduled)}, pods...)
+		findings = append(findings, sf.finding(meta))
 	}
 	return findings
 }

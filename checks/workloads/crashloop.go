@@ -74,7 +74,9 @@ func (c CrashLoop) Run(s *snapshot.Snapshot) []check.Finding {
 		}
 		if oom {
 			f.Message += "; the last run was OOMKilled"
-			f.Fix = append(f.Fix, raiseMemoryFix(g.owner, first))
+			if hasEditableTemplate(g.owner) && g.owner.Kind != "CronJob" {
+				f.Fix = append(f.Fix, raiseMemoryFix(g.owner, first))
+			}
 		}
 		findings = append(findings, f)
 	}

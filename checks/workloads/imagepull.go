@@ -57,7 +57,7 @@ func (c ImagePull) Run(s *snapshot.Snapshot) []check.Finding {
 		f.Evidence = limitEvidence(evidence)
 		first := g.problems[0]
 		f.Fix = []string{fmt.Sprintf("kubectl describe pod -n %s %s", first.pod.Namespace, first.pod.Name)}
-		if g.owner.Kind != "Pod" {
+		if hasEditableTemplate(g.owner) {
 			f.Fix = append(f.Fix, fmt.Sprintf("kubectl set image -n %s %s %s=<registry/repository:existing-tag>",
 				g.owner.Namespace, kubectlTarget(g.owner), first.container))
 		}

@@ -40,8 +40,13 @@ func (c NodeNotReady) Run(s *snapshot.Snapshot) []check.Finding {
 	meta := c.Meta()
 	podsPerNode := map[string]int{}
 	for i := range s.Pods {
-		podsPerNode[s.Pods[i].Spec.NodeName]++
+		if snapshot.IsLive(&s.Pods[i]) {
+			podsPerNode[s.Pods[i].Spec.NodeName]++
+		}
 	}
+	// With -n only one namespace's pods were read: a per-node count would mislead.
+	_, podsUnreadable := s.Unavailable[snapshot.KindPods]
+	countPods := !podsUnreadable && s.Namespace == ""
 	var refs []snapshot.Ref
 	var evidence []string
 	for i := range s.Nodes {
@@ -66,8 +71,8 @@ func (c NodeNotReady) Run(s *snapshot.Snapshot) []check.Finding {
 				line += ": " + ready.Message
 			}
 		}
-		if _, podsRead := s.Unavailable[snapshot.KindPods]; !podsRead {
-			line += fmt.Sprintf("; %s on it", plural(podsPerNode[node.Name], "pod", "pods"))
+		if countPods {
+			line += fmt.Sprintf("; %s on it", plural(podsPerNode[node.Name], "live pod", "live pods"))
 		}
 		evidence = append(evidence, line)
 	}
@@ -83,7 +88,7 @@ func (c NodeNotReady) Run(s *snapshot.Snapshot) []check.Finding {
 	f.Evidence = limitEvidence(evidence)
 	f.Fix = []string{
 		fmt.Sprintf("kubectl describe node %s", refs[0].Name),
-		fmt.Sprintf("kubectl drain %s --ignore-daemonsets --delete-emptydir-data", refs[0].Name),
+		fmt.Sprintf("kubectl drain %s --ignore-daemonsets --delete-emptydir-data   # only if it will not recover: evicts its pods, emptyDir data is lost", refs[0].Name),
 	}
 	return []check.Finding{f}
 }

@@ -130,3 +130,9 @@ func isController(r snapshot.Ref) bool {
 	}
 	return false
 }
+
+// hasEditableTemplate reports whether `kubectl set image|resources` can change the owner's pod
+// template: a Job's template is immutable and a bare pod has none.
+func hasEditableTemplate(r snapshot.Ref) bool {
+	return r.Kind == "CronJob" || (isController(r) && r.Kind != "ReplicationController")
+}

@@ -24,6 +24,8 @@ func TestChecksOnFixtures(t *testing.T) {
 			// The ReplicaSet is missing from the input: the Deployment is inferred from the
 			// pod-template-hash, and its only pod loops, in an init container.
 			"critical pod-crashloop team-b/deployment/orphan",
+			// A static pod: its mirror is owned by the Node, but the pod is what is named.
+			"high pod-crashloop kube-system/pod/kube-apiserver-cp-1",
 		}},
 		{ImagePull{}, "pod-image-pull.yaml", []string{
 			"high pod-image-pull shop/deployment/cart",
@@ -47,15 +49,19 @@ func TestChecksOnFixtures(t *testing.T) {
 			"critical deployment-unavailable web/deployment/defaulted",
 			"critical deployment-unavailable web/deployment/zero",
 			"high deployment-unavailable web/deployment/stuck",
+			"high deployment-unavailable web/deployment/stuck-serving",
+			"high deployment-unavailable web/deployment/failing",
 			"medium deployment-unavailable web/deployment/rolling",
 		}},
 		{StatefulSetUnavailable{}, "statefulset-unavailable.yaml", []string{
 			"critical statefulset-unavailable data/statefulset/queue",
 			"high statefulset-unavailable data/statefulset/db",
+			"medium statefulset-unavailable data/statefulset/scaling",
 		}},
 		{DaemonSetUnavailable{}, "daemonset-unavailable.yaml", []string{
 			"critical daemonset-unavailable kube-system/daemonset/cni",
 			"high daemonset-unavailable kube-system/daemonset/agent",
+			"medium daemonset-unavailable kube-system/daemonset/rolling",
 		}},
 	}
 	covered := map[string]bool{}
@@ -117,9 +123,27 @@ func TestUnschedulableExplainsTheSchedulersReason(t *testing.T) {
 
 func TestDeploymentEvidenceNamesPodStates(t *testing.T) {
 	s := fixture.Load(t, "pod-image-pull.yaml")
-	lines := podReasons(s, s.TopOwner(&s.Pods[0]))
-	if len(lines) != 2 || !strings.Contains(lines[0], "ImagePullBackOff") || !strings.Contains(lines[1], "ErrImagePull") {
+	lines, failing := podReasons(s, s.TopOwner(&s.Pods[0]))
+	if !failing || len(lines) != 2 || !strings.Contains(lines[0], "ImagePullBackOff") || !strings.Contains(lines[1], "ErrImagePull") {
 		t.Errorf("pod states of shop/cart: %q", lines)
+	}
+}
+
+// Only the controllers that own an editable pod template get `kubectl set` fixes.
+func TestFixesOnlyWhereTheyWork(t *testing.T) {
+	s := fixture.Load(t, "pod-crashloop.yaml")
+	for _, f := range (CrashLoop{}).Run(s) {
+		hasSet := containsLine(f.Fix, "kubectl set ")
+		if f.Objects[0].Kind == "Pod" && hasSet {
+			t.Errorf("%s: a bare or static pod has no template to set: %q", f.Objects[0], f.Fix)
+		}
+	}
+	s = fixture.Load(t, "pod-image-pull.yaml")
+	for _, f := range (ImagePull{}).Run(s) {
+		want := f.Objects[0].Kind == "Deployment"
+		if got := containsLine(f.Fix, "kubectl set image"); got != want {
+			t.Errorf("%s: set image offered = %v, want %v", f.Objects[0], got, want)
+		}
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/url"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -73,8 +74,8 @@ a deploy; checks that judge live status are left out then.
   # Only one namespace, only workload incidents
   kubectl alertmend diagnose -n shop --category workloads
 
-  # Gate manifests in CI: fail on medium or worse, machine-readable output
-  kubectl alertmend diagnose -f deploy/ --fail-on medium -o json`,
+  # Fail a pipeline step on medium or worse, machine-readable output
+  kubectl alertmend diagnose --fail-on medium -o json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := o.Complete(cmd); err != nil {
@@ -204,7 +205,31 @@ func (o *DiagnoseOptions) loadManifests() (*snapshot.Snapshot, error) {
 	return snap, nil
 }
 
+// checkConnectionFlags catches what client-go would otherwise turn into a confusing message: no
+// kubeconfig at all (it falls back to localhost:8080) and a malformed --request-timeout.
+func (o *DiagnoseOptions) checkConnectionFlags() error {
+	if t := o.configFlags.Timeout; t != nil && *t != "" {
+		if _, err := strconv.Atoi(*t); err != nil {
+			if _, err := time.ParseDuration(*t); err != nil {
+				return failed("invalid --request-timeout %q: want a duration such as 30s or 1m", *t)
+			}
+		}
+	}
+	flagSet := func(p *string) bool { return p != nil && *p != "" }
+	if flagSet(o.configFlags.APIServer) || flagSet(o.configFlags.KubeConfig) || o.env.Getenv("KUBERNETES_SERVICE_HOST") != "" {
+		return nil
+	}
+	raw, err := o.configFlags.ToRawKubeConfigLoader().RawConfig()
+	if err == nil && len(raw.Clusters) == 0 && len(raw.Contexts) == 0 {
+		return failed("no kubeconfig found: set KUBECONFIG, create ~/.kube/config, or pass --kubeconfig")
+	}
+	return nil
+}
+
 func (o *DiagnoseOptions) collect(ctx context.Context, kinds []snapshot.Kind) (*snapshot.Snapshot, error) {
+	if err := o.checkConnectionFlags(); err != nil {
+		return nil, err
+	}
 	config, err := o.configFlags.ToRESTConfig()
 	if err != nil {
 		return nil, failed("cannot load the kubeconfig: %v", err)

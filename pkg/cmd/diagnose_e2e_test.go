@@ -220,6 +220,7 @@ func TestBadClusterInput(t *testing.T) {
 		message string
 	}{
 		{"missing kubeconfig", []string{"--kubeconfig", filepath.Join(dir, "absent")}, "cannot load the kubeconfig"},
+		{"bad --request-timeout", []string{"--kubeconfig", cluster.Kubeconfig, "--request-timeout", "soon"}, `invalid --request-timeout "soon"`},
 		{"broken kubeconfig", []string{"--kubeconfig", garbage}, "cannot load the kubeconfig"},
 		{"unknown context", []string{"--kubeconfig", cluster.Kubeconfig, "--context", "nope"}, `context "nope" does not exist`},
 		{"connection refused", []string{"--kubeconfig", refused}, "cannot reach the Kubernetes API server at https://127.0.0.1:1"},
@@ -235,6 +236,13 @@ func TestBadClusterInput(t *testing.T) {
 			}
 		})
 	}
+}
+
+func TestNoKubeconfigAtAll(t *testing.T) {
+	// client-go reads these from the process environment.
+	t.Setenv("KUBECONFIG", "")
+	t.Setenv("HOME", t.TempDir())
+	assertCleanFailure(t, run(t, testEnv{}, "diagnose"), "no kubeconfig found: set KUBECONFIG, create ~/.kube/config, or pass --kubeconfig")
 }
 
 func writeKubeconfig(t *testing.T, dir, name, server string) string {

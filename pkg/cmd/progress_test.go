@@ -40,7 +40,10 @@ func TestProgressAppearsOnlyOnSlowRunsOnATerminal(t *testing.T) {
 	slow := &syncBuffer{}
 	p = startProgress(slow, true, 3)
 	p.update(1, 3, snapshot.KindNodes)
-	time.Sleep(progressDelay + 300*time.Millisecond)
+	// Wait for the first frame rather than a fixed time, so a loaded machine cannot flake this.
+	for deadline := time.Now().Add(10 * time.Second); slow.String() == "" && time.Now().Before(deadline); {
+		time.Sleep(50 * time.Millisecond)
+	}
 	p.finish()
 	out := slow.String()
 	if !strings.Contains(out, "reading cluster state: 1 of 3 kinds (last: nodes)") {

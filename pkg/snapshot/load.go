@@ -22,6 +22,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/runtime/serializer"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	sigsyaml "sigs.k8s.io/yaml"
 )
 
@@ -52,8 +53,11 @@ type Loader struct {
 	Stdin     io.Reader
 
 	snap    *Snapshot
+	scheme  *runtime.Scheme
 	decoder runtime.Decoder
 	Skipped []SkippedObject
+	// generated counts objects named only by metadata.generateName.
+	generated int
 }
 
 // SkippedObject is an object of a kind this tool does not know.
@@ -68,7 +72,11 @@ type SkippedObject struct {
 func (l *Loader) LoadFiles(paths []string) (*Snapshot, error) {
 	l.snap = New(SourceManifests)
 	l.snap.Namespace = l.Namespace
-	l.decoder = newDecoder()
+	l.scheme = runtime.NewScheme()
+	// Every built-in kind is registered, so a misspelled kind is told apart from one no check
+	// reads. Registration of the built-in groups cannot fail.
+	_ = clientgoscheme.AddToScheme(l.scheme)
+	l.decoder = serializer.NewCodecFactory(l.scheme).UniversalDeserializer()
 	objects := 0
 	for _, p := range paths {
 		n, err := l.loadPath(p)
@@ -82,15 +90,6 @@ func (l *Loader) LoadFiles(paths []string) (*Snapshot, error) {
 	}
 	l.snap.Finish()
 	return l.snap, nil
-}
-
-func newDecoder() runtime.Decoder {
-	scheme := runtime.NewScheme()
-	// Registration of the built-in groups cannot fail; the error return is for custom types.
-	_ = corev1.AddToScheme(scheme)
-	_ = appsv1.AddToScheme(scheme)
-	_ = batchv1.AddToScheme(scheme)
-	return serializer.NewCodecFactory(scheme).UniversalDeserializer()
 }
 
 func (l *Loader) loadPath(path string) (int, error) {
@@ -212,8 +211,10 @@ func splitDocuments(name string, data []byte) ([]document, error) {
 			continue
 		}
 		if current.Len() == 0 && isBlankOrComment(line) {
-			// Report an object at its first line of content, not at the separator's blank lines.
+			// Leading blank and comment lines are left out, so that line 1 of the document, as
+			// the YAML parser counts, is its first line of content.
 			start = lineNo + 1
+			continue
 		}
 		current.WriteString(line)
 		current.WriteByte('\n')
@@ -306,8 +307,13 @@ func (l *Loader) addObject(data []byte, origin Origin) (int, error) {
 	}
 	if strings.HasSuffix(tm.Kind, "List") && tm.Items != nil {
 		total := 0
-		for _, item := range tm.Items {
+		for i, item := range tm.Items {
 			n, err := l.addObject(item, origin)
+			var inputErr *InputError
+			if errors.As(err, &inputErr) {
+				// Items share the List's position; the index says which one is wrong.
+				inputErr.Err = fmt.Errorf("items[%d]: %w", i, inputErr.Err)
+			}
 			if err != nil {
 				return 0, err
 			}
@@ -319,52 +325,47 @@ func (l *Loader) addObject(data []byte, origin Origin) (int, error) {
 		// Secrets are never read, not even from files.
 		return 1, nil
 	}
-	obj, _, err := l.decoder.Decode(data, nil, nil)
-	if runtime.IsNotRegisteredError(err) {
-		if _, known := KindOf(tm.Kind); !known && !isBuiltIn(tm.APIVersion) {
-			l.Skipped = append(l.Skipped, SkippedObject{APIVersion: tm.APIVersion, Kind: tm.Kind, Origin: origin})
-		}
-		return 1, nil
-	}
+	gv, err := schema.ParseGroupVersion(tm.APIVersion)
 	if err != nil {
 		return 0, &InputError{File: origin.File, Line: origin.Line, Err: fmt.Errorf("%s: %v", tm.Kind, err)}
 	}
-	l.add(obj, origin)
-	return 1, nil
-}
-
-// isBuiltIn reports whether an API group belongs to Kubernetes itself, whose kinds are known
-// even when no check reads them, so they are ignored without a note.
-func isBuiltIn(apiVersion string) bool {
-	gv, err := schema.ParseGroupVersion(apiVersion)
-	if err != nil {
-		return false
+	if !l.scheme.Recognizes(gv.WithKind(tm.Kind)) {
+		l.Skipped = append(l.Skipped, SkippedObject{APIVersion: tm.APIVersion, Kind: tm.Kind, Origin: origin})
+		return 1, nil
 	}
-	return gv.Group == "" || !strings.Contains(gv.Group, ".") || strings.HasSuffix(gv.Group, ".k8s.io")
+	if _, held := KindOf(tm.Kind); !held {
+		return 1, nil // a built-in kind that no check reads
+	}
+	obj, _, err := l.decoder.Decode(data, nil, nil)
+	if err != nil {
+		return 0, &InputError{File: origin.File, Line: origin.Line, Err: fmt.Errorf("%s: %v", tm.Kind, err)}
+	}
+	return 1, l.add(obj, origin)
 }
 
-func (l *Loader) add(obj runtime.Object, origin Origin) {
+func (l *Loader) add(obj runtime.Object, origin Origin) error {
 	s := l.snap
 	switch o := obj.(type) {
 	case *corev1.Namespace:
-		keep(l, &s.Namespaces, KindNamespaces, o, origin)
+		return keep(l, &s.Namespaces, KindNamespaces, o, origin)
 	case *corev1.Node:
-		keep(l, &s.Nodes, KindNodes, o, origin)
+		return keep(l, &s.Nodes, KindNodes, o, origin)
 	case *corev1.Pod:
-		keep(l, &s.Pods, KindPods, o, origin)
+		return keep(l, &s.Pods, KindPods, o, origin)
 	case *appsv1.Deployment:
-		keep(l, &s.Deployments, KindDeployments, o, origin)
+		return keep(l, &s.Deployments, KindDeployments, o, origin)
 	case *appsv1.ReplicaSet:
-		keep(l, &s.ReplicaSets, KindReplicaSets, o, origin)
+		return keep(l, &s.ReplicaSets, KindReplicaSets, o, origin)
 	case *appsv1.StatefulSet:
-		keep(l, &s.StatefulSets, KindStatefulSets, o, origin)
+		return keep(l, &s.StatefulSets, KindStatefulSets, o, origin)
 	case *appsv1.DaemonSet:
-		keep(l, &s.DaemonSets, KindDaemonSets, o, origin)
+		return keep(l, &s.DaemonSets, KindDaemonSets, o, origin)
 	case *batchv1.Job:
-		keep(l, &s.Jobs, KindJobs, o, origin)
+		return keep(l, &s.Jobs, KindJobs, o, origin)
 	case *batchv1.CronJob:
-		keep(l, &s.CronJobs, KindCronJobs, o, origin)
+		return keep(l, &s.CronJobs, KindCronJobs, o, origin)
 	}
+	return nil
 }
 
 // keep appends obj to its list unless the namespace filter excludes it. A namespaced object
@@ -372,15 +373,28 @@ func (l *Loader) add(obj runtime.Object, origin Origin) {
 func keep[T any, PT interface {
 	*T
 	metav1.Object
-}](l *Loader, list *[]T, k Kind, obj PT, origin Origin) {
+}](l *Loader, list *[]T, k Kind, obj PT, origin Origin) error {
+	if obj.GetName() == "" && obj.GetGenerateName() != "" {
+		// The API server would invent the rest of the name; number them so each stays distinct.
+		l.generated++
+		obj.SetName(fmt.Sprintf("%s<generated-%d>", obj.GetGenerateName(), l.generated))
+	}
+	if obj.GetName() == "" {
+		return &InputError{File: origin.File, Line: origin.Line, Err: fmt.Errorf("%s has no metadata.name", k.Info().ObjectKind)}
+	}
 	if k.Info().Namespaced {
 		if obj.GetNamespace() == "" {
 			obj.SetNamespace("default")
 		}
 		if l.Namespace != "" && obj.GetNamespace() != l.Namespace {
-			return
+			return nil
 		}
 	}
-	l.snap.Origins[RefTo(k, obj.GetNamespace(), obj.GetName())] = origin
+	ref := RefTo(k, obj.GetNamespace(), obj.GetName())
+	if first, seen := l.snap.Origins[ref]; seen {
+		return &InputError{File: origin.File, Line: origin.Line, Err: fmt.Errorf("%s is defined twice; first at %s", ref, first)}
+	}
+	l.snap.Origins[ref] = origin
 	*list = append(*list, *obj)
+	return nil
 }

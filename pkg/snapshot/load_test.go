@@ -110,6 +110,10 @@ func TestLoadSkipsUnknownKindsAndSecrets(t *testing.T) {
 kind: Widget
 metadata: {name: w}
 ---
+apiVersion: apps/v1
+kind: Deploymnet
+metadata: {name: typo}
+---
 apiVersion: v1
 kind: Secret
 metadata: {name: s}
@@ -124,8 +128,9 @@ metadata: {name: svc}
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(l.Skipped) != 1 || l.Skipped[0].Kind != "Widget" || l.Skipped[0].Origin.Line != 1 {
-		t.Errorf("skipped = %+v, want only the Widget at line 1", l.Skipped)
+	if len(l.Skipped) != 2 || l.Skipped[0].Kind != "Widget" || l.Skipped[0].Origin.Line != 1 ||
+		l.Skipped[1].Kind != "Deploymnet" || l.Skipped[1].Origin.Line != 5 {
+		t.Errorf("skipped = %+v, want the Widget at line 1 and the misspelled Deploymnet at line 5", l.Skipped)
 	}
 	if len(s.Origins) != 0 {
 		t.Errorf("objects no check reads were kept: %v", s.Origins)
@@ -147,6 +152,11 @@ func TestLoadErrorsNameFileAndLine(t *testing.T) {
 		{"truncated.json", "{\"apiVersion\": \"v1\",\n \"kind\": \"Node\"", 2, "invalid JSON"},
 		{"wrong-type.yaml", "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: a}\nspec: {replicas: many}\n", 1, "Deployment"},
 		{"scalar.yaml", "just a string\n", 1, "not a Kubernetes object"},
+		// Helm output: a comment after the separator must not shift the line.
+		{"helm.yaml", "---\n# Source: chart/templates/pod.yaml\napiVersion: v1\nkind: Pod\nmetadata:\n  name: a\n  labels: app: web\n", 7, "invalid YAML"},
+		{"no-name.yaml", "apiVersion: v1\nkind: Node\nmetadata: {labels: {a: b}}\n", 1, "Node has no metadata.name"},
+		{"twice.yaml", "apiVersion: v1\nkind: Node\nmetadata: {name: n1}\n---\napiVersion: v1\nkind: Node\nmetadata: {name: n1}\n", 5, "node/n1 is defined twice; first at"},
+		{"list-item.yaml", "apiVersion: v1\nkind: List\nitems:\n- {apiVersion: v1, kind: Node, metadata: {name: a}}\n- {apiVersion: v1, kind: Node}\n", 1, "items[1]: Node has no metadata.name"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -178,6 +188,18 @@ func TestLoadEmptyAndMissingInput(t *testing.T) {
 	}
 	if _, err := (&Loader{}).LoadFiles([]string{t.TempDir()}); err == nil {
 		t.Error("a directory without manifests loaded without error")
+	}
+}
+
+func TestLoadGenerateName(t *testing.T) {
+	dir := t.TempDir()
+	path := write(t, dir, "jobs.yaml", "apiVersion: batch/v1\nkind: Job\nmetadata: {generateName: migrate-}\nspec: {template: {spec: {containers: [{name: c, image: i}]}}}\n---\napiVersion: batch/v1\nkind: Job\nmetadata: {generateName: migrate-}\nspec: {template: {spec: {containers: [{name: c, image: i}]}}}\n")
+	s, err := (&Loader{}).LoadFiles([]string{path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(s.Jobs) != 2 || s.Jobs[0].Name == s.Jobs[1].Name {
+		t.Errorf("two jobs named by generateName: %v, %v", s.Jobs[0].Name, s.Jobs[1].Name)
 	}
 }
 

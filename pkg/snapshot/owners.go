@@ -13,7 +13,8 @@ import (
 // naming convention, and otherwise the nearest owner is named.
 func (s *Snapshot) TopOwner(pod *corev1.Pod) Ref {
 	owner := metav1.GetControllerOf(pod)
-	if owner == nil {
+	// A static pod's mirror is "owned" by its Node; the pod is what a person manages.
+	if owner == nil || owner.Kind == "Node" {
 		return RefTo(KindPods, pod.Namespace, pod.Name)
 	}
 	switch owner.Kind {

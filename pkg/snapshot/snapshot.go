@@ -95,11 +95,19 @@ func (s *Snapshot) Finish() {
 	}
 	s.podsPerOwner = map[Ref]int{}
 	for i := range s.Pods {
-		s.podsPerOwner[s.TopOwner(&s.Pods[i])]++
+		if pod := &s.Pods[i]; IsLive(pod) {
+			s.podsPerOwner[s.TopOwner(pod)]++
+		}
 	}
 }
 
-// PodCount is the number of pods whose top-level owner is owner.
+// IsLive reports whether a pod still counts as a replica: not finished (Succeeded, Failed,
+// evicted) and not being deleted.
+func IsLive(pod *corev1.Pod) bool {
+	return pod.DeletionTimestamp == nil && pod.Status.Phase != corev1.PodSucceeded && pod.Status.Phase != corev1.PodFailed
+}
+
+// PodCount is the number of live pods whose top-level owner is owner.
 func (s *Snapshot) PodCount(owner Ref) int { return s.podsPerOwner[owner] }
 
 func sortByKey[T any](items []T, key func(*T) string) {
