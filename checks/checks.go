@@ -4,13 +4,34 @@ package checks
 import (
 	"sort"
 
+	"github.com/alertmend/kubectl-alertmend/checks/resources"
 	"github.com/alertmend/kubectl-alertmend/checks/workloads"
 	"github.com/alertmend/kubectl-alertmend/pkg/check"
 )
 
-// All returns every check, sorted by category (in catalog order) and then by ID.
-func All() []check.Check {
+// Options are the thresholds of every family.
+type Options struct {
+	Resources resources.Options
+}
+
+// DefaultOptions are the thresholds used unless the user sets others.
+func DefaultOptions() Options {
+	return Options{Resources: resources.DefaultOptions()}
+}
+
+// All returns every check, configured by opts, sorted by category (in catalog order) and then by ID.
+func All(opts Options) []check.Check {
 	all := []check.Check{
+		resources.OOMKilled{},
+		resources.MemoryLimitMissing{},
+		resources.MemoryRequestMissing{},
+		resources.CPURequestMissing{},
+		resources.BestEffort{},
+		resources.MemoryOvercommit{Ratio: opts.Resources.MemoryOvercommitRatio},
+		resources.UsageNearLimit{},
+		resources.NodeMemoryOvercommit{},
+		resources.PressureWithoutLimits{},
+		resources.NamespaceWithoutLimits{},
 		workloads.CrashLoop{},
 		workloads.ImagePull{},
 		workloads.Unschedulable{},

@@ -12,7 +12,7 @@ import (
 
 func TestCatalogMetadata(t *testing.T) {
 	seen := map[string]bool{}
-	for _, c := range All() {
+	for _, c := range All(DefaultOptions()) {
 		m := c.Meta()
 		if err := m.Validate(); err != nil {
 			t.Error(err)
@@ -38,10 +38,10 @@ func TestCatalogMetadata(t *testing.T) {
 }
 
 func TestCatalogOrderIsStable(t *testing.T) {
-	a, b := All(), All()
+	a, b := All(DefaultOptions()), All(DefaultOptions())
 	for i := range a {
 		if a[i].Meta().ID != b[i].Meta().ID {
-			t.Fatalf("All() order differs between calls at %d", i)
+			t.Fatalf("All(DefaultOptions()) order differs between calls at %d", i)
 		}
 	}
 	for i := 1; i < len(a); i++ {
@@ -55,7 +55,7 @@ func TestCatalogOrderIsStable(t *testing.T) {
 // Every check has a fixture named after it in its family's testdata, which the family's table
 // test runs.
 func TestEveryCheckHasAFixture(t *testing.T) {
-	for _, c := range All() {
+	for _, c := range All(DefaultOptions()) {
 		m := c.Meta()
 		matches, _ := filepath.Glob(filepath.Join(string(m.Category), "testdata", m.ID+".*"))
 		if len(matches) == 0 {
@@ -83,7 +83,7 @@ func TestChecksDoNotMutateTheSnapshot(t *testing.T) {
 			return s
 		}
 		ran, pristine := load(), load()
-		for _, c := range All() {
+		for _, c := range All(DefaultOptions()) {
 			first := c.Run(ran)
 			if second := c.Run(ran); !reflect.DeepEqual(first, second) {
 				t.Errorf("%s on %s is not deterministic", c.Meta().ID, path)

@@ -11,7 +11,9 @@ import (
 )
 
 // Pods explain a controller's missing replicas; without them the finding still stands.
-var controllerOptional = []snapshot.Kind{snapshot.KindPods, snapshot.KindReplicaSets}
+func controllerOptional() []snapshot.Kind {
+	return []snapshot.Kind{snapshot.KindPods, snapshot.KindReplicaSets}
+}
 
 const unavailableWhy = "Fewer replicas serve than were asked for: capacity is reduced and one more failure may take the " +
 	"service down. Critical when no replica is available."
@@ -43,8 +45,8 @@ func (sf shortfall) finding(meta check.Meta) check.Finding {
 		// Short of replicas but still progressing: often a rollout or a scale-up under way.
 		f.Severity = check.Medium
 	}
-	f.Evidence = limitEvidence(sf.detail)
-	target := kubectlTarget(sf.ref)
+	f.Evidence = check.LimitEvidence(sf.detail)
+	target := sf.ref.KubectlTarget()
 	f.Fix = []string{
 		fmt.Sprintf("kubectl describe -n %s %s", sf.ref.Namespace, target),
 		fmt.Sprintf("kubectl get pods -n %s -o wide | grep %s", sf.ref.Namespace, sf.ref.Name),
@@ -136,7 +138,7 @@ func (DeploymentUnavailable) Meta() check.Meta {
 		Category: check.CategoryWorkloads,
 		Severity: check.High,
 		Requires: []snapshot.Kind{snapshot.KindDeployments},
-		Optional: controllerOptional,
+		Optional: controllerOptional(),
 		LiveOnly: true,
 		Description: "Compares each Deployment's available replicas with spec.replicas, reads its Available, " +
 			"Progressing and ReplicaFailure conditions (ProgressDeadlineExceeded means the rollout is stuck, even while " +
@@ -196,7 +198,7 @@ func (StatefulSetUnavailable) Meta() check.Meta {
 		Category: check.CategoryWorkloads,
 		Severity: check.High,
 		Requires: []snapshot.Kind{snapshot.KindStatefulSets},
-		Optional: controllerOptional,
+		Optional: controllerOptional(),
 		LiveOnly: true,
 		Description: "Compares each StatefulSet's available (or, on older servers, ready) replicas with spec.replicas, and " +
 			"names the state of each pod that is not ready. StatefulSets start pods in order, so one stuck pod blocks the " +
@@ -243,7 +245,7 @@ func (DaemonSetUnavailable) Meta() check.Meta {
 		Category: check.CategoryWorkloads,
 		Severity: check.High,
 		Requires: []snapshot.Kind{snapshot.KindDaemonSets},
-		Optional: controllerOptional,
+		Optional: controllerOptional(),
 		LiveOnly: true,
 		Description: "Compares each DaemonSet's available pods with the number of nodes that should run one " +
 			"(desiredNumberScheduled), and names the state of each pod that is not ready. Medium while a rolling " +

@@ -2,8 +2,6 @@ package workloads
 
 import (
 	"fmt"
-
-	corev1 "k8s.io/api/core/v1"
 	"strings"
 	"time"
 
@@ -20,8 +18,8 @@ func (CrashLoop) Meta() check.Meta {
 		Title:    "Containers are crash looping",
 		Category: check.CategoryWorkloads,
 		Severity: check.High,
-		Requires: podKinds,
-		Optional: ownerKinds,
+		Requires: podKinds(),
+		Optional: ownerKinds(),
 		LiveOnly: true,
 		Description: "Looks for containers waiting in CrashLoopBackOff: they start, exit, and are restarted with a growing delay. " +
 			"Reports them per workload with the restart count and how the last run ended.",
@@ -44,7 +42,7 @@ func (c CrashLoop) Run(s *snapshot.Snapshot) []check.Finding {
 		pods := distinctPods(g.problems)
 		total := s.PodCount(g.owner)
 		f := check.New(meta, fmt.Sprintf("%s of %s %s crash looping (container %s)",
-			plural(len(pods), "pod", "pods"), describeOwner(g.owner), isAre(len(pods)), strings.Join(distinctContainers(g.problems), ", ")), g.owner)
+			check.Plural(len(pods), "pod", "pods"), g.owner.Describe(), isAre(len(pods)), strings.Join(distinctContainers(g.problems), ", ")), g.owner)
 		f.Incident = true
 		if isController(g.owner) && len(pods) == total {
 			f.Severity = check.Critical
@@ -66,39 +64,19 @@ func (c CrashLoop) Run(s *snapshot.Snapshot) []check.Finding {
 			}
 			evidence = append(evidence, line)
 		}
-		f.Evidence = limitEvidence(evidence)
+		f.Evidence = check.LimitEvidence(evidence)
 		first := g.problems[0]
 		f.Fix = []string{
 			fmt.Sprintf("kubectl logs -n %s %s -c %s --previous", first.pod.Namespace, first.pod.Name, first.container),
 			fmt.Sprintf("kubectl describe pod -n %s %s", first.pod.Namespace, first.pod.Name),
 		}
 		if oom {
-			f.Message += "; the last run was OOMKilled"
-			if hasEditableTemplate(g.owner) && g.owner.Kind != "CronJob" {
-				f.Fix = append(f.Fix, raiseMemoryFix(g.owner, first))
-			}
+			// container-oomkilled proposes the new limit, from usage where it is measured.
+			f.Message += "; the last run was OOMKilled (see container-oomkilled for the limit to set)"
 		}
 		findings = append(findings, f)
 	}
 	return findings
-}
-
-// oomRaiseFactor is how much a crash-looping, OOMKilled container's memory limit is raised by
-// when no usage measurement says better.
-const oomRaiseFactor = 2
-
-// raiseMemoryFix proposes the current memory limit times oomRaiseFactor, rounded up to a MiB.
-func raiseMemoryFix(owner snapshot.Ref, p containerProblem) string {
-	limit := "<higher limit>"
-	for _, c := range p.pod.Spec.Containers {
-		if q, ok := c.Resources.Limits[corev1.ResourceMemory]; c.Name == p.container && ok && !q.IsZero() {
-			const mi = 1 << 20
-			raised := (q.Value()*oomRaiseFactor + mi - 1) / mi
-			limit = fmt.Sprintf("%dMi", raised)
-		}
-	}
-	return fmt.Sprintf("kubectl set resources -n %s %s -c %s --limits=memory=%s   # %dx the current limit",
-		owner.Namespace, kubectlTarget(owner), p.container, limit, oomRaiseFactor)
 }
 
 func isAre(n int) string {

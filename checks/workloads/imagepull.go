@@ -17,8 +17,8 @@ func (ImagePull) Meta() check.Meta {
 		Title:    "Containers cannot pull their image",
 		Category: check.CategoryWorkloads,
 		Severity: check.High,
-		Requires: podKinds,
-		Optional: ownerKinds,
+		Requires: podKinds(),
+		Optional: ownerKinds(),
 		LiveOnly: true,
 		Description: "Looks for containers waiting in ImagePullBackOff, ErrImagePull, InvalidImageName or ErrImageNeverPull, " +
 			"with the image and the kubelet's message.",
@@ -51,15 +51,15 @@ func (c ImagePull) Run(s *snapshot.Snapshot) []check.Finding {
 				p.pod.Name, p.container, p.status.State.Waiting.Reason, image, p.status.State.Waiting.Message))
 		}
 		imageList := keys(images)
-		f := check.New(meta, fmt.Sprintf("%s of %s cannot pull image %s", plural(len(pods), "pod", "pods"),
-			describeOwner(g.owner), quoteJoin(imageList)), g.owner)
+		f := check.New(meta, fmt.Sprintf("%s of %s cannot pull image %s", check.Plural(len(pods), "pod", "pods"),
+			g.owner.Describe(), quoteJoin(imageList)), g.owner)
 		f.Incident = true
-		f.Evidence = limitEvidence(evidence)
+		f.Evidence = check.LimitEvidence(evidence)
 		first := g.problems[0]
 		f.Fix = []string{fmt.Sprintf("kubectl describe pod -n %s %s", first.pod.Namespace, first.pod.Name)}
 		if hasEditableTemplate(g.owner) {
 			f.Fix = append(f.Fix, fmt.Sprintf("kubectl set image -n %s %s %s=<registry/repository:existing-tag>",
-				g.owner.Namespace, kubectlTarget(g.owner), first.container))
+				g.owner.Namespace, g.owner.KubectlTarget(), first.container))
 		}
 		findings = append(findings, f)
 	}

@@ -72,7 +72,7 @@ func (c NodeNotReady) Run(s *snapshot.Snapshot) []check.Finding {
 			}
 		}
 		if countPods {
-			line += fmt.Sprintf("; %s on it", plural(podsPerNode[node.Name], "live pod", "live pods"))
+			line += fmt.Sprintf("; %s on it", check.Plural(podsPerNode[node.Name], "live pod", "live pods"))
 		}
 		evidence = append(evidence, line)
 	}
@@ -85,7 +85,7 @@ func (c NodeNotReady) Run(s *snapshot.Snapshot) []check.Finding {
 	if 2*len(refs) >= len(s.Nodes) {
 		f.Severity = check.Critical
 	}
-	f.Evidence = limitEvidence(evidence)
+	f.Evidence = check.LimitEvidence(evidence)
 	f.Fix = []string{
 		fmt.Sprintf("kubectl describe node %s", refs[0].Name),
 		fmt.Sprintf("kubectl drain %s --ignore-daemonsets --delete-emptydir-data   # only if it will not recover: evicts its pods, emptyDir data is lost", refs[0].Name),
@@ -143,13 +143,13 @@ func (c NodePressure) Run(s *snapshot.Snapshot) []check.Finding {
 		if len(refs) == 0 {
 			continue
 		}
-		f := check.New(meta, fmt.Sprintf("%s under %s pressure", plural(len(refs), "node is", "nodes are"), pressure.resource), refs...)
+		f := check.New(meta, fmt.Sprintf("%s under %s pressure", check.Plural(len(refs), "node is", "nodes are"), pressure.resource), refs...)
 		f.Incident = true
 		f.Scope = check.ScopeObject
 		if len(refs) > 1 {
 			f.Scope = check.ScopeCluster
 		}
-		f.Evidence = limitEvidence(evidence)
+		f.Evidence = check.LimitEvidence(evidence)
 		f.Fix = []string{fmt.Sprintf("kubectl describe node %s", refs[0].Name)}
 		if kind == corev1.NodeMemoryPressure {
 			f.Fix = append(f.Fix, "kubectl top pods -A --sort-by=memory")

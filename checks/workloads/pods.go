@@ -3,22 +3,19 @@
 package workloads
 
 import (
-	"fmt"
 	"sort"
-	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/alertmend/kubectl-alertmend/pkg/snapshot"
 )
 
-// maxEvidence bounds the evidence lines of one finding; the count of the rest is stated.
-const maxEvidence = 10
-
-var podKinds = []snapshot.Kind{snapshot.KindPods}
+func podKinds() []snapshot.Kind { return []snapshot.Kind{snapshot.KindPods} }
 
 // Owner lookups sharpen pod findings (a Deployment rather than a ReplicaSet) but are not needed.
-var ownerKinds = []snapshot.Kind{snapshot.KindReplicaSets, snapshot.KindJobs}
+func ownerKinds() []snapshot.Kind {
+	return []snapshot.Kind{snapshot.KindReplicaSets, snapshot.KindJobs}
+}
 
 // containerProblem is one container of one pod in a given waiting state.
 type containerProblem struct {
@@ -94,31 +91,6 @@ func distinctContainers(problems []containerProblem) []string {
 	}
 	sort.Strings(names)
 	return names
-}
-
-// describeOwner reads "deployment shop/cart" or "pod shop/debug".
-func describeOwner(r snapshot.Ref) string {
-	return fmt.Sprintf("%s %s/%s", strings.ToLower(r.Kind), r.Namespace, r.Name)
-}
-
-// kubectlTarget is the TYPE/NAME argument kubectl takes for an owner.
-func kubectlTarget(r snapshot.Ref) string {
-	return strings.ToLower(r.Kind) + "/" + r.Name
-}
-
-// limitEvidence keeps the first maxEvidence lines and says how many were left out.
-func limitEvidence(lines []string) []string {
-	if len(lines) <= maxEvidence {
-		return lines
-	}
-	return append(lines[:maxEvidence:maxEvidence], fmt.Sprintf("... and %d more", len(lines)-maxEvidence))
-}
-
-func plural(n int, one, many string) string {
-	if n == 1 {
-		return fmt.Sprintf("%d %s", n, one)
-	}
-	return fmt.Sprintf("%d %s", n, many)
 }
 
 // isController reports whether the owner is something that keeps replicas running, as opposed

@@ -19,8 +19,8 @@ func (Unschedulable) Meta() check.Meta {
 		Title:    "Pods are pending because no node can take them",
 		Category: check.CategoryWorkloads,
 		Severity: check.High,
-		Requires: podKinds,
-		Optional: ownerKinds,
+		Requires: podKinds(),
+		Optional: ownerKinds(),
 		LiveOnly: true,
 		Description: "Looks for Pending pods whose PodScheduled condition is False with reason Unschedulable, and reports " +
 			"the scheduler's explanation (insufficient CPU or memory, taints, node selectors or affinity, volumes).",
@@ -64,9 +64,9 @@ func (c Unschedulable) Run(s *snapshot.Snapshot) []check.Finding {
 				hints[h] = true
 			}
 		}
-		f := check.New(meta, fmt.Sprintf("%s of %s cannot be scheduled", plural(len(g.problems), "pod", "pods"), describeOwner(g.owner)), g.owner)
+		f := check.New(meta, fmt.Sprintf("%s of %s cannot be scheduled", check.Plural(len(g.problems), "pod", "pods"), g.owner.Describe()), g.owner)
 		f.Incident = true
-		f.Evidence = limitEvidence(evidence)
+		f.Evidence = check.LimitEvidence(evidence)
 		if len(hints) > 0 {
 			f.Remediation = strings.Join(keys(hints), " ")
 		}

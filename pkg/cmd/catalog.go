@@ -39,7 +39,7 @@ func newChecksCommand(streams genericiooptions.IOStreams) *cobra.Command {
 				}
 			}
 			var entries []CatalogEntry
-			for _, c := range checks.All() {
+			for _, c := range checks.All(checks.DefaultOptions()) {
 				m := c.Meta()
 				if len(categories) > 0 && !contains(categories, string(m.Category)) {
 					continue
@@ -92,7 +92,7 @@ func newExplainCommand(streams genericiooptions.IOStreams) *cobra.Command {
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			for _, c := range checks.All() {
+			for _, c := range checks.All(checks.DefaultOptions()) {
 				if m := c.Meta(); m.ID == args[0] {
 					_, err := io.WriteString(streams.Out, explainText(m))
 					return err

@@ -17,14 +17,14 @@ func TestChecksCommandListsTheCatalog(t *testing.T) {
 	if !strings.HasPrefix(r.stdout, "ID ") || !strings.Contains(r.stdout, "SEVERITY") {
 		t.Errorf("no header:\n%s", r.stdout)
 	}
-	for _, c := range checks.All() {
+	for _, c := range checks.All(checks.DefaultOptions()) {
 		m := c.Meta()
 		if !strings.Contains(r.stdout, m.ID) || !strings.Contains(r.stdout, m.Title) {
 			t.Errorf("catalog lacks %s", m.ID)
 		}
 	}
 	var entries []CatalogEntry
-	if err := json.Unmarshal([]byte(run(t, testEnv{}, "checks", "-o", "json").stdout), &entries); err != nil || len(entries) != len(checks.All()) {
+	if err := json.Unmarshal([]byte(run(t, testEnv{}, "checks", "-o", "json").stdout), &entries); err != nil || len(entries) != len(checks.All(checks.DefaultOptions())) {
 		t.Errorf("checks -o json: %d entries, err %v", len(entries), err)
 	}
 }

@@ -47,6 +47,7 @@ type DiagnoseOptions struct {
 	FailOn     string
 	Color      string
 	ChunkSize  int64
+	Thresholds checks.Options
 
 	format    render.Format
 	failOn    check.Severity
@@ -55,7 +56,7 @@ type DiagnoseOptions struct {
 }
 
 func newDiagnoseCommand(configFlags *genericclioptions.ConfigFlags, streams genericiooptions.IOStreams, env Environment) *cobra.Command {
-	o := &DiagnoseOptions{configFlags: configFlags, streams: streams, env: env}
+	o := &DiagnoseOptions{configFlags: configFlags, streams: streams, env: env, Thresholds: checks.DefaultOptions()}
 	cmd := &cobra.Command{
 		Use:   "diagnose",
 		Short: "Diagnose the current cluster, or manifests with -f, and print prioritized findings",
@@ -95,6 +96,8 @@ a deploy; checks that judge live status are left out then.
 	f.StringVarP(&o.Output, "output", "o", "", "Output format: pretty, table, wide, json, yaml (default pretty on a terminal, table otherwise)")
 	f.StringVar(&o.FailOn, "fail-on", "high", "Exit 1 when a finding is at least this severe: critical, high, medium, low, info, or none")
 	f.StringVar(&o.Color, "color", "auto", "Colour the pretty output: auto (on a terminal, unless NO_COLOR is set), always, never")
+	f.Float64Var(&o.Thresholds.Resources.MemoryOvercommitRatio, "memory-overcommit-ratio", o.Thresholds.Resources.MemoryOvercommitRatio,
+		"memory-overcommit reports memory limits more than this many times the request")
 	f.Int64Var(&o.ChunkSize, "chunk-size", collect.DefaultChunkSize, "List objects from the API server in pages of this size; 0 lists each kind in one response")
 	return cmd
 }
@@ -134,6 +137,9 @@ func (o *DiagnoseOptions) Complete(cmd *cobra.Command) error {
 
 // Validate rejects flag values Complete could not judge alone.
 func (o *DiagnoseOptions) Validate() error {
+	if o.Thresholds.Resources.MemoryOvercommitRatio < 1 {
+		return failed("invalid --memory-overcommit-ratio %g: must be 1 or more", o.Thresholds.Resources.MemoryOvercommitRatio)
+	}
 	if o.ChunkSize < 0 {
 		return failed("invalid --chunk-size %d: must be 0 (no paging) or more", o.ChunkSize)
 	}
@@ -146,7 +152,7 @@ func (o *DiagnoseOptions) Run(ctx context.Context) error {
 	if len(o.Filenames) > 0 {
 		source = snapshot.SourceManifests
 	}
-	plan, err := engine.Select(checks.All(), engine.Selection{Checks: o.Checks, Categories: o.Categories, Skip: o.Skip}, source)
+	plan, err := engine.Select(checks.All(o.Thresholds), engine.Selection{Checks: o.Checks, Categories: o.Categories, Skip: o.Skip}, source)
 	if err != nil {
 		return failed("%v", err)
 	}
@@ -169,8 +175,8 @@ func (o *DiagnoseOptions) Run(ctx context.Context) error {
 			strings.Join(plan.LiveOnlyLeftOut, ", "))
 	}
 	if len(plan.LiveOnlyLeftOut) > 0 {
-		fmt.Fprintf(o.streams.ErrOut, "note: %d checks judge live status (conditions, restarts) and are left out for manifests: %s\n",
-			len(plan.LiveOnlyLeftOut), strings.Join(plan.LiveOnlyLeftOut, ", "))
+		fmt.Fprintf(o.streams.ErrOut, "note: %d checks that judge live status (conditions, restarts, usage) are left out for manifests\n",
+			len(plan.LiveOnlyLeftOut))
 	}
 	r := engine.Run(snap, plan, o.env.Now())
 	if err := render.Write(o.streams.Out, r, o.format, render.Options{Color: o.color}); err != nil {
@@ -241,16 +247,16 @@ func (o *DiagnoseOptions) collect(ctx context.Context, kinds []snapshot.Kind) (*
 	config.AcceptContentTypes = "application/vnd.kubernetes.protobuf,application/json"
 	// The collector's concurrency is bounded; client-side throttling would only add waits.
 	config.QPS, config.Burst = 100, 200
-	client, err := kubernetes.NewForConfig(config)
+	clients, err := collect.NewClients(config)
 	if err != nil {
 		return nil, failed("cannot configure a client for %s: %v", config.Host, err)
 	}
-	if err := o.reach(ctx, client, config, contextName); err != nil {
+	if err := o.reach(ctx, clients.Kube, config, contextName); err != nil {
 		return nil, err
 	}
 
 	progress := startProgress(o.streams.ErrOut, o.env.IsTerminal(o.streams.ErrOut), len(kinds))
-	snap, err := collect.Collect(ctx, client, kinds, collect.Options{
+	snap, err := collect.Collect(ctx, clients, kinds, collect.Options{
 		Namespace: o.namespace,
 		ChunkSize: o.ChunkSize,
 		Progress:  progress.update,
@@ -266,7 +272,7 @@ func (o *DiagnoseOptions) collect(ctx context.Context, kinds []snapshot.Kind) (*
 
 // reach makes one cheap request first, so an unreachable server or rejected credentials end
 // the run with one clear line, within --request-timeout.
-func (o *DiagnoseOptions) reach(ctx context.Context, client *kubernetes.Clientset, config *rest.Config, contextName string) error {
+func (o *DiagnoseOptions) reach(ctx context.Context, client kubernetes.Interface, config *rest.Config, contextName string) error {
 	timeout := config.Timeout
 	if timeout == 0 {
 		timeout = defaultReachTimeout

@@ -2,6 +2,8 @@ package cmd
 
 import (
 	"net"
+
+	"github.com/alertmend/kubectl-alertmend/checks"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -22,12 +24,19 @@ func TestDiagnoseFindsTheScenarioIncidents(t *testing.T) {
 		"deployment-unavailable shop/deployment/cart",
 		"pod-crashloop shop/deployment/cart",
 		"node-not-ready node/node-c",
+		"memory-pressure-unlimited-pods node/node-b",
+		"container-oomkilled shop/deployment/cart",
 		"daemonset-unavailable kube-system/daemonset/kube-proxy",
 		"deployment-unavailable shop/deployment/checkout",
 		"node-pressure node/node-b",
 		"pod-image-pull shop/deployment/checkout",
 		"pod-unschedulable data/statefulset/postgres",
 		"statefulset-unavailable data/statefulset/postgres",
+		"memory-limit-missing shop/deployment/checkout",
+		"memory-request-missing shop/deployment/checkout",
+		"namespace-without-limits namespace/data",
+		"besteffort-pod shop/deployment/checkout",
+		"cpu-request-missing shop/deployment/checkout",
 	}
 	if got := findingKeys(rep); !reflect.DeepEqual(got, want) {
 		t.Errorf("findings, in priority order:\n got  %q\n want %q", got, want)
@@ -35,8 +44,18 @@ func TestDiagnoseFindsTheScenarioIncidents(t *testing.T) {
 	if rep.Metadata.Source != "cluster" || rep.Metadata.Context != "alertmend-test" || rep.Metadata.Server != cluster.Server {
 		t.Errorf("metadata %+v", rep.Metadata)
 	}
-	if rep.Summary.Critical != 2 || rep.Summary.High != 7 || rep.Summary.ChecksRun != 8 || rep.Summary.NotEvaluated != 0 {
-		t.Errorf("summary %+v", rep.Summary)
+	// The test control plane has no metrics-server: usage is not evaluated, and says why.
+	if rep.Summary.Critical != 2 || rep.Summary.High != 9 || rep.Summary.ChecksRun != 17 || rep.Summary.NotEvaluated != 1 ||
+		rep.NotEvaluated[0].Check != "memory-usage-near-limit" || !strings.Contains(rep.NotEvaluated[0].Reason, "install metrics-server") {
+		t.Errorf("summary %+v, not evaluated %+v", rep.Summary, rep.NotEvaluated)
+	}
+	// The healthy namespace, with requests, limits, a LimitRange and a quota, has nothing to report.
+	for _, f := range rep.Findings {
+		for _, o := range f.Objects {
+			if o.Namespace == "billing" || (o.Kind == "Namespace" && o.Name == "billing") {
+				t.Errorf("finding %s on the healthy namespace: %s", f.Check, f.Message)
+			}
+		}
 	}
 	if rep.APIVersion != "alertmend.io/v1alpha1" || rep.Kind != "Report" {
 		t.Errorf("report type %s %s", rep.APIVersion, rep.Kind)
@@ -50,6 +69,7 @@ func TestDiagnoseNamespaceScope(t *testing.T) {
 		"node-pressure node/node-b",
 		"pod-unschedulable data/statefulset/postgres",
 		"statefulset-unavailable data/statefulset/postgres",
+		"namespace-without-limits namespace/data",
 	}
 	if got := findingKeys(rep); !reflect.DeepEqual(got, want) {
 		t.Errorf("-n data findings:\n got  %q\n want %q", got, want)
@@ -72,8 +92,10 @@ func TestDiagnoseSelectionAndGate(t *testing.T) {
 		{[]string{"--category", "workloads", "--skip", "pod-crashloop,deployment-unavailable"}, 1, 6},
 		{[]string{"--checks", "node-pressure", "--fail-on", "critical"}, 0, 1},
 		{[]string{"--checks", "node-pressure", "--fail-on", "high"}, 1, 1},
-		{[]string{"--fail-on", "none"}, 0, 9},
-		{[]string{"--fail-on", "critical"}, 1, 9},
+		// Usage is not evaluated without metrics-server: with the gate off, the run is incomplete.
+		{[]string{"--fail-on", "none"}, 3, 16},
+		{[]string{"--fail-on", "none", "--skip", "memory-usage-near-limit"}, 0, 16},
+		{[]string{"--fail-on", "critical"}, 1, 16},
 	}
 	for _, tc := range cases {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
@@ -128,8 +150,15 @@ func TestDiagnoseWithLimitedIdentities(t *testing.T) {
 				t.Errorf("%s: not evaluated reason %q", id, notEvaluated[id])
 			}
 		}
-		if got := findingKeys(rep); len(got) != 4 || got[0] != "deployment-unavailable shop/deployment/cart" {
+		if got := findingKeys(rep); len(got) < 4 || got[0] != "deployment-unavailable shop/deployment/cart" {
 			t.Errorf("findings as shop-viewer: %q", got)
+		}
+		for _, f := range rep.Findings {
+			for _, o := range f.Objects {
+				if o.Namespace != "shop" && !(o.Kind == "Namespace" && o.Name == "shop") {
+					t.Errorf("shop-viewer's report names %s", o)
+				}
+			}
 		}
 	})
 	t.Run("quiet namespace is incomplete, not clean", func(t *testing.T) {
@@ -137,15 +166,17 @@ func TestDiagnoseWithLimitedIdentities(t *testing.T) {
 		if r.code != 3 {
 			t.Errorf("exit %d, want 3 (nothing found, nodes not evaluated); stdout:\n%s", r.code, r.stdout)
 		}
-		if !strings.Contains(r.stdout, "0 critical, 0 high, 0 medium, 0 low, 0 info from 6 checks; 2 not evaluated") {
+		// What needs nodes or metrics is not evaluated; everything else ran and found nothing.
+		if !strings.Contains(r.stdout, "0 critical, 0 high, 0 medium, 0 low, 0 info from 13 checks; 5 not evaluated") {
 			t.Errorf("summary line missing or wrong:\n%s", r.stdout)
 		}
 	})
 	t.Run("no permissions at all", func(t *testing.T) {
 		r := as(t, "nobody", "diagnose", "-o", "json")
 		rep := r.report(t)
-		if r.code != 3 || rep.Summary.ChecksRun != 0 || rep.Summary.NotEvaluated != 8 {
-			t.Errorf("exit %d, summary %+v; want exit 3, nothing run, all 8 not evaluated", r.code, rep.Summary)
+		total := len(checks.All(checks.DefaultOptions()))
+		if r.code != 3 || rep.Summary.ChecksRun != 0 || rep.Summary.NotEvaluated != total {
+			t.Errorf("exit %d, summary %+v; want exit 3, nothing run, all %d not evaluated", r.code, rep.Summary, total)
 		}
 	})
 }

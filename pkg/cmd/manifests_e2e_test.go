@@ -18,8 +18,21 @@ func TestDiagnoseManifests(t *testing.T) {
 	empty := filepath.Join(dir, "empty.yaml")
 	os.WriteFile(empty, []byte("# nothing\n"), 0o644)
 
-	t.Run("no check applies yet: an error, not a silent pass", func(t *testing.T) {
+	t.Run("the gate on a template without resources", func(t *testing.T) {
 		r := run(t, testEnv{}, "diagnose", "-f", filepath.Join(good, "deploy.yaml"), "-o", "json")
+		rep := r.report(t)
+		if r.code != 0 || rep.Summary.Medium != 2 || rep.Summary.Low != 1 {
+			t.Errorf("default gate (high): exit %d, summary %+v", r.code, rep.Summary)
+		}
+		if r := run(t, testEnv{}, "diagnose", "-f", filepath.Join(good, "deploy.yaml"), "--fail-on", "medium"); r.code != 1 {
+			t.Errorf("--fail-on medium: exit %d, want 1", r.code)
+		}
+		if !strings.Contains(r.stderr, "checks that judge live status (conditions, restarts, usage) are left out for manifests") {
+			t.Errorf("no note about live-only checks: %q", r.stderr)
+		}
+	})
+	t.Run("no selected check applies: an error, not a silent pass", func(t *testing.T) {
+		r := run(t, testEnv{}, "diagnose", "-f", filepath.Join(good, "deploy.yaml"), "--category", "workloads")
 		assertCleanFailure(t, r, "none of the selected checks can judge manifests")
 	})
 	t.Run("unknown kinds are skipped with a note", func(t *testing.T) {

@@ -13,6 +13,9 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	metricsv1beta1 "k8s.io/metrics/pkg/apis/metrics/v1beta1"
+	metricsclient "k8s.io/metrics/pkg/client/clientset/versioned"
 
 	"github.com/alertmend/kubectl-alertmend/pkg/snapshot"
 )
@@ -38,8 +41,28 @@ type UnreachableError struct{ Err error }
 func (e *UnreachableError) Error() string { return e.Err.Error() }
 func (e *UnreachableError) Unwrap() error { return e.Err }
 
+// Clients are the API clients the collector reads through.
+type Clients struct {
+	Kube kubernetes.Interface
+	// Metrics reads metrics.k8s.io; nil means usage is not collected.
+	Metrics metricsclient.Interface
+}
+
+// NewClients builds the clients for a REST config.
+func NewClients(config *rest.Config) (Clients, error) {
+	kube, err := kubernetes.NewForConfig(config)
+	if err != nil {
+		return Clients{}, err
+	}
+	metrics, err := metricsclient.NewForConfig(config)
+	if err != nil {
+		return Clients{}, err
+	}
+	return Clients{Kube: kube, Metrics: metrics}, nil
+}
+
 // Collect lists the given kinds into a new snapshot.
-func Collect(ctx context.Context, client kubernetes.Interface, kinds []snapshot.Kind, opts Options) (*snapshot.Snapshot, error) {
+func Collect(ctx context.Context, clients Clients, kinds []snapshot.Kind, opts Options) (*snapshot.Snapshot, error) {
 	kinds = uniqueSorted(kinds)
 	limit := opts.Concurrency
 	if limit <= 0 || limit > len(kinds) {
@@ -47,7 +70,7 @@ func Collect(ctx context.Context, client kubernetes.Interface, kinds []snapshot.
 	}
 	snap := snapshot.New(snapshot.SourceCluster)
 	snap.Namespace = opts.Namespace
-	c := &collector{client: client, opts: opts, snap: snap}
+	c := &collector{clients: clients, opts: opts, snap: snap}
 
 	var (
 		wg    sync.WaitGroup
@@ -66,7 +89,7 @@ func Collect(ctx context.Context, client kubernetes.Interface, kinds []snapshot.
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil {
-				if reason, ok := unavailableReason(err); ok {
+				if reason, ok := unavailableReason(kind, err); ok {
 					snap.MarkUnavailable(kind, reason)
 				} else if fatal == nil {
 					fatal = fmt.Errorf("listing %s: %w", kind, err)
@@ -104,9 +127,11 @@ func uniqueSorted(kinds []snapshot.Kind) []snapshot.Kind {
 
 // unavailableReason turns the errors that blind a check, rather than end the run, into the
 // reason shown under "not evaluated".
-func unavailableReason(err error) (string, bool) {
+func unavailableReason(kind snapshot.Kind, err error) (string, bool) {
 	var status apierrors.APIStatus
 	switch {
+	case kind == snapshot.KindPodMetrics && (apierrors.IsNotFound(err) || apierrors.IsServiceUnavailable(err)):
+		return "the metrics API (metrics.k8s.io) is not available: install metrics-server, or check that it is running", true
 	case apierrors.IsForbidden(err):
 		return "forbidden: " + statusMessage(err), true
 	case apierrors.IsUnauthorized(err):
@@ -130,16 +155,16 @@ func statusMessage(err error) string {
 }
 
 type collector struct {
-	client kubernetes.Interface
-	opts   Options
-	snap   *snapshot.Snapshot
+	clients Clients
+	opts    Options
+	snap    *snapshot.Snapshot
 }
 
 // list reads one kind into its field of the snapshot. Each kind has its own field, so the
 // goroutines never write to the same memory.
 func (c *collector) list(ctx context.Context, kind snapshot.Kind) error {
 	ns := c.opts.Namespace
-	core, apps, batch := c.client.CoreV1(), c.client.AppsV1(), c.client.BatchV1()
+	core, apps, batch := c.clients.Kube.CoreV1(), c.clients.Kube.AppsV1(), c.clients.Kube.BatchV1()
 	var err error
 	switch kind {
 	case snapshot.KindNamespaces:
@@ -169,6 +194,15 @@ func (c *collector) list(ctx context.Context, kind snapshot.Kind) error {
 		c.snap.Jobs, err = pages(ctx, c.opts.ChunkSize, batch.Jobs(ns).List, jobItems)
 	case snapshot.KindCronJobs:
 		c.snap.CronJobs, err = pages(ctx, c.opts.ChunkSize, batch.CronJobs(ns).List, cronJobItems)
+	case snapshot.KindLimitRanges:
+		c.snap.LimitRanges, err = pages(ctx, c.opts.ChunkSize, core.LimitRanges(ns).List, limitRangeItems)
+	case snapshot.KindResourceQuotas:
+		c.snap.ResourceQuotas, err = pages(ctx, c.opts.ChunkSize, core.ResourceQuotas(ns).List, resourceQuotaItems)
+	case snapshot.KindPodMetrics:
+		if c.clients.Metrics == nil {
+			return apierrors.NewNotFound(metricsv1beta1.Resource("pods"), "")
+		}
+		c.snap.PodMetrics, err = pages(ctx, c.opts.ChunkSize, c.clients.Metrics.MetricsV1beta1().PodMetricses(ns).List, podMetricsItems)
 	default:
 		return fmt.Errorf("no collector for kind %q", kind)
 	}

@@ -12,7 +12,6 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
 	"github.com/alertmend/kubectl-alertmend/internal/testcluster"
@@ -66,11 +65,11 @@ type roundTripperFunc func(*http.Request) (*http.Response, error)
 
 func (f roundTripperFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
 
-func client(t *testing.T, cfg *rest.Config, log *requestLog) kubernetes.Interface {
+func client(t *testing.T, cfg *rest.Config, log *requestLog) Clients {
 	t.Helper()
 	cfg = rest.CopyConfig(cfg)
 	cfg.WrapTransport = log.wrap
-	c, err := kubernetes.NewForConfig(cfg)
+	c, err := NewClients(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -139,10 +138,25 @@ func TestCollectRecordsForbiddenKinds(t *testing.T) {
 	}
 }
 
+// The test control plane, like many clusters, has no metrics-server: usage is unavailable with
+// a reason that says how to make it available, and nothing else is affected.
+func TestCollectWithoutTheMetricsAPI(t *testing.T) {
+	snap, err := Collect(context.Background(), client(t, cluster.Config, &requestLog{}), []snapshot.Kind{snapshot.KindPodMetrics, snapshot.KindLimitRanges}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if reason := snap.Unavailable[snapshot.KindPodMetrics]; !strings.Contains(reason, "install metrics-server") {
+		t.Errorf("podmetrics unavailable reason %q", reason)
+	}
+	if _, blind := snap.Unavailable[snapshot.KindLimitRanges]; blind {
+		t.Errorf("limitranges marked unavailable: %v", snap.Unavailable)
+	}
+}
+
 func TestCollectFailsWhenTheServerIsGone(t *testing.T) {
 	cfg := rest.CopyConfig(cluster.Config)
 	cfg.Host = "https://127.0.0.1:1"
-	c, err := kubernetes.NewForConfig(cfg)
+	c, err := NewClients(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

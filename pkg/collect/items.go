@@ -5,6 +5,7 @@ import (
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	metricsv1beta1 "k8s.io/metrics/pkg/apis/metrics/v1beta1"
 )
 
 // Go's generics cannot reach a struct field, so each list type says where its items are.
@@ -28,5 +29,14 @@ func daemonSetItems(l *appsv1.DaemonSetList) ([]appsv1.DaemonSet, metav1.ListMet
 }
 func jobItems(l *batchv1.JobList) ([]batchv1.Job, metav1.ListMeta) { return l.Items, l.ListMeta }
 func cronJobItems(l *batchv1.CronJobList) ([]batchv1.CronJob, metav1.ListMeta) {
+	return l.Items, l.ListMeta
+}
+func limitRangeItems(l *corev1.LimitRangeList) ([]corev1.LimitRange, metav1.ListMeta) {
+	return l.Items, l.ListMeta
+}
+func resourceQuotaItems(l *corev1.ResourceQuotaList) ([]corev1.ResourceQuota, metav1.ListMeta) {
+	return l.Items, l.ListMeta
+}
+func podMetricsItems(l *metricsv1beta1.PodMetricsList) ([]metricsv1beta1.PodMetrics, metav1.ListMeta) {
 	return l.Items, l.ListMeta
 }

@@ -119,8 +119,15 @@ func writePrettyFinding(b *strings.Builder, p palette, f check.Finding) {
 		}
 		b.WriteString(prefix + line + "\n")
 	}
-	for _, cmd := range f.Fix {
-		b.WriteString("      " + p.command.Render("$ "+cmd) + "\n")
+	for _, fix := range f.Fix {
+		// A one-line fix is a command to run; a longer one is YAML or a script, shown as a block.
+		if !strings.Contains(fix, "\n") {
+			b.WriteString("      " + p.command.Render("$ "+fix) + "\n")
+			continue
+		}
+		for _, line := range strings.Split(fix, "\n") {
+			b.WriteString("        " + p.command.Render(line) + "\n")
+		}
 	}
 }
 

@@ -35,7 +35,7 @@ func sampleReport() *report.Report {
 				Objects:  []snapshot.Ref{snapshot.RefTo(snapshot.KindNodes, "", "n2"), snapshot.RefTo(snapshot.KindNodes, "", "n3")},
 				Incident: true, Scope: check.ScopeCluster},
 			{Check: "example-risk", Category: check.CategoryResources, Severity: check.Low, Title: "A latent risk",
-				Message: "something could break", Remediation: "Prevent it.", Fix: []string{},
+				Message: "something could break", Remediation: "Prevent it.", Fix: []string{"# in the pod spec:\nresources:\n  limits:\n    memory: 256Mi"},
 				Objects: []snapshot.Ref{snapshot.RefTo(snapshot.KindPods, "tools", "debug")}, Scope: check.ScopeObject},
 		},
 		NotEvaluated: []report.NotEvaluated{{Check: "node-pressure", Reason: `cannot read nodes: forbidden: User "bob" cannot list resource "nodes"`}},

@@ -68,7 +68,11 @@ func writeTable(w io.Writer, r *report.Report, wide bool) error {
 			if wide {
 				fix := ""
 				if len(f.Fix) > 0 {
+					// A table cell holds one line: the first of a YAML or script fix, marked as cut.
 					fix = f.Fix[0]
+					if first, _, multiline := strings.Cut(fix, "\n"); multiline {
+						fix = first + " …"
+					}
 				}
 				incident := "no"
 				if f.Incident {

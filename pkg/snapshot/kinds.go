@@ -4,20 +4,24 @@ package snapshot
 type Kind string
 
 const (
-	KindCronJobs     Kind = "cronjobs"
-	KindDaemonSets   Kind = "daemonsets"
-	KindDeployments  Kind = "deployments"
-	KindJobs         Kind = "jobs"
-	KindNamespaces   Kind = "namespaces"
-	KindNodes        Kind = "nodes"
-	KindPods         Kind = "pods"
-	KindReplicaSets  Kind = "replicasets"
-	KindStatefulSets Kind = "statefulsets"
+	KindCronJobs       Kind = "cronjobs"
+	KindDaemonSets     Kind = "daemonsets"
+	KindDeployments    Kind = "deployments"
+	KindJobs           Kind = "jobs"
+	KindLimitRanges    Kind = "limitranges"
+	KindNamespaces     Kind = "namespaces"
+	KindNodes          Kind = "nodes"
+	KindPodMetrics     Kind = "podmetrics"
+	KindPods           Kind = "pods"
+	KindReplicaSets    Kind = "replicasets"
+	KindResourceQuotas Kind = "resourcequotas"
+	KindStatefulSets   Kind = "statefulsets"
 )
 
 // AllKinds lists every kind a snapshot can hold, sorted by name.
 func AllKinds() []Kind {
-	return []Kind{KindCronJobs, KindDaemonSets, KindDeployments, KindJobs, KindNamespaces, KindNodes, KindPods, KindReplicaSets, KindStatefulSets}
+	return []Kind{KindCronJobs, KindDaemonSets, KindDeployments, KindJobs, KindLimitRanges, KindNamespaces, KindNodes,
+		KindPodMetrics, KindPods, KindReplicaSets, KindResourceQuotas, KindStatefulSets}
 }
 
 // KindInfo is what the loaders and the renderers need to know about a kind.
@@ -49,6 +53,12 @@ func (k Kind) Info() KindInfo {
 		return KindInfo{"batch", "batch/v1", "Job", true}
 	case KindCronJobs:
 		return KindInfo{"batch", "batch/v1", "CronJob", true}
+	case KindLimitRanges:
+		return KindInfo{"", "v1", "LimitRange", true}
+	case KindResourceQuotas:
+		return KindInfo{"", "v1", "ResourceQuota", true}
+	case KindPodMetrics:
+		return KindInfo{"metrics.k8s.io", "metrics.k8s.io/v1beta1", "PodMetrics", true}
 	}
 	return KindInfo{}
 }

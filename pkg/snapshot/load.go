@@ -23,6 +23,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/runtime/serializer"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	metricsv1beta1 "k8s.io/metrics/pkg/apis/metrics/v1beta1"
 	sigsyaml "sigs.k8s.io/yaml"
 )
 
@@ -76,6 +77,7 @@ func (l *Loader) LoadFiles(paths []string) (*Snapshot, error) {
 	// Every built-in kind is registered, so a misspelled kind is told apart from one no check
 	// reads. Registration of the built-in groups cannot fail.
 	_ = clientgoscheme.AddToScheme(l.scheme)
+	_ = metricsv1beta1.AddToScheme(l.scheme)
 	l.decoder = serializer.NewCodecFactory(l.scheme).UniversalDeserializer()
 	objects := 0
 	for _, p := range paths {
@@ -364,6 +366,12 @@ func (l *Loader) add(obj runtime.Object, origin Origin) error {
 		return keep(l, &s.Jobs, KindJobs, o, origin)
 	case *batchv1.CronJob:
 		return keep(l, &s.CronJobs, KindCronJobs, o, origin)
+	case *corev1.LimitRange:
+		return keep(l, &s.LimitRanges, KindLimitRanges, o, origin)
+	case *corev1.ResourceQuota:
+		return keep(l, &s.ResourceQuotas, KindResourceQuotas, o, origin)
+	case *metricsv1beta1.PodMetrics:
+		return keep(l, &s.PodMetrics, KindPodMetrics, o, origin)
 	}
 	return nil
 }

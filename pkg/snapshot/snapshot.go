@@ -10,6 +10,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
+	metricsv1beta1 "k8s.io/metrics/pkg/apis/metrics/v1beta1"
 )
 
 // Source says where a snapshot came from.
@@ -38,6 +39,11 @@ type Snapshot struct {
 	DaemonSets   []appsv1.DaemonSet
 	Jobs         []batchv1.Job
 	CronJobs     []batchv1.CronJob
+
+	LimitRanges    []corev1.LimitRange
+	ResourceQuotas []corev1.ResourceQuota
+	// PodMetrics is the metrics API's view of current usage (metrics.k8s.io, from metrics-server).
+	PodMetrics []metricsv1beta1.PodMetrics
 
 	// Unavailable maps a kind that could not be read to the reason, for example
 	// "forbidden: User "bob" cannot list resource "nodes" ...".
@@ -82,6 +88,9 @@ func (s *Snapshot) Finish() {
 	sortByKey(s.DaemonSets, func(o *appsv1.DaemonSet) string { return o.Namespace + "/" + o.Name })
 	sortByKey(s.Jobs, func(o *batchv1.Job) string { return o.Namespace + "/" + o.Name })
 	sortByKey(s.CronJobs, func(o *batchv1.CronJob) string { return o.Namespace + "/" + o.Name })
+	sortByKey(s.LimitRanges, func(o *corev1.LimitRange) string { return o.Namespace + "/" + o.Name })
+	sortByKey(s.ResourceQuotas, func(o *corev1.ResourceQuota) string { return o.Namespace + "/" + o.Name })
+	sortByKey(s.PodMetrics, func(o *metricsv1beta1.PodMetrics) string { return o.Namespace + "/" + o.Name })
 
 	s.replicaSetsByKey = make(map[string]*appsv1.ReplicaSet, len(s.ReplicaSets))
 	for i := range s.ReplicaSets {
@@ -136,3 +145,14 @@ func RefTo(k Kind, namespace, name string) Ref {
 	info := k.Info()
 	return Ref{APIVersion: info.GroupVersion, Kind: info.ObjectKind, Namespace: namespace, Name: name}
 }
+
+// Describe reads "deployment shop/cart", or "node n1" for cluster-scoped objects.
+func (r Ref) Describe() string {
+	if r.Namespace == "" {
+		return strings.ToLower(r.Kind) + " " + r.Name
+	}
+	return fmt.Sprintf("%s %s/%s", strings.ToLower(r.Kind), r.Namespace, r.Name)
+}
+
+// KubectlTarget is the TYPE/NAME argument kubectl takes, e.g. "deployment/cart".
+func (r Ref) KubectlTarget() string { return strings.ToLower(r.Kind) + "/" + r.Name }

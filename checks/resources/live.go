@@ -1,0 +1,238 @@
+package resources
+
+import (
+	"fmt"
+	"sort"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+
+	"github.com/alertmend/kubectl-alertmend/pkg/check"
+	"github.com/alertmend/kubectl-alertmend/pkg/snapshot"
+)
+
+// oomRaiseFactor raises an OOM-killed container's limit when no usage measurement says better.
+const oomRaiseFactor = 2
+
+// usageHeadroom is applied to measured usage when proposing a new limit.
+const usageHeadroom = 1.5
+
+// nearLimitRatio is the share of the memory limit above which usage is reported.
+const nearLimitRatio = 0.9
+
+// usage indexes metrics.k8s.io working sets by namespace, pod and container.
+type usage map[string]resource.Quantity
+
+func usageIndex(s *snapshot.Snapshot) usage {
+	u := usage{}
+	for i := range s.PodMetrics {
+		pm := &s.PodMetrics[i]
+		for _, c := range pm.Containers {
+			if q, ok := c.Usage[corev1.ResourceMemory]; ok {
+				u[pm.Namespace+"/"+pm.Name+"/"+c.Name] = q
+			}
+		}
+	}
+	return u
+}
+
+func (u usage) of(pod *corev1.Pod, container string) (resource.Quantity, bool) {
+	q, ok := u[pod.Namespace+"/"+pod.Name+"/"+container]
+	return q, ok
+}
+
+func containerLimit(pod *corev1.Pod, name string) (resource.Quantity, bool) {
+	for _, list := range [][]corev1.Container{pod.Spec.Containers, pod.Spec.InitContainers} {
+		for _, c := range list {
+			if c.Name == name {
+				q, ok := c.Resources.Limits[corev1.ResourceMemory]
+				return q, ok
+			}
+		}
+	}
+	return resource.Quantity{}, false
+}
+
+// ownerContainer groups observations by top-level owner and container, in first-seen order.
+type ownerContainer struct {
+	owner     snapshot.Ref
+	container string
+}
+
+type groups[T any] struct {
+	order []ownerContainer
+	items map[ownerContainer][]T
+}
+
+func (g *groups[T]) add(key ownerContainer, item T) {
+	if g.items == nil {
+		g.items = map[ownerContainer][]T{}
+	}
+	if _, ok := g.items[key]; !ok {
+		g.order = append(g.order, key)
+	}
+	g.items[key] = append(g.items[key], item)
+}
+
+// OOMKilled finds containers the kernel killed for exceeding their memory limit.
+type OOMKilled struct{}
+
+func (OOMKilled) Meta() check.Meta {
+	return check.Meta{
+		ID:       "container-oomkilled",
+		Title:    "Containers were OOMKilled",
+		Category: check.CategoryResources,
+		Severity: check.High,
+		Requires: []snapshot.Kind{snapshot.KindPods},
+		Optional: []snapshot.Kind{snapshot.KindReplicaSets, snapshot.KindJobs, snapshot.KindPodMetrics},
+		LiveOnly: true,
+		Description: "Looks for containers whose current or last termination reason is OOMKilled, with restart counts " +
+			"and when it happened, per workload and container. The proposed limit comes from measured usage " +
+			"(metrics.k8s.io) with 50% headroom where available, else the current limit times 2.",
+		Why: "The process was killed mid-work: requests in flight fail, and a container that is killed again and " +
+			"again ends in CrashLoopBackOff. It happens because the memory limit is below what the workload needs.",
+		Remediation: "Raise the container's memory limit (and its request with it), or find the leak if usage grows " +
+			"without bound. The evidence shows the limit it was killed at.",
+		References: []string{"https://kubernetes.io/docs/tasks/configure-pod-container/assign-memory-resource/#exceed-a-container-s-memory-limit"},
+	}
+}
+
+func (c OOMKilled) Run(s *snapshot.Snapshot) []check.Finding {
+	meta := c.Meta()
+	used := usageIndex(s)
+	type kill struct {
+		pod    *corev1.Pod
+		status corev1.ContainerStatus
+		term   *corev1.ContainerStateTerminated
+	}
+	var g groups[kill]
+	for i := range s.Pods {
+		pod := &s.Pods[i]
+		for _, cs := range append(append([]corev1.ContainerStatus{}, pod.Status.InitContainerStatuses...), pod.Status.ContainerStatuses...) {
+			term := cs.State.Terminated
+			if term == nil || term.Reason != "OOMKilled" {
+				term = cs.LastTerminationState.Terminated
+			}
+			if term != nil && term.Reason == "OOMKilled" {
+				g.add(ownerContainer{s.TopOwner(pod), cs.Name}, kill{pod, cs, term})
+			}
+		}
+	}
+	var findings []check.Finding
+	for _, key := range g.order {
+		kills := g.items[key]
+		var evidence []string
+		var limit resource.Quantity
+		hasLimit := false
+		var peak int64
+		for _, k := range kills {
+			line := fmt.Sprintf("pod %s: restarted %d times", k.pod.Name, k.status.RestartCount)
+			if !k.term.FinishedAt.IsZero() {
+				line += ", last OOM kill at " + k.term.FinishedAt.UTC().Format(time.RFC3339)
+			}
+			if q, ok := containerLimit(k.pod, key.container); ok {
+				limit, hasLimit = q, true
+				line += ", limit " + q.String()
+			}
+			if q, ok := used.of(k.pod, key.container); ok {
+				peak = max(peak, q.Value())
+				line += ", now using " + mebibytes(q.Value())
+			}
+			evidence = append(evidence, line)
+		}
+		f := check.New(meta, fmt.Sprintf("container %s of %s was OOMKilled in %s", key.container, key.owner.Describe(),
+			check.Plural(len(kills), "pod", "pods")), key.owner)
+		f.Incident = true
+		f.Evidence = check.LimitEvidence(evidence)
+		f.Fix = oomFix(key, hasLimit, limit, peak)
+		findings = append(findings, f)
+	}
+	return findings
+}
+
+// oomFix proposes a new limit: measured peak usage with headroom, but never below the limit it
+// was killed at plus a quarter; without a measurement, the current limit times oomRaiseFactor.
+func oomFix(key ownerContainer, hasLimit bool, limit resource.Quantity, peak int64) []string {
+	var value, why string
+	switch {
+	case peak > 0:
+		proposed := max(int64(float64(peak)*usageHeadroom), limit.Value()+limit.Value()/4)
+		value, why = mebibytes(proposed), fmt.Sprintf("measured usage %s plus 50%% headroom", mebibytes(peak))
+	case hasLimit:
+		value, why = mebibytes(limit.Value()*oomRaiseFactor), fmt.Sprintf("%dx the limit it was killed at", oomRaiseFactor)
+	default:
+		// Killed without a limit of its own: the node ran out of memory.
+		value, why = "<peak usage plus headroom>", "the container had no limit; the node itself ran out of memory"
+	}
+	if !settable(key.owner) {
+		return []string{fmt.Sprintf("# raise the memory limit of container %s in the pod spec of %s to %s (%s)", key.container, key.owner.Describe(), value, why)}
+	}
+	return []string{fmt.Sprintf("kubectl set resources -n %s %s -c %s --limits=memory=%s --requests=memory=%s   # %s",
+		key.owner.Namespace, key.owner.KubectlTarget(), key.container, value, value, why)}
+}
+
+// UsageNearLimit finds containers whose working set is close to their memory limit.
+type UsageNearLimit struct{}
+
+func (UsageNearLimit) Meta() check.Meta {
+	return check.Meta{
+		ID:       "memory-usage-near-limit",
+		Title:    "Containers use more than 90% of their memory limit",
+		Category: check.CategoryResources,
+		Severity: check.Medium,
+		Requires: []snapshot.Kind{snapshot.KindPods, snapshot.KindPodMetrics},
+		Optional: []snapshot.Kind{snapshot.KindReplicaSets, snapshot.KindJobs},
+		LiveOnly: true,
+		Description: "Compares each container's working set from the metrics API (metrics.k8s.io, served by " +
+			"metrics-server) with its memory limit. Without the metrics API the check is not evaluated.",
+		Why: "The working set is what the kernel counts against the limit; above 90% a spike or slow growth ends in " +
+			"an OOM kill.",
+		Remediation: "Raise the memory limit with headroom over the observed peak, or find what grows.",
+		References:  []string{"https://kubernetes.io/docs/tasks/debug/debug-cluster/resource-metrics-pipeline/"},
+	}
+}
+
+func (c UsageNearLimit) Run(s *snapshot.Snapshot) []check.Finding {
+	meta := c.Meta()
+	used := usageIndex(s)
+	type sample struct {
+		pod          *corev1.Pod
+		usage, limit int64
+	}
+	var g groups[sample]
+	for i := range s.Pods {
+		pod := &s.Pods[i]
+		for _, ctr := range pod.Spec.Containers {
+			limit, ok := ctr.Resources.Limits[corev1.ResourceMemory]
+			if !ok || limit.IsZero() {
+				continue
+			}
+			u, ok := used.of(pod, ctr.Name)
+			if ok && float64(u.Value()) > nearLimitRatio*float64(limit.Value()) {
+				g.add(ownerContainer{s.TopOwner(pod), ctr.Name}, sample{pod, u.Value(), limit.Value()})
+			}
+		}
+	}
+	var findings []check.Finding
+	for _, key := range g.order {
+		samples := g.items[key]
+		sort.SliceStable(samples, func(i, j int) bool { return samples[i].usage > samples[j].usage })
+		var evidence []string
+		for _, sm := range samples {
+			evidence = append(evidence, fmt.Sprintf("pod %s: %s of %s (%.0f%%)", sm.pod.Name, mebibytes(sm.usage), mebibytes(sm.limit),
+				100*float64(sm.usage)/float64(sm.limit)))
+		}
+		top := samples[0]
+		f := check.New(meta, fmt.Sprintf("container %s of %s uses %.0f%% of its memory limit in %s", key.container, key.owner.Describe(),
+			100*float64(top.usage)/float64(top.limit), check.Plural(len(samples), "pod", "pods")), key.owner)
+		f.Evidence = check.LimitEvidence(evidence)
+		if settable(key.owner) {
+			value := mebibytes(int64(float64(top.usage) * usageHeadroom))
+			f.Fix = []string{fmt.Sprintf("kubectl set resources -n %s %s -c %s --limits=memory=%s   # peak usage plus 50%%",
+				key.owner.Namespace, key.owner.KubectlTarget(), key.container, value)}
+		}
+		findings = append(findings, f)
+	}
+	return findings
+}

@@ -1,0 +1,167 @@
+package resources
+
+import (
+	"fmt"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/alertmend/kubectl-alertmend/pkg/check"
+	"github.com/alertmend/kubectl-alertmend/pkg/snapshot"
+)
+
+// setting is one resource setting a container should carry.
+type setting struct {
+	resource corev1.ResourceName
+	limit    bool // a limit, or else a request
+}
+
+func (st setting) String() string {
+	kind := "request"
+	if st.limit {
+		kind = "limit"
+	}
+	return fmt.Sprintf("%s %s", st.resource, kind)
+}
+
+// findMissing reports, per workload, the running containers that lack a setting after
+// LimitRange defaulting.
+func findMissing(s *snapshot.Snapshot, meta check.Meta, st setting) []check.Finding {
+	var findings []check.Finding
+	for _, w := range s.Workloads() {
+		defaults := defaultsFor(s, w.Namespace)
+		var names []string
+		var containers []corev1.Container
+		for _, c := range runningContainers(w.Spec) {
+			var ok bool
+			if st.limit {
+				_, ok = defaults.effectiveLimit(&c, st.resource)
+			} else {
+				_, ok = defaults.effectiveRequest(&c, st.resource)
+			}
+			if !ok {
+				names = append(names, c.Name)
+				containers = append(containers, c)
+			}
+		}
+		if len(names) == 0 {
+			continue
+		}
+		f := check.New(meta, fmt.Sprintf("%s: %s no %s (%s)", w.Ref.Describe(),
+			check.Plural(len(names), "container has", "containers have"), st, strings.Join(names, ", ")), w.Ref)
+		if s.Source == snapshot.SourceManifests {
+			f.Evidence = append(f.Evidence, fmt.Sprintf("no LimitRange in the input sets a default %s for namespace %s; "+
+				"if the cluster has one, the API server fills it in", st, w.Namespace))
+		}
+		f.Fix = missingFixes(w.Ref, containers, st)
+		findings = append(findings, f)
+	}
+	return findings
+}
+
+// missingFixes proposes the command for workloads kubectl can set resources on, and the YAML to
+// add otherwise. A missing memory limit is proposed equal to the request when there is one:
+// memory cannot be throttled, so a limit above the request only defers the OOM kill.
+func missingFixes(ref snapshot.Ref, containers []corev1.Container, st setting) []string {
+	var fixes []string
+	for _, c := range containers {
+		value := "<value>"
+		if st.limit {
+			if req, ok := c.Resources.Requests[st.resource]; ok {
+				value = req.String()
+			}
+		}
+		flag := "--requests"
+		field := "requests"
+		if st.limit {
+			flag, field = "--limits", "limits"
+		}
+		if settable(ref) {
+			fixes = append(fixes, fmt.Sprintf("kubectl set resources -n %s %s -c %s %s=%s=%s",
+				ref.Namespace, ref.KubectlTarget(), c.Name, flag, st.resource, value))
+		} else {
+			fixes = append(fixes, fmt.Sprintf("# in the pod spec of %s, container %s:\nresources:\n  %s:\n    %s: %s",
+				ref.Describe(), c.Name, field, st.resource, value))
+		}
+	}
+	return fixes
+}
+
+// MemoryLimitMissing finds containers that may use all of a node's memory.
+type MemoryLimitMissing struct{}
+
+func (MemoryLimitMissing) Meta() check.Meta {
+	return check.Meta{
+		ID:       "memory-limit-missing",
+		Title:    "Containers have no memory limit",
+		Category: check.CategoryResources,
+		Severity: check.Medium,
+		Requires: templateKinds(),
+		Description: "Looks at every workload's pod template (and at bare pods) for running containers and sidecars " +
+			"without a memory limit, after the defaults the namespace's LimitRanges fill in. Ordinary init containers " +
+			"and ephemeral containers are not judged. One finding per workload.",
+		Why: "A container without a memory limit can grow until the node runs out of memory; the kernel then kills " +
+			"processes across the node, and the kubelet evicts neighbours that did nothing wrong.",
+		Remediation: "Set a memory limit on each container, sized from its observed peak usage plus headroom. Setting it " +
+			"equal to the request gives predictable behaviour (memory cannot be throttled, only killed). Or give the " +
+			"namespace a LimitRange with a default limit.",
+		References: []string{
+			"https://kubernetes.io/docs/concepts/configuration/manage-resources-containers/",
+			"https://kubernetes.io/docs/concepts/policy/limit-range/",
+		},
+	}
+}
+
+func (c MemoryLimitMissing) Run(s *snapshot.Snapshot) []check.Finding {
+	return findMissing(s, c.Meta(), setting{corev1.ResourceMemory, true})
+}
+
+// MemoryRequestMissing finds containers the scheduler places as if they used no memory.
+type MemoryRequestMissing struct{}
+
+func (MemoryRequestMissing) Meta() check.Meta {
+	return check.Meta{
+		ID:       "memory-request-missing",
+		Title:    "Containers have no memory request",
+		Category: check.CategoryResources,
+		Severity: check.Medium,
+		Requires: templateKinds(),
+		Description: "Looks for running containers and sidecars with neither a memory request nor a limit (a limit " +
+			"alone becomes the request), after LimitRange defaults. One finding per workload.",
+		Why: "The scheduler places pods by their requests. A container that requests no memory is packed onto nodes " +
+			"as if it used none, which overcommits them; under pressure it is among the first evicted.",
+		Remediation: "Set a memory request near the container's typical working set (kubectl top pod shows it), or give " +
+			"the namespace a LimitRange with a default request.",
+		References: []string{"https://kubernetes.io/docs/concepts/configuration/manage-resources-containers/#how-pods-with-resource-requests-are-scheduled"},
+	}
+}
+
+func (c MemoryRequestMissing) Run(s *snapshot.Snapshot) []check.Finding {
+	return findMissing(s, c.Meta(), setting{corev1.ResourceMemory, false})
+}
+
+// CPURequestMissing finds containers with no CPU share under contention.
+type CPURequestMissing struct{}
+
+func (CPURequestMissing) Meta() check.Meta {
+	return check.Meta{
+		ID:       "cpu-request-missing",
+		Title:    "Containers have no CPU request",
+		Category: check.CategoryResources,
+		Severity: check.Low,
+		Requires: templateKinds(),
+		Description: "Looks for running containers and sidecars with neither a CPU request nor a CPU limit, after " +
+			"LimitRange defaults. A missing CPU limit is deliberately not reported: CPU limits throttle a container " +
+			"even when the node has idle CPU, which causes latency incidents of their own; a request is what " +
+			"guarantees a share.",
+		Why: "Without a CPU request a container gets the smallest share of CPU when the node is busy, and the " +
+			"scheduler does not account for it, so a busy neighbour can starve it.",
+		Remediation: "Set a CPU request near the container's typical usage. Prefer no CPU limit unless you need hard " +
+			"isolation.",
+		References: []string{"https://kubernetes.io/docs/concepts/configuration/manage-resources-containers/#how-pods-with-resource-limits-are-run"},
+	}
+}
+
+func (c CPURequestMissing) Run(s *snapshot.Snapshot) []check.Finding {
+	return findMissing(s, c.Meta(), setting{corev1.ResourceCPU, false})
+}

@@ -1,0 +1,127 @@
+package resources
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/alertmend/kubectl-alertmend/internal/fixture"
+	"github.com/alertmend/kubectl-alertmend/pkg/check"
+	"github.com/alertmend/kubectl-alertmend/pkg/snapshot"
+)
+
+func all() []check.Check {
+	return []check.Check{
+		OOMKilled{}, MemoryLimitMissing{}, MemoryRequestMissing{}, CPURequestMissing{}, BestEffort{},
+		MemoryOvercommit{Ratio: 2}, UsageNearLimit{}, NodeMemoryOvercommit{}, PressureWithoutLimits{}, NamespaceWithoutLimits{},
+	}
+}
+
+func TestChecksOnFixtures(t *testing.T) {
+	fixture.RunCases(t, check.CategoryResources, all(), []fixture.Case{
+		{Check: MemoryLimitMissing{}, Fixture: "memory-limit-missing.yaml", Want: []string{
+			"medium memory-limit-missing app/deployment/nolimit",
+			"medium memory-limit-missing app/deployment/sidecar",
+			"medium memory-limit-missing app/cronjob/report",
+			"medium memory-limit-missing app/pod/debug",
+		}},
+		{Check: MemoryRequestMissing{}, Fixture: "memory-request-missing.yaml", Want: []string{
+			"medium memory-request-missing app/deployment/bare",
+			"medium memory-request-missing app/daemonset/agent",
+		}},
+		{Check: CPURequestMissing{}, Fixture: "cpu-request-missing.yaml", Want: []string{
+			"low cpu-request-missing app/deployment/nocpu",
+		}},
+		{Check: BestEffort{}, Fixture: "besteffort-pod.yaml", Want: []string{
+			"low besteffort-pod mixed/deployment/be",
+		}},
+		{Check: MemoryOvercommit{Ratio: 2}, Fixture: "memory-overcommit.yaml", Want: []string{
+			"low memory-overcommit app/deployment/greedy",
+			"low memory-overcommit defaults/deployment/defaulted",
+		}},
+		// A higher ratio tolerates the LimitRange's 8x but not greedy's 10x.
+		{Check: MemoryOvercommit{Ratio: 9}, Fixture: "memory-overcommit.yaml", Want: []string{
+			"low memory-overcommit app/deployment/greedy",
+		}},
+		{Check: OOMKilled{}, Fixture: "container-oomkilled.yaml", Want: []string{
+			"high container-oomkilled app/deployment/api",
+			"high container-oomkilled app/deployment/web",
+			"high container-oomkilled app/job/batch",
+		}},
+		{Check: UsageNearLimit{}, Fixture: "memory-usage-near-limit.yaml", Want: []string{
+			"medium memory-usage-near-limit app/pod/hot",
+		}},
+		{Check: NodeMemoryOvercommit{}, Fixture: "node-memory-overcommit.yaml", Want: []string{
+			"medium node-memory-overcommit node/n1",
+		}},
+		{Check: PressureWithoutLimits{}, Fixture: "memory-pressure-unlimited-pods.yaml", Want: []string{
+			"high memory-pressure-unlimited-pods node/n1,app/deployment/leaky",
+		}},
+		{Check: NamespaceWithoutLimits{}, Fixture: "namespace-without-limits.yaml", Want: []string{
+			"low namespace-without-limits namespace/a",
+		}},
+	})
+}
+
+// fixes returns the fix lines of the finding on the named object.
+func fixes(t *testing.T, findings []check.Finding, name string) []string {
+	t.Helper()
+	for _, f := range findings {
+		if f.Objects[0].Name == name {
+			return f.Fix
+		}
+	}
+	t.Fatalf("no finding on %s", name)
+	return nil
+}
+
+func TestOOMKilledProposesALimitFromEvidence(t *testing.T) {
+	findings := (OOMKilled{}).Run(fixture.Load(t, "container-oomkilled.yaml"))
+	cases := map[string]string{
+		// 200Mi used * 1.5 = 300Mi is below 256Mi + 25% = 320Mi.
+		"api": "kubectl set resources -n app deployment/api -c server --limits=memory=320Mi --requests=memory=320Mi",
+		"web": "kubectl set resources -n app deployment/web -c nginx --limits=memory=1024Mi --requests=memory=1024Mi",
+		// A Job's template cannot be changed in place.
+		"batch": "# raise the memory limit of container work in the pod spec of job app/batch to 2048Mi",
+	}
+	for name, want := range cases {
+		if got := fixes(t, findings, name); len(got) != 1 || !strings.HasPrefix(got[0], want) {
+			t.Errorf("%s: fix %q, want it to start with %q", name, got, want)
+		}
+	}
+}
+
+func TestMissingLimitFixes(t *testing.T) {
+	findings := (MemoryLimitMissing{}).Run(fixture.Load(t, "memory-limit-missing.yaml"))
+	// The limit proposed is the request, where there is one.
+	if got := fixes(t, findings, "nolimit"); len(got) != 1 || got[0] != "kubectl set resources -n app deployment/nolimit -c app --limits=memory=256Mi" {
+		t.Errorf("nolimit fix %q", got)
+	}
+	if got := fixes(t, findings, "sidecar"); len(got) != 1 || !strings.Contains(got[0], "-c proxy") {
+		t.Errorf("sidecar fix %q names the wrong container", got)
+	}
+	if got := fixes(t, findings, "report"); len(got) != 1 || !strings.Contains(got[0], "resources:\n  limits:\n    memory: <value>") {
+		t.Errorf("a CronJob gets YAML to add, got %q", got)
+	}
+}
+
+// For manifests, the finding says that a LimitRange in the cluster might fill the gap.
+func TestMissingLimitOnManifestsMentionsLimitRanges(t *testing.T) {
+	s := fixture.Load(t, "memory-limit-missing.yaml")
+	s.Source = snapshot.SourceManifests
+	findings := (MemoryLimitMissing{}).Run(s)
+	if len(findings) == 0 || len(findings[0].Evidence) == 0 || !strings.Contains(findings[0].Evidence[0], "if the cluster has one, the API server fills it in") {
+		t.Errorf("evidence %q", findings[0].Evidence)
+	}
+}
+
+func TestNodeOvercommitNeedsTheWholeCluster(t *testing.T) {
+	s := fixture.Load(t, "node-memory-overcommit.yaml")
+	f := (NodeMemoryOvercommit{}).Run(s)
+	if len(f) != 1 || !strings.Contains(f[0].Evidence[0], "5120Mi of 4096Mi allocatable (125%), plus 1 pod without a limit") {
+		t.Fatalf("evidence %+v", f)
+	}
+	s.Namespace = "app"
+	if f := (NodeMemoryOvercommit{}).Run(s); len(f) != 0 {
+		t.Errorf("with one namespace's pods, a node total is a guess: %+v", f)
+	}
+}
