@@ -126,8 +126,9 @@ func (MemoryRequestMissing) Meta() check.Meta {
 		Category: check.CategoryResources,
 		Severity: check.Medium,
 		Requires: templateKinds(),
-		Description: "Looks for running containers and sidecars with neither a memory request nor a limit (a limit " +
-			"alone becomes the request), after LimitRange defaults. One finding per workload.",
+		Description: "Looks for running containers and sidecars with neither a memory request nor a limit, after " +
+			"LimitRange defaults. One finding per workload. A container with a limit but no request is not reported, " +
+			"unlike in some other tools: the API server copies the limit into the missing request.",
 		Why: "The scheduler places pods by their requests. A container that requests no memory is packed onto nodes " +
 			"as if it used none, which overcommits them; under pressure it is among the first evicted.",
 		Remediation: "Set a memory request near the container's typical working set (kubectl top pod shows it), or give " +
@@ -151,7 +152,8 @@ func (CPURequestMissing) Meta() check.Meta {
 		Severity: check.Low,
 		Requires: templateKinds(),
 		Description: "Looks for running containers and sidecars with neither a CPU request nor a CPU limit, after " +
-			"LimitRange defaults. A missing CPU limit is deliberately not reported: CPU limits throttle a container " +
+			"LimitRange defaults (a limit alone is copied into the request by the API server, so it is not reported). " +
+			"A missing CPU limit is deliberately not reported: CPU limits throttle a container " +
 			"even when the node has idle CPU, which causes latency incidents of their own; a request is what " +
 			"guarantees a share.",
 		Why: "Without a CPU request a container gets the smallest share of CPU when the node is busy, and the " +

@@ -289,6 +289,21 @@ func cleanYAMLError(err error) error {
 	return fmt.Errorf("invalid YAML: %s", msg)
 }
 
+// olderVersionOf reports whether an object of group may be read as the held kind of heldGroup:
+// the same group, or the retired extensions group that workloads lived in before apps.
+func olderVersionOf(group, heldGroup string) bool {
+	return group == heldGroup || (group == "extensions" && heldGroup == "apps")
+}
+
+func withAPIVersion(data []byte, apiVersion string) ([]byte, error) {
+	var obj map[string]any
+	if err := json.Unmarshal(data, &obj); err != nil {
+		return nil, err
+	}
+	obj["apiVersion"] = apiVersion
+	return json.Marshal(obj)
+}
+
 // typeMeta is just enough of an object to route it.
 type typeMeta struct {
 	APIVersion string            `json:"apiVersion"`
@@ -335,8 +350,16 @@ func (l *Loader) addObject(data []byte, origin Origin) (int, error) {
 		l.Skipped = append(l.Skipped, SkippedObject{APIVersion: tm.APIVersion, Kind: tm.Kind, Origin: origin})
 		return 1, nil
 	}
-	if _, held := KindOf(tm.Kind); !held {
+	kind, held := KindOf(tm.Kind)
+	if !held {
 		return 1, nil // a built-in kind that no check reads
+	}
+	if want := kind.Info().GroupVersion; tm.APIVersion != want && olderVersionOf(gv.Group, kind.Info().Group) {
+		// An older version of a kind (batch/v1beta1 CronJob, extensions/v1beta1 Deployment):
+		// its fields are read as the current version's, the shape checks understand.
+		if data, err = withAPIVersion(data, want); err != nil {
+			return 0, &InputError{File: origin.File, Line: origin.Line, Err: fmt.Errorf("%s: %v", tm.Kind, err)}
+		}
 	}
 	obj, _, err := l.decoder.Decode(data, nil, nil)
 	if err != nil {

@@ -191,6 +191,28 @@ func TestLoadEmptyAndMissingInput(t *testing.T) {
 	}
 }
 
+// Manifests written for older API versions are still judged, as the current version.
+func TestLoadOlderAPIVersions(t *testing.T) {
+	dir := t.TempDir()
+	path := write(t, dir, "old.yaml", `apiVersion: batch/v1beta1
+kind: CronJob
+metadata: {name: hello}
+spec: {schedule: "* * * * *", jobTemplate: {spec: {template: {spec: {containers: [{name: c, image: i}]}}}}}
+---
+apiVersion: extensions/v1beta1
+kind: Deployment
+metadata: {name: web}
+spec: {template: {spec: {containers: [{name: c, image: i}]}}}
+`)
+	s, err := (&Loader{}).LoadFiles([]string{path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(s.CronJobs) != 1 || s.CronJobs[0].Spec.JobTemplate.Spec.Template.Spec.Containers[0].Name != "c" || len(s.Deployments) != 1 {
+		t.Errorf("older versions not loaded: %d cronjobs, %d deployments", len(s.CronJobs), len(s.Deployments))
+	}
+}
+
 func TestLoadGenerateName(t *testing.T) {
 	dir := t.TempDir()
 	path := write(t, dir, "jobs.yaml", "apiVersion: batch/v1\nkind: Job\nmetadata: {generateName: migrate-}\nspec: {template: {spec: {containers: [{name: c, image: i}]}}}\n---\napiVersion: batch/v1\nkind: Job\nmetadata: {generateName: migrate-}\nspec: {template: {spec: {containers: [{name: c, image: i}]}}}\n")
