@@ -75,8 +75,8 @@ a deploy; checks that judge live status are left out then.
   # Only one namespace, only workload incidents
   kubectl alertmend diagnose -n shop --category workloads
 
-  # Fail a pipeline step on medium or worse, machine-readable output
-  kubectl alertmend diagnose --fail-on medium -o json`,
+  # Gate manifests in CI: fail on medium or worse, machine-readable output
+  kubectl alertmend diagnose -f deploy/ --fail-on medium -o json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := o.Complete(cmd); err != nil {
