@@ -9,7 +9,7 @@ LDFLAGS := -s -w -X github.com/alertmend/kubectl-alertmend/pkg/version.Version=$
 FUZZTIME ?= 20s
 PLATFORMS := linux/amd64 linux/arm64 darwin/amd64 darwin/arm64 windows/amd64
 
-.PHONY: help build install demo tools test test-unit fuzz check dist clean
+.PHONY: help build install demo tools test test-unit fuzz corpus check dist clean
 
 help: ## Show this help
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -36,6 +36,9 @@ test-unit: ## Only the tests that need no control plane
 
 fuzz: ## Fuzz the manifest loader for FUZZTIME
 	go test -run '^$$' -fuzz '^FuzzLoad$$' -fuzztime $(FUZZTIME) ./pkg/snapshot
+
+corpus: ## Measure agreement with other tools' labelled fixtures in ../shared/corpus
+	go run ./hack/corpus -corpus ../shared/corpus
 
 check: ## gofmt and go vet
 	@unformatted=$$(gofmt -l cmd pkg checks internal hack); \

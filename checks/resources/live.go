@@ -37,6 +37,45 @@ func usageIndex(s *snapshot.Snapshot) usage {
 	return u
 }
 
+// usagePeak is the highest usage measured for one container of one workload.
+type usagePeak struct {
+	memory   int64
+	cpuMilli int64
+}
+
+// peakUsage maps each workload's containers to the highest usage the metrics API reports for
+// any of its pods.
+func peakUsage(s *snapshot.Snapshot) map[ownerContainer]usagePeak {
+	peaks := map[ownerContainer]usagePeak{}
+	if len(s.PodMetrics) == 0 {
+		return peaks
+	}
+	pods := make(map[string]*corev1.Pod, len(s.Pods))
+	for i := range s.Pods {
+		pods[s.Pods[i].Namespace+"/"+s.Pods[i].Name] = &s.Pods[i]
+	}
+	for i := range s.PodMetrics {
+		pm := &s.PodMetrics[i]
+		pod, ok := pods[pm.Namespace+"/"+pm.Name]
+		if !ok {
+			continue
+		}
+		owner := s.TopOwner(pod)
+		for _, c := range pm.Containers {
+			key := ownerContainer{owner, c.Name}
+			p := peaks[key]
+			if q, ok := c.Usage[corev1.ResourceMemory]; ok {
+				p.memory = max(p.memory, q.Value())
+			}
+			if q, ok := c.Usage[corev1.ResourceCPU]; ok {
+				p.cpuMilli = max(p.cpuMilli, q.MilliValue())
+			}
+			peaks[key] = p
+		}
+	}
+	return peaks
+}
+
 func (u usage) of(pod *corev1.Pod, container string) (resource.Quantity, bool) {
 	q, ok := u[pod.Namespace+"/"+pod.Name+"/"+container]
 	return q, ok
@@ -132,7 +171,11 @@ func (c OOMKilled) Run(s *snapshot.Snapshot) []check.Finding {
 				line += ", last OOM kill at " + k.term.FinishedAt.UTC().Format(time.RFC3339)
 			}
 			if q, ok := containerLimit(k.pod, key.container); ok {
-				limit, hasLimit = q, true
+				// Mid-rollout, pods may differ: never propose less than the largest limit.
+				if !hasLimit || q.Cmp(limit) > 0 {
+					limit = q
+				}
+				hasLimit = true
 				line += ", limit " + q.String()
 			}
 			if q, ok := used.of(k.pod, key.container); ok {
@@ -153,23 +196,26 @@ func (c OOMKilled) Run(s *snapshot.Snapshot) []check.Finding {
 
 // oomFix proposes a new limit: measured peak usage with headroom, but never below the limit it
 // was killed at plus a quarter; without a measurement, the current limit times oomRaiseFactor.
+// Only the limit is raised: a higher request could leave new pods Pending mid-incident.
 func oomFix(key ownerContainer, hasLimit bool, limit resource.Quantity, peak int64) []string {
 	var value, why string
 	switch {
+	case peak > 0 && int64(float64(peak)*usageHeadroom) >= limit.Value()+limit.Value()/4:
+		value, why = mebibytes(int64(float64(peak)*usageHeadroom)), fmt.Sprintf("measured usage %s plus 50%%", mebibytes(peak))
 	case peak > 0:
-		proposed := max(int64(float64(peak)*usageHeadroom), limit.Value()+limit.Value()/4)
-		value, why = mebibytes(proposed), fmt.Sprintf("measured usage %s plus 50%% headroom", mebibytes(peak))
+		value, why = mebibytes(limit.Value()+limit.Value()/4), fmt.Sprintf("the limit it was killed at plus 25%% (measured usage is %s)", mebibytes(peak))
 	case hasLimit:
 		value, why = mebibytes(limit.Value()*oomRaiseFactor), fmt.Sprintf("%dx the limit it was killed at", oomRaiseFactor)
 	default:
 		// Killed without a limit of its own: the node ran out of memory.
-		value, why = "<peak usage plus headroom>", "the container had no limit; the node itself ran out of memory"
+		return []string{fmt.Sprintf("# container %s of %s had no memory limit: the node ran out of memory. Set a limit from its peak usage (kubectl top pod --containers).",
+			key.container, key.owner.Describe())}
 	}
 	if !settable(key.owner) {
 		return []string{fmt.Sprintf("# raise the memory limit of container %s in the pod spec of %s to %s (%s)", key.container, key.owner.Describe(), value, why)}
 	}
-	return []string{fmt.Sprintf("kubectl set resources -n %s %s -c %s --limits=memory=%s --requests=memory=%s   # %s",
-		key.owner.Namespace, key.owner.KubectlTarget(), key.container, value, value, why)}
+	return []string{fmt.Sprintf("kubectl set resources -n %s %s -c %s --limits=memory=%s   # %s",
+		key.owner.Namespace, key.owner.KubectlTarget(), key.container, value, why)}
 }
 
 // UsageNearLimit finds containers whose working set is close to their memory limit.
@@ -203,9 +249,9 @@ func (c UsageNearLimit) Run(s *snapshot.Snapshot) []check.Finding {
 	var g groups[sample]
 	for i := range s.Pods {
 		pod := &s.Pods[i]
-		for _, ctr := range pod.Spec.Containers {
-			limit, ok := ctr.Resources.Limits[corev1.ResourceMemory]
-			if !ok || limit.IsZero() {
+		for _, ctr := range runningContainers(&pod.Spec) {
+			limit, ok := lookup(ctr.Resources.Limits, corev1.ResourceMemory)
+			if !ok {
 				continue
 			}
 			u, ok := used.of(pod, ctr.Name)

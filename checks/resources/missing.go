@@ -25,10 +25,14 @@ func (st setting) String() string {
 }
 
 // findMissing reports, per workload, the running containers that lack a setting after
-// LimitRange defaulting.
+// LimitRange defaulting, unless the pod sets it for all its containers (spec.resources).
 func findMissing(s *snapshot.Snapshot, meta check.Meta, st setting) []check.Finding {
 	var findings []check.Finding
+	peaks := peakUsage(s)
 	for _, w := range s.Workloads() {
+		if podLevel(w.Spec, st.resource, st.limit) {
+			continue
+		}
 		defaults := defaultsFor(s, w.Namespace)
 		var names []string
 		var containers []corev1.Container
@@ -53,35 +57,59 @@ func findMissing(s *snapshot.Snapshot, meta check.Meta, st setting) []check.Find
 			f.Evidence = append(f.Evidence, fmt.Sprintf("no LimitRange in the input sets a default %s for namespace %s; "+
 				"if the cluster has one, the API server fills it in", st, w.Namespace))
 		}
-		f.Fix = missingFixes(w.Ref, containers, st)
+		f.Fix = missingFixes(w.Ref, containers, st, peaks)
 		findings = append(findings, f)
 	}
 	return findings
 }
 
+// proposal is a value to set and how it was derived.
+type proposal struct {
+	value string
+	why   string
+}
+
+// propose derives a value from measured usage where the metrics API gave one: a request near
+// the peak, a memory limit with headroom over the peak and never below the request. Without a
+// measurement it names a placeholder and how to fill it in, rather than guess: a limit guessed
+// too low is an OOM kill on the next rollout.
+func propose(c corev1.Container, st setting, peak usagePeak) proposal {
+	kind := "REQUEST"
+	if st.limit {
+		kind = "LIMIT"
+	}
+	placeholder := strings.ToUpper(string(st.resource)) + "_" + kind
+	switch {
+	case st.resource == corev1.ResourceMemory && peak.memory > 0 && st.limit:
+		value := int64(float64(peak.memory) * usageHeadroom)
+		if req, ok := lookup(c.Resources.Requests, corev1.ResourceMemory); ok {
+			value = max(value, req.Value())
+		}
+		return proposal{mebibytes(value), fmt.Sprintf("peak usage %s plus 50%%, at least the request", mebibytes(peak.memory))}
+	case st.resource == corev1.ResourceMemory && peak.memory > 0:
+		return proposal{mebibytes(peak.memory), "the measured working set"}
+	case st.resource == corev1.ResourceCPU && peak.cpuMilli > 0:
+		return proposal{fmt.Sprintf("%dm", max(peak.cpuMilli, 10)), "the measured usage"}
+	}
+	return proposal{placeholder, fmt.Sprintf("%s: the container's peak %s plus headroom (kubectl top pod --containers)", placeholder, st.resource)}
+}
+
 // missingFixes proposes the command for workloads kubectl can set resources on, and the YAML to
-// add otherwise. A missing memory limit is proposed equal to the request when there is one:
-// memory cannot be throttled, so a limit above the request only defers the OOM kill.
-func missingFixes(ref snapshot.Ref, containers []corev1.Container, st setting) []string {
+// add otherwise.
+func missingFixes(ref snapshot.Ref, containers []corev1.Container, st setting, peaks map[ownerContainer]usagePeak) []string {
 	var fixes []string
 	for _, c := range containers {
-		value := "<value>"
-		if st.limit {
-			if req, ok := c.Resources.Requests[st.resource]; ok {
-				value = req.String()
-			}
-		}
-		flag := "--requests"
-		field := "requests"
+		p := propose(c, st, peaks[ownerContainer{ref, c.Name}])
+		flag, field := "--requests", "requests"
 		if st.limit {
 			flag, field = "--limits", "limits"
 		}
 		if settable(ref) {
-			fixes = append(fixes, fmt.Sprintf("kubectl set resources -n %s %s -c %s %s=%s=%s",
-				ref.Namespace, ref.KubectlTarget(), c.Name, flag, st.resource, value))
+			fixes = append(fixes, fmt.Sprintf("kubectl set resources -n %s %s -c %s %s=%s=%s   # %s",
+				ref.Namespace, ref.KubectlTarget(), c.Name, flag, st.resource, p.value, p.why))
 		} else {
-			fixes = append(fixes, fmt.Sprintf("# in the pod spec of %s, container %s:\nresources:\n  %s:\n    %s: %s",
-				ref.Describe(), c.Name, field, st.resource, value))
+			fixes = append(fixes, fmt.Sprintf("# in the pod spec of %s, container %s (%s):\nresources:\n  %s:\n    %s: %s",
+				ref.Describe(), c.Name, p.why, field, st.resource, p.value))
 		}
 	}
 	return fixes
@@ -97,9 +125,11 @@ func (MemoryLimitMissing) Meta() check.Meta {
 		Category: check.CategoryResources,
 		Severity: check.Medium,
 		Requires: templateKinds(),
+		Optional: []snapshot.Kind{snapshot.KindPodMetrics, snapshot.KindReplicaSets},
 		Description: "Looks at every workload's pod template (and at bare pods) for running containers and sidecars " +
-			"without a memory limit, after the defaults the namespace's LimitRanges fill in. Ordinary init containers " +
-			"and ephemeral containers are not judged. One finding per workload.",
+			"without a memory limit, after the defaults the namespace's LimitRanges fill in, unless the pod sets one " +
+			"for all its containers. Ordinary init containers and ephemeral containers are not judged. One finding " +
+			"per workload. The proposed limit comes from measured usage (metrics.k8s.io) where available.",
 		Why: "A container without a memory limit can grow until the node runs out of memory; the kernel then kills " +
 			"processes across the node, and the kubelet evicts neighbours that did nothing wrong.",
 		Remediation: "Set a memory limit on each container, sized from its observed peak usage plus headroom. Setting it " +
@@ -126,6 +156,7 @@ func (MemoryRequestMissing) Meta() check.Meta {
 		Category: check.CategoryResources,
 		Severity: check.Medium,
 		Requires: templateKinds(),
+		Optional: []snapshot.Kind{snapshot.KindPodMetrics, snapshot.KindReplicaSets},
 		Description: "Looks for running containers and sidecars with neither a memory request nor a limit, after " +
 			"LimitRange defaults. One finding per workload. A container with a limit but no request is not reported, " +
 			"unlike in some other tools: the API server copies the limit into the missing request.",
@@ -151,6 +182,7 @@ func (CPURequestMissing) Meta() check.Meta {
 		Category: check.CategoryResources,
 		Severity: check.Low,
 		Requires: templateKinds(),
+		Optional: []snapshot.Kind{snapshot.KindPodMetrics, snapshot.KindReplicaSets},
 		Description: "Looks for running containers and sidecars with neither a CPU request nor a CPU limit, after " +
 			"LimitRange defaults (a limit alone is copied into the request by the API server, so it is not reported). " +
 			"A missing CPU limit is deliberately not reported: CPU limits throttle a container " +

@@ -11,11 +11,16 @@ import (
 	"github.com/alertmend/kubectl-alertmend/pkg/snapshot"
 )
 
-// podMemoryLimit is what a pod may use at most: the sum of its running containers' limits, or
-// unbounded when one of them has none.
+// podMemoryLimit is what a pod may use at most: its pod-level limit, else the sum of its running
+// containers' limits, or unbounded when one of them has none (a zero limit is none).
 func podMemoryLimit(pod *corev1.Pod) (bytes int64, bounded bool) {
+	if pod.Spec.Resources != nil {
+		if q, ok := lookup(pod.Spec.Resources.Limits, corev1.ResourceMemory); ok {
+			return q.Value(), true
+		}
+	}
 	for _, c := range runningContainers(&pod.Spec) {
-		q, ok := c.Resources.Limits[corev1.ResourceMemory]
+		q, ok := lookup(c.Resources.Limits, corev1.ResourceMemory)
 		if !ok {
 			return 0, false
 		}
@@ -40,15 +45,16 @@ type NodeMemoryOvercommit struct{}
 
 func (NodeMemoryOvercommit) Meta() check.Meta {
 	return check.Meta{
-		ID:       "node-memory-overcommit",
-		Title:    "Nodes' memory limits add up to more than they have",
-		Category: check.CategoryResources,
-		Severity: check.Medium,
-		Requires: []snapshot.Kind{snapshot.KindNodes, snapshot.KindPods},
-		LiveOnly: true,
+		ID:           "node-memory-overcommit",
+		Title:        "Nodes' memory limits add up to more than they have",
+		Category:     check.CategoryResources,
+		Severity:     check.Medium,
+		Requires:     []snapshot.Kind{snapshot.KindNodes, snapshot.KindPods},
+		LiveOnly:     true,
+		WholeCluster: true,
 		Description: "Adds up the memory limits of the live pods on each node and compares the sum with the node's " +
 			"allocatable memory; pods with a container without a limit are counted separately, as unbounded. " +
-			"Needs a whole-cluster view: with -n it sees only one namespace's pods.",
+			"Needs every namespace: with -n it is not evaluated.",
 		Why: "Limits are what pods may use. When they add up to more than the node has, a busy hour makes the node " +
 			"run out of memory: the kubelet evicts pods and the kernel OOM-kills, whichever container is unlucky.",
 		Remediation: "Bring limits closer to requests (the scheduler packs by requests), spread the heaviest workloads " +
@@ -59,10 +65,6 @@ func (NodeMemoryOvercommit) Meta() check.Meta {
 
 func (c NodeMemoryOvercommit) Run(s *snapshot.Snapshot) []check.Finding {
 	meta := c.Meta()
-	if s.Namespace != "" {
-		// One namespace's pods say nothing about a node's total.
-		return nil
-	}
 	byNode := podsByNode(s)
 	var refs []snapshot.Ref
 	var evidence []string
@@ -191,8 +193,9 @@ func (NamespaceWithoutLimits) Meta() check.Meta {
 			"such policy objects are often kept apart from application manifests.",
 		Why: "Without a LimitRange nothing fills in defaults for containers that forget their requests and limits; " +
 			"without a quota one team's runaway deployment can take the whole cluster's capacity.",
-		Remediation: "Give each application namespace a LimitRange with default requests and limits, and a ResourceQuota " +
-			"sized for it.",
+		Remediation: "Give each application namespace a LimitRange with default requests (a default limit is safe only " +
+			"once every container's usage is known: it OOM-kills those that use more, and rejects pods that request " +
+			"more), and a ResourceQuota once every workload sets requests (a quota rejects pods that set none).",
 		References: []string{
 			"https://kubernetes.io/docs/concepts/policy/limit-range/",
 			"https://kubernetes.io/docs/concepts/policy/resource-quotas/",
@@ -230,16 +233,17 @@ func (c NamespaceWithoutLimits) Run(s *snapshot.Snapshot) []check.Finding {
 		f.Scope = check.ScopeCluster
 	}
 	f.Evidence = check.LimitEvidence(evidence)
+	// Only default requests: a default limit would OOM-kill or reject (request above limit) the
+	// containers that today run without one.
 	f.Fix = []string{fmt.Sprintf(`kubectl apply -n %s -f - <<'EOF'
 apiVersion: v1
 kind: LimitRange
 metadata:
-  name: defaults
+  name: default-requests
 spec:
   limits:
   - type: Container
-    defaultRequest: {cpu: 100m, memory: 128Mi}
-    default: {memory: 256Mi}
-EOF`, refs[0].Name)}
+    defaultRequest: {cpu: 100m, memory: 128Mi}   # size from kubectl top pods -n %s
+EOF`, refs[0].Name, refs[0].Name)}
 	return []check.Finding{f}
 }

@@ -51,11 +51,13 @@ func runningContainers(spec *corev1.PodSpec) []corev1.Container {
 type limitDefaults struct {
 	limit   corev1.ResourceList
 	request corev1.ResourceList
-	source  map[corev1.ResourceName]string
 }
 
+// defaultsFor applies the API server's defaulting of LimitRange items, so manifests are judged
+// as the cluster would store them: a missing default limit becomes max, a missing default
+// request becomes the default limit, or else min.
 func defaultsFor(s *snapshot.Snapshot, namespace string) limitDefaults {
-	d := limitDefaults{limit: corev1.ResourceList{}, request: corev1.ResourceList{}, source: map[corev1.ResourceName]string{}}
+	d := limitDefaults{limit: corev1.ResourceList{}, request: corev1.ResourceList{}}
 	for i := range s.LimitRanges {
 		lr := &s.LimitRanges[i]
 		if lr.Namespace != namespace {
@@ -65,16 +67,30 @@ func defaultsFor(s *snapshot.Snapshot, namespace string) limitDefaults {
 			if item.Type != corev1.LimitTypeContainer {
 				continue
 			}
+			limit := corev1.ResourceList{}
+			for name, q := range item.Max {
+				limit[name] = q
+			}
 			for name, q := range item.Default {
-				d.limit[name] = q
-				d.source[name] = "LimitRange " + lr.Name
+				limit[name] = q
+			}
+			request := corev1.ResourceList{}
+			for name, q := range item.Min {
+				request[name] = q
+			}
+			for name, q := range limit {
+				request[name] = q
 			}
 			for name, q := range item.DefaultRequest {
-				d.request[name] = q
+				request[name] = q
 			}
-			// Without a default request, the API server uses the default limit as the request.
-			for name, q := range item.Default {
-				if _, ok := item.DefaultRequest[name]; !ok {
+			for name, q := range limit {
+				if positive(q) {
+					d.limit[name] = q
+				}
+			}
+			for name, q := range request {
+				if positive(q) {
 					d.request[name] = q
 				}
 			}
@@ -83,31 +99,56 @@ func defaultsFor(s *snapshot.Snapshot, namespace string) limitDefaults {
 	return d
 }
 
+// positive tells a real setting from an absent one: the kubelet and the QoS rules treat a zero
+// quantity as no setting at all.
+func positive(q resource.Quantity) bool { return q.Sign() > 0 }
+
+func lookup(list corev1.ResourceList, name corev1.ResourceName) (resource.Quantity, bool) {
+	q, ok := list[name]
+	return q, ok && positive(q)
+}
+
 // effectiveLimit is the container's limit for a resource after LimitRange defaulting.
 func (d limitDefaults) effectiveLimit(c *corev1.Container, name corev1.ResourceName) (resource.Quantity, bool) {
-	if q, ok := c.Resources.Limits[name]; ok {
+	if q, ok := lookup(c.Resources.Limits, name); ok {
 		return q, true
 	}
-	q, ok := d.limit[name]
-	return q, ok
+	return lookup(d.limit, name)
 }
 
 // effectiveRequest is the container's request after defaulting: its own, else its limit (the
 // API server copies a limit into a missing request), else the LimitRange's default.
 func (d limitDefaults) effectiveRequest(c *corev1.Container, name corev1.ResourceName) (resource.Quantity, bool) {
-	if q, ok := c.Resources.Requests[name]; ok {
+	if q, ok := lookup(c.Resources.Requests, name); ok {
 		return q, true
 	}
-	if q, ok := c.Resources.Limits[name]; ok {
+	if q, ok := lookup(c.Resources.Limits, name); ok {
 		return q, true
 	}
-	q, ok := d.request[name]
-	return q, ok
+	return lookup(d.request, name)
+}
+
+// podLevel reports whether the pod spec sets the resource for the whole pod (spec.resources),
+// which bounds every container that sets none of its own.
+func podLevel(spec *corev1.PodSpec, name corev1.ResourceName, limit bool) bool {
+	if spec.Resources == nil {
+		return false
+	}
+	if _, ok := lookup(spec.Resources.Limits, name); ok {
+		return true
+	}
+	_, ok := lookup(spec.Resources.Requests, name)
+	return ok && !limit
 }
 
 // bestEffort reports whether the pod would get the BestEffort QoS class: no CPU or memory
-// request or limit on any container, init containers included, after defaulting.
+// request or limit on any container, init containers included, nor on the pod, after defaulting.
 func bestEffort(spec *corev1.PodSpec, d limitDefaults) bool {
+	for _, name := range []corev1.ResourceName{corev1.ResourceCPU, corev1.ResourceMemory} {
+		if podLevel(spec, name, false) {
+			return false
+		}
+	}
 	for _, list := range [][]corev1.Container{spec.InitContainers, spec.Containers} {
 		for i := range list {
 			for _, name := range []corev1.ResourceName{corev1.ResourceCPU, corev1.ResourceMemory} {
@@ -128,10 +169,10 @@ func mebibytes(bytes int64) string {
 }
 
 // settable reports whether `kubectl set resources` can change the workload's template; a Job's
-// template is immutable, a bare pod has none, and kubectl does not set resources on CronJobs.
+// template is immutable and a bare pod has none.
 func settable(r snapshot.Ref) bool {
 	switch r.Kind {
-	case "Deployment", "StatefulSet", "DaemonSet", "ReplicaSet":
+	case "Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "CronJob":
 		return true
 	}
 	return false

@@ -23,6 +23,8 @@ func TestChecksOnFixtures(t *testing.T) {
 			"medium memory-limit-missing app/deployment/sidecar",
 			"medium memory-limit-missing app/cronjob/report",
 			"medium memory-limit-missing app/pod/debug",
+			"medium memory-limit-missing app/deployment/zero",
+			"medium memory-limit-missing app/rollout/canary",
 		}},
 		{Check: MemoryRequestMissing{}, Fixture: "memory-request-missing.yaml", Want: []string{
 			"medium memory-request-missing app/deployment/bare",
@@ -49,6 +51,7 @@ func TestChecksOnFixtures(t *testing.T) {
 		}},
 		{Check: UsageNearLimit{}, Fixture: "memory-usage-near-limit.yaml", Want: []string{
 			"medium memory-usage-near-limit app/pod/hot",
+			"medium memory-usage-near-limit app/pod/meshed",
 		}},
 		{Check: NodeMemoryOvercommit{}, Fixture: "node-memory-overcommit.yaml", Want: []string{
 			"medium node-memory-overcommit node/n1",
@@ -77,9 +80,10 @@ func fixes(t *testing.T, findings []check.Finding, name string) []string {
 func TestOOMKilledProposesALimitFromEvidence(t *testing.T) {
 	findings := (OOMKilled{}).Run(fixture.Load(t, "container-oomkilled.yaml"))
 	cases := map[string]string{
-		// 200Mi used * 1.5 = 300Mi is below 256Mi + 25% = 320Mi.
-		"api": "kubectl set resources -n app deployment/api -c server --limits=memory=320Mi --requests=memory=320Mi",
-		"web": "kubectl set resources -n app deployment/web -c nginx --limits=memory=1024Mi --requests=memory=1024Mi",
+		// 200Mi used * 1.5 = 300Mi is below 256Mi + 25% = 320Mi. Only the limit is raised.
+		"api": "kubectl set resources -n app deployment/api -c server --limits=memory=320Mi   # the limit it was killed at plus 25% (measured usage is 200Mi)",
+		// Pods were killed at 512Mi and at 1Gi: twice the larger.
+		"web": "kubectl set resources -n app deployment/web -c nginx --limits=memory=2048Mi   # 2x the limit it was killed at",
 		// A Job's template cannot be changed in place.
 		"batch": "# raise the memory limit of container work in the pod spec of job app/batch to 2048Mi",
 	}
@@ -92,15 +96,19 @@ func TestOOMKilledProposesALimitFromEvidence(t *testing.T) {
 
 func TestMissingLimitFixes(t *testing.T) {
 	findings := (MemoryLimitMissing{}).Run(fixture.Load(t, "memory-limit-missing.yaml"))
-	// The limit proposed is the request, where there is one.
-	if got := fixes(t, findings, "nolimit"); len(got) != 1 || got[0] != "kubectl set resources -n app deployment/nolimit -c app --limits=memory=256Mi" {
+	// Measured: 300Mi peak plus half, above the 256Mi request.
+	if got := fixes(t, findings, "nolimit"); len(got) != 1 || !strings.HasPrefix(got[0], "kubectl set resources -n app deployment/nolimit -c app --limits=memory=450Mi   # peak usage 300Mi") {
 		t.Errorf("nolimit fix %q", got)
 	}
-	if got := fixes(t, findings, "sidecar"); len(got) != 1 || !strings.Contains(got[0], "-c proxy") {
-		t.Errorf("sidecar fix %q names the wrong container", got)
+	// Not measured: a placeholder that says how to fill it, never a guess.
+	if got := fixes(t, findings, "sidecar"); len(got) != 1 || !strings.Contains(got[0], "-c proxy --limits=memory=MEMORY_LIMIT   # MEMORY_LIMIT: the container's peak memory") {
+		t.Errorf("sidecar fix %q", got)
 	}
-	if got := fixes(t, findings, "report"); len(got) != 1 || !strings.Contains(got[0], "resources:\n  limits:\n    memory: <value>") {
-		t.Errorf("a CronJob gets YAML to add, got %q", got)
+	if got := fixes(t, findings, "report"); len(got) != 1 || !strings.HasPrefix(got[0], "kubectl set resources -n app cronjob/report -c report") {
+		t.Errorf("kubectl sets resources on CronJobs, got %q", got)
+	}
+	if got := fixes(t, findings, "debug"); len(got) != 1 || !strings.Contains(got[0], "resources:\n  limits:\n    memory: MEMORY_LIMIT") {
+		t.Errorf("a bare pod gets YAML to add, got %q", got)
 	}
 }
 
@@ -114,14 +122,22 @@ func TestMissingLimitOnManifestsMentionsLimitRanges(t *testing.T) {
 	}
 }
 
-func TestNodeOvercommitNeedsTheWholeCluster(t *testing.T) {
-	s := fixture.Load(t, "node-memory-overcommit.yaml")
-	f := (NodeMemoryOvercommit{}).Run(s)
+func TestNodeOvercommitEvidence(t *testing.T) {
+	f := (NodeMemoryOvercommit{}).Run(fixture.Load(t, "node-memory-overcommit.yaml"))
 	if len(f) != 1 || !strings.Contains(f[0].Evidence[0], "5120Mi of 4096Mi allocatable (125%), plus 1 pod without a limit") {
 		t.Fatalf("evidence %+v", f)
 	}
-	s.Namespace = "app"
-	if f := (NodeMemoryOvercommit{}).Run(s); len(f) != 0 {
-		t.Errorf("with one namespace's pods, a node total is a guess: %+v", f)
+	// With -n it would see one namespace's pods only; the engine then marks it not evaluated.
+	if !(NodeMemoryOvercommit{}).Meta().WholeCluster {
+		t.Error("node-memory-overcommit must declare that it needs every namespace")
+	}
+}
+
+// The namespace fix proposes default requests only: a default limit would OOM-kill or reject
+// the containers that run without one today.
+func TestNamespaceFixIsSafe(t *testing.T) {
+	f := (NamespaceWithoutLimits{}).Run(fixture.Load(t, "namespace-without-limits.yaml"))
+	if len(f) != 1 || !strings.Contains(f[0].Fix[0], "defaultRequest:") || strings.Contains(f[0].Fix[0], "default:") {
+		t.Errorf("fix %q", f[0].Fix)
 	}
 }

@@ -45,6 +45,7 @@ func (c BestEffort) Run(s *snapshot.Snapshot) []check.Finding {
 		byNamespace[w.Namespace] = append(byNamespace[w.Namespace], entry{w, bestEffort(w.Spec, defaultsFor(s, w.Namespace))})
 	}
 	var findings []check.Finding
+	peaks := peakUsage(s)
 	for _, ns := range namespaces {
 		entries := byNamespace[ns]
 		others := 0
@@ -62,7 +63,7 @@ func (c BestEffort) Run(s *snapshot.Snapshot) []check.Finding {
 			}
 			f := check.New(meta, fmt.Sprintf("%s runs BestEffort beside %s in namespace %s that set resources: it is evicted first",
 				e.workload.Ref.Describe(), check.Plural(others, "workload", "workloads"), ns), e.workload.Ref)
-			f.Fix = missingFixes(e.workload.Ref, runningContainers(e.workload.Spec), setting{corev1.ResourceMemory, false})
+			f.Fix = missingFixes(e.workload.Ref, runningContainers(e.workload.Spec), setting{corev1.ResourceMemory, false}, peaks)
 			findings = append(findings, f)
 		}
 	}

@@ -32,6 +32,9 @@ type Meta struct {
 	// LiveOnly marks checks that judge live status (conditions, restarts); manifests carry none,
 	// so such checks are left out when diagnosing files.
 	LiveOnly bool
+	// WholeCluster marks checks whose answer needs every namespace (a node's total, for
+	// example); limited to one namespace with -n, they are not evaluated rather than wrong.
+	WholeCluster bool
 	// Description says what the check looks at; Why says what goes wrong when it fires.
 	Description string
 	Why         string

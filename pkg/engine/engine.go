@@ -173,6 +173,9 @@ func Run(s *snapshot.Snapshot, plan Plan, now time.Time) *report.Report {
 }
 
 func blindingReason(s *snapshot.Snapshot, m check.Meta) string {
+	if m.WholeCluster && s.Namespace != "" {
+		return fmt.Sprintf("needs every namespace's pods; the run was limited to namespace %s (-n)", s.Namespace)
+	}
 	var reasons []string
 	for _, k := range m.Requires {
 		if why, ok := s.Unavailable[k]; ok {

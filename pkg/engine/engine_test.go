@@ -152,6 +152,20 @@ func TestRunMarksBlindAndBrokenChecksNotEvaluated(t *testing.T) {
 	}
 }
 
+func TestWholeClusterChecksAreNotEvaluatedInOneNamespace(t *testing.T) {
+	wide := stub("node-totals", check.CategoryResources, check.Medium, true, snapshot.KindNodes)
+	wide.meta.WholeCluster = true
+	s := snapshot.New(snapshot.SourceCluster)
+	if r := Run(s, Plan{Run: []check.Check{wide}}, time.Now()); r.Summary.ChecksRun != 1 {
+		t.Errorf("cluster-wide run: %+v", r.Summary)
+	}
+	s.Namespace = "shop"
+	r := Run(s, Plan{Run: []check.Check{wide}}, time.Now())
+	if r.Summary.ChecksRun != 0 || len(r.NotEvaluated) != 1 || !strings.Contains(r.NotEvaluated[0].Reason, "limited to namespace shop") {
+		t.Errorf("with -n: %+v %+v", r.Summary, r.NotEvaluated)
+	}
+}
+
 func TestExitCode(t *testing.T) {
 	high := &report.Report{Findings: []check.Finding{{Severity: check.High}}}
 	blind := &report.Report{NotEvaluated: []report.NotEvaluated{{Check: "x"}}}

@@ -38,14 +38,17 @@ func (s *Snapshot) Workloads() []Workload {
 		cj := &s.CronJobs[i]
 		add(KindCronJobs, cj.Namespace, cj.Name, &cj.Spec.JobTemplate.Spec.Template.Spec)
 	}
+	// Jobs and ReplicaSets that a controller owns (a CronJob, a Deployment, or an operator's
+	// kind such as a Rollout) are reported on that controller, through their pods if its
+	// template is not in the snapshot; a bare ReplicaSet scaled to zero runs nothing.
 	for i := range s.Jobs {
-		// A CronJob's Jobs are reported on the CronJob.
-		if job := &s.Jobs[i]; !ownedBy(job, "CronJob") {
+		if job := &s.Jobs[i]; metav1.GetControllerOf(job) == nil {
 			add(KindJobs, job.Namespace, job.Name, &job.Spec.Template.Spec)
 		}
 	}
 	for i := range s.ReplicaSets {
-		if rs := &s.ReplicaSets[i]; !ownedBy(rs, "Deployment") {
+		rs := &s.ReplicaSets[i]
+		if metav1.GetControllerOf(rs) == nil && (rs.Spec.Replicas == nil || *rs.Spec.Replicas > 0) {
 			add(KindReplicaSets, rs.Namespace, rs.Name, &rs.Spec.Template.Spec)
 		}
 	}
@@ -68,9 +71,4 @@ func (s *Snapshot) Workloads() []Workload {
 		out = append(out, Workload{Ref: owner, Namespace: pod.Namespace, Spec: &pod.Spec})
 	}
 	return out
-}
-
-func ownedBy(obj metav1.Object, kind string) bool {
-	owner := metav1.GetControllerOf(obj)
-	return owner != nil && owner.Kind == kind
 }

@@ -1,0 +1,212 @@
+// Command corpus measures how the checks agree with other projects' labelled fixtures in
+// ../shared/corpus (polaris, kubescape's regolibrary), case by case. `make corpus` runs it; the
+// test beside it pins the disagreements that are deliberate, so a new one fails CI.
+package main
+
+import (
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/alertmend/kubectl-alertmend/checks"
+	"github.com/alertmend/kubectl-alertmend/pkg/check"
+	"github.com/alertmend/kubectl-alertmend/pkg/snapshot"
+)
+
+// mapping says which of our checks answer a rule of another tool; none means we deliberately
+// have no such check.
+type mapping struct {
+	rule   string
+	checks []string
+}
+
+func polarisRules() []mapping {
+	return []mapping{
+		{"memoryLimitsMissing", []string{"memory-limit-missing"}},
+		{"memoryRequestsMissing", []string{"memory-request-missing"}},
+		{"cpuRequestsMissing", []string{"cpu-request-missing"}},
+		{"cpuLimitsMissing", nil},
+	}
+}
+
+func regoRules() []mapping {
+	return []mapping{
+		{"resources-memory-limits", []string{"memory-limit-missing"}},
+		{"resources-memory-requests", []string{"memory-request-missing"}},
+		{"resources-cpu-requests", []string{"cpu-request-missing"}},
+		{"resources-memory-limit-and-request", []string{"memory-limit-missing", "memory-request-missing"}},
+		{"resources-cpu-limit-and-request", []string{"cpu-request-missing"}},
+		{"resources-cpu-limits", nil},
+		{"resource-policies", []string{"memory-limit-missing", "memory-request-missing", "cpu-request-missing"}},
+	}
+}
+
+// Verdict is one labelled case and what our checks said.
+type Verdict struct {
+	Case  string
+	Want  []string
+	Got   []string
+	Agree bool
+	Note  string
+}
+
+func main() {
+	dir := flag.String("corpus", "../shared/corpus", "the corpus directory")
+	flag.Parse()
+	verdicts, err := Measure(*dir)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "corpus:", err)
+		os.Exit(2)
+	}
+	Report(os.Stdout, verdicts)
+}
+
+// Report prints each case and the agreement per source.
+func Report(w io.Writer, verdicts []Verdict) {
+	totals := map[string][2]int{}
+	for _, v := range verdicts {
+		mark := "agree"
+		if !v.Agree {
+			mark = "DIFFER"
+		}
+		fmt.Fprintf(w, "%-7s %s  want %v got %v%s\n", mark, v.Case, v.Want, v.Got, v.Note)
+		source := strings.SplitN(v.Case, "/", 2)[0]
+		t := totals[source]
+		t[1]++
+		if v.Agree {
+			t[0]++
+		}
+		totals[source] = t
+	}
+	for _, source := range []string{"polaris", "regolibrary"} {
+		fmt.Fprintf(w, "%s: %d of %d cases agree\n", source, totals[source][0], totals[source][1])
+	}
+}
+
+// Measure runs every mapped case of the corpus.
+func Measure(dir string) ([]Verdict, error) {
+	catalog := map[string]check.Check{}
+	for _, c := range checks.All(checks.DefaultOptions()) {
+		catalog[c.Meta().ID] = c
+	}
+	var verdicts []Verdict
+	for _, m := range polarisRules() {
+		files, _ := filepath.Glob(filepath.Join(dir, "polaris", m.rule, "*.yaml"))
+		sort.Strings(files)
+		for _, f := range files {
+			base := filepath.Base(f)
+			if strings.HasPrefix(base, "mutated") {
+				continue // polaris's own mutation feature
+			}
+			got, err := flagged(catalog, m.checks, []string{f})
+			if err != nil {
+				return nil, err
+			}
+			// Polaris labels a file as a whole: a failure expects a finding, a success none.
+			want := []string{}
+			if strings.HasPrefix(base, "failure") {
+				want = []string{"(any)"}
+			}
+			agree := (len(got) > 0) == (len(want) > 0)
+			verdicts = append(verdicts, Verdict{Case: "polaris/" + m.rule + "/" + base, Want: want, Got: got, Agree: agree, Note: note(m)})
+		}
+	}
+	for _, m := range regoRules() {
+		cases, _ := filepath.Glob(filepath.Join(dir, "regolibrary", m.rule, "test", "*"))
+		sort.Strings(cases)
+		for _, c := range cases {
+			if _, err := os.Stat(filepath.Join(c, "data.json")); err == nil {
+				continue // depends on the rule's settings
+			}
+			want, err := regoExpected(filepath.Join(c, "expected.json"))
+			if err != nil {
+				return nil, err
+			}
+			input := filepath.Join(c, "input")
+			if _, err := os.Stat(input); err != nil {
+				input = c
+			}
+			files, _ := filepath.Glob(filepath.Join(input, "*.yaml"))
+			got, err := flagged(catalog, m.checks, files)
+			if err != nil {
+				return nil, err
+			}
+			verdicts = append(verdicts, Verdict{Case: "regolibrary/" + m.rule + "/" + filepath.Base(c), Want: want, Got: got,
+				Agree: strings.Join(want, ",") == strings.Join(got, ","), Note: note(m)})
+		}
+	}
+	return verdicts, nil
+}
+
+func note(m mapping) string {
+	if len(m.checks) == 0 {
+		return "  (no such check, by design)"
+	}
+	return ""
+}
+
+// flagged loads files as manifests and returns the objects the given checks report, as
+// "Kind/namespace/name", sorted.
+func flagged(catalog map[string]check.Check, ids []string, files []string) ([]string, error) {
+	if len(ids) == 0 || len(files) == 0 {
+		return []string{}, nil
+	}
+	s, err := (&snapshot.Loader{}).LoadFiles(files)
+	if err != nil {
+		return nil, err
+	}
+	set := map[string]bool{}
+	for _, id := range ids {
+		for _, f := range catalog[id].Run(s) {
+			o := f.Objects[0]
+			set[o.Kind+"/"+o.Namespace+"/"+o.Name] = true
+		}
+	}
+	return sortedSet(set), nil
+}
+
+func regoExpected(path string) ([]string, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var alerts []struct {
+		AlertObject struct {
+			K8sAPIObjects []struct {
+				Kind     string `json:"kind"`
+				Metadata struct {
+					Name      string `json:"name"`
+					Namespace string `json:"namespace"`
+				} `json:"metadata"`
+			} `json:"k8sApiObjects"`
+		} `json:"alertObject"`
+	}
+	if err := json.Unmarshal(data, &alerts); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	set := map[string]bool{}
+	for _, a := range alerts {
+		for _, o := range a.AlertObject.K8sAPIObjects {
+			ns := o.Metadata.Namespace
+			if ns == "" {
+				ns = "default"
+			}
+			set[o.Kind+"/"+ns+"/"+o.Metadata.Name] = true
+		}
+	}
+	return sortedSet(set), nil
+}
+
+func sortedSet(set map[string]bool) []string {
+	out := make([]string, 0, len(set))
+	for k := range set {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
