@@ -4,6 +4,7 @@ package checks
 import (
 	"sort"
 
+	"github.com/alertmend/kubectl-alertmend/checks/apiserver"
 	"github.com/alertmend/kubectl-alertmend/checks/resources"
 	"github.com/alertmend/kubectl-alertmend/checks/workloads"
 	"github.com/alertmend/kubectl-alertmend/pkg/check"
@@ -21,7 +22,11 @@ func DefaultOptions() Options {
 
 // All returns every check, configured by opts, sorted by category (in catalog order) and then by ID.
 func All(opts Options) []check.Check {
-	all := []check.Check{
+	all := append(apiserver.FlagChecks(),
+		apiserver.AnonymousAccess{},
+		apiserver.AnonymousBinding{},
+		apiserver.VersionSupport{},
+		apiserver.KubeletSkew{},
 		resources.OOMKilled{},
 		resources.MemoryLimitMissing{},
 		resources.MemoryRequestMissing{},
@@ -40,7 +45,7 @@ func All(opts Options) []check.Check {
 		workloads.DeploymentUnavailable{},
 		workloads.StatefulSetUnavailable{},
 		workloads.DaemonSetUnavailable{},
-	}
+	)
 	categoryOrder := map[check.Category]int{}
 	for i, c := range check.Categories() {
 		categoryOrder[c] = i

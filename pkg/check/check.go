@@ -16,6 +16,13 @@ type Check interface {
 	Run(s *snapshot.Snapshot) []Finding
 }
 
+// Applicability is implemented by checks that can tell from the snapshot that what they judge
+// is not there to see, for example a managed control plane that shows no API server pods. A
+// non-empty reason makes the check "not evaluated" instead of passing.
+type Applicability interface {
+	NotEvaluable(s *snapshot.Snapshot) string
+}
+
 // Meta describes a check for the catalog, for `explain`, and for the engine's scheduling.
 type Meta struct {
 	// ID is stable kebab-case, written by hand; users put it in ignore lists, so it never changes.

@@ -170,6 +170,7 @@ func (o *DiagnoseOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	snap.CollectedAt = o.env.Now()
 	if nothingToRun {
 		return failed("none of the selected checks can judge manifests: %s need live cluster state; run them against a cluster",
 			strings.Join(plan.LiveOnlyLeftOut, ", "))

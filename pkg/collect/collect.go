@@ -8,10 +8,12 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strings"
 	"sync"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	metricsv1beta1 "k8s.io/metrics/pkg/apis/metrics/v1beta1"
@@ -46,6 +48,9 @@ type Clients struct {
 	Kube kubernetes.Interface
 	// Metrics reads metrics.k8s.io; nil means usage is not collected.
 	Metrics metricsclient.Interface
+	// Anonymous talks to the same server with the same TLS settings but no credentials, to see
+	// what an outsider sees; nil means it is not probed.
+	Anonymous rest.Interface
 }
 
 // NewClients builds the clients for a REST config.
@@ -58,7 +63,13 @@ func NewClients(config *rest.Config) (Clients, error) {
 	if err != nil {
 		return Clients{}, err
 	}
-	return Clients{Kube: kube, Metrics: metrics}, nil
+	anonymousConfig := rest.AnonymousClientConfig(config)
+	anonymousConfig.UserAgent = config.UserAgent
+	anonymous, err := kubernetes.NewForConfig(anonymousConfig)
+	if err != nil {
+		return Clients{}, err
+	}
+	return Clients{Kube: kube, Metrics: metrics, Anonymous: anonymous.Discovery().RESTClient()}, nil
 }
 
 // Collect lists the given kinds into a new snapshot.
@@ -198,6 +209,18 @@ func (c *collector) list(ctx context.Context, kind snapshot.Kind) error {
 		c.snap.LimitRanges, err = pages(ctx, c.opts.ChunkSize, core.LimitRanges(ns).List, limitRangeItems)
 	case snapshot.KindResourceQuotas:
 		c.snap.ResourceQuotas, err = pages(ctx, c.opts.ChunkSize, core.ResourceQuotas(ns).List, resourceQuotaItems)
+	case snapshot.KindClusterRoleBindings:
+		c.snap.ClusterRoleBindings, err = pages(ctx, c.opts.ChunkSize, c.clients.Kube.RbacV1().ClusterRoleBindings().List, clusterRoleBindingItems)
+	case snapshot.KindRoleBindings:
+		c.snap.RoleBindings, err = pages(ctx, c.opts.ChunkSize, c.clients.Kube.RbacV1().RoleBindings(ns).List, roleBindingItems)
+	case snapshot.KindServerVersion:
+		info, verr := c.clients.Kube.Discovery().ServerVersion()
+		if verr == nil {
+			c.snap.ServerVersion = info.GitVersion
+		}
+		err = verr
+	case snapshot.KindAnonymousAccess:
+		c.snap.AnonymousAccess, err = probeAnonymous(ctx, c.clients.Anonymous)
 	case snapshot.KindPodMetrics:
 		if c.clients.Metrics == nil {
 			return apierrors.NewNotFound(metricsv1beta1.Resource("pods"), "")
@@ -207,6 +230,40 @@ func (c *collector) list(ctx context.Context, kind snapshot.Kind) error {
 		return fmt.Errorf("no collector for kind %q", kind)
 	}
 	return err
+}
+
+// anonymousProbes are the requests an outsider would try first: the public version endpoint,
+// discovery, and listing the two things worth stealing names from.
+func anonymousProbes() []string {
+	return []string{"/version", "/api", "/api/v1/namespaces", "/api/v1/pods"}
+}
+
+// probeAnonymous sends read-only GETs without credentials and records each status code.
+func probeAnonymous(ctx context.Context, client rest.Interface) ([]snapshot.ProbeResult, error) {
+	if client == nil {
+		return nil, apierrors.NewNotFound(schema.GroupResource{Resource: "anonymous access"}, "")
+	}
+	var results []snapshot.ProbeResult
+	answered := false
+	for _, path := range anonymousProbes() {
+		req := client.Get().AbsPath(path)
+		if strings.HasPrefix(path, "/api/v1/") {
+			req = req.Param("limit", "1")
+		}
+		var code int
+		err := req.Do(ctx).StatusCode(&code).Error()
+		r := snapshot.ProbeResult{Path: path, Status: code}
+		if code == 0 && err != nil {
+			r.Error = err.Error()
+		} else {
+			answered = true
+		}
+		results = append(results, r)
+	}
+	if !answered {
+		return nil, fmt.Errorf("no answer to requests without credentials: %s", results[0].Error)
+	}
+	return results, nil
 }
 
 // pages follows continue tokens until the list is complete. If a token expires mid-way (410

@@ -4,6 +4,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	metricsv1beta1 "k8s.io/metrics/pkg/apis/metrics/v1beta1"
 )
@@ -38,5 +39,11 @@ func resourceQuotaItems(l *corev1.ResourceQuotaList) ([]corev1.ResourceQuota, me
 	return l.Items, l.ListMeta
 }
 func podMetricsItems(l *metricsv1beta1.PodMetricsList) ([]metricsv1beta1.PodMetrics, metav1.ListMeta) {
+	return l.Items, l.ListMeta
+}
+func clusterRoleBindingItems(l *rbacv1.ClusterRoleBindingList) ([]rbacv1.ClusterRoleBinding, metav1.ListMeta) {
+	return l.Items, l.ListMeta
+}
+func roleBindingItems(l *rbacv1.RoleBindingList) ([]rbacv1.RoleBinding, metav1.ListMeta) {
 	return l.Items, l.ListMeta
 }

@@ -140,7 +140,11 @@ func Run(s *snapshot.Snapshot, plan Plan, now time.Time) *report.Report {
 	}
 	for _, c := range plan.Run {
 		m := c.Meta()
-		if reason := blindingReason(s, m); reason != "" {
+		reason := blindingReason(s, m)
+		if a, ok := c.(check.Applicability); ok && reason == "" {
+			reason = a.NotEvaluable(s)
+		}
+		if reason != "" {
 			r.NotEvaluated = append(r.NotEvaluated, report.NotEvaluated{Check: m.ID, Reason: reason})
 			continue
 		}
@@ -174,7 +178,7 @@ func Run(s *snapshot.Snapshot, plan Plan, now time.Time) *report.Report {
 
 func blindingReason(s *snapshot.Snapshot, m check.Meta) string {
 	if m.WholeCluster && s.Namespace != "" {
-		return fmt.Sprintf("needs every namespace's pods; the run was limited to namespace %s (-n)", s.Namespace)
+		return fmt.Sprintf("needs objects beyond namespace %s, to which the run was limited (-n)", s.Namespace)
 	}
 	var reasons []string
 	for _, k := range m.Requires {

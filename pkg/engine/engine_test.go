@@ -161,7 +161,7 @@ func TestWholeClusterChecksAreNotEvaluatedInOneNamespace(t *testing.T) {
 	}
 	s.Namespace = "shop"
 	r := Run(s, Plan{Run: []check.Check{wide}}, time.Now())
-	if r.Summary.ChecksRun != 0 || len(r.NotEvaluated) != 1 || !strings.Contains(r.NotEvaluated[0].Reason, "limited to namespace shop") {
+	if r.Summary.ChecksRun != 0 || len(r.NotEvaluated) != 1 || !strings.Contains(r.NotEvaluated[0].Reason, "beyond namespace shop") {
 		t.Errorf("with -n: %+v %+v", r.Summary, r.NotEvaluated)
 	}
 }

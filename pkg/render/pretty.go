@@ -73,8 +73,25 @@ func writePretty(w io.Writer, r *report.Report, opts Options) error {
 
 	if len(r.NotEvaluated) > 0 {
 		b.WriteString("\n" + p.title.Render("NOT EVALUATED") + p.dim.Render(fmt.Sprintf("  %d", len(r.NotEvaluated))) + "\n")
+		// Checks blinded by the same cause are one line: the cause is what the reader acts on.
+		var reasons []string
+		byReason := map[string][]string{}
 		for _, ne := range r.NotEvaluated {
-			b.WriteString("  ○ " + ne.Check + p.dim.Render(": "+ne.Reason) + "\n")
+			if _, seen := byReason[ne.Reason]; !seen {
+				reasons = append(reasons, ne.Reason)
+			}
+			byReason[ne.Reason] = append(byReason[ne.Reason], ne.Check)
+		}
+		for _, reason := range reasons {
+			checks := byReason[reason]
+			if len(checks) == 1 {
+				b.WriteString("  ○ " + checks[0] + p.dim.Render(": "+reason) + "\n")
+				continue
+			}
+			b.WriteString("  ○ " + fmt.Sprintf("%d checks", len(checks)) + p.dim.Render(": "+reason) + "\n")
+			for _, line := range Wrap(strings.Join(checks, ", "), 88) {
+				b.WriteString("      " + p.dim.Render(line) + "\n")
+			}
 		}
 	}
 

@@ -16,12 +16,20 @@ const (
 	KindReplicaSets    Kind = "replicasets"
 	KindResourceQuotas Kind = "resourcequotas"
 	KindStatefulSets   Kind = "statefulsets"
+
+	KindClusterRoleBindings Kind = "clusterrolebindings"
+	KindRoleBindings        Kind = "rolebindings"
+	// KindServerVersion is the API server's /version: not an object, but read like one.
+	KindServerVersion Kind = "version"
+	// KindAnonymousAccess is what the API server answers a caller without credentials.
+	KindAnonymousAccess Kind = "anonymous-access"
 )
 
 // AllKinds lists every kind a snapshot can hold, sorted by name.
 func AllKinds() []Kind {
-	return []Kind{KindCronJobs, KindDaemonSets, KindDeployments, KindJobs, KindLimitRanges, KindNamespaces, KindNodes,
-		KindPodMetrics, KindPods, KindReplicaSets, KindResourceQuotas, KindStatefulSets}
+	return []Kind{KindAnonymousAccess, KindClusterRoleBindings, KindCronJobs, KindDaemonSets, KindDeployments, KindJobs,
+		KindLimitRanges, KindNamespaces, KindNodes, KindPodMetrics, KindPods, KindReplicaSets, KindResourceQuotas,
+		KindRoleBindings, KindStatefulSets, KindServerVersion}
 }
 
 // KindInfo is what the loaders and the renderers need to know about a kind.
@@ -30,35 +38,44 @@ type KindInfo struct {
 	GroupVersion string
 	ObjectKind   string
 	Namespaced   bool
+	// Probe marks what the collector learns by asking the server rather than by listing
+	// objects; manifests never carry it.
+	Probe bool
 }
 
 // Info returns the facts of a kind; an unknown kind yields the zero value.
 func (k Kind) Info() KindInfo {
 	switch k {
 	case KindNamespaces:
-		return KindInfo{"", "v1", "Namespace", false}
+		return KindInfo{"", "v1", "Namespace", false, false}
 	case KindNodes:
-		return KindInfo{"", "v1", "Node", false}
+		return KindInfo{"", "v1", "Node", false, false}
 	case KindPods:
-		return KindInfo{"", "v1", "Pod", true}
+		return KindInfo{"", "v1", "Pod", true, false}
 	case KindDeployments:
-		return KindInfo{"apps", "apps/v1", "Deployment", true}
+		return KindInfo{"apps", "apps/v1", "Deployment", true, false}
 	case KindReplicaSets:
-		return KindInfo{"apps", "apps/v1", "ReplicaSet", true}
+		return KindInfo{"apps", "apps/v1", "ReplicaSet", true, false}
 	case KindStatefulSets:
-		return KindInfo{"apps", "apps/v1", "StatefulSet", true}
+		return KindInfo{"apps", "apps/v1", "StatefulSet", true, false}
 	case KindDaemonSets:
-		return KindInfo{"apps", "apps/v1", "DaemonSet", true}
+		return KindInfo{"apps", "apps/v1", "DaemonSet", true, false}
 	case KindJobs:
-		return KindInfo{"batch", "batch/v1", "Job", true}
+		return KindInfo{"batch", "batch/v1", "Job", true, false}
 	case KindCronJobs:
-		return KindInfo{"batch", "batch/v1", "CronJob", true}
+		return KindInfo{"batch", "batch/v1", "CronJob", true, false}
 	case KindLimitRanges:
-		return KindInfo{"", "v1", "LimitRange", true}
+		return KindInfo{"", "v1", "LimitRange", true, false}
 	case KindResourceQuotas:
-		return KindInfo{"", "v1", "ResourceQuota", true}
+		return KindInfo{"", "v1", "ResourceQuota", true, false}
 	case KindPodMetrics:
-		return KindInfo{"metrics.k8s.io", "metrics.k8s.io/v1beta1", "PodMetrics", true}
+		return KindInfo{"metrics.k8s.io", "metrics.k8s.io/v1beta1", "PodMetrics", true, false}
+	case KindClusterRoleBindings:
+		return KindInfo{"rbac.authorization.k8s.io", "rbac.authorization.k8s.io/v1", "ClusterRoleBinding", false, false}
+	case KindRoleBindings:
+		return KindInfo{"rbac.authorization.k8s.io", "rbac.authorization.k8s.io/v1", "RoleBinding", true, false}
+	case KindServerVersion, KindAnonymousAccess:
+		return KindInfo{Probe: true}
 	}
 	return KindInfo{}
 }

@@ -18,6 +18,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -395,6 +396,10 @@ func (l *Loader) add(obj runtime.Object, origin Origin) error {
 		return keep(l, &s.ResourceQuotas, KindResourceQuotas, o, origin)
 	case *metricsv1beta1.PodMetrics:
 		return keep(l, &s.PodMetrics, KindPodMetrics, o, origin)
+	case *rbacv1.ClusterRoleBinding:
+		return keep(l, &s.ClusterRoleBindings, KindClusterRoleBindings, o, origin)
+	case *rbacv1.RoleBinding:
+		return keep(l, &s.RoleBindings, KindRoleBindings, o, origin)
 	}
 	return nil
 }

@@ -6,10 +6,12 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	metricsv1beta1 "k8s.io/metrics/pkg/apis/metrics/v1beta1"
 )
 
@@ -29,6 +31,9 @@ type Snapshot struct {
 	Server  string
 	// Namespace limits namespaced kinds to one namespace; empty means the whole cluster.
 	Namespace string
+	// CollectedAt is when the state was read (for manifests, when they were loaded); checks
+	// that judge dates use it instead of the clock, so they stay pure.
+	CollectedAt time.Time
 
 	Namespaces   []corev1.Namespace
 	Nodes        []corev1.Node
@@ -45,6 +50,14 @@ type Snapshot struct {
 	// PodMetrics is the metrics API's view of current usage (metrics.k8s.io, from metrics-server).
 	PodMetrics []metricsv1beta1.PodMetrics
 
+	ClusterRoleBindings []rbacv1.ClusterRoleBinding
+	RoleBindings        []rbacv1.RoleBinding
+
+	// ServerVersion is the API server's /version answer, e.g. "v1.37.2".
+	ServerVersion string
+	// AnonymousAccess records what the server answered requests made without credentials.
+	AnonymousAccess []ProbeResult
+
 	// Unavailable maps a kind that could not be read to the reason, for example
 	// "forbidden: User "bob" cannot list resource "nodes" ...".
 	Unavailable map[Kind]string
@@ -54,6 +67,16 @@ type Snapshot struct {
 	replicaSetsByKey map[string]*appsv1.ReplicaSet
 	jobsByKey        map[string]*batchv1.Job
 	podsPerOwner     map[Ref]int
+}
+
+// ProbeResult is the answer to one request made without credentials.
+type ProbeResult struct {
+	// Path is the request, e.g. "/api/v1/namespaces".
+	Path string
+	// Status is the HTTP status code; 0 when no answer came.
+	Status int
+	// Error describes a failure to get any answer.
+	Error string
 }
 
 // Origin is the place in a manifest file an object came from.
@@ -91,6 +114,8 @@ func (s *Snapshot) Finish() {
 	sortByKey(s.LimitRanges, func(o *corev1.LimitRange) string { return o.Namespace + "/" + o.Name })
 	sortByKey(s.ResourceQuotas, func(o *corev1.ResourceQuota) string { return o.Namespace + "/" + o.Name })
 	sortByKey(s.PodMetrics, func(o *metricsv1beta1.PodMetrics) string { return o.Namespace + "/" + o.Name })
+	sortByKey(s.ClusterRoleBindings, func(o *rbacv1.ClusterRoleBinding) string { return o.Name })
+	sortByKey(s.RoleBindings, func(o *rbacv1.RoleBinding) string { return o.Namespace + "/" + o.Name })
 
 	s.replicaSetsByKey = make(map[string]*appsv1.ReplicaSet, len(s.ReplicaSets))
 	for i := range s.ReplicaSets {

@@ -1,0 +1,150 @@
+package apiserver
+
+import (
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/alertmend/kubectl-alertmend/internal/fixture"
+	"github.com/alertmend/kubectl-alertmend/pkg/check"
+	"github.com/alertmend/kubectl-alertmend/pkg/snapshot"
+)
+
+func family() []check.Check {
+	return append(FlagChecks(), AnonymousAccess{}, AnonymousBinding{}, VersionSupport{}, KubeletSkew{})
+}
+
+// Each flag fixture holds a hardened API server pod, which must not be reported, beside one
+// or more with the flaw.
+func TestChecksOnFixtures(t *testing.T) {
+	byID := map[string]check.Check{}
+	for _, c := range FlagChecks() {
+		byID[c.Meta().ID] = c
+	}
+	// Checks whose input is a server probe are covered by the tests below.
+	var covered []check.Check
+	for _, c := range family() {
+		if id := c.Meta().ID; id != "apiserver-anonymous-access" && id != "apiserver-version-support" && id != "kubelet-version-skew" {
+			covered = append(covered, c)
+		}
+	}
+	fixture.RunCases(t, check.CategoryAPIServer, covered, []fixture.Case{
+		{Check: byID["apiserver-anonymous-auth"], Fixture: "apiserver-anonymous-auth.yaml", Want: []string{"low apiserver-anonymous-auth kube-system/pod/kube-apiserver-bad"}},
+		{Check: byID["apiserver-token-auth-file"], Fixture: "apiserver-token-auth-file.yaml", Want: []string{"high apiserver-token-auth-file kube-system/pod/kube-apiserver-bad"}},
+		{Check: byID["apiserver-kubelet-certificate-authority"], Fixture: "apiserver-kubelet-certificate-authority.yaml", Want: []string{"medium apiserver-kubelet-certificate-authority kube-system/pod/kube-apiserver-bad"}},
+		{Check: byID["apiserver-authorization-always-allow"], Fixture: "apiserver-authorization-always-allow.yaml", Want: []string{"critical apiserver-authorization-always-allow kube-system/pod/kube-apiserver-bad", "critical apiserver-authorization-always-allow kube-system/pod/kube-apiserver-nomode"}},
+		{Check: byID["apiserver-authorization-node-rbac"], Fixture: "apiserver-authorization-node-rbac.yaml", Want: []string{"high apiserver-authorization-node-rbac kube-system/pod/kube-apiserver-bad"}},
+		{Check: byID["apiserver-always-admit"], Fixture: "apiserver-always-admit.yaml", Want: []string{"high apiserver-always-admit kube-system/pod/kube-apiserver-bad"}},
+		{Check: byID["apiserver-admission-disabled"], Fixture: "apiserver-admission-disabled.yaml", Want: []string{"medium apiserver-admission-disabled kube-system/pod/kube-apiserver-bad"}},
+		{Check: byID["apiserver-node-restriction"], Fixture: "apiserver-node-restriction.yaml", Want: []string{"medium apiserver-node-restriction kube-system/pod/kube-apiserver-bad"}},
+		{Check: byID["apiserver-profiling"], Fixture: "apiserver-profiling.yaml", Want: []string{"low apiserver-profiling kube-system/pod/kube-apiserver-bad"}},
+		{Check: byID["apiserver-audit-log"], Fixture: "apiserver-audit-log.yaml", Want: []string{"medium apiserver-audit-log kube-system/pod/kube-apiserver-bad"}},
+		{Check: byID["apiserver-audit-log-retention"], Fixture: "apiserver-audit-log-retention.yaml", Want: []string{"low apiserver-audit-log-retention kube-system/pod/kube-apiserver-bad"}},
+		{Check: byID["apiserver-request-timeout"], Fixture: "apiserver-request-timeout.yaml", Want: []string{"low apiserver-request-timeout kube-system/pod/kube-apiserver-bad"}},
+		{Check: byID["apiserver-service-account-lookup"], Fixture: "apiserver-service-account-lookup.yaml", Want: []string{"medium apiserver-service-account-lookup kube-system/pod/kube-apiserver-bad"}},
+		{Check: byID["apiserver-encryption-at-rest"], Fixture: "apiserver-encryption-at-rest.yaml", Want: []string{"medium apiserver-encryption-at-rest kube-system/pod/kube-apiserver-bad"}},
+		{Check: byID["apiserver-weak-tls"], Fixture: "apiserver-weak-tls.yaml", Want: []string{"medium apiserver-weak-tls kube-system/pod/kube-apiserver-bad"}},
+		{Check: byID["apiserver-insecure-port"], Fixture: "apiserver-insecure-port.yaml", Want: []string{"critical apiserver-insecure-port kube-system/pod/kube-apiserver-bad"}},
+		{Check: byID["apiserver-secure-port-disabled"], Fixture: "apiserver-secure-port-disabled.yaml", Want: []string{"high apiserver-secure-port-disabled kube-system/pod/kube-apiserver-bad"}},
+		{Check: AnonymousBinding{}, Fixture: "apiserver-anonymous-binding.yaml", Want: []string{
+			"critical apiserver-anonymous-binding clusterrolebinding/anon-read",
+			"critical apiserver-anonymous-binding shop/rolebinding/open-shop",
+		}},
+	})
+}
+
+func TestParseFlags(t *testing.T) {
+	f := ParseFlags([]string{"kube-apiserver", "--a=1", "--b", "2", "--bare", "--list=x,y", "--list", "z", "--a=3", `--quoted="q"`})
+	if v, _ := f.Get("a"); v != "3" {
+		t.Errorf("a = %q, want the last occurrence, 3", v)
+	}
+	if v, _ := f.Get("b"); v != "2" {
+		t.Errorf("b = %q, want the separate value 2", v)
+	}
+	if !f.Bool("bare", false) || f.Bool("missing", false) || !f.Bool("missing", true) {
+		t.Error("bare flags are true; missing ones take their default")
+	}
+	if got := f.List("list"); !reflect.DeepEqual(got, []string{"x", "y", "z"}) {
+		t.Errorf("list = %q, want every item of every occurrence", got)
+	}
+	if v, _ := f.Get("quoted"); v != "q" {
+		t.Errorf("quoted = %q", v)
+	}
+	wrapped := ParseFlags([]string{"/bin/sh", "-c", "exec kube-apiserver --profiling=false --authorization-mode=Node,RBAC"})
+	if wrapped.Bool("profiling", true) || !wrapped.Has("authorization-mode", "RBAC") {
+		t.Error("flags inside a shell wrapper are not read")
+	}
+}
+
+// A cluster whose control plane is not visible says so, for every flag check.
+func TestFlagChecksOnAManagedCluster(t *testing.T) {
+	s := fixture.Load(t, "kubelet-version-skew.yaml")
+	for _, c := range FlagChecks() {
+		a, ok := c.(check.Applicability)
+		if !ok || !strings.Contains(a.NotEvaluable(s), "control plane not visible") {
+			t.Errorf("%s does not say the control plane is not visible", c.Meta().ID)
+		}
+	}
+	manifests := fixture.Load(t, "kubelet-version-skew.yaml")
+	manifests.Source = snapshot.SourceManifests
+	if reason := FlagChecks()[0].(check.Applicability).NotEvaluable(manifests); reason != "" {
+		t.Errorf("manifests without an API server pod simply hold nothing to judge, yet: %s", reason)
+	}
+	withServer := fixture.Load(t, "apiserver-profiling.yaml")
+	if reason := FlagChecks()[0].(check.Applicability).NotEvaluable(withServer); reason != "" {
+		t.Errorf("a visible API server is reported as not visible: %s", reason)
+	}
+}
+
+func TestAnonymousAccess(t *testing.T) {
+	probe := func(results ...snapshot.ProbeResult) []string {
+		s := snapshot.New(snapshot.SourceCluster)
+		s.AnonymousAccess = results
+		return fixture.Summaries(AnonymousAccess{}.Run(s))
+	}
+	closed := probe(snapshot.ProbeResult{Path: "/version", Status: 200}, snapshot.ProbeResult{Path: "/api", Status: 401},
+		snapshot.ProbeResult{Path: "/api/v1/namespaces", Status: 401}, snapshot.ProbeResult{Path: "/api/v1/pods", Status: 403})
+	if len(closed) != 0 {
+		t.Errorf("only the public /version answers, yet: %q", closed)
+	}
+	open := probe(snapshot.ProbeResult{Path: "/version", Status: 200}, snapshot.ProbeResult{Path: "/api", Status: 200},
+		snapshot.ProbeResult{Path: "/api/v1/namespaces", Status: 200}, snapshot.ProbeResult{Path: "/api/v1/pods", Status: 403})
+	if !reflect.DeepEqual(open, []string{"critical apiserver-anonymous-access "}) {
+		t.Errorf("namespaces listed anonymously: %q", open)
+	}
+}
+
+func TestVersionSupport(t *testing.T) {
+	at := func(version, day string) []string {
+		s := snapshot.New(snapshot.SourceCluster)
+		s.ServerVersion = version
+		s.CollectedAt, _ = time.Parse("2006-01-02", day)
+		return fixture.Summaries(VersionSupport{}.Run(s))
+	}
+	cases := []struct {
+		version, day string
+		want         []string
+	}{
+		{"v1.37.2", "2026-11-24", nil},
+		{"v1.34.9", "2026-11-24", []string{"high apiserver-version-support "}},
+		{"v1.35.4", "2026-12-15", []string{"low apiserver-version-support "}},
+		{"v1.28.15-eks-1", "2026-11-24", []string{"high apiserver-version-support "}},
+		{"v1.40.0", "2026-11-24", nil},
+		{"unknown", "2026-11-24", nil},
+	}
+	for _, tc := range cases {
+		if got := at(tc.version, tc.day); len(got) != len(tc.want) || (len(got) > 0 && got[0] != tc.want[0]) {
+			t.Errorf("%s on %s: %q, want %q", tc.version, tc.day, got, tc.want)
+		}
+	}
+}
+
+func TestKubeletSkew(t *testing.T) {
+	s := fixture.Load(t, "kubelet-version-skew.yaml")
+	s.ServerVersion = "v1.37.2"
+	got := fixture.Summaries(KubeletSkew{}.Run(s))
+	if !reflect.DeepEqual(got, []string{"medium kubelet-version-skew node/ahead,node/old"}) {
+		t.Errorf("skew: %q", got)
+	}
+}

@@ -1,0 +1,146 @@
+// Package apiserver audits the API server as an attacker and the CIS Benchmark see it: the flags
+// of its static pods, what it answers a caller without credentials, what RBAC grants anonymous
+// callers, and whether its version and its kubelets' are still supported.
+package apiserver
+
+import (
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/alertmend/kubectl-alertmend/pkg/snapshot"
+)
+
+// Flags are a command line's flags: every occurrence, in order, as kube-apiserver's flag parser
+// would collect them.
+type Flags struct {
+	values map[string][]string
+}
+
+// ParseFlags reads `--flag=value`, `--flag value` and bare boolean `--flag`, from a command and
+// its args. A shell wrapper (`sh -c "kube-apiserver --a=b ..."`) is split into words.
+func ParseFlags(tokens []string) Flags {
+	var words []string
+	for _, t := range tokens {
+		if strings.Contains(t, " --") {
+			words = append(words, strings.Fields(t)...)
+		} else {
+			words = append(words, t)
+		}
+	}
+	f := Flags{values: map[string][]string{}}
+	for i := 0; i < len(words); i++ {
+		w := words[i]
+		if !strings.HasPrefix(w, "-") || w == "-" || w == "--" {
+			continue
+		}
+		name := strings.TrimLeft(w, "-")
+		value := "true"
+		if n, v, ok := strings.Cut(name, "="); ok {
+			name, value = n, v
+		} else if i+1 < len(words) && !strings.HasPrefix(words[i+1], "-") {
+			value = words[i+1]
+			i++
+		}
+		f.values[name] = append(f.values[name], strings.Trim(value, `"'`))
+	}
+	return f
+}
+
+// Get returns the flag's value; when it is repeated, the last one wins, as for scalar flags.
+func (f Flags) Get(name string) (string, bool) {
+	v := f.values[name]
+	if len(v) == 0 {
+		return "", false
+	}
+	return v[len(v)-1], true
+}
+
+// List returns every comma-separated item of every occurrence of a list flag.
+func (f Flags) List(name string) []string {
+	var out []string
+	for _, v := range f.values[name] {
+		for _, item := range strings.Split(v, ",") {
+			if item = strings.TrimSpace(item); item != "" {
+				out = append(out, item)
+			}
+		}
+	}
+	return out
+}
+
+// Has reports whether a list flag contains item.
+func (f Flags) Has(name, item string) bool {
+	for _, v := range f.List(name) {
+		if v == item {
+			return true
+		}
+	}
+	return false
+}
+
+// Bool reads a boolean flag, with its default when unset.
+func (f Flags) Bool(name string, def bool) bool {
+	v, ok := f.Get(name)
+	if !ok {
+		return def
+	}
+	return !strings.EqualFold(v, "false") && v != "0"
+}
+
+// serverPod is one kube-apiserver pod and its parsed flags.
+type serverPod struct {
+	ref   snapshot.Ref
+	flags Flags
+}
+
+// serverPods finds the API server's static (mirror) pods in kube-system: label
+// component=kube-apiserver, as kubeadm, kind, minikube and rke2 set it, or a name
+// kube-apiserver-<node>.
+func serverPods(s *snapshot.Snapshot) []serverPod {
+	var out []serverPod
+	for i := range s.Pods {
+		pod := &s.Pods[i]
+		if pod.Namespace != "kube-system" {
+			continue
+		}
+		if pod.Labels["component"] != "kube-apiserver" && !strings.HasPrefix(pod.Name, "kube-apiserver-") {
+			continue
+		}
+		c := serverContainer(pod)
+		if c == nil {
+			continue
+		}
+		out = append(out, serverPod{
+			ref:   snapshot.RefTo(snapshot.KindPods, pod.Namespace, pod.Name),
+			flags: ParseFlags(append(append([]string{}, c.Command...), c.Args...)),
+		})
+	}
+	return out
+}
+
+// serverContainer is the container that runs kube-apiserver: the one named so, or whose command
+// mentions it, or the only one.
+func serverContainer(pod *corev1.Pod) *corev1.Container {
+	for i := range pod.Spec.Containers {
+		c := &pod.Spec.Containers[i]
+		if c.Name == "kube-apiserver" || strings.Contains(strings.Join(c.Command, " "), "kube-apiserver") {
+			return c
+		}
+	}
+	if len(pod.Spec.Containers) == 1 {
+		return &pod.Spec.Containers[0]
+	}
+	return nil
+}
+
+// notVisible is the reason the flag checks give on clusters whose control plane runs elsewhere.
+// Manifests are judged when they contain the API server's static pod, and otherwise simply hold
+// nothing for these checks.
+func notVisible(s *snapshot.Snapshot) string {
+	if s.Source == snapshot.SourceManifests || len(serverPods(s)) > 0 {
+		return ""
+	}
+	return "control plane not visible: no kube-apiserver pod in kube-system (a managed cluster such as EKS, GKE or AKS?); " +
+		"the checks from outside still run"
+}

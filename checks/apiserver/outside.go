@@ -1,0 +1,140 @@
+package apiserver
+
+import (
+	"fmt"
+	"strings"
+
+	rbacv1 "k8s.io/api/rbac/v1"
+
+	"github.com/alertmend/kubectl-alertmend/pkg/check"
+	"github.com/alertmend/kubectl-alertmend/pkg/snapshot"
+)
+
+// AnonymousAccess reports what the server gives a caller with no credentials at all.
+type AnonymousAccess struct{}
+
+func (AnonymousAccess) Meta() check.Meta {
+	return check.Meta{
+		ID:       "apiserver-anonymous-access",
+		Title:    "The API server answers callers without credentials",
+		Category: check.CategoryAPIServer,
+		Severity: check.Critical,
+		Requires: []snapshot.Kind{snapshot.KindAnonymousAccess},
+		LiveOnly: true,
+		Description: "Sends read-only GET requests without credentials (same server, same TLS settings) to /version, /api, " +
+			"/api/v1/namespaces and /api/v1/pods, and reports every answer beyond the default public endpoints (/version, " +
+			"the health checks). Works on managed clusters too.",
+		Why: "Whoever can reach the server can map or read the cluster without stealing anything first; listing pods " +
+			"reveals images, environment and service accounts to attack.",
+		Remediation: "Remove what grants anonymous callers access (see apiserver-anonymous-binding), or turn anonymous " +
+			"authentication off (--anonymous-auth=false, or the provider's setting).",
+		References: []string{"https://kubernetes.io/docs/reference/access-authn-authz/authentication/#anonymous-requests"},
+	}
+}
+
+func (c AnonymousAccess) Run(s *snapshot.Snapshot) []check.Finding {
+	meta := c.Meta()
+	var open, evidence []string
+	for _, r := range s.AnonymousAccess {
+		line := fmt.Sprintf("GET %s without credentials: ", r.Path)
+		switch {
+		case r.Status == 0:
+			line += "no answer (" + r.Error + ")"
+		default:
+			line += fmt.Sprintf("HTTP %d", r.Status)
+		}
+		evidence = append(evidence, line)
+		if r.Status >= 200 && r.Status < 300 && r.Path != "/version" {
+			open = append(open, r.Path)
+		}
+	}
+	if len(open) == 0 {
+		return nil
+	}
+	f := check.New(meta, fmt.Sprintf("the API server answers %s to callers without credentials", strings.Join(open, ", ")))
+	f.Incident = true
+	f.Scope = check.ScopeCluster
+	f.Evidence = evidence
+	f.Fix = []string{
+		"kubectl get clusterrolebindings,rolebindings -A -o wide | grep -E 'system:(anonymous|unauthenticated)'",
+		fmt.Sprintf("curl -k %s/api/v1/namespaces   # repeat the probe: expect 401 or 403", serverOf(s)),
+	}
+	return []check.Finding{f}
+}
+
+func serverOf(s *snapshot.Snapshot) string {
+	if s.Server != "" {
+		return s.Server
+	}
+	return "https://<server>"
+}
+
+// AnonymousBinding finds RBAC bindings that grant anything to anonymous callers.
+type AnonymousBinding struct{}
+
+func (AnonymousBinding) Meta() check.Meta {
+	return check.Meta{
+		ID:       "apiserver-anonymous-binding",
+		Title:    "RBAC grants access to anonymous callers",
+		Category: check.CategoryAPIServer,
+		Severity: check.Critical,
+		Requires: []snapshot.Kind{snapshot.KindClusterRoleBindings, snapshot.KindRoleBindings},
+		Description: "Lists ClusterRoleBindings and RoleBindings whose subjects include the user system:anonymous or the " +
+			"group system:unauthenticated. The default binding system:public-info-viewer (version and health endpoints, " +
+			"present on every cluster) is by policy not reported. Works on manifests too.",
+		Why:         "Anything bound to these subjects is open to whoever can reach the API server, credentials or not.",
+		Remediation: "Delete the binding, or bind the role to the authenticated identities that need it instead.",
+		References: []string{
+			"https://kubernetes.io/docs/reference/access-authn-authz/rbac/#discovery-roles",
+			"https://kubernetes.io/docs/reference/access-authn-authz/authentication/#anonymous-requests",
+		},
+	}
+}
+
+func anonymousSubjects(subjects []rbacv1.Subject) []string {
+	var out []string
+	for _, sub := range subjects {
+		if (sub.Kind == rbacv1.UserKind && sub.Name == "system:anonymous") || (sub.Kind == rbacv1.GroupKind && sub.Name == "system:unauthenticated") {
+			out = append(out, sub.Kind+" "+sub.Name)
+		}
+	}
+	return out
+}
+
+func (c AnonymousBinding) Run(s *snapshot.Snapshot) []check.Finding {
+	meta := c.Meta()
+	var findings []check.Finding
+	report := func(ref snapshot.Ref, roleRef rbacv1.RoleRef, who []string) {
+		f := check.New(meta, fmt.Sprintf("%s grants %s %s to %s", ref.Describe(), strings.ToLower(roleRef.Kind), roleRef.Name,
+			strings.Join(who, " and ")), ref)
+		f.Incident = true
+		if ref.Namespace == "" {
+			f.Scope = check.ScopeCluster
+		} else {
+			f.Scope = check.ScopeNamespace
+		}
+		kind := strings.ToLower(ref.Kind)
+		if ref.Namespace == "" {
+			f.Fix = []string{fmt.Sprintf("kubectl delete %s %s   # after checking nothing legitimate depends on it", kind, ref.Name)}
+		} else {
+			f.Fix = []string{fmt.Sprintf("kubectl delete %s -n %s %s   # after checking nothing legitimate depends on it", kind, ref.Namespace, ref.Name)}
+		}
+		findings = append(findings, f)
+	}
+	for i := range s.ClusterRoleBindings {
+		b := &s.ClusterRoleBindings[i]
+		if b.RoleRef.Kind == "ClusterRole" && b.RoleRef.Name == "system:public-info-viewer" {
+			continue
+		}
+		if who := anonymousSubjects(b.Subjects); len(who) > 0 {
+			report(snapshot.RefTo(snapshot.KindClusterRoleBindings, "", b.Name), b.RoleRef, who)
+		}
+	}
+	for i := range s.RoleBindings {
+		b := &s.RoleBindings[i]
+		if who := anonymousSubjects(b.Subjects); len(who) > 0 {
+			report(snapshot.RefTo(snapshot.KindRoleBindings, b.Namespace, b.Name), b.RoleRef, who)
+		}
+	}
+	return findings
+}
