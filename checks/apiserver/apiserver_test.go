@@ -47,6 +47,11 @@ func TestChecksOnFixtures(t *testing.T) {
 		{Check: byID["apiserver-weak-tls"], Fixture: "apiserver-weak-tls.yaml", Want: []string{"medium apiserver-weak-tls kube-system/pod/kube-apiserver-bad"}},
 		{Check: byID["apiserver-insecure-port"], Fixture: "apiserver-insecure-port.yaml", Want: []string{"critical apiserver-insecure-port kube-system/pod/kube-apiserver-bad"}},
 		{Check: byID["apiserver-secure-port-disabled"], Fixture: "apiserver-secure-port-disabled.yaml", Want: []string{"high apiserver-secure-port-disabled kube-system/pod/kube-apiserver-bad"}},
+		{Check: byID["apiserver-service-account-key"], Fixture: "apiserver-service-account-key.yaml", Want: []string{"medium apiserver-service-account-key kube-system/pod/kube-apiserver-bad"}},
+		{Check: byID["apiserver-etcd-tls"], Fixture: "apiserver-etcd-tls.yaml", Want: []string{"high apiserver-etcd-tls kube-system/pod/kube-apiserver-bad", "high apiserver-etcd-tls kube-system/pod/kube-apiserver-noca"}},
+		{Check: byID["apiserver-serving-certificate"], Fixture: "apiserver-serving-certificate.yaml", Want: []string{"low apiserver-serving-certificate kube-system/pod/kube-apiserver-bad"}},
+		{Check: byID["apiserver-client-ca"], Fixture: "apiserver-client-ca.yaml", Want: []string{"medium apiserver-client-ca kube-system/pod/kube-apiserver-bad"}},
+		{Check: byID["apiserver-token-expiration-extended"], Fixture: "apiserver-token-expiration-extended.yaml", Want: []string{"low apiserver-token-expiration-extended kube-system/pod/kube-apiserver-bad"}},
 		{Check: AnonymousBinding{}, Fixture: "apiserver-anonymous-binding.yaml", Want: []string{
 			"critical apiserver-anonymous-binding clusterrolebinding/anon-read",
 			"critical apiserver-anonymous-binding shop/rolebinding/open-shop",

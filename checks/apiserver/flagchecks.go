@@ -119,6 +119,22 @@ func atLeast(f Flags, name string, min int) (int, bool) {
 	return n, err == nil && n >= min
 }
 
+// requireFlags judges flags that must all be set to a non-empty value.
+func requireFlags(names ...string) func(Flags) (string, string) {
+	return func(f Flags) (string, string) {
+		var missing []string
+		for _, n := range names {
+			if v, _ := f.Get(n); v == "" {
+				missing = append(missing, "--"+n)
+			}
+		}
+		if len(missing) == 0 {
+			return "", ""
+		}
+		return strings.Join(missing, ", ") + " not set", "set " + strings.Join(missing, ", ")
+	}
+}
+
 // FlagChecks are every check of the API server's flags, in the order of the CIS Benchmark.
 func FlagChecks() []check.Check {
 	rules := []flagRule{
@@ -153,12 +169,7 @@ func FlagChecks() []check.Check {
 			description: "Reports a missing --kubelet-certificate-authority.",
 			why:         "Without it, the API server's connections to kubelets (exec, logs, port-forward) can be intercepted by anyone who can impersonate a node's address.",
 			remediation: "Set --kubelet-certificate-authority to the CA that signs the kubelets' serving certificates (and enable serving certificate rotation on the kubelets).",
-			judge: func(f Flags) (string, string) {
-				if v, _ := f.Get("kubelet-certificate-authority"); v == "" {
-					return "--kubelet-certificate-authority is not set", "set --kubelet-certificate-authority=<CA file>"
-				}
-				return "", ""
-			},
+			judge:       requireFlags("kubelet-certificate-authority"),
 		},
 		{
 			id: "apiserver-authorization-always-allow", title: "The API server authorizes every request", severity: check.Critical, cis: []string{"1.2.6"},
@@ -328,12 +339,7 @@ func FlagChecks() []check.Check {
 			description: "Reports a missing --encryption-provider-config.",
 			why:         "Secrets are kept in etcd in plain text: anyone with an etcd backup or disk snapshot has every password and token.",
 			remediation: "Configure encryption at rest (--encryption-provider-config with a KMS, aescbc or secretbox provider) and rewrite existing Secrets.",
-			judge: func(f Flags) (string, string) {
-				if v, _ := f.Get("encryption-provider-config"); v == "" {
-					return "--encryption-provider-config is not set", "set --encryption-provider-config=<EncryptionConfiguration file>"
-				}
-				return "", ""
-			},
+			judge:       requireFlags("encryption-provider-config"),
 		},
 		{
 			id: "apiserver-weak-tls", title: "The API server accepts weak TLS", severity: check.Medium, cis: []string{"1.2.29"},
@@ -385,6 +391,46 @@ func FlagChecks() []check.Check {
 			judge: func(f Flags) (string, string) {
 				if v, ok := f.Get("secure-port"); ok && v == "0" {
 					return "--secure-port is 0", "remove --secure-port=0"
+				}
+				return "", ""
+			},
+		},
+		{
+			id: "apiserver-service-account-key", title: "The API server has no key to verify service account tokens", severity: check.Medium, cis: []string{"1.2.22"},
+			description: "Reports a missing --service-account-key-file.",
+			why:         "Without an explicit verification key the server falls back to its TLS key; rotating either then breaks or weakens every service account token.",
+			remediation: "Set --service-account-key-file to the public key matching --service-account-signing-key-file.",
+			judge:       requireFlags("service-account-key-file"),
+		},
+		{
+			id: "apiserver-etcd-tls", title: "The API server talks to etcd without TLS client authentication", severity: check.High, cis: []string{"1.2.23", "1.2.26"},
+			description: "Reports a missing --etcd-certfile, --etcd-keyfile or --etcd-cafile.",
+			why:         "etcd holds every Secret. Without client certificates anyone who reaches etcd can read or rewrite the cluster; without the CA the API server cannot tell a real etcd from an impostor.",
+			remediation: "Set --etcd-certfile, --etcd-keyfile and --etcd-cafile, and require client certificates on etcd.",
+			judge:       requireFlags("etcd-certfile", "etcd-keyfile", "etcd-cafile"),
+		},
+		{
+			id: "apiserver-serving-certificate", title: "The API server serves a self-signed certificate", severity: check.Low, cis: []string{"1.2.24"},
+			description: "Reports a missing --tls-cert-file or --tls-private-key-file (the server then generates a self-signed pair).",
+			why:         "Clients cannot verify a self-signed serving certificate, so they are configured to skip verification, which invites interception.",
+			remediation: "Set --tls-cert-file and --tls-private-key-file to a certificate signed by the cluster CA.",
+			judge:       requireFlags("tls-cert-file", "tls-private-key-file"),
+		},
+		{
+			id: "apiserver-client-ca", title: "The API server does not accept client certificates", severity: check.Medium, cis: []string{"1.2.25"},
+			description: "Reports a missing --client-ca-file.",
+			why:         "Without it, kubelets and administrators cannot authenticate with certificates, and the API server cannot verify the kubelets' client identities.",
+			remediation: "Set --client-ca-file to the cluster CA.",
+			judge:       requireFlags("client-ca-file"),
+		},
+		{
+			id: "apiserver-token-expiration-extended", title: "Service account tokens live longer than they say", severity: check.Low, cis: []string{"1.2.30"},
+			description: "Reports --service-account-extend-token-expiration left at its default (true) or set to true.",
+			why:         "Projected tokens then stay valid for a year regardless of the expiration requested, so a stolen token stays useful long after it should have expired.",
+			remediation: "Set --service-account-extend-token-expiration=false once workloads refresh their tokens (current client libraries do).",
+			judge: func(f Flags) (string, string) {
+				if f.Bool("service-account-extend-token-expiration", true) {
+					return "--service-account-extend-token-expiration is not false", "set --service-account-extend-token-expiration=false"
 				}
 				return "", ""
 			},

@@ -22,19 +22,40 @@ func TestDisagreementsAreDeliberate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Each deliberate difference, with the reason alertmend decides otherwise.
 	deliberate := map[string]string{
-		// A missing CPU limit is not reported: CPU limits throttle even on an idle node.
-		"polaris/cpuLimitsMissing/failure.yaml":                       "no cpu limit check",
-		"regolibrary/resources-cpu-limits/cronjob":                    "no cpu limit check",
-		"regolibrary/resources-cpu-limits/pod":                        "no cpu limit check",
-		"regolibrary/resources-cpu-limits/pod-only-limits":            "no cpu limit check",
-		"regolibrary/resources-cpu-limits/workload":                   "no cpu limit check",
-		"regolibrary/resources-cpu-limit-and-request/pod-only-limits": "no cpu limit check",
-		// A limit without a request is not a missing request: the API server copies the limit.
-		"regolibrary/resources-memory-requests/pod-only-requests":          "limit becomes the request",
-		"regolibrary/resources-cpu-requests/pod-only-requests":             "limit becomes the request",
-		"regolibrary/resources-memory-limit-and-request/pod-only-requests": "limit becomes the request",
-		"regolibrary/resources-cpu-limit-and-request/pod-only-requests":    "limit becomes the request",
+		"polaris/cpuLimitsMissing/failure.yaml":                                                                                           "no CPU limit check: CPU limits throttle even on idle nodes",
+		"regolibrary/resources-memory-requests/pod-only-requests":                                                                         "a limit without a request is not a missing request: the API server copies the limit",
+		"regolibrary/resources-cpu-requests/pod-only-requests":                                                                            "a limit without a request is not a missing request: the API server copies the limit",
+		"regolibrary/resources-memory-limit-and-request/pod-only-requests":                                                                "a limit without a request is not a missing request: the API server copies the limit",
+		"regolibrary/resources-cpu-limit-and-request/pod-only-limits":                                                                     "no CPU limit check: CPU limits throttle even on idle nodes",
+		"regolibrary/resources-cpu-limit-and-request/pod-only-requests":                                                                   "a limit without a request is not a missing request: the API server copies the limit",
+		"regolibrary/resources-cpu-limits/cronjob":                                                                                        "no CPU limit check: CPU limits throttle even on idle nodes",
+		"regolibrary/resources-cpu-limits/pod":                                                                                            "no CPU limit check: CPU limits throttle even on idle nodes",
+		"regolibrary/resources-cpu-limits/pod-only-limits":                                                                                "no CPU limit check: CPU limits throttle even on idle nodes",
+		"regolibrary/resources-cpu-limits/workload":                                                                                       "no CPU limit check: CPU limits throttle even on idle nodes",
+		"regolibrary/anonymous-access-enabled/fail":                                                                                       "the default system:public-info-viewer binding is information, not a finding",
+		"regolibrary/ensure-that-the-admission-control-plugin-AlwaysPullImages-is-set/failed":                                             "an optional admission plugin, a policy choice rather than a flaw",
+		"regolibrary/ensure-that-the-admission-control-plugin-AlwaysPullImages-is-set/rke2-args-fail":                                     "an optional admission plugin, a policy choice rather than a flaw",
+		"regolibrary/ensure-that-the-admission-control-plugin-EventRateLimit-is-set/failed":                                               "an optional admission plugin, a policy choice rather than a flaw",
+		"regolibrary/ensure-that-the-admission-control-plugin-EventRateLimit-is-set/rke2-args-fail":                                       "an optional admission plugin, a policy choice rather than a flaw",
+		"regolibrary/ensure-that-the-admission-control-plugin-NamespaceLifecycle-is-set/passed":                                           "one check covers both plugins: this pod disables the other one",
+		"regolibrary/ensure-that-the-admission-control-plugin-SecurityContextDeny-is-set-if-PodSecurityPolicy-is-not-used/failed":         "an optional admission plugin, a policy choice rather than a flaw",
+		"regolibrary/ensure-that-the-admission-control-plugin-SecurityContextDeny-is-set-if-PodSecurityPolicy-is-not-used/rke2-args-fail": "an optional admission plugin, a policy choice rather than a flaw",
+		"regolibrary/ensure-that-the-admission-control-plugin-ServiceAccount-is-set/passed":                                               "one check covers both plugins: this pod disables the other one",
+		"regolibrary/ensure-that-the-api-server-DenyServiceExternalIPs-is-not-set/failed":                                                 "an optional admission plugin, a policy choice rather than a flaw",
+		"regolibrary/ensure-that-the-api-server-DenyServiceExternalIPs-is-not-set/rke2-args-fail":                                         "an optional admission plugin, a policy choice rather than a flaw",
+		"regolibrary/ensure-that-the-api-server-DenyServiceExternalIPs-is-set/failed":                                                     "an optional admission plugin, a policy choice rather than a flaw",
+		"regolibrary/ensure-that-the-api-server-DenyServiceExternalIPs-is-set/rke2-args-fail":                                             "an optional admission plugin, a policy choice rather than a flaw",
+		"regolibrary/ensure-that-the-api-server-audit-log-maxage-argument-is-set-to-30-or-as-appropriate/failed":                          "retention is judged only where an audit log file is written; a missing log is apiserver-audit-log",
+		"regolibrary/ensure-that-the-api-server-audit-log-maxage-argument-is-set-to-30-or-as-appropriate/rke2-args-fail":                  "retention is judged only where an audit log file is written; a missing log is apiserver-audit-log",
+		"regolibrary/ensure-that-the-api-server-audit-log-maxbackup-argument-is-set-to-10-or-as-appropriate/failed":                       "retention is judged only where an audit log file is written; a missing log is apiserver-audit-log",
+		"regolibrary/ensure-that-the-api-server-audit-log-maxbackup-argument-is-set-to-10-or-as-appropriate/rke2-args":                    "retention is judged only where an audit log file is written; a missing log is apiserver-audit-log",
+		"regolibrary/ensure-that-the-api-server-audit-log-maxsize-argument-is-set-to-100-or-as-appropriate/failed":                        "retention is judged only where an audit log file is written; a missing log is apiserver-audit-log",
+		"regolibrary/ensure-that-the-api-server-audit-log-maxsize-argument-is-set-to-100-or-as-appropriate/rke2-args":                     "retention is judged only where an audit log file is written; a missing log is apiserver-audit-log",
+		"regolibrary/ensure-that-the-api-server-request-timeout-argument-is-set-as-appropriate/failed":                                    "only an excessive --request-timeout (over 5m) is reported",
+		"regolibrary/ensure-that-the-api-server-request-timeout-argument-is-set-as-appropriate/rke2-args-fail":                            "only an excessive --request-timeout (over 5m) is reported",
+		"regolibrary/ensure-that-the-api-server-secure-port-argument-is-not-set-to-0/failed":                                              "a repeated flag is read as kube-apiserver reads it: the last occurrence wins",
 	}
 	var differ []string
 	for _, v := range verdicts {

@@ -43,6 +43,7 @@ func TestDiagnoseFindsTheScenarioIncidents(t *testing.T) {
 		"namespace-without-limits namespace/data",
 		"apiserver-anonymous-auth kube-system/pod/kube-apiserver-node-a",
 		"apiserver-profiling kube-system/pod/kube-apiserver-node-a",
+		"apiserver-token-expiration-extended kube-system/pod/kube-apiserver-node-a",
 		"besteffort-pod shop/deployment/checkout",
 		"cpu-request-missing shop/deployment/checkout",
 	}
@@ -53,7 +54,7 @@ func TestDiagnoseFindsTheScenarioIncidents(t *testing.T) {
 		t.Errorf("metadata %+v", rep.Metadata)
 	}
 	// The test control plane has no metrics-server: usage is not evaluated, and says why.
-	if rep.Summary.Critical != 2 || rep.Summary.High != 9 || rep.Summary.ChecksRun != 38 || rep.Summary.NotEvaluated != 1 ||
+	if rep.Summary.Critical != 2 || rep.Summary.High != 9 || rep.Summary.ChecksRun != 43 || rep.Summary.NotEvaluated != 1 ||
 		rep.NotEvaluated[0].Check != "memory-usage-near-limit" || !strings.Contains(rep.NotEvaluated[0].Reason, "install metrics-server") {
 		t.Errorf("summary %+v, not evaluated %+v", rep.Summary, rep.NotEvaluated)
 	}
@@ -102,9 +103,9 @@ func TestDiagnoseSelectionAndGate(t *testing.T) {
 		{[]string{"--checks", "node-pressure", "--fail-on", "critical"}, 0, 1},
 		{[]string{"--checks", "node-pressure", "--fail-on", "high"}, 1, 1},
 		// Usage is not evaluated without metrics-server: with the gate off, the run is incomplete.
-		{[]string{"--fail-on", "none"}, 3, 23},
-		{[]string{"--fail-on", "none", "--skip", "memory-usage-near-limit"}, 0, 23},
-		{[]string{"--fail-on", "critical"}, 1, 23},
+		{[]string{"--fail-on", "none"}, 3, 24},
+		{[]string{"--fail-on", "none", "--skip", "memory-usage-near-limit"}, 0, 24},
+		{[]string{"--fail-on", "critical"}, 1, 24},
 	}
 	for _, tc := range cases {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
