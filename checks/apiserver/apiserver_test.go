@@ -35,7 +35,7 @@ func TestChecksOnFixtures(t *testing.T) {
 		{Check: byID["apiserver-kubelet-certificate-authority"], Fixture: "apiserver-kubelet-certificate-authority.yaml", Want: []string{"medium apiserver-kubelet-certificate-authority kube-system/pod/kube-apiserver-bad"}},
 		{Check: byID["apiserver-authorization-always-allow"], Fixture: "apiserver-authorization-always-allow.yaml", Want: []string{"critical apiserver-authorization-always-allow kube-system/pod/kube-apiserver-bad", "critical apiserver-authorization-always-allow kube-system/pod/kube-apiserver-nomode"}},
 		{Check: byID["apiserver-authorization-node-rbac"], Fixture: "apiserver-authorization-node-rbac.yaml", Want: []string{"high apiserver-authorization-node-rbac kube-system/pod/kube-apiserver-bad"}},
-		{Check: byID["apiserver-always-admit"], Fixture: "apiserver-always-admit.yaml", Want: []string{"high apiserver-always-admit kube-system/pod/kube-apiserver-bad"}},
+		{Check: byID["apiserver-always-admit"], Fixture: "apiserver-always-admit.yaml", Want: []string{"low apiserver-always-admit kube-system/pod/kube-apiserver-bad"}},
 		{Check: byID["apiserver-admission-disabled"], Fixture: "apiserver-admission-disabled.yaml", Want: []string{"medium apiserver-admission-disabled kube-system/pod/kube-apiserver-bad"}},
 		{Check: byID["apiserver-node-restriction"], Fixture: "apiserver-node-restriction.yaml", Want: []string{"medium apiserver-node-restriction kube-system/pod/kube-apiserver-bad"}},
 		{Check: byID["apiserver-profiling"], Fixture: "apiserver-profiling.yaml", Want: []string{"low apiserver-profiling kube-system/pod/kube-apiserver-bad"}},
@@ -60,21 +60,29 @@ func TestChecksOnFixtures(t *testing.T) {
 }
 
 func TestParseFlags(t *testing.T) {
-	f := ParseFlags([]string{"kube-apiserver", "--a=1", "--b", "2", "--bare", "--list=x,y", "--list", "z", "--a=3", `--quoted="q"`})
+	f := ParseFlags([]string{"kube-apiserver", "--a=1", "--b", "2", "--profiling", "--list=x,y", "--list", "z", "--a=3",
+		`--quoted="q"`, "--audit-log-path", "-", "--service-account-lookup=F"})
 	if v, _ := f.Get("a"); v != "3" {
 		t.Errorf("a = %q, want the last occurrence, 3", v)
 	}
 	if v, _ := f.Get("b"); v != "2" {
 		t.Errorf("b = %q, want the separate value 2", v)
 	}
-	if !f.Bool("bare", false) || f.Bool("missing", false) || !f.Bool("missing", true) {
-		t.Error("bare flags are true; missing ones take their default")
+	if !f.Bool("profiling", false) || f.Bool("missing", false) || !f.Bool("missing", true) {
+		t.Error("bare boolean flags are true; missing ones take their default")
+	}
+	if f.Bool("service-account-lookup", true) {
+		t.Error("F is false, as strconv.ParseBool reads it")
 	}
 	if got := f.List("list"); !reflect.DeepEqual(got, []string{"x", "y", "z"}) {
 		t.Errorf("list = %q, want every item of every occurrence", got)
 	}
 	if v, _ := f.Get("quoted"); v != "q" {
 		t.Errorf("quoted = %q", v)
+	}
+	// A non-boolean flag takes the next word even when it starts with a dash.
+	if v, _ := f.Get("audit-log-path"); v != "-" {
+		t.Errorf("audit-log-path = %q, want - (stdout)", v)
 	}
 	wrapped := ParseFlags([]string{"/bin/sh", "-c", "exec kube-apiserver --profiling=false --authorization-mode=Node,RBAC"})
 	if wrapped.Bool("profiling", true) || !wrapped.Has("authorization-mode", "RBAC") {
@@ -151,5 +159,64 @@ func TestKubeletSkew(t *testing.T) {
 	got := fixture.Summaries(KubeletSkew{}.Run(s))
 	if !reflect.DeepEqual(got, []string{"medium kubelet-version-skew node/ahead,node/old"}) {
 		t.Errorf("skew: %q", got)
+	}
+}
+
+// What the flags alone cannot decide is not evaluated rather than guessed.
+func TestFlagsInFilesAreNotJudged(t *testing.T) {
+	s := snapshot.New(snapshot.SourceCluster)
+	s.Pods = fixture.Load(t, "apiserver-authorization-node-rbac.yaml").Pods
+	for i := range s.Pods {
+		c := &s.Pods[i].Spec.Containers[0]
+		c.Command = append(c.Command, "--authorization-config=/etc/kubernetes/authz.yaml", "--authentication-config=/etc/kubernetes/authn.yaml")
+		var kept []string
+		for _, a := range c.Command {
+			if !strings.HasPrefix(a, "--anonymous-auth") {
+				kept = append(kept, a)
+			}
+		}
+		c.Command = kept
+	}
+	for _, c := range FlagChecks() {
+		id := c.Meta().ID
+		reason := c.(check.Applicability).NotEvaluable(s)
+		switch id {
+		case "apiserver-authorization-always-allow", "apiserver-authorization-node-rbac":
+			if !strings.Contains(reason, "--authorization-config") {
+				t.Errorf("%s: %q", id, reason)
+			}
+		case "apiserver-anonymous-auth":
+			if !strings.Contains(reason, "--authentication-config") {
+				t.Errorf("%s: %q", id, reason)
+			}
+		default:
+			if reason != "" {
+				t.Errorf("%s is not evaluated: %q", id, reason)
+			}
+		}
+	}
+}
+
+// With AlwaysAllow the server turns anonymous authentication off: no anonymous-auth finding.
+func TestAnonymousAuthUnderAlwaysAllow(t *testing.T) {
+	s := fixture.Load(t, "apiserver-authorization-always-allow.yaml")
+	for _, f := range FlagChecks()[0].Run(s) {
+		for _, o := range f.Objects {
+			if o.Name == "kube-apiserver-bad" {
+				t.Errorf("anonymous-auth reported under AlwaysAllow: %s", f.Message)
+			}
+		}
+	}
+}
+
+func TestAnonymousAccessThroughAPlainHTTPProxy(t *testing.T) {
+	s := snapshot.New(snapshot.SourceCluster)
+	s.Server = "http://127.0.0.1:8001"
+	if reason := (AnonymousAccess{}).NotEvaluable(s); !strings.Contains(reason, "kubectl proxy") {
+		t.Errorf("reason %q", reason)
+	}
+	s.Server = "https://127.0.0.1:6443"
+	if reason := (AnonymousAccess{}).NotEvaluable(s); reason != "" {
+		t.Errorf("an HTTPS server is not a proxy: %q", reason)
 	}
 }

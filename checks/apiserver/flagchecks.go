@@ -23,6 +23,9 @@ type flagRule struct {
 	remediation string
 	// judge says what is wrong with the flags and the flag to set instead, or "" when nothing is.
 	judge func(f Flags) (problem, set string)
+	// unjudgeable, when set, says why the flags alone cannot decide (a configuration file the
+	// cluster does not show), or "".
+	unjudgeable func(f Flags) string
 }
 
 // FlagCheck applies one flagRule to every API server pod.
@@ -51,7 +54,24 @@ func (c FlagCheck) Meta() check.Meta {
 	}
 }
 
-func (c FlagCheck) NotEvaluable(s *snapshot.Snapshot) string { return notVisible(s) }
+// NotEvaluable says the control plane is not visible, or that on every API server pod the
+// decision lies in a file the cluster does not show.
+func (c FlagCheck) NotEvaluable(s *snapshot.Snapshot) string {
+	if reason := notVisible(s); reason != "" {
+		return reason
+	}
+	pods := serverPods(s)
+	if c.rule.unjudgeable == nil || len(pods) == 0 {
+		return ""
+	}
+	var reason string
+	for _, p := range pods {
+		if reason = c.rule.unjudgeable(p.flags); reason == "" {
+			return ""
+		}
+	}
+	return reason
+}
 
 func (c FlagCheck) Run(s *snapshot.Snapshot) []check.Finding {
 	meta := c.Meta()
@@ -61,6 +81,9 @@ func (c FlagCheck) Run(s *snapshot.Snapshot) []check.Finding {
 	}
 	var groups []*group
 	for _, p := range serverPods(s) {
+		if c.rule.unjudgeable != nil && c.rule.unjudgeable(p.flags) != "" {
+			continue
+		}
 		problem, set := c.rule.judge(p.flags)
 		if problem == "" {
 			continue
@@ -110,6 +133,7 @@ func strongCiphers() map[string]bool {
 // invitation to hold connections open.
 const maxRequestTimeout = 5 * time.Minute
 
+// atLeast reads an integer flag: its value, and whether it is at least min.
 func atLeast(f Flags, name string, min int) (int, bool) {
 	v, ok := f.Get(name)
 	if !ok {
@@ -117,6 +141,14 @@ func atLeast(f Flags, name string, min int) (int, bool) {
 	}
 	n, err := strconv.Atoi(v)
 	return n, err == nil && n >= min
+}
+
+// authorizationInFile is why the authorization flags cannot be judged alone.
+func authorizationInFile(f Flags) string {
+	if v, _ := f.Get("authorization-config"); v != "" {
+		return "authorization is configured in --authorization-config, a file the cluster does not show"
+	}
+	return ""
 }
 
 // requireFlags judges flags that must all be set to a non-empty value.
@@ -145,8 +177,17 @@ func FlagChecks() []check.Check {
 				"system:anonymous or system:unauthenticated (by default, the health and version endpoints), so on its own " +
 				"it is low; apiserver-anonymous-access and apiserver-anonymous-binding report what is actually exposed.",
 			remediation: "Set --anonymous-auth=false if nothing (load balancer health checks included) needs anonymous access.",
+			unjudgeable: func(f Flags) string {
+				if _, set := f.Get("anonymous-auth"); !set {
+					if v, _ := f.Get("authentication-config"); v != "" {
+						return "anonymous access is configured in --authentication-config, a file the cluster does not show"
+					}
+				}
+				return ""
+			},
 			judge: func(f Flags) (string, string) {
-				if f.Bool("anonymous-auth", true) {
+				// With AlwaysAllow the server turns anonymous authentication off itself.
+				if f.Bool("anonymous-auth", true) && !f.Has("authorization-mode", "AlwaysAllow") {
 					return "--anonymous-auth is not false", "set --anonymous-auth=false"
 				}
 				return "", ""
@@ -174,28 +215,29 @@ func FlagChecks() []check.Check {
 		{
 			id: "apiserver-authorization-always-allow", title: "The API server authorizes every request", severity: check.Critical, cis: []string{"1.2.6"},
 			description: "Reports --authorization-mode containing AlwaysAllow, or no authorization mode and no --authorization-config (the default is AlwaysAllow).",
-			why:         "Every authenticated caller, and with anonymous auth every caller, may do anything: read Secrets, create privileged pods, take over the nodes.",
+			why: "Every authenticated caller may do anything: read Secrets, create privileged pods, take over the nodes. " +
+				"(The server turns anonymous authentication off in this mode, so credentials of any kind are enough.)",
 			remediation: "Set --authorization-mode=Node,RBAC.",
+			unjudgeable: authorizationInFile,
 			judge: func(f Flags) (string, string) {
 				if f.Has("authorization-mode", "AlwaysAllow") {
 					return "--authorization-mode includes AlwaysAllow", "set --authorization-mode=Node,RBAC"
 				}
-				if _, mode := f.Get("authorization-mode"); !mode {
-					if _, cfg := f.Get("authorization-config"); !cfg {
-						return "no --authorization-mode (it defaults to AlwaysAllow)", "set --authorization-mode=Node,RBAC"
-					}
+				if len(f.List("authorization-mode")) == 0 {
+					return "no --authorization-mode (it defaults to AlwaysAllow)", "set --authorization-mode=Node,RBAC"
 				}
 				return "", ""
 			},
 		},
 		{
 			id: "apiserver-authorization-node-rbac", title: "The API server's authorization lacks Node or RBAC", severity: check.High, cis: []string{"1.2.7", "1.2.8"},
-			description: "Reports an --authorization-mode that is set but lacks Node or RBAC. A structured --authorization-config is not read and not judged.",
+			description: "Reports an --authorization-mode that is set but lacks Node or RBAC. A structured --authorization-config is a file the cluster does not show: then not evaluated.",
 			why:         "Without RBAC, roles and bindings mean nothing; without Node, every kubelet may read every Secret and pod in the cluster, not just those of its own pods.",
 			remediation: "Set --authorization-mode=Node,RBAC (with the NodeRestriction admission plugin).",
+			unjudgeable: authorizationInFile,
 			judge: func(f Flags) (string, string) {
-				if _, set := f.Get("authorization-mode"); !set {
-					return "", ""
+				if len(f.List("authorization-mode")) == 0 {
+					return "", "" // no mode is AlwaysAllow: apiserver-authorization-always-allow
 				}
 				var missing []string
 				for _, m := range []string{"Node", "RBAC"} {
@@ -210,9 +252,10 @@ func FlagChecks() []check.Check {
 			},
 		},
 		{
-			id: "apiserver-always-admit", title: "The API server admits every request", severity: check.High, cis: []string{"1.2.10"},
+			id: "apiserver-always-admit", title: "The deprecated AlwaysAdmit admission plugin is enabled", severity: check.Low, cis: []string{"1.2.10"},
 			description: "Reports the AlwaysAdmit admission plugin in --enable-admission-plugins.",
-			why:         "AlwaysAdmit turns admission control off: quotas, limits, pod security and every policy webhook stop applying.",
+			why: "AlwaysAdmit is deprecated and does nothing: it admits what it sees, while every other plugin still runs. It " +
+				"usually means a configuration copied from long ago, worth reviewing as a whole.",
 			remediation: "Remove AlwaysAdmit from --enable-admission-plugins.",
 			judge: func(f Flags) (string, string) {
 				if f.Has("enable-admission-plugins", "AlwaysAdmit") {
@@ -280,7 +323,7 @@ func FlagChecks() []check.Check {
 		},
 		{
 			id: "apiserver-audit-log-retention", title: "The audit log is kept too briefly", severity: check.Low, cis: []string{"1.2.17", "1.2.18", "1.2.19"},
-			description: "When --audit-log-path is a file, reports --audit-log-maxage below 30 days, --audit-log-maxbackup below 10 or --audit-log-maxsize below 100 MB.",
+			description: "When --audit-log-path is a file, reports --audit-log-maxage below 30 days, --audit-log-maxbackup below 10 or --audit-log-maxsize below 100 MB. Unset or 0 keeps more (no deletion by age or count; 100 MB files) and is not reported.",
 			why:         "An audit log rotated away within days cannot answer what happened a month ago, which is when most breaches are found.",
 			remediation: "Set --audit-log-maxage=30, --audit-log-maxbackup=10 and --audit-log-maxsize=100 or more (or ship the log elsewhere).",
 			judge: func(f Flags) (string, string) {
@@ -292,12 +335,9 @@ func FlagChecks() []check.Check {
 					flag string
 					min  int
 				}{{"audit-log-maxage", 30}, {"audit-log-maxbackup", 10}, {"audit-log-maxsize", 100}} {
-					if _, ok := atLeast(f, limit.flag, limit.min); !ok {
-						v, set := f.Get(limit.flag)
-						if !set {
-							v = "unset"
-						}
-						short = append(short, fmt.Sprintf("--%s %s (want %d or more)", limit.flag, v, limit.min))
+					// Unset or 0 keeps more, not less: no deletion by age or count, 100 MB files.
+					if n, ok := atLeast(f, limit.flag, limit.min); !ok && n > 0 {
+						short = append(short, fmt.Sprintf("--%s %d (want %d or more)", limit.flag, n, limit.min))
 					}
 				}
 				if len(short) > 0 {
@@ -377,8 +417,9 @@ func FlagChecks() []check.Check {
 				if v, ok := f.Get("insecure-port"); ok && v != "0" {
 					return "--insecure-port is " + v, "set --insecure-port=0"
 				}
-				if v, ok := f.Get("insecure-bind-address"); ok {
-					return "--insecure-bind-address is " + v, "remove --insecure-bind-address"
+				if v, ok := f.Get("insecure-bind-address"); ok && f.values["insecure-port"] == nil {
+					// Before 1.20 the insecure port defaulted to 8080; with --insecure-port=0 nothing is served.
+					return "--insecure-bind-address is " + v + " with the insecure port at its default", "remove --insecure-bind-address"
 				}
 				return "", ""
 			},
@@ -398,9 +439,16 @@ func FlagChecks() []check.Check {
 		{
 			id: "apiserver-service-account-key", title: "The API server has no key to verify service account tokens", severity: check.Medium, cis: []string{"1.2.22"},
 			description: "Reports a missing --service-account-key-file.",
-			why:         "Without an explicit verification key the server falls back to its TLS key; rotating either then breaks or weakens every service account token.",
-			remediation: "Set --service-account-key-file to the public key matching --service-account-signing-key-file.",
-			judge:       requireFlags("service-account-key-file"),
+			why: "Without its own verification keys, token verification is tied to whatever key happens to sign them, and " +
+				"rotating signing keys without an overlap of verification keys breaks every running workload's token.",
+			remediation: "Set --service-account-key-file to the public key(s) matching --service-account-signing-key-file.",
+			judge: func(f Flags) (string, string) {
+				// An external signer (--service-account-signing-endpoint) serves its own keys.
+				if v, _ := f.Get("service-account-signing-endpoint"); v != "" {
+					return "", ""
+				}
+				return requireFlags("service-account-key-file")(f)
+			},
 		},
 		{
 			id: "apiserver-etcd-tls", title: "The API server talks to etcd without TLS client authentication", severity: check.High, cis: []string{"1.2.23", "1.2.26"},

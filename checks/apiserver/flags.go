@@ -4,6 +4,7 @@
 package apiserver
 
 import (
+	"strconv"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
@@ -29,6 +30,7 @@ func ParseFlags(tokens []string) Flags {
 		}
 	}
 	f := Flags{values: map[string][]string{}}
+	bools := boolFlags()
 	for i := 0; i < len(words); i++ {
 		w := words[i]
 		if !strings.HasPrefix(w, "-") || w == "-" || w == "--" {
@@ -38,13 +40,30 @@ func ParseFlags(tokens []string) Flags {
 		value := "true"
 		if n, v, ok := strings.Cut(name, "="); ok {
 			name, value = n, v
-		} else if i+1 < len(words) && !strings.HasPrefix(words[i+1], "-") {
+		} else if !bools[name] && i+1 < len(words) {
+			// As kube-apiserver's flag parser does: a non-boolean flag takes the next word,
+			// whatever it looks like ("--audit-log-path -" logs to stdout); a boolean one never.
 			value = words[i+1]
 			i++
 		}
 		f.values[name] = append(f.values[name], strings.Trim(value, `"'`))
 	}
 	return f
+}
+
+// boolFlags are kube-apiserver's boolean flags among those the checks read or that commonly
+// stand bare on a command line.
+func boolFlags() map[string]bool {
+	set := map[string]bool{}
+	for _, n := range []string{
+		"anonymous-auth", "profiling", "contention-profiling", "service-account-lookup",
+		"service-account-extend-token-expiration", "allow-privileged", "enable-aggregator-routing",
+		"enable-bootstrap-token-auth", "enable-garbage-collector", "enable-priority-and-fairness",
+		"enable-logs-handler", "audit-log-compress", "v", "logtostderr", "help",
+	} {
+		set[n] = true
+	}
+	return set
 }
 
 // Get returns the flag's value; when it is repeated, the last one wins, as for scalar flags.
@@ -85,7 +104,11 @@ func (f Flags) Bool(name string, def bool) bool {
 	if !ok {
 		return def
 	}
-	return !strings.EqualFold(v, "false") && v != "0"
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		return def // kube-apiserver would refuse to start; judge it as the default
+	}
+	return b
 }
 
 // serverPod is one kube-apiserver pod and its parsed flags.
@@ -119,17 +142,15 @@ func serverPods(s *snapshot.Snapshot) []serverPod {
 	return out
 }
 
-// serverContainer is the container that runs kube-apiserver: the one named so, or whose command
-// mentions it, or the only one.
+// serverContainer is the container that runs kube-apiserver: named so, or whose image, command
+// or args name it. A pod merely named kube-apiserver-* (a local load balancer, say) has none.
 func serverContainer(pod *corev1.Pod) *corev1.Container {
 	for i := range pod.Spec.Containers {
 		c := &pod.Spec.Containers[i]
-		if c.Name == "kube-apiserver" || strings.Contains(strings.Join(c.Command, " "), "kube-apiserver") {
+		line := strings.Join(append(append([]string{c.Name, c.Image}, c.Command...), c.Args...), " ")
+		if strings.Contains(line, "kube-apiserver") {
 			return c
 		}
-	}
-	if len(pod.Spec.Containers) == 1 {
-		return &pod.Spec.Containers[0]
 	}
 	return nil
 }
@@ -141,6 +162,6 @@ func notVisible(s *snapshot.Snapshot) string {
 	if s.Source == snapshot.SourceManifests || len(serverPods(s)) > 0 {
 		return ""
 	}
-	return "control plane not visible: no kube-apiserver pod in kube-system (a managed cluster such as EKS, GKE or AKS?); " +
-		"the checks from outside still run"
+	return "control plane not visible: no kube-apiserver pod in kube-system (a managed cluster such as EKS, GKE or AKS, " +
+		"or a distribution that runs the API server outside pods, such as k3s); the checks from outside still run"
 }

@@ -32,6 +32,15 @@ func (AnonymousAccess) Meta() check.Meta {
 	}
 }
 
+// NotEvaluable: through a plain-HTTP URL (kubectl proxy, some local proxies) the requests carry
+// the proxy's credentials, so "without credentials" cannot be tested.
+func (AnonymousAccess) NotEvaluable(s *snapshot.Snapshot) string {
+	if strings.HasPrefix(s.Server, "http://") {
+		return "the server URL is plain HTTP (kubectl proxy?): requests through it carry the proxy's credentials"
+	}
+	return ""
+}
+
 func (c AnonymousAccess) Run(s *snapshot.Snapshot) []check.Finding {
 	meta := c.Meta()
 	var open, evidence []string

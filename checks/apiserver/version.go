@@ -148,6 +148,6 @@ func (c KubeletSkew) Run(s *snapshot.Snapshot) []check.Finding {
 	f := check.New(meta, fmt.Sprintf("%s outside the supported kubelet skew", check.Plural(len(refs), "node runs a kubelet", "nodes run kubelets")), refs...)
 	f.Scope = check.ScopeCluster
 	f.Evidence = check.LimitEvidence(evidence)
-	f.Fix = []string{fmt.Sprintf("kubectl drain %s --ignore-daemonsets   # then upgrade its kubelet, and kubectl uncordon", refs[0].Name)}
+	f.Fix = []string{fmt.Sprintf("kubectl drain %s --ignore-daemonsets   # then upgrade an old kubelet (or, for one newer than the API server, upgrade the control plane first or replace the node), and kubectl uncordon", refs[0].Name)}
 	return []check.Finding{f}
 }

@@ -140,7 +140,10 @@ func uniqueSorted(kinds []snapshot.Kind) []snapshot.Kind {
 // reason shown under "not evaluated".
 func unavailableReason(kind snapshot.Kind, err error) (string, bool) {
 	var status apierrors.APIStatus
+	var unanswered *unansweredError
 	switch {
+	case errors.As(err, &unanswered):
+		return unanswered.Error(), true
 	case kind == snapshot.KindPodMetrics && (apierrors.IsNotFound(err) || apierrors.IsServiceUnavailable(err)):
 		return "the metrics API (metrics.k8s.io) is not available: install metrics-server, or check that it is running", true
 	case apierrors.IsForbidden(err):
@@ -261,9 +264,18 @@ func probeAnonymous(ctx context.Context, client rest.Interface) ([]snapshot.Prob
 		results = append(results, r)
 	}
 	if !answered {
-		return nil, fmt.Errorf("no answer to requests without credentials: %s", results[0].Error)
+		return nil, &unansweredError{cause: results[0].Error}
 	}
 	return results, nil
+}
+
+// unansweredError means no request without credentials got any answer (a proxy that insists on
+// a client certificate, say): what an outsider sees cannot be told, which blinds only the checks
+// that read it.
+type unansweredError struct{ cause string }
+
+func (e *unansweredError) Error() string {
+	return "no answer to requests without credentials: " + e.cause
 }
 
 // pages follows continue tokens until the list is complete. If a token expires mid-way (410

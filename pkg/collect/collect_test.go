@@ -153,6 +153,52 @@ func TestCollectWithoutTheMetricsAPI(t *testing.T) {
 	}
 }
 
+// When nothing answers requests without credentials (a proxy that demands a client certificate,
+// say), only what reads them is blinded; the rest of the collection goes on.
+func TestCollectWhenAnonymousRequestsGetNoAnswer(t *testing.T) {
+	clients := client(t, cluster.Config, &requestLog{})
+	closed := rest.CopyConfig(cluster.Config)
+	closed.Host = "https://127.0.0.1:1"
+	unreachable, err := NewClients(closed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	clients.Anonymous = unreachable.Anonymous
+	snap, err := Collect(context.Background(), clients, []snapshot.Kind{snapshot.KindAnonymousAccess, snapshot.KindNodes}, Options{})
+	if err != nil {
+		t.Fatalf("an unanswered probe must not fail the collection: %v", err)
+	}
+	if reason := snap.Unavailable[snapshot.KindAnonymousAccess]; !strings.Contains(reason, "no answer to requests without credentials") {
+		t.Errorf("reason %q", reason)
+	}
+}
+
+// Against the real server, anonymous requests are answered (401 here, as anonymous auth is off)
+// and recorded.
+func TestCollectProbesAnonymousAccess(t *testing.T) {
+	log := &requestLog{}
+	snap, err := Collect(context.Background(), client(t, cluster.Config, log), []snapshot.Kind{snapshot.KindAnonymousAccess, snapshot.KindServerVersion}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if snap.ServerVersion != testcluster.KubernetesVersion {
+		t.Errorf("server version %q", snap.ServerVersion)
+	}
+	if len(snap.AnonymousAccess) != 4 {
+		t.Fatalf("probe results %+v", snap.AnonymousAccess)
+	}
+	for _, r := range snap.AnonymousAccess {
+		if r.Status != 401 {
+			t.Errorf("%s answered %d without credentials, want 401", r.Path, r.Status)
+		}
+	}
+	for _, r := range log.matching("") {
+		if !strings.HasPrefix(r, "GET ") {
+			t.Errorf("non-read request %s", r)
+		}
+	}
+}
+
 func TestCollectFailsWhenTheServerIsGone(t *testing.T) {
 	cfg := rest.CopyConfig(cluster.Config)
 	cfg.Host = "https://127.0.0.1:1"
