@@ -132,9 +132,9 @@ func (MemoryLimitMissing) Meta() check.Meta {
 			"per workload. The proposed limit comes from measured usage (metrics.k8s.io) where available.",
 		Why: "A container without a memory limit can grow until the node runs out of memory; the kernel then kills " +
 			"processes across the node, and the kubelet evicts neighbours that did nothing wrong.",
-		Remediation: "Set a memory limit on each container, sized from its observed peak usage plus headroom. Setting it " +
-			"equal to the request gives predictable behaviour (memory cannot be throttled, only killed). Or give the " +
-			"namespace a LimitRange with a default limit.",
+		Remediation: "Set a memory limit on each container above its observed peak usage, with headroom: memory cannot " +
+			"be throttled, so a limit below what the container needs is an OOM kill. A LimitRange default limit is safe " +
+			"only once every container's usage is known.",
 		References: []string{
 			"https://kubernetes.io/docs/concepts/configuration/manage-resources-containers/",
 			"https://kubernetes.io/docs/concepts/policy/limit-range/",

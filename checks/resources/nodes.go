@@ -160,7 +160,11 @@ func (c PressureWithoutLimits) Run(s *snapshot.Snapshot) []check.Finding {
 		for _, key := range sortedKeys(owners) {
 			refs = append(refs, owners[key])
 			sort.Strings(pods[key])
-			evidence = append(evidence, fmt.Sprintf("%s: pods %s have no memory limit", owners[key].Describe(), strings.Join(pods[key], ", ")))
+			subject := "pod " + pods[key][0] + " has"
+			if len(pods[key]) > 1 {
+				subject = "pods " + strings.Join(pods[key], ", ") + " have"
+			}
+			evidence = append(evidence, fmt.Sprintf("%s: %s no memory limit", owners[key].Describe(), subject))
 		}
 		f := check.New(meta, fmt.Sprintf("node %s is under memory pressure and runs %s without a memory limit",
 			node.Name, check.Plural(len(owners), "workload", "workloads")), refs...)

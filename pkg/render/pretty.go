@@ -139,7 +139,12 @@ func writePrettyFinding(b *strings.Builder, p palette, f check.Finding) {
 	for _, fix := range f.Fix {
 		// A one-line fix is a command to run; a longer one is YAML or a script, shown as a block.
 		if !strings.Contains(fix, "\n") {
-			b.WriteString("      " + p.command.Render("$ "+fix) + "\n")
+			// A comment is advice to follow by hand, not a command to paste.
+			prompt := "$ "
+			if strings.HasPrefix(fix, "#") {
+				prompt = ""
+			}
+			b.WriteString("      " + p.command.Render(prompt+fix) + "\n")
 			continue
 		}
 		for _, line := range strings.Split(fix, "\n") {

@@ -31,7 +31,7 @@ func sampleReport() *report.Report {
 				Objects:  []snapshot.Ref{snapshot.RefTo(snapshot.KindDeployments, "shop", "cart")},
 				Evidence: []string{"pod cart-1 container app: restarted 14 times, last exit code 137 (OOMKilled)"}, Incident: true, Scope: check.ScopeObject},
 			{Check: "node-not-ready", Category: check.CategoryWorkloads, Severity: check.High, Title: "Nodes are not Ready",
-				Message: "2 of 5 nodes are not Ready", Remediation: "Look at the kubelet.", Fix: []string{"kubectl describe node n2"},
+				Message: "2 of 5 nodes are not Ready", Remediation: "Look at the kubelet.", Fix: []string{"kubectl describe node n2", "# on the node: journalctl -u kubelet"},
 				Objects:  []snapshot.Ref{snapshot.RefTo(snapshot.KindNodes, "", "n2"), snapshot.RefTo(snapshot.KindNodes, "", "n3")},
 				Incident: true, Scope: check.ScopeCluster},
 			{Check: "example-risk", Category: check.CategoryResources, Severity: check.Low, Title: "A latent risk",
