@@ -67,9 +67,8 @@ func pluralWord(n int, one, many string) string {
 // podReasons says, for each live pod of owner that is not ready, what state it is stuck in, and
 // whether any of them is failing rather than merely starting.
 func podReasons(s *snapshot.Snapshot, owner snapshot.Ref) (lines []string, failing bool) {
-	for i := range s.Pods {
-		pod := &s.Pods[i]
-		if !snapshot.IsLive(pod) || s.TopOwner(pod) != owner || podReady(pod) {
+	for _, pod := range s.PodsOf(owner) {
+		if !snapshot.IsLive(pod) || podReady(pod) {
 			continue
 		}
 		state, bad := podState(pod)

@@ -12,7 +12,7 @@ import (
 // ReplicaSet or Job could not be read, the Deployment is inferred from the pod-template-hash
 // naming convention, and otherwise the nearest owner is named.
 func (s *Snapshot) TopOwner(pod *corev1.Pod) Ref {
-	owner := metav1.GetControllerOf(pod)
+	owner := metav1.GetControllerOfNoCopy(pod)
 	// A static pod's mirror is "owned" by its Node; the pod is what a person manages.
 	if owner == nil || owner.Kind == "Node" {
 		return RefTo(KindPods, pod.Namespace, pod.Name)
@@ -20,7 +20,7 @@ func (s *Snapshot) TopOwner(pod *corev1.Pod) Ref {
 	switch owner.Kind {
 	case "ReplicaSet":
 		if rs, ok := s.replicaSetsByKey[pod.Namespace+"/"+owner.Name]; ok {
-			if parent := metav1.GetControllerOf(rs); parent != nil {
+			if parent := metav1.GetControllerOfNoCopy(rs); parent != nil {
 				return Ref{APIVersion: parent.APIVersion, Kind: parent.Kind, Namespace: pod.Namespace, Name: parent.Name}
 			}
 			return RefTo(KindReplicaSets, pod.Namespace, rs.Name)
@@ -30,7 +30,7 @@ func (s *Snapshot) TopOwner(pod *corev1.Pod) Ref {
 		}
 	case "Job":
 		if job, ok := s.jobsByKey[pod.Namespace+"/"+owner.Name]; ok {
-			if parent := metav1.GetControllerOf(job); parent != nil {
+			if parent := metav1.GetControllerOfNoCopy(job); parent != nil {
 				return Ref{APIVersion: parent.APIVersion, Kind: parent.Kind, Namespace: pod.Namespace, Name: parent.Name}
 			}
 		}

@@ -67,6 +67,7 @@ type Snapshot struct {
 	replicaSetsByKey map[string]*appsv1.ReplicaSet
 	jobsByKey        map[string]*batchv1.Job
 	podsPerOwner     map[Ref]int
+	podsByOwner      map[Ref][]*corev1.Pod
 }
 
 // ProbeResult is the answer to one request made without credentials.
@@ -128,12 +129,20 @@ func (s *Snapshot) Finish() {
 		s.jobsByKey[job.Namespace+"/"+job.Name] = job
 	}
 	s.podsPerOwner = map[Ref]int{}
+	s.podsByOwner = map[Ref][]*corev1.Pod{}
 	for i := range s.Pods {
-		if pod := &s.Pods[i]; IsLive(pod) {
-			s.podsPerOwner[s.TopOwner(pod)]++
+		pod := &s.Pods[i]
+		owner := s.TopOwner(pod)
+		s.podsByOwner[owner] = append(s.podsByOwner[owner], pod)
+		if IsLive(pod) {
+			s.podsPerOwner[owner]++
 		}
 	}
 }
+
+// PodsOf lists, in snapshot order, every pod (finished ones included) whose top-level owner is
+// owner; checks use it instead of scanning all pods for each workload.
+func (s *Snapshot) PodsOf(owner Ref) []*corev1.Pod { return s.podsByOwner[owner] }
 
 // IsLive reports whether a pod still counts as a replica: not finished (Succeeded, Failed,
 // evicted) and not being deleted.

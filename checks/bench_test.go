@@ -1,0 +1,82 @@
+package checks
+
+import (
+	"fmt"
+	"testing"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+
+	"github.com/alertmend/kubectl-alertmend/pkg/snapshot"
+)
+
+// syntheticCluster builds a snapshot of the size issue #10 measures (10,000 pods in 200
+// namespaces on 100 nodes, 2,000 Deployments), with one Deployment in ten unhealthy.
+func syntheticCluster(deployments, podsPer, nodes int) *snapshot.Snapshot {
+	s := snapshot.New(snapshot.SourceCluster)
+	for n := 0; n < nodes; n++ {
+		s.Nodes = append(s.Nodes, corev1.Node{
+			ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("node-%03d", n)},
+			Status: corev1.NodeStatus{
+				Allocatable: corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("64Gi")},
+				Conditions:  []corev1.NodeCondition{{Type: corev1.NodeReady, Status: corev1.ConditionTrue}},
+			},
+		})
+	}
+	for d := 0; d < deployments; d++ {
+		ns := fmt.Sprintf("ns-%03d", d%200)
+		name := fmt.Sprintf("app-%04d", d)
+		spec := corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: "app:1", Resources: corev1.ResourceRequirements{
+			Requests: corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("128Mi")},
+		}}}}
+		available := int32(podsPer)
+		if d%10 == 0 {
+			available = 0
+		}
+		s.Deployments = append(s.Deployments, appsv1.Deployment{
+			ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns},
+			Spec:       appsv1.DeploymentSpec{Replicas: ptr.To(int32(podsPer)), Template: corev1.PodTemplateSpec{Spec: spec}},
+			Status:     appsv1.DeploymentStatus{AvailableReplicas: available},
+		})
+		rs := name + "-5d4f"
+		s.ReplicaSets = append(s.ReplicaSets, appsv1.ReplicaSet{ObjectMeta: metav1.ObjectMeta{Name: rs, Namespace: ns,
+			OwnerReferences: []metav1.OwnerReference{{APIVersion: "apps/v1", Kind: "Deployment", Name: name, Controller: ptr.To(true)}}}})
+		for p := 0; p < podsPer; p++ {
+			pod := corev1.Pod{
+				ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("%s-%d", rs, p), Namespace: ns,
+					OwnerReferences: []metav1.OwnerReference{{APIVersion: "apps/v1", Kind: "ReplicaSet", Name: rs, Controller: ptr.To(true)}}},
+				Spec:   *spec.DeepCopy(),
+				Status: corev1.PodStatus{Phase: corev1.PodRunning},
+			}
+			pod.Spec.NodeName = fmt.Sprintf("node-%03d", (d*podsPer+p)%nodes)
+			if d%10 == 0 {
+				pod.Status.ContainerStatuses = []corev1.ContainerStatus{{Name: "app", RestartCount: 7,
+					State: corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: "CrashLoopBackOff"}}}}
+			}
+			s.Pods = append(s.Pods, pod)
+		}
+	}
+	s.Finish()
+	return s
+}
+
+// BenchmarkAllChecks runs the whole catalog over a 10,000-pod snapshot; it guards against
+// checks whose cost grows with the square of the cluster.
+func BenchmarkAllChecks(b *testing.B) {
+	s := syntheticCluster(2000, 5, 100)
+	all := All(DefaultOptions())
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		findings := 0
+		for _, c := range all {
+			findings += len(c.Run(s))
+		}
+		if findings == 0 {
+			b.Fatal("the synthetic cluster has incidents, yet no finding")
+		}
+	}
+}
