@@ -182,6 +182,20 @@ func TestDiagnoseWithLimitedIdentities(t *testing.T) {
 			t.Errorf("summary line missing or wrong:\n%s", r.stdout)
 		}
 	})
+	t.Run("kubectl's impersonation flags reach the server", func(t *testing.T) {
+		r := admin(t, "diagnose", "--context", "alertmend-test", "--as", "quiet-viewer", "-n", "quiet", "-o", "json")
+		rep := r.report(t)
+		if r.code != 3 || len(rep.Findings) != 0 {
+			t.Errorf("as quiet-viewer: exit %d, findings %d", r.code, len(rep.Findings))
+		}
+		forbidden := false
+		for _, ne := range rep.NotEvaluated {
+			forbidden = forbidden || strings.Contains(ne.Reason, `User "quiet-viewer" cannot list resource "nodes"`)
+		}
+		if !forbidden {
+			t.Errorf("the API server did not see the impersonated user: %+v", rep.NotEvaluated)
+		}
+	})
 	t.Run("no permissions at all", func(t *testing.T) {
 		r := as(t, "nobody", "diagnose", "-o", "json")
 		rep := r.report(t)
