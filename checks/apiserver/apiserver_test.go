@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	rbacv1 "k8s.io/api/rbac/v1"
+
 	"github.com/alertmend/kubectl-alertmend/internal/fixture"
 	"github.com/alertmend/kubectl-alertmend/pkg/check"
 	"github.com/alertmend/kubectl-alertmend/pkg/snapshot"
@@ -55,6 +57,7 @@ func TestChecksOnFixtures(t *testing.T) {
 		{Check: AnonymousBinding{}, Fixture: "apiserver-anonymous-binding.yaml", Want: []string{
 			"critical apiserver-anonymous-binding clusterrolebinding/anon-read",
 			"critical apiserver-anonymous-binding shop/rolebinding/open-shop",
+			"medium apiserver-anonymous-binding clusterrolebinding/anon-docs",
 		}},
 	})
 }
@@ -218,5 +221,25 @@ func TestAnonymousAccessThroughAPlainHTTPProxy(t *testing.T) {
 	s.Server = "https://127.0.0.1:6443"
 	if reason := (AnonymousAccess{}).NotEvaluable(s); reason != "" {
 		t.Errorf("an HTTPS server is not a proxy: %q", reason)
+	}
+}
+
+// Rules added to system:public-info-viewer survive the server's reconciliation, which only adds
+// missing permissions: the default binding is then reported.
+func TestPublicInfoViewerWithAddedRules(t *testing.T) {
+	s := fixture.Load(t, "apiserver-anonymous-binding.yaml")
+	for i := range s.ClusterRoles {
+		if s.ClusterRoles[i].Name == "system:public-info-viewer" {
+			s.ClusterRoles[i].Rules = append(s.ClusterRoles[i].Rules, rbacv1.PolicyRule{APIGroups: []string{""}, Resources: []string{"secrets"}, Verbs: []string{"list"}})
+		}
+	}
+	found := false
+	for _, f := range (AnonymousBinding{}).Run(s) {
+		if f.Objects[0].Name == "system:public-info-viewer" && f.Severity == check.Critical {
+			found = true
+		}
+	}
+	if !found {
+		t.Error("a widened system:public-info-viewer is not reported")
 	}
 }

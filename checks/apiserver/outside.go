@@ -88,9 +88,12 @@ func (AnonymousBinding) Meta() check.Meta {
 		Category: check.CategoryAPIServer,
 		Severity: check.Critical,
 		Requires: []snapshot.Kind{snapshot.KindClusterRoleBindings, snapshot.KindRoleBindings},
+		Optional: []snapshot.Kind{snapshot.KindClusterRoles, snapshot.KindRoles},
 		Description: "Lists ClusterRoleBindings and RoleBindings whose subjects include the user system:anonymous or the " +
-			"group system:unauthenticated. The default binding system:public-info-viewer (version and health endpoints, " +
-			"present on every cluster) is by policy not reported. Works on manifests too.",
+			"group system:unauthenticated, graded by what the role grants: any resource is critical, only non-resource " +
+			"URLs (discovery, OpenAPI) medium, a role that cannot be read critical. By policy, the default binding of " +
+			"system:public-info-viewer (version and health endpoints, on every cluster) is not reported while that role " +
+			"grants only its defaults; rules added to it are. Works on manifests too.",
 		Why:         "Anything bound to these subjects is open to whoever can reach the API server, credentials or not.",
 		Remediation: "Delete the binding, or bind the role to the authenticated identities that need it instead.",
 		References: []string{
@@ -110,16 +113,66 @@ func anonymousSubjects(subjects []rbacv1.Subject) []string {
 	return out
 }
 
+// publicInfoPaths are what system:public-info-viewer grants by default.
+func publicInfoPaths() map[string]bool {
+	return map[string]bool{"/healthz": true, "/livez": true, "/readyz": true, "/version": true, "/version/": true}
+}
+
+// grant sums up what rules open: resources, or only non-resource URLs, and whether anything
+// beyond the public info endpoints.
+type grant struct {
+	resources    []string
+	urls         []string
+	beyondPublic bool
+}
+
+func describeRules(rules []rbacv1.PolicyRule) grant {
+	var g grant
+	public := publicInfoPaths()
+	for _, r := range rules {
+		for _, res := range r.Resources {
+			g.resources = append(g.resources, fmt.Sprintf("%s %s", strings.Join(r.Verbs, ","), res))
+		}
+		for _, u := range r.NonResourceURLs {
+			g.urls = append(g.urls, u)
+			if !public[u] {
+				g.beyondPublic = true
+			}
+		}
+	}
+	if len(g.resources) > 0 {
+		g.beyondPublic = true
+	}
+	return g
+}
+
 func (c AnonymousBinding) Run(s *snapshot.Snapshot) []check.Finding {
 	meta := c.Meta()
 	var findings []check.Finding
-	report := func(ref snapshot.Ref, roleRef rbacv1.RoleRef, who []string) {
+	report := func(ref snapshot.Ref, namespace string, roleRef rbacv1.RoleRef, who []string) {
+		rules, known := s.RoleRules(namespace, roleRef)
+		g := describeRules(rules)
+		isPublicInfo := roleRef.Kind == "ClusterRole" && roleRef.Name == "system:public-info-viewer"
+		if isPublicInfo && !g.beyondPublic {
+			// The default every cluster has: information, not a finding. Unread, it is taken to
+			// hold its defaults, or every cluster would report it.
+			return
+		}
 		f := check.New(meta, fmt.Sprintf("%s grants %s %s to %s", ref.Describe(), strings.ToLower(roleRef.Kind), roleRef.Name,
 			strings.Join(who, " and ")), ref)
-		f.Incident = true
-		if ref.Namespace == "" {
-			f.Scope = check.ScopeCluster
-		} else {
+		switch {
+		case !known:
+			f.Evidence = append(f.Evidence, fmt.Sprintf("%s %s could not be read: what it grants is unknown", strings.ToLower(roleRef.Kind), roleRef.Name))
+		case len(g.resources) > 0:
+			f.Evidence = append(f.Evidence, "grants "+strings.Join(g.resources, "; "))
+		default:
+			f.Severity = check.Medium
+			f.Evidence = append(f.Evidence, "grants only non-resource URLs: "+strings.Join(g.urls, ", "))
+		}
+		f.Evidence = check.LimitEvidence(f.Evidence)
+		f.Incident = f.Severity == check.Critical
+		f.Scope = check.ScopeCluster
+		if ref.Namespace != "" {
 			f.Scope = check.ScopeNamespace
 		}
 		kind := strings.ToLower(ref.Kind)
@@ -132,17 +185,14 @@ func (c AnonymousBinding) Run(s *snapshot.Snapshot) []check.Finding {
 	}
 	for i := range s.ClusterRoleBindings {
 		b := &s.ClusterRoleBindings[i]
-		if b.RoleRef.Kind == "ClusterRole" && b.RoleRef.Name == "system:public-info-viewer" {
-			continue
-		}
 		if who := anonymousSubjects(b.Subjects); len(who) > 0 {
-			report(snapshot.RefTo(snapshot.KindClusterRoleBindings, "", b.Name), b.RoleRef, who)
+			report(snapshot.RefTo(snapshot.KindClusterRoleBindings, "", b.Name), "", b.RoleRef, who)
 		}
 	}
 	for i := range s.RoleBindings {
 		b := &s.RoleBindings[i]
 		if who := anonymousSubjects(b.Subjects); len(who) > 0 {
-			report(snapshot.RefTo(snapshot.KindRoleBindings, b.Namespace, b.Name), b.RoleRef, who)
+			report(snapshot.RefTo(snapshot.KindRoleBindings, b.Namespace, b.Name), b.Namespace, b.RoleRef, who)
 		}
 	}
 	return findings

@@ -216,6 +216,10 @@ func (c *collector) list(ctx context.Context, kind snapshot.Kind) error {
 		c.snap.ClusterRoleBindings, err = pages(ctx, c.opts.ChunkSize, c.clients.Kube.RbacV1().ClusterRoleBindings().List, clusterRoleBindingItems)
 	case snapshot.KindRoleBindings:
 		c.snap.RoleBindings, err = pages(ctx, c.opts.ChunkSize, c.clients.Kube.RbacV1().RoleBindings(ns).List, roleBindingItems)
+	case snapshot.KindClusterRoles:
+		c.snap.ClusterRoles, err = pages(ctx, c.opts.ChunkSize, c.clients.Kube.RbacV1().ClusterRoles().List, clusterRoleItems)
+	case snapshot.KindRoles:
+		c.snap.Roles, err = pages(ctx, c.opts.ChunkSize, c.clients.Kube.RbacV1().Roles(ns).List, roleItems)
 	case snapshot.KindServerVersion:
 		info, verr := c.clients.Kube.Discovery().ServerVersion()
 		if verr == nil {

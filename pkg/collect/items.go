@@ -47,3 +47,7 @@ func clusterRoleBindingItems(l *rbacv1.ClusterRoleBindingList) ([]rbacv1.Cluster
 func roleBindingItems(l *rbacv1.RoleBindingList) ([]rbacv1.RoleBinding, metav1.ListMeta) {
 	return l.Items, l.ListMeta
 }
+func clusterRoleItems(l *rbacv1.ClusterRoleList) ([]rbacv1.ClusterRole, metav1.ListMeta) {
+	return l.Items, l.ListMeta
+}
+func roleItems(l *rbacv1.RoleList) ([]rbacv1.Role, metav1.ListMeta) { return l.Items, l.ListMeta }

@@ -19,6 +19,8 @@ const (
 
 	KindClusterRoleBindings Kind = "clusterrolebindings"
 	KindRoleBindings        Kind = "rolebindings"
+	KindClusterRoles        Kind = "clusterroles"
+	KindRoles               Kind = "roles"
 	// KindServerVersion is the API server's /version: not an object, but read like one.
 	KindServerVersion Kind = "version"
 	// KindAnonymousAccess is what the API server answers a caller without credentials.
@@ -27,9 +29,9 @@ const (
 
 // AllKinds lists every kind a snapshot can hold, sorted by name.
 func AllKinds() []Kind {
-	return []Kind{KindAnonymousAccess, KindClusterRoleBindings, KindCronJobs, KindDaemonSets, KindDeployments, KindJobs,
+	return []Kind{KindAnonymousAccess, KindClusterRoleBindings, KindClusterRoles, KindCronJobs, KindDaemonSets, KindDeployments, KindJobs,
 		KindLimitRanges, KindNamespaces, KindNodes, KindPodMetrics, KindPods, KindReplicaSets, KindResourceQuotas,
-		KindRoleBindings, KindStatefulSets, KindServerVersion}
+		KindRoleBindings, KindRoles, KindStatefulSets, KindServerVersion}
 }
 
 // KindInfo is what the loaders and the renderers need to know about a kind.
@@ -74,6 +76,10 @@ func (k Kind) Info() KindInfo {
 		return KindInfo{"rbac.authorization.k8s.io", "rbac.authorization.k8s.io/v1", "ClusterRoleBinding", false, false}
 	case KindRoleBindings:
 		return KindInfo{"rbac.authorization.k8s.io", "rbac.authorization.k8s.io/v1", "RoleBinding", true, false}
+	case KindClusterRoles:
+		return KindInfo{"rbac.authorization.k8s.io", "rbac.authorization.k8s.io/v1", "ClusterRole", false, false}
+	case KindRoles:
+		return KindInfo{"rbac.authorization.k8s.io", "rbac.authorization.k8s.io/v1", "Role", true, false}
 	case KindServerVersion, KindAnonymousAccess:
 		return KindInfo{Probe: true}
 	}

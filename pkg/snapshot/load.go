@@ -400,6 +400,10 @@ func (l *Loader) add(obj runtime.Object, origin Origin) error {
 		return keep(l, &s.ClusterRoleBindings, KindClusterRoleBindings, o, origin)
 	case *rbacv1.RoleBinding:
 		return keep(l, &s.RoleBindings, KindRoleBindings, o, origin)
+	case *rbacv1.ClusterRole:
+		return keep(l, &s.ClusterRoles, KindClusterRoles, o, origin)
+	case *rbacv1.Role:
+		return keep(l, &s.Roles, KindRoles, o, origin)
 	}
 	return nil
 }

@@ -52,6 +52,8 @@ type Snapshot struct {
 
 	ClusterRoleBindings []rbacv1.ClusterRoleBinding
 	RoleBindings        []rbacv1.RoleBinding
+	ClusterRoles        []rbacv1.ClusterRole
+	Roles               []rbacv1.Role
 
 	// ServerVersion is the API server's /version answer, e.g. "v1.37.2".
 	ServerVersion string
@@ -117,6 +119,8 @@ func (s *Snapshot) Finish() {
 	sortByKey(s.PodMetrics, func(o *metricsv1beta1.PodMetrics) string { return o.Namespace + "/" + o.Name })
 	sortByKey(s.ClusterRoleBindings, func(o *rbacv1.ClusterRoleBinding) string { return o.Name })
 	sortByKey(s.RoleBindings, func(o *rbacv1.RoleBinding) string { return o.Namespace + "/" + o.Name })
+	sortByKey(s.ClusterRoles, func(o *rbacv1.ClusterRole) string { return o.Name })
+	sortByKey(s.Roles, func(o *rbacv1.Role) string { return o.Namespace + "/" + o.Name })
 
 	s.replicaSetsByKey = make(map[string]*appsv1.ReplicaSet, len(s.ReplicaSets))
 	for i := range s.ReplicaSets {
@@ -138,6 +142,26 @@ func (s *Snapshot) Finish() {
 			s.podsPerOwner[owner]++
 		}
 	}
+}
+
+// RoleRules returns the rules a binding's roleRef grants, and whether the role is in the
+// snapshot. A RoleBinding may name a ClusterRole, whose rules then apply in its namespace.
+func (s *Snapshot) RoleRules(namespace string, ref rbacv1.RoleRef) ([]rbacv1.PolicyRule, bool) {
+	switch ref.Kind {
+	case "ClusterRole":
+		for i := range s.ClusterRoles {
+			if s.ClusterRoles[i].Name == ref.Name {
+				return s.ClusterRoles[i].Rules, true
+			}
+		}
+	case "Role":
+		for i := range s.Roles {
+			if s.Roles[i].Namespace == namespace && s.Roles[i].Name == ref.Name {
+				return s.Roles[i].Rules, true
+			}
+		}
+	}
+	return nil, false
 }
 
 // PodsOf lists, in snapshot order, every pod (finished ones included) whose top-level owner is
