@@ -14,6 +14,8 @@ import (
 	"github.com/spf13/cobra"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
+
+	"github.com/alertmend/kubectl-alertmend/pkg/report"
 )
 
 // Environment is what the commands read from the process besides flags, passed in so tests
@@ -84,7 +86,7 @@ func Execute(ctx context.Context, root *cobra.Command, args []string, stderr io.
 	var exit *ExitError
 	if !errors.As(err, &exit) {
 		// Errors cobra raises itself (unknown command, wrong number of arguments) are usage errors.
-		exit = &ExitError{Code: 2, Err: err}
+		exit = &ExitError{Code: report.ExitError, Err: err}
 	}
 	if exit.Err != nil {
 		fmt.Fprintf(stderr, "error: %v\n", exit.Err)
@@ -109,9 +111,9 @@ func (e *ExitError) Unwrap() error { return e.Err }
 
 // failed wraps an error as exit code 2: the tool could not do its job.
 func failed(format string, args ...any) error {
-	return &ExitError{Code: 2, Err: fmt.Errorf(format, args...)}
+	return &ExitError{Code: report.ExitError, Err: fmt.Errorf(format, args...)}
 }
 
 func usageError(c *cobra.Command, err error) error {
-	return &ExitError{Code: 2, Err: fmt.Errorf("%v\nSee '%s --help' for usage", err, c.CommandPath())}
+	return &ExitError{Code: report.ExitError, Err: fmt.Errorf("%v\nSee '%s --help' for usage", err, c.CommandPath())}
 }

@@ -40,23 +40,6 @@ type Summary struct {
 	NotEvaluated int `json:"notEvaluated"`
 }
 
-// Count returns the number of findings of one severity.
-func (s Summary) Count(sev check.Severity) int {
-	switch sev {
-	case check.Critical:
-		return s.Critical
-	case check.High:
-		return s.High
-	case check.Medium:
-		return s.Medium
-	case check.Low:
-		return s.Low
-	case check.Info:
-		return s.Info
-	}
-	return 0
-}
-
 // NotEvaluated is a selected check that could not see what it needs.
 type NotEvaluated struct {
 	Check  string `json:"check"`
