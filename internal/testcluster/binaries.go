@@ -19,10 +19,11 @@ import (
 // KubernetesVersion is what the test API server reports; it matches hack/tools/kube-apiserver.
 const KubernetesVersion = "v1.37.2"
 
-// Binaries are the paths of the built control-plane programs.
+// Binaries are the paths of the built control-plane programs, and of kubectl.
 type Binaries struct {
 	APIServer string
 	Etcd      string
+	Kubectl   string
 }
 
 type tool struct {
@@ -38,6 +39,8 @@ func tools() []tool {
 		{name: "kube-apiserver", dir: "kube-apiserver", pkg: "k8s.io/kubernetes/cmd/kube-apiserver",
 			ldflags: fmt.Sprintf("-X %s.gitVersion=%s -X %s.gitMajor=1 -X %s.gitMinor=37", v, KubernetesVersion, v, v)},
 		{name: "etcd", dir: "etcd", pkg: "go.etcd.io/etcd/server/v3"},
+		{name: "kubectl", dir: "kube-apiserver", pkg: "k8s.io/kubernetes/cmd/kubectl",
+			ldflags: fmt.Sprintf("-X %s.gitVersion=%s -X %s.gitMajor=1 -X %s.gitMinor=37", v, KubernetesVersion, v, v)},
 	}
 }
 
@@ -92,7 +95,7 @@ func EnsureBinaries(ctx context.Context, log io.Writer) (Binaries, error) {
 		if _, err := os.Stat(path); err == nil {
 			continue
 		}
-		fmt.Fprintf(log, "testcluster: building %s (once per machine; kube-apiserver takes a few minutes)\n", t.name)
+		fmt.Fprintf(log, "testcluster: building %s (once per machine; kube-apiserver and kubectl take a few minutes)\n", t.name)
 		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 			return Binaries{}, err
 		}
@@ -111,7 +114,7 @@ func EnsureBinaries(ctx context.Context, log io.Writer) (Binaries, error) {
 			return Binaries{}, err
 		}
 	}
-	return Binaries{APIServer: paths["kube-apiserver"], Etcd: paths["etcd"]}, nil
+	return Binaries{APIServer: paths["kube-apiserver"], Etcd: paths["etcd"], Kubectl: paths["kubectl"]}, nil
 }
 
 // buildKey changes whenever the tool's dependencies, build flags or Go version change, so a

@@ -1,12 +1,17 @@
 package cmd
 
 import (
+	"context"
 	"encoding/json"
+	"io"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/alertmend/kubectl-alertmend/checks"
+	"github.com/alertmend/kubectl-alertmend/internal/testcluster"
 )
 
 func TestChecksCommandListsTheCatalog(t *testing.T) {
@@ -61,4 +66,26 @@ func TestBinary(t *testing.T) {
 	cmd = exec.Command(binary, "diagnose", "--kubeconfig", "/nonexistent/kubeconfig")
 	stderr, _ := cmd.CombinedOutput()
 	assertCleanFailure(t, result{code: cmd.ProcessState.ExitCode(), stderr: string(stderr)}, "cannot load the kubeconfig")
+}
+
+// kubectl itself finds the plugin on PATH, passes the arguments through, and returns its exit
+// code.
+func TestKubectlRunsThePlugin(t *testing.T) {
+	bins, err := testcluster.EnsureBinaries(context.Background(), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := append(os.Environ(), "PATH="+filepath.Dir(binary)+string(os.PathListSeparator)+os.Getenv("PATH"), "KUBECONFIG="+cluster.Kubeconfig)
+	list := exec.Command(bins.Kubectl, "plugin", "list", "--name-only")
+	list.Env = env
+	out, _ := list.Output()
+	if !strings.Contains(string(out), "kubectl-alertmend") {
+		t.Errorf("kubectl plugin list does not show the plugin:\n%s", out)
+	}
+	cmd := exec.Command(bins.Kubectl, "alertmend", "diagnose", "--checks", "pod-crashloop", "-o", "json")
+	cmd.Env = env
+	out, _ = cmd.Output()
+	if code := cmd.ProcessState.ExitCode(); code != 1 || !strings.Contains(string(out), `"check": "pod-crashloop"`) {
+		t.Errorf("kubectl alertmend diagnose: exit %d\n%s", code, out)
+	}
 }
