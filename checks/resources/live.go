@@ -128,11 +128,12 @@ func (OOMKilled) Meta() check.Meta {
 		LiveOnly: true,
 		Description: "Looks for containers whose current or last termination reason is OOMKilled, with restart counts " +
 			"and when it happened, per workload and container. The proposed limit comes from measured usage " +
-			"(metrics.k8s.io) with 50% headroom where available, else the current limit times 2.",
+			"(metrics.k8s.io) plus 50% where available, never below the largest limit it was killed at plus 25%; " +
+			"else that limit times 2. Only the limit is raised: a higher request could leave new pods Pending.",
 		Why: "The process was killed mid-work: requests in flight fail, and a container that is killed again and " +
 			"again ends in CrashLoopBackOff. It happens because the memory limit is below what the workload needs.",
-		Remediation: "Raise the container's memory limit (and its request with it), or find the leak if usage grows " +
-			"without bound. The evidence shows the limit it was killed at.",
+		Remediation: "Raise the container's memory limit, or find the leak if usage grows without bound. The evidence " +
+			"shows the limit it was killed at; raise the request later, once the cluster has room for it.",
 		References: []string{"https://kubernetes.io/docs/tasks/configure-pod-container/assign-memory-resource/#exceed-a-container-s-memory-limit"},
 	}
 }
