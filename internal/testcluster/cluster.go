@@ -59,9 +59,13 @@ type Cluster struct {
 	stopped   bool
 }
 
+// startAttempts bounds the retries when a free port was taken by another process between its
+// choice and its use (test packages start control planes in parallel).
+const startAttempts = 3
+
 // Start builds the binaries if needed, then starts etcd and kube-apiserver on free loopback
 // ports and waits until the API server is ready.
-func Start(ctx context.Context, opts Options) (c *Cluster, err error) {
+func Start(ctx context.Context, opts Options) (*Cluster, error) {
 	log := opts.Log
 	if log == nil {
 		log = io.Discard
@@ -70,6 +74,16 @@ func Start(ctx context.Context, opts Options) (c *Cluster, err error) {
 	if err != nil {
 		return nil, err
 	}
+	for attempt := 1; ; attempt++ {
+		c, err := start(ctx, opts, bins, log)
+		if err == nil || attempt == startAttempts || ctx.Err() != nil {
+			return c, err
+		}
+		fmt.Fprintf(log, "testcluster: start failed (%v); trying again on other ports\n", err)
+	}
+}
+
+func start(ctx context.Context, opts Options, bins Binaries, log io.Writer) (c *Cluster, err error) {
 	dir, err := os.MkdirTemp("", "alertmend-testcluster-")
 	if err != nil {
 		return nil, err
