@@ -4,6 +4,7 @@
 package apiserver
 
 import (
+	"slices"
 	"strconv"
 	"strings"
 
@@ -89,14 +90,7 @@ func (f Flags) List(name string) []string {
 }
 
 // Has reports whether a list flag contains item.
-func (f Flags) Has(name, item string) bool {
-	for _, v := range f.List(name) {
-		if v == item {
-			return true
-		}
-	}
-	return false
-}
+func (f Flags) Has(name, item string) bool { return slices.Contains(f.List(name), item) }
 
 // Bool reads a boolean flag, with its default when unset.
 func (f Flags) Bool(name string, def bool) bool {

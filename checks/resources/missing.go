@@ -33,7 +33,7 @@ func findMissing(s *snapshot.Snapshot, meta check.Meta, st setting) []check.Find
 		if podLevel(w.Spec, st.resource, st.limit) {
 			continue
 		}
-		defaults := defaultsFor(s, w.Namespace)
+		defaults := defaultsFor(s, w.Ref.Namespace)
 		var names []string
 		var containers []corev1.Container
 		for _, c := range runningContainers(w.Spec) {
@@ -55,7 +55,7 @@ func findMissing(s *snapshot.Snapshot, meta check.Meta, st setting) []check.Find
 			check.Plural(len(names), "container has", "containers have"), st, strings.Join(names, ", ")), w.Ref)
 		if s.Source == snapshot.SourceManifests {
 			f.Evidence = append(f.Evidence, fmt.Sprintf("no LimitRange in the input sets a default %s for namespace %s; "+
-				"if the cluster has one, the API server fills it in", st, w.Namespace))
+				"if the cluster has one, the API server fills it in", st, w.Ref.Namespace))
 		}
 		f.Fix = missingFixes(w.Ref, containers, st, peaks)
 		findings = append(findings, f)

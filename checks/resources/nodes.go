@@ -2,6 +2,8 @@ package resources
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 
@@ -157,7 +159,7 @@ func (c PressureWithoutLimits) Run(s *snapshot.Snapshot) []check.Finding {
 		}
 		refs := []snapshot.Ref{snapshot.RefTo(snapshot.KindNodes, "", node.Name)}
 		var evidence []string
-		for _, key := range sortedKeys(owners) {
+		for _, key := range slices.Sorted(maps.Keys(owners)) {
 			refs = append(refs, owners[key])
 			sort.Strings(pods[key])
 			subject := "pod " + pods[key][0] + " has"
@@ -227,7 +229,7 @@ func (c NamespaceWithoutLimits) Run(s *snapshot.Snapshot) []check.Finding {
 	}
 	var refs []snapshot.Ref
 	var evidence []string
-	for _, ns := range sortedKeys(pods) {
+	for _, ns := range slices.Sorted(maps.Keys(pods)) {
 		refs = append(refs, snapshot.RefTo(snapshot.KindNamespaces, "", ns))
 		evidence = append(evidence, fmt.Sprintf("namespace %s: %s, no LimitRange, no ResourceQuota", ns, check.Plural(pods[ns], "live pod", "live pods")))
 	}

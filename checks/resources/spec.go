@@ -39,10 +39,10 @@ func (c BestEffort) Run(s *snapshot.Snapshot) []check.Finding {
 	byNamespace := map[string][]entry{}
 	var namespaces []string
 	for _, w := range s.Workloads() {
-		if _, seen := byNamespace[w.Namespace]; !seen {
-			namespaces = append(namespaces, w.Namespace)
+		if _, seen := byNamespace[w.Ref.Namespace]; !seen {
+			namespaces = append(namespaces, w.Ref.Namespace)
 		}
-		byNamespace[w.Namespace] = append(byNamespace[w.Namespace], entry{w, bestEffort(w.Spec, defaultsFor(s, w.Namespace))})
+		byNamespace[w.Ref.Namespace] = append(byNamespace[w.Ref.Namespace], entry{w, bestEffort(w.Spec, defaultsFor(s, w.Ref.Namespace))})
 	}
 	var findings []check.Finding
 	peaks := peakUsage(s)
@@ -103,7 +103,7 @@ func (c MemoryOvercommit) Run(s *snapshot.Snapshot) []check.Finding {
 	meta := c.Meta()
 	var findings []check.Finding
 	for _, w := range s.Workloads() {
-		defaults := defaultsFor(s, w.Namespace)
+		defaults := defaultsFor(s, w.Ref.Namespace)
 		var evidence, fixes []string
 		for _, ctr := range runningContainers(w.Spec) {
 			limit, hasLimit := defaults.effectiveLimit(&ctr, corev1.ResourceMemory)

@@ -2,7 +2,8 @@ package workloads
 
 import (
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 
 	"github.com/alertmend/kubectl-alertmend/pkg/check"
 	"github.com/alertmend/kubectl-alertmend/pkg/snapshot"
@@ -50,7 +51,7 @@ func (c ImagePull) Run(s *snapshot.Snapshot) []check.Finding {
 			evidence = append(evidence, fmt.Sprintf("pod %s container %s: %s for image %q: %s",
 				p.pod.Name, p.container, p.status.State.Waiting.Reason, image, p.status.State.Waiting.Message))
 		}
-		imageList := keys(images)
+		imageList := slices.Sorted(maps.Keys(images))
 		f := check.New(meta, fmt.Sprintf("%s of %s cannot pull image %s", check.Plural(len(pods), "pod", "pods"),
 			g.owner.Describe(), quoteJoin(imageList)), g.owner)
 		f.Incident = true
@@ -74,15 +75,6 @@ func specImage(p containerProblem) string {
 		}
 	}
 	return ""
-}
-
-func keys(set map[string]bool) []string {
-	out := make([]string, 0, len(set))
-	for k := range set {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }
 
 func quoteJoin(values []string) string {

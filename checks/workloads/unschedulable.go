@@ -2,6 +2,8 @@ package workloads
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
@@ -68,7 +70,7 @@ func (c Unschedulable) Run(s *snapshot.Snapshot) []check.Finding {
 		f.Incident = true
 		f.Evidence = check.LimitEvidence(evidence)
 		if len(hints) > 0 {
-			f.Remediation = strings.Join(keys(hints), " ")
+			f.Remediation = strings.Join(slices.Sorted(maps.Keys(hints)), " ")
 		}
 		first := g.problems[0].pod
 		f.Fix = []string{

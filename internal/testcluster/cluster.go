@@ -318,7 +318,7 @@ func (c *Cluster) UserKubeconfig(user string, groups ...string) (string, error) 
 		return "", err
 	}
 	config := clientcmdapi.NewConfig()
-	config.Clusters[ContextName] = &clientcmdapi.Cluster{Server: c.serverURL(), CertificateAuthorityData: c.ca.certPEM}
+	config.Clusters[ContextName] = &clientcmdapi.Cluster{Server: c.Server, CertificateAuthorityData: c.ca.certPEM}
 	config.AuthInfos[user] = &clientcmdapi.AuthInfo{ClientCertificateData: cert, ClientKeyData: key}
 	config.Contexts[ContextName] = &clientcmdapi.Context{Cluster: ContextName, AuthInfo: user}
 	config.CurrentContext = ContextName
@@ -328,8 +328,6 @@ func (c *Cluster) UserKubeconfig(user string, groups ...string) (string, error) 
 	}
 	return path, nil
 }
-
-func (c *Cluster) serverURL() string { return c.Server }
 
 func sanitize(name string) string {
 	return strings.Map(func(r rune) rune {

@@ -3,6 +3,7 @@ package cmd
 import (
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -12,6 +13,7 @@ import (
 	"github.com/alertmend/kubectl-alertmend/pkg/check"
 	"github.com/alertmend/kubectl-alertmend/pkg/render"
 	"github.com/alertmend/kubectl-alertmend/pkg/snapshot"
+	"github.com/alertmend/kubectl-alertmend/pkg/version"
 )
 
 // CatalogEntry is one check as `checks -o json|yaml` prints it.
@@ -41,7 +43,7 @@ func newChecksCommand(streams genericiooptions.IOStreams) *cobra.Command {
 			var entries []CatalogEntry
 			for _, c := range checks.All(checks.DefaultOptions()) {
 				m := c.Meta()
-				if len(categories) > 0 && !contains(categories, string(m.Category)) {
+				if len(categories) > 0 && !slices.Contains(categories, string(m.Category)) {
 					continue
 				}
 				entries = append(entries, CatalogEntry{ID: m.ID, Category: m.Category, Severity: m.Severity, Title: m.Title,
@@ -69,15 +71,6 @@ func writeCatalogTable(w io.Writer, entries []CatalogEntry) error {
 		}
 	}
 	return t.Render()
-}
-
-func contains(values []string, v string) bool {
-	for _, x := range values {
-		if x == v {
-			return true
-		}
-	}
-	return false
 }
 
 func newExplainCommand(streams genericiooptions.IOStreams) *cobra.Command {
@@ -149,7 +142,7 @@ func newVersionCommand(streams genericiooptions.IOStreams) *cobra.Command {
 		Short: "Print the version of kubectl alertmend",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			info := versionInfo()
+			info := version.Get()
 			switch output {
 			case "":
 				line := "kubectl-alertmend " + info.Version

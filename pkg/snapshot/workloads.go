@@ -10,9 +10,8 @@ import (
 // Checks of the pod spec report on workloads, so one finding covers all replicas and points at
 // the object to edit.
 type Workload struct {
-	Ref       Ref
-	Namespace string
-	Spec      *corev1.PodSpec
+	Ref  Ref
+	Spec *corev1.PodSpec
 }
 
 // Workloads lists every workload in a stable order: controllers by kind, then one pod for each
@@ -20,7 +19,7 @@ type Workload struct {
 func (s *Snapshot) Workloads() []Workload {
 	var out []Workload
 	add := func(k Kind, namespace, name string, spec *corev1.PodSpec) {
-		out = append(out, Workload{Ref: RefTo(k, namespace, name), Namespace: namespace, Spec: spec})
+		out = append(out, Workload{Ref: RefTo(k, namespace, name), Spec: spec})
 	}
 	for i := range s.Deployments {
 		d := &s.Deployments[i]
@@ -68,7 +67,7 @@ func (s *Snapshot) Workloads() []Workload {
 			continue
 		}
 		seen[owner] = true
-		out = append(out, Workload{Ref: owner, Namespace: pod.Namespace, Spec: &pod.Spec})
+		out = append(out, Workload{Ref: owner, Spec: &pod.Spec})
 	}
 	return out
 }

@@ -1,5 +1,0 @@
-package cmd
-
-import "github.com/alertmend/kubectl-alertmend/pkg/version"
-
-func versionInfo() version.Info { return version.Get() }
