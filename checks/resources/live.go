@@ -93,25 +93,10 @@ func containerLimit(pod *corev1.Pod, name string) (resource.Quantity, bool) {
 	return resource.Quantity{}, false
 }
 
-// ownerContainer groups observations by top-level owner and container, in first-seen order.
+// ownerContainer keys observations by top-level owner and container.
 type ownerContainer struct {
 	owner     snapshot.Ref
 	container string
-}
-
-type groups[T any] struct {
-	order []ownerContainer
-	items map[ownerContainer][]T
-}
-
-func (g *groups[T]) add(key ownerContainer, item T) {
-	if g.items == nil {
-		g.items = map[ownerContainer][]T{}
-	}
-	if _, ok := g.items[key]; !ok {
-		g.order = append(g.order, key)
-	}
-	g.items[key] = append(g.items[key], item)
 }
 
 // OOMKilled finds containers the kernel killed for exceeding their memory limit.
@@ -146,22 +131,22 @@ func (c OOMKilled) Run(s *snapshot.Snapshot) []check.Finding {
 		status corev1.ContainerStatus
 		term   *corev1.ContainerStateTerminated
 	}
-	var g groups[kill]
+	var g check.Groups[ownerContainer, kill]
 	for i := range s.Pods {
 		pod := &s.Pods[i]
-		for _, cs := range append(append([]corev1.ContainerStatus{}, pod.Status.InitContainerStatuses...), pod.Status.ContainerStatuses...) {
+		for _, cs := range snapshot.ContainerStatuses(pod) {
 			term := cs.State.Terminated
 			if term == nil || term.Reason != "OOMKilled" {
 				term = cs.LastTerminationState.Terminated
 			}
 			if term != nil && term.Reason == "OOMKilled" {
-				g.add(ownerContainer{s.TopOwner(pod), cs.Name}, kill{pod, cs, term})
+				g.Add(ownerContainer{s.TopOwner(pod), cs.Name}, kill{pod, cs, term})
 			}
 		}
 	}
 	var findings []check.Finding
-	for _, key := range g.order {
-		kills := g.items[key]
+	for _, key := range g.Keys() {
+		kills := g.Get(key)
 		var evidence []string
 		var limit resource.Quantity
 		hasLimit := false
@@ -247,7 +232,7 @@ func (c UsageNearLimit) Run(s *snapshot.Snapshot) []check.Finding {
 		pod          *corev1.Pod
 		usage, limit int64
 	}
-	var g groups[sample]
+	var g check.Groups[ownerContainer, sample]
 	for i := range s.Pods {
 		pod := &s.Pods[i]
 		for _, ctr := range runningContainers(&pod.Spec) {
@@ -257,13 +242,13 @@ func (c UsageNearLimit) Run(s *snapshot.Snapshot) []check.Finding {
 			}
 			u, ok := used.of(pod, ctr.Name)
 			if ok && float64(u.Value()) > nearLimitRatio*float64(limit.Value()) {
-				g.add(ownerContainer{s.TopOwner(pod), ctr.Name}, sample{pod, u.Value(), limit.Value()})
+				g.Add(ownerContainer{s.TopOwner(pod), ctr.Name}, sample{pod, u.Value(), limit.Value()})
 			}
 		}
 	}
 	var findings []check.Finding
-	for _, key := range g.order {
-		samples := g.items[key]
+	for _, key := range g.Keys() {
+		samples := g.Get(key)
 		sort.SliceStable(samples, func(i, j int) bool { return samples[i].usage > samples[j].usage })
 		var evidence []string
 		for _, sm := range samples {

@@ -101,7 +101,7 @@ func isFailingWaitReason(reason string) bool {
 // podState is the most telling reason a pod is not ready (a container's waiting or terminated
 // reason, else the scheduling condition, else the phase) and whether it is a failure.
 func podState(pod *corev1.Pod) (string, bool) {
-	for _, cs := range append(append([]corev1.ContainerStatus{}, pod.Status.InitContainerStatuses...), pod.Status.ContainerStatuses...) {
+	for _, cs := range snapshot.ContainerStatuses(pod) {
 		if w := cs.State.Waiting; w != nil && w.Reason != "" {
 			return fmt.Sprintf("container %s %s", cs.Name, w.Reason), isFailingWaitReason(w.Reason)
 		}

@@ -38,19 +38,21 @@ func (CrashLoop) Meta() check.Meta {
 func (c CrashLoop) Run(s *snapshot.Snapshot) []check.Finding {
 	meta := c.Meta()
 	var findings []check.Finding
-	for _, g := range groupProblems(s, waitingContainers(s, "CrashLoopBackOff")) {
-		pods := distinctPods(g.problems)
-		total := s.PodCount(g.owner)
+	groups := byOwner(s, waitingContainers(s, "CrashLoopBackOff"))
+	for _, owner := range groups.Keys() {
+		problems := groups.Get(owner)
+		pods := distinctPods(problems)
+		total := s.PodCount(owner)
 		f := check.New(meta, fmt.Sprintf("%s of %s %s crash looping (container %s)",
-			check.Plural(len(pods), "pod", "pods"), g.owner.Describe(), isAre(len(pods)), strings.Join(distinctContainers(g.problems), ", ")), g.owner)
+			check.Plural(len(pods), "pod", "pods"), owner.Describe(), isAre(len(pods)), strings.Join(distinctContainers(problems), ", ")), owner)
 		f.Incident = true
-		if isController(g.owner) && len(pods) == total {
+		if isController(owner) && len(pods) == total {
 			f.Severity = check.Critical
 			f.Message += ": no replica is running"
 		}
 		var evidence []string
 		oom := false
-		for _, p := range g.problems {
+		for _, p := range problems {
 			line := fmt.Sprintf("pod %s container %s: restarted %d times", p.pod.Name, p.container, p.status.RestartCount)
 			if t := p.status.LastTerminationState.Terminated; t != nil {
 				line += fmt.Sprintf(", last exit code %d", t.ExitCode)
@@ -65,7 +67,7 @@ func (c CrashLoop) Run(s *snapshot.Snapshot) []check.Finding {
 			evidence = append(evidence, line)
 		}
 		f.Evidence = check.LimitEvidence(evidence)
-		first := g.problems[0]
+		first := problems[0]
 		f.Fix = []string{
 			fmt.Sprintf("kubectl logs -n %s %s -c %s --previous", first.pod.Namespace, first.pod.Name, first.container),
 			fmt.Sprintf("kubectl describe pod -n %s %s", first.pod.Namespace, first.pod.Name),

@@ -37,12 +37,13 @@ func (ImagePull) Meta() check.Meta {
 func (c ImagePull) Run(s *snapshot.Snapshot) []check.Finding {
 	meta := c.Meta()
 	var findings []check.Finding
-	problems := waitingContainers(s, "ImagePullBackOff", "ErrImagePull", "InvalidImageName", "ErrImageNeverPull")
-	for _, g := range groupProblems(s, problems) {
-		pods := distinctPods(g.problems)
+	groups := byOwner(s, waitingContainers(s, "ImagePullBackOff", "ErrImagePull", "InvalidImageName", "ErrImageNeverPull"))
+	for _, owner := range groups.Keys() {
+		problems := groups.Get(owner)
+		pods := distinctPods(problems)
 		images := map[string]bool{}
 		var evidence []string
-		for _, p := range g.problems {
+		for _, p := range problems {
 			image := p.image
 			if image == "" {
 				image = specImage(p)
@@ -53,14 +54,14 @@ func (c ImagePull) Run(s *snapshot.Snapshot) []check.Finding {
 		}
 		imageList := slices.Sorted(maps.Keys(images))
 		f := check.New(meta, fmt.Sprintf("%s of %s cannot pull image %s", check.Plural(len(pods), "pod", "pods"),
-			g.owner.Describe(), quoteJoin(imageList)), g.owner)
+			owner.Describe(), quoteJoin(imageList)), owner)
 		f.Incident = true
 		f.Evidence = check.LimitEvidence(evidence)
-		first := g.problems[0]
+		first := problems[0]
 		f.Fix = []string{fmt.Sprintf("kubectl describe pod -n %s %s", first.pod.Namespace, first.pod.Name)}
-		if hasEditableTemplate(g.owner) {
+		if hasEditableTemplate(owner) {
 			f.Fix = append(f.Fix, fmt.Sprintf("kubectl set image -n %s %s %s=<registry/repository:existing-tag>",
-				g.owner.Namespace, g.owner.KubectlTarget(), first.container))
+				owner.Namespace, owner.KubectlTarget(), first.container))
 		}
 		findings = append(findings, f)
 	}

@@ -7,6 +7,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 
+	"github.com/alertmend/kubectl-alertmend/pkg/check"
 	"github.com/alertmend/kubectl-alertmend/pkg/snapshot"
 )
 
@@ -35,8 +36,7 @@ func waitingContainers(s *snapshot.Snapshot, reasons ...string) []containerProbl
 	var out []containerProblem
 	for i := range s.Pods {
 		pod := &s.Pods[i]
-		statuses := append(append([]corev1.ContainerStatus{}, pod.Status.InitContainerStatuses...), pod.Status.ContainerStatuses...)
-		for _, cs := range statuses {
+		for _, cs := range snapshot.ContainerStatuses(pod) {
 			if cs.State.Waiting != nil && want[cs.State.Waiting.Reason] {
 				out = append(out, containerProblem{pod: pod, container: cs.Name, image: cs.Image, status: cs})
 			}
@@ -45,26 +45,13 @@ func waitingContainers(s *snapshot.Snapshot, reasons ...string) []containerProbl
 	return out
 }
 
-// problemGroup is the failing containers of one top-level owner.
-type problemGroup struct {
-	owner    snapshot.Ref
-	problems []containerProblem
-}
-
-func groupProblems(s *snapshot.Snapshot, problems []containerProblem) []problemGroup {
-	var groups []problemGroup
-	index := map[snapshot.Ref]int{}
+// byOwner groups problems under the top-level owner of their pods.
+func byOwner(s *snapshot.Snapshot, problems []containerProblem) *check.Groups[snapshot.Ref, containerProblem] {
+	var g check.Groups[snapshot.Ref, containerProblem]
 	for _, p := range problems {
-		owner := s.TopOwner(p.pod)
-		i, ok := index[owner]
-		if !ok {
-			i = len(groups)
-			index[owner] = i
-			groups = append(groups, problemGroup{owner: owner})
-		}
-		groups[i].problems = append(groups[i].problems, p)
+		g.Add(s.TopOwner(p.pod), p)
 	}
-	return groups
+	return &g
 }
 
 // distinctPods counts the pods among problems.

@@ -40,7 +40,9 @@ func (Unschedulable) Meta() check.Meta {
 
 func (c Unschedulable) Run(s *snapshot.Snapshot) []check.Finding {
 	meta := c.Meta()
-	var pending []containerProblem
+	// Pending pods the scheduler gave up on, with its explanation, under their owners.
+	var pending check.Groups[snapshot.Ref, *corev1.Pod]
+	messages := map[*corev1.Pod]string{}
 	for i := range s.Pods {
 		pod := &s.Pods[i]
 		if pod.Status.Phase != corev1.PodPending {
@@ -48,31 +50,29 @@ func (c Unschedulable) Run(s *snapshot.Snapshot) []check.Finding {
 		}
 		for _, cond := range pod.Status.Conditions {
 			if cond.Type == corev1.PodScheduled && cond.Status == corev1.ConditionFalse && cond.Reason == corev1.PodReasonUnschedulable {
-				// The scheduler's message travels in the status slot the grouping helpers read.
-				pending = append(pending, containerProblem{pod: pod, status: corev1.ContainerStatus{
-					State: corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: cond.Reason, Message: cond.Message}},
-				}})
+				pending.Add(s.TopOwner(pod), pod)
+				messages[pod] = cond.Message
 			}
 		}
 	}
 	var findings []check.Finding
-	for _, g := range groupProblems(s, pending) {
+	for _, owner := range pending.Keys() {
+		pods := pending.Get(owner)
 		var evidence []string
 		hints := map[string]bool{}
-		for _, p := range g.problems {
-			msg := p.status.State.Waiting.Message
-			evidence = append(evidence, fmt.Sprintf("pod %s: %s", p.pod.Name, msg))
-			for _, h := range schedulingHints(msg) {
+		for _, pod := range pods {
+			evidence = append(evidence, fmt.Sprintf("pod %s: %s", pod.Name, messages[pod]))
+			for _, h := range schedulingHints(messages[pod]) {
 				hints[h] = true
 			}
 		}
-		f := check.New(meta, fmt.Sprintf("%s of %s cannot be scheduled", check.Plural(len(g.problems), "pod", "pods"), g.owner.Describe()), g.owner)
+		f := check.New(meta, fmt.Sprintf("%s of %s cannot be scheduled", check.Plural(len(pods), "pod", "pods"), owner.Describe()), owner)
 		f.Incident = true
 		f.Evidence = check.LimitEvidence(evidence)
 		if len(hints) > 0 {
 			f.Remediation = strings.Join(slices.Sorted(maps.Keys(hints)), " ")
 		}
-		first := g.problems[0].pod
+		first := pods[0]
 		f.Fix = []string{
 			fmt.Sprintf("kubectl describe pod -n %s %s", first.Namespace, first.Name),
 			"kubectl describe nodes | grep -A 8 'Allocated resources'",

@@ -37,3 +37,9 @@ func (s *Snapshot) TopOwner(pod *corev1.Pod) Ref {
 	}
 	return Ref{APIVersion: owner.APIVersion, Kind: owner.Kind, Namespace: pod.Namespace, Name: owner.Name}
 }
+
+// ContainerStatuses lists a pod's init container statuses, then its containers'.
+func ContainerStatuses(pod *corev1.Pod) []corev1.ContainerStatus {
+	out := make([]corev1.ContainerStatus, 0, len(pod.Status.InitContainerStatuses)+len(pod.Status.ContainerStatuses))
+	return append(append(out, pod.Status.InitContainerStatuses...), pod.Status.ContainerStatuses...)
+}
