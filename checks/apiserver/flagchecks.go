@@ -57,10 +57,10 @@ func (c FlagCheck) Meta() check.Meta {
 // NotEvaluable says the control plane is not visible, or that on every API server pod the
 // decision lies in a file the cluster does not show.
 func (c FlagCheck) NotEvaluable(s *snapshot.Snapshot) string {
-	if reason := notVisible(s); reason != "" {
+	pods := serverPods(s)
+	if reason := notVisible(s, pods); reason != "" {
 		return reason
 	}
-	pods := serverPods(s)
 	if c.rule.unjudgeable == nil || len(pods) == 0 {
 		return ""
 	}

@@ -152,8 +152,8 @@ func serverContainer(pod *corev1.Pod) *corev1.Container {
 // notVisible is the reason the flag checks give on clusters whose control plane runs elsewhere.
 // Manifests are judged when they contain the API server's static pod, and otherwise simply hold
 // nothing for these checks.
-func notVisible(s *snapshot.Snapshot) string {
-	if s.Source == snapshot.SourceManifests || len(serverPods(s)) > 0 {
+func notVisible(s *snapshot.Snapshot, pods []serverPod) string {
+	if s.Source == snapshot.SourceManifests || len(pods) > 0 {
 		return ""
 	}
 	return "control plane not visible: no kube-apiserver pod in kube-system (a managed cluster such as EKS, GKE or AKS, " +

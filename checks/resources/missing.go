@@ -35,13 +35,13 @@ func findMissing(s *snapshot.Snapshot, meta check.Meta, st setting) []check.Find
 		}
 		defaults := defaultsFor(s, w.Ref.Namespace)
 		var names []string
-		var containers []corev1.Container
+		var containers []*corev1.Container
 		for _, c := range runningContainers(w.Spec) {
 			var ok bool
 			if st.limit {
-				_, ok = defaults.effectiveLimit(&c, st.resource)
+				_, ok = defaults.effectiveLimit(c, st.resource)
 			} else {
-				_, ok = defaults.effectiveRequest(&c, st.resource)
+				_, ok = defaults.effectiveRequest(c, st.resource)
 			}
 			if !ok {
 				names = append(names, c.Name)
@@ -73,7 +73,7 @@ type proposal struct {
 // the peak, a memory limit with headroom over the peak and never below the request. Without a
 // measurement it names a placeholder and how to fill it in, rather than guess: a limit guessed
 // too low is an OOM kill on the next rollout.
-func propose(c corev1.Container, st setting, peak usagePeak) proposal {
+func propose(c *corev1.Container, st setting, peak usagePeak) proposal {
 	kind := "REQUEST"
 	if st.limit {
 		kind = "LIMIT"
@@ -96,7 +96,7 @@ func propose(c corev1.Container, st setting, peak usagePeak) proposal {
 
 // missingFixes proposes the command for workloads kubectl can set resources on, and the YAML to
 // add otherwise.
-func missingFixes(ref snapshot.Ref, containers []corev1.Container, st setting, peaks map[ownerContainer]usagePeak) []string {
+func missingFixes(ref snapshot.Ref, containers []*corev1.Container, st setting, peaks map[ownerContainer]usagePeak) []string {
 	var fixes []string
 	for _, c := range containers {
 		p := propose(c, st, peaks[ownerContainer{ref, c.Name}])

@@ -36,10 +36,14 @@ func templateKinds() []snapshot.Kind {
 // runningContainers are the containers that run for the pod's life: regular containers and
 // sidecars (init containers with restartPolicy Always). Ordinary init containers run one at a
 // time before them and ephemeral containers cannot have resources, so neither is judged.
-func runningContainers(spec *corev1.PodSpec) []corev1.Container {
-	out := append([]corev1.Container{}, spec.Containers...)
-	for _, c := range spec.InitContainers {
-		if c.RestartPolicy != nil && *c.RestartPolicy == corev1.ContainerRestartPolicyAlways {
+func runningContainers(spec *corev1.PodSpec) []*corev1.Container {
+	// Pointers into the spec: containers are large, and every check of the family walks them.
+	out := make([]*corev1.Container, 0, len(spec.Containers)+len(spec.InitContainers))
+	for i := range spec.Containers {
+		out = append(out, &spec.Containers[i])
+	}
+	for i := range spec.InitContainers {
+		if c := &spec.InitContainers[i]; c.RestartPolicy != nil && *c.RestartPolicy == corev1.ContainerRestartPolicyAlways {
 			out = append(out, c)
 		}
 	}

@@ -106,8 +106,8 @@ func (c MemoryOvercommit) Run(s *snapshot.Snapshot) []check.Finding {
 		defaults := defaultsFor(s, w.Ref.Namespace)
 		var evidence, fixes []string
 		for _, ctr := range runningContainers(w.Spec) {
-			limit, hasLimit := defaults.effectiveLimit(&ctr, corev1.ResourceMemory)
-			request, hasRequest := defaults.effectiveRequest(&ctr, corev1.ResourceMemory)
+			limit, hasLimit := defaults.effectiveLimit(ctr, corev1.ResourceMemory)
+			request, hasRequest := defaults.effectiveRequest(ctr, corev1.ResourceMemory)
 			if !hasLimit || !hasRequest || request.IsZero() {
 				continue
 			}
