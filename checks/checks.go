@@ -5,6 +5,7 @@ import (
 	"sort"
 
 	"github.com/alertmend/kubectl-alertmend/checks/apiserver"
+	"github.com/alertmend/kubectl-alertmend/checks/dns"
 	"github.com/alertmend/kubectl-alertmend/checks/resources"
 	"github.com/alertmend/kubectl-alertmend/checks/workloads"
 	"github.com/alertmend/kubectl-alertmend/pkg/check"
@@ -45,6 +46,27 @@ func All(opts Options) []check.Check {
 		workloads.DeploymentUnavailable{},
 		workloads.StatefulSetUnavailable{},
 		workloads.DaemonSetUnavailable{},
+		dns.NotFound{},
+		dns.Unavailable{},
+		dns.PodsUnhealthy{},
+		dns.ServiceNoEndpoints{},
+		dns.SingleReplica{},
+		dns.Colocated{},
+		dns.NoDisruptionBudget{},
+		dns.PriorityClass{},
+		dns.MemoryLimitLow{},
+		dns.CorefileInvalid{},
+		dns.NoCache{},
+		dns.NoLoop{},
+		dns.ProbePluginMissing{},
+		dns.ForwardLoopback{},
+		dns.ForwardLoopRisk{},
+		dns.RemovedPlugin{},
+		dns.NodeLocalMissing{},
+		dns.NdotsHigh{},
+		dns.NdotsDefaultAtScale{},
+		dns.ServfailRatio{},
+		dns.ForwardUnhealthy{},
 	)
 	categoryOrder := map[check.Category]int{}
 	for i, c := range check.Categories() {

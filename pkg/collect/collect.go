@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -141,9 +142,12 @@ func uniqueSorted(kinds []snapshot.Kind) []snapshot.Kind {
 func unavailableReason(kind snapshot.Kind, err error) (string, bool) {
 	var status apierrors.APIStatus
 	var unanswered *unansweredError
+	var blind *blindError
 	switch {
 	case errors.As(err, &unanswered):
 		return unanswered.Error(), true
+	case errors.As(err, &blind):
+		return blind.reason, true
 	case kind == snapshot.KindPodMetrics && (apierrors.IsNotFound(err) || apierrors.IsServiceUnavailable(err)):
 		return "the metrics API (metrics.k8s.io) is not available: install metrics-server, or check that it is running", true
 	case apierrors.IsForbidden(err):
@@ -212,6 +216,24 @@ func (c *collector) list(ctx context.Context, kind snapshot.Kind) error {
 		c.snap.LimitRanges, err = pages(ctx, c.opts.ChunkSize, core.LimitRanges(ns).List, limitRangeItems)
 	case snapshot.KindResourceQuotas:
 		c.snap.ResourceQuotas, err = pages(ctx, c.opts.ChunkSize, core.ResourceQuotas(ns).List, resourceQuotaItems)
+	case snapshot.KindServices:
+		c.snap.Services, err = pages(ctx, c.opts.ChunkSize, core.Services(ns).List, serviceItems)
+	case snapshot.KindEndpointSlices:
+		c.snap.EndpointSlices, err = pages(ctx, c.opts.ChunkSize, c.clients.Kube.DiscoveryV1().EndpointSlices(ns).List, endpointSliceItems)
+	case snapshot.KindPodDisruptionBudgets:
+		c.snap.PodDisruptionBudgets, err = pages(ctx, c.opts.ChunkSize, c.clients.Kube.PolicyV1().PodDisruptionBudgets(ns).List, pdbItems)
+	case snapshot.KindConfigMaps:
+		for _, where := range configMapNamespaces(ns) {
+			var found []corev1.ConfigMap
+			if found, err = pages(ctx, c.opts.ChunkSize, core.ConfigMaps(where).List, configMapItems); err != nil {
+				break
+			}
+			c.snap.ConfigMaps = append(c.snap.ConfigMaps, found...)
+		}
+	case snapshot.KindDNSMetrics:
+		c.snap.DNSMetrics, err = scrapeDNSMetrics(ctx, core, ns)
+	case snapshot.KindKubeletConfigs:
+		c.snap.KubeletConfigs, err = readKubeletConfigs(ctx, core, ns)
 	case snapshot.KindClusterRoleBindings:
 		c.snap.ClusterRoleBindings, err = pages(ctx, c.opts.ChunkSize, c.clients.Kube.RbacV1().ClusterRoleBindings().List, clusterRoleBindingItems)
 	case snapshot.KindRoleBindings:
@@ -280,6 +302,20 @@ type unansweredError struct{ cause string }
 
 func (e *unansweredError) Error() string {
 	return "no answer to requests without credentials: " + e.cause
+}
+
+// blindError means a probe found nothing it could read; the reason says what and how to fix it.
+type blindError struct{ reason string }
+
+func (e *blindError) Error() string { return e.reason }
+
+// configMapNamespaces are where ConfigMaps are read: the namespaces of cluster add-ons, or the
+// one namespace the run is limited to.
+func configMapNamespaces(ns string) []string {
+	if ns != "" {
+		return []string{ns}
+	}
+	return snapshot.ClusterDNSNamespaces()
 }
 
 // pages follows continue tokens until the list is complete. If a token expires mid-way (410

@@ -4,6 +4,8 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+	policyv1 "k8s.io/api/policy/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	metricsv1beta1 "k8s.io/metrics/pkg/apis/metrics/v1beta1"
@@ -51,3 +53,13 @@ func clusterRoleItems(l *rbacv1.ClusterRoleList) ([]rbacv1.ClusterRole, metav1.L
 	return l.Items, l.ListMeta
 }
 func roleItems(l *rbacv1.RoleList) ([]rbacv1.Role, metav1.ListMeta) { return l.Items, l.ListMeta }
+func serviceItems(l *corev1.ServiceList) ([]corev1.Service, metav1.ListMeta) { return l.Items, l.ListMeta }
+func endpointSliceItems(l *discoveryv1.EndpointSliceList) ([]discoveryv1.EndpointSlice, metav1.ListMeta) {
+	return l.Items, l.ListMeta
+}
+func pdbItems(l *policyv1.PodDisruptionBudgetList) ([]policyv1.PodDisruptionBudget, metav1.ListMeta) {
+	return l.Items, l.ListMeta
+}
+func configMapItems(l *corev1.ConfigMapList) ([]corev1.ConfigMap, metav1.ListMeta) {
+	return l.Items, l.ListMeta
+}

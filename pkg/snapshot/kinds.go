@@ -17,6 +17,14 @@ const (
 	KindResourceQuotas Kind = "resourcequotas"
 	KindStatefulSets   Kind = "statefulsets"
 
+	KindServices             Kind = "services"
+	KindEndpointSlices       Kind = "endpointslices"
+	KindPodDisruptionBudgets Kind = "poddisruptionbudgets"
+	// KindConfigMaps is read from kube-system only on a live cluster (unless -n names another
+	// namespace): cluster add-ons keep their configuration there, and other namespaces' ConfigMaps
+	// can be large and are none of the checks' business.
+	KindConfigMaps Kind = "configmaps"
+
 	KindClusterRoleBindings Kind = "clusterrolebindings"
 	KindRoleBindings        Kind = "rolebindings"
 	KindClusterRoles        Kind = "clusterroles"
@@ -25,13 +33,20 @@ const (
 	KindServerVersion Kind = "version"
 	// KindAnonymousAccess is what the API server answers a caller without credentials.
 	KindAnonymousAccess Kind = "anonymous-access"
+	// KindDNSMetrics is what each cluster DNS pod's metrics endpoint (:9153) reports, read through
+	// the API server's pod proxy.
+	KindDNSMetrics Kind = "dns-metrics"
+	// KindKubeletConfigs is the running configuration (/configz) of the kubelets on the nodes
+	// that host cluster DNS pods, read through the API server's node proxy.
+	KindKubeletConfigs Kind = "kubelet-configs"
 )
 
 // AllKinds lists every kind a snapshot can hold, sorted by name.
 func AllKinds() []Kind {
-	return []Kind{KindAnonymousAccess, KindClusterRoleBindings, KindClusterRoles, KindCronJobs, KindDaemonSets, KindDeployments, KindJobs,
-		KindLimitRanges, KindNamespaces, KindNodes, KindPodMetrics, KindPods, KindReplicaSets, KindResourceQuotas,
-		KindRoleBindings, KindRoles, KindStatefulSets, KindServerVersion}
+	return []Kind{KindAnonymousAccess, KindClusterRoleBindings, KindClusterRoles, KindConfigMaps, KindCronJobs, KindDaemonSets,
+		KindDeployments, KindDNSMetrics, KindEndpointSlices, KindJobs, KindKubeletConfigs, KindLimitRanges, KindNamespaces,
+		KindNodes, KindPodDisruptionBudgets, KindPodMetrics, KindPods, KindReplicaSets, KindResourceQuotas, KindRoleBindings,
+		KindRoles, KindServices, KindStatefulSets, KindServerVersion}
 }
 
 // KindInfo is what the loaders and the renderers need to know about a kind.
@@ -80,7 +95,15 @@ func (k Kind) Info() KindInfo {
 		return KindInfo{"rbac.authorization.k8s.io", "rbac.authorization.k8s.io/v1", "ClusterRole", false, false}
 	case KindRoles:
 		return KindInfo{"rbac.authorization.k8s.io", "rbac.authorization.k8s.io/v1", "Role", true, false}
-	case KindServerVersion, KindAnonymousAccess:
+	case KindServices:
+		return KindInfo{"", "v1", "Service", true, false}
+	case KindEndpointSlices:
+		return KindInfo{"discovery.k8s.io", "discovery.k8s.io/v1", "EndpointSlice", true, false}
+	case KindPodDisruptionBudgets:
+		return KindInfo{"policy", "policy/v1", "PodDisruptionBudget", true, false}
+	case KindConfigMaps:
+		return KindInfo{"", "v1", "ConfigMap", true, false}
+	case KindServerVersion, KindAnonymousAccess, KindDNSMetrics, KindKubeletConfigs:
 		return KindInfo{Probe: true}
 	}
 	return KindInfo{}

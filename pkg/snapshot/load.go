@@ -18,6 +18,8 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+	policyv1 "k8s.io/api/policy/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -396,6 +398,14 @@ func (l *Loader) add(obj runtime.Object, origin Origin) error {
 		return keep(l, &s.ResourceQuotas, KindResourceQuotas, o, origin)
 	case *metricsv1beta1.PodMetrics:
 		return keep(l, &s.PodMetrics, KindPodMetrics, o, origin)
+	case *corev1.Service:
+		return keep(l, &s.Services, KindServices, o, origin)
+	case *discoveryv1.EndpointSlice:
+		return keep(l, &s.EndpointSlices, KindEndpointSlices, o, origin)
+	case *policyv1.PodDisruptionBudget:
+		return keep(l, &s.PodDisruptionBudgets, KindPodDisruptionBudgets, o, origin)
+	case *corev1.ConfigMap:
+		return keep(l, &s.ConfigMaps, KindConfigMaps, o, origin)
 	case *rbacv1.ClusterRoleBinding:
 		return keep(l, &s.ClusterRoleBindings, KindClusterRoleBindings, o, origin)
 	case *rbacv1.RoleBinding:

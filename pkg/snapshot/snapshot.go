@@ -11,6 +11,8 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+	policyv1 "k8s.io/api/policy/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	metricsv1beta1 "k8s.io/metrics/pkg/apis/metrics/v1beta1"
 )
@@ -50,6 +52,11 @@ type Snapshot struct {
 	// PodMetrics is the metrics API's view of current usage (metrics.k8s.io, from metrics-server).
 	PodMetrics []metricsv1beta1.PodMetrics
 
+	Services             []corev1.Service
+	EndpointSlices       []discoveryv1.EndpointSlice
+	PodDisruptionBudgets []policyv1.PodDisruptionBudget
+	ConfigMaps           []corev1.ConfigMap
+
 	ClusterRoleBindings []rbacv1.ClusterRoleBinding
 	RoleBindings        []rbacv1.RoleBinding
 	ClusterRoles        []rbacv1.ClusterRole
@@ -59,6 +66,10 @@ type Snapshot struct {
 	ServerVersion string
 	// AnonymousAccess records what the server answered requests made without credentials.
 	AnonymousAccess []ProbeResult
+	// DNSMetrics holds one scrape per cluster DNS pod.
+	DNSMetrics []DNSMetrics
+	// KubeletConfigs holds the kubelet configuration of each node hosting a cluster DNS pod.
+	KubeletConfigs []KubeletConfig
 
 	// Unavailable maps a kind that could not be read to the reason, for example
 	// "forbidden: User "bob" cannot list resource "nodes" ...".
@@ -117,6 +128,12 @@ func (s *Snapshot) Finish() {
 	sortByKey(s.LimitRanges, func(o *corev1.LimitRange) string { return o.Namespace + "/" + o.Name })
 	sortByKey(s.ResourceQuotas, func(o *corev1.ResourceQuota) string { return o.Namespace + "/" + o.Name })
 	sortByKey(s.PodMetrics, func(o *metricsv1beta1.PodMetrics) string { return o.Namespace + "/" + o.Name })
+	sortByKey(s.Services, func(o *corev1.Service) string { return o.Namespace + "/" + o.Name })
+	sortByKey(s.EndpointSlices, func(o *discoveryv1.EndpointSlice) string { return o.Namespace + "/" + o.Name })
+	sortByKey(s.PodDisruptionBudgets, func(o *policyv1.PodDisruptionBudget) string { return o.Namespace + "/" + o.Name })
+	sortByKey(s.ConfigMaps, func(o *corev1.ConfigMap) string { return o.Namespace + "/" + o.Name })
+	sortByKey(s.DNSMetrics, func(o *DNSMetrics) string { return o.Pod.Namespace + "/" + o.Pod.Name })
+	sortByKey(s.KubeletConfigs, func(o *KubeletConfig) string { return o.Node })
 	sortByKey(s.ClusterRoleBindings, func(o *rbacv1.ClusterRoleBinding) string { return o.Name })
 	sortByKey(s.RoleBindings, func(o *rbacv1.RoleBinding) string { return o.Namespace + "/" + o.Name })
 	sortByKey(s.ClusterRoles, func(o *rbacv1.ClusterRole) string { return o.Name })

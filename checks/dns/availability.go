@@ -1,0 +1,362 @@
+package dns
+
+import (
+	"fmt"
+	"slices"
+
+	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+
+	"github.com/alertmend/kubectl-alertmend/pkg/check"
+	"github.com/alertmend/kubectl-alertmend/pkg/snapshot"
+)
+
+// restartThreshold is the number of restarts from which a DNS pod counts as restarting.
+const restartThreshold = 3
+
+func controllerKinds() []snapshot.Kind {
+	return []snapshot.Kind{snapshot.KindDeployments, snapshot.KindDaemonSets}
+}
+
+func withKinds(kinds ...snapshot.Kind) []snapshot.Kind { return append(controllerKinds(), kinds...) }
+
+// NotFound reports a live cluster where no cluster DNS server or no Service in front of it can
+// be found.
+type NotFound struct{}
+
+func (NotFound) Meta() check.Meta {
+	return check.Meta{
+		ID:       "dns-not-found",
+		Title:    "No cluster DNS server found",
+		Category: check.CategoryDNS,
+		Severity: check.High,
+		Requires: withKinds(snapshot.KindServices),
+		LiveOnly: true,
+		Description: "Looks in kube-system (and openshift-dns) for the cluster DNS server: a Deployment or DaemonSet " +
+			"labelled k8s-app=kube-dns, or named coredns, kube-dns, rke2-coredns-rke2-coredns or dns-default; and " +
+			"for the Service whose selector matches its pods (conventionally kube-dns).",
+		Why: "Without a DNS server, or without the Service whose IP every pod's /etc/resolv.conf points to, no pod " +
+			"can resolve a Service name. If DNS runs under another name, the other DNS checks cannot see it either.",
+		Remediation: "Install CoreDNS (kubeadm: kubeadm init phase addon coredns) and its kube-dns Service, or label " +
+			"the existing DNS Deployment k8s-app=kube-dns so it is recognised.",
+		References: []string{reference},
+	}
+}
+
+func (c NotFound) NotEvaluable(s *snapshot.Snapshot) string {
+	if s.Namespace != "" && !slices.Contains(snapshot.ClusterDNSNamespaces(), s.Namespace) {
+		return fmt.Sprintf("the cluster DNS server runs in kube-system; the run was limited to namespace %s (-n)", s.Namespace)
+	}
+	return ""
+}
+
+func (c NotFound) Run(s *snapshot.Snapshot) []check.Finding {
+	meta := c.Meta()
+	servers := findServers(s)
+	if len(servers) == 0 {
+		f := check.New(meta, "No cluster DNS Deployment or DaemonSet was found in kube-system: pods cannot resolve "+
+			"Service names, unless DNS runs under a name this tool does not know.")
+		f.Incident = true
+		f.Scope = check.ScopeCluster
+		f.Fix = []string{
+			"kubectl get deployments,daemonsets -A -l k8s-app=kube-dns",
+			"kubectl get pods -n kube-system -o wide | grep -i dns",
+		}
+		return []check.Finding{f}
+	}
+	var findings []check.Finding
+	for _, srv := range servers {
+		if srv.service != nil {
+			continue
+		}
+		f := check.New(meta, fmt.Sprintf("No Service in namespace %s selects the pods of %s: the cluster DNS "+
+			"address that pods are given leads nowhere.", srv.ref.Namespace, srv.ref.Describe()), srv.ref)
+		f.Incident = true
+		f.Scope = check.ScopeCluster
+		f.Evidence = []string{fmt.Sprintf("pod labels: %v", srv.template.Labels)}
+		f.Fix = []string{
+			fmt.Sprintf("kubectl get services -n %s -o wide", srv.ref.Namespace),
+			"kubectl get service -n kube-system kube-dns -o yaml   # its selector must match the labels above",
+		}
+		findings = append(findings, f)
+	}
+	return findings
+}
+
+// Unavailable reports a DNS server with fewer available replicas than desired.
+type Unavailable struct{}
+
+func (Unavailable) Meta() check.Meta {
+	return check.Meta{
+		ID:          "dns-unavailable",
+		Title:       "Cluster DNS has fewer available replicas than desired",
+		Category:    check.CategoryDNS,
+		Severity:    check.High,
+		Requires:    controllerKinds(),
+		Optional:    []snapshot.Kind{snapshot.KindPods, snapshot.KindReplicaSets},
+		LiveOnly:    true,
+		Description: "Compares the DNS Deployment's (or DaemonSet's) available replicas with the desired count, and shows each DNS pod that is not ready or was killed: its state, restarts and last termination (OOMKilled with the memory limit).",
+		Why:         "Every name lookup in the cluster goes through these pods. With none available, all Service discovery fails; with fewer, the remaining replicas carry the whole cluster's queries and timeouts begin.",
+		Remediation: "Read the evidence: an OOMKilled pod needs a higher memory limit; a crash loop right after start is often a forwarding loop (see the Corefile checks); a pod Pending needs room on a node.",
+		References:  []string{reference},
+	}
+}
+
+func (c Unavailable) NotEvaluable(s *snapshot.Snapshot) string { return notEvaluable(s) }
+
+func (c Unavailable) Run(s *snapshot.Snapshot) []check.Finding {
+	meta := c.Meta()
+	var findings []check.Finding
+	for _, srv := range findServers(s) {
+		if !srv.statusKnown || srv.available >= srv.desired {
+			continue
+		}
+		f := check.New(meta, fmt.Sprintf("%s has %d of %d replicas available: cluster DNS is %s.",
+			srv.ref.Describe(), srv.available, srv.desired, map[bool]string{true: "down", false: "degraded"}[srv.available == 0]), srv.ref)
+		f.Incident = true
+		f.Scope = check.ScopeCluster
+		if srv.available == 0 {
+			f.Severity = check.Critical
+		}
+		f.Evidence = check.LimitEvidence(podEvidence(srv.pods, false))
+		f.Fix = []string{
+			srv.kubectl("describe"),
+			fmt.Sprintf("kubectl get pods -n %s -l k8s-app=kube-dns -o wide", srv.ref.Namespace),
+			fmt.Sprintf("kubectl logs -n %s %s --previous", srv.ref.Namespace, srv.ref.KubectlTarget()),
+		}
+		if oomKilled(srv.pods) {
+			f.Fix = append(f.Fix, memoryPatch(srv, raisedLimit(s, srv)))
+		}
+		findings = append(findings, f)
+	}
+	return findings
+}
+
+// PodsUnhealthy reports DNS pods that restart, crash or were OOMKilled while the replica count
+// still looks fine; when replicas are missing, dns-unavailable reports the same pods.
+type PodsUnhealthy struct{}
+
+func (PodsUnhealthy) Meta() check.Meta {
+	return check.Meta{
+		ID:       "dns-pods-unhealthy",
+		Title:    "Cluster DNS pods are restarting or were OOMKilled",
+		Category: check.CategoryDNS,
+		Severity: check.Medium,
+		Requires: withKinds(snapshot.KindPods),
+		Optional: []snapshot.Kind{snapshot.KindReplicaSets},
+		LiveOnly: true,
+		Description: fmt.Sprintf("Looks at each DNS pod: not ready, waiting in CrashLoopBackOff, last terminated "+
+			"OOMKilled, or restarted %d times or more. High when a pod was OOMKilled or is crash looping. Only when "+
+			"the replica count is met; otherwise dns-unavailable shows the same pods.", restartThreshold),
+		Why: "A DNS pod that restarts drops the queries it holds, and its clients wait out their 5 s timeout " +
+			"before retrying: intermittent slowness everywhere. OOMKills tend to come back under load, when DNS " +
+			"matters most.",
+		Remediation: "For OOMKills raise the memory limit (see dns-memory-limit-low for the size the cluster needs); " +
+			"for crash loops read the previous logs: 'Loop ... detected' means a forwarding loop.",
+		References: []string{reference},
+	}
+}
+
+func (c PodsUnhealthy) NotEvaluable(s *snapshot.Snapshot) string { return notEvaluable(s) }
+
+func (c PodsUnhealthy) Run(s *snapshot.Snapshot) []check.Finding {
+	meta := c.Meta()
+	var findings []check.Finding
+	for _, srv := range findServers(s) {
+		if srv.statusKnown && srv.available < srv.desired {
+			continue
+		}
+		evidence := podEvidence(srv.pods, true)
+		if len(evidence) == 0 {
+			continue
+		}
+		f := check.New(meta, fmt.Sprintf("%s of %s %s unhealthy although the replica count is met.",
+			check.Plural(len(evidence), "pod", "pods"), srv.ref.Describe(), map[bool]string{true: "is", false: "are"}[len(evidence) == 1]), srv.ref)
+		f.Incident = true
+		f.Scope = check.ScopeCluster
+		f.Evidence = check.LimitEvidence(evidence)
+		if oomKilled(srv.pods) || crashLooping(srv.pods) {
+			f.Severity = check.High
+		}
+		f.Fix = []string{fmt.Sprintf("kubectl logs -n %s %s --previous", srv.ref.Namespace, srv.ref.KubectlTarget())}
+		if oomKilled(srv.pods) {
+			f.Fix = append(f.Fix, memoryPatch(srv, raisedLimit(s, srv)))
+		}
+		findings = append(findings, f)
+	}
+	return findings
+}
+
+// podEvidence describes each live DNS pod that is not well. With onlyTroubled, pods that are
+// ready and were never killed or restarted much are left out; otherwise every unready pod is
+// described.
+func podEvidence(pods []*corev1.Pod, onlyTroubled bool) []string {
+	var lines []string
+	for _, pod := range pods {
+		if !snapshot.IsLive(pod) {
+			continue
+		}
+		var troubles []string
+		if !podReady(pod) {
+			troubles = append(troubles, "not ready")
+		}
+		for _, cs := range snapshot.ContainerStatuses(pod) {
+			if w := cs.State.Waiting; w != nil && w.Reason != "" {
+				troubles = append(troubles, fmt.Sprintf("container %s %s", cs.Name, w.Reason))
+			}
+			if t := cs.LastTerminationState.Terminated; t != nil && t.Reason != "" {
+				line := fmt.Sprintf("container %s last terminated %s (exit code %d)", cs.Name, t.Reason, t.ExitCode)
+				if t.Reason == "OOMKilled" {
+					if limit, ok := memoryLimit(pod, cs.Name); ok {
+						line += " at memory limit " + limit
+					}
+				}
+				troubles = append(troubles, line)
+			}
+			if cs.RestartCount >= restartThreshold {
+				troubles = append(troubles, fmt.Sprintf("container %s restarted %d times", cs.Name, cs.RestartCount))
+			}
+		}
+		if onlyTroubled && !troubled(pod) {
+			continue
+		}
+		if len(troubles) > 0 {
+			lines = append(lines, fmt.Sprintf("pod %s on node %s: %s", pod.Name, nodeName(pod), joinTroubles(troubles)))
+		}
+	}
+	return lines
+}
+
+// troubled is a pod worth reporting even when the replica count is met.
+func troubled(pod *corev1.Pod) bool {
+	if !podReady(pod) {
+		return true
+	}
+	for _, cs := range snapshot.ContainerStatuses(pod) {
+		if cs.RestartCount >= restartThreshold || isOOMKilled(cs) || isCrashLooping(cs) {
+			return true
+		}
+	}
+	return false
+}
+
+func joinTroubles(troubles []string) string {
+	out := troubles[0]
+	for _, t := range troubles[1:] {
+		out += "; " + t
+	}
+	return out
+}
+
+func nodeName(pod *corev1.Pod) string {
+	if pod.Spec.NodeName == "" {
+		return "(none)"
+	}
+	return pod.Spec.NodeName
+}
+
+func podReady(pod *corev1.Pod) bool {
+	for _, c := range pod.Status.Conditions {
+		if c.Type == corev1.PodReady {
+			return c.Status == corev1.ConditionTrue
+		}
+	}
+	return false
+}
+
+func isOOMKilled(cs corev1.ContainerStatus) bool {
+	return (cs.LastTerminationState.Terminated != nil && cs.LastTerminationState.Terminated.Reason == "OOMKilled") ||
+		(cs.State.Terminated != nil && cs.State.Terminated.Reason == "OOMKilled")
+}
+
+func isCrashLooping(cs corev1.ContainerStatus) bool {
+	return cs.State.Waiting != nil && cs.State.Waiting.Reason == "CrashLoopBackOff"
+}
+
+func anyContainer(pods []*corev1.Pod, test func(corev1.ContainerStatus) bool) bool {
+	for _, pod := range pods {
+		if snapshot.IsLive(pod) && slices.ContainsFunc(snapshot.ContainerStatuses(pod), test) {
+			return true
+		}
+	}
+	return false
+}
+
+func oomKilled(pods []*corev1.Pod) bool    { return anyContainer(pods, isOOMKilled) }
+func crashLooping(pods []*corev1.Pod) bool { return anyContainer(pods, isCrashLooping) }
+
+func memoryLimit(pod *corev1.Pod, container string) (string, bool) {
+	for _, c := range pod.Spec.Containers {
+		if c.Name == container {
+			if q, ok := c.Resources.Limits[corev1.ResourceMemory]; ok {
+				return q.String(), true
+			}
+		}
+	}
+	return "", false
+}
+
+// ServiceNoEndpoints reports a DNS Service without a single ready endpoint.
+type ServiceNoEndpoints struct{}
+
+func (ServiceNoEndpoints) Meta() check.Meta {
+	return check.Meta{
+		ID:       "dns-service-no-endpoints",
+		Title:    "The cluster DNS Service has no ready endpoints",
+		Category: check.CategoryDNS,
+		Severity: check.Critical,
+		Requires: withKinds(snapshot.KindServices, snapshot.KindEndpointSlices),
+		LiveOnly: true,
+		Description: "Reads the EndpointSlices of the DNS Service (label kubernetes.io/service-name) and counts the " +
+			"endpoints whose ready condition is true (or unset, which means ready).",
+		Why: "Pods send every lookup to the Service's IP; with no ready endpoint behind it, the packets go nowhere " +
+			"and every name lookup in the cluster times out.",
+		Remediation: "Make the DNS pods ready (see dns-unavailable), and check that the Service's selector matches " +
+			"their labels.",
+		References: []string{"https://kubernetes.io/docs/concepts/services-networking/endpoint-slices/#conditions"},
+	}
+}
+
+func (c ServiceNoEndpoints) NotEvaluable(s *snapshot.Snapshot) string { return notEvaluable(s) }
+
+func (c ServiceNoEndpoints) Run(s *snapshot.Snapshot) []check.Finding {
+	meta := c.Meta()
+	var findings []check.Finding
+	for _, srv := range findServers(s) {
+		if srv.service == nil {
+			continue // dns-not-found reports it
+		}
+		svc := srv.service
+		ready, notReady, slices := 0, 0, 0
+		for i := range s.EndpointSlices {
+			slice := &s.EndpointSlices[i]
+			if slice.Namespace != svc.Namespace || slice.Labels[discoveryv1.LabelServiceName] != svc.Name {
+				continue
+			}
+			slices++
+			for _, ep := range slice.Endpoints {
+				if ep.Conditions.Ready == nil || *ep.Conditions.Ready {
+					ready++
+				} else {
+					notReady++
+				}
+			}
+		}
+		if ready > 0 {
+			continue
+		}
+		svcRef := snapshot.RefTo(snapshot.KindServices, svc.Namespace, svc.Name)
+		f := check.New(meta, fmt.Sprintf("Service %s/%s (the cluster DNS address %s) has no ready endpoint: "+
+			"name lookups in the cluster fail.", svc.Namespace, svc.Name, svc.Spec.ClusterIP), svcRef, srv.ref)
+		f.Incident = true
+		f.Scope = check.ScopeCluster
+		f.Evidence = []string{fmt.Sprintf("%s, %d ready and %d not-ready endpoints",
+			check.Plural(slices, "EndpointSlice", "EndpointSlices"), ready, notReady)}
+		f.Fix = []string{
+			fmt.Sprintf("kubectl get endpointslices -n %s -l kubernetes.io/service-name=%s -o wide", svc.Namespace, svc.Name),
+			srv.kubectl("describe"),
+		}
+		findings = append(findings, f)
+	}
+	return findings
+}

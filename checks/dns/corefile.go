@@ -1,0 +1,233 @@
+package dns
+
+import (
+	"fmt"
+	"regexp"
+	"slices"
+	"strings"
+
+	"github.com/coredns/caddy/caddyfile"
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/alertmend/kubectl-alertmend/pkg/snapshot"
+)
+
+// corefileSource is the Corefile a DNS server reads, as found in its ConfigMap.
+type corefileSource struct {
+	configMap snapshot.Ref
+	key       string
+	// parsed is nil when the text does not parse; err then holds the parser's message, which
+	// names the line.
+	parsed *corefile
+	err    error
+}
+
+// name is how findings refer to the Corefile: "configmap kube-system/coredns, key Corefile".
+func (c *corefileSource) name() string {
+	return fmt.Sprintf("%s, key %s", c.configMap.Describe(), c.key)
+}
+
+// corefileOf finds the Corefile of a CoreDNS server: the ConfigMap its pods mount (the key the
+// mount selects, else "Corefile"), or the ConfigMap named coredns when no mount says. It returns
+// nil for a server that is not CoreDNS; missing explains a Corefile that should be there and is not.
+func corefileOf(s *snapshot.Snapshot, srv server) (source *corefileSource, missing string) {
+	if !srv.isCoreDNS() {
+		return nil, ""
+	}
+	name, key := corefileMount(srv.template)
+	ref := snapshot.RefTo(snapshot.KindConfigMaps, srv.ref.Namespace, name)
+	var cm *corev1.ConfigMap
+	for i := range s.ConfigMaps {
+		if s.ConfigMaps[i].Namespace == ref.Namespace && s.ConfigMaps[i].Name == name {
+			cm = &s.ConfigMaps[i]
+		}
+	}
+	if cm == nil {
+		return nil, fmt.Sprintf("%s, which %s reads its Corefile from, does not exist", ref.Describe(), srv.ref.Describe())
+	}
+	text, ok := cm.Data[key]
+	if !ok {
+		return nil, fmt.Sprintf("%s has no key %s, which %s reads as its Corefile", ref.Describe(), key, srv.ref.Describe())
+	}
+	source = &corefileSource{configMap: ref, key: key}
+	source.parsed, source.err = parseCorefile(text, fmt.Sprintf("%s/%s:%s", ref.Namespace, name, key))
+	return source, ""
+}
+
+// corefileMount is the ConfigMap volume holding the Corefile and the key mounted as it.
+func corefileMount(template *corev1.PodTemplateSpec) (name, key string) {
+	name, key = "coredns", "Corefile"
+	for _, v := range template.Spec.Volumes {
+		if v.ConfigMap == nil {
+			continue
+		}
+		for _, item := range v.ConfigMap.Items {
+			if item.Path == "Corefile" {
+				return v.ConfigMap.Name, item.Key
+			}
+		}
+		if len(v.ConfigMap.Items) == 0 && !strings.Contains(v.Name, "custom") {
+			name = v.ConfigMap.Name
+		}
+	}
+	return name, key
+}
+
+// corefile is a parsed Corefile: its server blocks and the file imports that were not followed.
+type corefile struct {
+	// cleaned is the text that was parsed: the Corefile without its file imports.
+	cleaned string
+	blocks  []serverBlock
+	// imports are `import <file>` lines: they name files inside the pod (mounted from other
+	// ConfigMaps, or absent), which the tool neither sees nor reads from the local disk.
+	imports []string
+}
+
+type serverBlock struct {
+	keys    []string
+	plugins []plugin
+}
+
+type plugin struct {
+	name    string
+	args    []string
+	options [][]string
+	line    int
+}
+
+func (c *corefile) text() string { return c.cleaned }
+
+func (c *corefile) has(name string) bool {
+	return slices.ContainsFunc(c.blocks, func(b serverBlock) bool { return b.plugin(name) != nil })
+}
+
+func (b serverBlock) plugin(name string) *plugin {
+	for i := range b.plugins {
+		if b.plugins[i].name == name {
+			return &b.plugins[i]
+		}
+	}
+	return nil
+}
+
+func (b serverBlock) zones() string { return strings.Join(b.keys, " ") }
+
+// forwarders are the plugins that send queries upstream: forward, and proxy before CoreDNS 1.5.
+func (b serverBlock) forwarders() []plugin {
+	var out []plugin
+	for _, p := range b.plugins {
+		if p.name == "forward" || p.name == "proxy" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// upstreams are a forwarder's destinations: its arguments after the zone.
+func (p plugin) upstreams() []string {
+	if len(p.args) < 2 {
+		return nil
+	}
+	return p.args[1:]
+}
+
+// stockPlugins are the directives of CoreDNS's own plugins (plugin.cfg of recent releases), with
+// those since removed, which dns-corefile-removed-plugin judges. CoreDNS refuses to start on any
+// other directive unless it was built with an external plugin of that name.
+func stockPlugins() []string {
+	return []string{"acl", "any", "auto", "autopath", "azure", "bind", "bufsize", "cache", "cancel", "chaos",
+		"clouddns", "debug", "dns64", "dnssec", "dnstap", "erratic", "errors", "etcd", "federation", "file",
+		"forward", "geoip", "grpc", "grpc_server", "header", "health", "hosts", "https", "https3", "k8s_external",
+		"kubernetes", "loadbalance", "local", "log", "loop", "metadata", "minimal", "multisocket", "nomad", "nsid",
+		"on", "pprof", "prometheus", "proxy", "quic", "ready", "reload", "reverse", "rewrite", "root", "route53",
+		"secondary", "sign", "template", "timeouts", "tls", "trace", "transfer", "tsig", "view", "whoami"}
+}
+
+// unknownDirectives lists the directives that are no stock plugin, with their lines.
+func (c *corefile) unknownDirectives() []string {
+	var out []string
+	for _, b := range c.blocks {
+		for _, p := range b.plugins {
+			if !slices.Contains(stockPlugins(), p.name) {
+				out = append(out, fmt.Sprintf("line %d: unknown directive %q in server block %s", p.line, p.name, b.zones()))
+			}
+		}
+	}
+	return out
+}
+
+var snippetName = regexp.MustCompile(`^\(.+\)$`)
+
+// parseCorefile parses a Corefile with the Caddyfile parser CoreDNS itself uses. File imports
+// are taken out first (their lines blanked, so line numbers stay true): the parser would
+// otherwise read files of that name from this machine's disk.
+func parseCorefile(text, filename string) (*corefile, error) {
+	cleaned, imports := withoutFileImports(text, filename)
+	blocks, err := caddyfile.Parse(filename, strings.NewReader(cleaned), nil)
+	if err != nil {
+		return nil, err
+	}
+	cf := &corefile{cleaned: cleaned, imports: imports}
+	for _, block := range blocks {
+		sb := serverBlock{keys: block.Keys}
+		for name, tokens := range block.Tokens {
+			d := caddyfile.NewDispenserTokens(filename, tokens)
+			for d.Next() {
+				if d.Val() != name {
+					continue
+				}
+				p := plugin{name: name, line: d.Line(), args: d.RemainingArgs()}
+				for d.NextBlock() {
+					p.options = append(p.options, append([]string{d.Val()}, d.RemainingArgs()...))
+				}
+				sb.plugins = append(sb.plugins, p)
+			}
+		}
+		slices.SortFunc(sb.plugins, func(a, b plugin) int { return a.line - b.line })
+		cf.blocks = append(cf.blocks, sb)
+	}
+	if len(cf.blocks) == 0 {
+		return nil, fmt.Errorf("%s: no server block: CoreDNS would serve nothing", filename)
+	}
+	return cf, nil
+}
+
+// withoutFileImports blanks each line that imports a file rather than a snippet defined in the
+// Corefile, and returns what those lines imported.
+func withoutFileImports(text, filename string) (string, []string) {
+	type token struct {
+		text string
+		line int
+	}
+	var tokens []token
+	snippets := map[string]bool{}
+	d := caddyfile.NewDispenser(filename, strings.NewReader(text))
+	for d.Next() {
+		tokens = append(tokens, token{d.Val(), d.Line()})
+		if snippetName.MatchString(d.Val()) {
+			snippets[strings.Trim(d.Val(), "()")] = true
+		}
+	}
+	lines := strings.Split(text, "\n")
+	var imports []string
+	for i, t := range tokens {
+		firstOnLine := i == 0 || tokens[i-1].line != t.line
+		if t.text != "import" || !firstOnLine || i+1 >= len(tokens) || tokens[i+1].line != t.line {
+			continue
+		}
+		if target := tokens[i+1].text; !snippets[target] && t.line <= len(lines) {
+			imports = append(imports, target)
+			lines[t.line-1] = ""
+		}
+	}
+	return strings.Join(lines, "\n"), imports
+}
+
+// importNote tells, when a Corefile imports files, that they may hold what a check misses.
+func importNote(cf *corefile) string {
+	if len(cf.imports) == 0 {
+		return ""
+	}
+	return fmt.Sprintf(" The Corefile also imports %s, which the API does not show; check that they do not add it.",
+		strings.Join(cf.imports, ", "))
+}

@@ -1,0 +1,187 @@
+// Package dns checks the cluster DNS server (CoreDNS, or kube-dns where it still runs) end to
+// end: that it is found, serving, resilient, sanely configured and sized for the cluster.
+package dns
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+
+	"github.com/alertmend/kubectl-alertmend/pkg/snapshot"
+)
+
+const reference = "https://kubernetes.io/docs/tasks/administer-cluster/dns-debugging-resolution/"
+
+// server is the cluster DNS as found in a snapshot: its controller, pods, Service and Corefile.
+type server struct {
+	ref      snapshot.Ref
+	template *corev1.PodTemplateSpec
+	selector *metav1.LabelSelector
+	// desired and available are the controller's replica counts (for a DaemonSet, the nodes it
+	// should run on and those where it is available).
+	desired, available int32
+	// statusKnown is false for a manifest, which carries no status.
+	statusKnown bool
+	pods        []*corev1.Pod
+	// service is nil when no Service selects the DNS pods.
+	service *corev1.Service
+}
+
+// knownDNSNames are the controller names distributions give the cluster DNS server.
+func knownDNSNames() []string {
+	return []string{"coredns", "kube-dns", "rke2-coredns-rke2-coredns", "dns-default"}
+}
+
+func isDNSController(meta metav1.ObjectMeta) bool {
+	if !slices.Contains(snapshot.ClusterDNSNamespaces(), meta.Namespace) {
+		return false
+	}
+	switch meta.Labels["k8s-app"] {
+	case "kube-dns", "coredns":
+		return true
+	}
+	return slices.Contains(knownDNSNames(), meta.Name)
+}
+
+// findServers finds the cluster DNS servers (normally one) in snapshot order.
+func findServers(s *snapshot.Snapshot) []server {
+	var found []server
+	for i := range s.Deployments {
+		d := &s.Deployments[i]
+		if !isDNSController(d.ObjectMeta) {
+			continue
+		}
+		desired := int32(1)
+		if d.Spec.Replicas != nil {
+			desired = *d.Spec.Replicas
+		}
+		found = append(found, server{
+			ref:      snapshot.RefTo(snapshot.KindDeployments, d.Namespace, d.Name),
+			template: &d.Spec.Template, selector: d.Spec.Selector,
+			desired: desired, available: d.Status.AvailableReplicas, statusKnown: hasStatus(d),
+		})
+	}
+	for i := range s.DaemonSets {
+		ds := &s.DaemonSets[i]
+		if !isDNSController(ds.ObjectMeta) {
+			continue
+		}
+		found = append(found, server{
+			ref:      snapshot.RefTo(snapshot.KindDaemonSets, ds.Namespace, ds.Name),
+			template: &ds.Spec.Template, selector: ds.Spec.Selector,
+			desired: ds.Status.DesiredNumberScheduled, available: ds.Status.NumberAvailable,
+			statusKnown: ds.Status.ObservedGeneration > 0 || ds.Status.DesiredNumberScheduled > 0,
+		})
+	}
+	for i := range found {
+		found[i].pods = s.PodsOf(found[i].ref)
+		found[i].service = serviceFor(s, &found[i])
+	}
+	return found
+}
+
+func hasStatus(d *appsv1.Deployment) bool {
+	return d.Status.ObservedGeneration > 0 || d.Status.Replicas > 0 || len(d.Status.Conditions) > 0
+}
+
+// serviceFor is the Service in front of the DNS pods: one whose selector matches their labels,
+// preferring the conventional name kube-dns.
+func serviceFor(s *snapshot.Snapshot, srv *server) *corev1.Service {
+	var match *corev1.Service
+	for i := range s.Services {
+		svc := &s.Services[i]
+		if svc.Namespace != srv.ref.Namespace || len(svc.Spec.Selector) == 0 {
+			continue
+		}
+		if !labels.SelectorFromSet(svc.Spec.Selector).Matches(labels.Set(srv.template.Labels)) {
+			continue
+		}
+		if svc.Name == "kube-dns" {
+			return svc
+		}
+		if match == nil {
+			match = svc
+		}
+	}
+	return match
+}
+
+// notEvaluable says why DNS checks cannot look at a live cluster: the run is limited to a namespace
+// other than the DNS server's, or no DNS server was found (dns-not-found reports that). Manifests
+// without a DNS server simply have nothing to judge.
+func notEvaluable(s *snapshot.Snapshot) string {
+	if s.Source == snapshot.SourceManifests {
+		return ""
+	}
+	if s.Namespace != "" && !slices.Contains(snapshot.ClusterDNSNamespaces(), s.Namespace) {
+		return fmt.Sprintf("the cluster DNS server runs in kube-system; the run was limited to namespace %s (-n)", s.Namespace)
+	}
+	if len(findServers(s)) == 0 {
+		return "no cluster DNS server was found (see dns-not-found)"
+	}
+	return ""
+}
+
+// dnsContainer is the container that serves DNS: the one whose image is CoreDNS or kube-dns,
+// else the first.
+func dnsContainer(template *corev1.PodTemplateSpec) *corev1.Container {
+	containers := template.Spec.Containers
+	for i := range containers {
+		if isCoreDNSImage(containers[i].Image) || strings.Contains(containers[i].Image, "kube-dns") {
+			return &containers[i]
+		}
+	}
+	if len(containers) == 0 {
+		return nil
+	}
+	return &containers[0]
+}
+
+func isCoreDNSImage(image string) bool { return strings.Contains(image, "coredns") }
+
+// isCoreDNS tells CoreDNS from the older kube-dns (dnsmasq), which has no Corefile.
+func (srv *server) isCoreDNS() bool {
+	c := dnsContainer(srv.template)
+	return c != nil && isCoreDNSImage(c.Image)
+}
+
+// coreDNSVersion is the version in the CoreDNS image tag ("1.11.1" from ".../coredns:v1.11.1"),
+// or "" when the tag does not say.
+func (srv *server) coreDNSVersion() string {
+	c := dnsContainer(srv.template)
+	if c == nil || !isCoreDNSImage(c.Image) {
+		return ""
+	}
+	image := c.Image
+	if at := strings.Index(image, "@"); at >= 0 {
+		image = image[:at]
+	}
+	colon := strings.LastIndex(image, ":")
+	if colon < 0 || strings.Contains(image[colon:], "/") {
+		return ""
+	}
+	tag := strings.TrimPrefix(image[colon+1:], "v")
+	if i := strings.IndexAny(tag, "-_+"); i >= 0 {
+		tag = tag[:i] // vendor suffixes such as "-eksbuild.1"
+	}
+	parts := strings.Split(tag, ".")
+	if len(parts) != 3 {
+		return ""
+	}
+	for _, p := range parts {
+		if p == "" || strings.Trim(p, "0123456789") != "" {
+			return ""
+		}
+	}
+	return tag
+}
+
+// kubectlTarget names the server's controller for kubectl commands.
+func (srv *server) kubectl(verb string) string {
+	return fmt.Sprintf("kubectl %s -n %s %s", verb, srv.ref.Namespace, srv.ref.KubectlTarget())
+}

@@ -1,0 +1,219 @@
+package collect
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strconv"
+	"sync"
+	"time"
+
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
+
+	"github.com/alertmend/kubectl-alertmend/pkg/snapshot"
+)
+
+// probeTimeout bounds each proxied request: a pod or kubelet that does not answer must not hold
+// up the whole diagnosis.
+const probeTimeout = 5 * time.Second
+
+// defaultDNSMetricsPort is where CoreDNS's prometheus plugin listens in every common manifest.
+const defaultDNSMetricsPort = 9153
+
+// clusterDNSPods lists the running cluster DNS pods, in the DNS namespaces the run may look at.
+func clusterDNSPods(ctx context.Context, core typedcorev1.CoreV1Interface, ns string) ([]corev1.Pod, error) {
+	var found []corev1.Pod
+	for _, where := range snapshot.ClusterDNSNamespaces() {
+		if ns != "" && ns != where {
+			continue
+		}
+		pods, err := pages(ctx, DefaultChunkSize, core.Pods(where).List, podItems)
+		if err != nil {
+			return nil, err
+		}
+		for i := range pods {
+			if snapshot.IsClusterDNSPod(&pods[i]) && pods[i].Status.Phase == corev1.PodRunning {
+				found = append(found, pods[i])
+			}
+		}
+	}
+	if len(found) == 0 {
+		return nil, &blindError{reason: "no running cluster DNS pod (label k8s-app=kube-dns) was found in " +
+			fmt.Sprint(snapshot.ClusterDNSNamespaces())}
+	}
+	return found, nil
+}
+
+// scrapeDNSMetrics reads every cluster DNS pod's metrics through the API server's pod proxy
+// (a GET, the only verb used). Pods that do not answer are kept with the reason; if none
+// answers, the metrics are unavailable.
+func scrapeDNSMetrics(ctx context.Context, core typedcorev1.CoreV1Interface, ns string) ([]snapshot.DNSMetrics, error) {
+	pods, err := clusterDNSPods(ctx, core, ns)
+	if err != nil {
+		return nil, err
+	}
+	results := make([]snapshot.DNSMetrics, len(pods))
+	var wg sync.WaitGroup
+	for i := range pods {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			pod := &pods[i]
+			results[i] = snapshot.DNSMetrics{Pod: snapshot.RefTo(snapshot.KindPods, pod.Namespace, pod.Name)}
+			reqCtx, cancel := context.WithTimeout(ctx, probeTimeout)
+			defer cancel()
+			port := strconv.Itoa(metricsPort(pod))
+			body, err := core.Pods(pod.Namespace).ProxyGet("http", pod.Name, port, "metrics", nil).DoRaw(reqCtx)
+			if err != nil {
+				results[i].Error = fmt.Sprintf("GET pods/%s:%s/proxy/metrics: %s", pod.Name, port, proxyErrorText(err, body))
+				return
+			}
+			if err := parseDNSMetrics(body, &results[i]); err != nil {
+				results[i].Error = "metrics of pod " + pod.Name + " do not parse: " + err.Error()
+			}
+		}()
+	}
+	wg.Wait()
+	if i := slices.IndexFunc(results, func(m snapshot.DNSMetrics) bool { return m.Error == "" }); i < 0 {
+		return nil, &blindError{reason: "no cluster DNS pod's metrics could be read through the API server's pod proxy: " +
+			results[0].Error}
+	}
+	return results, nil
+}
+
+// metricsPort is the container port named "metrics", else CoreDNS's default.
+func metricsPort(pod *corev1.Pod) int {
+	for _, c := range pod.Spec.Containers {
+		for _, p := range c.Ports {
+			if p.Name == "metrics" && p.ContainerPort > 0 {
+				return int(p.ContainerPort)
+			}
+		}
+	}
+	return defaultDNSMetricsPort
+}
+
+// The counters CoreDNS exports. CoreDNS 1.7.0 renamed the response counter; later releases moved
+// the forward health-check failures to a counter shared by proxying plugins, labelled proxy_name.
+const (
+	metricResponses           = "coredns_dns_responses_total"
+	metricResponsesLegacy     = "coredns_dns_response_rcode_count_total"
+	metricHealthFailures      = "coredns_forward_healthcheck_failures_total"
+	metricProxyHealthFailures = "coredns_proxy_healthcheck_failures_total"
+	metricHealthAllBroken     = "coredns_forward_healthcheck_broken_total"
+)
+
+// parseDNSMetrics reads the Prometheus text format with Prometheus' own parser and sums the
+// counters the checks need across their other labels (server, zone, upstream).
+func parseDNSMetrics(body []byte, into *snapshot.DNSMetrics) error {
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	families, err := parser.TextToMetricFamilies(bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	into.Responses = map[string]float64{}
+	for _, name := range []string{metricResponses, metricResponsesLegacy} {
+		family, ok := families[name]
+		if !ok {
+			continue
+		}
+		for _, m := range family.GetMetric() {
+			for _, label := range m.GetLabel() {
+				if label.GetName() == "rcode" {
+					into.Responses[label.GetValue()] += m.GetCounter().GetValue()
+				}
+			}
+		}
+	}
+	// sum adds a counter's series, keeping only those whose labels include every one of want.
+	sum := func(name string, want ...string) float64 {
+		total := 0.0
+	series:
+		for _, m := range families[name].GetMetric() {
+			for i := 0; i+1 < len(want); i += 2 {
+				if !slices.ContainsFunc(m.GetLabel(), func(l *dto.LabelPair) bool {
+					return l.GetName() == want[i] && l.GetValue() == want[i+1]
+				}) {
+					continue series
+				}
+			}
+			total += m.GetCounter().GetValue()
+		}
+		return total
+	}
+	into.ForwardHealthcheckFailures = sum(metricHealthFailures) + sum(metricProxyHealthFailures, "proxy_name", "forward")
+	into.ForwardHealthcheckBroken = sum(metricHealthAllBroken)
+	return nil
+}
+
+// readKubeletConfigs reads /configz of the kubelets that run cluster DNS pods, through the API
+// server's node proxy: only those nodes' resolver settings reach CoreDNS.
+func readKubeletConfigs(ctx context.Context, core typedcorev1.CoreV1Interface, ns string) ([]snapshot.KubeletConfig, error) {
+	pods, err := clusterDNSPods(ctx, core, ns)
+	if err != nil {
+		return nil, err
+	}
+	var nodes []string
+	for _, pod := range pods {
+		if pod.Spec.NodeName != "" && !slices.Contains(nodes, pod.Spec.NodeName) {
+			nodes = append(nodes, pod.Spec.NodeName)
+		}
+	}
+	slices.Sort(nodes)
+	if len(nodes) == 0 {
+		return nil, &blindError{reason: "the cluster DNS pods are not scheduled on any node"}
+	}
+	results := make([]snapshot.KubeletConfig, len(nodes))
+	var wg sync.WaitGroup
+	for i, node := range nodes {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			results[i] = readKubeletConfig(ctx, core, node)
+		}()
+	}
+	wg.Wait()
+	if i := slices.IndexFunc(results, func(k snapshot.KubeletConfig) bool { return k.Error == "" }); i < 0 {
+		return nil, &blindError{reason: "no kubelet configuration could be read through the API server's node proxy: " +
+			results[0].Error}
+	}
+	return results, nil
+}
+
+func readKubeletConfig(ctx context.Context, core typedcorev1.CoreV1Interface, node string) snapshot.KubeletConfig {
+	result := snapshot.KubeletConfig{Node: node}
+	reqCtx, cancel := context.WithTimeout(ctx, probeTimeout)
+	defer cancel()
+	body, err := core.RESTClient().Get().Resource("nodes").Name(node).SubResource("proxy").Suffix("configz").DoRaw(reqCtx)
+	if err != nil {
+		result.Error = fmt.Sprintf("GET nodes/%s/proxy/configz: %s", node, proxyErrorText(err, body))
+		return result
+	}
+	var configz struct {
+		KubeletConfig *struct {
+			ResolvConf string `json:"resolvConf"`
+		} `json:"kubeletconfig"`
+	}
+	if err := json.Unmarshal(body, &configz); err != nil || configz.KubeletConfig == nil {
+		result.Error = fmt.Sprintf("nodes/%s/proxy/configz did not return a kubelet configuration", node)
+		return result
+	}
+	result.ResolvConf = configz.KubeletConfig.ResolvConf
+	return result
+}
+
+// proxyErrorText keeps proxy failures short: the API server's status message, not a dump.
+func proxyErrorText(err error, body []byte) string {
+	var status metav1.Status
+	if json.Unmarshal(body, &status) == nil && status.Message != "" {
+		return status.Message
+	}
+	return err.Error()
+}
