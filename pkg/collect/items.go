@@ -53,7 +53,9 @@ func clusterRoleItems(l *rbacv1.ClusterRoleList) ([]rbacv1.ClusterRole, metav1.L
 	return l.Items, l.ListMeta
 }
 func roleItems(l *rbacv1.RoleList) ([]rbacv1.Role, metav1.ListMeta) { return l.Items, l.ListMeta }
-func serviceItems(l *corev1.ServiceList) ([]corev1.Service, metav1.ListMeta) { return l.Items, l.ListMeta }
+func serviceItems(l *corev1.ServiceList) ([]corev1.Service, metav1.ListMeta) {
+	return l.Items, l.ListMeta
+}
 func endpointSliceItems(l *discoveryv1.EndpointSliceList) ([]discoveryv1.EndpointSlice, metav1.ListMeta) {
 	return l.Items, l.ListMeta
 }
