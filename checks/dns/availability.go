@@ -3,6 +3,7 @@ package dns
 import (
 	"fmt"
 	"slices"
+	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
@@ -88,17 +89,23 @@ type Unavailable struct{}
 
 func (Unavailable) Meta() check.Meta {
 	return check.Meta{
-		ID:          "dns-unavailable",
-		Title:       "Cluster DNS has fewer available replicas than desired",
-		Category:    check.CategoryDNS,
-		Severity:    check.High,
-		Requires:    controllerKinds(),
-		Optional:    []snapshot.Kind{snapshot.KindPods, snapshot.KindReplicaSets},
-		LiveOnly:    true,
-		Description: "Compares the DNS Deployment's (or DaemonSet's) available replicas with the desired count, and shows each DNS pod that is not ready or was killed: its state, restarts and last termination (OOMKilled with the memory limit).",
-		Why:         "Every name lookup in the cluster goes through these pods. With none available, all Service discovery fails; with fewer, the remaining replicas carry the whole cluster's queries and timeouts begin.",
-		Remediation: "Read the evidence: an OOMKilled pod needs a higher memory limit; a crash loop right after start is often a forwarding loop (see the Corefile checks); a pod Pending needs room on a node.",
-		References:  []string{reference},
+		ID:       "dns-unavailable",
+		Title:    "Cluster DNS has fewer available replicas than desired",
+		Category: check.CategoryDNS,
+		Severity: check.High,
+		Requires: controllerKinds(),
+		Optional: []snapshot.Kind{snapshot.KindPods, snapshot.KindReplicaSets},
+		LiveOnly: true,
+		// The generic controller and pod checks see the same outage; this finding says what it means.
+		Supersedes: []string{"deployment-unavailable", "daemonset-unavailable", "pod-crashloop", "container-oomkilled"},
+		Description: "Compares the DNS Deployment's (or DaemonSet's) available replicas with the desired count, and " +
+			"shows each DNS pod that is not ready or was killed: its state, restarts and last termination " +
+			"(OOMKilled with the memory limit). Critical when no replica is available.",
+		Why: "Every name lookup in the cluster goes through these pods. With none available, all Service discovery " +
+			"fails; with fewer, the remaining replicas carry the whole cluster's queries and timeouts begin.",
+		Remediation: "Read the evidence: an OOMKilled pod needs a higher memory limit; a crash loop right after start " +
+			"is often a forwarding loop (see the Corefile checks); a pod Pending needs room on a node.",
+		References: []string{reference},
 	}
 }
 
@@ -138,13 +145,14 @@ type PodsUnhealthy struct{}
 
 func (PodsUnhealthy) Meta() check.Meta {
 	return check.Meta{
-		ID:       "dns-pods-unhealthy",
-		Title:    "Cluster DNS pods are restarting or were OOMKilled",
-		Category: check.CategoryDNS,
-		Severity: check.Medium,
-		Requires: withKinds(snapshot.KindPods),
-		Optional: []snapshot.Kind{snapshot.KindReplicaSets},
-		LiveOnly: true,
+		ID:         "dns-pods-unhealthy",
+		Title:      "Cluster DNS pods are restarting or were OOMKilled",
+		Category:   check.CategoryDNS,
+		Severity:   check.Medium,
+		Requires:   withKinds(snapshot.KindPods),
+		Optional:   []snapshot.Kind{snapshot.KindReplicaSets},
+		LiveOnly:   true,
+		Supersedes: []string{"pod-crashloop", "container-oomkilled"},
 		Description: fmt.Sprintf("Looks at each DNS pod: not ready, waiting in CrashLoopBackOff, last terminated "+
 			"OOMKilled, or restarted %d times or more. High when a pod was OOMKilled or is crash looping. Only when "+
 			"the replica count is met; otherwise dns-unavailable shows the same pods.", restartThreshold),
@@ -201,27 +209,29 @@ func podEvidence(pods []*corev1.Pod, onlyTroubled bool) []string {
 			troubles = append(troubles, "not ready")
 		}
 		for _, cs := range snapshot.ContainerStatuses(pod) {
+			var states []string
 			if w := cs.State.Waiting; w != nil && w.Reason != "" {
-				troubles = append(troubles, fmt.Sprintf("container %s %s", cs.Name, w.Reason))
+				states = append(states, w.Reason)
 			}
 			if t := cs.LastTerminationState.Terminated; t != nil && t.Reason != "" {
-				line := fmt.Sprintf("container %s last terminated %s (exit code %d)", cs.Name, t.Reason, t.ExitCode)
-				if t.Reason == "OOMKilled" {
-					if limit, ok := memoryLimit(pod, cs.Name); ok {
-						line += " at memory limit " + limit
-					}
+				last := fmt.Sprintf("last terminated %s (exit code %d)", t.Reason, t.ExitCode)
+				if limit, ok := memoryLimit(pod, cs.Name); ok && t.Reason == "OOMKilled" {
+					last += " at memory limit " + limit
 				}
-				troubles = append(troubles, line)
+				states = append(states, last)
 			}
 			if cs.RestartCount >= restartThreshold {
-				troubles = append(troubles, fmt.Sprintf("container %s restarted %d times", cs.Name, cs.RestartCount))
+				states = append(states, fmt.Sprintf("%d restarts", cs.RestartCount))
+			}
+			if len(states) > 0 {
+				troubles = append(troubles, fmt.Sprintf("container %s %s", cs.Name, strings.Join(states, ", ")))
 			}
 		}
 		if onlyTroubled && !troubled(pod) {
 			continue
 		}
 		if len(troubles) > 0 {
-			lines = append(lines, fmt.Sprintf("pod %s on node %s: %s", pod.Name, nodeName(pod), joinTroubles(troubles)))
+			lines = append(lines, fmt.Sprintf("pod %s on node %s: %s", pod.Name, nodeName(pod), strings.Join(troubles, "; ")))
 		}
 	}
 	return lines
@@ -238,14 +248,6 @@ func troubled(pod *corev1.Pod) bool {
 		}
 	}
 	return false
-}
-
-func joinTroubles(troubles []string) string {
-	out := troubles[0]
-	for _, t := range troubles[1:] {
-		out += "; " + t
-	}
-	return out
 }
 
 func nodeName(pod *corev1.Pod) string {
@@ -308,7 +310,8 @@ func (ServiceNoEndpoints) Meta() check.Meta {
 		Requires: withKinds(snapshot.KindServices, snapshot.KindEndpointSlices),
 		LiveOnly: true,
 		Description: "Reads the EndpointSlices of the DNS Service (label kubernetes.io/service-name) and counts the " +
-			"endpoints whose ready condition is true (or unset, which means ready).",
+			"endpoints whose ready condition is true (or unset, which means ready). When the DNS server has no " +
+			"available replica at all, dns-unavailable reports the outage instead.",
 		Why: "Pods send every lookup to the Service's IP; with no ready endpoint behind it, the packets go nowhere " +
 			"and every name lookup in the cluster times out.",
 		Remediation: "Make the DNS pods ready (see dns-unavailable), and check that the Service's selector matches " +
@@ -323,8 +326,8 @@ func (c ServiceNoEndpoints) Run(s *snapshot.Snapshot) []check.Finding {
 	meta := c.Meta()
 	var findings []check.Finding
 	for _, srv := range findServers(s) {
-		if srv.service == nil {
-			continue // dns-not-found reports it
+		if srv.service == nil || (srv.statusKnown && srv.available == 0 && srv.desired > 0) {
+			continue // dns-not-found reports a missing Service, dns-unavailable a server with no replica
 		}
 		svc := srv.service
 		ready, notReady, slices := 0, 0, 0

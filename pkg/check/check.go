@@ -42,6 +42,10 @@ type Meta struct {
 	// WholeCluster marks checks whose answer needs every namespace (a node's total, for
 	// example); limited to one namespace with -n, they are not evaluated rather than wrong.
 	WholeCluster bool
+	// Supersedes names generic checks whose findings this check's findings explain better: a
+	// finding of one of them about objects this check also reports on is folded into this one,
+	// so one outage is not reported three times. Only checks that both run are folded.
+	Supersedes []string
 	// Description says what the check looks at; Why says what goes wrong when it fires.
 	Description string
 	Why         string

@@ -4,16 +4,20 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
 
@@ -29,6 +33,9 @@ const defaultDNSMetricsPort = 9153
 
 // clusterDNSPods lists the running cluster DNS pods, in the DNS namespaces the run may look at.
 func clusterDNSPods(ctx context.Context, core typedcorev1.CoreV1Interface, ns string) ([]corev1.Pod, error) {
+	if ns != "" && !slices.Contains(snapshot.ClusterDNSNamespaces(), ns) {
+		return nil, &blindError{reason: fmt.Sprintf("the cluster DNS server runs in kube-system; the run was limited to namespace %s (-n)", ns)}
+	}
 	var found []corev1.Pod
 	for _, where := range snapshot.ClusterDNSNamespaces() {
 		if ns != "" && ns != where {
@@ -70,7 +77,10 @@ func scrapeDNSMetrics(ctx context.Context, core typedcorev1.CoreV1Interface, ns 
 			reqCtx, cancel := context.WithTimeout(ctx, probeTimeout)
 			defer cancel()
 			port := strconv.Itoa(metricsPort(pod))
-			body, err := core.Pods(pod.Namespace).ProxyGet("http", pod.Name, port, "metrics", nil).DoRaw(reqCtx)
+			// Accept JSON so that a proxy failure comes back as a readable Status, not protobuf.
+			body, err := core.RESTClient().Get().Namespace(pod.Namespace).Resource("pods").
+				Name("http:"+pod.Name+":"+port).SubResource("proxy").Suffix("metrics").
+				SetHeader("Accept", "text/plain, application/json").DoRaw(reqCtx)
 			if err != nil {
 				results[i].Error = fmt.Sprintf("GET pods/%s:%s/proxy/metrics: %s", pod.Name, port, proxyErrorText(err, body))
 				return
@@ -191,7 +201,8 @@ func readKubeletConfig(ctx context.Context, core typedcorev1.CoreV1Interface, no
 	result := snapshot.KubeletConfig{Node: node}
 	reqCtx, cancel := context.WithTimeout(ctx, probeTimeout)
 	defer cancel()
-	body, err := core.RESTClient().Get().Resource("nodes").Name(node).SubResource("proxy").Suffix("configz").DoRaw(reqCtx)
+	body, err := core.RESTClient().Get().Resource("nodes").Name(node).SubResource("proxy").Suffix("configz").
+		SetHeader("Accept", "application/json").DoRaw(reqCtx)
 	if err != nil {
 		result.Error = fmt.Sprintf("GET nodes/%s/proxy/configz: %s", node, proxyErrorText(err, body))
 		return result
@@ -209,11 +220,24 @@ func readKubeletConfig(ctx context.Context, core typedcorev1.CoreV1Interface, no
 	return result
 }
 
-// proxyErrorText keeps proxy failures short: the API server's status message, not a dump.
+// proxyErrorText keeps proxy failures short and to the point: the API server's status message,
+// or the plain text it answered with ("address not allowed"), rather than client-go's generic
+// "the server rejected our request for an unknown reason".
 func proxyErrorText(err error, body []byte) string {
 	var status metav1.Status
 	if json.Unmarshal(body, &status) == nil && status.Message != "" {
 		return status.Message
+	}
+	if text := strings.TrimSpace(string(body)); text != "" && len(text) <= 200 && utf8.ValidString(text) && !strings.ContainsAny(text, "{<") {
+		return text
+	}
+	var statusErr *apierrors.StatusError
+	if errors.As(err, &statusErr) && statusErr.ErrStatus.Details != nil {
+		for _, cause := range statusErr.ErrStatus.Details.Causes {
+			if cause.Type == metav1.CauseTypeUnexpectedServerResponse && cause.Message != "" {
+				return strings.TrimSpace(cause.Message)
+			}
+		}
 	}
 	return err.Error()
 }

@@ -3,6 +3,7 @@ package engine
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -156,6 +157,7 @@ func Run(s *snapshot.Snapshot, plan Plan, now time.Time) *report.Report {
 		r.Summary.ChecksRun++
 		r.Findings = append(r.Findings, findings...)
 	}
+	r.Findings = fold(r.Findings, plan.Run)
 	sort.SliceStable(r.Findings, func(i, j int) bool { return check.Less(r.Findings[i], r.Findings[j]) })
 	sort.SliceStable(r.NotEvaluated, func(i, j int) bool { return r.NotEvaluated[i].Check < r.NotEvaluated[j].Check })
 	for _, f := range r.Findings {
@@ -187,6 +189,55 @@ func blindingReason(s *snapshot.Snapshot, m check.Meta) string {
 		}
 	}
 	return strings.Join(reasons, "; ")
+}
+
+// fold drops each finding that a finding of a superseding check covers (same objects or a
+// subset), and notes on the superseding finding what it stands for.
+func fold(findings []check.Finding, ran []check.Check) []check.Finding {
+	supersedes := map[string][]string{}
+	for _, c := range ran {
+		if m := c.Meta(); len(m.Supersedes) > 0 {
+			supersedes[m.ID] = m.Supersedes
+		}
+	}
+	if len(supersedes) == 0 {
+		return findings
+	}
+	covers := func(by, f check.Finding) bool {
+		if !slices.Contains(supersedes[by.Check], f.Check) || len(f.Objects) == 0 {
+			return false
+		}
+		for _, o := range f.Objects {
+			if !slices.Contains(by.Objects, o) {
+				return false
+			}
+		}
+		return true
+	}
+	// foldedInto[j] lists the checks whose findings finding j stands for.
+	foldedInto := map[int][]string{}
+	dropped := make([]bool, len(findings))
+	for i, f := range findings {
+		j := slices.IndexFunc(findings, func(by check.Finding) bool { return covers(by, f) })
+		if j < 0 {
+			continue
+		}
+		dropped[i] = true
+		if !slices.Contains(foldedInto[j], f.Check) {
+			foldedInto[j] = append(foldedInto[j], f.Check)
+		}
+	}
+	var kept []check.Finding
+	for i, f := range findings {
+		if dropped[i] {
+			continue
+		}
+		if checks := foldedInto[i]; len(checks) > 0 {
+			f.Evidence = append(slices.Clip(f.Evidence), "also reported by "+strings.Join(checks, ", ")+"; folded into this finding")
+		}
+		kept = append(kept, f)
+	}
+	return kept
 }
 
 func runOne(c check.Check, s *snapshot.Snapshot) (findings []check.Finding, err error) {

@@ -190,3 +190,40 @@ func TestExitCode(t *testing.T) {
 		}
 	}
 }
+
+// A specific check's finding stands for the generic ones about the same objects; generic
+// findings about other objects, or of checks it does not name, stay.
+func TestSupersededFindingsAreFolded(t *testing.T) {
+	specific := stub("dns-down", check.CategoryDNS, check.Critical, true)
+	specific.meta.Supersedes = []string{"generic-down", "generic-crash"}
+	specific.findings = []check.Finding{finding("dns-down", check.Critical, true, check.ScopeCluster, "coredns")}
+	generic := stub("generic-down", check.CategoryWorkloads, check.Critical, true)
+	generic.findings = []check.Finding{
+		finding("generic-down", check.Critical, true, check.ScopeObject, "coredns"),
+		finding("generic-down", check.Critical, true, check.ScopeObject, "cart"),
+	}
+	crash := stub("generic-crash", check.CategoryWorkloads, check.High, true)
+	crash.findings = []check.Finding{finding("generic-crash", check.High, true, check.ScopeObject, "coredns", "cart")}
+	other := stub("other", check.CategoryResources, check.High, true)
+	other.findings = []check.Finding{finding("other", check.High, true, check.ScopeObject, "coredns")}
+
+	r := Run(snapshot.New(snapshot.SourceCluster), Plan{Run: []check.Check{specific, generic, crash, other}}, time.Unix(0, 0))
+	var got []string
+	for _, f := range r.Findings {
+		got = append(got, f.Check+":"+f.Objects[0].Name)
+	}
+	if want := "dns-down:coredns,generic-down:cart,generic-crash:coredns,other:coredns"; strings.Join(got, ",") != want {
+		t.Errorf("findings %s, want %s", strings.Join(got, ","), want)
+	}
+	if ev := r.Findings[0].Evidence; len(ev) != 1 || ev[0] != "also reported by generic-down; folded into this finding" {
+		t.Errorf("evidence of the folding finding: %q", ev)
+	}
+	if r.Summary.Critical != 2 {
+		t.Errorf("summary %+v counts folded findings", r.Summary)
+	}
+	// Without the specific check, nothing is folded.
+	r = Run(snapshot.New(snapshot.SourceCluster), Plan{Run: []check.Check{generic}}, time.Unix(0, 0))
+	if len(r.Findings) != 2 {
+		t.Errorf("%d findings without the superseding check, want 2", len(r.Findings))
+	}
+}

@@ -120,8 +120,8 @@ metadata: {name: s}
 data: {password: c2VjcmV0}
 ---
 apiVersion: v1
-kind: Service
-metadata: {name: svc}
+kind: ServiceAccount
+metadata: {name: sa}
 `)
 	l := &Loader{}
 	s, err := l.LoadFiles([]string{path})
