@@ -34,8 +34,9 @@ test: check tools ## Run the whole test suite: unit, end-to-end against a real A
 test-unit: ## Only the tests that need no control plane
 	go test ./pkg/check/... ./pkg/engine/... ./pkg/render/... ./pkg/snapshot/... ./checks/...
 
-fuzz: ## Fuzz the manifest loader for FUZZTIME
+fuzz: ## Fuzz the manifest loader and the Corefile parser, each for FUZZTIME
 	go test -run '^$$' -fuzz '^FuzzLoad$$' -fuzztime $(FUZZTIME) ./pkg/snapshot
+	go test -run '^$$' -fuzz '^FuzzParseCorefile$$' -fuzztime $(FUZZTIME) ./checks/dns
 
 corpus: ## Measure agreement with other tools' labelled fixtures in ../shared/corpus
 	go run ./hack/corpus -corpus ../shared/corpus

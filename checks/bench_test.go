@@ -41,6 +41,8 @@ func syntheticCluster(deployments, podsPer, nodes int) *snapshot.Snapshot {
 			Spec:       appsv1.DeploymentSpec{Replicas: ptr.To(int32(podsPer)), Template: corev1.PodTemplateSpec{Spec: spec}},
 			Status:     appsv1.DeploymentStatus{AvailableReplicas: available},
 		})
+		s.Services = append(s.Services, corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns},
+			Spec: corev1.ServiceSpec{Selector: map[string]string{"app": name}}})
 		rs := name + "-5d4f"
 		s.ReplicaSets = append(s.ReplicaSets, appsv1.ReplicaSet{ObjectMeta: metav1.ObjectMeta{Name: rs, Namespace: ns,
 			OwnerReferences: []metav1.OwnerReference{{APIVersion: "apps/v1", Kind: "Deployment", Name: name, Controller: ptr.To(true)}}}})
@@ -59,8 +61,28 @@ func syntheticCluster(deployments, podsPer, nodes int) *snapshot.Snapshot {
 			s.Pods = append(s.Pods, pod)
 		}
 	}
+	addClusterDNS(s)
 	s.Finish()
 	return s
+}
+
+// addClusterDNS gives the synthetic cluster a CoreDNS the DNS checks find and judge, with its
+// Service and Corefile.
+func addClusterDNS(s *snapshot.Snapshot) {
+	labels := map[string]string{"k8s-app": "kube-dns"}
+	template := corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: labels}, Spec: corev1.PodSpec{
+		Containers: []corev1.Container{{Name: "coredns", Image: "registry.k8s.io/coredns/coredns:v1.11.3",
+			Resources: corev1.ResourceRequirements{Limits: corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("170Mi")}}}},
+	}}
+	s.Deployments = append(s.Deployments, appsv1.Deployment{
+		ObjectMeta: metav1.ObjectMeta{Name: "coredns", Namespace: "kube-system", Labels: labels},
+		Spec:       appsv1.DeploymentSpec{Replicas: ptr.To(int32(2)), Selector: &metav1.LabelSelector{MatchLabels: labels}, Template: template},
+		Status:     appsv1.DeploymentStatus{ObservedGeneration: 1, Replicas: 2, AvailableReplicas: 2},
+	})
+	s.Services = append(s.Services, corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: "kube-dns", Namespace: "kube-system"},
+		Spec: corev1.ServiceSpec{Selector: labels}})
+	s.ConfigMaps = append(s.ConfigMaps, corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "coredns", Namespace: "kube-system"},
+		Data: map[string]string{"Corefile": ".:53 {\n  errors\n  health\n  ready\n  kubernetes cluster.local\n  forward . /etc/resolv.conf\n  cache 30\n  loop\n}\n"}})
 }
 
 // BenchmarkAllChecks runs the whole catalog over a 10,000-pod snapshot; it guards against

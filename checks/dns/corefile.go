@@ -163,6 +163,10 @@ var snippetName = regexp.MustCompile(`^\(.+\)$`)
 // otherwise read files of that name from this machine's disk.
 func parseCorefile(text, filename string) (*corefile, error) {
 	cleaned, imports := withoutFileImports(text, filename)
+	if _, left := withoutFileImports(cleaned, filename); len(left) > 0 || strayImport(cleaned, filename) {
+		// Whatever the shape of what remains, it must not reach the parser's file reading.
+		return nil, fmt.Errorf("%s: an import could not be told apart from a file import; not parsed", filename)
+	}
 	blocks, err := caddyfile.Parse(filename, strings.NewReader(cleaned), nil)
 	if err != nil {
 		return nil, err
@@ -221,6 +225,25 @@ func withoutFileImports(text, filename string) (string, []string) {
 		}
 	}
 	return strings.Join(lines, "\n"), imports
+}
+
+// strayImport reports an "import" token anywhere that is not followed by a snippet's name.
+func strayImport(text, filename string) bool {
+	var tokens []string
+	snippets := map[string]bool{}
+	d := caddyfile.NewDispenser(filename, strings.NewReader(text))
+	for d.Next() {
+		tokens = append(tokens, d.Val())
+		if snippetName.MatchString(d.Val()) {
+			snippets[strings.Trim(d.Val(), "()")] = true
+		}
+	}
+	for i, t := range tokens {
+		if t == "import" && (i+1 >= len(tokens) || !snippets[tokens[i+1]]) {
+			return true
+		}
+	}
+	return false
 }
 
 // importNote tells, when a Corefile imports files, that they may hold what a check misses.

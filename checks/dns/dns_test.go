@@ -229,3 +229,34 @@ func TestNotEvaluableOutsideTheDNSNamespace(t *testing.T) {
 		t.Errorf("-n kube-system: NotEvaluable = %q", reason)
 	}
 }
+
+// Corefiles come from the cluster, so from anyone who may edit a ConfigMap in kube-system: the
+// parser must never panic, and must not follow a file import whatever the input's shape.
+func FuzzParseCorefile(f *testing.F) {
+	for _, seed := range []string{
+		".:53 {\n  forward . /etc/resolv.conf\n  cache 30\n}\n",
+		"(snip) {\n  cache\n}\n.:53 {\n  import snip\n  import /etc/passwd\n}\n",
+		"import /etc/hostname\n",
+		".:53 {\n  x \"multi\nline\" import /etc/hostname\n}\n",
+		"{$HOME} {\n  import {$HOME}/.bashrc\n}\n",
+		".:53 {\n  health {\n",
+	} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, text string) {
+		cf, err := parseCorefile(text, "fuzz")
+		if err != nil {
+			return
+		}
+		for _, b := range cf.blocks {
+			for _, p := range b.plugins {
+				if p.line < 1 {
+					t.Fatalf("plugin %s without a line", p.name)
+				}
+			}
+		}
+		if strayImport(cf.text(), "fuzz") {
+			t.Fatalf("a file import reached the parser: %q", cf.text())
+		}
+	})
+}
