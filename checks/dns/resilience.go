@@ -335,12 +335,14 @@ func (c MemoryLimitLow) Run(s *snapshot.Snapshot) []check.Finding {
 			srv.ref.Describe(), limit.String(), rule.objects, need.String()), srv.ref)
 		f.Scope = check.ScopeCluster
 		f.Evidence = []string{rule.text}
+		proposed := need
 		if oomKilled(srv.pods) {
 			f.Severity = check.High
 			f.Incident = true
 			f.Evidence = append(f.Evidence, "DNS pods were already OOMKilled")
+			proposed = raisedLimit(s, srv) // the same limit dns-unavailable proposes
 		}
-		f.Fix = []string{memoryPatch(srv, need)}
+		f.Fix = []string{memoryPatch(srv, proposed)}
 		findings = append(findings, f)
 	}
 	return findings
