@@ -38,6 +38,26 @@ func TestCatalogMetadata(t *testing.T) {
 	}
 }
 
+// Supersedes names checks of the catalog, and never one that folds others itself: folding is
+// one level deep, so what a finding stands for is never lost along a chain.
+func TestSupersedesNamesCatalogChecks(t *testing.T) {
+	byID := map[string]check.Meta{}
+	for _, c := range All(DefaultOptions()) {
+		byID[c.Meta().ID] = c.Meta()
+	}
+	for id, m := range byID {
+		for _, other := range m.Supersedes {
+			target, ok := byID[other]
+			switch {
+			case !ok:
+				t.Errorf("%s supersedes %q, which is no check", id, other)
+			case other == id || len(target.Supersedes) > 0:
+				t.Errorf("%s supersedes %s, which folds findings itself", id, other)
+			}
+		}
+	}
+}
+
 func TestCatalogOrderIsStable(t *testing.T) {
 	a, b := All(DefaultOptions()), All(DefaultOptions())
 	for i := range a {

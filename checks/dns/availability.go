@@ -115,15 +115,25 @@ func (c Unavailable) Run(s *snapshot.Snapshot) []check.Finding {
 	meta := c.Meta()
 	var findings []check.Finding
 	for _, srv := range findServers(s) {
-		if !srv.statusKnown || srv.available >= srv.desired {
+		scaledToZero := srv.ref.Kind == "Deployment" && srv.desired == 0
+		if !scaledToZero && (!srv.statusKnown || srv.available >= srv.desired) {
 			continue
 		}
-		f := check.New(meta, fmt.Sprintf("%s has %d of %d replicas available: cluster DNS is %s.",
-			srv.ref.Describe(), srv.available, srv.desired, map[bool]string{true: "down", false: "degraded"}[srv.available == 0]), srv.ref)
+		message := fmt.Sprintf("%s has %d of %d replicas available: cluster DNS is %s.",
+			srv.ref.Describe(), srv.available, srv.desired, map[bool]string{true: "down", false: "degraded"}[srv.down()])
+		if scaledToZero {
+			message = fmt.Sprintf("%s is scaled to 0 replicas: cluster DNS is down.", srv.ref.Describe())
+		}
+		f := check.New(meta, message, srv.ref)
 		f.Incident = true
 		f.Scope = check.ScopeCluster
-		if srv.available == 0 {
+		if srv.down() {
 			f.Severity = check.Critical
+		}
+		if scaledToZero {
+			f.Fix = []string{srv.kubectl("scale --replicas=2")}
+			findings = append(findings, f)
+			continue
 		}
 		f.Evidence = check.LimitEvidence(podEvidence(srv.pods, false))
 		f.Fix = []string{
@@ -131,7 +141,7 @@ func (c Unavailable) Run(s *snapshot.Snapshot) []check.Finding {
 			fmt.Sprintf("kubectl get pods -n %s -l k8s-app=kube-dns -o wide", srv.ref.Namespace),
 			fmt.Sprintf("kubectl logs -n %s %s --previous", srv.ref.Namespace, srv.ref.KubectlTarget()),
 		}
-		if oomKilled(srv.pods) {
+		if srv.dnsContainerOOMKilled() {
 			f.Fix = append(f.Fix, memoryPatch(srv, raisedLimit(s, srv)))
 		}
 		findings = append(findings, f)
@@ -171,8 +181,8 @@ func (c PodsUnhealthy) Run(s *snapshot.Snapshot) []check.Finding {
 	meta := c.Meta()
 	var findings []check.Finding
 	for _, srv := range findServers(s) {
-		if srv.statusKnown && srv.available < srv.desired {
-			continue
+		if srv.down() || (srv.statusKnown && srv.available < srv.desired) {
+			continue // dns-unavailable reports these pods
 		}
 		evidence := podEvidence(srv.pods, true)
 		if len(evidence) == 0 {
@@ -187,7 +197,7 @@ func (c PodsUnhealthy) Run(s *snapshot.Snapshot) []check.Finding {
 			f.Severity = check.High
 		}
 		f.Fix = []string{fmt.Sprintf("kubectl logs -n %s %s --previous", srv.ref.Namespace, srv.ref.KubectlTarget())}
-		if oomKilled(srv.pods) {
+		if srv.dnsContainerOOMKilled() {
 			f.Fix = append(f.Fix, memoryPatch(srv, raisedLimit(s, srv)))
 		}
 		findings = append(findings, f)
@@ -284,7 +294,14 @@ func anyContainer(pods []*corev1.Pod, test func(corev1.ContainerStatus) bool) bo
 	return false
 }
 
-func oomKilled(pods []*corev1.Pod) bool    { return anyContainer(pods, isOOMKilled) }
+func oomKilled(pods []*corev1.Pod) bool { return anyContainer(pods, isOOMKilled) }
+
+// dnsContainerOOMKilled is true when the DNS container itself, not a sidecar, was OOMKilled: only
+// then is raising its limit the fix.
+func (srv *server) dnsContainerOOMKilled() bool {
+	c := dnsContainer(srv.template)
+	return c != nil && anyContainer(srv.pods, func(cs corev1.ContainerStatus) bool { return cs.Name == c.Name && isOOMKilled(cs) })
+}
 func crashLooping(pods []*corev1.Pod) bool { return anyContainer(pods, isCrashLooping) }
 
 func memoryLimit(pod *corev1.Pod, container string) (string, bool) {
@@ -326,7 +343,7 @@ func (c ServiceNoEndpoints) Run(s *snapshot.Snapshot) []check.Finding {
 	meta := c.Meta()
 	var findings []check.Finding
 	for _, srv := range findServers(s) {
-		if srv.service == nil || (srv.statusKnown && srv.available == 0 && srv.desired > 0) {
+		if srv.service == nil || srv.down() {
 			continue // dns-not-found reports a missing Service, dns-unavailable a server with no replica
 		}
 		svc := srv.service

@@ -1,6 +1,8 @@
 package dns
 
 import (
+	"cmp"
+	"errors"
 	"fmt"
 	"regexp"
 	"slices"
@@ -17,9 +19,10 @@ type corefileSource struct {
 	configMap snapshot.Ref
 	key       string
 	// parsed is nil when the text does not parse; err then holds the parser's message, which
-	// names the line.
-	parsed *corefile
-	err    error
+	// names the line. It is nil too when the tool will not judge the Corefile: unjudgeable says why.
+	parsed      *corefile
+	err         error
+	unjudgeable string
 }
 
 // name is how findings refer to the Corefile: "configmap kube-system/coredns, key Corefile".
@@ -51,6 +54,10 @@ func corefileOf(s *snapshot.Snapshot, srv server) (source *corefileSource, missi
 	}
 	source = &corefileSource{configMap: ref, key: key}
 	source.parsed, source.err = parseCorefile(text, fmt.Sprintf("%s/%s:%s", ref.Namespace, name, key))
+	var unjudgeable *unjudgeableError
+	if errors.As(source.err, &unjudgeable) {
+		source.unjudgeable, source.err = unjudgeable.reason, nil
+	}
 	return source, ""
 }
 
@@ -158,14 +165,27 @@ func (c *corefile) unknownDirectives() []string {
 
 var snippetName = regexp.MustCompile(`^\(.+\)$`)
 
+// unjudgeableError is a Corefile this tool will not parse, though CoreDNS may well accept it:
+// the checks of its content are then not evaluated, rather than failed or passed.
+type unjudgeableError struct{ reason string }
+
+func (e *unjudgeableError) Error() string { return e.reason }
+
 // parseCorefile parses a Corefile with the Caddyfile parser CoreDNS itself uses. File imports
 // are taken out first (their lines blanked, so line numbers stay true): the parser would
 // otherwise read files of that name from this machine's disk.
 func parseCorefile(text, filename string) (*corefile, error) {
+	if strings.Contains(text, "{$") || strings.Contains(text, "{%") {
+		// The parser would fill these in from this machine's environment (leaking it into the
+		// report); CoreDNS fills them in from its pod's, which the API does not show.
+		return nil, &unjudgeableError{fmt.Sprintf("the Corefile in %s uses environment variables ({$NAME}), "+
+			"which CoreDNS fills in from its pod's environment", filename)}
+	}
 	cleaned, imports := withoutFileImports(text, filename)
-	if _, left := withoutFileImports(cleaned, filename); len(left) > 0 || strayImport(cleaned, filename) {
+	if strayImport(cleaned, filename) {
 		// Whatever the shape of what remains, it must not reach the parser's file reading.
-		return nil, fmt.Errorf("%s: an import could not be told apart from a file import; not parsed", filename)
+		return nil, &unjudgeableError{fmt.Sprintf("the Corefile in %s has an import this tool cannot tell apart "+
+			"from a file import (one that is not alone on its line)", filename)}
 	}
 	blocks, err := caddyfile.Parse(filename, strings.NewReader(cleaned), nil)
 	if err != nil {
@@ -187,7 +207,11 @@ func parseCorefile(text, filename string) (*corefile, error) {
 				sb.plugins = append(sb.plugins, p)
 			}
 		}
-		slices.SortFunc(sb.plugins, func(a, b plugin) int { return a.line - b.line })
+		// Tokens come from a map; snippets can give two plugins one line: order fully.
+		slices.SortFunc(sb.plugins, func(a, b plugin) int {
+			return cmp.Or(a.line-b.line, strings.Compare(a.name, b.name),
+				strings.Compare(strings.Join(a.args, " "), strings.Join(b.args, " ")))
+		})
 		cf.blocks = append(cf.blocks, sb)
 	}
 	if len(cf.blocks) == 0 {

@@ -30,6 +30,19 @@ func parsedCorefiles(s *snapshot.Snapshot, fn func(srv server, src *corefileSour
 	}
 }
 
+// corefileNotEvaluable adds, to why no DNS check can see, a Corefile this tool will not judge.
+func corefileNotEvaluable(s *snapshot.Snapshot) string {
+	if reason := notEvaluable(s); reason != "" {
+		return reason
+	}
+	for _, srv := range findServers(s) {
+		if src, _ := corefileOf(s, srv); src != nil && src.unjudgeable != "" {
+			return src.unjudgeable
+		}
+	}
+	return ""
+}
+
 func editCorefile(src *corefileSource) string {
 	return fmt.Sprintf("kubectl edit configmap -n %s %s", src.configMap.Namespace, src.configMap.Name)
 }
@@ -57,7 +70,7 @@ func (CorefileInvalid) Meta() check.Meta {
 	}
 }
 
-func (c CorefileInvalid) NotEvaluable(s *snapshot.Snapshot) string { return notEvaluable(s) }
+func (c CorefileInvalid) NotEvaluable(s *snapshot.Snapshot) string { return corefileNotEvaluable(s) }
 
 func (c CorefileInvalid) Run(s *snapshot.Snapshot) []check.Finding {
 	meta := c.Meta()
@@ -138,7 +151,7 @@ func (NoCache) Meta() check.Meta {
 	}
 }
 
-func (c NoCache) NotEvaluable(s *snapshot.Snapshot) string { return notEvaluable(s) }
+func (c NoCache) NotEvaluable(s *snapshot.Snapshot) string { return corefileNotEvaluable(s) }
 func (c NoCache) Run(s *snapshot.Snapshot) []check.Finding {
 	return blockRule{meta: c.Meta(), plugin: "cache", advice: "cache 30"}.Run(s)
 }
@@ -162,7 +175,7 @@ func (NoLoop) Meta() check.Meta {
 	}
 }
 
-func (c NoLoop) NotEvaluable(s *snapshot.Snapshot) string { return notEvaluable(s) }
+func (c NoLoop) NotEvaluable(s *snapshot.Snapshot) string { return corefileNotEvaluable(s) }
 func (c NoLoop) Run(s *snapshot.Snapshot) []check.Finding {
 	return blockRule{meta: c.Meta(), plugin: "loop", advice: "loop"}.Run(s)
 }
@@ -188,7 +201,7 @@ func (ProbePluginMissing) Meta() check.Meta {
 	}
 }
 
-func (c ProbePluginMissing) NotEvaluable(s *snapshot.Snapshot) string { return notEvaluable(s) }
+func (c ProbePluginMissing) NotEvaluable(s *snapshot.Snapshot) string { return corefileNotEvaluable(s) }
 
 func (c ProbePluginMissing) Run(s *snapshot.Snapshot) []check.Finding {
 	meta := c.Meta()
@@ -308,7 +321,8 @@ func (ForwardLoopback) Meta() check.Meta {
 		Severity: check.High,
 		Requires: corefileKinds(),
 		Description: "Reports forward (or proxy) destinations that are loopback addresses (127.0.0.0/8, ::1, " +
-			"localhost). Inside the CoreDNS pod, loopback is the pod itself.",
+			"localhost). Inside the CoreDNS pod, loopback is the pod itself (not so for CoreDNS on the host network, " +
+			"which is not judged).",
 		Why: "Queries sent to loopback come back to CoreDNS (a loop, which the loop plugin turns into a crash) or " +
 			"to nothing at all: either way names outside the cluster stop resolving.",
 		Remediation: "Forward to the real upstream resolvers' addresses, or to /etc/resolv.conf with the kubelet's " +
@@ -317,12 +331,15 @@ func (ForwardLoopback) Meta() check.Meta {
 	}
 }
 
-func (c ForwardLoopback) NotEvaluable(s *snapshot.Snapshot) string { return notEvaluable(s) }
+func (c ForwardLoopback) NotEvaluable(s *snapshot.Snapshot) string { return corefileNotEvaluable(s) }
 
 func (c ForwardLoopback) Run(s *snapshot.Snapshot) []check.Finding {
 	meta := c.Meta()
 	var findings []check.Finding
 	parsedCorefiles(s, func(srv server, src *corefileSource) {
+		if srv.template.Spec.HostNetwork {
+			return // on the host network, loopback is the node's own resolver, not CoreDNS
+		}
 		var evidence []string
 		for _, b := range src.parsed.blocks {
 			for _, p := range b.forwarders() {
@@ -371,15 +388,18 @@ func (RemovedPlugin) Meta() check.Meta {
 
 // NotEvaluable: without a version in the image tag there is nothing to compare the Corefile with.
 func (c RemovedPlugin) NotEvaluable(s *snapshot.Snapshot) string {
-	if reason := notEvaluable(s); reason != "" {
+	if reason := corefileNotEvaluable(s); reason != "" {
 		return reason
 	}
-	for _, srv := range findServers(s) {
-		if src, _ := corefileOf(s, srv); src != nil && srv.coreDNSVersion() == "" {
-			return fmt.Sprintf("the CoreDNS image of %s (%s) names no version in its tag", srv.ref.Describe(), dnsContainer(srv.template).Image)
+	var reason string
+	parsedCorefiles(s, func(srv server, src *corefileSource) {
+		if srv.coreDNSVersion() == "" {
+			reason = fmt.Sprintf("the CoreDNS image of %s (%s) names no version in its tag", srv.ref.Describe(), dnsContainer(srv.template).Image)
+		} else if _, _, err := migrationNotices(srv.coreDNSVersion(), src); err != nil {
+			reason = err.Error()
 		}
-	}
-	return ""
+	})
+	return reason
 }
 
 func (c RemovedPlugin) Run(s *snapshot.Snapshot) []check.Finding {
@@ -387,9 +407,9 @@ func (c RemovedPlugin) Run(s *snapshot.Snapshot) []check.Finding {
 	var findings []check.Finding
 	parsedCorefiles(s, func(srv server, src *corefileSource) {
 		running := srv.coreDNSVersion()
-		notices, judgedAgainst := migrationNotices(running, src)
-		if len(notices) == 0 {
-			return
+		notices, judgedAgainst, err := migrationNotices(running, src)
+		if err != nil || len(notices) == 0 {
+			return // NotEvaluable said why
 		}
 		f := check.New(meta, fmt.Sprintf("The Corefile in %s uses %s that CoreDNS %s no longer supports as written.",
 			src.name(), check.Plural(len(notices), "plugin or option", "plugins or options"), running), src.configMap, srv.ref)
@@ -416,12 +436,14 @@ func (c RemovedPlugin) Run(s *snapshot.Snapshot) []check.Finding {
 }
 
 // migrationNotices lists, per plugin and option, the strongest status the migration table gives
-// it from the oldest version it knows up to the running one (or the newest it knows).
-func migrationNotices(running string, src *corefileSource) ([]migration.Notice, string) {
+// it from the oldest version it knows up to the running one (or the newest it knows). The table's
+// own Corefile parser is stricter than CoreDNS's in places and has panicked on odd input; that
+// is reported as an error, not as a clean Corefile.
+func migrationNotices(running string, src *corefileSource) (notices []migration.Notice, judgedAgainst string, err error) {
 	known := migration.ValidVersions()
-	runningVersion, err := utilversion.ParseGeneric(running)
-	if err != nil || len(known) < 2 {
-		return nil, running
+	runningVersion, verr := utilversion.ParseGeneric(running)
+	if verr != nil || len(known) < 2 {
+		return nil, running, nil
 	}
 	target := ""
 	for _, v := range known {
@@ -430,11 +452,16 @@ func migrationNotices(running string, src *corefileSource) ([]migration.Notice, 
 		}
 	}
 	if target == "" || target == known[0] {
-		return nil, running
+		return nil, running, nil
 	}
+	defer func() {
+		if p := recover(); p != nil {
+			notices, err = nil, fmt.Errorf("CoreDNS's migration table could not read this Corefile (%v)", p)
+		}
+	}()
 	all, err := migration.Deprecated(known[0], target, src.parsed.text())
 	if err != nil {
-		return nil, target
+		return nil, target, fmt.Errorf("CoreDNS's migration table could not read this Corefile: %v", err)
 	}
 	rank := map[string]int{migration.SevDeprecated: 1, migration.SevIgnored: 2, migration.SevRemoved: 3}
 	strongest := map[string]migration.Notice{}
@@ -452,11 +479,10 @@ func migrationNotices(running string, src *corefileSource) ([]migration.Notice, 
 			strongest[key] = n
 		}
 	}
-	notices := make([]migration.Notice, 0, len(order))
 	for _, key := range order {
 		notices = append(notices, strongest[key])
 	}
-	return notices, target
+	return notices, target, nil
 }
 
 func noticeText(n migration.Notice) string {

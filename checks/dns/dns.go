@@ -4,6 +4,7 @@ package dns
 
 import (
 	"fmt"
+	"path"
 	"slices"
 	"strings"
 
@@ -78,11 +79,21 @@ func findServers(s *snapshot.Snapshot) []server {
 			statusKnown: ds.Status.ObservedGeneration > 0 || ds.Status.DesiredNumberScheduled > 0,
 		})
 	}
+	// A Deployment scaled to zero beside one that runs is a leftover of a migration (kube-dns
+	// kept at zero after CoreDNS took over), not the cluster's DNS.
+	if slices.ContainsFunc(found, func(srv server) bool { return srv.desired > 0 }) {
+		found = slices.DeleteFunc(found, func(srv server) bool { return srv.desired == 0 && srv.ref.Kind == "Deployment" })
+	}
 	for i := range found {
 		found[i].pods = s.PodsOf(found[i].ref)
 		found[i].service = serviceFor(s, &found[i])
 	}
 	return found
+}
+
+// down is a server with no replica serving: none available, or scaled to zero.
+func (srv *server) down() bool {
+	return (srv.ref.Kind == "Deployment" && srv.desired == 0) || (srv.statusKnown && srv.available == 0 && srv.desired > 0)
 }
 
 func hasStatus(d *appsv1.Deployment) bool {
@@ -127,12 +138,11 @@ func notEvaluable(s *snapshot.Snapshot) string {
 	return ""
 }
 
-// dnsContainer is the container that serves DNS: the one whose image is CoreDNS or kube-dns,
-// else the first.
+// dnsContainer is the container that serves DNS: CoreDNS or kube-dns, else the first.
 func dnsContainer(template *corev1.PodTemplateSpec) *corev1.Container {
 	containers := template.Spec.Containers
 	for i := range containers {
-		if isCoreDNSImage(containers[i].Image) || strings.Contains(containers[i].Image, "kube-dns") {
+		if isCoreDNSContainer(&containers[i]) || strings.Contains(containers[i].Image, "kube-dns") {
 			return &containers[i]
 		}
 	}
@@ -144,10 +154,19 @@ func dnsContainer(template *corev1.PodTemplateSpec) *corev1.Container {
 
 func isCoreDNSImage(image string) bool { return strings.Contains(image, "coredns") }
 
+// isCoreDNSContainer tells CoreDNS by its image or, where a distribution builds its own image
+// under another name (OpenShift), by its command or its -conf argument.
+func isCoreDNSContainer(c *corev1.Container) bool {
+	if isCoreDNSImage(c.Image) || slices.Contains(c.Args, "-conf") {
+		return true
+	}
+	return len(c.Command) > 0 && path.Base(c.Command[0]) == "coredns"
+}
+
 // isCoreDNS tells CoreDNS from the older kube-dns (dnsmasq), which has no Corefile.
 func (srv *server) isCoreDNS() bool {
 	c := dnsContainer(srv.template)
-	return c != nil && isCoreDNSImage(c.Image)
+	return c != nil && isCoreDNSContainer(c)
 }
 
 // coreDNSVersion is the version in the CoreDNS image tag ("1.11.1" from ".../coredns:v1.11.1"),

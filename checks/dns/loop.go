@@ -2,6 +2,7 @@ package dns
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
@@ -49,81 +50,171 @@ func (ForwardLoopRisk) Meta() check.Meta {
 // NotEvaluable: when the answer hangs on kubelet configurations that could not be read, the loop
 // can be neither confirmed nor ruled out.
 func (c ForwardLoopRisk) NotEvaluable(s *snapshot.Snapshot) string {
-	if reason := notEvaluable(s); reason != "" || s.Source == snapshot.SourceManifests {
+	if reason := corefileNotEvaluable(s); reason != "" {
 		return reason
 	}
-	why, unread := s.Unavailable[snapshot.KindKubeletConfigs]
-	if !unread {
-		return ""
-	}
-	var needsNodes bool
+	var reason string
 	parsedCorefiles(s, func(srv server, src *corefileSource) {
-		needsNodes = needsNodes || (forwardsToResolvConf(src.parsed) != "" && srv.template.Spec.DNSPolicy == corev1.DNSDefault)
+		if f, unconfirmed := c.assess(s, srv, src); f == nil && unconfirmed != "" {
+			reason = unconfirmed
+		}
 	})
-	if needsNodes {
-		return "CoreDNS forwards to /etc/resolv.conf, which it inherits from its nodes, and whether a node's resolver is " +
-			"a loopback stub cannot be confirmed: the kubelet configuration could not be read (" + why + ")"
-	}
-	return ""
+	return reason
 }
 
 func (c ForwardLoopRisk) Run(s *snapshot.Snapshot) []check.Finding {
-	meta := c.Meta()
+	var findings []check.Finding
+	parsedCorefiles(s, func(srv server, src *corefileSource) {
+		if f, _ := c.assess(s, srv, src); f != nil {
+			findings = append(findings, *f)
+		}
+	})
+	return findings
+}
+
+// How a pod's /etc/resolv.conf is made, by its dnsPolicy and hostNetwork (the kubelet's rules).
+type resolverSource int
+
+const (
+	fromNode resolverSource = iota
+	fromClusterDNS
+	fromDNSConfig
+)
+
+func resolverOf(spec *corev1.PodSpec) resolverSource {
+	switch spec.DNSPolicy {
+	case corev1.DNSDefault:
+		return fromNode
+	case corev1.DNSNone:
+		return fromDNSConfig
+	case corev1.DNSClusterFirstWithHostNet:
+		return fromClusterDNS
+	default: // ClusterFirst, also when unset: a host-network pod falls back to the node's resolver
+		if spec.HostNetwork {
+			return fromNode
+		}
+		return fromClusterDNS
+	}
+}
+
+// assess returns the finding for one DNS server, or, when there is none only because some node's
+// kubelet configuration could not be read, why the loop cannot be confirmed.
+func (c ForwardLoopRisk) assess(s *snapshot.Snapshot, srv server, src *corefileSource) (*check.Finding, string) {
+	line := forwardsToResolvConf(src.parsed)
+	if line == "" {
+		return nil, ""
+	}
+	f := check.New(c.Meta(), "", src.configMap, srv.ref)
+	f.Scope = check.ScopeCluster
+	f.Incident = crashLooping(srv.pods)
+	f.Evidence = []string{line}
+	spec := &srv.template.Spec
+	patchDNSPolicy := fmt.Sprintf(`kubectl patch -n %s %s -p '{"spec":{"template":{"spec":{"dnsPolicy":"Default"}}}}'`,
+		srv.ref.Namespace, srv.ref.KubectlTarget())
+	switch resolverOf(spec) {
+	case fromClusterDNS:
+		policy := string(spec.DNSPolicy)
+		if policy == "" {
+			policy = "ClusterFirst (the default)"
+		}
+		f.Message = fmt.Sprintf("CoreDNS forwards to /etc/resolv.conf, but its pods use dnsPolicy %s: that file "+
+			"names the cluster DNS Service, that is CoreDNS itself.", policy)
+		f.Evidence = append(f.Evidence, "dnsPolicy: "+policy)
+		f.Fix = []string{patchDNSPolicy}
+		return &f, ""
+	case fromDNSConfig:
+		var clusterIPs []string
+		if srv.service != nil {
+			clusterIPs = srv.service.Spec.ClusterIPs
+		}
+		for _, ns := range dnsConfigNameservers(spec) {
+			if slices.Contains(clusterIPs, ns) || (isLoopback(ns) && !spec.HostNetwork) {
+				f.Message = fmt.Sprintf("CoreDNS forwards to /etc/resolv.conf, and its pods' dnsConfig (dnsPolicy None) "+
+					"lists nameserver %s, which is CoreDNS itself.", ns)
+				f.Evidence = append(f.Evidence, "dnsConfig.nameservers: "+strings.Join(dnsConfigNameservers(spec), ", "))
+				f.Fix = []string{patchDNSPolicy}
+				return &f, ""
+			}
+		}
+		return nil, ""
+	}
+	if s.Source == snapshot.SourceManifests {
+		return nil, "" // the nodes are not in the manifests: nothing to judge
+	}
 	osImage := map[string]string{}
 	for i := range s.Nodes {
 		osImage[s.Nodes[i].Name] = s.Nodes[i].Status.NodeInfo.OSImage
 	}
-	var findings []check.Finding
-	parsedCorefiles(s, func(srv server, src *corefileSource) {
-		line := forwardsToResolvConf(src.parsed)
-		if line == "" {
-			return
+	configs := map[string]snapshot.KubeletConfig{}
+	for _, kc := range s.KubeletConfigs {
+		configs[kc.Node] = kc
+	}
+	var confirmed, likely, unread []string
+	for _, node := range dnsNodes(srv) {
+		kc, read := configs[node]
+		switch {
+		case !read || kc.Error != "":
+			unread = append(unread, node)
+		case kc.ResolvConf == resolvedStub:
+			confirmed = append(confirmed, node)
+			f.Evidence = append(f.Evidence, fmt.Sprintf("node %s: kubelet resolvConf %s (nameserver 127.0.0.53)", node, kc.ResolvConf))
+		case kc.ResolvConf == defaultResolv && strings.Contains(osImage[node], "Ubuntu"):
+			likely = append(likely, node)
+			f.Evidence = append(f.Evidence, fmt.Sprintf("node %s (%s): kubelet resolvConf %s, normally systemd-resolved's stub on Ubuntu", node, osImage[node], kc.ResolvConf))
 		}
-		f := check.New(meta, "", src.configMap, srv.ref)
-		f.Scope = check.ScopeCluster
-		f.Evidence = []string{line}
-		switch srv.template.Spec.DNSPolicy {
-		case corev1.DNSDefault:
-			var confirmed, likely []string
-			for _, kc := range kubeletConfigsOf(s, srv) {
-				switch {
-				case kc.ResolvConf == resolvedStub:
-					confirmed = append(confirmed, kc.Node)
-					f.Evidence = append(f.Evidence, fmt.Sprintf("node %s: kubelet resolvConf %s (nameserver 127.0.0.53)", kc.Node, kc.ResolvConf))
-				case kc.ResolvConf == defaultResolv && strings.Contains(osImage[kc.Node], "Ubuntu"):
-					likely = append(likely, kc.Node)
-					f.Evidence = append(f.Evidence, fmt.Sprintf("node %s (%s): kubelet resolvConf %s, normally systemd-resolved's stub on Ubuntu", kc.Node, osImage[kc.Node], kc.ResolvConf))
-				}
-			}
-			switch {
-			case len(confirmed) > 0:
-				f.Message = fmt.Sprintf("CoreDNS forwards to /etc/resolv.conf, and on %s the kubelet gives pods "+
-					"systemd-resolved's loopback stub: queries leaving the cluster loop back.", check.Plural(len(confirmed), "node", "nodes"))
-			case len(likely) > 0:
-				f.Severity = check.Medium
-				f.Message = fmt.Sprintf("CoreDNS forwards to /etc/resolv.conf, and on %s the kubelet hands pods the "+
-					"node's /etc/resolv.conf, which on Ubuntu is normally the loopback stub 127.0.0.53. This cannot be "+
-					"confirmed through the API: check the file on the node.", check.Plural(len(likely), "node", "nodes"))
-				f.Fix = append(f.Fix, fmt.Sprintf("kubectl debug node/%s -it --image=busybox -- cat /host/etc/resolv.conf   # a nameserver in 127.0.0.0/8 confirms the loop", likely[0]))
-			default:
-				return
-			}
-		default:
-			policy := string(srv.template.Spec.DNSPolicy)
-			if policy == "" {
-				policy = "ClusterFirst (the default)"
-			}
-			f.Message = fmt.Sprintf("CoreDNS forwards to /etc/resolv.conf, but its pods use dnsPolicy %s: that file "+
-				"names the cluster DNS Service, that is CoreDNS itself.", policy)
-			f.Evidence = append(f.Evidence, "dnsPolicy: "+policy)
-			f.Fix = append(f.Fix, fmt.Sprintf(`kubectl patch -n %s %s -p '{"spec":{"template":{"spec":{"dnsPolicy":"Default"}}}}'`,
-				srv.ref.Namespace, srv.ref.KubectlTarget()))
+	}
+	nodeFix := "set resolvConf: " + resolvedUpstream + " in the kubelet configuration of the nodes, or forward to the upstream resolvers' IPs: " + editCorefile(src)
+	switch {
+	case len(confirmed) > 0:
+		f.Message = fmt.Sprintf("CoreDNS forwards to /etc/resolv.conf, and on %s the kubelet gives pods "+
+			"systemd-resolved's loopback stub: queries leaving the cluster loop back.", check.Plural(len(confirmed), "node", "nodes"))
+		f.Fix = []string{nodeFix}
+	case len(likely) > 0:
+		f.Severity = check.Medium
+		f.Message = fmt.Sprintf("CoreDNS forwards to /etc/resolv.conf, and on %s the kubelet hands pods the "+
+			"node's /etc/resolv.conf, which on Ubuntu is normally the loopback stub 127.0.0.53. This cannot be "+
+			"confirmed through the API: check the file on the node.", check.Plural(len(likely), "node", "nodes"))
+		f.Fix = []string{
+			fmt.Sprintf("kubectl debug node/%s -it --image=busybox -- cat /host/etc/resolv.conf   # a nameserver in 127.0.0.0/8 confirms the loop", likely[0]),
+			nodeFix,
 		}
-		f.Incident = crashLooping(srv.pods)
-		f.Fix = append(f.Fix, "set resolvConf: "+resolvedUpstream+" in the kubelet configuration of the nodes, or forward to the upstream resolvers' IPs: "+editCorefile(src))
-		findings = append(findings, f)
-	})
-	return findings
+	case len(unread) > 0:
+		why := s.Unavailable[snapshot.KindKubeletConfigs]
+		if why == "" {
+			why = configs[unread[0]].Error
+		}
+		if why == "" {
+			why = "none was read for " + strings.Join(unread, ", ")
+		}
+		return nil, fmt.Sprintf("CoreDNS forwards to /etc/resolv.conf, which it inherits from its nodes, and whether "+
+			"the resolver of %s is a loopback stub cannot be confirmed: the kubelet configuration could not be read (%s)",
+			check.Plural(len(unread), "node", "nodes"), why)
+	default:
+		return nil, ""
+	}
+	if len(unread) > 0 {
+		f.Evidence = append(f.Evidence, fmt.Sprintf("kubelet configuration not read on %s", strings.Join(unread, ", ")))
+	}
+	return &f, ""
+}
+
+// dnsNodes are the nodes the server's live pods run on, sorted.
+func dnsNodes(srv server) []string {
+	var nodes []string
+	for _, pod := range srv.pods {
+		if snapshot.IsLive(pod) && pod.Spec.NodeName != "" && !slices.Contains(nodes, pod.Spec.NodeName) {
+			nodes = append(nodes, pod.Spec.NodeName)
+		}
+	}
+	slices.Sort(nodes)
+	return nodes
+}
+
+func dnsConfigNameservers(spec *corev1.PodSpec) []string {
+	if spec.DNSConfig == nil {
+		return nil
+	}
+	return spec.DNSConfig.Nameservers
 }
 
 // forwardsToResolvConf is the Corefile line that forwards to /etc/resolv.conf, or "".
@@ -138,19 +229,4 @@ func forwardsToResolvConf(cf *corefile) string {
 		}
 	}
 	return ""
-}
-
-// kubeletConfigsOf are the configurations read for the nodes running this server's pods.
-func kubeletConfigsOf(s *snapshot.Snapshot, srv server) []snapshot.KubeletConfig {
-	nodes := map[string]bool{}
-	for _, pod := range srv.pods {
-		nodes[pod.Spec.NodeName] = true
-	}
-	var out []snapshot.KubeletConfig
-	for _, kc := range s.KubeletConfigs {
-		if kc.Error == "" && (len(nodes) == 0 || nodes[kc.Node]) {
-			out = append(out, kc)
-		}
-	}
-	return out
 }

@@ -44,8 +44,8 @@ func (c SingleReplica) Run(s *snapshot.Snapshot) []check.Finding {
 	meta := c.Meta()
 	var findings []check.Finding
 	for _, srv := range findServers(s) {
-		if srv.ref.Kind != "Deployment" || srv.desired >= 2 {
-			continue
+		if srv.ref.Kind != "Deployment" || srv.desired >= 2 || srv.desired == 0 {
+			continue // scaled to zero: dns-unavailable reports it
 		}
 		f := check.New(meta, fmt.Sprintf("%s runs %s: losing it stops name resolution cluster-wide.",
 			srv.ref.Describe(), check.Plural(int(srv.desired), "replica", "replicas")), srv.ref)
@@ -65,8 +65,9 @@ func (Colocated) Meta() check.Meta {
 		Title:    "Cluster DNS replicas share one node or zone",
 		Category: check.CategoryDNS,
 		Severity: check.Medium,
-		Requires: controllerKinds(),
-		Optional: []snapshot.Kind{snapshot.KindPods, snapshot.KindReplicaSets, snapshot.KindNodes},
+		// Without pods the placement cannot be judged; without nodes only the zones cannot.
+		Requires: withKinds(snapshot.KindPods),
+		Optional: []snapshot.Kind{snapshot.KindReplicaSets, snapshot.KindNodes},
 		Description: "Medium when two or more ready DNS pods all run on one node; low when they all run in one zone " +
 			"of a cluster whose nodes span several, or when the pod template has neither pod anti-affinity nor a " +
 			"topology spread constraint on the DNS pods' labels (so nothing keeps replicas apart).",
@@ -96,7 +97,7 @@ func (c Colocated) Run(s *snapshot.Snapshot) []check.Finding {
 			continue // dns-single-replica reports one replica; a DaemonSet spreads by design
 		}
 		nodes, podZones := map[string]int{}, map[string]bool{}
-		ready := 0
+		ready, zoneUnknown := 0, false
 		for _, pod := range srv.pods {
 			if !snapshot.IsLive(pod) || !podReady(pod) || pod.Spec.NodeName == "" {
 				continue
@@ -105,6 +106,8 @@ func (c Colocated) Run(s *snapshot.Snapshot) []check.Finding {
 			nodes[pod.Spec.NodeName]++
 			if z := zoneOf[pod.Spec.NodeName]; z != "" {
 				podZones[z] = true
+			} else {
+				zoneUnknown = true
 			}
 		}
 		var f check.Finding
@@ -114,7 +117,7 @@ func (c Colocated) Run(s *snapshot.Snapshot) []check.Finding {
 			f = check.New(meta, fmt.Sprintf("All %d ready pods of %s run on node %s: if it fails, cluster DNS is down.",
 				ready, srv.ref.Describe(), node), srv.ref)
 			f.Evidence = []string{fmt.Sprintf("node %s: %s", node, check.Plural(ready, "DNS pod", "DNS pods"))}
-		case ready >= 2 && len(podZones) == 1 && len(zones) > 1:
+		case ready >= 2 && len(podZones) == 1 && len(zones) > 1 && !zoneUnknown:
 			zone := firstKey(podZones)
 			f = check.New(meta, fmt.Sprintf("All %d ready pods of %s run in zone %s, although nodes span %d zones.",
 				ready, srv.ref.Describe(), zone, len(zones)), srv.ref)
@@ -140,7 +143,7 @@ func spreadsReplicas(template *corev1.PodTemplateSpec) bool {
 	own := labels.Set(template.Labels)
 	selects := func(sel *metav1.LabelSelector) bool {
 		selector, err := metav1.LabelSelectorAsSelector(sel)
-		return err == nil && sel != nil && !selector.Empty() && selector.Matches(own)
+		return err == nil && selector.Matches(own) // nil selects nothing, {} everything
 	}
 	spreadKey := func(key string) bool { return key == labelHostname || key == labelZone }
 	for _, tsc := range template.Spec.TopologySpreadConstraints {
@@ -229,11 +232,13 @@ func protected(s *snapshot.Snapshot, srv server) bool {
 	own := labels.Set(srv.template.Labels)
 	for i := range s.PodDisruptionBudgets {
 		pdb := &s.PodDisruptionBudgets[i]
-		if pdb.Namespace != srv.ref.Namespace || pdb.Spec.Selector == nil {
+		if pdb.Namespace != srv.ref.Namespace {
 			continue
 		}
+		// In policy/v1 a null selector selects no pod and an empty one every pod of the namespace,
+		// which is what the conversion gives.
 		selector, err := metav1.LabelSelectorAsSelector(pdb.Spec.Selector)
-		if err == nil && !selector.Empty() && selector.Matches(own) {
+		if err == nil && selector.Matches(own) {
 			return true
 		}
 	}
@@ -336,7 +341,7 @@ func (c MemoryLimitLow) Run(s *snapshot.Snapshot) []check.Finding {
 		f.Scope = check.ScopeCluster
 		f.Evidence = []string{rule.text}
 		proposed := need
-		if oomKilled(srv.pods) {
+		if srv.dnsContainerOOMKilled() {
 			f.Severity = check.High
 			f.Incident = true
 			f.Evidence = append(f.Evidence, "DNS pods were already OOMKilled")
@@ -356,6 +361,8 @@ func requiredMemory(s *snapshot.Snapshot, srv server) (resource.Quantity, sizing
 	perMB, base, variant := objectsPerMB, baseMB, "default settings"
 	if cf, _ := corefileOf(s, srv); cf != nil && cf.parsed != nil && cf.parsed.has("autopath") {
 		perMB, base, variant = objectsPerMBAutopath, baseMBAutopath, "autopath"
+	} else if cf == nil || cf.parsed == nil {
+		variant = "default settings, assumed: the Corefile could not be read to see whether it uses autopath"
 	}
 	mb := int64(math.Ceil(float64(pods+services)/float64(perMB))) + int64(base)
 	rule := sizingRule{

@@ -3,6 +3,7 @@ package dns
 import (
 	"cmp"
 	"fmt"
+	"slices"
 	"strconv"
 
 	corev1 "k8s.io/api/core/v1"
@@ -37,8 +38,8 @@ func (NodeLocalMissing) Meta() check.Meta {
 		Requires: []snapshot.Kind{snapshot.KindNodes, snapshot.KindPods, snapshot.KindDaemonSets},
 		LiveOnly: true, WholeCluster: true,
 		Description: fmt.Sprintf("Fires when the cluster has at least %d nodes or %d pods (this tool's threshold; "+
-			"Kubernetes documents none) and no NodeLocal DNSCache DaemonSet (node-local-dns, or label "+
-			"k8s-app=node-local-dns) exists.", largeClusterNodes, largeClusterPods),
+			"Kubernetes documents none) and no NodeLocal DNSCache DaemonSet (node-local-dns, or Kubespray's "+
+			"nodelocaldns, by name or k8s-app label) exists.", largeClusterNodes, largeClusterPods),
 		Why: "Without a per-node cache every lookup crosses the network to a CoreDNS pod through conntrack-tracked " +
 			"UDP: at scale that means conntrack table pressure, the DNAT race behind 5 s lookup delays, and CoreDNS " +
 			"replicas sized for the whole cluster's query rate.",
@@ -55,7 +56,9 @@ func (c NodeLocalMissing) Run(s *snapshot.Snapshot) []check.Finding {
 	}
 	for i := range s.DaemonSets {
 		ds := &s.DaemonSets[i]
-		if ds.Name == "node-local-dns" || ds.Labels["k8s-app"] == "node-local-dns" {
+		// node-local-dns is the upstream add-on's name; Kubespray calls it nodelocaldns.
+		if slices.Contains([]string{"node-local-dns", "nodelocaldns"}, ds.Name) ||
+			slices.Contains([]string{"node-local-dns", "nodelocaldns"}, ds.Labels["k8s-app"]) {
 			return nil
 		}
 	}
@@ -118,7 +121,8 @@ func (NdotsDefaultAtScale) Meta() check.Meta {
 		Severity: check.Info,
 		Requires: []snapshot.Kind{snapshot.KindDeployments, snapshot.KindStatefulSets, snapshot.KindReplicaSets, snapshot.KindPods},
 		Description: fmt.Sprintf("Lists Deployments and StatefulSets with %d replicas or more (taken as the heavy DNS "+
-			"users; query rates are not visible through the API) that use dnsPolicy ClusterFirst without lowering ndots.",
+			"users; query rates are not visible through the API) whose pods resolve through the cluster DNS "+
+			"(dnsPolicy ClusterFirst off the host network, or ClusterFirstWithHostNet) without lowering ndots.",
 			busyReplicas),
 		Why: "With ndots:5, every lookup of an external name such as api.example.com goes through the search domains " +
 			"first: four to five queries (times two for A and AAAA) instead of one, for every replica.",
@@ -137,8 +141,7 @@ func (c NdotsDefaultAtScale) Run(s *snapshot.Snapshot) []check.Finding {
 		if replicas != nil {
 			n = *replicas
 		}
-		policy := spec.DNSPolicy
-		if n < busyReplicas || (policy != "" && policy != corev1.DNSClusterFirst) {
+		if n < busyReplicas || resolverOf(spec) != fromClusterDNS {
 			return
 		}
 		if _, set := ndots(spec); set {

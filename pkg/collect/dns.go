@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"slices"
 	"strconv"
 	"strings"
@@ -20,6 +21,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
+	"k8s.io/client-go/rest"
 
 	"github.com/alertmend/kubectl-alertmend/pkg/snapshot"
 )
@@ -78,9 +80,9 @@ func scrapeDNSMetrics(ctx context.Context, core typedcorev1.CoreV1Interface, ns 
 			defer cancel()
 			port := strconv.Itoa(metricsPort(pod))
 			// Accept JSON so that a proxy failure comes back as a readable Status, not protobuf.
-			body, err := core.RESTClient().Get().Namespace(pod.Namespace).Resource("pods").
+			body, err := readLimited(reqCtx, core.RESTClient().Get().Namespace(pod.Namespace).Resource("pods").
 				Name("http:"+pod.Name+":"+port).SubResource("proxy").Suffix("metrics").
-				SetHeader("Accept", "text/plain, application/json").DoRaw(reqCtx)
+				SetHeader("Accept", "text/plain, application/json"))
 			if err != nil {
 				results[i].Error = fmt.Sprintf("GET pods/%s:%s/proxy/metrics: %s", pod.Name, port, proxyErrorText(err, body))
 				return
@@ -127,6 +129,11 @@ func parseDNSMetrics(body []byte, into *snapshot.DNSMetrics) error {
 	families, err := parser.TextToMetricFamilies(bytes.NewReader(body))
 	if err != nil {
 		return err
+	}
+	if families[metricResponses] == nil && families[metricResponsesLegacy] == nil {
+		// kube-dns, or anything else on that port, answers without CoreDNS's counters: that is
+		// no measurement, not a clean one.
+		return fmt.Errorf("no %s: not CoreDNS's metrics", metricResponses)
 	}
 	into.Responses = map[string]float64{}
 	for _, name := range []string{metricResponses, metricResponsesLegacy} {
@@ -201,8 +208,8 @@ func readKubeletConfig(ctx context.Context, core typedcorev1.CoreV1Interface, no
 	result := snapshot.KubeletConfig{Node: node}
 	reqCtx, cancel := context.WithTimeout(ctx, probeTimeout)
 	defer cancel()
-	body, err := core.RESTClient().Get().Resource("nodes").Name(node).SubResource("proxy").Suffix("configz").
-		SetHeader("Accept", "application/json").DoRaw(reqCtx)
+	body, err := readLimited(reqCtx, core.RESTClient().Get().Resource("nodes").Name(node).SubResource("proxy").Suffix("configz").
+		SetHeader("Accept", "application/json"))
 	if err != nil {
 		result.Error = fmt.Sprintf("GET nodes/%s/proxy/configz: %s", node, proxyErrorText(err, body))
 		return result
@@ -218,6 +225,27 @@ func readKubeletConfig(ctx context.Context, core typedcorev1.CoreV1Interface, no
 	}
 	result.ResolvConf = configz.KubeletConfig.ResolvConf
 	return result
+}
+
+// maxProxiedBody bounds what is read from a pod or kubelet through the proxies: a CoreDNS metrics
+// page or a kubelet configuration is far smaller, and whatever answers there is not trusted.
+const maxProxiedBody = 8 << 20
+
+// readLimited sends a GET and reads at most maxProxiedBody bytes of the answer.
+func readLimited(ctx context.Context, req *rest.Request) ([]byte, error) {
+	stream, err := req.Stream(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer stream.Close()
+	body, err := io.ReadAll(io.LimitReader(stream, maxProxiedBody+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(body) > maxProxiedBody {
+		return nil, fmt.Errorf("the answer is larger than %d MiB", maxProxiedBody>>20)
+	}
+	return body, nil
 }
 
 // proxyErrorText keeps proxy failures short and to the point: the API server's status message,

@@ -49,12 +49,16 @@ func TestParseDNSMetrics(t *testing.T) {
 	if err := parseDNSMetrics([]byte("coredns_dns_responses_total{rcode=\"NOERROR\" 1\n"), &m); err == nil {
 		t.Error("malformed metrics parsed")
 	}
+	// kube-dns's metrics port answers, but without CoreDNS's counters: not a measurement.
+	if err := parseDNSMetrics([]byte("kubedns_dnsmasq_hits 10\n"), &m); err == nil || !strings.Contains(err.Error(), "not CoreDNS") {
+		t.Errorf("metrics without CoreDNS's counters: %v", err)
+	}
 }
 
 // fakeAPIServer answers like the API server would through its pod and node proxies, which the
 // test control plane refuses for loopback addresses: two DNS pods, one whose metrics answer and
 // one whose proxy fails, and a node whose kubelet reports its configuration.
-func fakeAPIServer(t *testing.T, requests *[]string) *httptest.Server {
+func fakeAPIServer(t *testing.T, log *requestLog) *httptest.Server {
 	pods := corev1.PodList{Items: []corev1.Pod{
 		dnsPod("coredns-a", "node-a"), dnsPod("coredns-b", "node-a"),
 		{ObjectMeta: metav1.ObjectMeta{Name: "other", Namespace: "kube-system"}, Status: corev1.PodStatus{Phase: corev1.PodRunning}},
@@ -74,13 +78,16 @@ func fakeAPIServer(t *testing.T, requests *[]string) *httptest.Server {
 	mux.HandleFunc("/api/v1/namespaces/kube-system/pods/http:coredns-b:9153/proxy/metrics", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(http.StatusBadGateway)
-		_ = json.NewEncoder(w).Encode(metav1.Status{Status: "Failure", Message: "error trying to reach service: connection refused", Code: 502})
+		_ = json.NewEncoder(w).Encode(metav1.Status{TypeMeta: metav1.TypeMeta{Kind: "Status", APIVersion: "v1"},
+			Status: "Failure", Message: "error trying to reach service: connection refused", Code: 502})
 	})
 	mux.HandleFunc("/api/v1/nodes/node-a/proxy/configz", func(w http.ResponseWriter, r *http.Request) {
 		_, _ = w.Write([]byte(`{"kubeletconfig":{"resolvConf":"/run/systemd/resolve/resolv.conf","clusterDNS":["127.0.100.10"]}}`))
 	})
 	server := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		*requests = append(*requests, r.Method+" "+r.URL.Path)
+		log.mu.Lock()
+		log.requests = append(log.requests, r.Method+" "+r.URL.Path)
+		log.mu.Unlock()
 		mux.ServeHTTP(w, r)
 	}))
 	t.Cleanup(server.Close)
@@ -97,8 +104,8 @@ func dnsPod(name, node string) corev1.Pod {
 }
 
 func TestScrapeDNSMetricsThroughThePodProxy(t *testing.T) {
-	var requests []string
-	server := fakeAPIServer(t, &requests)
+	log := &requestLog{}
+	server := fakeAPIServer(t, log)
 	kube, err := kubernetes.NewForConfig(&rest.Config{Host: server.URL})
 	if err != nil {
 		t.Fatal(err)
@@ -124,7 +131,7 @@ func TestScrapeDNSMetricsThroughThePodProxy(t *testing.T) {
 	if !slices.Equal(snap.KubeletConfigs, want) {
 		t.Errorf("kubelet configs %+v", snap.KubeletConfigs)
 	}
-	for _, r := range requests {
+	for _, r := range log.matching("") {
 		if !strings.HasPrefix(r, "GET ") {
 			t.Errorf("non-read request %s", r)
 		}

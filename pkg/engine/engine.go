@@ -214,8 +214,8 @@ func fold(findings []check.Finding, ran []check.Check) []check.Finding {
 		}
 		return true
 	}
-	// foldedInto[j] lists the checks whose findings finding j stands for.
-	foldedInto := map[int][]string{}
+	// foldedInto[j] lists the findings that finding j stands for.
+	foldedInto := map[int][]check.Finding{}
 	dropped := make([]bool, len(findings))
 	for i, f := range findings {
 		j := slices.IndexFunc(findings, func(by check.Finding) bool { return covers(by, f) })
@@ -223,16 +223,26 @@ func fold(findings []check.Finding, ran []check.Check) []check.Finding {
 			continue
 		}
 		dropped[i] = true
-		if !slices.Contains(foldedInto[j], f.Check) {
-			foldedInto[j] = append(foldedInto[j], f.Check)
-		}
+		foldedInto[j] = append(foldedInto[j], f)
 	}
 	var kept []check.Finding
 	for i, f := range findings {
 		if dropped[i] {
 			continue
 		}
-		if checks := foldedInto[i]; len(checks) > 0 {
+		var checks []string
+		for _, folded := range foldedInto[i] {
+			// Folding never makes a problem look smaller than a generic check saw it.
+			if folded.Severity.Rank() < f.Severity.Rank() {
+				f.Severity = folded.Severity
+			}
+			f.Incident = f.Incident || folded.Incident
+			if !slices.Contains(checks, folded.Check) {
+				checks = append(checks, folded.Check)
+			}
+		}
+		if len(checks) > 0 {
+			slices.Sort(checks)
 			f.Evidence = append(slices.Clip(f.Evidence), "also reported by "+strings.Join(checks, ", ")+"; folded into this finding")
 		}
 		kept = append(kept, f)

@@ -221,6 +221,13 @@ func TestSupersededFindingsAreFolded(t *testing.T) {
 	if r.Summary.Critical != 2 {
 		t.Errorf("summary %+v counts folded findings", r.Summary)
 	}
+	// A folded finding more severe than the one it is folded into raises it.
+	specific.findings[0].Severity = check.Medium
+	specific.findings[0].Incident = false
+	r = Run(snapshot.New(snapshot.SourceCluster), Plan{Run: []check.Check{specific, generic}}, time.Unix(0, 0))
+	if top := r.Findings[0]; top.Check != "dns-down" || top.Severity != check.Critical || !top.Incident {
+		t.Errorf("folding lowered the severity: %s %s incident %v", top.Check, top.Severity, top.Incident)
+	}
 	// Without the specific check, nothing is folded.
 	r = Run(snapshot.New(snapshot.SourceCluster), Plan{Run: []check.Check{generic}}, time.Unix(0, 0))
 	if len(r.Findings) != 2 {
