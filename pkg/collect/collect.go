@@ -220,6 +220,10 @@ func (c *collector) list(ctx context.Context, kind snapshot.Kind) error {
 		c.snap.Services, err = pages(ctx, c.opts.ChunkSize, core.Services(ns).List, serviceItems)
 	case snapshot.KindEndpointSlices:
 		c.snap.EndpointSlices, err = pages(ctx, c.opts.ChunkSize, c.clients.Kube.DiscoveryV1().EndpointSlices(ns).List, endpointSliceItems)
+	case snapshot.KindNetworkPolicies:
+		c.snap.NetworkPolicies, err = pages(ctx, c.opts.ChunkSize, c.clients.Kube.NetworkingV1().NetworkPolicies(ns).List, networkPolicyItems)
+	case snapshot.KindIngresses:
+		c.snap.Ingresses, err = pages(ctx, c.opts.ChunkSize, c.clients.Kube.NetworkingV1().Ingresses(ns).List, ingressItems)
 	case snapshot.KindPodDisruptionBudgets:
 		c.snap.PodDisruptionBudgets, err = pages(ctx, c.opts.ChunkSize, c.clients.Kube.PolicyV1().PodDisruptionBudgets(ns).List, pdbItems)
 	case snapshot.KindConfigMaps:

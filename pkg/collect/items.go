@@ -5,6 +5,7 @@ import (
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -63,5 +64,11 @@ func pdbItems(l *policyv1.PodDisruptionBudgetList) ([]policyv1.PodDisruptionBudg
 	return l.Items, l.ListMeta
 }
 func configMapItems(l *corev1.ConfigMapList) ([]corev1.ConfigMap, metav1.ListMeta) {
+	return l.Items, l.ListMeta
+}
+func networkPolicyItems(l *networkingv1.NetworkPolicyList) ([]networkingv1.NetworkPolicy, metav1.ListMeta) {
+	return l.Items, l.ListMeta
+}
+func ingressItems(l *networkingv1.IngressList) ([]networkingv1.Ingress, metav1.ListMeta) {
 	return l.Items, l.ListMeta
 }

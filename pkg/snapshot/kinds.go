@@ -18,6 +18,8 @@ const (
 	KindStatefulSets   Kind = "statefulsets"
 
 	KindServices             Kind = "services"
+	KindNetworkPolicies      Kind = "networkpolicies"
+	KindIngresses            Kind = "ingresses"
 	KindEndpointSlices       Kind = "endpointslices"
 	KindPodDisruptionBudgets Kind = "poddisruptionbudgets"
 	// KindConfigMaps is read from kube-system only on a live cluster (unless -n names another
@@ -44,8 +46,8 @@ const (
 // AllKinds lists every kind a snapshot can hold, sorted by name.
 func AllKinds() []Kind {
 	return []Kind{KindAnonymousAccess, KindClusterRoleBindings, KindClusterRoles, KindConfigMaps, KindCronJobs, KindDaemonSets,
-		KindDeployments, KindDNSMetrics, KindEndpointSlices, KindJobs, KindKubeletConfigs, KindLimitRanges, KindNamespaces,
-		KindNodes, KindPodDisruptionBudgets, KindPodMetrics, KindPods, KindReplicaSets, KindResourceQuotas, KindRoleBindings,
+		KindDeployments, KindDNSMetrics, KindEndpointSlices, KindIngresses, KindJobs, KindKubeletConfigs, KindLimitRanges,
+		KindNamespaces, KindNetworkPolicies, KindNodes, KindPodDisruptionBudgets, KindPodMetrics, KindPods, KindReplicaSets, KindResourceQuotas, KindRoleBindings,
 		KindRoles, KindServices, KindStatefulSets, KindServerVersion}
 }
 
@@ -97,6 +99,10 @@ func (k Kind) Info() KindInfo {
 		return KindInfo{"rbac.authorization.k8s.io", "rbac.authorization.k8s.io/v1", "Role", true, false}
 	case KindServices:
 		return KindInfo{"", "v1", "Service", true, false}
+	case KindNetworkPolicies:
+		return KindInfo{"networking.k8s.io", "networking.k8s.io/v1", "NetworkPolicy", true, false}
+	case KindIngresses:
+		return KindInfo{"networking.k8s.io", "networking.k8s.io/v1", "Ingress", true, false}
 	case KindEndpointSlices:
 		return KindInfo{"discovery.k8s.io", "discovery.k8s.io/v1", "EndpointSlice", true, false}
 	case KindPodDisruptionBudgets:

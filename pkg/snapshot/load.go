@@ -19,6 +19,7 @@ import (
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -292,10 +293,15 @@ func cleanYAMLError(err error) error {
 	return fmt.Errorf("invalid YAML: %s", msg)
 }
 
-// olderVersionOf reports whether an object of group may be read as the held kind of heldGroup:
-// the same group, or the retired extensions group that workloads lived in before apps.
-func olderVersionOf(group, heldGroup string) bool {
-	return group == heldGroup || (group == "extensions" && heldGroup == "apps")
+// olderVersionOf reports whether an object of group may be read as the held kind k: the same
+// group, or the retired extensions group that workloads and NetworkPolicy lived in.
+func olderVersionOf(group string, k Kind) bool {
+	heldGroup := k.Info().Group
+	if k == KindIngresses {
+		return false // Ingress before networking.k8s.io/v1 had another shape (serviceName, servicePort)
+	}
+	// extensions/v1beta1 held Deployments and friends, and NetworkPolicy in today's shape.
+	return group == heldGroup || (group == "extensions" && (heldGroup == "apps" || k == KindNetworkPolicies))
 }
 
 func withAPIVersion(data []byte, apiVersion string) ([]byte, error) {
@@ -357,7 +363,7 @@ func (l *Loader) addObject(data []byte, origin Origin) (int, error) {
 	if !held {
 		return 1, nil // a built-in kind that no check reads
 	}
-	if want := kind.Info().GroupVersion; tm.APIVersion != want && olderVersionOf(gv.Group, kind.Info().Group) {
+	if want := kind.Info().GroupVersion; tm.APIVersion != want && olderVersionOf(gv.Group, kind) {
 		// An older version of a kind (batch/v1beta1 CronJob, extensions/v1beta1 Deployment):
 		// its fields are read as the current version's, the shape checks understand.
 		if data, err = withAPIVersion(data, want); err != nil {
@@ -406,6 +412,10 @@ func (l *Loader) add(obj runtime.Object, origin Origin) error {
 		return keep(l, &s.PodDisruptionBudgets, KindPodDisruptionBudgets, o, origin)
 	case *corev1.ConfigMap:
 		return keep(l, &s.ConfigMaps, KindConfigMaps, o, origin)
+	case *networkingv1.NetworkPolicy:
+		return keep(l, &s.NetworkPolicies, KindNetworkPolicies, o, origin)
+	case *networkingv1.Ingress:
+		return keep(l, &s.Ingresses, KindIngresses, o, origin)
 	case *rbacv1.ClusterRoleBinding:
 		return keep(l, &s.ClusterRoleBindings, KindClusterRoleBindings, o, origin)
 	case *rbacv1.RoleBinding:

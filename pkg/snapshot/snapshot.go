@@ -12,6 +12,7 @@ import (
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	metricsv1beta1 "k8s.io/metrics/pkg/apis/metrics/v1beta1"
@@ -56,6 +57,8 @@ type Snapshot struct {
 	EndpointSlices       []discoveryv1.EndpointSlice
 	PodDisruptionBudgets []policyv1.PodDisruptionBudget
 	ConfigMaps           []corev1.ConfigMap
+	NetworkPolicies      []networkingv1.NetworkPolicy
+	Ingresses            []networkingv1.Ingress
 
 	ClusterRoleBindings []rbacv1.ClusterRoleBinding
 	RoleBindings        []rbacv1.RoleBinding
@@ -132,6 +135,8 @@ func (s *Snapshot) Finish() {
 	sortByKey(s.EndpointSlices, func(o *discoveryv1.EndpointSlice) string { return o.Namespace + "/" + o.Name })
 	sortByKey(s.PodDisruptionBudgets, func(o *policyv1.PodDisruptionBudget) string { return o.Namespace + "/" + o.Name })
 	sortByKey(s.ConfigMaps, func(o *corev1.ConfigMap) string { return o.Namespace + "/" + o.Name })
+	sortByKey(s.NetworkPolicies, func(o *networkingv1.NetworkPolicy) string { return o.Namespace + "/" + o.Name })
+	sortByKey(s.Ingresses, func(o *networkingv1.Ingress) string { return o.Namespace + "/" + o.Name })
 	sortByKey(s.DNSMetrics, func(o *DNSMetrics) string { return o.Pod.Namespace + "/" + o.Pod.Name })
 	sortByKey(s.KubeletConfigs, func(o *KubeletConfig) string { return o.Node })
 	sortByKey(s.ClusterRoleBindings, func(o *rbacv1.ClusterRoleBinding) string { return o.Name })
