@@ -4,8 +4,11 @@ package checks
 import (
 	"sort"
 
+	networkingv1 "k8s.io/api/networking/v1"
+
 	"github.com/alertmend/kubectl-alertmend/checks/apiserver"
 	"github.com/alertmend/kubectl-alertmend/checks/dns"
+	"github.com/alertmend/kubectl-alertmend/checks/netpol"
 	"github.com/alertmend/kubectl-alertmend/checks/resources"
 	"github.com/alertmend/kubectl-alertmend/checks/workloads"
 	"github.com/alertmend/kubectl-alertmend/pkg/check"
@@ -14,11 +17,12 @@ import (
 // Options are the thresholds of every family.
 type Options struct {
 	Resources resources.Options
+	Netpol    netpol.Options
 }
 
 // DefaultOptions are the thresholds used unless the user sets others.
 func DefaultOptions() Options {
-	return Options{Resources: resources.DefaultOptions()}
+	return Options{Resources: resources.DefaultOptions(), Netpol: netpol.DefaultOptions()}
 }
 
 // All returns every check, configured by opts, sorted by category (in catalog order) and then by ID.
@@ -67,6 +71,14 @@ func All(opts Options) []check.Check {
 		dns.NdotsDefaultAtScale{},
 		dns.ServfailRatio{},
 		dns.ForwardUnhealthy{},
+		netpol.Unisolated{Direction: networkingv1.PolicyTypeIngress, Options: opts.Netpol},
+		netpol.Unisolated{Direction: networkingv1.PolicyTypeEgress, Options: opts.Netpol},
+		netpol.NoDefaultDeny{Options: opts.Netpol},
+		netpol.Dangling{},
+		netpol.PeerMatchesNothing{},
+		netpol.EgressBlocksDNS{},
+		netpol.IngressFromAnywhere{},
+		netpol.CNINotEnforcing{},
 	)
 	categoryOrder := map[check.Category]int{}
 	for i, c := range check.Categories() {

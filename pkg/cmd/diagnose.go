@@ -98,6 +98,8 @@ a deploy; checks that judge live status are left out then.
 	f.StringVar(&o.Color, "color", "auto", "Colour the pretty output: auto (on a terminal, unless NO_COLOR is set), always, never")
 	f.Float64Var(&o.Thresholds.Resources.MemoryOvercommitRatio, "memory-overcommit-ratio", o.Thresholds.Resources.MemoryOvercommitRatio,
 		"memory-overcommit reports memory limits more than this many times the request")
+	f.StringSliceVar(&o.Thresholds.Netpol.SystemNamespaces, "netpol-system-namespaces", o.Thresholds.Netpol.SystemNamespaces,
+		"namespaces the NetworkPolicy coverage checks leave alone (the cluster's own components)")
 	f.Int64Var(&o.ChunkSize, "chunk-size", collect.DefaultChunkSize, "List objects from the API server in pages of this size; 0 lists each kind in one response")
 	return cmd
 }

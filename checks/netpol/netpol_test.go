@@ -1,0 +1,133 @@
+package netpol
+
+import (
+	"strings"
+	"testing"
+
+	networkingv1 "k8s.io/api/networking/v1"
+
+	"github.com/alertmend/kubectl-alertmend/internal/fixture"
+	"github.com/alertmend/kubectl-alertmend/pkg/check"
+	"github.com/alertmend/kubectl-alertmend/pkg/snapshot"
+)
+
+const base = "cluster.yaml"
+
+var (
+	ingress = Unisolated{Direction: networkingv1.PolicyTypeIngress, Options: DefaultOptions()}
+	egress  = Unisolated{Direction: networkingv1.PolicyTypeEgress, Options: DefaultOptions()}
+)
+
+func family() []check.Check {
+	return []check.Check{ingress, egress, NoDefaultDeny{Options: DefaultOptions()}, Dangling{}, PeerMatchesNothing{},
+		EgressBlocksDNS{}, IngressFromAnywhere{}, CNINotEnforcing{}}
+}
+
+const (
+	web  = "shop/deployment/web"
+	cart = "shop/deployment/cart"
+	db   = "data/statefulset/db"
+)
+
+// Every case is the base cluster with one change; together they cover each point of the
+// NetworkPolicy semantics the checks rely on, positive and negative.
+func TestFixtures(t *testing.T) {
+	over := func(c check.Check, file string, want ...string) fixture.Case {
+		return fixture.Case{Check: c, Base: base, Fixture: file, Want: want}
+	}
+	blocked := func(sev string) string { return sev + " netpol-egress-blocks-dns " + cart + "," + web }
+	fixture.RunCases(t, check.CategoryNetpol, family(), []fixture.Case{
+		// The base: shop has a default deny and the policies its workloads need; data has none;
+		// a host-network pod there is not subject to policies and never reported.
+		{Check: ingress, Fixture: base, Want: []string{"low netpol-ingress-unisolated " + db}},
+		{Check: egress, Fixture: base, Want: []string{"info netpol-egress-unisolated " + db}},
+		{Check: NoDefaultDeny{Options: DefaultOptions()}, Fixture: base, Want: []string{"medium netpol-no-default-deny namespace/data"}},
+		{Check: EgressBlocksDNS{}, Fixture: base},
+		{Check: IngressFromAnywhere{}, Fixture: base},
+		{Check: Dangling{}, Fixture: base},
+		{Check: PeerMatchesNothing{}, Fixture: base},
+		{Check: CNINotEnforcing{}, Fixture: base},
+
+		// policyTypes: [Egress] leaves ingress open whatever the ingress rules say.
+		over(ingress, "netpol-ingress-unisolated.yaml", "low netpol-ingress-unisolated "+db+","+cart),
+		over(egress, "netpol-egress-unisolated.yaml", "info netpol-egress-unisolated "+db+","+cart+","+web),
+		// Egress rules without policyTypes isolate egress (and ingress, always implied).
+		over(egress, "egress-implied-by-rules.yaml"),
+		over(ingress, "egress-implied-by-rules.yaml"),
+		// An empty podSelector is the namespace-wide default; one with labels is not.
+		over(NoDefaultDeny{Options: DefaultOptions()}, "netpol-no-default-deny.yaml", "medium netpol-no-default-deny namespace/data,namespace/shop"),
+		over(Dangling{}, "netpol-dangling.yaml", "low netpol-dangling data/networkpolicy/db-typo"),
+		// namespaceSelector AND podSelector in one peer, OR across peers.
+		over(PeerMatchesNothing{}, "netpol-peer-matches-nothing.yaml", "low netpol-peer-matches-nothing shop/networkpolicy/from-frontend"),
+		over(EgressBlocksDNS{}, "netpol-egress-blocks-dns.yaml", blocked("high")),
+		over(EgressBlocksDNS{}, "dns-or-peers.yaml"),
+		over(EgressBlocksDNS{}, "dns-ipblock.yaml"),
+		over(EgressBlocksDNS{}, "dns-ipblock-except.yaml", blocked("high")),
+		over(EgressBlocksDNS{}, "dns-named-ports.yaml"),
+		over(EgressBlocksDNS{}, "dns-named-port-wrong-protocol.yaml", blocked("high")),
+		over(EgressBlocksDNS{}, "dns-endport.yaml", blocked("medium")),
+		over(EgressBlocksDNS{}, "dns-no-to.yaml"),
+		over(EgressBlocksDNS{}, "dns-default-protocol.yaml", blocked("high")),
+		// A rule admitting every source matters only where nothing exposes the pods anyway.
+		over(IngressFromAnywhere{}, "netpol-ingress-from-anywhere.yaml", "medium netpol-ingress-from-anywhere shop/networkpolicy/cart-from-web,"+cart),
+		over(IngressFromAnywhere{}, "from-anywhere-narrowed.yaml"),
+		over(IngressFromAnywhere{}, "from-anywhere-ipblock.yaml", "medium netpol-ingress-from-anywhere shop/networkpolicy/cart-from-web,"+cart),
+		over(CNINotEnforcing{}, "netpol-cni-not-enforcing.yaml", "high netpol-cni-not-enforcing "),
+		over(CNINotEnforcing{}, "cni-aws-with-agent.yaml"),
+		over(CNINotEnforcing{}, "cni-aws-without-agent.yaml", "high netpol-cni-not-enforcing "),
+	})
+}
+
+// With manifests there are no pods: the checks judge the workloads' pod templates.
+func TestManifestsAreJudgedByTemplates(t *testing.T) {
+	s := fixture.LoadOverlay(t, base, "netpol-egress-blocks-dns.yaml")
+	s.Source = snapshot.SourceManifests
+	s.Pods = nil
+	s.Finish()
+	findings := EgressBlocksDNS{}.Run(s)
+	got := fixture.Summaries(findings)
+	if want := "high netpol-egress-blocks-dns " + cart + "," + web; len(got) != 1 || got[0] != want {
+		t.Errorf("got %q, want %q", got, want)
+	}
+	if len(findings) > 0 && findings[0].Incident {
+		t.Error("a manifest is a risk, not an incident")
+	}
+}
+
+// -o wide shows, for each reported workload, which policies select it.
+func TestEvidenceNamesSelectingPolicies(t *testing.T) {
+	findings := egress.Run(fixture.LoadOverlay(t, base, "netpol-egress-unisolated.yaml"))
+	evidence := strings.Join(findings[0].Evidence, "\n")
+	for _, want := range []string{
+		db + ": selected by no NetworkPolicy",
+		cart + ": selected by cart-from-web (ingress); default-deny (ingress)",
+	} {
+		if !strings.Contains(evidence, want) {
+			t.Errorf("evidence lacks %q:\n%s", want, evidence)
+		}
+	}
+}
+
+func TestCNINotEvaluableWhenNoneIsInView(t *testing.T) {
+	s := fixture.LoadOverlay(t, base, "netpol-cni-not-enforcing.yaml")
+	s.DaemonSets = nil
+	if reason := (CNINotEnforcing{}).NotEvaluable(s); !strings.Contains(reason, "no known network plugin") {
+		t.Errorf("NotEvaluable = %q", reason)
+	}
+	s.NetworkPolicies = nil
+	if reason := (CNINotEnforcing{}).NotEvaluable(s); reason != "" {
+		t.Errorf("without policies there is nothing to enforce: NotEvaluable = %q", reason)
+	}
+}
+
+func TestSystemNamespacesAreConfigurable(t *testing.T) {
+	s := fixture.Load(t, base)
+	dataIsSystem := Unisolated{Direction: networkingv1.PolicyTypeIngress, Options: Options{SystemNamespaces: []string{"data", "kube-system"}}}
+	if got := fixture.Summaries(dataIsSystem.Run(s)); len(got) != 0 {
+		t.Errorf("data declared a system namespace, yet reported: %q", got)
+	}
+	withSystem := Unisolated{Direction: networkingv1.PolicyTypeIngress, Options: Options{}}.Run(s)
+	if got := fixture.Summaries(withSystem); len(got) != 1 || !strings.Contains(got[0], "kube-system/pod/coredns-7f9c") {
+		t.Errorf("with no system namespaces, kube-system's pods are judged too: %q", got)
+	}
+}
