@@ -23,58 +23,68 @@ import (
 type mapping struct {
 	rule   string
 	checks []string
+	// together loads a case's files as one cluster: a policy and the pods it selects live in
+	// different files.
+	together bool
 }
 
 func polarisRules() []mapping {
 	return []mapping{
-		{"memoryLimitsMissing", []string{"memory-limit-missing"}},
-		{"memoryRequestsMissing", []string{"memory-request-missing"}},
-		{"cpuRequestsMissing", []string{"cpu-request-missing"}},
-		{"cpuLimitsMissing", nil},
+		{"memoryLimitsMissing", []string{"memory-limit-missing"}, false},
+		{"memoryRequestsMissing", []string{"memory-request-missing"}, false},
+		{"cpuRequestsMissing", []string{"cpu-request-missing"}, false},
+		{"cpuLimitsMissing", nil, false},
+		{"missingNetworkPolicy", []string{"netpol-ingress-unisolated", "netpol-egress-unisolated"}, true},
 	}
 }
 
 func regoRules() []mapping {
 	return []mapping{
-		{"resources-memory-limits", []string{"memory-limit-missing"}},
-		{"resources-memory-requests", []string{"memory-request-missing"}},
-		{"resources-cpu-requests", []string{"cpu-request-missing"}},
-		{"resources-memory-limit-and-request", []string{"memory-limit-missing", "memory-request-missing"}},
-		{"resources-cpu-limit-and-request", []string{"cpu-request-missing"}},
-		{"resources-cpu-limits", nil},
-		{"resource-policies", []string{"memory-limit-missing", "memory-request-missing", "cpu-request-missing"}},
-		{"anonymous-access-enabled", []string{"apiserver-anonymous-binding"}},
-		{"insecure-port-flag", []string{"apiserver-insecure-port"}},
-		{"ensure-that-the-admission-control-plugin-AlwaysAdmit-is-not-set", []string{"apiserver-always-admit"}},
-		{"ensure-that-the-admission-control-plugin-AlwaysPullImages-is-set", nil},
-		{"ensure-that-the-admission-control-plugin-EventRateLimit-is-set", nil},
-		{"ensure-that-the-admission-control-plugin-NamespaceLifecycle-is-set", []string{"apiserver-admission-disabled"}},
-		{"ensure-that-the-admission-control-plugin-NodeRestriction-is-set", []string{"apiserver-node-restriction"}},
-		{"ensure-that-the-admission-control-plugin-SecurityContextDeny-is-set-if-PodSecurityPolicy-is-not-used", nil},
-		{"ensure-that-the-admission-control-plugin-ServiceAccount-is-set", []string{"apiserver-admission-disabled"}},
-		{"ensure-that-the-api-server-DenyServiceExternalIPs-is-not-set", nil},
-		{"ensure-that-the-api-server-DenyServiceExternalIPs-is-set", nil},
-		{"ensure-that-the-api-server-anonymous-auth-argument-is-set-to-false", []string{"apiserver-anonymous-auth"}},
-		{"ensure-that-the-api-server-audit-log-maxage-argument-is-set-to-30-or-as-appropriate", []string{"apiserver-audit-log-retention"}},
-		{"ensure-that-the-api-server-audit-log-maxbackup-argument-is-set-to-10-or-as-appropriate", []string{"apiserver-audit-log-retention"}},
-		{"ensure-that-the-api-server-audit-log-maxsize-argument-is-set-to-100-or-as-appropriate", []string{"apiserver-audit-log-retention"}},
-		{"ensure-that-the-api-server-audit-log-path-argument-is-set", []string{"apiserver-audit-log"}},
-		{"ensure-that-the-api-server-authorization-mode-argument-includes-Node", []string{"apiserver-authorization-node-rbac"}},
-		{"ensure-that-the-api-server-authorization-mode-argument-includes-RBAC", []string{"apiserver-authorization-node-rbac"}},
-		{"ensure-that-the-api-server-authorization-mode-argument-is-not-set-to-AlwaysAllow", []string{"apiserver-authorization-always-allow"}},
-		{"ensure-that-the-api-server-client-ca-file-argument-is-set-as-appropriate", []string{"apiserver-client-ca"}},
-		{"ensure-that-the-api-server-encryption-provider-config-argument-is-set-as-appropriate", []string{"apiserver-encryption-at-rest"}},
-		{"ensure-that-the-api-server-encryption-providers-are-appropriately-configured", nil},
-		{"ensure-that-the-api-server-etcd-cafile-argument-is-set-as-appropriate", []string{"apiserver-etcd-tls"}},
-		{"ensure-that-the-api-server-etcd-certfile-and-etcd-keyfile-arguments-are-set-as-appropriate", []string{"apiserver-etcd-tls"}},
-		{"ensure-that-the-api-server-profiling-argument-is-set-to-false", []string{"apiserver-profiling"}},
-		{"ensure-that-the-api-server-request-timeout-argument-is-set-as-appropriate", []string{"apiserver-request-timeout"}},
-		{"ensure-that-the-api-server-secure-port-argument-is-not-set-to-0", []string{"apiserver-secure-port-disabled"}},
-		{"ensure-that-the-api-server-service-account-extend-token-expiration-is-set-to-false", []string{"apiserver-token-expiration-extended"}},
-		{"ensure-that-the-api-server-service-account-key-file-argument-is-set-as-appropriate", []string{"apiserver-service-account-key"}},
-		{"ensure-that-the-api-server-service-account-lookup-argument-is-set-to-true", []string{"apiserver-service-account-lookup"}},
-		{"ensure-that-the-api-server-tls-cert-file-and-tls-private-key-file-arguments-are-set-as-appropriate", []string{"apiserver-serving-certificate"}},
-		{"ensure-that-the-api-server-token-auth-file-parameter-is-not-set", []string{"apiserver-token-auth-file"}},
+		{"resources-memory-limits", []string{"memory-limit-missing"}, false},
+		{"resources-memory-requests", []string{"memory-request-missing"}, false},
+		{"resources-cpu-requests", []string{"cpu-request-missing"}, false},
+		{"resources-memory-limit-and-request", []string{"memory-limit-missing", "memory-request-missing"}, false},
+		{"resources-cpu-limit-and-request", []string{"cpu-request-missing"}, false},
+		{"resources-cpu-limits", nil, false},
+		{"resource-policies", []string{"memory-limit-missing", "memory-request-missing", "cpu-request-missing"}, false},
+		{"anonymous-access-enabled", []string{"apiserver-anonymous-binding"}, false},
+		{"insecure-port-flag", []string{"apiserver-insecure-port"}, false},
+		{"ensure-that-the-admission-control-plugin-AlwaysAdmit-is-not-set", []string{"apiserver-always-admit"}, false},
+		{"ensure-that-the-admission-control-plugin-AlwaysPullImages-is-set", nil, false},
+		{"ensure-that-the-admission-control-plugin-EventRateLimit-is-set", nil, false},
+		{"ensure-that-the-admission-control-plugin-NamespaceLifecycle-is-set", []string{"apiserver-admission-disabled"}, false},
+		{"ensure-that-the-admission-control-plugin-NodeRestriction-is-set", []string{"apiserver-node-restriction"}, false},
+		{"ensure-that-the-admission-control-plugin-SecurityContextDeny-is-set-if-PodSecurityPolicy-is-not-used", nil, false},
+		{"ensure-that-the-admission-control-plugin-ServiceAccount-is-set", []string{"apiserver-admission-disabled"}, false},
+		{"ensure-that-the-api-server-DenyServiceExternalIPs-is-not-set", nil, false},
+		{"ensure-that-the-api-server-DenyServiceExternalIPs-is-set", nil, false},
+		{"ensure-that-the-api-server-anonymous-auth-argument-is-set-to-false", []string{"apiserver-anonymous-auth"}, false},
+		{"ensure-that-the-api-server-audit-log-maxage-argument-is-set-to-30-or-as-appropriate", []string{"apiserver-audit-log-retention"}, false},
+		{"ensure-that-the-api-server-audit-log-maxbackup-argument-is-set-to-10-or-as-appropriate", []string{"apiserver-audit-log-retention"}, false},
+		{"ensure-that-the-api-server-audit-log-maxsize-argument-is-set-to-100-or-as-appropriate", []string{"apiserver-audit-log-retention"}, false},
+		{"ensure-that-the-api-server-audit-log-path-argument-is-set", []string{"apiserver-audit-log"}, false},
+		{"ensure-that-the-api-server-authorization-mode-argument-includes-Node", []string{"apiserver-authorization-node-rbac"}, false},
+		{"ensure-that-the-api-server-authorization-mode-argument-includes-RBAC", []string{"apiserver-authorization-node-rbac"}, false},
+		{"ensure-that-the-api-server-authorization-mode-argument-is-not-set-to-AlwaysAllow", []string{"apiserver-authorization-always-allow"}, false},
+		{"ensure-that-the-api-server-client-ca-file-argument-is-set-as-appropriate", []string{"apiserver-client-ca"}, false},
+		{"ensure-that-the-api-server-encryption-provider-config-argument-is-set-as-appropriate", []string{"apiserver-encryption-at-rest"}, false},
+		{"ensure-that-the-api-server-encryption-providers-are-appropriately-configured", nil, false},
+		{"ensure-that-the-api-server-etcd-cafile-argument-is-set-as-appropriate", []string{"apiserver-etcd-tls"}, false},
+		{"ensure-that-the-api-server-etcd-certfile-and-etcd-keyfile-arguments-are-set-as-appropriate", []string{"apiserver-etcd-tls"}, false},
+		{"ensure-that-the-api-server-profiling-argument-is-set-to-false", []string{"apiserver-profiling"}, false},
+		{"ensure-that-the-api-server-request-timeout-argument-is-set-as-appropriate", []string{"apiserver-request-timeout"}, false},
+		{"ensure-that-the-api-server-secure-port-argument-is-not-set-to-0", []string{"apiserver-secure-port-disabled"}, false},
+		{"ensure-that-the-api-server-service-account-extend-token-expiration-is-set-to-false", []string{"apiserver-token-expiration-extended"}, false},
+		{"ensure-that-the-api-server-service-account-key-file-argument-is-set-as-appropriate", []string{"apiserver-service-account-key"}, false},
+		{"ensure-that-the-api-server-service-account-lookup-argument-is-set-to-true", []string{"apiserver-service-account-lookup"}, false},
+		{"ensure-that-the-api-server-tls-cert-file-and-tls-private-key-file-arguments-are-set-as-appropriate", []string{"apiserver-serving-certificate"}, false},
+		{"ensure-that-the-api-server-token-auth-file-parameter-is-not-set", []string{"apiserver-token-auth-file"}, false},
+		{"ingress-and-egress-blocked", []string{"netpol-ingress-unisolated", "netpol-egress-unisolated"}, true},
+		{"internal-networking", []string{"netpol-no-default-deny"}, true},
+		{"ensure_network_policy_configured_in_labels", []string{"netpol-ingress-unisolated"}, true},
+		{"dangling-networkpolicy", []string{"netpol-dangling"}, true},
+		// ensure-that-the-cni-in-use-supports-network-policies is not measured: its cases are
+		// kubescape's host-sensor CNIInfo documents, where alertmend reads the CNI's DaemonSet.
 	}
 }
 
@@ -164,10 +174,17 @@ func Measure(dir string) ([]Verdict, error) {
 				input = c
 			}
 			// Kubescape judges each object alone; some cases hold variants of the same object in
-			// several files, so each file is loaded on its own.
+			// several files, so each file is loaded on its own, unless the rule relates objects.
 			union := map[string]bool{}
+			groups := [][]string{}
 			for _, file := range manifestFiles(input) {
-				objects, err := flagged(catalog, m.checks, []string{file})
+				groups = append(groups, []string{file})
+			}
+			if m.together {
+				groups = [][]string{manifestFiles(input)}
+			}
+			for _, files := range groups {
+				objects, err := flagged(catalog, m.checks, files)
 				if err != nil {
 					return nil, err
 				}
