@@ -28,6 +28,7 @@ func TestDiagnoseFindsTheScenarioIncidents(t *testing.T) {
 		"dns-memory-limit-low kube-system/deployment/coredns",
 		"node-not-ready node/node-c",
 		"memory-pressure-unlimited-pods node/node-b",
+		"netpol-egress-blocks-dns shop/deployment/cart",
 		"container-oomkilled shop/deployment/cart",
 		"daemonset-unavailable kube-system/daemonset/kube-proxy",
 		"deployment-unavailable shop/deployment/checkout",
@@ -35,6 +36,7 @@ func TestDiagnoseFindsTheScenarioIncidents(t *testing.T) {
 		"pod-image-pull shop/deployment/checkout",
 		"pod-unschedulable data/statefulset/postgres",
 		"statefulset-unavailable data/statefulset/postgres",
+		"netpol-no-default-deny namespace/data",
 		"apiserver-audit-log kube-system/pod/kube-apiserver-node-a",
 		"apiserver-encryption-at-rest kube-system/pod/kube-apiserver-node-a",
 		"apiserver-kubelet-certificate-authority kube-system/pod/kube-apiserver-node-a",
@@ -43,11 +45,15 @@ func TestDiagnoseFindsTheScenarioIncidents(t *testing.T) {
 		"memory-limit-missing shop/deployment/checkout",
 		"memory-request-missing shop/deployment/checkout",
 		"namespace-without-limits namespace/data",
+		"netpol-ingress-unisolated shop/deployment/cart",
 		"apiserver-anonymous-auth kube-system/pod/kube-apiserver-node-a",
 		"apiserver-profiling kube-system/pod/kube-apiserver-node-a",
 		"apiserver-token-expiration-extended kube-system/pod/kube-apiserver-node-a",
 		"besteffort-pod shop/deployment/checkout",
 		"cpu-request-missing shop/deployment/checkout",
+		"netpol-dangling data/networkpolicy/redis-cache",
+		"netpol-peer-matches-nothing data/networkpolicy/postgres-from-shop",
+		"netpol-egress-unisolated data/statefulset/postgres",
 	}
 	if got := findingKeys(rep); !reflect.DeepEqual(got, want) {
 		t.Errorf("findings, in priority order:\n got  %q\n want %q", got, want)
@@ -55,16 +61,19 @@ func TestDiagnoseFindsTheScenarioIncidents(t *testing.T) {
 	if rep.Metadata.Source != "cluster" || rep.Metadata.Context != "alertmend-test" || rep.Metadata.Server != cluster.Server {
 		t.Errorf("metadata %+v", rep.Metadata)
 	}
-	if rep.Summary.Critical != 3 || rep.Summary.High != 10 || rep.Summary.ChecksRun != len(checks.All(checks.DefaultOptions()))-4 {
+	if rep.Summary.Critical != 3 || rep.Summary.High != 11 || rep.Summary.ChecksRun != len(checks.All(checks.DefaultOptions()))-5 {
 		t.Errorf("summary %+v", rep.Summary)
 	}
-	// The test control plane has no metrics-server, and refuses to proxy to the loopback
-	// addresses of its pods and nodes: what needs those is not evaluated, and says why.
+	// The test control plane has no metrics-server, refuses to proxy to the loopback addresses
+	// of its pods and nodes, and runs no network plugin: what needs those is not evaluated, and
+	// says why.
 	wantBlind := map[string]string{
 		"dns-forward-loop-risk":   "cannot be confirmed: the kubelet configuration could not be read",
 		"dns-forward-unhealthy":   "pods/coredns-5c7b9d8f6-h4w8n:9153/proxy/metrics: address not allowed",
 		"dns-servfail-ratio":      "pods/coredns-5c7b9d8f6-h4w8n:9153/proxy/metrics: address not allowed",
 		"memory-usage-near-limit": "install metrics-server",
+		// The test control plane runs no network plugin at all.
+		"netpol-cni-not-enforcing": "no known network plugin's DaemonSet is in view",
 	}
 	if len(rep.NotEvaluated) != len(wantBlind) {
 		t.Errorf("not evaluated %+v", rep.NotEvaluated)
@@ -95,7 +104,10 @@ func TestDiagnoseNamespaceScope(t *testing.T) {
 		"pod-unschedulable data/statefulset/postgres",
 		"statefulset-unavailable data/statefulset/postgres",
 		"kubelet-version-skew node/node-c",
+		"netpol-no-default-deny namespace/data",
 		"namespace-without-limits namespace/data",
+		"netpol-dangling data/networkpolicy/redis-cache",
+		"netpol-egress-unisolated data/statefulset/postgres",
 	}
 	if got := findingKeys(rep); !reflect.DeepEqual(got, want) {
 		t.Errorf("-n data findings:\n got  %q\n want %q", got, want)
@@ -120,9 +132,9 @@ func TestDiagnoseSelectionAndGate(t *testing.T) {
 		{[]string{"--checks", "node-pressure", "--fail-on", "critical"}, 0, 1},
 		{[]string{"--checks", "node-pressure", "--fail-on", "high"}, 1, 1},
 		// Usage and CoreDNS's metrics are not evaluated here: with the gate off, the run is incomplete.
-		{[]string{"--fail-on", "none"}, 3, 26},
-		{[]string{"--fail-on", "none", "--skip", "memory-usage-near-limit,dns-servfail-ratio,dns-forward-unhealthy,dns-forward-loop-risk"}, 0, 26},
-		{[]string{"--fail-on", "critical"}, 1, 26},
+		{[]string{"--fail-on", "none"}, 3, 32},
+		{[]string{"--fail-on", "none", "--skip", "memory-usage-near-limit,dns-servfail-ratio,dns-forward-unhealthy,dns-forward-loop-risk,netpol-cni-not-enforcing"}, 0, 32},
+		{[]string{"--fail-on", "critical"}, 1, 32},
 	}
 	for _, tc := range cases {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {

@@ -21,7 +21,9 @@ func TestDiagnoseManifests(t *testing.T) {
 	t.Run("the gate on a template without resources", func(t *testing.T) {
 		r := run(t, testEnv{}, "diagnose", "-f", filepath.Join(good, "deploy.yaml"), "-o", "json")
 		rep := r.report(t)
-		if r.code != 0 || rep.Summary.Medium != 2 || rep.Summary.Low != 1 {
+		// memory-limit-missing, memory-request-missing and netpol-no-default-deny (medium);
+		// cpu-request-missing and netpol-ingress-unisolated (low); netpol-egress-unisolated (info).
+		if r.code != 0 || rep.Summary.Medium != 3 || rep.Summary.Low != 2 || rep.Summary.Info != 1 {
 			t.Errorf("default gate (high): exit %d, summary %+v", r.code, rep.Summary)
 		}
 		if r := run(t, testEnv{}, "diagnose", "-f", filepath.Join(good, "deploy.yaml"), "--fail-on", "medium"); r.code != 1 {

@@ -53,7 +53,7 @@ func writeTable(w io.Writer, r *report.Report, wide bool) error {
 	if len(r.Findings) > 0 {
 		header := []string{"SEVERITY", "CHECK", "OBJECT", "MESSAGE"}
 		if wide {
-			header = []string{"SEVERITY", "CATEGORY", "CHECK", "OBJECT", "INCIDENT", "MESSAGE", "FIX"}
+			header = []string{"SEVERITY", "CATEGORY", "CHECK", "OBJECT", "INCIDENT", "MESSAGE", "EVIDENCE", "FIX"}
 		}
 		t := NewPlainTable(w, header...)
 		for _, f := range r.Findings {
@@ -78,7 +78,10 @@ func writeTable(w io.Writer, r *report.Report, wide bool) error {
 				if f.Incident {
 					incident = "yes"
 				}
-				row = []string{string(f.Severity), string(f.Category), f.Check, object, incident, f.Message, fix}
+				// Wide shows the evidence, one observation a line: for NetworkPolicy findings, which
+				// policies select each reported workload.
+				row = []string{string(f.Severity), string(f.Category), f.Check, object, incident, f.Message,
+					strings.Join(f.Evidence, "\n"), fix}
 			}
 			if err := t.Append(row); err != nil {
 				return err
