@@ -3,6 +3,7 @@ package netpol
 import (
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -61,10 +62,21 @@ func recogniseCNI(ds *appsv1.DaemonSet) (cni, bool) {
 	return cni{}, false
 }
 
+// awsPolicyAgentEnabled reads the node agent's --enable-network-policy flag as Go's flag package
+// does: bare, or with a boolean value.
 func awsPolicyAgentEnabled(ds *appsv1.DaemonSet) bool {
 	for _, c := range ds.Spec.Template.Spec.Containers {
-		if c.Name == "aws-eks-nodeagent" && slices.Contains(c.Args, "--enable-network-policy=true") {
-			return true
+		if c.Name != "aws-eks-nodeagent" {
+			continue
+		}
+		for _, arg := range c.Args {
+			name, value, hasValue := strings.Cut(strings.TrimLeft(arg, "-"), "=")
+			if name != "enable-network-policy" {
+				continue
+			}
+			if enabled, err := strconv.ParseBool(value); !hasValue || (err == nil && enabled) {
+				return true
+			}
 		}
 	}
 	return false
@@ -104,6 +116,10 @@ func (c CNINotEnforcing) NotEvaluable(s *snapshot.Snapshot) string {
 func cnis(s *snapshot.Snapshot) []cni {
 	var found []cni
 	for i := range s.DaemonSets {
+		ds := &s.DaemonSets[i]
+		if ds.Status.ObservedGeneration > 0 && ds.Status.DesiredNumberScheduled == 0 {
+			continue // scheduled on no node: whatever it is, it runs nowhere
+		}
 		if c, ok := recogniseCNI(&s.DaemonSets[i]); ok && !slices.ContainsFunc(found, func(f cni) bool { return f.name == c.name }) {
 			found = append(found, c)
 		}
@@ -121,9 +137,9 @@ func (c CNINotEnforcing) Run(s *snapshot.Snapshot) []check.Finding {
 		names = append(names, p.name)
 		evidence = append(evidence, p.name+": "+p.how)
 	}
-	f := check.New(c.Meta(), fmt.Sprintf("The cluster has %s, but its network plugin (%s) does not enforce them: "+
-		"every pod can still reach every other.", check.Plural(len(s.NetworkPolicies), "NetworkPolicy", "NetworkPolicies"),
-		strings.Join(names, ", ")))
+	f := check.New(c.Meta(), fmt.Sprintf("The cluster has %s, but its network plugin (%s) enforces none of them "+
+		"and no policy engine this tool recognises runs beside it: every pod can likely still reach every other.",
+		check.Plural(len(s.NetworkPolicies), "NetworkPolicy", "NetworkPolicies"), strings.Join(names, ", ")))
 	f.Scope = check.ScopeCluster
 	f.Evidence = evidence
 	f.Fix = []string{"kubectl get daemonsets -A -o wide   # the network plugin and any policy agent"}

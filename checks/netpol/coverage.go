@@ -128,7 +128,7 @@ func (c NoDefaultDeny) Meta() check.Meta {
 		Title:    "Namespaces without a default-deny ingress policy",
 		Category: check.CategoryNetpol,
 		Severity: check.Medium,
-		Requires: withWorkloads(snapshot.KindNamespaces),
+		Requires: withWorkloads(),
 		Description: fmt.Sprintf("Lists the namespaces, other than the system namespaces (%s; see "+
 			"--netpol-system-namespaces), that run workloads but have no NetworkPolicy selecting every pod "+
 			"(podSelector {}) for ingress. Such a policy is the default deny: every pod is isolated, and only "+
@@ -170,7 +170,11 @@ func (c NoDefaultDeny) Run(s *snapshot.Snapshot) []check.Finding {
 	return []check.Finding{f}
 }
 
-// isDefaultDeny is a policy that selects every pod of its namespace and isolates its ingress.
+// isDefaultDeny is a policy that selects every pod of its namespace and isolates its ingress,
+// without a rule that admits everything back (no from and no ports).
 func isDefaultDeny(p *networkingv1.NetworkPolicy) bool {
-	return selector(&p.Spec.PodSelector).Empty() && isolates(p, networkingv1.PolicyTypeIngress)
+	allowsAll := slices.ContainsFunc(p.Spec.Ingress, func(r networkingv1.NetworkPolicyIngressRule) bool {
+		return len(r.From) == 0 && len(r.Ports) == 0
+	})
+	return selector(&p.Spec.PodSelector).Empty() && isolates(p, networkingv1.PolicyTypeIngress) && !allowsAll
 }

@@ -1,12 +1,14 @@
 package netpol
 
 import (
+	"cmp"
 	"fmt"
 	"net/netip"
 	"slices"
 
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
+	"k8s.io/apimachinery/pkg/labels"
 
 	"github.com/alertmend/kubectl-alertmend/pkg/check"
 	"github.com/alertmend/kubectl-alertmend/pkg/snapshot"
@@ -24,12 +26,15 @@ func (EgressBlocksDNS) Meta() check.Meta {
 		Severity: check.High,
 		Requires: withWorkloads(),
 		Optional: []snapshot.Kind{snapshot.KindNamespaces, snapshot.KindServices},
-		Description: "For every pod isolated for egress, looks for an egress rule, in the policies that select it, " +
-			"that admits port 53 (by number, range or name, resolved against the DNS pods' ports) to the cluster " +
-			"DNS pods: a rule without to, a peer selecting their namespace and labels, or an ipBlock holding their " +
-			"address or the kube-dns Service's. High when UDP 53 is blocked; medium when only TCP 53 is (answers " +
-			"too large for UDP then fail). Where no DNS pod is in view (manifests), the DNS pods are taken to be " +
-			"kube-system's k8s-app=kube-dns with ports dns (53/UDP) and dns-tcp (53/TCP).",
+		Description: "For every pod isolated for egress that resolves through the cluster DNS (dnsPolicy " +
+			"ClusterFirst or ClusterFirstWithHostNet, or None naming the DNS Service), looks for an egress rule, in " +
+			"the policies that select it, admitting the DNS pods' port (53, or what their dns ports say, e.g. 5353 " +
+			"on OpenShift; by number, range or name) to the DNS pods: a rule without to, a peer selecting their " +
+			"namespace and labels, or an ipBlock holding their address or the DNS Service's. High when UDP is " +
+			"blocked; medium when only TCP is (answers too large for UDP then fail). What is not in view (the DNS " +
+			"pods, their namespace's labels, under -n or in manifests) is assumed to match, so only a sure break " +
+			"is reported; where no DNS pod is in view they are taken to be kube-system's k8s-app=kube-dns. With " +
+			"NodeLocal DNSCache pods ask their own node, which policies always allow, and nothing is reported.",
 		Why: "A pod that cannot reach DNS cannot resolve any Service name: it fails as soon as it connects to " +
 			"anything, a classic self-inflicted outage after adding a default-deny egress policy.",
 		Remediation: "Add an egress rule allowing UDP and TCP port 53 to the DNS pods: to: namespaceSelector " +
@@ -40,11 +45,15 @@ func (EgressBlocksDNS) Meta() check.Meta {
 
 func (c EgressBlocksDNS) Run(s *snapshot.Snapshot) []check.Finding {
 	m := newModel(s)
-	servers := dnsServers(m)
-	serviceIP := dnsServiceIP(s)
+	if nodeLocalDNS(s) {
+		// NodeLocal DNSCache answers on the pod's own node, and traffic to its own node is
+		// always allowed to a pod, whatever the policies say.
+		return nil
+	}
+	dns := dnsTargets(m)
 	var noUDP, noTCP []endpoint
 	for _, e := range m.endpoints {
-		if e.hostNetwork() {
+		if e.hostNetwork() || !dns.usedBy(e.spec) {
 			continue
 		}
 		policies := m.policiesFor(e, networkingv1.PolicyTypeEgress)
@@ -52,9 +61,9 @@ func (c EgressBlocksDNS) Run(s *snapshot.Snapshot) []check.Finding {
 			continue
 		}
 		switch {
-		case !m.reachesDNS(policies, servers, serviceIP, corev1.ProtocolUDP):
+		case !m.reachesDNS(policies, dns, corev1.ProtocolUDP):
 			noUDP = append(noUDP, e)
-		case !m.reachesDNS(policies, servers, serviceIP, corev1.ProtocolTCP):
+		case !m.reachesDNS(policies, dns, corev1.ProtocolTCP):
 			noTCP = append(noTCP, e)
 		}
 	}
@@ -87,53 +96,108 @@ func (c EgressBlocksDNS) Run(s *snapshot.Snapshot) []check.Finding {
 	return findings
 }
 
-// dnsServers are the cluster DNS pods in view, or the conventional kube-dns pod when none is.
-func dnsServers(m *model) []endpoint {
-	var out []endpoint
+// dnsTarget is where pods send their lookups: the cluster DNS pods (or, when none is in view,
+// what they conventionally are) and the Service in front of them.
+type dnsTarget struct {
+	servers []endpoint
+	// serviceIPs are the DNS Service's cluster IPs; pods resolve through them.
+	serviceIPs []netip.Addr
+	// seen is false when no DNS pod is in view: their addresses and their namespace's labels are
+	// then unknown, and a peer that could match them is given the benefit of the doubt.
+	seen bool
+}
+
+func dnsTargets(m *model) dnsTarget {
+	var t dnsTarget
 	for i := range m.s.Pods {
 		pod := &m.s.Pods[i]
 		if snapshot.IsClusterDNSPod(pod) && snapshot.IsLive(pod) {
-			e := endpoint{namespace: pod.Namespace, name: pod.Name, labels: pod.Labels, spec: &pod.Spec}
-			if ip, err := netip.ParseAddr(pod.Status.PodIP); err == nil {
-				e.ip = ip
-			}
-			out = append(out, e)
+			t.servers = append(t.servers, endpoint{namespace: pod.Namespace, name: pod.Name, labels: pod.Labels, spec: &pod.Spec, ips: podIPs(pod)})
 		}
 	}
-	if len(out) > 0 {
-		return out
+	t.seen = len(t.servers) > 0
+	if !t.seen {
+		t.servers = []endpoint{{namespace: "kube-system", name: "kube-dns", labels: map[string]string{"k8s-app": "kube-dns"},
+			spec: &corev1.PodSpec{Containers: []corev1.Container{{Name: "coredns", Ports: []corev1.ContainerPort{
+				{Name: "dns", ContainerPort: 53, Protocol: corev1.ProtocolUDP},
+				{Name: "dns-tcp", ContainerPort: 53, Protocol: corev1.ProtocolTCP},
+			}}}}}}
 	}
-	return []endpoint{{namespace: "kube-system", name: "kube-dns", labels: map[string]string{"k8s-app": "kube-dns"},
-		spec: &corev1.PodSpec{Containers: []corev1.Container{{Name: "coredns", Ports: []corev1.ContainerPort{
-			{Name: "dns", ContainerPort: 53, Protocol: corev1.ProtocolUDP},
-			{Name: "dns-tcp", ContainerPort: 53, Protocol: corev1.ProtocolTCP},
-		}}}}}}
-}
-
-// dnsServiceIP is the kube-dns Service's cluster IP, if it is in view.
-func dnsServiceIP(s *snapshot.Snapshot) netip.Addr {
-	for i := range s.Services {
-		svc := &s.Services[i]
-		if svc.Namespace == "kube-system" && svc.Name == "kube-dns" {
-			if ip, err := netip.ParseAddr(svc.Spec.ClusterIP); err == nil {
-				return ip
+	for i := range m.s.Services {
+		svc := &m.s.Services[i]
+		if !slices.Contains(snapshot.ClusterDNSNamespaces(), svc.Namespace) || len(svc.Spec.Selector) == 0 {
+			continue
+		}
+		if !slices.ContainsFunc(t.servers, func(e endpoint) bool {
+			return e.namespace == svc.Namespace && labels.SelectorFromSet(svc.Spec.Selector).Matches(e.labels)
+		}) {
+			continue
+		}
+		for _, text := range append([]string{svc.Spec.ClusterIP}, svc.Spec.ClusterIPs...) {
+			if ip, err := netip.ParseAddr(text); err == nil && !slices.Contains(t.serviceIPs, ip) {
+				t.serviceIPs = append(t.serviceIPs, ip)
 			}
 		}
 	}
-	return netip.Addr{}
+	return t
 }
 
-// reachesDNS tells whether some egress rule of the policies admits port 53 over protocol to
-// some DNS server.
-func (m *model) reachesDNS(policies []*networkingv1.NetworkPolicy, servers []endpoint, serviceIP netip.Addr, protocol corev1.Protocol) bool {
+// usedBy tells whether a pod resolves names through the cluster DNS: dnsPolicy ClusterFirst
+// (the default) or ClusterFirstWithHostNet, or None with the DNS Service among its nameservers.
+// With Default it uses the node's resolvers, which policies do not govern.
+func (t dnsTarget) usedBy(spec *corev1.PodSpec) bool {
+	switch spec.DNSPolicy {
+	case corev1.DNSDefault:
+		return false
+	case corev1.DNSNone:
+		if spec.DNSConfig == nil {
+			return false
+		}
+		return slices.ContainsFunc(spec.DNSConfig.Nameservers, func(ns string) bool {
+			ip, err := netip.ParseAddr(ns)
+			return err == nil && slices.Contains(t.serviceIPs, ip)
+		})
+	}
+	return true
+}
+
+// dnsPort is the port a DNS server listens on for protocol: policies see the pod's port, after
+// the Service has translated 53 into it (5353 on OpenShift).
+func dnsPort(server endpoint, protocol corev1.Protocol) int32 {
+	for _, c := range server.spec.Containers {
+		for _, p := range c.Ports {
+			if cmp.Or(p.Protocol, corev1.ProtocolTCP) == protocol && (p.Name == "dns" || p.Name == "dns-tcp" || p.ContainerPort == 53) {
+				return p.ContainerPort
+			}
+		}
+	}
+	return 53
+}
+
+// nodeLocalDNS tells whether NodeLocal DNSCache runs.
+func nodeLocalDNS(s *snapshot.Snapshot) bool {
+	for i := range s.DaemonSets {
+		ds := &s.DaemonSets[i]
+		names := []string{"node-local-dns", "nodelocaldns"}
+		if slices.Contains(names, ds.Name) || slices.Contains(names, ds.Labels["k8s-app"]) {
+			return true
+		}
+	}
+	return false
+}
+
+// reachesDNS tells whether some egress rule of the policies admits the DNS port over protocol to
+// some DNS server. What cannot be seen (the DNS namespace's labels, the servers' addresses) is
+// assumed to match: this check reports only what is sure to break.
+func (m *model) reachesDNS(policies []*networkingv1.NetworkPolicy, dns dnsTarget, protocol corev1.Protocol) bool {
 	for _, p := range policies {
 		for _, rule := range p.Spec.Egress {
-			for _, server := range servers {
-				if !portAdmits(rule.Ports, protocol, 53, server.spec) {
+			for _, server := range dns.servers {
+				if !portAdmits(rule.Ports, protocol, dnsPort(server, protocol), server.spec) {
 					continue
 				}
 				if len(rule.To) == 0 || slices.ContainsFunc(rule.To, func(peer networkingv1.NetworkPolicyPeer) bool {
-					return m.peerSelects(p.Namespace, peer, server) || peerAdmitsIP(peer, server.ip) || peerAdmitsIP(peer, serviceIP)
+					return m.peerMayReach(p.Namespace, peer, server, dns)
 				}) {
 					return true
 				}
@@ -141,6 +205,32 @@ func (m *model) reachesDNS(policies []*networkingv1.NetworkPolicy, servers []end
 		}
 	}
 	return false
+}
+
+func (m *model) peerMayReach(policyNS string, peer networkingv1.NetworkPolicyPeer, server endpoint, dns dnsTarget) bool {
+	if peer.IPBlock != nil {
+		if !dns.seen && len(dns.serviceIPs) == 0 {
+			return true // no address to test the block against
+		}
+		return slices.ContainsFunc(append(append([]netip.Addr{}, server.ips...), dns.serviceIPs...), func(ip netip.Addr) bool {
+			return peerAdmitsIP(peer, ip)
+		})
+	}
+	if m.peerSelects(policyNS, peer, server) {
+		return true
+	}
+	// A namespaceSelector on labels this snapshot does not show may well match the DNS namespace.
+	unknownNamespace := peer.NamespaceSelector != nil && !m.namespaceKnown(server.namespace)
+	unknownPods := !dns.seen && peer.PodSelector != nil
+	if !unknownNamespace && !unknownPods {
+		return false
+	}
+	if peer.NamespaceSelector == nil && policyNS != server.namespace {
+		return false
+	}
+	podsMayMatch := peer.PodSelector == nil || unknownPods || selector(peer.PodSelector).Matches(server.labels)
+	namespaceMayMatch := peer.NamespaceSelector == nil || unknownNamespace || selector(peer.NamespaceSelector).Matches(m.namespaceLabels(server.namespace))
+	return podsMayMatch && namespaceMayMatch
 }
 
 // allowDNS is the policy that lets every pod of a namespace reach the cluster DNS.

@@ -42,8 +42,8 @@ type endpoint struct {
 	name      string
 	labels    labels.Set
 	spec      *corev1.PodSpec
-	// ip is the pod's address, when known.
-	ip netip.Addr
+	// ips are the pod's addresses (one per family), when known.
+	ips []netip.Addr
 }
 
 // hostNetwork pods share the node's network namespace: NetworkPolicy does not apply to them.
@@ -79,14 +79,23 @@ func newModel(s *snapshot.Snapshot) *model {
 			if !snapshot.IsLive(pod) {
 				continue
 			}
-			e := endpoint{owner: s.TopOwner(pod), namespace: pod.Namespace, name: pod.Name, labels: pod.Labels, spec: &pod.Spec}
-			if ip, err := netip.ParseAddr(pod.Status.PodIP); err == nil {
-				e.ip = ip
-			}
+			e := endpoint{owner: s.TopOwner(pod), namespace: pod.Namespace, name: pod.Name, labels: pod.Labels, spec: &pod.Spec,
+				ips: podIPs(pod)}
 			m.endpoints = append(m.endpoints, e)
 		}
 	}
 	return m
+}
+
+// podIPs are a pod's addresses, both families on a dual-stack cluster.
+func podIPs(pod *corev1.Pod) []netip.Addr {
+	var out []netip.Addr
+	for _, candidate := range append([]corev1.PodIP{{IP: pod.Status.PodIP}}, pod.Status.PodIPs...) {
+		if ip, err := netip.ParseAddr(candidate.IP); err == nil && !slices.Contains(out, ip) {
+			out = append(out, ip)
+		}
+	}
+	return out
 }
 
 // namespaceLabels adds the label the API server puts on every namespace, so selectors on it
@@ -204,12 +213,20 @@ func (m *model) namespaceLabels(ns string) labels.Set {
 	return namespaceLabels(ns, nil)
 }
 
+// namespaceKnown tells whether a namespace's own labels are in view, beyond the one the API
+// server sets on every namespace.
+func (m *model) namespaceKnown(ns string) bool {
+	_, ok := m.namespaces[ns]
+	return ok
+}
+
 // peerAdmitsIP tells whether an ipBlock peer covers an address: inside its CIDR and outside
 // every except.
 func peerAdmitsIP(peer networkingv1.NetworkPolicyPeer, ip netip.Addr) bool {
 	if peer.IPBlock == nil || !ip.IsValid() {
 		return false
 	}
+	ip = ip.Unmap()
 	cidr, err := netip.ParsePrefix(peer.IPBlock.CIDR)
 	if err != nil || !cidr.Contains(ip) {
 		return false

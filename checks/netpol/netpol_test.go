@@ -4,6 +4,7 @@ import (
 	"strings"
 	"testing"
 
+	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 
 	"github.com/alertmend/kubectl-alertmend/internal/fixture"
@@ -68,6 +69,12 @@ func TestFixtures(t *testing.T) {
 		over(EgressBlocksDNS{}, "dns-endport.yaml", blocked("medium")),
 		over(EgressBlocksDNS{}, "dns-no-to.yaml"),
 		over(EgressBlocksDNS{}, "dns-default-protocol.yaml", blocked("high")),
+		over(EgressBlocksDNS{}, "dns-legacy-namespace-label.yaml", blocked("high")),
+		// Policies see the pod's port, not the Service's.
+		over(EgressBlocksDNS{}, "dns-port-5353.yaml", blocked("high")),
+		over(EgressBlocksDNS{}, "dns-port-5353-named.yaml"),
+		over(EgressBlocksDNS{}, "dns-nodelocal.yaml"),
+		over(EgressBlocksDNS{}, "dns-policy-default.yaml", "high netpol-egress-blocks-dns "+cart),
 		// A rule admitting every source matters only where nothing exposes the pods anyway.
 		over(IngressFromAnywhere{}, "netpol-ingress-from-anywhere.yaml", "medium netpol-ingress-from-anywhere shop/networkpolicy/cart-from-web,"+cart),
 		over(IngressFromAnywhere{}, "from-anywhere-narrowed.yaml"),
@@ -80,7 +87,7 @@ func TestFixtures(t *testing.T) {
 
 // With manifests there are no pods: the checks judge the workloads' pod templates.
 func TestManifestsAreJudgedByTemplates(t *testing.T) {
-	s := fixture.LoadOverlay(t, base, "netpol-egress-blocks-dns.yaml")
+	s := fixture.LoadOverlay(t, base, "dns-default-protocol.yaml")
 	s.Source = snapshot.SourceManifests
 	s.Pods = nil
 	s.Finish()
@@ -88,6 +95,14 @@ func TestManifestsAreJudgedByTemplates(t *testing.T) {
 	got := fixture.Summaries(findings)
 	if want := "high netpol-egress-blocks-dns " + cart + "," + web; len(got) != 1 || got[0] != want {
 		t.Errorf("got %q, want %q", got, want)
+	}
+	// Without the DNS pods in view their labels are unknown: a peer naming other labels is given
+	// the benefit of the doubt rather than reported.
+	s = fixture.LoadOverlay(t, base, "netpol-egress-blocks-dns.yaml")
+	s.Source, s.Pods = snapshot.SourceManifests, nil
+	s.Finish()
+	if got := fixture.Summaries(EgressBlocksDNS{}.Run(s)); len(got) != 0 {
+		t.Errorf("unsure, yet reported: %q", got)
 	}
 	if len(findings) > 0 && findings[0].Incident {
 		t.Error("a manifest is a risk, not an incident")
@@ -129,5 +144,77 @@ func TestSystemNamespacesAreConfigurable(t *testing.T) {
 	withSystem := Unisolated{Direction: networkingv1.PolicyTypeIngress, Options: Options{}}.Run(s)
 	if got := fixture.Summaries(withSystem); len(got) != 1 || !strings.Contains(got[0], "kube-system/pod/coredns-7f9c") {
 		t.Errorf("with no system namespaces, kube-system's pods are judged too: %q", got)
+	}
+}
+
+// What the snapshot does not show is not held against a policy: with the namespaces unreadable,
+// a selector on a label of kube-system may well match it.
+func TestDNSUnknownNamespaceLabelsAreGivenTheBenefitOfTheDoubt(t *testing.T) {
+	s := fixture.LoadOverlay(t, base, "dns-legacy-namespace-label.yaml")
+	s.Namespaces = nil
+	s.MarkUnavailable(snapshot.KindNamespaces, "forbidden")
+	if got := fixture.Summaries(EgressBlocksDNS{}.Run(s)); len(got) != 0 {
+		t.Errorf("unsure, yet reported: %q", got)
+	}
+}
+
+// On a dual-stack cluster an IPv6 ipBlock reaches the DNS pod by its second address.
+func TestDNSDualStack(t *testing.T) {
+	s := fixture.LoadOverlay(t, base, "dns-ipblock.yaml")
+	for i := range s.Pods {
+		if s.Pods[i].Name == "coredns-7f9c" {
+			s.Pods[i].Status.PodIPs = []corev1.PodIP{{IP: "127.0.50.10"}, {IP: "fd00:50::10"}}
+		}
+	}
+	s.NetworkPolicies[0].Spec.Egress[0].To[0].IPBlock.CIDR = "fd00:50::/64"
+	if s.NetworkPolicies[0].Name != "allow-dns" {
+		t.Fatalf("policy order changed: %s", s.NetworkPolicies[0].Name)
+	}
+	if got := fixture.Summaries(EgressBlocksDNS{}.Run(s)); len(got) != 0 {
+		t.Errorf("IPv6 block to the DNS pod's IPv6 address reported: %q", got)
+	}
+}
+
+// The node agent's flag is a Go boolean flag: bare means true.
+func TestAWSPolicyAgentFlag(t *testing.T) {
+	for arg, enforced := range map[string]bool{
+		"--enable-network-policy=true": true, "--enable-network-policy": true, "-enable-network-policy=1": true,
+		"--enable-network-policy=false": false, "--enable-ipv6=true": false,
+	} {
+		s := fixture.LoadOverlay(t, base, "cni-aws-with-agent.yaml")
+		s.DaemonSets[0].Spec.Template.Spec.Containers[1].Args = []string{arg}
+		if s.DaemonSets[0].Name != "aws-node" {
+			t.Fatalf("daemonset order changed: %s", s.DaemonSets[0].Name)
+		}
+		if got := len(CNINotEnforcing{}.Run(s)) == 0; got != enforced {
+			t.Errorf("%s: enforced %v, want %v", arg, got, enforced)
+		}
+	}
+}
+
+// A namespace-wide policy whose rule admits everything back is no default deny.
+func TestDefaultDenyThatAllowsAllIsNone(t *testing.T) {
+	s := fixture.Load(t, base)
+	for i := range s.NetworkPolicies {
+		if s.NetworkPolicies[i].Name == "default-deny" {
+			s.NetworkPolicies[i].Spec.Ingress = []networkingv1.NetworkPolicyIngressRule{{}}
+		}
+	}
+	want := "medium netpol-no-default-deny namespace/data,namespace/shop"
+	if got := fixture.Summaries(NoDefaultDeny{Options: DefaultOptions()}.Run(s)); len(got) != 1 || got[0] != want {
+		t.Errorf("got %q, want %q", got, want)
+	}
+}
+
+// A hostPort exposes a pod on its node's address: it is not internal.
+func TestHostPortCountsAsExposed(t *testing.T) {
+	s := fixture.LoadOverlay(t, base, "netpol-ingress-from-anywhere.yaml")
+	for i := range s.Pods {
+		if s.Pods[i].Name == "cart-6c-bbbbb" {
+			s.Pods[i].Spec.Containers[0].Ports = []corev1.ContainerPort{{ContainerPort: 8080, HostPort: 8080}}
+		}
+	}
+	if got := fixture.Summaries(IngressFromAnywhere{}.Run(s)); len(got) != 0 {
+		t.Errorf("a pod exposed by a hostPort reported as internal: %q", got)
 	}
 }

@@ -157,11 +157,12 @@ func (IngressFromAnywhere) Meta() check.Meta {
 		Title:    "NetworkPolicies admit every source to internal workloads",
 		Category: check.CategoryNetpol,
 		Severity: check.Medium,
-		Requires: withWorkloads(snapshot.KindServices),
-		Optional: []snapshot.Kind{snapshot.KindIngresses},
+		Requires: withWorkloads(snapshot.KindServices, snapshot.KindIngresses),
 		Description: "Reports ingress rules that admit every source (a rule without from, a namespaceSelector {} " +
 			"without a narrowing podSelector, or an ipBlock of 0.0.0.0/0 or ::/0) on policies selecting pods " +
-			"that no LoadBalancer or NodePort Service, and no Service behind an Ingress, exposes.",
+			"that nothing exposes: no LoadBalancer or NodePort Service, no Service with externalIPs or behind an " +
+			"Ingress, no hostPort. Gateway API routes and OpenShift Routes are not read: pods exposed only " +
+			"through them are taken for internal.",
 		Why: "Such a rule undoes the isolation the policy was written for: every pod in the cluster (and beyond, " +
 			"for an ipBlock) can reach a workload that is meant to be internal.",
 		Remediation: "Narrow the rule to the namespaces and pods that are the workload's clients.",
@@ -253,7 +254,8 @@ func exposedSelectors(s *snapshot.Snapshot) map[string][]labels.Selector {
 	out := map[string][]labels.Selector{}
 	for i := range s.Services {
 		svc := &s.Services[i]
-		external := svc.Spec.Type == corev1.ServiceTypeLoadBalancer || svc.Spec.Type == corev1.ServiceTypeNodePort
+		external := svc.Spec.Type == corev1.ServiceTypeLoadBalancer || svc.Spec.Type == corev1.ServiceTypeNodePort ||
+			len(svc.Spec.ExternalIPs) > 0
 		if len(svc.Spec.Selector) == 0 || (!external && !routed[svc.Namespace+"/"+svc.Name]) {
 			continue
 		}
@@ -263,5 +265,10 @@ func exposedSelectors(s *snapshot.Snapshot) map[string][]labels.Selector {
 }
 
 func isExposed(e endpoint, exposed map[string][]labels.Selector) bool {
+	for _, c := range e.spec.Containers {
+		if slices.ContainsFunc(c.Ports, func(p corev1.ContainerPort) bool { return p.HostPort != 0 }) {
+			return true // reachable on the node's address
+		}
+	}
 	return slices.ContainsFunc(exposed[e.namespace], func(sel labels.Selector) bool { return sel.Matches(e.labels) })
 }
