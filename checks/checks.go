@@ -9,6 +9,7 @@ import (
 	"github.com/alertmend/kubectl-alertmend/checks/apiserver"
 	"github.com/alertmend/kubectl-alertmend/checks/dns"
 	"github.com/alertmend/kubectl-alertmend/checks/netpol"
+	"github.com/alertmend/kubectl-alertmend/checks/rbac"
 	"github.com/alertmend/kubectl-alertmend/checks/resources"
 	"github.com/alertmend/kubectl-alertmend/checks/workloads"
 	"github.com/alertmend/kubectl-alertmend/pkg/check"
@@ -27,7 +28,7 @@ func DefaultOptions() Options {
 
 // All returns every check, configured by opts, sorted by category (in catalog order) and then by ID.
 func All(opts Options) []check.Check {
-	all := append(apiserver.FlagChecks(),
+	all := append(append(apiserver.FlagChecks(), rbac.All()...),
 		apiserver.AnonymousAccess{},
 		apiserver.AnonymousBinding{},
 		apiserver.VersionSupport{},

@@ -154,7 +154,7 @@ func TestDiagnoseUsageErrors(t *testing.T) {
 		`unknown check "nope" in --checks`:   {"diagnose", "--checks", "nope"},
 		`unknown check "nope" in --skip`:     {"diagnose", "--skip", "nope"},
 		`unknown category "misc"`:            {"diagnose", "--category", "misc"},
-		`the selection matches no check`:     {"diagnose", "--category", "rbac"},
+		`the selection matches no check`:     {"diagnose", "--category", "conntrack"},
 		`invalid --fail-on`:                  {"diagnose", "--fail-on", "severe"},
 		`invalid --output`:                   {"diagnose", "-o", "xml"},
 		`invalid --color "sometimes"`:        {"diagnose", "--color", "sometimes"},

@@ -220,6 +220,8 @@ func (c *collector) list(ctx context.Context, kind snapshot.Kind) error {
 		c.snap.Services, err = pages(ctx, c.opts.ChunkSize, core.Services(ns).List, serviceItems)
 	case snapshot.KindEndpointSlices:
 		c.snap.EndpointSlices, err = pages(ctx, c.opts.ChunkSize, c.clients.Kube.DiscoveryV1().EndpointSlices(ns).List, endpointSliceItems)
+	case snapshot.KindServiceAccounts:
+		c.snap.ServiceAccounts, err = pages(ctx, c.opts.ChunkSize, core.ServiceAccounts(ns).List, serviceAccountItems)
 	case snapshot.KindNetworkPolicies:
 		c.snap.NetworkPolicies, err = pages(ctx, c.opts.ChunkSize, c.clients.Kube.NetworkingV1().NetworkPolicies(ns).List, networkPolicyItems)
 	case snapshot.KindIngresses:

@@ -72,3 +72,6 @@ func networkPolicyItems(l *networkingv1.NetworkPolicyList) ([]networkingv1.Netwo
 func ingressItems(l *networkingv1.IngressList) ([]networkingv1.Ingress, metav1.ListMeta) {
 	return l.Items, l.ListMeta
 }
+func serviceAccountItems(l *corev1.ServiceAccountList) ([]corev1.ServiceAccount, metav1.ListMeta) {
+	return l.Items, l.ListMeta
+}

@@ -18,6 +18,7 @@ const (
 	KindStatefulSets   Kind = "statefulsets"
 
 	KindServices             Kind = "services"
+	KindServiceAccounts      Kind = "serviceaccounts"
 	KindNetworkPolicies      Kind = "networkpolicies"
 	KindIngresses            Kind = "ingresses"
 	KindEndpointSlices       Kind = "endpointslices"
@@ -48,7 +49,7 @@ func AllKinds() []Kind {
 	return []Kind{KindAnonymousAccess, KindClusterRoleBindings, KindClusterRoles, KindConfigMaps, KindCronJobs, KindDaemonSets,
 		KindDeployments, KindDNSMetrics, KindEndpointSlices, KindIngresses, KindJobs, KindKubeletConfigs, KindLimitRanges,
 		KindNamespaces, KindNetworkPolicies, KindNodes, KindPodDisruptionBudgets, KindPodMetrics, KindPods, KindReplicaSets, KindResourceQuotas, KindRoleBindings,
-		KindRoles, KindServices, KindStatefulSets, KindServerVersion}
+		KindRoles, KindServiceAccounts, KindServices, KindStatefulSets, KindServerVersion}
 }
 
 // KindInfo is what the loaders and the renderers need to know about a kind.
@@ -99,6 +100,8 @@ func (k Kind) Info() KindInfo {
 		return KindInfo{"rbac.authorization.k8s.io", "rbac.authorization.k8s.io/v1", "Role", true, false}
 	case KindServices:
 		return KindInfo{"", "v1", "Service", true, false}
+	case KindServiceAccounts:
+		return KindInfo{"", "v1", "ServiceAccount", true, false}
 	case KindNetworkPolicies:
 		return KindInfo{"networking.k8s.io", "networking.k8s.io/v1", "NetworkPolicy", true, false}
 	case KindIngresses:

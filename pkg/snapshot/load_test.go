@@ -120,8 +120,8 @@ metadata: {name: s}
 data: {password: c2VjcmV0}
 ---
 apiVersion: v1
-kind: ServiceAccount
-metadata: {name: sa}
+kind: PersistentVolumeClaim
+metadata: {name: claim}
 `)
 	l := &Loader{}
 	s, err := l.LoadFiles([]string{path})

@@ -60,6 +60,7 @@ type Snapshot struct {
 	NetworkPolicies      []networkingv1.NetworkPolicy
 	Ingresses            []networkingv1.Ingress
 
+	ServiceAccounts     []corev1.ServiceAccount
 	ClusterRoleBindings []rbacv1.ClusterRoleBinding
 	RoleBindings        []rbacv1.RoleBinding
 	ClusterRoles        []rbacv1.ClusterRole
@@ -139,6 +140,7 @@ func (s *Snapshot) Finish() {
 	sortByKey(s.Ingresses, func(o *networkingv1.Ingress) string { return o.Namespace + "/" + o.Name })
 	sortByKey(s.DNSMetrics, func(o *DNSMetrics) string { return o.Pod.Namespace + "/" + o.Pod.Name })
 	sortByKey(s.KubeletConfigs, func(o *KubeletConfig) string { return o.Node })
+	sortByKey(s.ServiceAccounts, func(o *corev1.ServiceAccount) string { return o.Namespace + "/" + o.Name })
 	sortByKey(s.ClusterRoleBindings, func(o *rbacv1.ClusterRoleBinding) string { return o.Name })
 	sortByKey(s.RoleBindings, func(o *rbacv1.RoleBinding) string { return o.Namespace + "/" + o.Name })
 	sortByKey(s.ClusterRoles, func(o *rbacv1.ClusterRole) string { return o.Name })

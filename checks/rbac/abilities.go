@@ -1,0 +1,150 @@
+package rbac
+
+import (
+	"slices"
+
+	rbacv1 "k8s.io/api/rbac/v1"
+
+	"github.com/alertmend/kubectl-alertmend/pkg/check"
+	"github.com/alertmend/kubectl-alertmend/pkg/snapshot"
+)
+
+// isFullAdmin is a rule that allows every verb on every resource of every group: cluster-admin.
+func isFullAdmin(rule rbacv1.PolicyRule) bool {
+	return slices.Contains(rule.Verbs, "*") && slices.Contains(rule.Resources, "*") && slices.Contains(rule.APIGroups, "*") &&
+		len(rule.ResourceNames) == 0
+}
+
+// abilityIDs are the checks whose findings a cluster-admin finding for the same subject and
+// binding already says.
+func abilityIDs() []string {
+	return []string{"rbac-secrets-read", "rbac-create-workloads", "rbac-pod-exec", "rbac-impersonate", "rbac-escalate-bind",
+		"rbac-token-create", "rbac-nodes-proxy", "rbac-csr-approve", "rbac-webhook-write", "rbac-delete-collection"}
+}
+
+// Abilities lists the checks of dangerous permissions, each judged per subject.
+func Abilities() []check.Check {
+	meta := func(id, title string, severity check.Severity, description, why, remediation string) check.Meta {
+		return check.Meta{ID: id, Title: title, Category: check.CategoryRBAC, Severity: severity, Requires: rbacKinds(),
+			WholeCluster: true, Description: description + defaultsPolicy, Why: why, Remediation: remediation,
+			References: []string{reference}}
+	}
+	workloads := append(on("", verbs("create"), "pods", "replicationcontrollers"),
+		append(on("apps", verbs("create"), "deployments", "daemonsets", "statefulsets", "replicasets"),
+			on("batch", verbs("create"), "jobs", "cronjobs")...)...)
+	clusterAdmin := meta("rbac-cluster-admin", "Subjects hold cluster-admin or its equivalent", check.Critical,
+		"Finds subjects granted every verb on every resource of every API group (cluster-admin, or a role "+
+			"with the same * rules): critical cluster-wide, high through a RoleBinding (all of one namespace).",
+		"Whoever holds it, or steals its credentials, owns the cluster: every Secret, every workload, every node.",
+		"Bind a role with only the permissions needed; keep cluster-admin for break-glass accounts.")
+	// Everything else this subject can do through the same binding goes without saying.
+	clusterAdmin.Supersedes = abilityIDs()
+	return []check.Check{
+		ability{
+			meta:   clusterAdmin,
+			allows: isFullAdmin, severity: byScope(check.Critical, check.High),
+			consequence: "holds every permission (cluster-admin or equivalent)",
+		},
+		ability{
+			meta: meta("rbac-secrets-read", "Subjects can read Secrets cluster-wide or in kube-system", check.High,
+				"Finds subjects allowed get, list or watch on secrets across all namespaces (ClusterRoleBinding) or in "+
+					"kube-system, where the control plane's and add-ons' credentials live. Rules restricted to "+
+					"resourceNames are not counted: they name what may be read.",
+				"Secrets hold service account tokens, TLS keys and passwords: reading them is a short path to every "+
+					"other permission, including cluster-admin tokens.",
+				"Grant Secret access per namespace and, where possible, per name (resourceNames)."),
+			allows: requests(on("", verbs("get", "list", "watch"), "secrets")...),
+			severity: func(g snapshot.Grant) check.Severity {
+				if g.Namespace == "" || g.Namespace == "kube-system" {
+					return check.High
+				}
+				return ""
+			},
+			consequence: "can read Secrets cluster-wide or in kube-system",
+		},
+		ability{
+			meta: meta("rbac-create-workloads", "Subjects can create pods or workload controllers", check.Medium,
+				"Finds subjects allowed to create pods, or controllers that create them (Deployments, DaemonSets, "+
+					"StatefulSets, ReplicaSets, Jobs, CronJobs, ReplicationControllers): high cluster-wide, medium in a namespace.",
+				"Creating a pod is running code as any ServiceAccount of its namespace and mounting its token, "+
+					"and, without Pod Security admission, mounting the node's filesystem.",
+				"Limit workload creation to deployers, and enforce Pod Security admission (baseline or restricted) in the namespace."),
+			allows: requests(workloads...), severity: byScope(check.High, check.Medium),
+			consequence: "can create pods or workload controllers",
+		},
+		ability{
+			meta: meta("rbac-pod-exec", "Subjects can exec into, attach to or port-forward pods", check.High,
+				"Finds subjects allowed create or get on pods/exec, pods/attach or pods/portforward (before "+
+					"Kubernetes 1.35, get alone suffices over WebSockets).",
+				"Exec runs commands inside a running container, with its service account token and its data.",
+				"Grant exec only to operators who need it, and only in their namespaces."),
+			allows:      requests(on("", verbs("create", "get"), "pods/exec", "pods/attach", "pods/portforward")...),
+			consequence: "can run commands in other pods (exec, attach or port-forward)",
+		},
+		ability{
+			meta: meta("rbac-impersonate", "Subjects can impersonate users, groups or service accounts", check.Critical,
+				"Finds subjects allowed the impersonate verb on users, groups, serviceaccounts, uids or userextras.",
+				"Impersonating system:masters or any admin is holding their permissions.",
+				"Remove impersonate, or restrict it to specific names with resourceNames."),
+			allows: requests(append(on("", verbs("impersonate"), "users", "groups", "serviceaccounts"),
+				on("authentication.k8s.io", verbs("impersonate"), "uids", "userextras")...)...),
+			consequence: "can impersonate other identities",
+		},
+		ability{
+			meta: meta("rbac-escalate-bind", "Subjects can escalate or bind roles", check.Critical,
+				"Finds subjects allowed the escalate or bind verb on roles or clusterroles: RBAC then no longer "+
+					"stops them from granting what they do not hold.",
+				"With bind, a subject can bind cluster-admin to itself; with escalate, it can write any rule into a role it may edit.",
+				"Remove escalate and bind except for the controllers that manage RBAC."),
+			allows:      requests(on("rbac.authorization.k8s.io", verbs("escalate", "bind"), "roles", "clusterroles")...),
+			consequence: "can escalate or bind roles beyond its own permissions",
+		},
+		ability{
+			meta: meta("rbac-token-create", "Subjects can mint service account tokens", check.High,
+				"Finds subjects allowed create on serviceaccounts/token.",
+				"A minted token is the service account's identity, with all its permissions, for as long as the token lives.",
+				"Remove create on serviceaccounts/token, or restrict it to the names that need it."),
+			allows:      requests(on("", verbs("create"), "serviceaccounts/token")...),
+			consequence: "can create tokens for service accounts",
+		},
+		ability{
+			meta: meta("rbac-nodes-proxy", "Subjects can reach kubelets through nodes/proxy", check.High,
+				"Finds subjects allowed get or create on nodes/proxy.",
+				"The kubelet API behind nodes/proxy can run commands in any pod on the node, bypassing pod-level RBAC and audit.",
+				"Grant monitoring the narrower nodes/metrics and nodes/stats instead."),
+			allows:      requests(on("", verbs("get", "create"), "nodes/proxy")...),
+			consequence: "can call kubelets' API through nodes/proxy",
+		},
+		ability{
+			meta: meta("rbac-csr-approve", "Subjects can approve or sign certificate requests", check.High,
+				"Finds subjects allowed to update certificatesigningrequests/approval or /status, or to approve or "+
+					"sign for signers (certificates.k8s.io).",
+				"Approving a request for a system:masters client certificate is minting cluster-admin credentials.",
+				"Leave approval to the controllers; restrict signers with resourceNames."),
+			allows: requests(append(on("certificates.k8s.io", verbs("update", "patch"), "certificatesigningrequests/approval", "certificatesigningrequests/status"),
+				on("certificates.k8s.io", verbs("approve", "sign"), "signers")...)...),
+			consequence: "can approve or sign certificate signing requests",
+		},
+		ability{
+			meta: meta("rbac-webhook-write", "Subjects can write admission webhooks", check.High,
+				"Finds subjects allowed to create, update, patch or delete mutating or validating webhook configurations.",
+				"A mutating webhook sees and may rewrite every object written to the cluster, Secrets included; "+
+					"deleting a validating one switches policy off.",
+				"Leave webhook configuration to the operators that own them."),
+			allows: requests(on("admissionregistration.k8s.io", verbs("create", "update", "patch", "delete"),
+				"mutatingwebhookconfigurations", "validatingwebhookconfigurations")...),
+			consequence: "can write admission webhook configurations",
+		},
+		ability{
+			meta: meta("rbac-delete-collection", "Subjects can delete at scale", check.Medium,
+				"Finds rules with the deletecollection verb, or every verb (*), on any resource: one request empties "+
+					"a namespace's pods, Secrets or ConfigMaps.",
+				"A mistaken or malicious request deletes everything of a kind at once.",
+				"Grant delete on the resources needed, not deletecollection or *."),
+			allows: func(rule rbacv1.PolicyRule) bool {
+				return len(rule.Resources) > 0 && (slices.Contains(rule.Verbs, "deletecollection") || slices.Contains(rule.Verbs, "*"))
+			},
+			consequence: "can delete whole collections of resources at once",
+		},
+	}
+}

@@ -1,0 +1,194 @@
+// Package rbac finds who can take over the cluster: subjects whose effective RBAC permissions
+// (through every binding, role and aggregated ClusterRole) include a dangerous ability, with
+// the path from subject to binding to role to rule.
+package rbac
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	rbacv1 "k8s.io/api/rbac/v1"
+
+	"github.com/alertmend/kubectl-alertmend/pkg/check"
+	"github.com/alertmend/kubectl-alertmend/pkg/snapshot"
+)
+
+const reference = "https://kubernetes.io/docs/concepts/security/rbac-good-practices/"
+
+// defaultsPolicy is how the checks treat the API server's own roles and bindings.
+const defaultsPolicy = " Bindings the API server creates itself (label kubernetes.io/bootstrapping=rbac-defaults, " +
+	"the system:* defaults) are known defaults and not reported; the bootstrap roles are judged when " +
+	"something else binds them."
+
+func rbacKinds() []snapshot.Kind {
+	return []snapshot.Kind{snapshot.KindClusterRoleBindings, snapshot.KindRoleBindings, snapshot.KindClusterRoles, snapshot.KindRoles}
+}
+
+// SubjectRef names a binding's subject in findings. Users and groups are no API objects; they are
+// named by kind and name under the RBAC API group.
+func SubjectRef(subject rbacv1.Subject) snapshot.Ref {
+	if subject.Kind == rbacv1.ServiceAccountKind {
+		return snapshot.RefTo(snapshot.KindServiceAccounts, subject.Namespace, subject.Name)
+	}
+	return snapshot.Ref{APIVersion: rbacv1.SchemeGroupVersion.String(), Kind: subject.Kind, Name: subject.Name}
+}
+
+// SubjectString reads "user alice", "group devs" or "serviceaccount ci/deployer".
+func SubjectString(subject rbacv1.Subject) string {
+	if subject.Kind == rbacv1.ServiceAccountKind {
+		return "serviceaccount " + subject.Namespace + "/" + subject.Name
+	}
+	return strings.ToLower(subject.Kind) + " " + subject.Name
+}
+
+// DescribeRule reads a rule the way people write it: "get,list secrets" or "* on *.*".
+func DescribeRule(rule rbacv1.PolicyRule) string {
+	verbs := strings.Join(rule.Verbs, ",")
+	if len(rule.NonResourceURLs) > 0 {
+		return verbs + " " + strings.Join(rule.NonResourceURLs, ",")
+	}
+	var resources []string
+	for _, group := range rule.APIGroups {
+		for _, resource := range rule.Resources {
+			if group == "" {
+				resources = append(resources, resource)
+			} else {
+				resources = append(resources, resource+"."+group)
+			}
+		}
+	}
+	out := verbs + " " + strings.Join(resources, ",")
+	if len(rule.ResourceNames) > 0 {
+		out += " named " + strings.Join(rule.ResourceNames, ",")
+	}
+	return out
+}
+
+// DescribeGrant reads "clusterrolebinding/ops -> clusterrole/cluster-admin: * *.* (cluster-wide)".
+func DescribeGrant(g snapshot.Grant) string {
+	where := "cluster-wide"
+	if g.Namespace != "" {
+		where = "in namespace " + g.Namespace
+	}
+	return fmt.Sprintf("%s -> %s: %s (%s)", g.Binding.Describe(), g.Role.Describe(), DescribeRule(g.Rule), where)
+}
+
+func subjectKey(subject rbacv1.Subject) string {
+	return subject.Kind + "/" + subject.Namespace + "/" + subject.Name
+}
+
+// holding is what one subject holds of an ability.
+type holding struct {
+	subject  rbacv1.Subject
+	grants   []snapshot.Grant
+	severity check.Severity
+}
+
+// ability is a dangerous permission: the rules that give it, and how severe it is where a grant applies.
+type ability struct {
+	meta check.Meta
+	// allows tells whether a rule gives the ability.
+	allows func(rbacv1.PolicyRule) bool
+	// severity says how severe a grant is (by its scope, say); "" means it does not count.
+	severity func(snapshot.Grant) check.Severity
+	// subject says what the holder can do, for the message.
+	consequence string
+}
+
+// holders groups the grants that give an ability by subject, in the order subjects first appear.
+// Default bindings are left out.
+func (a ability) holders(s *snapshot.Snapshot) []holding {
+	index := map[string]int{}
+	var out []holding
+	for _, g := range s.Grants() {
+		if g.Default || !a.allows(g.Rule) {
+			continue
+		}
+		sev := a.meta.Severity
+		if a.severity != nil {
+			sev = a.severity(g)
+		}
+		if sev == "" {
+			continue
+		}
+		key := subjectKey(g.Subject)
+		i, seen := index[key]
+		if !seen {
+			i = len(out)
+			index[key] = i
+			out = append(out, holding{subject: g.Subject, severity: sev})
+		}
+		out[i].grants = append(out[i].grants, g)
+		if sev.Rank() < out[i].severity.Rank() {
+			out[i].severity = sev
+		}
+	}
+	return out
+}
+
+func (a ability) Meta() check.Meta { return a.meta }
+
+func (a ability) Run(s *snapshot.Snapshot) []check.Finding {
+	var findings []check.Finding
+	for _, h := range a.holders(s) {
+		objects := []snapshot.Ref{SubjectRef(h.subject)}
+		var evidence []string
+		for _, g := range h.grants {
+			for _, ref := range []snapshot.Ref{g.Binding, g.Role} {
+				if !slices.Contains(objects, ref) {
+					objects = append(objects, ref)
+				}
+			}
+			evidence = append(evidence, DescribeGrant(g))
+		}
+		f := check.New(a.meta, fmt.Sprintf("%s %s.", capitalize(SubjectString(h.subject)), a.consequence), objects...)
+		f.Severity = h.severity
+		f.Scope = check.ScopeCluster
+		f.Evidence = check.LimitEvidence(evidence)
+		f.Fix = []string{revokeHint(h.grants[0])}
+		findings = append(findings, f)
+	}
+	return findings
+}
+
+func capitalize(s string) string { return strings.ToUpper(s[:1]) + s[1:] }
+
+// revokeHint is the command that shows the binding to change.
+func revokeHint(g snapshot.Grant) string {
+	if g.Binding.Namespace != "" {
+		return fmt.Sprintf("kubectl edit rolebinding -n %s %s   # remove the subject, or bind a narrower role", g.Binding.Namespace, g.Binding.Name)
+	}
+	return fmt.Sprintf("kubectl edit clusterrolebinding %s   # remove the subject, or bind a narrower role", g.Binding.Name)
+}
+
+// requests builds an ability test from requests: a rule gives the ability if it allows any.
+func requests(rs ...snapshot.Request) func(rbacv1.PolicyRule) bool {
+	return func(rule rbacv1.PolicyRule) bool {
+		return slices.ContainsFunc(rs, func(r snapshot.Request) bool { return snapshot.RuleAllows(rule, r) })
+	}
+}
+
+// on builds requests for each verb on each resource (optionally "resource/subresource") of a group.
+func on(group string, verbs []string, resources ...string) []snapshot.Request {
+	var out []snapshot.Request
+	for _, verb := range verbs {
+		for _, resource := range resources {
+			res, sub, _ := strings.Cut(resource, "/")
+			out = append(out, snapshot.Request{Verb: verb, APIGroup: group, Resource: res, Subresource: sub})
+		}
+	}
+	return out
+}
+
+// byScope rates a cluster-wide grant and a grant in one namespace differently.
+func byScope(clusterWide, namespaced check.Severity) func(snapshot.Grant) check.Severity {
+	return func(g snapshot.Grant) check.Severity {
+		if g.Namespace == "" {
+			return clusterWide
+		}
+		return namespaced
+	}
+}
+
+func verbs(v ...string) []string { return v }
