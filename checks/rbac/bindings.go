@@ -87,7 +87,7 @@ func (c WildcardRole) Run(s *snapshot.Snapshot) []check.Finding {
 		if len(evidence) == 0 {
 			return
 		}
-		f := check.New(c.Meta(), fmt.Sprintf("%s grants with wildcards: %s.", capitalize(ref.Describe()), strings.Join(evidence, "; ")), ref)
+		f := check.New(c.Meta(), fmt.Sprintf("%s grants with wildcards: %s.", describe(ref), strings.Join(evidence, "; ")), ref)
 		f.Evidence = evidence
 		if ref.Namespace != "" {
 			f.Fix = []string{fmt.Sprintf("kubectl edit role -n %s %s", ref.Namespace, ref.Name)}
@@ -137,7 +137,7 @@ func (c AuthenticatedGrant) Run(s *snapshot.Snapshot) []check.Finding {
 		}
 		role := b.roleRefOf()
 		f := check.New(c.Meta(), fmt.Sprintf("%s grants %s to every authenticated identity (system:authenticated).",
-			capitalize(b.ref.Describe()), role.Describe()), SubjectRef(rbacv1.Subject{Kind: rbacv1.GroupKind, Name: "system:authenticated"}), b.ref, role)
+			describe(b.ref), describe(role)), SubjectRef(rbacv1.Subject{Kind: rbacv1.GroupKind, Name: "system:authenticated"}), b.ref, role)
 		f.Scope = check.ScopeCluster
 		f.Fix = []string{b.editCommand() + "   # replace system:authenticated with the groups that need it"}
 		findings = append(findings, f)
@@ -180,7 +180,7 @@ func (c DefaultServiceAccountBound) Run(s *snapshot.Snapshot) []check.Finding {
 			}
 			role := b.roleRefOf()
 			f := check.New(c.Meta(), fmt.Sprintf("%s grants %s to the default ServiceAccount of namespace %s: every pod "+
-				"there that names no ServiceAccount holds it.", capitalize(b.ref.Describe()), role.Describe(), sub.Namespace),
+				"there that names no ServiceAccount holds it.", describe(b.ref), describe(role), sub.Namespace),
 				SubjectRef(sub), b.ref, role)
 			f.Fix = []string{b.editCommand() + "   # bind a dedicated ServiceAccount instead"}
 			findings = append(findings, f)
@@ -231,7 +231,7 @@ func (c MissingServiceAccount) Run(s *snapshot.Snapshot) []check.Finding {
 				continue
 			}
 			f := check.New(c.Meta(), fmt.Sprintf("%s grants %s to %s, which does not exist: whoever creates it inherits the grant.",
-				capitalize(b.ref.Describe()), b.roleRefOf().Describe(), SubjectString(sub)), SubjectRef(sub), b.ref)
+				describe(b.ref), describe(b.roleRefOf()), SubjectString(sub)), SubjectRef(sub), b.ref)
 			f.Fix = []string{b.editCommand() + "   # remove the subject"}
 			findings = append(findings, f)
 		}
@@ -265,7 +265,7 @@ func (c DanglingBinding) Run(s *snapshot.Snapshot) []check.Finding {
 			continue
 		}
 		role := b.roleRefOf()
-		f := check.New(c.Meta(), fmt.Sprintf("%s refers to %s, which does not exist.", capitalize(b.ref.Describe()), role.Describe()), b.ref)
+		f := check.New(c.Meta(), fmt.Sprintf("%s refers to %s, which does not exist.", describe(b.ref), describe(role)), b.ref)
 		if b.namespace != "" {
 			f.Fix = []string{fmt.Sprintf("kubectl delete rolebinding -n %s %s   # or create the role", b.namespace, b.ref.Name)}
 		} else {

@@ -34,12 +34,20 @@ func SubjectRef(subject rbacv1.Subject) snapshot.Ref {
 	return snapshot.Ref{APIVersion: rbacv1.SchemeGroupVersion.String(), Kind: subject.Kind, Name: subject.Name}
 }
 
-// SubjectString reads "user alice", "group devs" or "serviceaccount ci/deployer".
+// SubjectString reads "User alice", "Group devs" or "ServiceAccount ci/deployer".
 func SubjectString(subject rbacv1.Subject) string {
 	if subject.Kind == rbacv1.ServiceAccountKind {
-		return "serviceaccount " + subject.Namespace + "/" + subject.Name
+		return "ServiceAccount " + subject.Namespace + "/" + subject.Name
 	}
-	return strings.ToLower(subject.Kind) + " " + subject.Name
+	return subject.Kind + " " + subject.Name
+}
+
+// describe names an RBAC object by its kind as written: "ClusterRole admin", "RoleBinding dev/ci".
+func describe(ref snapshot.Ref) string {
+	if ref.Namespace != "" {
+		return ref.Kind + " " + ref.Namespace + "/" + ref.Name
+	}
+	return ref.Kind + " " + ref.Name
 }
 
 // DescribeRule reads a rule the way people write it: "get,list secrets" or "* on *.*".
@@ -71,7 +79,7 @@ func DescribeGrant(g snapshot.Grant) string {
 	if g.Namespace != "" {
 		where = "in namespace " + g.Namespace
 	}
-	return fmt.Sprintf("%s -> %s: %s (%s)", g.Binding.Describe(), g.Role.Describe(), DescribeRule(g.Rule), where)
+	return fmt.Sprintf("%s -> %s: %s (%s)", describe(g.Binding), describe(g.Role), DescribeRule(g.Rule), where)
 }
 
 func subjectKey(subject rbacv1.Subject) string {
@@ -142,7 +150,7 @@ func (a ability) Run(s *snapshot.Snapshot) []check.Finding {
 			}
 			evidence = append(evidence, DescribeGrant(g))
 		}
-		f := check.New(a.meta, fmt.Sprintf("%s %s.", capitalize(SubjectString(h.subject)), a.consequence), objects...)
+		f := check.New(a.meta, fmt.Sprintf("%s %s.", SubjectString(h.subject), a.consequence), objects...)
 		f.Severity = h.severity
 		f.Scope = check.ScopeCluster
 		f.Evidence = check.LimitEvidence(evidence)
@@ -151,8 +159,6 @@ func (a ability) Run(s *snapshot.Snapshot) []check.Finding {
 	}
 	return findings
 }
-
-func capitalize(s string) string { return strings.ToUpper(s[:1]) + s[1:] }
 
 // revokeHint is the command that shows the binding to change.
 func revokeHint(g snapshot.Grant) string {

@@ -80,7 +80,7 @@ func TestAggregatedClusterRoles(t *testing.T) {
 // The evidence is the path from subject to binding to role to rule.
 func TestEvidenceShowsThePath(t *testing.T) {
 	findings := byID(t, "rbac-pod-exec").Run(fixture.LoadOverlay(t, "defaults.yaml", "rbac-pod-exec.yaml"))
-	want := "rolebinding shop/support-exec -> clusterrole exec-anything: create */exec (in namespace shop)"
+	want := "RoleBinding shop/support-exec -> ClusterRole exec-anything: create */exec (in namespace shop)"
 	if len(findings) != 1 || strings.Join(findings[0].Evidence, "\n") != want {
 		t.Errorf("evidence %q, want %q", findings[0].Evidence, want)
 	}

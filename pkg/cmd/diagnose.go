@@ -6,12 +6,14 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
@@ -48,6 +50,9 @@ type DiagnoseOptions struct {
 	Color      string
 	ChunkSize  int64
 	Thresholds checks.Options
+
+	// catalog narrows the checks a command runs (rbac-audit runs the RBAC ones); nil keeps all.
+	catalog func(check.Meta) bool
 
 	format    render.Format
 	failOn    check.Severity
@@ -89,19 +94,25 @@ a deploy; checks that judge live status are left out then.
 		},
 	}
 	f := cmd.Flags()
-	f.StringSliceVarP(&o.Filenames, "filename", "f", nil, "Manifests to check instead of the cluster: files, directories (recursive), or - for stdin")
-	f.StringSliceVar(&o.Checks, "checks", nil, "Run only these check IDs (comma-separated)")
+	o.addReportFlags(f)
 	f.StringSliceVar(&o.Categories, "category", nil, "Run only these categories: apiserver, resources, workloads, dns, conntrack, netpol, rbac")
-	f.StringSliceVar(&o.Skip, "skip", nil, "Skip these check IDs (comma-separated)")
-	f.StringVarP(&o.Output, "output", "o", "", "Output format: pretty, table, wide, json, yaml (default pretty on a terminal, table otherwise)")
-	f.StringVar(&o.FailOn, "fail-on", "high", "Exit 1 when a finding is at least this severe: critical, high, medium, low, info, or none")
-	f.StringVar(&o.Color, "color", "auto", "Colour the pretty output: auto (on a terminal, unless NO_COLOR is set), always, never")
 	f.Float64Var(&o.Thresholds.Resources.MemoryOvercommitRatio, "memory-overcommit-ratio", o.Thresholds.Resources.MemoryOvercommitRatio,
 		"memory-overcommit reports memory limits more than this many times the request")
 	f.StringSliceVar(&o.Thresholds.Netpol.SystemNamespaces, "netpol-system-namespaces", o.Thresholds.Netpol.SystemNamespaces,
 		"namespaces the NetworkPolicy coverage checks leave alone (the cluster's own components)")
-	f.Int64Var(&o.ChunkSize, "chunk-size", collect.DefaultChunkSize, "List objects from the API server in pages of this size; 0 lists each kind in one response")
 	return cmd
+}
+
+// addReportFlags registers the flags every command that reads a cluster (or manifests) and
+// prints a report shares.
+func (o *DiagnoseOptions) addReportFlags(f *pflag.FlagSet) {
+	f.StringSliceVarP(&o.Filenames, "filename", "f", nil, "Manifests to check instead of the cluster: files, directories (recursive), or - for stdin")
+	f.StringSliceVar(&o.Checks, "checks", nil, "Run only these check IDs (comma-separated)")
+	f.StringSliceVar(&o.Skip, "skip", nil, "Skip these check IDs (comma-separated)")
+	f.StringVarP(&o.Output, "output", "o", "", "Output format: pretty, table, wide, json, yaml (default pretty on a terminal, table otherwise)")
+	f.StringVar(&o.FailOn, "fail-on", "high", "Exit 1 when a finding is at least this severe: critical, high, medium, low, info, or none")
+	f.StringVar(&o.Color, "color", "auto", "Colour the pretty output: auto (on a terminal, unless NO_COLOR is set), always, never")
+	f.Int64Var(&o.ChunkSize, "chunk-size", collect.DefaultChunkSize, "List objects from the API server in pages of this size; 0 lists each kind in one response")
 }
 
 // Complete derives the output format, the gate and the colour decision from flags and environment.
@@ -154,7 +165,11 @@ func (o *DiagnoseOptions) Run(ctx context.Context) error {
 	if len(o.Filenames) > 0 {
 		source = snapshot.SourceManifests
 	}
-	plan, err := engine.Select(checks.All(o.Thresholds), engine.Selection{Checks: o.Checks, Categories: o.Categories, Skip: o.Skip}, source)
+	catalog := checks.All(o.Thresholds)
+	if o.catalog != nil {
+		catalog = slices.DeleteFunc(catalog, func(c check.Check) bool { return !o.catalog(c.Meta()) })
+	}
+	plan, err := engine.Select(catalog, engine.Selection{Checks: o.Checks, Categories: o.Categories, Skip: o.Skip}, source)
 	if err != nil {
 		return failed("%v", err)
 	}
@@ -178,8 +193,8 @@ func (o *DiagnoseOptions) Run(ctx context.Context) error {
 			strings.Join(plan.LiveOnlyLeftOut, ", "))
 	}
 	if len(plan.LiveOnlyLeftOut) > 0 {
-		fmt.Fprintf(o.streams.ErrOut, "note: %d checks that judge live status (conditions, restarts, usage) are left out for manifests\n",
-			len(plan.LiveOnlyLeftOut))
+		fmt.Fprintf(o.streams.ErrOut, "note: %s that judge live status (conditions, restarts, usage) are left out for manifests\n",
+			check.Plural(len(plan.LiveOnlyLeftOut), "check", "checks"))
 	}
 	r := engine.Run(snap, plan, o.env.Now())
 	if err := render.Write(o.streams.Out, r, o.format, render.Options{Color: o.color}); err != nil {

@@ -25,6 +25,7 @@ func TestDiagnoseFindsTheScenarioIncidents(t *testing.T) {
 		"dns-unavailable kube-system/deployment/coredns",
 		"deployment-unavailable shop/deployment/cart",
 		"pod-crashloop shop/deployment/cart",
+		"rbac-cluster-admin ci/serviceaccount/deployer",
 		"dns-memory-limit-low kube-system/deployment/coredns",
 		"node-not-ready node/node-c",
 		"memory-pressure-unlimited-pods node/node-b",
@@ -36,6 +37,8 @@ func TestDiagnoseFindsTheScenarioIncidents(t *testing.T) {
 		"pod-image-pull shop/deployment/checkout",
 		"pod-unschedulable data/statefulset/postgres",
 		"statefulset-unavailable data/statefulset/postgres",
+		"rbac-pod-exec user/support",
+		"rbac-secrets-read group/auditors",
 		"netpol-no-default-deny namespace/data",
 		"apiserver-audit-log kube-system/pod/kube-apiserver-node-a",
 		"apiserver-encryption-at-rest kube-system/pod/kube-apiserver-node-a",
@@ -53,6 +56,7 @@ func TestDiagnoseFindsTheScenarioIncidents(t *testing.T) {
 		"cpu-request-missing shop/deployment/checkout",
 		"netpol-dangling data/networkpolicy/redis-cache",
 		"netpol-peer-matches-nothing data/networkpolicy/postgres-from-shop",
+		"rbac-dangling-binding data/rolebinding/legacy-reader",
 		"netpol-egress-unisolated data/statefulset/postgres",
 	}
 	if got := findingKeys(rep); !reflect.DeepEqual(got, want) {
@@ -61,7 +65,7 @@ func TestDiagnoseFindsTheScenarioIncidents(t *testing.T) {
 	if rep.Metadata.Source != "cluster" || rep.Metadata.Context != "alertmend-test" || rep.Metadata.Server != cluster.Server {
 		t.Errorf("metadata %+v", rep.Metadata)
 	}
-	if rep.Summary.Critical != 3 || rep.Summary.High != 11 || rep.Summary.ChecksRun != len(checks.All(checks.DefaultOptions()))-5 {
+	if rep.Summary.Critical != 4 || rep.Summary.High != 13 || rep.Summary.ChecksRun != len(checks.All(checks.DefaultOptions()))-5 {
 		t.Errorf("summary %+v", rep.Summary)
 	}
 	// The test control plane has no metrics-server, refuses to proxy to the loopback addresses
@@ -132,9 +136,9 @@ func TestDiagnoseSelectionAndGate(t *testing.T) {
 		{[]string{"--checks", "node-pressure", "--fail-on", "critical"}, 0, 1},
 		{[]string{"--checks", "node-pressure", "--fail-on", "high"}, 1, 1},
 		// Usage and CoreDNS's metrics are not evaluated here: with the gate off, the run is incomplete.
-		{[]string{"--fail-on", "none"}, 3, 32},
-		{[]string{"--fail-on", "none", "--skip", "memory-usage-near-limit,dns-servfail-ratio,dns-forward-unhealthy,dns-forward-loop-risk,netpol-cni-not-enforcing"}, 0, 32},
-		{[]string{"--fail-on", "critical"}, 1, 32},
+		{[]string{"--fail-on", "none"}, 3, 36},
+		{[]string{"--fail-on", "none", "--skip", "memory-usage-near-limit,dns-servfail-ratio,dns-forward-unhealthy,dns-forward-loop-risk,netpol-cni-not-enforcing"}, 0, 36},
+		{[]string{"--fail-on", "critical"}, 1, 36},
 	}
 	for _, tc := range cases {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {

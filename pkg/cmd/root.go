@@ -68,6 +68,7 @@ It only reads: it never changes the cluster and never reads Secrets.
 	})
 	root.AddCommand(
 		newDiagnoseCommand(configFlags, streams, env),
+		newRBACAuditCommand(configFlags, streams, env),
 		newChecksCommand(streams),
 		newExplainCommand(streams),
 		newVersionCommand(streams),
