@@ -35,7 +35,9 @@ type RBACAuditOptions struct {
 
 func newRBACAuditCommand(configFlags *genericclioptions.ConfigFlags, streams genericiooptions.IOStreams, env Environment) *cobra.Command {
 	o := &RBACAuditOptions{DiagnoseOptions: &DiagnoseOptions{configFlags: configFlags, streams: streams, env: env, Thresholds: checks.DefaultOptions()}}
-	o.catalog = func(m check.Meta) bool { return m.Category == check.CategoryRBAC || m.ID == "apiserver-anonymous-binding" }
+	o.catalog = func(m check.Meta) bool {
+		return m.Category == check.CategoryRBAC || m.ID == "apiserver-anonymous-binding"
+	}
 	cmd := &cobra.Command{
 		Use:   "rbac-audit [--subject KIND:NAME | --who-can VERB RESOURCE[/SUBRESOURCE]]",
 		Short: "Find who can take over the cluster: risky RBAC subjects, one subject's permissions, or who may do something",
