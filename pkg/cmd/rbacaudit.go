@@ -254,7 +254,13 @@ func (o *RBACAuditOptions) resolveResource(partial schema.GroupVersionResource, 
 				}
 			}
 		}
+		if gvr, ok := virtualResource(partial, explicitGroup); ok {
+			return gvr, clusterScope{}, nil
+		}
 		return schema.GroupVersionResource{}, nil, failed("unknown resource %q on this server: %v", partial.Resource, err)
+	}
+	if gvr, ok := virtualResource(partial, explicitGroup); ok {
+		return gvr, clusterScope{}, nil
 	}
 	if explicitGroup {
 		return partial, nil, nil
@@ -272,3 +278,20 @@ func (o *RBACAuditOptions) resolveResource(partial schema.GroupVersionResource, 
 	slices.Sort(groups) // "" (core) sorts first
 	return schema.GroupVersionResource{Group: groups[0], Resource: partial.Resource}, nil, nil
 }
+
+// virtualResource knows the resources RBAC names that no API serves as objects: the targets of
+// impersonation and the certificate signers. They are cluster-wide.
+func virtualResource(partial schema.GroupVersionResource, explicitGroup bool) (schema.GroupVersionResource, bool) {
+	groups := map[string]string{"users": "", "groups": "", "userextras": "authentication.k8s.io", "uids": "authentication.k8s.io",
+		"signers": "certificates.k8s.io"}
+	group, ok := groups[partial.Resource]
+	if !ok || (explicitGroup && partial.Group != group) {
+		return schema.GroupVersionResource{}, false
+	}
+	return schema.GroupVersionResource{Group: group, Resource: partial.Resource}, true
+}
+
+// clusterScope is the scope of a resource that lives in no namespace.
+type clusterScope struct{}
+
+func (clusterScope) Name() meta.RESTScopeName { return meta.RESTScopeNameRoot }
