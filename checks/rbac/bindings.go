@@ -12,14 +12,14 @@ import (
 	"github.com/alertmend/kubectl-alertmend/pkg/snapshot"
 )
 
-func isDefault(meta metav1.ObjectMeta) bool {
+func isDefault(meta *metav1.ObjectMeta) bool {
 	return meta.Labels[snapshot.BootstrapLabel] == "rbac-defaults"
 }
 
 // binding is a RoleBinding or ClusterRoleBinding, seen the same way.
 type binding struct {
 	ref      snapshot.Ref
-	meta     metav1.ObjectMeta
+	meta     *metav1.ObjectMeta
 	roleRef  rbacv1.RoleRef
 	subjects []rbacv1.Subject
 	// namespace is a RoleBinding's; "" for a ClusterRoleBinding.
@@ -27,14 +27,14 @@ type binding struct {
 }
 
 func bindings(s *snapshot.Snapshot) []binding {
-	var out []binding
+	out := make([]binding, 0, len(s.ClusterRoleBindings)+len(s.RoleBindings))
 	for i := range s.ClusterRoleBindings {
 		b := &s.ClusterRoleBindings[i]
-		out = append(out, binding{snapshot.RefTo(snapshot.KindClusterRoleBindings, "", b.Name), b.ObjectMeta, b.RoleRef, b.Subjects, ""})
+		out = append(out, binding{snapshot.RefTo(snapshot.KindClusterRoleBindings, "", b.Name), &b.ObjectMeta, b.RoleRef, b.Subjects, ""})
 	}
 	for i := range s.RoleBindings {
 		b := &s.RoleBindings[i]
-		out = append(out, binding{snapshot.RefTo(snapshot.KindRoleBindings, b.Namespace, b.Name), b.ObjectMeta, b.RoleRef, b.Subjects, b.Namespace})
+		out = append(out, binding{snapshot.RefTo(snapshot.KindRoleBindings, b.Namespace, b.Name), &b.ObjectMeta, b.RoleRef, b.Subjects, b.Namespace})
 	}
 	return out
 }
@@ -74,7 +74,7 @@ func (WildcardRole) Meta() check.Meta {
 
 func (c WildcardRole) Run(s *snapshot.Snapshot) []check.Finding {
 	var findings []check.Finding
-	report := func(ref snapshot.Ref, meta metav1.ObjectMeta, rules []rbacv1.PolicyRule) {
+	report := func(ref snapshot.Ref, meta *metav1.ObjectMeta, rules []rbacv1.PolicyRule) {
 		if isDefault(meta) {
 			return
 		}
@@ -98,11 +98,11 @@ func (c WildcardRole) Run(s *snapshot.Snapshot) []check.Finding {
 	}
 	for i := range s.ClusterRoles {
 		r := &s.ClusterRoles[i]
-		report(snapshot.RefTo(snapshot.KindClusterRoles, "", r.Name), r.ObjectMeta, r.Rules)
+		report(snapshot.RefTo(snapshot.KindClusterRoles, "", r.Name), &r.ObjectMeta, r.Rules)
 	}
 	for i := range s.Roles {
 		r := &s.Roles[i]
-		report(snapshot.RefTo(snapshot.KindRoles, r.Namespace, r.Name), r.ObjectMeta, r.Rules)
+		report(snapshot.RefTo(snapshot.KindRoles, r.Namespace, r.Name), &r.ObjectMeta, r.Rules)
 	}
 	return findings
 }

@@ -79,7 +79,7 @@ func DescribeGrant(g snapshot.Grant) string {
 	if g.Namespace != "" {
 		where = "in namespace " + g.Namespace
 	}
-	return fmt.Sprintf("%s -> %s: %s (%s)", describe(g.Binding), describe(g.Role), DescribeRule(g.Rule), where)
+	return fmt.Sprintf("%s -> %s: %s (%s)", describe(g.Binding), describe(g.Role), DescribeRule(*g.Rule), where)
 }
 
 func subjectKey(subject rbacv1.Subject) string {
@@ -110,7 +110,7 @@ func (a ability) holders(s *snapshot.Snapshot) []holding {
 	index := map[string]int{}
 	var out []holding
 	for _, g := range s.Grants() {
-		if g.Default || !a.allows(g.Rule) {
+		if g.Default || !a.allows(*g.Rule) {
 			continue
 		}
 		sev := a.meta.Severity

@@ -209,7 +209,7 @@ func describeRequest(r snapshot.Request) string {
 
 // grantAllows applies a grant from the tool's JSON answer to a request.
 func grantAllows(g report.AccessGrant, r snapshot.Request) bool {
-	sg := snapshot.Grant{Namespace: g.Namespace, Rule: g.Rule}
+	sg := snapshot.Grant{Namespace: g.Namespace, Rule: &g.Rule}
 	return sg.Applies(r) && snapshot.RuleAllows(g.Rule, r)
 }
 

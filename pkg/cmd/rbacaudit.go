@@ -152,7 +152,7 @@ func parseSubject(value string) (report.Subject, snapshot.Identity, error) {
 func accessGrant(g snapshot.Grant) report.AccessGrant {
 	return report.AccessGrant{
 		Subject: report.Subject{Kind: g.Subject.Kind, Name: g.Subject.Name, Namespace: g.Subject.Namespace},
-		Binding: g.Binding, Role: g.Role, Namespace: g.Namespace, Rule: g.Rule, Default: g.Default,
+		Binding: g.Binding, Role: g.Role, Namespace: g.Namespace, Rule: *g.Rule, Default: g.Default,
 	}
 }
 
@@ -192,7 +192,7 @@ func (o *RBACAuditOptions) runWhoCan(ctx context.Context) error {
 			Subresource: request.Subresource, Namespace: request.Namespace, Path: request.Path},
 		Grants: []report.AccessGrant{}}
 	for _, g := range snap.Grants() {
-		if g.Applies(request) && snapshot.RuleAllows(g.Rule, request) {
+		if g.Applies(request) && snapshot.RuleAllows(*g.Rule, request) {
 			answer.Grants = append(answer.Grants, accessGrant(g))
 		}
 	}

@@ -21,7 +21,8 @@ type Grant struct {
 	// Namespace is where the grant applies: a RoleBinding's namespace, or "" for a
 	// ClusterRoleBinding, which applies everywhere.
 	Namespace string
-	Rule      rbacv1.PolicyRule
+	// Rule points into the role's rules, shared by every grant of that role: never modify it.
+	Rule *rbacv1.PolicyRule
 	// Default is true when the binding is one of the API server's bootstrap defaults.
 	Default bool
 }
@@ -69,7 +70,21 @@ func (id Identity) Holds(subject rbacv1.Subject) bool {
 // binding whose role is missing gives nothing; see DanglingBindings.
 func (s *Snapshot) Grants() []Grant {
 	rules := s.clusterRoleRules()
-	var out []Grant
+	// Sized up front: on a large cluster this is tens of thousands of grants, and growing the
+	// slice step by step would copy them many times over.
+	size := 0
+	for i := range s.ClusterRoleBindings {
+		size += len(s.ClusterRoleBindings[i].Subjects) * len(rules[s.ClusterRoleBindings[i].RoleRef.Name])
+	}
+	for i := range s.RoleBindings {
+		b := &s.RoleBindings[i]
+		role, _ := s.RoleRules(b.Namespace, b.RoleRef)
+		if b.RoleRef.Kind == "ClusterRole" {
+			role = rules[b.RoleRef.Name]
+		}
+		size += len(b.Subjects) * len(role)
+	}
+	out := make([]Grant, 0, size)
 	for i := range s.ClusterRoleBindings {
 		b := &s.ClusterRoleBindings[i]
 		if b.RoleRef.Kind != "ClusterRole" {
@@ -113,7 +128,8 @@ func appendGrants(out []Grant, meta metav1.ObjectMeta, binding, role Ref, namesp
 			// A RoleBinding may leave out its ServiceAccounts' namespace: its own is meant.
 			subject.Namespace = namespace
 		}
-		for _, rule := range rules {
+		for i := range rules {
+			rule := &rules[i]
 			if namespace != "" && len(rule.NonResourceURLs) > 0 && len(rule.Resources) == 0 {
 				continue // non-resource URLs are granted only cluster-wide
 			}

@@ -81,10 +81,12 @@ type Snapshot struct {
 	// Origins gives, for objects loaded from files, where each was defined.
 	Origins map[Ref]Origin
 
-	replicaSetsByKey map[string]*appsv1.ReplicaSet
-	jobsByKey        map[string]*batchv1.Job
-	podsPerOwner     map[Ref]int
-	podsByOwner      map[Ref][]*corev1.Pod
+	replicaSetsByKey   map[string]*appsv1.ReplicaSet
+	rolesByKey         map[string]*rbacv1.Role
+	clusterRolesByName map[string]*rbacv1.ClusterRole
+	jobsByKey          map[string]*batchv1.Job
+	podsPerOwner       map[Ref]int
+	podsByOwner        map[Ref][]*corev1.Pod
 }
 
 // ProbeResult is the answer to one request made without credentials.
@@ -151,6 +153,14 @@ func (s *Snapshot) Finish() {
 		rs := &s.ReplicaSets[i]
 		s.replicaSetsByKey[rs.Namespace+"/"+rs.Name] = rs
 	}
+	s.rolesByKey = make(map[string]*rbacv1.Role, len(s.Roles))
+	for i := range s.Roles {
+		s.rolesByKey[s.Roles[i].Namespace+"/"+s.Roles[i].Name] = &s.Roles[i]
+	}
+	s.clusterRolesByName = make(map[string]*rbacv1.ClusterRole, len(s.ClusterRoles))
+	for i := range s.ClusterRoles {
+		s.clusterRolesByName[s.ClusterRoles[i].Name] = &s.ClusterRoles[i]
+	}
 	s.jobsByKey = make(map[string]*batchv1.Job, len(s.Jobs))
 	for i := range s.Jobs {
 		job := &s.Jobs[i]
@@ -173,16 +183,12 @@ func (s *Snapshot) Finish() {
 func (s *Snapshot) RoleRules(namespace string, ref rbacv1.RoleRef) ([]rbacv1.PolicyRule, bool) {
 	switch ref.Kind {
 	case "ClusterRole":
-		for i := range s.ClusterRoles {
-			if s.ClusterRoles[i].Name == ref.Name {
-				return s.ClusterRoles[i].Rules, true
-			}
+		if role, ok := s.clusterRolesByName[ref.Name]; ok {
+			return role.Rules, true
 		}
 	case "Role":
-		for i := range s.Roles {
-			if s.Roles[i].Namespace == namespace && s.Roles[i].Name == ref.Name {
-				return s.Roles[i].Rules, true
-			}
+		if role, ok := s.rolesByKey[namespace+"/"+ref.Name]; ok {
+			return role.Rules, true
 		}
 	}
 	return nil, false
