@@ -9,10 +9,13 @@ import (
 	"github.com/alertmend/kubectl-alertmend/pkg/snapshot"
 )
 
-// isFullAdmin is a rule that allows every verb on every resource of every group: cluster-admin.
+// isFullAdmin is a rule that allows every verb, or at least every read and write, on every
+// resource of every group: cluster-admin, or its equivalent (reading every Secret and creating
+// any pod is taking over the cluster, escalate and bind or not).
 func isFullAdmin(rule rbacv1.PolicyRule) bool {
-	return slices.Contains(rule.Verbs, "*") && slices.Contains(rule.Resources, "*") && slices.Contains(rule.APIGroups, "*") &&
-		len(rule.ResourceNames) == 0
+	readWrite := []string{"get", "list", "watch", "create", "update", "patch", "delete"}
+	allVerbs := slices.Contains(rule.Verbs, "*") || !slices.ContainsFunc(readWrite, func(v string) bool { return !slices.Contains(rule.Verbs, v) })
+	return allVerbs && slices.Contains(rule.Resources, "*") && slices.Contains(rule.APIGroups, "*") && len(rule.ResourceNames) == 0
 }
 
 // abilityIDs are the checks whose findings a cluster-admin finding for the same subject and
@@ -33,8 +36,9 @@ func Abilities() []check.Check {
 		append(on("apps", verbs("create"), "deployments", "daemonsets", "statefulsets", "replicasets"),
 			on("batch", verbs("create"), "jobs", "cronjobs")...)...)
 	clusterAdmin := meta("rbac-cluster-admin", "Subjects hold cluster-admin or its equivalent", check.Critical,
-		"Finds subjects granted every verb on every resource of every API group (cluster-admin, or a role "+
-			"with the same * rules): critical cluster-wide, high through a RoleBinding (all of one namespace).",
+		"Finds subjects granted every verb (or at least get, list, watch, create, update, patch and delete) on "+
+			"every resource of every API group (cluster-admin, or a role with the same rules): critical "+
+			"cluster-wide, high through a RoleBinding (all of one namespace).",
 		"Whoever holds it, or steals its credentials, owns the cluster: every Secret, every workload, every node.",
 		"Bind a role with only the permissions needed; keep cluster-admin for break-glass accounts.")
 	// Everything else this subject can do through the same binding goes without saying.

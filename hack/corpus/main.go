@@ -26,63 +26,86 @@ type mapping struct {
 	// together loads a case's files as one cluster: a policy and the pods it selects live in
 	// different files.
 	together bool
+	// subjects compares the subjects a finding names (users, groups, service accounts), as
+	// subject-centric RBAC rules report them, rather than every object.
+	subjects bool
 }
 
 func polarisRules() []mapping {
 	return []mapping{
-		{"memoryLimitsMissing", []string{"memory-limit-missing"}, false},
-		{"memoryRequestsMissing", []string{"memory-request-missing"}, false},
-		{"cpuRequestsMissing", []string{"cpu-request-missing"}, false},
-		{"cpuLimitsMissing", nil, false},
-		{"missingNetworkPolicy", []string{"netpol-ingress-unisolated", "netpol-egress-unisolated"}, true},
+		{"memoryLimitsMissing", []string{"memory-limit-missing"}, false, false},
+		{"memoryRequestsMissing", []string{"memory-request-missing"}, false, false},
+		{"cpuRequestsMissing", []string{"cpu-request-missing"}, false, false},
+		{"cpuLimitsMissing", nil, false, false},
+		{"missingNetworkPolicy", []string{"netpol-ingress-unisolated", "netpol-egress-unisolated"}, true, false},
+		{"clusterrolebindingClusterAdmin", []string{"rbac-cluster-admin"}, true, false},
+		{"rolebindingClusterAdminClusterRole", []string{"rbac-cluster-admin"}, true, false},
+		{"rolebindingClusterAdminRole", []string{"rbac-cluster-admin"}, true, false},
+		{"clusterrolePodExecAttach", []string{"rbac-pod-exec"}, true, false},
+		{"clusterrolebindingPodExecAttach", []string{"rbac-pod-exec"}, true, false},
+		{"rolePodExecAttach", []string{"rbac-pod-exec"}, true, false},
+		{"rolebindingClusterRolePodExecAttach", []string{"rbac-pod-exec"}, true, false},
+		{"rolebindingRolePodExecAttach", []string{"rbac-pod-exec"}, true, false},
 	}
 }
 
 func regoRules() []mapping {
 	return []mapping{
-		{"resources-memory-limits", []string{"memory-limit-missing"}, false},
-		{"resources-memory-requests", []string{"memory-request-missing"}, false},
-		{"resources-cpu-requests", []string{"cpu-request-missing"}, false},
-		{"resources-memory-limit-and-request", []string{"memory-limit-missing", "memory-request-missing"}, false},
-		{"resources-cpu-limit-and-request", []string{"cpu-request-missing"}, false},
-		{"resources-cpu-limits", nil, false},
-		{"resource-policies", []string{"memory-limit-missing", "memory-request-missing", "cpu-request-missing"}, false},
-		{"anonymous-access-enabled", []string{"apiserver-anonymous-binding"}, false},
-		{"insecure-port-flag", []string{"apiserver-insecure-port"}, false},
-		{"ensure-that-the-admission-control-plugin-AlwaysAdmit-is-not-set", []string{"apiserver-always-admit"}, false},
-		{"ensure-that-the-admission-control-plugin-AlwaysPullImages-is-set", nil, false},
-		{"ensure-that-the-admission-control-plugin-EventRateLimit-is-set", nil, false},
-		{"ensure-that-the-admission-control-plugin-NamespaceLifecycle-is-set", []string{"apiserver-admission-disabled"}, false},
-		{"ensure-that-the-admission-control-plugin-NodeRestriction-is-set", []string{"apiserver-node-restriction"}, false},
-		{"ensure-that-the-admission-control-plugin-SecurityContextDeny-is-set-if-PodSecurityPolicy-is-not-used", nil, false},
-		{"ensure-that-the-admission-control-plugin-ServiceAccount-is-set", []string{"apiserver-admission-disabled"}, false},
-		{"ensure-that-the-api-server-DenyServiceExternalIPs-is-not-set", nil, false},
-		{"ensure-that-the-api-server-DenyServiceExternalIPs-is-set", nil, false},
-		{"ensure-that-the-api-server-anonymous-auth-argument-is-set-to-false", []string{"apiserver-anonymous-auth"}, false},
-		{"ensure-that-the-api-server-audit-log-maxage-argument-is-set-to-30-or-as-appropriate", []string{"apiserver-audit-log-retention"}, false},
-		{"ensure-that-the-api-server-audit-log-maxbackup-argument-is-set-to-10-or-as-appropriate", []string{"apiserver-audit-log-retention"}, false},
-		{"ensure-that-the-api-server-audit-log-maxsize-argument-is-set-to-100-or-as-appropriate", []string{"apiserver-audit-log-retention"}, false},
-		{"ensure-that-the-api-server-audit-log-path-argument-is-set", []string{"apiserver-audit-log"}, false},
-		{"ensure-that-the-api-server-authorization-mode-argument-includes-Node", []string{"apiserver-authorization-node-rbac"}, false},
-		{"ensure-that-the-api-server-authorization-mode-argument-includes-RBAC", []string{"apiserver-authorization-node-rbac"}, false},
-		{"ensure-that-the-api-server-authorization-mode-argument-is-not-set-to-AlwaysAllow", []string{"apiserver-authorization-always-allow"}, false},
-		{"ensure-that-the-api-server-client-ca-file-argument-is-set-as-appropriate", []string{"apiserver-client-ca"}, false},
-		{"ensure-that-the-api-server-encryption-provider-config-argument-is-set-as-appropriate", []string{"apiserver-encryption-at-rest"}, false},
-		{"ensure-that-the-api-server-encryption-providers-are-appropriately-configured", nil, false},
-		{"ensure-that-the-api-server-etcd-cafile-argument-is-set-as-appropriate", []string{"apiserver-etcd-tls"}, false},
-		{"ensure-that-the-api-server-etcd-certfile-and-etcd-keyfile-arguments-are-set-as-appropriate", []string{"apiserver-etcd-tls"}, false},
-		{"ensure-that-the-api-server-profiling-argument-is-set-to-false", []string{"apiserver-profiling"}, false},
-		{"ensure-that-the-api-server-request-timeout-argument-is-set-as-appropriate", []string{"apiserver-request-timeout"}, false},
-		{"ensure-that-the-api-server-secure-port-argument-is-not-set-to-0", []string{"apiserver-secure-port-disabled"}, false},
-		{"ensure-that-the-api-server-service-account-extend-token-expiration-is-set-to-false", []string{"apiserver-token-expiration-extended"}, false},
-		{"ensure-that-the-api-server-service-account-key-file-argument-is-set-as-appropriate", []string{"apiserver-service-account-key"}, false},
-		{"ensure-that-the-api-server-service-account-lookup-argument-is-set-to-true", []string{"apiserver-service-account-lookup"}, false},
-		{"ensure-that-the-api-server-tls-cert-file-and-tls-private-key-file-arguments-are-set-as-appropriate", []string{"apiserver-serving-certificate"}, false},
-		{"ensure-that-the-api-server-token-auth-file-parameter-is-not-set", []string{"apiserver-token-auth-file"}, false},
-		{"ingress-and-egress-blocked", []string{"netpol-ingress-unisolated", "netpol-egress-unisolated"}, true},
-		{"internal-networking", []string{"netpol-no-default-deny"}, true},
-		{"ensure_network_policy_configured_in_labels", []string{"netpol-ingress-unisolated"}, true},
-		{"dangling-networkpolicy", []string{"netpol-dangling"}, true},
+		{"resources-memory-limits", []string{"memory-limit-missing"}, false, false},
+		{"resources-memory-requests", []string{"memory-request-missing"}, false, false},
+		{"resources-cpu-requests", []string{"cpu-request-missing"}, false, false},
+		{"resources-memory-limit-and-request", []string{"memory-limit-missing", "memory-request-missing"}, false, false},
+		{"resources-cpu-limit-and-request", []string{"cpu-request-missing"}, false, false},
+		{"resources-cpu-limits", nil, false, false},
+		{"resource-policies", []string{"memory-limit-missing", "memory-request-missing", "cpu-request-missing"}, false, false},
+		{"anonymous-access-enabled", []string{"apiserver-anonymous-binding"}, false, false},
+		{"insecure-port-flag", []string{"apiserver-insecure-port"}, false, false},
+		{"ensure-that-the-admission-control-plugin-AlwaysAdmit-is-not-set", []string{"apiserver-always-admit"}, false, false},
+		{"ensure-that-the-admission-control-plugin-AlwaysPullImages-is-set", nil, false, false},
+		{"ensure-that-the-admission-control-plugin-EventRateLimit-is-set", nil, false, false},
+		{"ensure-that-the-admission-control-plugin-NamespaceLifecycle-is-set", []string{"apiserver-admission-disabled"}, false, false},
+		{"ensure-that-the-admission-control-plugin-NodeRestriction-is-set", []string{"apiserver-node-restriction"}, false, false},
+		{"ensure-that-the-admission-control-plugin-SecurityContextDeny-is-set-if-PodSecurityPolicy-is-not-used", nil, false, false},
+		{"ensure-that-the-admission-control-plugin-ServiceAccount-is-set", []string{"apiserver-admission-disabled"}, false, false},
+		{"ensure-that-the-api-server-DenyServiceExternalIPs-is-not-set", nil, false, false},
+		{"ensure-that-the-api-server-DenyServiceExternalIPs-is-set", nil, false, false},
+		{"ensure-that-the-api-server-anonymous-auth-argument-is-set-to-false", []string{"apiserver-anonymous-auth"}, false, false},
+		{"ensure-that-the-api-server-audit-log-maxage-argument-is-set-to-30-or-as-appropriate", []string{"apiserver-audit-log-retention"}, false, false},
+		{"ensure-that-the-api-server-audit-log-maxbackup-argument-is-set-to-10-or-as-appropriate", []string{"apiserver-audit-log-retention"}, false, false},
+		{"ensure-that-the-api-server-audit-log-maxsize-argument-is-set-to-100-or-as-appropriate", []string{"apiserver-audit-log-retention"}, false, false},
+		{"ensure-that-the-api-server-audit-log-path-argument-is-set", []string{"apiserver-audit-log"}, false, false},
+		{"ensure-that-the-api-server-authorization-mode-argument-includes-Node", []string{"apiserver-authorization-node-rbac"}, false, false},
+		{"ensure-that-the-api-server-authorization-mode-argument-includes-RBAC", []string{"apiserver-authorization-node-rbac"}, false, false},
+		{"ensure-that-the-api-server-authorization-mode-argument-is-not-set-to-AlwaysAllow", []string{"apiserver-authorization-always-allow"}, false, false},
+		{"ensure-that-the-api-server-client-ca-file-argument-is-set-as-appropriate", []string{"apiserver-client-ca"}, false, false},
+		{"ensure-that-the-api-server-encryption-provider-config-argument-is-set-as-appropriate", []string{"apiserver-encryption-at-rest"}, false, false},
+		{"ensure-that-the-api-server-encryption-providers-are-appropriately-configured", nil, false, false},
+		{"ensure-that-the-api-server-etcd-cafile-argument-is-set-as-appropriate", []string{"apiserver-etcd-tls"}, false, false},
+		{"ensure-that-the-api-server-etcd-certfile-and-etcd-keyfile-arguments-are-set-as-appropriate", []string{"apiserver-etcd-tls"}, false, false},
+		{"ensure-that-the-api-server-profiling-argument-is-set-to-false", []string{"apiserver-profiling"}, false, false},
+		{"ensure-that-the-api-server-request-timeout-argument-is-set-as-appropriate", []string{"apiserver-request-timeout"}, false, false},
+		{"ensure-that-the-api-server-secure-port-argument-is-not-set-to-0", []string{"apiserver-secure-port-disabled"}, false, false},
+		{"ensure-that-the-api-server-service-account-extend-token-expiration-is-set-to-false", []string{"apiserver-token-expiration-extended"}, false, false},
+		{"ensure-that-the-api-server-service-account-key-file-argument-is-set-as-appropriate", []string{"apiserver-service-account-key"}, false, false},
+		{"ensure-that-the-api-server-service-account-lookup-argument-is-set-to-true", []string{"apiserver-service-account-lookup"}, false, false},
+		{"ensure-that-the-api-server-tls-cert-file-and-tls-private-key-file-arguments-are-set-as-appropriate", []string{"apiserver-serving-certificate"}, false, false},
+		{"ensure-that-the-api-server-token-auth-file-parameter-is-not-set", []string{"apiserver-token-auth-file"}, false, false},
+		{"ingress-and-egress-blocked", []string{"netpol-ingress-unisolated", "netpol-egress-unisolated"}, true, false},
+		{"internal-networking", []string{"netpol-no-default-deny"}, true, false},
+		{"ensure_network_policy_configured_in_labels", []string{"netpol-ingress-unisolated"}, true, false},
+		{"dangling-networkpolicy", []string{"netpol-dangling"}, true, false},
+		{"rule-list-all-cluster-admins-v1", []string{"rbac-cluster-admin"}, true, true},
+		{"rule-can-bind-escalate", []string{"rbac-escalate-bind"}, true, true},
+		{"rule-can-impersonate-users-groups-v1", []string{"rbac-impersonate"}, true, true},
+		{"rule-can-list-get-secrets-v1", []string{"rbac-secrets-read"}, true, true},
+		{"rule-can-create-pod", []string{"rbac-create-workloads"}, true, true},
+		{"rule-can-create-service-account-token", []string{"rbac-token-create"}, true, true},
+		{"rule-can-modify-admission-webhooks", []string{"rbac-webhook-write"}, true, true},
+		{"rule-can-portforward-v1", []string{"rbac-pod-exec"}, true, true},
+		{"exec-into-container-v1", []string{"rbac-pod-exec"}, true, true},
+		{"rule-excessive-delete-rights-v1", []string{"rbac-delete-collection"}, true, true},
+		{"rule-can-access-proxy-subresource", []string{"rbac-nodes-proxy"}, true, true},
+		{"rule-can-approve-cert-signing-request", []string{"rbac-csr-approve"}, true, true},
 		// ensure-that-the-cni-in-use-supports-network-policies is not measured: its cases are
 		// kubescape's host-sensor CNIInfo documents, where alertmend reads the CNI's DaemonSet.
 	}
@@ -145,7 +168,7 @@ func Measure(dir string) ([]Verdict, error) {
 			if strings.HasPrefix(base, "mutated") {
 				continue // polaris's own mutation feature
 			}
-			got, err := flagged(catalog, m.checks, []string{f})
+			got, err := flagged(catalog, m.checks, []string{f}, false)
 			if err != nil {
 				return nil, err
 			}
@@ -165,7 +188,7 @@ func Measure(dir string) ([]Verdict, error) {
 			if _, err := os.Stat(filepath.Join(c, "data.json")); err == nil {
 				continue // depends on the rule's settings
 			}
-			want, err := regoExpected(filepath.Join(c, "expected.json"))
+			want, err := regoExpected(filepath.Join(c, "expected.json"), m.subjects)
 			if err != nil {
 				return nil, err
 			}
@@ -184,7 +207,7 @@ func Measure(dir string) ([]Verdict, error) {
 				groups = [][]string{manifestFiles(input)}
 			}
 			for _, files := range groups {
-				objects, err := flagged(catalog, m.checks, files)
+				objects, err := flagged(catalog, m.checks, files, m.subjects)
 				if err != nil {
 					return nil, err
 				}
@@ -209,7 +232,7 @@ func note(m mapping) string {
 
 // flagged loads files as manifests and returns the objects the given checks report, as
 // "Kind/name", sorted.
-func flagged(catalog map[string]check.Check, ids []string, files []string) ([]string, error) {
+func flagged(catalog map[string]check.Check, ids []string, files []string, subjectsOnly bool) ([]string, error) {
 	if len(ids) == 0 || len(files) == 0 {
 		return []string{}, nil
 	}
@@ -221,6 +244,9 @@ func flagged(catalog map[string]check.Check, ids []string, files []string) ([]st
 	for _, id := range ids {
 		for _, f := range catalog[id].Run(s) {
 			for _, o := range f.Objects {
+				if subjectsOnly && o.Kind != "User" && o.Kind != "Group" && o.Kind != "ServiceAccount" {
+					continue
+				}
 				set[o.Kind+"/"+o.Name] = true
 			}
 		}
@@ -243,13 +269,18 @@ func manifestFiles(dir string) []string {
 	return files
 }
 
-func regoExpected(path string) ([]string, error) {
+func regoExpected(path string, subjects bool) ([]string, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err
 	}
 	var alerts []struct {
 		AlertObject struct {
+			// Subject-centric rules name the subject here.
+			ExternalObjects *struct {
+				Kind string `json:"kind"`
+				Name string `json:"name"`
+			} `json:"externalObjects"`
 			K8sAPIObjects []struct {
 				Kind     string `json:"kind"`
 				Metadata struct {
@@ -266,6 +297,9 @@ func regoExpected(path string) ([]string, error) {
 		// Kubescape's expectations often omit the namespace: objects are compared by kind and name.
 		for _, o := range a.AlertObject.K8sAPIObjects {
 			set[o.Kind+"/"+o.Metadata.Name] = true
+		}
+		if e := a.AlertObject.ExternalObjects; subjects && e != nil && (e.Kind == "User" || e.Kind == "Group" || e.Kind == "ServiceAccount") {
+			set[e.Kind+"/"+e.Name] = true
 		}
 	}
 	return sortedSet(set), nil

@@ -172,6 +172,13 @@ func (s *Snapshot) clusterRoleRules() map[string][]rbacv1.PolicyRule {
 	for name, role := range byName {
 		out[name] = resolve(role, map[string]bool{})
 	}
+	if _, defined := out["cluster-admin"]; !defined && s.Source == SourceManifests {
+		// Every cluster has it, so manifests bind it without defining it.
+		out["cluster-admin"] = []rbacv1.PolicyRule{
+			{APIGroups: []string{"*"}, Resources: []string{"*"}, Verbs: []string{"*"}},
+			{NonResourceURLs: []string{"*"}, Verbs: []string{"*"}},
+		}
+	}
 	return out
 }
 
