@@ -55,6 +55,7 @@ func TestRBACAuditUsageErrors(t *testing.T) {
 		"a service account is sa:NAMESPACE/NAME":    {"rbac-audit", "--subject", "sa:nonamespace"},
 		`unexpected arguments ["pods"]`:             {"rbac-audit", "pods"},
 		`unknown resource "widgets" on this server`: {"rbac-audit", "--who-can", "get", "widgets"},
+		"-n does not apply":                         {"rbac-audit", "--subject", "user:bob", "-n", "shop"},
 	}
 	for want, args := range cases {
 		r := admin(t, args...)

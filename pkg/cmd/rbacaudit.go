@@ -161,6 +161,9 @@ func (o *RBACAuditOptions) runSubject(ctx context.Context) error {
 	if err != nil {
 		return failed("%v", err)
 	}
+	if o.namespace != "" {
+		return failed("--subject answers for every namespace at once; -n does not apply (use --who-can with -n)")
+	}
 	snap, err := o.rbacSnapshot(ctx)
 	if err != nil {
 		return err
