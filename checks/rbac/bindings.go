@@ -198,7 +198,7 @@ func (MissingServiceAccount) Meta() check.Meta {
 		Title:        "Bindings name ServiceAccounts that do not exist",
 		Category:     check.CategoryRBAC,
 		Severity:     check.Medium,
-		Requires:     append(rbacKinds(), snapshot.KindServiceAccounts, snapshot.KindNamespaces),
+		Requires:     append(rbacKinds(), snapshot.KindServiceAccounts),
 		LiveOnly:     true,
 		WholeCluster: true,
 		Description: "Reports binding subjects that are ServiceAccounts absent from the cluster. The API server's " +
