@@ -2,17 +2,17 @@ package rbac
 
 import (
 	"slices"
-
-	rbacv1 "k8s.io/api/rbac/v1"
+	"strings"
 
 	"github.com/alertmend/kubectl-alertmend/pkg/check"
 	"github.com/alertmend/kubectl-alertmend/pkg/snapshot"
 )
 
-// isFullAdmin is a rule that allows every verb, or at least every read and write, on every
+// isFullAdmin is a grant whose rule allows every verb, or at least every read and write, on every
 // resource of every group: cluster-admin, or its equivalent (reading every Secret and creating
 // any pod is taking over the cluster, escalate and bind or not).
-func isFullAdmin(rule rbacv1.PolicyRule) bool {
+func isFullAdmin(g snapshot.Grant) bool {
+	rule := g.Rule
 	readWrite := []string{"get", "list", "watch", "create", "update", "patch", "delete"}
 	allVerbs := slices.Contains(rule.Verbs, "*") || !slices.ContainsFunc(readWrite, func(v string) bool { return !slices.Contains(rule.Verbs, v) })
 	return allVerbs && slices.Contains(rule.Resources, "*") && slices.Contains(rule.APIGroups, "*") && len(rule.ResourceNames) == 0
@@ -32,9 +32,11 @@ func Abilities() []check.Check {
 			WholeCluster: true, Description: description + defaultsPolicy, Why: why, Remediation: remediation,
 			References: []string{reference}}
 	}
-	workloads := append(on("", verbs("create"), "pods", "replicationcontrollers"),
-		append(on("apps", verbs("create"), "deployments", "daemonsets", "statefulsets", "replicasets"),
-			on("batch", verbs("create"), "jobs", "cronjobs")...)...)
+	// Creating a controller, or rewriting its pod template, runs any code as any ServiceAccount
+	// of the namespace; so does adding an ephemeral container to a running pod.
+	workloads := append(append(on("", verbs("create"), "pods"), on("", verbs("create", "update", "patch"), "replicationcontrollers", "pods/ephemeralcontainers")...),
+		append(on("apps", verbs("create", "update", "patch"), "deployments", "daemonsets", "statefulsets", "replicasets"),
+			on("batch", verbs("create", "update", "patch"), "jobs", "cronjobs")...)...)
 	clusterAdmin := meta("rbac-cluster-admin", "Subjects hold cluster-admin or its equivalent", check.Critical,
 		"Finds subjects granted every verb (or at least get, list, watch, create, update, patch and delete) on "+
 			"every resource of every API group (cluster-admin, or a role with the same rules): critical "+
@@ -57,7 +59,11 @@ func Abilities() []check.Check {
 				"Secrets hold service account tokens, TLS keys and passwords: reading them is a short path to every "+
 					"other permission, including cluster-admin tokens.",
 				"Grant Secret access per namespace and, where possible, per name (resourceNames)."),
-			allows: requests(on("", verbs("get", "list", "watch"), "secrets")...),
+			allows: func(g snapshot.Grant) bool {
+				return slices.ContainsFunc(on("", verbs("get", "list", "watch"), "secrets"), func(r scoped) bool {
+					return snapshot.RuleAllows(*g.Rule, r.Request) // resourceNames narrow what is read: not counted
+				})
+			},
 			severity: func(g snapshot.Grant) check.Severity {
 				if g.Namespace == "" || g.Namespace == "kube-system" {
 					return check.High
@@ -90,8 +96,10 @@ func Abilities() []check.Check {
 				"Finds subjects allowed the impersonate verb on users, groups, serviceaccounts, uids or userextras.",
 				"Impersonating system:masters or any admin is holding their permissions.",
 				"Remove impersonate, or restrict it to specific names with resourceNames."),
-			allows: requests(append(on("", verbs("impersonate"), "users", "groups", "serviceaccounts"),
-				on("authentication.k8s.io", verbs("impersonate"), "uids", "userextras")...)...),
+			allows: requests(append(append(clusterScoped(on("", verbs("impersonate"), "users", "groups")),
+				on("", verbs("impersonate"), "serviceaccounts")...),
+				clusterScoped(on("authentication.k8s.io", verbs("impersonate"), "uids", "userextras"))...)...),
+			severity:    byScope(check.Critical, check.High),
 			consequence: "can impersonate other identities",
 		},
 		ability{
@@ -100,7 +108,10 @@ func Abilities() []check.Check {
 					"stops them from granting what they do not hold.",
 				"With bind, a subject can bind cluster-admin to itself; with escalate, it can write any rule into a role it may edit.",
 				"Remove escalate and bind except for the controllers that manage RBAC."),
-			allows:      requests(on("rbac.authorization.k8s.io", verbs("escalate", "bind"), "roles", "clusterroles")...),
+			allows: requests(append(append(on("rbac.authorization.k8s.io", verbs("escalate", "bind"), "roles"),
+				on("rbac.authorization.k8s.io", verbs("bind"), "clusterroles")...),
+				clusterScoped(on("rbac.authorization.k8s.io", verbs("escalate"), "clusterroles"))...)...),
+			severity:    byScope(check.Critical, check.High),
 			consequence: "can escalate or bind roles beyond its own permissions",
 		},
 		ability{
@@ -116,7 +127,7 @@ func Abilities() []check.Check {
 				"Finds subjects allowed get or create on nodes/proxy.",
 				"The kubelet API behind nodes/proxy can run commands in any pod on the node, bypassing pod-level RBAC and audit.",
 				"Grant monitoring the narrower nodes/metrics and nodes/stats instead."),
-			allows:      requests(on("", verbs("get", "create"), "nodes/proxy")...),
+			allows:      requests(clusterScoped(on("", verbs("get", "create"), "nodes/proxy"))...),
 			consequence: "can call kubelets' API through nodes/proxy",
 		},
 		ability{
@@ -125,8 +136,8 @@ func Abilities() []check.Check {
 					"sign for signers (certificates.k8s.io).",
 				"Approving a request for a system:masters client certificate is minting cluster-admin credentials.",
 				"Leave approval to the controllers; restrict signers with resourceNames."),
-			allows: requests(append(on("certificates.k8s.io", verbs("update", "patch"), "certificatesigningrequests/approval", "certificatesigningrequests/status"),
-				on("certificates.k8s.io", verbs("approve", "sign"), "signers")...)...),
+			allows: requests(clusterScoped(append(on("certificates.k8s.io", verbs("update", "patch"), "certificatesigningrequests/approval", "certificatesigningrequests/status"),
+				on("certificates.k8s.io", verbs("approve", "sign"), "signers")...))...),
 			consequence: "can approve or sign certificate signing requests",
 		},
 		ability{
@@ -135,8 +146,8 @@ func Abilities() []check.Check {
 				"A mutating webhook sees and may rewrite every object written to the cluster, Secrets included; "+
 					"deleting a validating one switches policy off.",
 				"Leave webhook configuration to the operators that own them."),
-			allows: requests(on("admissionregistration.k8s.io", verbs("create", "update", "patch", "delete"),
-				"mutatingwebhookconfigurations", "validatingwebhookconfigurations")...),
+			allows: requests(clusterScoped(on("admissionregistration.k8s.io", verbs("create", "update", "patch", "delete"),
+				"mutatingwebhookconfigurations", "validatingwebhookconfigurations"))...),
 			consequence: "can write admission webhook configurations",
 		},
 		ability{
@@ -145,8 +156,11 @@ func Abilities() []check.Check {
 					"a namespace's pods, Secrets or ConfigMaps.",
 				"A mistaken or malicious request deletes everything of a kind at once.",
 				"Grant delete on the resources needed, not deletecollection or *."),
-			allows: func(rule rbacv1.PolicyRule) bool {
-				return len(rule.Resources) > 0 && (slices.Contains(rule.Verbs, "deletecollection") || slices.Contains(rule.Verbs, "*"))
+			allows: func(g snapshot.Grant) bool {
+				// Collections have no names, and a subresource is no collection.
+				rule := g.Rule
+				return len(rule.ResourceNames) == 0 && (slices.Contains(rule.Verbs, "deletecollection") || slices.Contains(rule.Verbs, "*")) &&
+					slices.ContainsFunc(rule.Resources, func(r string) bool { return !strings.Contains(r, "/") })
 			},
 			consequence: "can delete whole collections of resources at once",
 		},

@@ -118,7 +118,8 @@ func (AuthenticatedGrant) Meta() check.Meta {
 		Severity: check.High,
 		Requires: rbacKinds(),
 		Description: "Reports bindings, other than the API server's defaults (system:basic-user, system:discovery, " +
-			"system:public-info-viewer), whose subjects include the group system:authenticated. Grants to " +
+			"system:public-info-viewer), whose subjects include the group system:authenticated, or " +
+			"system:serviceaccounts (every service account of every namespace). Grants to " +
 			"system:anonymous and system:unauthenticated are apiserver-anonymous-binding's.",
 		Why: "system:authenticated is every identity the cluster accepts: every service account of every namespace, " +
 			"every user of any configured identity provider (on some managed clusters, any account of the provider).",
@@ -130,16 +131,19 @@ func (AuthenticatedGrant) Meta() check.Meta {
 func (c AuthenticatedGrant) Run(s *snapshot.Snapshot) []check.Finding {
 	var findings []check.Finding
 	for _, b := range bindings(s) {
-		if isDefault(b.meta) || !slices.ContainsFunc(b.subjects, func(sub rbacv1.Subject) bool {
-			return sub.Kind == rbacv1.GroupKind && sub.Name == "system:authenticated"
-		}) {
+		i := slices.IndexFunc(b.subjects, func(sub rbacv1.Subject) bool {
+			return sub.Kind == rbacv1.GroupKind && (sub.Name == "system:authenticated" || sub.Name == "system:serviceaccounts") &&
+				!(isDefault(b.meta) && snapshot.IsBootstrapSubject(b.ref.Name, sub))
+		})
+		if i < 0 {
 			continue
 		}
+		group := b.subjects[i].Name
 		role := b.roleRefOf()
-		f := check.New(c.Meta(), fmt.Sprintf("%s grants %s to every authenticated identity (system:authenticated).",
-			describe(b.ref), describe(role)), SubjectRef(rbacv1.Subject{Kind: rbacv1.GroupKind, Name: "system:authenticated"}), b.ref, role)
+		f := check.New(c.Meta(), fmt.Sprintf("%s grants %s to every identity of group %s.",
+			describe(b.ref), describe(role), group), SubjectRef(b.subjects[i]), b.ref, role)
 		f.Scope = check.ScopeCluster
-		f.Fix = []string{b.editCommand() + "   # replace system:authenticated with the groups that need it"}
+		f.Fix = []string{b.editCommand() + "   # replace " + group + " with the groups that need it"}
 		findings = append(findings, f)
 	}
 	return findings
@@ -168,11 +172,8 @@ func (DefaultServiceAccountBound) Meta() check.Meta {
 func (c DefaultServiceAccountBound) Run(s *snapshot.Snapshot) []check.Finding {
 	var findings []check.Finding
 	for _, b := range bindings(s) {
-		if isDefault(b.meta) {
-			continue
-		}
 		for _, sub := range b.subjects {
-			if sub.Kind != rbacv1.ServiceAccountKind || sub.Name != "default" {
+			if sub.Kind != rbacv1.ServiceAccountKind || sub.Name != "default" || (isDefault(b.meta) && snapshot.IsBootstrapSubject(b.ref.Name, sub)) {
 				continue
 			}
 			if sub.Namespace == "" {
@@ -217,17 +218,15 @@ func (c MissingServiceAccount) Run(s *snapshot.Snapshot) []check.Finding {
 	}
 	var findings []check.Finding
 	for _, b := range bindings(s) {
-		if isDefault(b.meta) {
-			continue
-		}
 		for _, sub := range b.subjects {
-			if sub.Kind != rbacv1.ServiceAccountKind {
+			if sub.Kind != rbacv1.ServiceAccountKind || (isDefault(b.meta) && snapshot.IsBootstrapSubject(b.ref.Name, sub)) {
 				continue
 			}
 			if sub.Namespace == "" {
 				sub.Namespace = b.namespace
 			}
-			if exists[sub.Namespace+"/"+sub.Name] {
+			if sub.Namespace == "" || exists[sub.Namespace+"/"+sub.Name] {
+				// Without a namespace no ServiceAccount ever matches: nobody can inherit the grant.
 				continue
 			}
 			f := check.New(c.Meta(), fmt.Sprintf("%s grants %s to %s, which does not exist: whoever creates it inherits the grant.",
@@ -244,11 +243,13 @@ type DanglingBinding struct{}
 
 func (DanglingBinding) Meta() check.Meta {
 	return check.Meta{
-		ID:           "rbac-dangling-binding",
-		Title:        "Bindings refer to roles that do not exist",
-		Category:     check.CategoryRBAC,
-		Severity:     check.Low,
-		Requires:     rbacKinds(),
+		ID:       "rbac-dangling-binding",
+		Title:    "Bindings refer to roles that do not exist",
+		Category: check.CategoryRBAC,
+		Severity: check.Low,
+		Requires: rbacKinds(),
+		// Manifests bind the cluster's built-in roles without defining them.
+		LiveOnly:     true,
 		WholeCluster: true,
 		Description:  "Reports RoleBindings and ClusterRoleBindings whose roleRef names a Role or ClusterRole that is not there.",
 		Why: "The binding grants nothing today, and whatever a role of that name grants as soon as someone creates " +

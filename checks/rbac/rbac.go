@@ -96,8 +96,8 @@ type holding struct {
 // ability is a dangerous permission: the rules that give it, and how severe it is where a grant applies.
 type ability struct {
 	meta check.Meta
-	// allows tells whether a rule gives the ability.
-	allows func(rbacv1.PolicyRule) bool
+	// allows tells whether a grant gives the ability (the rule, and where it applies).
+	allows func(snapshot.Grant) bool
 	// severity says how severe a grant is (by its scope, say); "" means it does not count.
 	severity func(snapshot.Grant) check.Severity
 	// subject says what the holder can do, for the message.
@@ -110,7 +110,7 @@ func (a ability) holders(s *snapshot.Snapshot) []holding {
 	index := map[string]int{}
 	var out []holding
 	for _, g := range s.Grants() {
-		if g.Default || !a.allows(*g.Rule) {
+		if g.Default || !a.allows(g) {
 			continue
 		}
 		sev := a.meta.Severity
@@ -168,23 +168,45 @@ func revokeHint(g snapshot.Grant) string {
 	return fmt.Sprintf("kubectl edit clusterrolebinding %s   # remove the subject, or bind a narrower role", g.Binding.Name)
 }
 
-// requests builds an ability test from requests: a rule gives the ability if it allows any.
-func requests(rs ...snapshot.Request) func(rbacv1.PolicyRule) bool {
-	return func(rule rbacv1.PolicyRule) bool {
-		return slices.ContainsFunc(rs, func(r snapshot.Request) bool { return snapshot.RuleAllows(rule, r) })
+// scoped is a request an ability is made of, and whether its resource lives in namespaces: the
+// authorizer consults RoleBindings only for requests in a namespace, so a RoleBinding never
+// grants a cluster-scoped one (nodes/proxy, webhooks, impersonating users).
+type scoped struct {
+	snapshot.Request
+	clusterScoped bool
+}
+
+// requests builds an ability test from requests: a grant gives the ability if its rule allows
+// any of them where the grant applies. A rule limited to resourceNames still gives it, for
+// those names (binding cluster-admin by name is binding cluster-admin).
+func requests(rs ...scoped) func(snapshot.Grant) bool {
+	return func(g snapshot.Grant) bool {
+		rule := *g.Rule
+		rule.ResourceNames = nil
+		return slices.ContainsFunc(rs, func(r scoped) bool {
+			return (g.Namespace == "" || !r.clusterScoped) && snapshot.RuleAllows(rule, r.Request)
+		})
 	}
 }
 
 // on builds requests for each verb on each resource (optionally "resource/subresource") of a group.
-func on(group string, verbs []string, resources ...string) []snapshot.Request {
-	var out []snapshot.Request
+func on(group string, verbs []string, resources ...string) []scoped {
+	var out []scoped
 	for _, verb := range verbs {
 		for _, resource := range resources {
 			res, sub, _ := strings.Cut(resource, "/")
-			out = append(out, snapshot.Request{Verb: verb, APIGroup: group, Resource: res, Subresource: sub})
+			out = append(out, scoped{Request: snapshot.Request{Verb: verb, APIGroup: group, Resource: res, Subresource: sub}})
 		}
 	}
 	return out
+}
+
+// clusterScoped marks requests for resources that live in no namespace.
+func clusterScoped(rs []scoped) []scoped {
+	for i := range rs {
+		rs[i].clusterScoped = true
+	}
+	return rs
 }
 
 // byScope rates a cluster-wide grant and a grant in one namespace differently.

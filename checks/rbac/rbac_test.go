@@ -1,6 +1,10 @@
 package rbac
 
 import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -83,5 +87,105 @@ func TestEvidenceShowsThePath(t *testing.T) {
 	want := "RoleBinding shop/support-exec -> ClusterRole exec-anything: create */exec (in namespace shop)"
 	if len(findings) != 1 || strings.Join(findings[0].Evidence, "\n") != want {
 		t.Errorf("evidence %q, want %q", findings[0].Evidence, want)
+	}
+}
+
+// loadYAML reads manifests written in a test into a cluster snapshot.
+func loadYAML(t *testing.T, source snapshot.Source, docs string) *snapshot.Snapshot {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "rbac.yaml")
+	if err := os.WriteFile(path, []byte(docs), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s, err := (&snapshot.Loader{}).LoadFiles([]string{path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Source = source
+	return s
+}
+
+const crb = `apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: {name: %s%s}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: %s}
+subjects: [%s]
+---
+`
+
+const rb = `apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: {name: %s, namespace: dev}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: %s}
+subjects: [%s]
+---
+`
+
+const clusterRole = `apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata: {name: %s}
+rules: [%s]
+---
+`
+
+// Where the authorizer's answer is subtle, the checks follow it: these cases came from review.
+func TestAuthorizerEdgeCases(t *testing.T) {
+	bootstrap := ", labels: {kubernetes.io/bootstrapping: rbac-defaults}"
+	user := func(name string) string { return "{apiGroup: rbac.authorization.k8s.io, kind: User, name: " + name + "}" }
+	for name, tc := range map[string]struct {
+		docs string
+		id   string
+		want []string
+	}{
+		"a subject added to a bootstrap binding is no default": {
+			docs: fmt.Sprintf(clusterRole, "cluster-admin", "{apiGroups: ['*'], resources: ['*'], verbs: ['*']}") +
+				fmt.Sprintf(crb, "cluster-admin", bootstrap, "cluster-admin", "{apiGroup: rbac.authorization.k8s.io, kind: Group, name: system:masters}, "+user("mallory")),
+			id:   "rbac-cluster-admin",
+			want: []string{"critical rbac-cluster-admin user/mallory,clusterrolebinding/cluster-admin,clusterrole/cluster-admin"},
+		},
+		"binding one role by name is still binding": {
+			docs: fmt.Sprintf(clusterRole, "binder", "{apiGroups: [rbac.authorization.k8s.io], resources: [clusterroles], resourceNames: [cluster-admin], verbs: [bind]}") +
+				fmt.Sprintf(crb, "binder-eve", "", "binder", user("eve")),
+			id:   "rbac-escalate-bind",
+			want: []string{"critical rbac-escalate-bind user/eve,clusterrolebinding/binder-eve,clusterrole/binder"},
+		},
+		"a RoleBinding grants nothing cluster-scoped": {
+			docs: fmt.Sprintf(clusterRole, "kubelet-proxy", "{apiGroups: [''], resources: [nodes/proxy], verbs: [get]}") +
+				fmt.Sprintf(rb, "proxy-in-dev", "kubelet-proxy", user("scraper")),
+			id: "rbac-nodes-proxy",
+		},
+		"a RoleBinding cannot impersonate users, but can service accounts": {
+			docs: fmt.Sprintf(clusterRole, "impersonator", "{apiGroups: [''], resources: [users, serviceaccounts], verbs: [impersonate]}") +
+				fmt.Sprintf(rb, "impersonate-in-dev", "impersonator", user("mallory")),
+			id:   "rbac-impersonate",
+			want: []string{"high rbac-impersonate user/mallory,dev/rolebinding/impersonate-in-dev,clusterrole/impersonator"},
+		},
+		"a ServiceAccount without namespace in a ClusterRoleBinding matches nobody": {
+			docs: fmt.Sprintf(clusterRole, "secret-reader", "{apiGroups: [''], resources: [secrets], verbs: [get]}") +
+				fmt.Sprintf(crb, "ghost", "", "secret-reader", "{kind: ServiceAccount, name: ghost}"),
+			id: "rbac-secrets-read",
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			s := loadYAML(t, snapshot.SourceCluster, tc.docs)
+			if got := fixture.Summaries(byID(t, tc.id).Run(s)); !slices.Equal(got, tc.want) {
+				t.Errorf("got %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
+
+// The aggregation controller matches every ClusterRole to an empty selector.
+func TestAggregationWithAnEmptySelector(t *testing.T) {
+	s := loadYAML(t, snapshot.SourceManifests, `apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata: {name: everything}
+aggregationRule: {clusterRoleSelectors: [{}]}
+---
+`+fmt.Sprintf(clusterRole, "secret-reader", "{apiGroups: [''], resources: [secrets], verbs: [list]}")+
+		fmt.Sprintf(crb, "all", "", "everything", "{apiGroup: rbac.authorization.k8s.io, kind: User, name: ann}"))
+	want := []string{"high rbac-secrets-read user/ann,clusterrolebinding/all,clusterrole/everything"}
+	if got := fixture.Summaries(byID(t, "rbac-secrets-read").Run(s)); !slices.Equal(got, want) {
+		t.Errorf("got %q, want %q", got, want)
 	}
 }

@@ -182,11 +182,11 @@ func (o *RBACAuditOptions) runSubject(ctx context.Context) error {
 }
 
 func (o *RBACAuditOptions) runWhoCan(ctx context.Context) error {
-	snap, err := o.rbacSnapshot(ctx)
+	request, err := o.whoCanRequest()
 	if err != nil {
 		return err
 	}
-	request, err := o.whoCanRequest()
+	snap, err := o.rbacSnapshot(ctx)
 	if err != nil {
 		return err
 	}
@@ -194,8 +194,12 @@ func (o *RBACAuditOptions) runWhoCan(ctx context.Context) error {
 		Request: report.AccessRequest{Verb: request.Verb, APIGroup: request.APIGroup, Resource: request.Resource,
 			Subresource: request.Subresource, Namespace: request.Namespace, Path: request.Path},
 		Grants: []report.AccessGrant{}}
+	seen := map[string]bool{}
 	for _, g := range snap.Grants() {
-		if g.Applies(request) && snapshot.RuleAllows(*g.Rule, request) {
+		// One row per subject and binding: further rules of the same binding say nothing new.
+		key := g.Subject.Kind + "/" + g.Subject.Namespace + "/" + g.Subject.Name + "|" + g.Binding.String()
+		if !seen[key] && g.Applies(request) && snapshot.RuleAllows(*g.Rule, request) {
+			seen[key] = true
 			answer.Grants = append(answer.Grants, accessGrant(g))
 		}
 	}
@@ -248,12 +252,13 @@ func (o *RBACAuditOptions) resolveResource(partial schema.GroupVersionResource, 
 				mapper := restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(dc))
 				var gvr schema.GroupVersionResource
 				if gvr, err = mapper.ResourceFor(partial); err == nil {
-					gvk, kerr := mapper.KindFor(gvr)
-					mapping, merr := mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
-					if kerr == nil && merr == nil {
-						return gvr, mapping.Scope, nil
+					var gvk schema.GroupVersionKind
+					var mapping *meta.RESTMapping
+					if gvk, err = mapper.KindFor(gvr); err == nil {
+						if mapping, err = mapper.RESTMapping(gvk.GroupKind(), gvk.Version); err == nil {
+							return gvr, mapping.Scope, nil
+						}
 					}
-					return gvr, nil, nil
 				}
 			}
 		}
@@ -266,7 +271,10 @@ func (o *RBACAuditOptions) resolveResource(partial schema.GroupVersionResource, 
 		return gvr, clusterScope{}, nil
 	}
 	if explicitGroup {
-		return partial, nil, nil
+		if slices.Contains(clusterScopedBuiltins(), partial.Resource) {
+			return partial, clusterScope{}, nil
+		}
+		return partial, namespaceScope{}, nil
 	}
 	var groups []string
 	for gvk := range clientgoscheme.Scheme.AllKnownTypes() {
@@ -279,7 +287,22 @@ func (o *RBACAuditOptions) resolveResource(partial schema.GroupVersionResource, 
 		return schema.GroupVersionResource{}, nil, failed("unknown resource %q: name its group, as in widgets.example.com", partial.Resource)
 	}
 	slices.Sort(groups) // "" (core) sorts first
-	return schema.GroupVersionResource{Group: groups[0], Resource: partial.Resource}, nil, nil
+	gvr := schema.GroupVersionResource{Group: groups[0], Resource: partial.Resource}
+	if slices.Contains(clusterScopedBuiltins(), partial.Resource) {
+		return gvr, clusterScope{}, nil
+	}
+	return gvr, namespaceScope{}, nil
+}
+
+// clusterScopedBuiltins are the built-in resources that live in no namespace; without a server
+// to ask, they tell where a request for manifests is made.
+func clusterScopedBuiltins() []string {
+	return []string{"apiservices", "certificatesigningrequests", "clusterrolebindings", "clusterroles", "componentstatuses",
+		"csidrivers", "csinodes", "customresourcedefinitions", "deviceclasses", "flowschemas", "ingressclasses", "ipaddresses",
+		"mutatingadmissionpolicies", "mutatingadmissionpolicybindings", "mutatingwebhookconfigurations", "namespaces", "nodes",
+		"persistentvolumes", "priorityclasses", "prioritylevelconfigurations", "runtimeclasses", "selfsubjectaccessreviews",
+		"selfsubjectreviews", "selfsubjectrulesreviews", "servicecidrs", "storageclasses", "subjectaccessreviews", "tokenreviews",
+		"validatingadmissionpolicies", "validatingadmissionpolicybindings", "validatingwebhookconfigurations", "volumeattachments"}
 }
 
 // virtualResource knows the resources RBAC names that no API serves as objects: the targets of
@@ -294,7 +317,11 @@ func virtualResource(partial schema.GroupVersionResource, explicitGroup bool) (s
 	return schema.GroupVersionResource{Group: group, Resource: partial.Resource}, true
 }
 
-// clusterScope is the scope of a resource that lives in no namespace.
-type clusterScope struct{}
+// clusterScope and namespaceScope say where a resource lives when no RESTMapper says it.
+type (
+	clusterScope   struct{}
+	namespaceScope struct{}
+)
 
-func (clusterScope) Name() meta.RESTScopeName { return meta.RESTScopeNameRoot }
+func (clusterScope) Name() meta.RESTScopeName   { return meta.RESTScopeNameRoot }
+func (namespaceScope) Name() meta.RESTScopeName { return meta.RESTScopeNameNamespace }

@@ -1,6 +1,7 @@
 package snapshot
 
 import (
+	"reflect"
 	"slices"
 	"strings"
 
@@ -61,7 +62,7 @@ func (id Identity) Holds(subject rbacv1.Subject) bool {
 	case rbacv1.GroupKind:
 		return slices.Contains(id.Groups, subject.Name)
 	case rbacv1.ServiceAccountKind:
-		return id.User == "system:serviceaccount:"+subject.Namespace+":"+subject.Name
+		return subject.Namespace != "" && id.User == "system:serviceaccount:"+subject.Namespace+":"+subject.Name
 	}
 	return false
 }
@@ -122,12 +123,16 @@ func (s *Snapshot) Grants() []Grant {
 }
 
 func appendGrants(out []Grant, meta metav1.ObjectMeta, binding, role Ref, namespace string, subjects []rbacv1.Subject, rules []rbacv1.PolicyRule) []Grant {
-	isDefault := meta.Labels[BootstrapLabel] == "rbac-defaults"
+	labelled := meta.Labels[BootstrapLabel] == "rbac-defaults"
 	for _, subject := range subjects {
 		if subject.Kind == rbacv1.ServiceAccountKind && subject.Namespace == "" {
+			if namespace == "" {
+				continue // the authorizer matches no ServiceAccount without a namespace
+			}
 			// A RoleBinding may leave out its ServiceAccounts' namespace: its own is meant.
 			subject.Namespace = namespace
 		}
+		isDefault := labelled && IsBootstrapSubject(meta.Name, subject)
 		for i := range rules {
 			rule := &rules[i]
 			if namespace != "" && len(rule.NonResourceURLs) > 0 && len(rule.Resources) == 0 {
@@ -139,24 +144,39 @@ func appendGrants(out []Grant, meta metav1.ObjectMeta, binding, role Ref, namesp
 	return out
 }
 
+// IsBootstrapSubject tells the subjects the API server's own bindings name (system users and
+// groups, kube-system's service accounts) from one added to such a binding later, which the
+// label does not vouch for. Every authenticated (or anonymous) caller is a default subject only
+// of the three bindings that grant discovery and basic self-review; the group of all service
+// accounts (system:serviceaccounts) is one of several discovery bindings, which vary by version.
+func IsBootstrapSubject(binding string, subject rbacv1.Subject) bool {
+	switch {
+	case subject.Kind == rbacv1.ServiceAccountKind:
+		return subject.Namespace == "kube-system"
+	case subject.Name == "system:authenticated":
+		return binding == "system:basic-user" || binding == "system:discovery" || binding == "system:public-info-viewer"
+	case subject.Name == "system:unauthenticated":
+		return binding == "system:public-info-viewer"
+	}
+	return strings.HasPrefix(subject.Name, "system:")
+}
+
 // clusterRoleRules maps each ClusterRole to its rules. On a cluster these are the stored rules,
 // which are what the authorizer enforces (the aggregation controller fills in aggregated roles).
 // In manifests nobody has filled them in: an aggregated ClusterRole without rules gets those of
 // the roles its selectors match, as the controller would give it.
 func (s *Snapshot) clusterRoleRules() map[string][]rbacv1.PolicyRule {
-	byName := make(map[string]*rbacv1.ClusterRole, len(s.ClusterRoles))
-	for i := range s.ClusterRoles {
-		byName[s.ClusterRoles[i].Name] = &s.ClusterRoles[i]
-	}
-	out := make(map[string][]rbacv1.PolicyRule, len(byName))
+	out := make(map[string][]rbacv1.PolicyRule, len(s.ClusterRoles))
 	var resolve func(role *rbacv1.ClusterRole, visiting map[string]bool) []rbacv1.PolicyRule
 	resolve = func(role *rbacv1.ClusterRole, visiting map[string]bool) []rbacv1.PolicyRule {
 		if rules, done := out[role.Name]; done {
 			return rules
 		}
-		if s.Source != SourceManifests || role.AggregationRule == nil || len(role.Rules) > 0 || visiting[role.Name] {
+		if s.Source != SourceManifests || role.AggregationRule == nil || visiting[role.Name] {
 			return role.Rules
 		}
+		// As the aggregation controller does: the rules of every role a selector matches (an
+		// empty selector matches them all), each rule once, in place of the role's own.
 		visiting[role.Name] = true
 		var rules []rbacv1.PolicyRule
 		for i := range s.ClusterRoles {
@@ -164,13 +184,19 @@ func (s *Snapshot) clusterRoleRules() map[string][]rbacv1.PolicyRule {
 			if other.Name == role.Name || !aggregates(role.AggregationRule, other.Labels) {
 				continue
 			}
-			rules = append(rules, resolve(other, visiting)...)
+			for _, rule := range resolve(other, visiting) {
+				if !slices.ContainsFunc(rules, func(r rbacv1.PolicyRule) bool { return reflect.DeepEqual(r, rule) }) {
+					rules = append(rules, rule)
+				}
+			}
 		}
 		delete(visiting, role.Name)
+		out[role.Name] = rules
 		return rules
 	}
-	for name, role := range byName {
-		out[name] = resolve(role, map[string]bool{})
+	for i := range s.ClusterRoles {
+		role := &s.ClusterRoles[i]
+		out[role.Name] = resolve(role, map[string]bool{})
 	}
 	if _, defined := out["cluster-admin"]; !defined && s.Source == SourceManifests {
 		// Every cluster has it, so manifests bind it without defining it.
@@ -185,7 +211,7 @@ func (s *Snapshot) clusterRoleRules() map[string][]rbacv1.PolicyRule {
 func aggregates(rule *rbacv1.AggregationRule, roleLabels map[string]string) bool {
 	for i := range rule.ClusterRoleSelectors {
 		sel, err := metav1.LabelSelectorAsSelector(&rule.ClusterRoleSelectors[i])
-		if err == nil && !sel.Empty() && sel.Matches(labels.Set(roleLabels)) {
+		if err == nil && sel.Matches(labels.Set(roleLabels)) {
 			return true
 		}
 	}
@@ -208,7 +234,7 @@ func RuleAllows(rule rbacv1.PolicyRule, r Request) bool {
 	}
 	if r.Path != "" {
 		for _, url := range rule.NonResourceURLs {
-			if url == "*" || url == r.Path || (strings.HasSuffix(url, "*") && strings.HasPrefix(r.Path, strings.TrimSuffix(url, "*"))) {
+			if url == "*" || url == r.Path || (strings.HasSuffix(url, "*") && strings.HasPrefix(r.Path, strings.TrimRight(url, "*"))) {
 				return true
 			}
 		}
