@@ -131,7 +131,9 @@ rules: [%s]
 // Where the authorizer's answer is subtle, the checks follow it: these cases came from review.
 func TestAuthorizerEdgeCases(t *testing.T) {
 	bootstrap := ", labels: {kubernetes.io/bootstrapping: rbac-defaults}"
-	user := func(name string) string { return "{apiGroup: rbac.authorization.k8s.io, kind: User, name: " + name + "}" }
+	user := func(name string) string {
+		return "{apiGroup: rbac.authorization.k8s.io, kind: User, name: " + name + "}"
+	}
 	for name, tc := range map[string]struct {
 		docs string
 		id   string
