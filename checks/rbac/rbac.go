@@ -150,7 +150,11 @@ func (a ability) Run(s *snapshot.Snapshot) []check.Finding {
 			}
 			evidence = append(evidence, DescribeGrant(g))
 		}
-		f := check.New(a.meta, fmt.Sprintf("%s %s.", SubjectString(h.subject), a.consequence), objects...)
+		message := fmt.Sprintf("%s %s.", SubjectString(h.subject), a.consequence)
+		if namespaces := grantNamespaces(h.grants); namespaces != "" {
+			message = fmt.Sprintf("%s %s, in namespace %s.", SubjectString(h.subject), a.consequence, namespaces)
+		}
+		f := check.New(a.meta, message, objects...)
 		f.Severity = h.severity
 		f.Scope = check.ScopeCluster
 		f.Evidence = check.LimitEvidence(evidence)
@@ -158,6 +162,21 @@ func (a ability) Run(s *snapshot.Snapshot) []check.Finding {
 		findings = append(findings, f)
 	}
 	return findings
+}
+
+// grantNamespaces lists the namespaces grants are limited to, or "" if one is cluster-wide.
+func grantNamespaces(grants []snapshot.Grant) string {
+	var namespaces []string
+	for _, g := range grants {
+		if g.Namespace == "" {
+			return ""
+		}
+		if !slices.Contains(namespaces, g.Namespace) {
+			namespaces = append(namespaces, g.Namespace)
+		}
+	}
+	slices.Sort(namespaces)
+	return strings.Join(namespaces, ", ")
 }
 
 // revokeHint is the command that shows the binding to change.
