@@ -45,10 +45,7 @@ func (NotFound) Meta() check.Meta {
 }
 
 func (c NotFound) NotEvaluable(s *snapshot.Snapshot) string {
-	if s.Namespace != "" && !slices.Contains(snapshot.ClusterDNSNamespaces(), s.Namespace) {
-		return fmt.Sprintf("the cluster DNS server runs in kube-system; the run was limited to namespace %s (-n)", s.Namespace)
-	}
-	return ""
+	return snapshot.DNSOutOfScope(s.Namespace)
 }
 
 func (c NotFound) Run(s *snapshot.Snapshot) []check.Finding {
@@ -215,7 +212,7 @@ func podEvidence(pods []*corev1.Pod, onlyTroubled bool) []string {
 			continue
 		}
 		var troubles []string
-		if !podReady(pod) {
+		if !snapshot.PodReady(pod) {
 			troubles = append(troubles, "not ready")
 		}
 		for _, cs := range snapshot.ContainerStatuses(pod) {
@@ -249,7 +246,7 @@ func podEvidence(pods []*corev1.Pod, onlyTroubled bool) []string {
 
 // troubled is a pod worth reporting even when the replica count is met.
 func troubled(pod *corev1.Pod) bool {
-	if !podReady(pod) {
+	if !snapshot.PodReady(pod) {
 		return true
 	}
 	for _, cs := range snapshot.ContainerStatuses(pod) {
@@ -265,15 +262,6 @@ func nodeName(pod *corev1.Pod) string {
 		return "(none)"
 	}
 	return pod.Spec.NodeName
-}
-
-func podReady(pod *corev1.Pod) bool {
-	for _, c := range pod.Status.Conditions {
-		if c.Type == corev1.PodReady {
-			return c.Status == corev1.ConditionTrue
-		}
-	}
-	return false
 }
 
 func isOOMKilled(cs corev1.ContainerStatus) bool {

@@ -223,19 +223,7 @@ func parseCorefile(text, filename string) (*corefile, error) {
 // withoutFileImports blanks each line that imports a file rather than a snippet defined in the
 // Corefile, and returns what those lines imported.
 func withoutFileImports(text, filename string) (string, []string) {
-	type token struct {
-		text string
-		line int
-	}
-	var tokens []token
-	snippets := map[string]bool{}
-	d := caddyfile.NewDispenser(filename, strings.NewReader(text))
-	for d.Next() {
-		tokens = append(tokens, token{d.Val(), d.Line()})
-		if snippetName.MatchString(d.Val()) {
-			snippets[strings.Trim(d.Val(), "()")] = true
-		}
-	}
+	tokens, snippets := lex(text, filename)
 	lines := strings.Split(text, "\n")
 	var imports []string
 	for i, t := range tokens {
@@ -253,21 +241,32 @@ func withoutFileImports(text, filename string) (string, []string) {
 
 // strayImport reports an "import" token anywhere that is not followed by a snippet's name.
 func strayImport(text, filename string) bool {
-	var tokens []string
-	snippets := map[string]bool{}
-	d := caddyfile.NewDispenser(filename, strings.NewReader(text))
-	for d.Next() {
-		tokens = append(tokens, d.Val())
-		if snippetName.MatchString(d.Val()) {
-			snippets[strings.Trim(d.Val(), "()")] = true
-		}
-	}
+	tokens, snippets := lex(text, filename)
 	for i, t := range tokens {
-		if t == "import" && (i+1 >= len(tokens) || !snippets[tokens[i+1]]) {
+		if t.text == "import" && (i+1 >= len(tokens) || !snippets[tokens[i+1].text]) {
 			return true
 		}
 	}
 	return false
+}
+
+type token struct {
+	text string
+	line int
+}
+
+// lex splits a Corefile into the Caddyfile lexer's tokens and names the snippets it defines.
+func lex(text, filename string) ([]token, map[string]bool) {
+	var tokens []token
+	snippets := map[string]bool{}
+	d := caddyfile.NewDispenser(filename, strings.NewReader(text))
+	for d.Next() {
+		tokens = append(tokens, token{d.Val(), d.Line()})
+		if snippetName.MatchString(d.Val()) {
+			snippets[strings.Trim(d.Val(), "()")] = true
+		}
+	}
+	return tokens, snippets
 }
 
 // importNote tells, when a Corefile imports files, that they may hold what a check misses.

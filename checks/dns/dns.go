@@ -129,8 +129,8 @@ func notEvaluable(s *snapshot.Snapshot) string {
 	if s.Source == snapshot.SourceManifests {
 		return ""
 	}
-	if s.Namespace != "" && !slices.Contains(snapshot.ClusterDNSNamespaces(), s.Namespace) {
-		return fmt.Sprintf("the cluster DNS server runs in kube-system; the run was limited to namespace %s (-n)", s.Namespace)
+	if reason := snapshot.DNSOutOfScope(s.Namespace); reason != "" {
+		return reason
 	}
 	if len(findServers(s)) == 0 {
 		return "no cluster DNS server was found (see dns-not-found)"

@@ -72,31 +72,6 @@ func (c ForwardLoopRisk) Run(s *snapshot.Snapshot) []check.Finding {
 	return findings
 }
 
-// How a pod's /etc/resolv.conf is made, by its dnsPolicy and hostNetwork (the kubelet's rules).
-type resolverSource int
-
-const (
-	fromNode resolverSource = iota
-	fromClusterDNS
-	fromDNSConfig
-)
-
-func resolverOf(spec *corev1.PodSpec) resolverSource {
-	switch spec.DNSPolicy {
-	case corev1.DNSDefault:
-		return fromNode
-	case corev1.DNSNone:
-		return fromDNSConfig
-	case corev1.DNSClusterFirstWithHostNet:
-		return fromClusterDNS
-	default: // ClusterFirst, also when unset: a host-network pod falls back to the node's resolver
-		if spec.HostNetwork {
-			return fromNode
-		}
-		return fromClusterDNS
-	}
-}
-
 // assess returns the finding for one DNS server, or, when there is none only because some node's
 // kubelet configuration could not be read, why the loop cannot be confirmed.
 func (c ForwardLoopRisk) assess(s *snapshot.Snapshot, srv server, src *corefileSource) (*check.Finding, string) {
@@ -111,8 +86,8 @@ func (c ForwardLoopRisk) assess(s *snapshot.Snapshot, srv server, src *corefileS
 	spec := &srv.template.Spec
 	patchDNSPolicy := fmt.Sprintf(`kubectl patch -n %s %s -p '{"spec":{"template":{"spec":{"dnsPolicy":"Default"}}}}'`,
 		srv.ref.Namespace, srv.ref.KubectlTarget())
-	switch resolverOf(spec) {
-	case fromClusterDNS:
+	switch snapshot.ResolverOf(spec) {
+	case snapshot.ResolverClusterDNS:
 		policy := string(spec.DNSPolicy)
 		if policy == "" {
 			policy = "ClusterFirst (the default)"
@@ -122,7 +97,7 @@ func (c ForwardLoopRisk) assess(s *snapshot.Snapshot, srv server, src *corefileS
 		f.Evidence = append(f.Evidence, "dnsPolicy: "+policy)
 		f.Fix = []string{patchDNSPolicy}
 		return &f, ""
-	case fromDNSConfig:
+	case snapshot.ResolverDNSConfig:
 		var clusterIPs []string
 		if srv.service != nil {
 			clusterIPs = srv.service.Spec.ClusterIPs

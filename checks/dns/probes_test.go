@@ -202,7 +202,7 @@ func TestDNSEdgeCases(t *testing.T) {
 	for name, tc := range map[string]struct {
 		mutate      func(*snapshot.Snapshot)
 		want        []string
-		notEvaluted string // a check that must say it cannot judge
+		notEvaluated string // a check that must say it cannot judge
 	}{
 		"health and ready on explicit addresses": {
 			mutate: corefile(strings.Replace(plain, "%s", "health 0.0.0.0:8080\n  ready :8181", 1)),
@@ -217,11 +217,11 @@ func TestDNSEdgeCases(t *testing.T) {
 		},
 		"environment variables are not filled in from this machine": {
 			mutate:      corefile(strings.Replace(plain, "%s", "health\n  ready\n  {$HOME} 30", 1)),
-			notEvaluted: "dns-corefile-no-cache",
+			notEvaluated: "dns-corefile-no-cache",
 		},
 		"an import after other tokens on its line": {
 			mutate:      corefile(".:53 { import /etc/coredns/custom/*.override\n  health\n  ready\n  forward . /etc/resolv.conf\n  cache\n  loop\n}\n"),
-			notEvaluted: "dns-corefile-invalid",
+			notEvaluated: "dns-corefile-invalid",
 		},
 		"endpoints without a ready condition count as ready": {
 			mutate: func(s *snapshot.Snapshot) {
@@ -263,7 +263,7 @@ func TestDNSEdgeCases(t *testing.T) {
 				s.ConfigMaps[0].Data["Corefile"] = ".:53 {\n  health\n  ready\n  forward . /etc/resolv.conf\n  loop\n}\n"
 			},
 			want:        []string{"medium dns-corefile-no-cache " + configMap + "," + deployment},
-			notEvaluted: "dns-corefile-removed-plugin",
+			notEvaluated: "dns-corefile-removed-plugin",
 		},
 		"a node without a zone label leaves the zones unknown": {
 			mutate: func(s *snapshot.Snapshot) {
@@ -281,13 +281,13 @@ func TestDNSEdgeCases(t *testing.T) {
 			if !slices.Equal(got, tc.want) {
 				t.Errorf("got %q, want %q", got, tc.want)
 			}
-			if tc.notEvaluted != "" {
+			if tc.notEvaluated != "" {
 				for _, c := range family() {
-					if c.Meta().ID != tc.notEvaluted {
+					if c.Meta().ID != tc.notEvaluated {
 						continue
 					}
 					if reason := c.(check.Applicability).NotEvaluable(s); reason == "" {
-						t.Errorf("%s does not say it cannot judge this", tc.notEvaluted)
+						t.Errorf("%s does not say it cannot judge this", tc.notEvaluated)
 					}
 				}
 			}

@@ -2,6 +2,7 @@ package dns
 
 import (
 	"fmt"
+	"maps"
 	"math"
 	"slices"
 
@@ -99,7 +100,7 @@ func (c Colocated) Run(s *snapshot.Snapshot) []check.Finding {
 		nodes, podZones := map[string]int{}, map[string]bool{}
 		ready, zoneUnknown := 0, false
 		for _, pod := range srv.pods {
-			if !snapshot.IsLive(pod) || !podReady(pod) || pod.Spec.NodeName == "" {
+			if !snapshot.IsLive(pod) || !snapshot.PodReady(pod) || pod.Spec.NodeName == "" {
 				continue
 			}
 			ready++
@@ -113,16 +114,16 @@ func (c Colocated) Run(s *snapshot.Snapshot) []check.Finding {
 		var f check.Finding
 		switch {
 		case ready >= 2 && len(nodes) == 1:
-			node := firstKey(nodes)
+			node := slices.Sorted(maps.Keys(nodes))[0]
 			f = check.New(meta, fmt.Sprintf("All %d ready pods of %s run on node %s: if it fails, cluster DNS is down.",
 				ready, srv.ref.Describe(), node), srv.ref)
 			f.Evidence = []string{fmt.Sprintf("node %s: %s", node, check.Plural(ready, "DNS pod", "DNS pods"))}
 		case ready >= 2 && len(podZones) == 1 && len(zones) > 1 && !zoneUnknown:
-			zone := firstKey(podZones)
+			zone := slices.Sorted(maps.Keys(podZones))[0]
 			f = check.New(meta, fmt.Sprintf("All %d ready pods of %s run in zone %s, although nodes span %d zones.",
 				ready, srv.ref.Describe(), zone, len(zones)), srv.ref)
 			f.Severity = check.Low
-			f.Evidence = []string{fmt.Sprintf("pods on nodes %v, all in zone %s", sortedKeys(nodes), zone)}
+			f.Evidence = []string{fmt.Sprintf("pods on nodes %v, all in zone %s", slices.Sorted(maps.Keys(nodes)), zone)}
 		case !spreadsReplicas(srv.template):
 			f = check.New(meta, fmt.Sprintf("Nothing keeps the %d replicas of %s apart: the pod template has no pod "+
 				"anti-affinity and no topology spread constraint on their labels.", srv.desired, srv.ref.Describe()), srv.ref)
@@ -177,17 +178,6 @@ func appLabel(srv server) string {
 		return v
 	}
 	return "kube-dns"
-}
-
-func firstKey[V any](m map[string]V) string { return sortedKeys(m)[0] }
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }
 
 // NoDisruptionBudget reports a DNS Deployment that no PodDisruptionBudget protects.

@@ -3,7 +3,6 @@ package dns
 import (
 	"cmp"
 	"fmt"
-	"slices"
 	"strconv"
 
 	corev1 "k8s.io/api/core/v1"
@@ -55,10 +54,7 @@ func (c NodeLocalMissing) Run(s *snapshot.Snapshot) []check.Finding {
 		return nil
 	}
 	for i := range s.DaemonSets {
-		ds := &s.DaemonSets[i]
-		// node-local-dns is the upstream add-on's name; Kubespray calls it nodelocaldns.
-		if slices.Contains([]string{"node-local-dns", "nodelocaldns"}, ds.Name) ||
-			slices.Contains([]string{"node-local-dns", "nodelocaldns"}, ds.Labels["k8s-app"]) {
+		if snapshot.IsNodeLocalDNS(&s.DaemonSets[i]) {
 			return nil
 		}
 	}
@@ -141,7 +137,7 @@ func (c NdotsDefaultAtScale) Run(s *snapshot.Snapshot) []check.Finding {
 		if replicas != nil {
 			n = *replicas
 		}
-		if n < busyReplicas || resolverOf(spec) != fromClusterDNS {
+		if n < busyReplicas || snapshot.ResolverOf(spec) != snapshot.ResolverClusterDNS {
 			return
 		}
 		if _, set := ndots(spec); set {

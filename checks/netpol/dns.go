@@ -142,23 +142,19 @@ func dnsTargets(m *model) dnsTarget {
 	return t
 }
 
-// usedBy tells whether a pod resolves names through the cluster DNS: dnsPolicy ClusterFirst
-// (the default) or ClusterFirstWithHostNet, or None with the DNS Service among its nameservers.
-// With Default it uses the node's resolvers, which policies do not govern.
+// usedBy tells whether a pod resolves names through the cluster DNS: by the kubelet's rules, or
+// with dnsPolicy None naming the DNS Service. The node's resolvers are no business of policies.
 func (t dnsTarget) usedBy(spec *corev1.PodSpec) bool {
-	switch spec.DNSPolicy {
-	case corev1.DNSDefault:
-		return false
-	case corev1.DNSNone:
-		if spec.DNSConfig == nil {
-			return false
-		}
-		return slices.ContainsFunc(spec.DNSConfig.Nameservers, func(ns string) bool {
+	switch snapshot.ResolverOf(spec) {
+	case snapshot.ResolverClusterDNS:
+		return true
+	case snapshot.ResolverDNSConfig:
+		return spec.DNSConfig != nil && slices.ContainsFunc(spec.DNSConfig.Nameservers, func(ns string) bool {
 			ip, err := netip.ParseAddr(ns)
 			return err == nil && slices.Contains(t.serviceIPs, ip)
 		})
 	}
-	return true
+	return false
 }
 
 // dnsPort is the port a DNS server listens on for protocol: policies see the pod's port, after
@@ -177,9 +173,7 @@ func dnsPort(server endpoint, protocol corev1.Protocol) int32 {
 // nodeLocalDNS tells whether NodeLocal DNSCache runs.
 func nodeLocalDNS(s *snapshot.Snapshot) bool {
 	for i := range s.DaemonSets {
-		ds := &s.DaemonSets[i]
-		names := []string{"node-local-dns", "nodelocaldns"}
-		if slices.Contains(names, ds.Name) || slices.Contains(names, ds.Labels["k8s-app"]) {
+		if snapshot.IsNodeLocalDNS(&s.DaemonSets[i]) {
 			return true
 		}
 	}

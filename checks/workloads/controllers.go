@@ -68,7 +68,7 @@ func pluralWord(n int, one, many string) string {
 // whether any of them is failing rather than merely starting.
 func podReasons(s *snapshot.Snapshot, owner snapshot.Ref) (lines []string, failing bool) {
 	for _, pod := range s.PodsOf(owner) {
-		if !snapshot.IsLive(pod) || podReady(pod) {
+		if !snapshot.IsLive(pod) || snapshot.PodReady(pod) {
 			continue
 		}
 		state, bad := podState(pod)
@@ -76,15 +76,6 @@ func podReasons(s *snapshot.Snapshot, owner snapshot.Ref) (lines []string, faili
 		failing = failing || bad
 	}
 	return lines, failing
-}
-
-func podReady(pod *corev1.Pod) bool {
-	for _, c := range pod.Status.Conditions {
-		if c.Type == corev1.PodReady {
-			return c.Status == corev1.ConditionTrue
-		}
-	}
-	return false
 }
 
 // isFailingWaitReason tells container states that do not resolve by waiting from those of a

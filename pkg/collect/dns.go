@@ -35,8 +35,8 @@ const defaultDNSMetricsPort = 9153
 
 // clusterDNSPods lists the running cluster DNS pods, in the DNS namespaces the run may look at.
 func clusterDNSPods(ctx context.Context, core typedcorev1.CoreV1Interface, ns string) ([]corev1.Pod, error) {
-	if ns != "" && !slices.Contains(snapshot.ClusterDNSNamespaces(), ns) {
-		return nil, &blindError{reason: fmt.Sprintf("the cluster DNS server runs in kube-system; the run was limited to namespace %s (-n)", ns)}
+	if reason := snapshot.DNSOutOfScope(ns); reason != "" {
+		return nil, &blindError{reason: reason}
 	}
 	var found []corev1.Pod
 	for _, where := range snapshot.ClusterDNSNamespaces() {
@@ -68,36 +68,43 @@ func scrapeDNSMetrics(ctx context.Context, core typedcorev1.CoreV1Interface, ns 
 	if err != nil {
 		return nil, err
 	}
-	results := make([]snapshot.DNSMetrics, len(pods))
-	var wg sync.WaitGroup
-	for i := range pods {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			pod := &pods[i]
-			results[i] = snapshot.DNSMetrics{Pod: snapshot.RefTo(snapshot.KindPods, pod.Namespace, pod.Name)}
-			reqCtx, cancel := context.WithTimeout(ctx, probeTimeout)
-			defer cancel()
-			port := strconv.Itoa(metricsPort(pod))
-			// Accept JSON so that a proxy failure comes back as a readable Status, not protobuf.
-			body, err := readLimited(reqCtx, core.RESTClient().Get().Namespace(pod.Namespace).Resource("pods").
-				Name("http:"+pod.Name+":"+port).SubResource("proxy").Suffix("metrics").
-				SetHeader("Accept", "text/plain, application/json"))
-			if err != nil {
-				results[i].Error = fmt.Sprintf("GET pods/%s:%s/proxy/metrics: %s", pod.Name, port, proxyErrorText(err, body))
-				return
-			}
-			if err := parseDNSMetrics(body, &results[i]); err != nil {
-				results[i].Error = "metrics of pod " + pod.Name + " do not parse: " + err.Error()
-			}
-		}()
-	}
-	wg.Wait()
-	if i := slices.IndexFunc(results, func(m snapshot.DNSMetrics) bool { return m.Error == "" }); i < 0 {
+	results := probeEach(pods, func(pod *corev1.Pod) snapshot.DNSMetrics { return scrapeDNSPod(ctx, core, pod) })
+	if !slices.ContainsFunc(results, func(m snapshot.DNSMetrics) bool { return m.Error == "" }) {
 		return nil, &blindError{reason: "no cluster DNS pod's metrics could be read through the API server's pod proxy: " +
 			results[0].Error}
 	}
 	return results, nil
+}
+
+func scrapeDNSPod(ctx context.Context, core typedcorev1.CoreV1Interface, pod *corev1.Pod) snapshot.DNSMetrics {
+	result := snapshot.DNSMetrics{Pod: snapshot.RefTo(snapshot.KindPods, pod.Namespace, pod.Name)}
+	reqCtx, cancel := context.WithTimeout(ctx, probeTimeout)
+	defer cancel()
+	port := strconv.Itoa(metricsPort(pod))
+	// Accept JSON so that a proxy failure comes back as a readable Status, not protobuf.
+	body, err := readLimited(reqCtx, core.RESTClient().Get().Namespace(pod.Namespace).Resource("pods").
+		Name("http:"+pod.Name+":"+port).SubResource("proxy").Suffix("metrics").
+		SetHeader("Accept", "text/plain, application/json"))
+	if err != nil {
+		result.Error = fmt.Sprintf("GET pods/%s:%s/proxy/metrics: %s", pod.Name, port, proxyErrorText(err, body))
+		return result
+	}
+	if err := parseDNSMetrics(body, &result); err != nil {
+		result.Error = "metrics of pod " + pod.Name + " do not parse: " + err.Error()
+	}
+	return result
+}
+
+// probeEach runs one probe per item concurrently (a handful of pods or nodes, each bounded by
+// probeTimeout) and returns the answers in the items' order.
+func probeEach[In, Out any](items []In, probe func(*In) Out) []Out {
+	results := make([]Out, len(items))
+	var wg sync.WaitGroup
+	for i := range items {
+		wg.Go(func() { results[i] = probe(&items[i]) })
+	}
+	wg.Wait()
+	return results
 }
 
 // metricsPort is the container port named "metrics", else CoreDNS's default.
@@ -187,17 +194,8 @@ func readKubeletConfigs(ctx context.Context, core typedcorev1.CoreV1Interface, n
 	if len(nodes) == 0 {
 		return nil, &blindError{reason: "the cluster DNS pods are not scheduled on any node"}
 	}
-	results := make([]snapshot.KubeletConfig, len(nodes))
-	var wg sync.WaitGroup
-	for i, node := range nodes {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			results[i] = readKubeletConfig(ctx, core, node)
-		}()
-	}
-	wg.Wait()
-	if i := slices.IndexFunc(results, func(k snapshot.KubeletConfig) bool { return k.Error == "" }); i < 0 {
+	results := probeEach(nodes, func(node *string) snapshot.KubeletConfig { return readKubeletConfig(ctx, core, *node) })
+	if !slices.ContainsFunc(results, func(k snapshot.KubeletConfig) bool { return k.Error == "" }) {
 		return nil, &blindError{reason: "no kubelet configuration could be read through the API server's node proxy: " +
 			results[0].Error}
 	}

@@ -3,12 +3,22 @@ package snapshot
 import (
 	"slices"
 
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 )
 
 // ClusterDNSNamespaces are where distributions put the cluster DNS server: kube-system almost
 // everywhere, openshift-dns on OpenShift.
 func ClusterDNSNamespaces() []string { return []string{"kube-system", "openshift-dns"} }
+
+// DNSOutOfScope says why a run limited to a namespace (-n) cannot see the cluster DNS server, or
+// "" when it can.
+func DNSOutOfScope(namespace string) string {
+	if namespace == "" || slices.Contains(ClusterDNSNamespaces(), namespace) {
+		return ""
+	}
+	return "the cluster DNS server runs in kube-system; the run was limited to namespace " + namespace + " (-n)"
+}
 
 // IsClusterDNSPod tells the pods of the cluster DNS server by the labels distributions give them:
 // k8s-app=kube-dns (kubeadm, EKS, AKS, GKE, k3s, RKE2) or dns.operator.openshift.io/daemonset-dns
@@ -23,6 +33,53 @@ func IsClusterDNSPod(pod *corev1.Pod) bool {
 	switch pod.Labels["k8s-app"] {
 	case "kube-dns", "coredns":
 		return true
+	}
+	return false
+}
+
+// IsNodeLocalDNS tells NodeLocal DNSCache's DaemonSet: node-local-dns upstream, nodelocaldns in
+// Kubespray, by name or by k8s-app label.
+func IsNodeLocalDNS(ds *appsv1.DaemonSet) bool {
+	names := []string{"node-local-dns", "nodelocaldns"}
+	return slices.Contains(names, ds.Name) || slices.Contains(names, ds.Labels["k8s-app"])
+}
+
+// Resolver is where a pod's /etc/resolv.conf comes from, by the kubelet's rules.
+type Resolver int
+
+const (
+	// ResolverNode is the node's resolvers (the kubelet's resolvConf file).
+	ResolverNode Resolver = iota
+	// ResolverClusterDNS is the cluster DNS Service, with the search domains and ndots:5.
+	ResolverClusterDNS
+	// ResolverDNSConfig is only what the pod's dnsConfig lists (dnsPolicy None).
+	ResolverDNSConfig
+)
+
+// ResolverOf applies the kubelet's dnsPolicy rules: Default uses the node's resolvers, None only
+// dnsConfig, ClusterFirstWithHostNet the cluster DNS, and ClusterFirst (also when unset) the
+// cluster DNS unless the pod is on the host network, which then falls back to the node's.
+func ResolverOf(spec *corev1.PodSpec) Resolver {
+	switch spec.DNSPolicy {
+	case corev1.DNSDefault:
+		return ResolverNode
+	case corev1.DNSNone:
+		return ResolverDNSConfig
+	case corev1.DNSClusterFirstWithHostNet:
+		return ResolverClusterDNS
+	}
+	if spec.HostNetwork {
+		return ResolverNode
+	}
+	return ResolverClusterDNS
+}
+
+// PodReady tells whether a pod's Ready condition is true.
+func PodReady(pod *corev1.Pod) bool {
+	for _, c := range pod.Status.Conditions {
+		if c.Type == corev1.PodReady {
+			return c.Status == corev1.ConditionTrue
+		}
 	}
 	return false
 }
