@@ -200,8 +200,8 @@ func TestDNSEdgeCases(t *testing.T) {
 	}
 	plain := ".:53 {\n  kubernetes cluster.local\n  forward . /etc/resolv.conf\n  cache 30\n  loop\n  %s\n}\n"
 	for name, tc := range map[string]struct {
-		mutate      func(*snapshot.Snapshot)
-		want        []string
+		mutate       func(*snapshot.Snapshot)
+		want         []string
 		notEvaluated string // a check that must say it cannot judge
 	}{
 		"health and ready on explicit addresses": {
@@ -216,11 +216,11 @@ func TestDNSEdgeCases(t *testing.T) {
 			want:   []string{"high dns-forward-loopback " + configMap + "," + deployment},
 		},
 		"environment variables are not filled in from this machine": {
-			mutate:      corefile(strings.Replace(plain, "%s", "health\n  ready\n  {$HOME} 30", 1)),
+			mutate:       corefile(strings.Replace(plain, "%s", "health\n  ready\n  {$HOME} 30", 1)),
 			notEvaluated: "dns-corefile-no-cache",
 		},
 		"an import after other tokens on its line": {
-			mutate:      corefile(".:53 { import /etc/coredns/custom/*.override\n  health\n  ready\n  forward . /etc/resolv.conf\n  cache\n  loop\n}\n"),
+			mutate:       corefile(".:53 { import /etc/coredns/custom/*.override\n  health\n  ready\n  forward . /etc/resolv.conf\n  cache\n  loop\n}\n"),
 			notEvaluated: "dns-corefile-invalid",
 		},
 		"endpoints without a ready condition count as ready": {
@@ -262,7 +262,7 @@ func TestDNSEdgeCases(t *testing.T) {
 				c.Command = []string{"coredns"}
 				s.ConfigMaps[0].Data["Corefile"] = ".:53 {\n  health\n  ready\n  forward . /etc/resolv.conf\n  loop\n}\n"
 			},
-			want:        []string{"medium dns-corefile-no-cache " + configMap + "," + deployment},
+			want:         []string{"medium dns-corefile-no-cache " + configMap + "," + deployment},
 			notEvaluated: "dns-corefile-removed-plugin",
 		},
 		"a node without a zone label leaves the zones unknown": {
