@@ -7,6 +7,7 @@ import (
 	networkingv1 "k8s.io/api/networking/v1"
 
 	"github.com/alertmend/kubectl-alertmend/checks/apiserver"
+	"github.com/alertmend/kubectl-alertmend/checks/conntrack"
 	"github.com/alertmend/kubectl-alertmend/checks/dns"
 	"github.com/alertmend/kubectl-alertmend/checks/netpol"
 	"github.com/alertmend/kubectl-alertmend/checks/rbac"
@@ -72,6 +73,10 @@ func All(opts Options) []check.Check {
 		dns.NdotsDefaultAtScale{},
 		dns.ServfailRatio{},
 		dns.ForwardUnhealthy{},
+		conntrack.TableUsage{},
+		conntrack.Drops{},
+		conntrack.TableFullReported{},
+		conntrack.TableSmall{},
 		netpol.Unisolated{Direction: networkingv1.PolicyTypeIngress, Options: opts.Netpol},
 		netpol.Unisolated{Direction: networkingv1.PolicyTypeEgress, Options: opts.Netpol},
 		netpol.NoDefaultDeny{Options: opts.Netpol},

@@ -417,7 +417,7 @@ func FlagChecks() []check.Check {
 				if v, ok := f.Get("insecure-port"); ok && v != "0" {
 					return "--insecure-port is " + v, "set --insecure-port=0"
 				}
-				if v, ok := f.Get("insecure-bind-address"); ok && f.values["insecure-port"] == nil {
+				if v, ok := f.Get("insecure-bind-address"); ok && !f.IsSet("insecure-port") {
 					// Before 1.20 the insecure port defaulted to 8080; with --insecure-port=0 nothing is served.
 					return "--insecure-bind-address is " + v + " with the insecure port at its default", "remove --insecure-bind-address"
 				}

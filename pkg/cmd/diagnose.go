@@ -50,6 +50,8 @@ type DiagnoseOptions struct {
 	Color      string
 	ChunkSize  int64
 	Thresholds checks.Options
+	// PrometheusURL is where node_exporter's conntrack series are queried first.
+	PrometheusURL string
 
 	// catalog narrows the checks a command runs (rbac-audit runs the RBAC ones); nil keeps all.
 	catalog func(check.Meta) bool
@@ -113,6 +115,8 @@ func (o *DiagnoseOptions) addReportFlags(f *pflag.FlagSet) {
 	f.StringVar(&o.FailOn, "fail-on", "high", "Exit 1 when a finding is at least this severe: critical, high, medium, low, info, or none")
 	f.StringVar(&o.Color, "color", "auto", "Colour the pretty output: auto (on a terminal, unless NO_COLOR is set), always, never")
 	f.Int64Var(&o.ChunkSize, "chunk-size", collect.DefaultChunkSize, "List objects from the API server in pages of this size; 0 lists each kind in one response")
+	f.StringVar(&o.PrometheusURL, "prometheus-url", "", "Prometheus to read node_exporter's conntrack series from (e.g. http://localhost:9090 after kubectl port-forward); "+
+		"without it, a Prometheus Service in the cluster is queried through the API server's service proxy")
 }
 
 // Complete derives the output format, the gate and the colour decision from flags and environment.
@@ -155,6 +159,12 @@ func (o *DiagnoseOptions) Validate() error {
 	}
 	if o.ChunkSize < 0 {
 		return failed("invalid --chunk-size %d: must be 0 (no paging) or more", o.ChunkSize)
+	}
+	if o.PrometheusURL != "" {
+		u, err := url.Parse(o.PrometheusURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return failed("invalid --prometheus-url %q: want an http or https URL such as http://localhost:9090", o.PrometheusURL)
+		}
 	}
 	return nil
 }
@@ -278,6 +288,9 @@ func (o *DiagnoseOptions) collect(ctx context.Context, kinds []snapshot.Kind) (*
 		Namespace: o.namespace,
 		ChunkSize: o.ChunkSize,
 		Progress:  progress.update,
+
+		PrometheusURL:     o.PrometheusURL,
+		ConntrackResample: collect.DefaultConntrackResample,
 	})
 	progress.finish()
 	if err != nil {

@@ -7,9 +7,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -36,6 +38,12 @@ type Options struct {
 	Concurrency int
 	// Progress, when set, is told each time a kind has been read.
 	Progress func(done, total int, kind snapshot.Kind)
+	// PrometheusURL is a Prometheus to read node_exporter's series from; empty means one is
+	// looked for among the cluster's Services.
+	PrometheusURL string
+	// ConntrackResample is how long to wait before scraping a node-exporter pod again to see
+	// whether drops are happening now; 0 scrapes once.
+	ConntrackResample time.Duration
 }
 
 // UnreachableError means the API server could not be talked to at all, so no check can run.
@@ -52,6 +60,9 @@ type Clients struct {
 	// Anonymous talks to the same server with the same TLS settings but no credentials, to see
 	// what an outsider sees; nil means it is not probed.
 	Anonymous rest.Interface
+	// Config reaches in-cluster services through the API server's service proxy (Prometheus);
+	// nil means none is asked.
+	Config *rest.Config
 }
 
 // NewClients builds the clients for a REST config.
@@ -70,12 +81,16 @@ func NewClients(config *rest.Config) (Clients, error) {
 	if err != nil {
 		return Clients{}, err
 	}
-	return Clients{Kube: kube, Metrics: metrics, Anonymous: anonymous.Discovery().RESTClient()}, nil
+	return Clients{Kube: kube, Metrics: metrics, Anonymous: anonymous.Discovery().RESTClient(), Config: config}, nil
 }
 
-// Collect lists the given kinds into a new snapshot.
+// Collect lists the given kinds into a new snapshot. Conntrack is measured last, from the pods,
+// Services and nodes the listing read.
 func Collect(ctx context.Context, clients Clients, kinds []snapshot.Kind, opts Options) (*snapshot.Snapshot, error) {
 	kinds = uniqueSorted(kinds)
+	total := len(kinds)
+	measureConntrack := slices.Contains(kinds, snapshot.KindConntrack)
+	kinds = slices.DeleteFunc(kinds, func(k snapshot.Kind) bool { return k == snapshot.KindConntrack })
 	limit := opts.Concurrency
 	if limit <= 0 || limit > len(kinds) {
 		limit = len(kinds)
@@ -109,7 +124,7 @@ func Collect(ctx context.Context, clients Clients, kinds []snapshot.Kind, opts O
 			}
 			done++
 			if opts.Progress != nil {
-				opts.Progress(done, len(kinds), kind)
+				opts.Progress(done, total, kind)
 			}
 		}()
 	}
@@ -119,6 +134,20 @@ func Collect(ctx context.Context, clients Clients, kinds []snapshot.Kind, opts O
 			return nil, ctx.Err()
 		}
 		return nil, &UnreachableError{Err: fatal}
+	}
+	if measureConntrack {
+		measured, err := c.measureConntrack(ctx)
+		if err != nil {
+			reason, _ := unavailableReason(snapshot.KindConntrack, err)
+			if reason == "" {
+				reason = err.Error()
+			}
+			snap.MarkUnavailable(snapshot.KindConntrack, reason)
+		}
+		snap.Conntrack = measured
+		if opts.Progress != nil {
+			opts.Progress(total, total, snapshot.KindConntrack)
+		}
 	}
 	snap.Finish()
 	return snap, nil
@@ -236,6 +265,14 @@ func (c *collector) list(ctx context.Context, kind snapshot.Kind) error {
 			}
 			c.snap.ConfigMaps = append(c.snap.ConfigMaps, found...)
 		}
+	case snapshot.KindEvents:
+		// Only node events: the kernel's and node-problem-detector's reports. All events of a
+		// large cluster would be many times the size of everything else read.
+		nodeEvents := func(ctx context.Context, opts metav1.ListOptions) (*corev1.EventList, error) {
+			opts.FieldSelector = "involvedObject.kind=Node"
+			return core.Events(ns).List(ctx, opts)
+		}
+		c.snap.Events, err = pages(ctx, c.opts.ChunkSize, nodeEvents, eventItems)
 	case snapshot.KindDNSMetrics:
 		c.snap.DNSMetrics, err = scrapeDNSMetrics(ctx, core, ns)
 	case snapshot.KindKubeletConfigs:

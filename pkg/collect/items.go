@@ -17,8 +17,9 @@ import (
 func namespaceItems(l *corev1.NamespaceList) ([]corev1.Namespace, metav1.ListMeta) {
 	return l.Items, l.ListMeta
 }
-func nodeItems(l *corev1.NodeList) ([]corev1.Node, metav1.ListMeta) { return l.Items, l.ListMeta }
-func podItems(l *corev1.PodList) ([]corev1.Pod, metav1.ListMeta)    { return l.Items, l.ListMeta }
+func nodeItems(l *corev1.NodeList) ([]corev1.Node, metav1.ListMeta)    { return l.Items, l.ListMeta }
+func eventItems(l *corev1.EventList) ([]corev1.Event, metav1.ListMeta) { return l.Items, l.ListMeta }
+func podItems(l *corev1.PodList) ([]corev1.Pod, metav1.ListMeta)       { return l.Items, l.ListMeta }
 func deploymentItems(l *appsv1.DeploymentList) ([]appsv1.Deployment, metav1.ListMeta) {
 	return l.Items, l.ListMeta
 }

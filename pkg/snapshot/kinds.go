@@ -42,12 +42,18 @@ const (
 	// KindKubeletConfigs is the running configuration (/configz) of the kubelets on the nodes
 	// that host cluster DNS pods, read through the API server's node proxy.
 	KindKubeletConfigs Kind = "kubelet-configs"
+	// KindConntrack is each node's connection-tracking table as node_exporter reports it, read
+	// from Prometheus or from the node-exporter pods through the API server's pod proxy.
+	KindConntrack Kind = "conntrack"
+	// KindEvents are events about nodes (involvedObject.kind=Node) on a live cluster: kernel
+	// and node-problem-detector reports live there, and other events are many and not needed.
+	KindEvents Kind = "events"
 )
 
 // AllKinds lists every kind a snapshot can hold, sorted by name.
 func AllKinds() []Kind {
-	return []Kind{KindAnonymousAccess, KindClusterRoleBindings, KindClusterRoles, KindConfigMaps, KindCronJobs, KindDaemonSets,
-		KindDeployments, KindDNSMetrics, KindEndpointSlices, KindIngresses, KindJobs, KindKubeletConfigs, KindLimitRanges,
+	return []Kind{KindAnonymousAccess, KindClusterRoleBindings, KindClusterRoles, KindConfigMaps, KindConntrack, KindCronJobs, KindDaemonSets,
+		KindDeployments, KindDNSMetrics, KindEndpointSlices, KindEvents, KindIngresses, KindJobs, KindKubeletConfigs, KindLimitRanges,
 		KindNamespaces, KindNetworkPolicies, KindNodes, KindPodDisruptionBudgets, KindPodMetrics, KindPods, KindReplicaSets, KindResourceQuotas, KindRoleBindings,
 		KindRoles, KindServiceAccounts, KindServices, KindStatefulSets, KindServerVersion}
 }
@@ -112,7 +118,9 @@ func (k Kind) Info() KindInfo {
 		return KindInfo{"policy", "policy/v1", "PodDisruptionBudget", true, false}
 	case KindConfigMaps:
 		return KindInfo{"", "v1", "ConfigMap", true, false}
-	case KindServerVersion, KindAnonymousAccess, KindDNSMetrics, KindKubeletConfigs:
+	case KindEvents:
+		return KindInfo{"", "v1", "Event", true, false}
+	case KindServerVersion, KindAnonymousAccess, KindDNSMetrics, KindKubeletConfigs, KindConntrack:
 		return KindInfo{Probe: true}
 	}
 	return KindInfo{}

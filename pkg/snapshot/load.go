@@ -416,6 +416,8 @@ func (l *Loader) add(obj runtime.Object, origin Origin) error {
 		return keep(l, &s.NetworkPolicies, KindNetworkPolicies, o, origin)
 	case *networkingv1.Ingress:
 		return keep(l, &s.Ingresses, KindIngresses, o, origin)
+	case *corev1.Event:
+		return keep(l, &s.Events, KindEvents, o, origin)
 	case *corev1.ServiceAccount:
 		return keep(l, &s.ServiceAccounts, KindServiceAccounts, o, origin)
 	case *rbacv1.ClusterRoleBinding:

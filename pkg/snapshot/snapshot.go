@@ -59,6 +59,8 @@ type Snapshot struct {
 	ConfigMaps           []corev1.ConfigMap
 	NetworkPolicies      []networkingv1.NetworkPolicy
 	Ingresses            []networkingv1.Ingress
+	// Events are events about nodes only (see KindEvents).
+	Events []corev1.Event
 
 	ServiceAccounts     []corev1.ServiceAccount
 	ClusterRoleBindings []rbacv1.ClusterRoleBinding
@@ -74,6 +76,8 @@ type Snapshot struct {
 	DNSMetrics []DNSMetrics
 	// KubeletConfigs holds the kubelet configuration of each node hosting a cluster DNS pod.
 	KubeletConfigs []KubeletConfig
+	// Conntrack holds the measured connection-tracking tables; nil when not read.
+	Conntrack *Conntrack
 
 	// Unavailable maps a kind that could not be read to the reason, for example
 	// "forbidden: User "bob" cannot list resource "nodes" ...".
@@ -142,6 +146,10 @@ func (s *Snapshot) Finish() {
 	sortByKey(s.Ingresses, func(o *networkingv1.Ingress) string { return o.Namespace + "/" + o.Name })
 	sortByKey(s.DNSMetrics, func(o *DNSMetrics) string { return o.Pod.Namespace + "/" + o.Pod.Name })
 	sortByKey(s.KubeletConfigs, func(o *KubeletConfig) string { return o.Node })
+	sortByKey(s.Events, func(o *corev1.Event) string { return o.Namespace + "/" + o.Name })
+	if s.Conntrack != nil {
+		sortByKey(s.Conntrack.Nodes, func(o *ConntrackNode) string { return o.Node })
+	}
 	sortByKey(s.ServiceAccounts, func(o *corev1.ServiceAccount) string { return o.Namespace + "/" + o.Name })
 	sortByKey(s.ClusterRoleBindings, func(o *rbacv1.ClusterRoleBinding) string { return o.Name })
 	sortByKey(s.RoleBindings, func(o *rbacv1.RoleBinding) string { return o.Namespace + "/" + o.Name })

@@ -1,0 +1,145 @@
+// Package conntrack checks the nodes' connection-tracking tables: how full they are and whether
+// the kernel drops packets because it cannot track them (measured by node_exporter), whether
+// node reports say the table is full, and whether kube-proxy sizes the table too small.
+package conntrack
+
+import (
+	"cmp"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/alertmend/kubectl-alertmend/pkg/check"
+	"github.com/alertmend/kubectl-alertmend/pkg/snapshot"
+)
+
+const (
+	referenceKubeProxy = "https://kubernetes.io/docs/reference/config-api/kube-proxy-config.v1alpha1/#kubeproxy-config-k8s-io-v1alpha1-KubeProxyConntrackConfiguration"
+	referenceRace      = "https://www.weave.works/blog/racy-conntrack-and-dns-lookup-timeouts"
+)
+
+// nodeRef names a node in findings.
+func nodeRef(name string) snapshot.Ref { return snapshot.RefTo(snapshot.KindNodes, "", name) }
+
+// count prints 131072 as 131,072: table sizes are read by people.
+func count(v float64) string {
+	digits := strconv.FormatFloat(v, 'f', 0, 64)
+	var b strings.Builder
+	for i, r := range digits {
+		if i > 0 && (len(digits)-i)%3 == 0 && digits[0] != '-' {
+			b.WriteByte(',')
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+// podsOnNodes counts the live pods per node and, per node, the workloads with the most of them:
+// node_exporter does not say which pods open the connections, so where the load comes from is
+// told by what runs there.
+type nodeLoad struct {
+	pods   int
+	owners map[snapshot.Ref]int
+}
+
+func podsOnNodes(s *snapshot.Snapshot) map[string]*nodeLoad {
+	out := map[string]*nodeLoad{}
+	for i := range s.Pods {
+		pod := &s.Pods[i]
+		if pod.Spec.NodeName == "" || !snapshot.IsLive(pod) {
+			continue
+		}
+		load := out[pod.Spec.NodeName]
+		if load == nil {
+			load = &nodeLoad{owners: map[snapshot.Ref]int{}}
+			out[pod.Spec.NodeName] = load
+		}
+		load.pods++
+		load.owners[s.TopOwner(pod)]++
+	}
+	return out
+}
+
+// describe reads "57 pods, most from deployment shop/api (12)".
+func (l *nodeLoad) describe() string {
+	if l == nil {
+		return "no pods seen on it"
+	}
+	owners := make([]snapshot.Ref, 0, len(l.owners))
+	for ref := range l.owners {
+		owners = append(owners, ref)
+	}
+	slices.SortFunc(owners, func(a, b snapshot.Ref) int {
+		return cmp.Or(cmp.Compare(l.owners[b], l.owners[a]), cmp.Compare(a.String(), b.String()))
+	})
+	text := check.Plural(l.pods, "pod", "pods")
+	if len(owners) > 0 && l.owners[owners[0]] > 1 {
+		text += fmt.Sprintf(", most from %s (%d)", owners[0].Describe(), l.owners[owners[0]])
+	}
+	return text
+}
+
+// unmeasuredNodes lists the nodes in the snapshot that no source measured.
+func unmeasuredNodes(s *snapshot.Snapshot, measured func(*snapshot.ConntrackNode) bool) []string {
+	seen := map[string]bool{}
+	if s.Conntrack != nil {
+		for i := range s.Conntrack.Nodes {
+			if measured(&s.Conntrack.Nodes[i]) {
+				seen[s.Conntrack.Nodes[i].Node] = true
+			}
+		}
+	}
+	var out []string
+	for i := range s.Nodes {
+		if !seen[s.Nodes[i].Name] && !isWindows(&s.Nodes[i]) {
+			out = append(out, s.Nodes[i].Name)
+		}
+	}
+	return out
+}
+
+// isWindows: Windows nodes have no netfilter, so no conntrack table.
+func isWindows(node *corev1.Node) bool { return node.Labels[corev1.LabelOSStable] == "windows" }
+
+// sourcesEvidence says which sources measured and which could not, so a partial picture is
+// never mistaken for a whole one.
+func sourcesEvidence(s *snapshot.Snapshot, unmeasured []string) []string {
+	var out []string
+	if s.Conntrack != nil && len(s.Conntrack.Sources) > 0 {
+		out = append(out, "measured by: "+strings.Join(s.Conntrack.Sources, "; "))
+	}
+	if len(unmeasured) > 0 {
+		out = append(out, fmt.Sprintf("not measured: %s (%s)", check.Plural(len(unmeasured), "node", "nodes"), strings.Join(limitNames(unmeasured, 8), ", ")))
+		if s.Conntrack != nil {
+			for _, why := range s.Conntrack.Unused {
+				out = append(out, "not used: "+why)
+			}
+		}
+	}
+	return out
+}
+
+func limitNames(names []string, n int) []string {
+	if len(names) <= n {
+		return names
+	}
+	return append(names[:n:n], fmt.Sprintf("%d more", len(names)-n))
+}
+
+// raiseTableFix are the commands that show and raise a node's table: kube-proxy's setting, which
+// it applies at start, or the sysctl directly where kube-proxy leaves it alone.
+func raiseTableFix(node string, limit float64) []string {
+	target := 262144.0
+	for target < 2*limit {
+		target *= 2
+	}
+	return []string{
+		`kubectl get configmap -n kube-system kube-proxy -o yaml | grep -A4 'conntrack:'`,
+		"kubectl -n kube-system rollout restart daemonset/kube-proxy",
+		fmt.Sprintf("kubectl debug node/%s -it --profile=sysadmin --image=busybox -- sysctl -w net.netfilter.nf_conntrack_max=%s",
+			node, strconv.FormatFloat(target, 'f', 0, 64)),
+	}
+}

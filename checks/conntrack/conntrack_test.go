@@ -1,0 +1,301 @@
+package conntrack
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/alertmend/kubectl-alertmend/internal/fixture"
+	"github.com/alertmend/kubectl-alertmend/pkg/check"
+	"github.com/alertmend/kubectl-alertmend/pkg/snapshot"
+)
+
+const healthy = "healthy.yaml"
+
+func family() []check.Check {
+	return []check.Check{TableUsage{}, Drops{}, TableFullReported{}, TableSmall{}}
+}
+
+const (
+	nodeA     = "node/node-a"
+	nodeB     = "node/node-b"
+	nodeC     = "node/node-c"
+	proxyDaemonSet = "kube-system/daemonset/kube-proxy"
+)
+
+func cases() []fixture.Case {
+	mutation := func(c check.Check, file string, want ...string) fixture.Case {
+		return fixture.Case{Check: c, Base: healthy, Fixture: file, Want: want}
+	}
+	allNodes := proxyDaemonSet + "," + nodeA + "," + nodeB + "," + nodeC
+	return []fixture.Case{
+		mutation(TableSmall{}, "conntrack-table-small.yaml", "medium conntrack-table-small "+allNodes),
+		mutation(TableSmall{}, "table-small-flags.yaml", "medium conntrack-table-small "+allNodes),
+		mutation(TableSmall{}, "table-small-flags-ignored.yaml"),
+		mutation(TableSmall{}, "table-small-subpath.yaml", "medium conntrack-table-small "+allNodes),
+		mutation(TableFullReported{}, "conntrack-table-full-reported.yaml", "critical conntrack-table-full-reported "+nodeB),
+		mutation(TableFullReported{}, "table-full-event.yaml", "critical conntrack-table-full-reported "+nodeC),
+		mutation(TableFullReported{}, "table-full-event-old.yaml", "medium conntrack-table-full-reported "+nodeC),
+		mutation(TableFullReported{}, "table-full-other-event.yaml"),
+	}
+}
+
+func TestFixtures(t *testing.T) {
+	var covered []check.Check
+	for _, c := range family() {
+		if !slices.Contains(c.Meta().Requires, snapshot.KindConntrack) {
+			covered = append(covered, c)
+		}
+	}
+	fixture.RunCases(t, check.CategoryConntrack, covered, cases())
+}
+
+// measuredNode is node_exporter's view of one node.
+func measuredNode(name string, entries, limit float64) snapshot.ConntrackNode {
+	return snapshot.ConntrackNode{Node: name, Source: "Prometheus at http://127.0.0.1:9090", Entries: entries, Limit: limit,
+		Rates: &snapshot.ConntrackCounters{}, RateWindow: 5 * time.Minute}
+}
+
+// withMeasurements is the healthy fixture with its three Linux nodes measured.
+func withMeasurements(t *testing.T, nodes ...snapshot.ConntrackNode) *snapshot.Snapshot {
+	s := fixture.Load(t, healthy)
+	s.Conntrack = &snapshot.Conntrack{Sources: []string{"Prometheus at http://127.0.0.1:9090"}, Nodes: nodes}
+	s.Finish()
+	return s
+}
+
+// runFamily runs every conntrack check as the engine does: those that say they cannot see are
+// left out, and named.
+func runFamily(s *snapshot.Snapshot) (findings []check.Finding, notEvaluated []string) {
+	for _, c := range family() {
+		if reason := c.(check.Applicability).NotEvaluable(s); reason != "" {
+			notEvaluated = append(notEvaluated, c.Meta().ID)
+			continue
+		}
+		findings = append(findings, c.Run(s)...)
+	}
+	return findings, notEvaluated
+}
+
+func TestHealthyClusterHasNoFinding(t *testing.T) {
+	s := withMeasurements(t, measuredNode("node-a", 20000, 131072), measuredNode("node-b", 64000, 131072),
+		measuredNode("node-c", 100000, 524288))
+	findings, notEvaluated := runFamily(s)
+	if len(findings) != 0 || len(notEvaluated) != 0 {
+		t.Errorf("healthy cluster: findings %q, not evaluated %v", fixture.Summaries(findings), notEvaluated)
+	}
+}
+
+// The usage bands, at the edges the issue names: 74% is fine, 76% medium, 96% high, 98% critical.
+func TestUsageBands(t *testing.T) {
+	for _, tc := range []struct {
+		ratio float64
+		want  string
+	}{
+		{0.74, ""},
+		{0.76, "medium conntrack-table-usage " + nodeB},
+		{0.90, "high conntrack-table-usage " + nodeB},
+		{0.96, "high conntrack-table-usage " + nodeB},
+		{0.98, "critical conntrack-table-usage " + nodeB},
+		{1.00, "critical conntrack-table-usage " + nodeB},
+	} {
+		s := withMeasurements(t, measuredNode("node-a", 1000, 131072), measuredNode("node-b", tc.ratio*131072, 131072))
+		got := fixture.Summaries(TableUsage{}.Run(s))
+		if (tc.want == "" && len(got) != 0) || (tc.want != "" && !slices.Equal(got, []string{tc.want})) {
+			t.Errorf("ratio %.2f: got %q, want %q", tc.ratio, got, tc.want)
+		}
+	}
+}
+
+// "4 of 120 nodes" is one finding: the worst node sets the severity, every node is listed
+// fullest first, and the nodes nobody measured are named.
+func TestUsageAggregatesNodes(t *testing.T) {
+	s := withMeasurements(t, measuredNode("node-a", 0.91*131072, 131072), measuredNode("node-b", 0.80*131072, 131072),
+		measuredNode("node-c", 0.99*524288, 524288))
+	s.Conntrack.Nodes = s.Conntrack.Nodes[1:] // node-a not measured
+	s.Conntrack.Unused = []string{"node-exporter on node node-a: GET pods/http:node-exporter-a:9100/proxy/metrics: address not allowed"}
+	findings := TableUsage{}.Run(s)
+	if len(findings) != 1 {
+		t.Fatalf("want one finding, got %q", fixture.Summaries(findings))
+	}
+	f := findings[0]
+	if got := fixture.Summary(f); got != "critical conntrack-table-usage "+nodeC+","+nodeB {
+		t.Errorf("summary %q", got)
+	}
+	for _, want := range []string{"2 of 2 measured nodes", "1 at 98% or more", "1 at 75% or more", "node-c, holds 519,045 of 524,288 entries (99.0%)"} {
+		if !strings.Contains(f.Message, want) {
+			t.Errorf("message %q lacks %q", f.Message, want)
+		}
+	}
+	evidence := strings.Join(f.Evidence, "\n")
+	for _, want := range []string{"node node-c: 519,045 of 524,288 entries (99.0%)", "not measured: 1 node (node-a)", "address not allowed"} {
+		if !strings.Contains(evidence, want) {
+			t.Errorf("evidence lacks %q:\n%s", want, evidence)
+		}
+	}
+	if !f.Incident || !strings.Contains(strings.Join(f.Fix, "\n"), "nf_conntrack_max=1048576") {
+		t.Errorf("a 99%% full table is an incident whose fix doubles the table: %v %q", f.Incident, f.Fix)
+	}
+}
+
+// A limit of 0 or a missing limit is no measurement: never a pass.
+func TestUsageWithoutLimitIsNotEvaluated(t *testing.T) {
+	s := withMeasurements(t, measuredNode("node-a", 5000, 0))
+	if reason := (TableUsage{}).NotEvaluable(s); !strings.Contains(reason, "no table limit") {
+		t.Errorf("not evaluable reason %q", reason)
+	}
+	s = withMeasurements(t, measuredNode("node-a", 5000, 0), measuredNode("node-b", 0.8*131072, 131072))
+	if reason := (TableUsage{}).NotEvaluable(s); reason != "" {
+		t.Errorf("one measured node is enough: %q", reason)
+	}
+}
+
+func TestDrops(t *testing.T) {
+	rising := measuredNode("node-b", 0.10*131072, 131072) // a low ratio: the DNAT race, not a full table
+	rising.Rates.InsertFailed = 3.5
+	full := measuredNode("node-c", 0.99*524288, 524288)
+	full.Rates.Drop = 12
+	pastOnly := snapshot.ConntrackNode{Node: "node-a", Source: "node-exporter pod monitoring/node-exporter-a", Entries: 100, Limit: 131072,
+		Counters: &snapshot.ConntrackCounters{InsertFailed: 4000}, Rates: &snapshot.ConntrackCounters{}, RateWindow: 2 * time.Second}
+
+	findings := Drops{}.Run(withMeasurements(t, pastOnly, rising))
+	if got := fixture.Summaries(findings); !slices.Equal(got, []string{"critical conntrack-drops " + nodeB}) {
+		t.Fatalf("insert failures rising at a 10%% table: %q", got)
+	}
+	if !findings[0].Incident || !strings.Contains(findings[0].Message, "racing through DNAT") {
+		t.Errorf("message %q", findings[0].Message)
+	}
+	findings = Drops{}.Run(withMeasurements(t, rising, full))
+	if got := fixture.Summaries(findings); !slices.Equal(got, []string{"critical conntrack-drops " + nodeC + "," + nodeB}) {
+		t.Fatalf("two nodes dropping: %q", got)
+	}
+	if !strings.Contains(findings[0].Message, "a full table, and insert failures") ||
+		!strings.Contains(findings[0].Evidence[0], "node node-c: 12.00 dropped/s") {
+		t.Errorf("message %q evidence %q", findings[0].Message, findings[0].Evidence)
+	}
+
+	findings = Drops{}.Run(withMeasurements(t, pastOnly))
+	if got := fixture.Summaries(findings); !slices.Equal(got, []string{"medium conntrack-drops " + nodeA}) || findings[0].Incident {
+		t.Fatalf("drops since boot only: %q", got)
+	}
+	if !strings.Contains(findings[0].Evidence[0], "4,000 insert failures; none in the 2s observed") {
+		t.Errorf("evidence %q", findings[0].Evidence)
+	}
+
+	quiet := measuredNode("node-a", 100, 131072)
+	if got := (Drops{}).Run(withMeasurements(t, quiet)); len(got) != 0 {
+		t.Errorf("no drops: %q", fixture.Summaries(got))
+	}
+	noStats := snapshot.ConntrackNode{Node: "node-a", Source: "x", Entries: 100, Limit: 131072}
+	if reason := (Drops{}).NotEvaluable(withMeasurements(t, noStats)); !strings.Contains(reason, "node_nf_conntrack_stat_") {
+		t.Errorf("without stat counters the drop check cannot see: %q", reason)
+	}
+}
+
+// The node-report check is blind where nothing reports node problems: a quiet kubelet proves
+// nothing about the table.
+func TestTableFullReportedNeedsAReporter(t *testing.T) {
+	s := fixture.Load(t, healthy)
+	if reason := (TableFullReported{}).NotEvaluable(s); reason != "" {
+		t.Fatalf("node-problem-detector runs in the fixture: %q", reason)
+	}
+	s.Pods = slices.DeleteFunc(s.Pods, func(p corev1.Pod) bool { return strings.Contains(p.Name, "node-problem-detector") })
+	for i := range s.Nodes {
+		s.Nodes[i].Status.Conditions = s.Nodes[i].Status.Conditions[:1]
+	}
+	if reason := (TableFullReported{}).NotEvaluable(s); !strings.Contains(reason, "node-problem-detector") {
+		t.Errorf("no reporter: %q", reason)
+	}
+	s.Events = append(s.Events, corev1.Event{ObjectMeta: metav1.ObjectMeta{Name: "e", Namespace: "default"},
+		InvolvedObject: corev1.ObjectReference{Kind: "Node", Name: "node-a"}, Message: "nf_conntrack: table full, dropping packet",
+		LastTimestamp: metav1.NewTime(fixture.Now().Add(-5 * time.Minute))})
+	if reason := (TableFullReported{}).NotEvaluable(s); reason != "" {
+		t.Errorf("a kernel event is a report: %q", reason)
+	}
+	if got := fixture.Summaries(TableFullReported{}.Run(s)); !slices.Equal(got, []string{"critical conntrack-table-full-reported " + nodeA}) {
+		t.Errorf("got %q", got)
+	}
+}
+
+func TestTableSmallNotEvaluable(t *testing.T) {
+	for _, tc := range []struct {
+		name, want string
+		mutate     func(*snapshot.Snapshot)
+	}{
+		{"no kube-proxy", "no kube-proxy DaemonSet", func(s *snapshot.Snapshot) { s.DaemonSets = nil }},
+		{"configmap out of view", "is not in view", func(s *snapshot.Snapshot) { s.ConfigMaps = nil }},
+		{"missing key", "does not exist", func(s *snapshot.Snapshot) {
+			s.ConfigMaps[0].Data = map[string]string{"other": ""}
+		}},
+		{"broken yaml", "does not parse", func(s *snapshot.Snapshot) {
+			s.ConfigMaps[0].Data["config.conf"] = "conntrack: [maxPerCore"
+		}},
+		{"config on the host", "not mounted from a ConfigMap", func(s *snapshot.Snapshot) {
+			s.DaemonSets[0].Spec.Template.Spec.Containers[0].Command = []string{"kube-proxy", "--config=/etc/kube-proxy.yaml"}
+		}},
+		{"left to the kernel", "leaves nf_conntrack_max to the kernel", func(s *snapshot.Snapshot) {
+			s.ConfigMaps[0].Data["config.conf"] = "conntrack:\n  maxPerCore: 0\n"
+		}},
+		{"bad flag", "is not a number", func(s *snapshot.Snapshot) {
+			s.DaemonSets[0].Spec.Template.Spec.Containers[0].Command = []string{"kube-proxy", "--conntrack-min=lots"}
+		}},
+	} {
+		s := fixture.Load(t, healthy)
+		tc.mutate(s)
+		if reason := (TableSmall{}).NotEvaluable(s); !strings.Contains(reason, tc.want) {
+			t.Errorf("%s: reason %q, want %q", tc.name, reason, tc.want)
+		}
+		if got := (TableSmall{}).Run(s); len(got) != 0 {
+			t.Errorf("%s: a check that cannot see reports %q", tc.name, fixture.Summaries(got))
+		}
+	}
+}
+
+// Defaults are fine for 110 pods; a node packed with 201 pods on 4 CPUs gets 652 entries per
+// pod, and a measured limit replaces the computed one.
+func TestTableSmallForTheLoad(t *testing.T) {
+	s := fixture.Load(t, healthy)
+	for i := range 200 {
+		s.Pods = append(s.Pods, corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("worker-%03d", i), Namespace: "batch"},
+			Spec: corev1.PodSpec{NodeName: "node-b"}, Status: corev1.PodStatus{Phase: corev1.PodRunning}})
+	}
+	s.Finish()
+	findings := TableSmall{}.Run(s)
+	if got := fixture.Summaries(findings); !slices.Equal(got, []string{"medium conntrack-table-small " + proxyDaemonSet + "," + nodeB}) {
+		t.Fatalf("got %q", got)
+	}
+	if e := findings[0].Evidence[0]; !strings.Contains(e, "4 CPUs × maxPerCore 32768, at least min 131072 = 131,072 entries") ||
+		!strings.Contains(e, "652 per pod for 201 pods") {
+		t.Errorf("evidence %q", e)
+	}
+	s.Conntrack = &snapshot.Conntrack{Nodes: []snapshot.ConntrackNode{measuredNode("node-b", 1000, 1048576)}}
+	if got := (TableSmall{}).Run(s); len(got) != 0 {
+		t.Errorf("node-b's measured table of 1,048,576 is ample: %q", fixture.Summaries(got))
+	}
+}
+
+func TestCount(t *testing.T) {
+	for in, want := range map[float64]string{0: "0", 999: "999", 1000: "1,000", 131072: "131,072", 1048576: "1,048,576"} {
+		if got := count(in); got != want {
+			t.Errorf("count(%v) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// Each mutation of the healthy fixture causes its own finding and no other in the family.
+func TestEachMutationCausesOnlyItsFinding(t *testing.T) {
+	for _, tc := range cases() {
+		findings, notEvaluated := runFamily(tc.Snapshot(t))
+		if got := fixture.Summaries(findings); !slices.Equal(got, tc.Want) && !(len(got) == 0 && len(tc.Want) == 0) {
+			t.Errorf("%s: the family reports %q, want %q", tc.Fixture, got, tc.Want)
+		}
+		if len(notEvaluated) != 0 {
+			t.Errorf("%s: not evaluated %v", tc.Fixture, notEvaluated)
+		}
+	}
+}
