@@ -1,6 +1,6 @@
 // Package testcluster runs a real kube-apiserver and etcd on loopback for tests and for the
 // demo. Both are built from the Go module proxy (see hack/tools) and cached, so only the first
-// run on a machine pays for the build.
+// run on a machine pays for the build; so is node_exporter, for the conntrack tests.
 package testcluster
 
 import (
@@ -24,6 +24,9 @@ type Binaries struct {
 	APIServer string
 	Etcd      string
 	Kubectl   string
+	// NodeExporter is Prometheus' node_exporter, which the conntrack tests point at a fixture
+	// /proc of their own.
+	NodeExporter string
 }
 
 type tool struct {
@@ -39,6 +42,7 @@ func tools() []tool {
 		{name: "kube-apiserver", dir: "kube-apiserver", pkg: "k8s.io/kubernetes/cmd/kube-apiserver",
 			ldflags: fmt.Sprintf("-X %s.gitVersion=%s -X %s.gitMajor=1 -X %s.gitMinor=37", v, KubernetesVersion, v, v)},
 		{name: "etcd", dir: "etcd", pkg: "go.etcd.io/etcd/server/v3"},
+		{name: "node_exporter", dir: "node-exporter", pkg: "github.com/prometheus/node_exporter"},
 		{name: "kubectl", dir: "kube-apiserver", pkg: "k8s.io/kubernetes/cmd/kubectl",
 			ldflags: fmt.Sprintf("-X %s.gitVersion=%s -X %s.gitMajor=1 -X %s.gitMinor=37", v, KubernetesVersion, v, v)},
 	}
@@ -114,7 +118,8 @@ func EnsureBinaries(ctx context.Context, log io.Writer) (Binaries, error) {
 			return Binaries{}, err
 		}
 	}
-	return Binaries{APIServer: paths["kube-apiserver"], Etcd: paths["etcd"], Kubectl: paths["kubectl"]}, nil
+	return Binaries{APIServer: paths["kube-apiserver"], Etcd: paths["etcd"], Kubectl: paths["kubectl"],
+		NodeExporter: paths["node_exporter"]}, nil
 }
 
 // buildKey changes whenever the tool's dependencies, build flags or Go version change, so a

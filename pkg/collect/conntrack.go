@@ -3,6 +3,7 @@ package collect
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -19,6 +20,7 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
 	"k8s.io/client-go/rest"
 
@@ -358,8 +360,12 @@ func prometheusErrorText(err error) error {
 	var promErr *promv1.Error
 	if errors.As(err, &promErr) {
 		text := promErr.Msg
-		if promErr.Detail != "" {
-			text += ": " + strings.TrimSpace(promErr.Detail)
+		// Through the service proxy, the API server's own failure comes back as a Status.
+		var status metav1.Status
+		if json.Unmarshal([]byte(promErr.Detail), &status) == nil && status.Message != "" {
+			text = fmt.Sprintf("the API server's service proxy answered %d: %s", status.Code, status.Message)
+		} else if detail := strings.TrimSpace(promErr.Detail); detail != "" {
+			text += ": " + detail
 		}
 		if len(text) > 300 {
 			text = text[:300] + "…"

@@ -1,0 +1,410 @@
+package collect
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	stdlog "log"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+
+	"github.com/alertmend/kubectl-alertmend/internal/promtest"
+	"github.com/alertmend/kubectl-alertmend/internal/testcluster"
+	"github.com/alertmend/kubectl-alertmend/pkg/snapshot"
+)
+
+// nodeExporterPage is node_exporter 1.x's conntrack collector output, as a pod serves it.
+const nodeExporterPage = `# HELP node_nf_conntrack_entries Number of currently allocated flow entries for connection tracking.
+# TYPE node_nf_conntrack_entries gauge
+node_nf_conntrack_entries 98000
+# HELP node_nf_conntrack_entries_limit Maximum size of connection tracking table.
+# TYPE node_nf_conntrack_entries_limit gauge
+node_nf_conntrack_entries_limit 131072
+# HELP node_nf_conntrack_stat_drop Number of packets dropped due to conntrack failure.
+# TYPE node_nf_conntrack_stat_drop gauge
+node_nf_conntrack_stat_drop 9
+# HELP node_nf_conntrack_stat_early_drop Number of dropped conntrack entries to make room for new ones, if maximum table size was reached.
+# TYPE node_nf_conntrack_stat_early_drop gauge
+node_nf_conntrack_stat_early_drop 0
+# HELP node_nf_conntrack_stat_insert_failed Number of entries for which list insertion was attempted but failed.
+# TYPE node_nf_conntrack_stat_insert_failed gauge
+node_nf_conntrack_stat_insert_failed 4
+# HELP node_scrape_collector_success node_exporter: Whether a collector succeeded.
+# TYPE node_scrape_collector_success gauge
+node_scrape_collector_success{collector="conntrack"} 1
+`
+
+func TestParseConntrackMetrics(t *testing.T) {
+	var n snapshot.ConntrackNode
+	if err := parseConntrackMetrics([]byte(nodeExporterPage), &n); err != nil {
+		t.Fatal(err)
+	}
+	want := snapshot.ConntrackCounters{Drop: 9, InsertFailed: 4}
+	if n.Entries != 98000 || n.Limit != 131072 || n.Counters == nil || *n.Counters != want {
+		t.Errorf("parsed %+v counters %+v", n, n.Counters)
+	}
+	// An older node_exporter without the stat counters: usage known, drops not.
+	var old snapshot.ConntrackNode
+	if err := parseConntrackMetrics([]byte("node_nf_conntrack_entries 10\nnode_nf_conntrack_entries_limit 100\n"), &old); err != nil ||
+		old.Counters != nil || old.Limit != 100 {
+		t.Errorf("older exporter: %+v %v", old, err)
+	}
+	if err := parseConntrackMetrics([]byte("node_load1 0.5\n"), &old); err == nil || !strings.Contains(err.Error(), "no node_nf_conntrack_entries") {
+		t.Errorf("a page without the table: %v", err)
+	}
+	if err := parseConntrackMetrics([]byte("node_nf_conntrack_entries{ 1\n"), &old); err == nil || !strings.Contains(err.Error(), "do not parse") {
+		t.Errorf("malformed page: %v", err)
+	}
+}
+
+func TestGetOnlyLetsNothingButGETOut(t *testing.T) {
+	var sent []string
+	next := roundTripperFunc(func(req *http.Request) (*http.Response, error) {
+		sent = append(sent, req.Method)
+		return &http.Response{StatusCode: 200, Body: io.NopCloser(strings.NewReader(""))}, nil
+	})
+	for _, method := range []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodDelete, http.MethodPatch} {
+		req := httptest.NewRequest(method, "http://127.0.0.1:9090/api/v1/query", strings.NewReader("query=up"))
+		resp, err := getOnly{next: next}.RoundTrip(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := map[bool]int{true: 200, false: 405}[method == http.MethodGet]; resp.StatusCode != want {
+			t.Errorf("%s answered %d, want %d", method, resp.StatusCode, want)
+		}
+	}
+	if !slices.Equal(sent, []string{http.MethodGet}) {
+		t.Errorf("sent %v", sent)
+	}
+}
+
+func TestPrometheusServicesAreFoundAndExportersAreNot(t *testing.T) {
+	svc := func(ns, name string, labels map[string]string, ports ...corev1.ServicePort) corev1.Service {
+		return corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name, Labels: labels}, Spec: corev1.ServiceSpec{Ports: ports}}
+	}
+	web := corev1.ServicePort{Name: "web", Port: 9090}
+	services := []corev1.Service{
+		svc("monitoring", "prometheus-node-exporter", map[string]string{"app.kubernetes.io/name": "prometheus-node-exporter"}, corev1.ServicePort{Name: "metrics", Port: 9100}),
+		svc("monitoring", "alertmanager-main", map[string]string{"app.kubernetes.io/name": "alertmanager"}, corev1.ServicePort{Name: "web", Port: 9093}),
+		svc("monitoring", "prometheus-operator", map[string]string{"app.kubernetes.io/name": "prometheus-operator"}, corev1.ServicePort{Name: "https", Port: 8443}),
+		svc("observability", "prometheus-server", map[string]string{"app": "prometheus", "component": "server"}, corev1.ServicePort{Name: "http", Port: 80}),
+		svc("monitoring", "prometheus-k8s", map[string]string{"app.kubernetes.io/name": "prometheus", "app.kubernetes.io/component": "prometheus"}, web,
+			corev1.ServicePort{Name: "reloader-web", Port: 8080}),
+		svc("monitoring", "prometheus-operated", map[string]string{"operated-prometheus": "true"}, web),
+		svc("shop", "web", map[string]string{"app": "web"}, corev1.ServicePort{Name: "http", Port: 80}),
+	}
+	got := prometheusServices(services)
+	want := []prometheusService{
+		{"monitoring", "prometheus-operated", "http", "9090"},
+		{"monitoring", "prometheus-k8s", "http", "9090"},
+		{"observability", "prometheus-server", "http", "80"},
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("found %+v\nwant  %+v", got, want)
+	}
+}
+
+// prometheusWithNodes is a Prometheus that scrapes node_exporter on three nodes, labelled three
+// ways: by address (the default instance), by a node label, and by uname's nodename only.
+func prometheusWithNodes() *promtest.API {
+	api := promtest.New()
+	series := func(instance string, extra map[string]string, value float64) promtest.Series {
+		labels := map[string]string{"instance": instance, "job": "node-exporter"}
+		for k, v := range extra {
+			labels[k] = v
+		}
+		return promtest.Series{Labels: labels, Value: value}
+	}
+	api.Answer(metricConntrackEntries,
+		series("127.0.0.11:9100", nil, 120000),
+		series("127.0.0.11:9100", map[string]string{"job": "node-exporter-2"}, 119000), // scraped twice
+		series("exporter-b", map[string]string{"node": "node-b"}, 1000),
+		series("127.0.0.99:9100", nil, 5000))
+	api.Answer(metricConntrackLimit,
+		series("127.0.0.11:9100", nil, 131072),
+		series("exporter-b", map[string]string{"node": "node-b"}, 131072),
+		series("127.0.0.99:9100", nil, 262144))
+	api.Answer("rate(node_nf_conntrack_stat_drop[5m])", series("127.0.0.11:9100", nil, 2.5), series("exporter-b", map[string]string{"node": "node-b"}, 0))
+	api.Answer("rate(node_nf_conntrack_stat_early_drop[5m])")
+	api.Answer("rate(node_nf_conntrack_stat_insert_failed[5m])", series("127.0.0.99:9100", nil, 0.25))
+	api.Answer(metricUnameInfo, series("127.0.0.99:9100", map[string]string{"nodename": "node-c"}, 1))
+	return api
+}
+
+func threeNodes() []corev1.Node {
+	node := func(name, address string) corev1.Node {
+		return corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: name},
+			Status: corev1.NodeStatus{Addresses: []corev1.NodeAddress{{Type: corev1.NodeInternalIP, Address: address}}}}
+	}
+	return []corev1.Node{node("node-a", "127.0.0.11"), node("node-b", "127.0.0.12"), node("node-c", "127.0.0.13")}
+}
+
+func TestQueryConntrackWithPrometheusClient(t *testing.T) {
+	prom := prometheusWithNodes()
+	server := httptest.NewServer(prom)
+	t.Cleanup(server.Close)
+	api, err := newPrometheusAPI(server.URL, http.DefaultTransport)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := queryConntrack(context.Background(), api, newNodeIndex(threeNodes()), "Prometheus")
+	if err != nil {
+		t.Fatal(err)
+	}
+	byNode := map[string]snapshot.ConntrackNode{}
+	for _, n := range got {
+		byNode[n.Node] = n
+	}
+	if a := byNode["node-a"]; a.Entries != 120000 || a.Limit != 131072 || a.Rates == nil || a.Rates.Drop != 2.5 || a.RateWindow != 5*time.Minute {
+		t.Errorf("node-a (by address): %+v rates %+v", a, a.Rates)
+	}
+	if b := byNode["node-b"]; b.Entries != 1000 || b.Rates == nil || b.Rates.Any() {
+		t.Errorf("node-b (by node label): %+v", b)
+	}
+	if c := byNode["node-c"]; c.Limit != 262144 || c.Rates == nil || c.Rates.InsertFailed != 0.25 {
+		t.Errorf("node-c (by uname nodename): %+v", c)
+	}
+	if len(got) != 3 {
+		t.Errorf("nodes %+v", got)
+	}
+	for _, m := range prom.Methods() {
+		if m != http.MethodGet {
+			t.Errorf("a %s reached Prometheus", m)
+		}
+	}
+	if !slices.Contains(prom.Queries(), "rate(node_nf_conntrack_stat_insert_failed[5m])") {
+		t.Errorf("queries %q", prom.Queries())
+	}
+
+	empty := httptest.NewServer(promtest.New())
+	t.Cleanup(empty.Close)
+	api, _ = newPrometheusAPI(empty.URL, http.DefaultTransport)
+	if _, err := queryConntrack(context.Background(), api, newNodeIndex(nil), "Prometheus"); err == nil ||
+		!strings.Contains(err.Error(), `unknown query "node_nf_conntrack_entries"`) {
+		t.Errorf("Prometheus' error must be kept: %v", err)
+	}
+	noSeries := promtest.New()
+	noSeries.Answer(metricConntrackEntries)
+	noSeriesServer := httptest.NewServer(noSeries)
+	t.Cleanup(noSeriesServer.Close)
+	api, _ = newPrometheusAPI(noSeriesServer.URL, http.DefaultTransport)
+	if _, err := queryConntrack(context.Background(), api, newNodeIndex(nil), "Prometheus"); err == nil ||
+		!strings.Contains(err.Error(), "does not scrape node_exporter") {
+		t.Errorf("no series: %v", err)
+	}
+}
+
+// fakeCluster answers like the API server for what the conntrack probe reads: lists of nodes,
+// pods and Services, a Prometheus behind the service proxy that knows node-a only, and the pod
+// proxy, which reaches node-b's node-exporter (a real node_exporter) and fails for node-c's.
+func fakeCluster(t *testing.T, prom http.Handler, exporter *url.URL, afterScrape func()) (*httptest.Server, *requestLog) {
+	log := &requestLog{}
+	exporterPod := func(name, node string) corev1.Pod {
+		return corev1.Pod{
+			ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "monitoring", Labels: map[string]string{"app.kubernetes.io/name": "node-exporter"}},
+			Spec: corev1.PodSpec{NodeName: node, HostNetwork: true, Containers: []corev1.Container{{Name: "node-exporter",
+				Image: "quay.io/prometheus/node-exporter:v1.12.1", Ports: []corev1.ContainerPort{{Name: "metrics", ContainerPort: 9100}}}}},
+			Status: corev1.PodStatus{Phase: corev1.PodRunning},
+		}
+	}
+	lists := map[string]any{
+		"/api/v1/nodes": corev1.NodeList{Items: threeNodes()},
+		"/api/v1/pods": corev1.PodList{Items: []corev1.Pod{exporterPod("node-exporter-a", "node-a"),
+			exporterPod("node-exporter-b", "node-b"), exporterPod("node-exporter-c", "node-c")}},
+		"/api/v1/services": corev1.ServiceList{Items: []corev1.Service{{
+			ObjectMeta: metav1.ObjectMeta{Name: "prometheus-k8s", Namespace: "monitoring", Labels: map[string]string{"app.kubernetes.io/name": "prometheus"}},
+			Spec:       corev1.ServiceSpec{Ports: []corev1.ServicePort{{Name: "web", Port: 9090}}}}}},
+	}
+	proxy := httputil.NewSingleHostReverseProxy(exporter)
+	proxy.ErrorLog = stdlog.New(io.Discard, "", 0)
+	var once sync.Once
+	mux := http.NewServeMux()
+	for path, list := range lists {
+		mux.HandleFunc(path, func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			_ = json.NewEncoder(w).Encode(list)
+		})
+	}
+	mux.Handle("/api/v1/namespaces/monitoring/services/http:prometheus-k8s:9090/proxy/", prom)
+	mux.HandleFunc("/api/v1/namespaces/monitoring/pods/http:node-exporter-b:9100/proxy/metrics", func(w http.ResponseWriter, r *http.Request) {
+		r.URL.Path = "/metrics"
+		proxy.ServeHTTP(w, r)
+		once.Do(afterScrape)
+	})
+	mux.HandleFunc("/api/v1/namespaces/monitoring/pods/http:node-exporter-c:9100/proxy/metrics", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusServiceUnavailable)
+		_ = json.NewEncoder(w).Encode(metav1.Status{TypeMeta: metav1.TypeMeta{Kind: "Status", APIVersion: "v1"},
+			Status: "Failure", Message: "error trying to reach service: dial tcp 127.0.0.13:9100: connect: connection refused", Code: 503})
+	})
+	server := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		log.mu.Lock()
+		log.requests = append(log.requests, r.Method+" "+r.URL.RequestURI())
+		log.mu.Unlock()
+		mux.ServeHTTP(w, r)
+	}))
+	t.Cleanup(server.Close)
+	return server, log
+}
+
+// The whole probe, end to end: Prometheus through the service proxy for the node it knows, a real
+// node_exporter through the pod proxy for the next, scraped twice because its counters moved, and
+// the third node's failure kept as the reason it is not measured.
+func TestCollectConntrackFromPrometheusAndARealNodeExporter(t *testing.T) {
+	ctx := context.Background()
+	bins, err := testcluster.EnsureBinaries(ctx, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	exporter, err := testcluster.StartNodeExporter(ctx, bins.NodeExporter, t.TempDir(), testcluster.ConntrackState{
+		Entries: 125000, Max: 131072, Drop: []int{7, 2}, InsertFailed: []int{3, 1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(exporter.Stop)
+	exporterURL, _ := url.Parse(exporter.URL)
+
+	prom := promtest.New()
+	prom.Answer(metricConntrackEntries, promtest.Series{Labels: map[string]string{"instance": "node-a", "job": "node-exporter"}, Value: 40000})
+	prom.Answer(metricConntrackLimit, promtest.Series{Labels: map[string]string{"instance": "node-a", "job": "node-exporter"}, Value: 131072})
+	for _, q := range conntrackQueries()[2:] {
+		prom.Answer(q)
+	}
+	server, log := fakeCluster(t, http.StripPrefix("/api/v1/namespaces/monitoring/services/http:prometheus-k8s:9090/proxy", prom), exporterURL, func() {
+		// Between the two scrapes the kernel drops 50 more packets.
+		if err := exporter.SetConntrack(testcluster.ConntrackState{Entries: 126000, Max: 131072, Drop: []int{57, 2}, InsertFailed: []int{3, 1}}); err != nil {
+			t.Error(err)
+		}
+	})
+	config := &rest.Config{Host: server.URL}
+	kube, err := kubernetes.NewForConfig(config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kinds := []snapshot.Kind{snapshot.KindConntrack, snapshot.KindNodes, snapshot.KindPods, snapshot.KindServices}
+	snap, err := Collect(ctx, Clients{Kube: kube, Config: config}, kinds, Options{ConntrackResample: 200 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if reason, blind := snap.Unavailable[snapshot.KindConntrack]; blind {
+		t.Fatalf("conntrack unavailable: %s", reason)
+	}
+	ct := snap.Conntrack
+	if len(ct.Nodes) != 2 {
+		t.Fatalf("measured %+v", ct.Nodes)
+	}
+	a, b := ct.Nodes[0], ct.Nodes[1]
+	if a.Node != "node-a" || a.Entries != 40000 || !strings.Contains(a.Source, "prometheus-k8s") {
+		t.Errorf("node-a from Prometheus: %+v", a)
+	}
+	if b.Node != "node-b" || b.Entries != 126000 || b.Limit != 131072 || b.Counters == nil || b.Counters.Drop != 9 ||
+		b.Rates == nil || b.Rates.Drop <= 0 || b.Rates.InsertFailed != 0 || !strings.Contains(b.Source, "node-exporter-b") {
+		t.Errorf("node-b from its node-exporter pod: %+v counters %+v rates %+v", b, b.Counters, b.Rates)
+	}
+	if len(ct.Sources) != 2 || !slices.ContainsFunc(ct.Unused, func(u string) bool {
+		return strings.Contains(u, "node-c") && strings.Contains(u, "connection refused")
+	}) {
+		t.Errorf("sources %q unused %q", ct.Sources, ct.Unused)
+	}
+	if len(log.matching("node-exporter-a")) != 0 {
+		t.Errorf("node-a, measured by Prometheus, was scraped too: %q", log.matching("node-exporter-a"))
+	}
+	if got := log.matching("node-exporter-b"); len(got) != 2 || !strings.Contains(got[0], "collect%5B%5D=conntrack") {
+		t.Errorf("node-b's exporter must be scraped twice for its conntrack collector only: %q", got)
+	}
+	for _, r := range log.matching("") {
+		if !strings.HasPrefix(r, "GET ") {
+			t.Errorf("non-read request %s", r)
+		}
+	}
+}
+
+// Nothing to measure with: not evaluated, with every source's reason and how to fix it.
+func TestConntrackWithoutSourcesSaysWhy(t *testing.T) {
+	server, _ := fakeCluster(t, http.NotFoundHandler(), &url.URL{Scheme: "http", Host: "127.0.0.1:1"}, func() {})
+	config := &rest.Config{Host: server.URL}
+	kube, _ := kubernetes.NewForConfig(config)
+	kinds := []snapshot.Kind{snapshot.KindConntrack, snapshot.KindNodes, snapshot.KindPods, snapshot.KindServices}
+	snap, err := Collect(context.Background(), Clients{Kube: kube, Config: config}, kinds, Options{Namespace: ""})
+	if err != nil {
+		t.Fatal(err)
+	}
+	reason := snap.Unavailable[snapshot.KindConntrack]
+	for _, want := range []string{"no source measured any node", "prometheus-k8s", "node-exporter on node node-c", "pass --prometheus-url"} {
+		if !strings.Contains(reason, want) {
+			t.Errorf("reason lacks %q: %s", want, reason)
+		}
+	}
+	if snap.Conntrack != nil {
+		t.Errorf("a blind probe leaves no measurement: %+v", snap.Conntrack)
+	}
+}
+
+// On the real API server: a Prometheus Service without endpoints and a node-exporter pod on a
+// loopback address are both refused, and the reasons say so.
+func TestConntrackOnTheRealServerIsUnavailableWithReasons(t *testing.T) {
+	ctx := context.Background()
+	err := testcluster.Apply(ctx, cluster.Config, []byte(`
+apiVersion: v1
+kind: Node
+metadata: {name: conntrack-node}
+status:
+  addresses: [{type: InternalIP, address: 127.0.0.41}]
+---
+apiVersion: v1
+kind: Namespace
+metadata: {name: monitoring}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: prometheus-k8s, namespace: monitoring, labels: {app.kubernetes.io/name: prometheus}}
+spec:
+  clusterIP: 127.0.100.90
+  selector: {app.kubernetes.io/name: prometheus}
+  ports: [{name: web, port: 9090}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: node-exporter-conntrack, namespace: monitoring, labels: {app.kubernetes.io/name: node-exporter}}
+spec:
+  nodeName: conntrack-node
+  hostNetwork: true
+  containers: [{name: node-exporter, image: quay.io/prometheus/node-exporter:v1.12.1, ports: [{name: metrics, containerPort: 9100}]}]
+status: {phase: Running, podIP: 127.0.0.41, podIPs: [{ip: 127.0.0.41}]}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := &requestLog{}
+	clients := client(t, cluster.Config, log)
+	kinds := []snapshot.Kind{snapshot.KindConntrack, snapshot.KindNodes, snapshot.KindPods, snapshot.KindServices}
+	snap, err := Collect(ctx, clients, kinds, Options{})
+	if err != nil {
+		t.Fatalf("a blind probe must not fail the collection: %v", err)
+	}
+	reason := snap.Unavailable[snapshot.KindConntrack]
+	for _, want := range []string{"Prometheus Service monitoring/prometheus-k8s (through the API server's service proxy): " +
+		"the API server's service proxy answered 503: no endpoints available", "node-exporter-conntrack:9100/proxy/metrics: address not allowed"} {
+		if !strings.Contains(reason, want) {
+			t.Errorf("reason lacks %q: %s", want, reason)
+		}
+	}
+	t.Logf("reason: %s", reason)
+	for _, r := range log.matching("") {
+		if !strings.HasPrefix(r, "GET ") {
+			t.Errorf("non-read request %s", r)
+		}
+	}
+}
