@@ -21,6 +21,22 @@ const (
 	referenceRace      = "https://www.weave.works/blog/racy-conntrack-and-dns-lookup-timeouts"
 )
 
+// nodesScope is how wide a finding about nodes is: one node is one object's trouble (it ranks
+// below a cluster-wide outage of equal severity), several are the cluster's, as for node pressure.
+func nodesScope(nodes int) check.Scope {
+	if nodes > 1 {
+		return check.ScopeCluster
+	}
+	return check.ScopeObject
+}
+
+// measurementContext are the kinds the collector needs to find what to measure (a Prometheus
+// Service, node-exporter pods) and to name the nodes measured, and the checks to tell what runs
+// on them.
+func measurementContext() []snapshot.Kind {
+	return []snapshot.Kind{snapshot.KindNodes, snapshot.KindPods, snapshot.KindServices}
+}
+
 // nodeRef names a node in findings.
 func nodeRef(name string) snapshot.Ref { return snapshot.RefTo(snapshot.KindNodes, "", name) }
 

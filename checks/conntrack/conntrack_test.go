@@ -22,9 +22,9 @@ func family() []check.Check {
 }
 
 const (
-	nodeA     = "node/node-a"
-	nodeB     = "node/node-b"
-	nodeC     = "node/node-c"
+	nodeA          = "node/node-a"
+	nodeB          = "node/node-b"
+	nodeC          = "node/node-c"
 	proxyDaemonSet = "kube-system/daemonset/kube-proxy"
 )
 

@@ -40,7 +40,7 @@ func (TableUsage) Meta() check.Meta {
 		Category: check.CategoryConntrack,
 		Severity: check.Medium,
 		Requires: []snapshot.Kind{snapshot.KindConntrack},
-		Optional: []snapshot.Kind{snapshot.KindNodes, snapshot.KindPods},
+		Optional: measurementContext(),
 		LiveOnly: true,
 		Description: fmt.Sprintf("Reads node_exporter's node_nf_conntrack_entries and node_nf_conntrack_entries_limit per node, "+
 			"from Prometheus (--prometheus-url, or a Prometheus Service found in the cluster and queried through the API "+
@@ -131,7 +131,7 @@ func (c TableUsage) Run(s *snapshot.Snapshot) []check.Finding {
 	f := check.New(c.Meta(), message, refs...)
 	f.Severity = usageSeverity(worst.Ratio())
 	f.Incident = f.Severity == check.Critical
-	f.Scope = check.ScopeCluster
+	f.Scope = nodesScope(len(refs))
 	f.Evidence = evidence
 	f.Fix = raiseTableFix(worst.Node, worst.Limit)
 	return []check.Finding{f}
@@ -147,7 +147,7 @@ func (Drops) Meta() check.Meta {
 		Category: check.CategoryConntrack,
 		Severity: check.Critical,
 		Requires: []snapshot.Kind{snapshot.KindConntrack},
-		Optional: []snapshot.Kind{snapshot.KindNodes, snapshot.KindPods},
+		Optional: measurementContext(),
 		LiveOnly: true,
 		Description: "Reads node_exporter's node_nf_conntrack_stat_drop, _early_drop and _insert_failed counters per node: " +
 			"their rate over 5 minutes from Prometheus, or two scrapes of the node-exporter pod a few seconds apart. " +
@@ -224,7 +224,7 @@ func (c Drops) Run(s *snapshot.Snapshot) []check.Finding {
 		f := check.New(c.Meta(), fmt.Sprintf("%s dropping packets now that the kernel cannot track, because of %s.",
 			check.Plural(len(rising), "node is", "nodes are"), cause), refs...)
 		f.Incident = true
-		f.Scope = check.ScopeCluster
+		f.Scope = nodesScope(len(refs))
 		f.Evidence = evidence
 		f.Fix = dropFix(rising[0])
 		return []check.Finding{f}
@@ -249,7 +249,7 @@ func (c Drops) Run(s *snapshot.Snapshot) []check.Finding {
 	f := check.New(c.Meta(), fmt.Sprintf("%s dropped packets the kernel could not track since boot; none were seen "+
 		"dropping while measured.", check.Plural(len(past), "node has", "nodes have")), refs...)
 	f.Severity = check.Medium
-	f.Scope = check.ScopeCluster
+	f.Scope = nodesScope(len(refs))
 	f.Evidence = evidence
 	f.Fix = dropFix(past[0])
 	return []check.Finding{f}

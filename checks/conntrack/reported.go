@@ -153,7 +153,7 @@ func (c TableFullReported) Run(s *snapshot.Snapshot) []check.Finding {
 		f.Message = fmt.Sprintf("%s a full connection-tracking table more than %s ago.",
 			check.Plural(len(nodes), "node reported", "nodes reported"), recentReport)
 	}
-	f.Scope = check.ScopeCluster
+	f.Scope = nodesScope(len(refs))
 	f.Evidence = check.LimitEvidence(evidence)
 	f.Fix = append([]string{
 		fmt.Sprintf("kubectl get events -A --field-selector involvedObject.kind=Node,involvedObject.name=%s", nodes[0]),

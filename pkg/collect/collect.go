@@ -87,9 +87,13 @@ func NewClients(config *rest.Config) (Clients, error) {
 // Collect lists the given kinds into a new snapshot. Conntrack is measured last, from the pods,
 // Services and nodes the listing read.
 func Collect(ctx context.Context, clients Clients, kinds []snapshot.Kind, opts Options) (*snapshot.Snapshot, error) {
+	measureConntrack := slices.Contains(kinds, snapshot.KindConntrack)
+	if measureConntrack {
+		// What to measure is found among these: a Prometheus Service, node-exporter pods, nodes.
+		kinds = append(slices.Clone(kinds), conntrackContext()...)
+	}
 	kinds = uniqueSorted(kinds)
 	total := len(kinds)
-	measureConntrack := slices.Contains(kinds, snapshot.KindConntrack)
 	kinds = slices.DeleteFunc(kinds, func(k snapshot.Kind) bool { return k == snapshot.KindConntrack })
 	limit := opts.Concurrency
 	if limit <= 0 || limit > len(kinds) {

@@ -46,6 +46,12 @@ const (
 	metricUnameInfo             = "node_uname_info"
 )
 
+// conntrackContext are the kinds measureConntrack looks in; Collect lists them whenever conntrack
+// is asked for.
+func conntrackContext() []snapshot.Kind {
+	return []snapshot.Kind{snapshot.KindNodes, snapshot.KindPods, snapshot.KindServices}
+}
+
 // measureConntrack reads every node's connection-tracking table from the sources that answer,
 // best first: Prometheus (the flag's URL, or a Prometheus Service found in the snapshot, through
 // the API server's service proxy), then the node-exporter pods of the nodes still unmeasured,

@@ -1,0 +1,110 @@
+package cmd
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/alertmend/kubectl-alertmend/internal/promtest"
+	"github.com/alertmend/kubectl-alertmend/internal/testcluster"
+	"github.com/alertmend/kubectl-alertmend/pkg/check"
+)
+
+// A real node_exporter reads node-a's kernel files (a /proc of the test's own: 128,500 of
+// 131,072 entries), and a Prometheus query API on loopback serves its series under node-a's
+// address, as Prometheus would after scraping it, with node-b's insert failures rising. Against
+// the scenario cluster, where kube-proxy's configuration shrinks the table and node-b's
+// node-problem-detector reports it full, every conntrack check has something to say.
+func TestConntrackFromPrometheusAndTheCluster(t *testing.T) {
+	ctx := context.Background()
+	bins, err := testcluster.EnsureBinaries(ctx, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	exporter, err := testcluster.StartNodeExporter(ctx, bins.NodeExporter, t.TempDir(), testcluster.ConntrackState{
+		Entries: 128500, Max: 131072, InsertFailed: []int{12, 30}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(exporter.Stop)
+	resp, err := http.Get(exporter.URL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	prom := promtest.New()
+	if err := prom.AnswerFromExposition(page, "127.0.0.11:9100"); err != nil {
+		t.Fatal(err)
+	}
+	nodeB := map[string]string{"instance": "127.0.0.12:9100", "job": "node-exporter"}
+	prom.Answer("node_nf_conntrack_entries", promtest.Series{Labels: nodeB, Value: 9000})
+	prom.Answer("node_nf_conntrack_entries_limit", promtest.Series{Labels: nodeB, Value: 131072})
+	nodeA := map[string]string{"instance": "127.0.0.11:9100", "job": "node-exporter"}
+	prom.Answer("rate(node_nf_conntrack_stat_drop[5m])", promtest.Series{Labels: nodeA, Value: 0}, promtest.Series{Labels: nodeB, Value: 0})
+	prom.Answer("rate(node_nf_conntrack_stat_early_drop[5m])", promtest.Series{Labels: nodeA, Value: 0})
+	prom.Answer("rate(node_nf_conntrack_stat_insert_failed[5m])", promtest.Series{Labels: nodeA, Value: 0}, promtest.Series{Labels: nodeB, Value: 1.5})
+	prom.Answer("node_uname_info")
+	server := httptest.NewServer(prom)
+	t.Cleanup(server.Close)
+
+	r := admin(t, "diagnose", "--category", "conntrack", "-o", "json", "--prometheus-url", server.URL)
+	if r.code != 1 {
+		t.Fatalf("exit %d\nstderr: %s", r.code, r.stderr)
+	}
+	rep := r.report(t)
+	want := []string{
+		"conntrack-drops node/node-b",
+		"conntrack-table-full-reported node/node-b",
+		"conntrack-table-usage node/node-a",
+		"conntrack-table-small kube-system/daemonset/kube-proxy",
+	}
+	if got := findingKeys(rep); !slices.Equal(got, want) {
+		t.Fatalf("findings %q, want %q\nnot evaluated: %+v", got, want, rep.NotEvaluated)
+	}
+	if len(rep.NotEvaluated) != 0 {
+		t.Errorf("not evaluated: %+v", rep.NotEvaluated)
+	}
+	usage := findingOf(rep, "conntrack-table-usage")
+	evidence := strings.Join(usage.Evidence, "\n")
+	if usage.Severity != check.Critical || !strings.Contains(usage.Message, "node-a, holds 128,500 of 131,072 entries (98.0%)") ||
+		!strings.Contains(evidence, "from Prometheus at "+server.URL) || !strings.Contains(evidence, "not measured: 1 node (node-c)") {
+		t.Errorf("usage %s: %s\n%s", usage.Severity, usage.Message, evidence)
+	}
+	drops := findingOf(rep, "conntrack-drops")
+	if drops.Severity != check.Critical || !drops.Incident || !strings.Contains(drops.Evidence[0], "1.50 insert failures/s over 5m0s") {
+		t.Errorf("drops %s: %s %q", drops.Severity, drops.Message, drops.Evidence)
+	}
+	// kube-proxy's configuration gives 32,768 entries on these 4-CPU nodes; node-a and node-b
+	// measure 131,072, and the measurement beats the computation: only node-c is reported.
+	small := findingOf(rep, "conntrack-table-small")
+	if !strings.Contains(small.Message, "1 node a connection-tracking table small for its load (conntrack maxPerCore 8192, min 0, "+
+		"from ConfigMap kube-system/kube-proxy, key config.conf)") || len(small.Evidence) != 1 ||
+		!strings.HasPrefix(small.Evidence[0], "node node-c: 4 CPUs × maxPerCore 8192, at least min 0 = 32,768 entries; below the 131,072") {
+		t.Errorf("table-small: %s %q", small.Message, small.Evidence)
+	}
+	reported := findingOf(rep, "conntrack-table-full-reported")
+	if !strings.Contains(strings.Join(reported.Evidence, "\n"), "condition ConntrackFull=True since 2026-11-24T09:44:00Z") {
+		t.Errorf("reported evidence %q", reported.Evidence)
+	}
+	for _, m := range prom.Methods() {
+		if m != http.MethodGet {
+			t.Errorf("a %s request reached Prometheus", m)
+		}
+	}
+}
+
+func TestPrometheusURLMustBeAURL(t *testing.T) {
+	for _, bad := range []string{"localhost:9090", "ftp://127.0.0.1/", "http://"} {
+		r := admin(t, "diagnose", "--category", "conntrack", "--prometheus-url", bad)
+		assertCleanFailure(t, r, "invalid --prometheus-url")
+	}
+}
