@@ -3,6 +3,7 @@ package checks
 import (
 	"fmt"
 	"testing"
+	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -22,6 +23,7 @@ func syntheticCluster(deployments, podsPer, nodes int) *snapshot.Snapshot {
 			ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("node-%03d", n)},
 			Status: corev1.NodeStatus{
 				Allocatable: corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("64Gi")},
+				Capacity:    corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("16")},
 				Conditions:  []corev1.NodeCondition{{Type: corev1.NodeReady, Status: corev1.ConditionTrue}},
 			},
 		})
@@ -62,8 +64,35 @@ func syntheticCluster(deployments, podsPer, nodes int) *snapshot.Snapshot {
 		}
 	}
 	addClusterDNS(s)
+	addConntrack(s)
 	s.Finish()
 	return s
+}
+
+// addConntrack gives the synthetic cluster kube-proxy with its configuration, and a measured
+// table for every node, one in ten of them nearly full and dropping.
+func addConntrack(s *snapshot.Snapshot) {
+	s.DaemonSets = append(s.DaemonSets, appsv1.DaemonSet{
+		ObjectMeta: metav1.ObjectMeta{Name: "kube-proxy", Namespace: "kube-system", Labels: map[string]string{"k8s-app": "kube-proxy"}},
+		Spec: appsv1.DaemonSetSpec{Template: corev1.PodTemplateSpec{Spec: corev1.PodSpec{
+			Containers: []corev1.Container{{Name: "kube-proxy", Image: "registry.k8s.io/kube-proxy:v1.37.2",
+				Command:      []string{"kube-proxy", "--config=/var/lib/kube-proxy/config.conf"},
+				VolumeMounts: []corev1.VolumeMount{{Name: "kube-proxy", MountPath: "/var/lib/kube-proxy"}}}},
+			Volumes: []corev1.Volume{{Name: "kube-proxy", VolumeSource: corev1.VolumeSource{
+				ConfigMap: &corev1.ConfigMapVolumeSource{LocalObjectReference: corev1.LocalObjectReference{Name: "kube-proxy"}}}}},
+		}}},
+	})
+	s.ConfigMaps = append(s.ConfigMaps, corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "kube-proxy", Namespace: "kube-system"},
+		Data: map[string]string{"config.conf": "kind: KubeProxyConfiguration\nconntrack:\n  maxPerCore: 4096\n  min: 0\n"}})
+	s.Conntrack = &snapshot.Conntrack{Sources: []string{"Prometheus at http://127.0.0.1:9090"}}
+	for i, node := range s.Nodes {
+		n := snapshot.ConntrackNode{Node: node.Name, Source: "Prometheus at http://127.0.0.1:9090", Entries: 40000, Limit: 524288,
+			Rates: &snapshot.ConntrackCounters{}, RateWindow: 5 * time.Minute}
+		if i%10 == 0 {
+			n.Entries, n.Rates.Drop = 520000, 3
+		}
+		s.Conntrack.Nodes = append(s.Conntrack.Nodes, n)
+	}
 }
 
 // addClusterDNS gives the synthetic cluster a CoreDNS the DNS checks find and judge, with its

@@ -4,9 +4,7 @@
 package conntrack
 
 import (
-	"cmp"
 	"fmt"
-	"slices"
 	"strconv"
 	"strings"
 
@@ -53,14 +51,15 @@ func count(v float64) string {
 	return b.String()
 }
 
-// podsOnNodes counts the live pods per node and, per node, the workloads with the most of them:
-// node_exporter does not say which pods open the connections, so where the load comes from is
-// told by what runs there.
+// nodeLoad is what runs on a node: node_exporter does not say which pods open the connections,
+// so where the load comes from is told by the workloads with the most pods there.
 type nodeLoad struct {
-	pods   int
-	owners map[snapshot.Ref]int
+	snap *snapshot.Snapshot
+	pods []*corev1.Pod
 }
 
+// podsOnNodes lists the live pods of each node; owners are looked up only for the nodes a
+// finding describes.
 func podsOnNodes(s *snapshot.Snapshot) map[string]*nodeLoad {
 	out := map[string]*nodeLoad{}
 	for i := range s.Pods {
@@ -70,13 +69,20 @@ func podsOnNodes(s *snapshot.Snapshot) map[string]*nodeLoad {
 		}
 		load := out[pod.Spec.NodeName]
 		if load == nil {
-			load = &nodeLoad{owners: map[snapshot.Ref]int{}}
+			load = &nodeLoad{snap: s}
 			out[pod.Spec.NodeName] = load
 		}
-		load.pods++
-		load.owners[s.TopOwner(pod)]++
+		load.pods = append(load.pods, pod)
 	}
 	return out
+}
+
+// count is the number of live pods on the node.
+func (l *nodeLoad) count() int {
+	if l == nil {
+		return 0
+	}
+	return len(l.pods)
 }
 
 // describe reads "57 pods, most from deployment shop/api (12)".
@@ -84,16 +90,19 @@ func (l *nodeLoad) describe() string {
 	if l == nil {
 		return "no pods seen on it"
 	}
-	owners := make([]snapshot.Ref, 0, len(l.owners))
-	for ref := range l.owners {
-		owners = append(owners, ref)
+	owners := map[snapshot.Ref]int{}
+	for _, pod := range l.pods {
+		owners[l.snap.TopOwner(pod)]++
 	}
-	slices.SortFunc(owners, func(a, b snapshot.Ref) int {
-		return cmp.Or(cmp.Compare(l.owners[b], l.owners[a]), cmp.Compare(a.String(), b.String()))
-	})
-	text := check.Plural(l.pods, "pod", "pods")
-	if len(owners) > 0 && l.owners[owners[0]] > 1 {
-		text += fmt.Sprintf(", most from %s (%d)", owners[0].Describe(), l.owners[owners[0]])
+	var top snapshot.Ref
+	for ref, n := range owners {
+		if n > owners[top] || (n == owners[top] && ref.String() < top.String()) {
+			top = ref
+		}
+	}
+	text := check.Plural(len(l.pods), "pod", "pods")
+	if owners[top] > 1 {
+		text += fmt.Sprintf(", most from %s (%d)", top.Describe(), owners[top])
 	}
 	return text
 }

@@ -264,8 +264,8 @@ func (c TableSmall) Run(s *snapshot.Snapshot) []check.Finding {
 			problems = append(problems, fmt.Sprintf("below the %s kube-proxy's defaults would give", count(float64(defaults))))
 		}
 		load := loads[node.Name]
-		if load != nil && !podsBlind && table/int64(load.pods) < minEntriesPerPod {
-			problems = append(problems, fmt.Sprintf("%s per pod for %s", count(float64(table/int64(load.pods))), load.describe()))
+		if pods := int64(load.count()); pods > 0 && !podsBlind && table/pods < minEntriesPerPod {
+			problems = append(problems, fmt.Sprintf("%s per pod for %s", count(float64(table/pods)), load.describe()))
 		}
 		if len(problems) == 0 {
 			continue
