@@ -8,6 +8,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/alertmend/kubectl-alertmend/internal/fixture"
@@ -34,10 +35,11 @@ func cases() []fixture.Case {
 	}
 	allNodes := proxyDaemonSet + "," + nodeA + "," + nodeB + "," + nodeC
 	return []fixture.Case{
-		mutation(TableSmall{}, "conntrack-table-small.yaml", "medium conntrack-table-small "+allNodes),
-		mutation(TableSmall{}, "table-small-flags.yaml", "medium conntrack-table-small "+allNodes),
+		// Unmeasured, kube-proxy's settings are only a floor: low.
+		mutation(TableSmall{}, "conntrack-table-small.yaml", "low conntrack-table-small "+allNodes),
+		mutation(TableSmall{}, "table-small-flags.yaml", "low conntrack-table-small "+allNodes),
 		mutation(TableSmall{}, "table-small-flags-ignored.yaml"),
-		mutation(TableSmall{}, "table-small-subpath.yaml", "medium conntrack-table-small "+allNodes),
+		mutation(TableSmall{}, "table-small-subpath.yaml", "low conntrack-table-small "+allNodes),
 		mutation(TableFullReported{}, "conntrack-table-full-reported.yaml", "critical conntrack-table-full-reported "+nodeB),
 		mutation(TableFullReported{}, "table-full-event.yaml", "critical conntrack-table-full-reported "+nodeC),
 		mutation(TableFullReported{}, "table-full-event-old.yaml", "medium conntrack-table-full-reported "+nodeC),
@@ -175,7 +177,7 @@ func TestDrops(t *testing.T) {
 		t.Fatalf("two nodes dropping: %q", got)
 	}
 	if !strings.Contains(findings[0].Message, "a full table, and insert failures") ||
-		!strings.Contains(findings[0].Evidence[0], "node node-c: 12.00 dropped/s") {
+		!strings.Contains(findings[0].Evidence[0], "node node-c: 3,600 dropped, 0 early-dropped, 0 insert failures in 5m0s") {
 		t.Errorf("message %q evidence %q", findings[0].Message, findings[0].Evidence)
 	}
 
@@ -257,7 +259,8 @@ func TestTableSmallNotEvaluable(t *testing.T) {
 }
 
 // Defaults are fine for 110 pods; a node packed with 201 pods on 4 CPUs gets 652 entries per
-// pod, and a measured limit replaces the computed one.
+// pod. A measured limit replaces the computed floor: a small one confirms the risk (medium), a
+// large one clears it.
 func TestTableSmallForTheLoad(t *testing.T) {
 	s := fixture.Load(t, healthy)
 	for i := range 200 {
@@ -266,17 +269,117 @@ func TestTableSmallForTheLoad(t *testing.T) {
 	}
 	s.Finish()
 	findings := TableSmall{}.Run(s)
-	if got := fixture.Summaries(findings); !slices.Equal(got, []string{"medium conntrack-table-small " + proxyDaemonSet + "," + nodeB}) {
+	if got := fixture.Summaries(findings); !slices.Equal(got, []string{"low conntrack-table-small " + proxyDaemonSet + "," + nodeB}) {
 		t.Fatalf("got %q", got)
 	}
-	if e := findings[0].Evidence[0]; !strings.Contains(e, "4 CPUs × maxPerCore 32768, at least min 131072 = 131,072 entries") ||
-		!strings.Contains(e, "652 per pod for 201 pods") {
-		t.Errorf("evidence %q", e)
+	if e := findings[0].Evidence[0]; !strings.Contains(e, "raises the table to at least 131,072 entries (4 CPUs × maxPerCore 32768, at least min 131072)") ||
+		!strings.Contains(e, "652 per pod for 201 pods") || !strings.Contains(findings[0].Message, "is not measured") {
+		t.Errorf("message %q evidence %q", findings[0].Message, e)
+	}
+	s.Conntrack = &snapshot.Conntrack{Nodes: []snapshot.ConntrackNode{measuredNode("node-b", 1000, 131072)}}
+	findings = TableSmall{}.Run(s)
+	if got := fixture.Summaries(findings); !slices.Equal(got, []string{"medium conntrack-table-small " + proxyDaemonSet + "," + nodeB}) ||
+		!strings.Contains(findings[0].Evidence[0], "measured limit 131,072 entries") {
+		t.Fatalf("a measured small table confirms it: %q %q", got, findings[0].Evidence)
 	}
 	s.Conntrack = &snapshot.Conntrack{Nodes: []snapshot.ConntrackNode{measuredNode("node-b", 1000, 1048576)}}
 	if got := (TableSmall{}).Run(s); len(got) != 0 {
 		t.Errorf("node-b's measured table of 1,048,576 is ample: %q", fixture.Summaries(got))
 	}
+}
+
+// kube-proxy caps maxPerCore × CPUs at 1,048,576, and then ignores min.
+func TestTableSizeFollowsKubeProxy(t *testing.T) {
+	for _, tc := range []struct{ maxPerCore, min, cpus, want int64 }{
+		{32768, 131072, 2, 131072},
+		{32768, 131072, 8, 262144},
+		{32768, 131072, 64, 1048576},
+		{32768, 4000000, 64, 1048576},
+		{32768, 4000000, 8, 4000000},
+		{0, 131072, 8, 0},
+	} {
+		if got := tableSize(tc.maxPerCore, tc.min, tc.cpus); got != tc.want {
+			t.Errorf("tableSize(%d, %d, %d) = %d, want %d", tc.maxPerCore, tc.min, tc.cpus, got, tc.want)
+		}
+	}
+	// A 64-CPU node with kube-proxy's defaults gets the capped table: not below the defaults.
+	s := fixture.Load(t, healthy)
+	s.Nodes[2].Status.Capacity[corev1.ResourceCPU] = resource.MustParse("64")
+	s.Conntrack = &snapshot.Conntrack{Nodes: []snapshot.ConntrackNode{measuredNode("node-c", 1000, 1048576)}}
+	if got := (TableSmall{}).Run(s); len(got) != 0 {
+		t.Errorf("capped default table reported: %q", fixture.Summaries(got))
+	}
+}
+
+// Boolean flags never take the next word: --conntrack-tcp-be-liberal does not swallow the flag
+// after it.
+func TestKubeProxyBooleanFlags(t *testing.T) {
+	s := fixture.Load(t, healthy)
+	s.DaemonSets[0].Spec.Template.Spec.Containers[0].Command = []string{"kube-proxy", "--conntrack-tcp-be-liberal",
+		"--conntrack-max-per-core=1024", "--ipvs-strict-arp", "--conntrack-min", "2048"}
+	kp, reason := findKubeProxy(s)
+	if reason != "" || kp.maxPerCore != 1024 || kp.min != 2048 {
+		t.Errorf("parsed %+v (%q)", kp, reason)
+	}
+}
+
+// The configuration file is found where the kubelet would mount it.
+func TestKubeProxyConfigMounts(t *testing.T) {
+	data := "conntrack:\n  maxPerCore: 1000\n"
+	for _, tc := range []struct {
+		name       string
+		configPath string
+		mounts     []corev1.VolumeMount
+		volumes    []corev1.Volume
+		data       map[string]string
+		want       string
+	}{
+		{name: "subPath through items", configPath: "/etc/kp/config.yaml",
+			mounts:  []corev1.VolumeMount{{Name: "cfg", MountPath: "/etc/kp/config.yaml", SubPath: "config.yaml"}},
+			volumes: []corev1.Volume{configMapVolume("cfg", "kube-proxy", corev1.KeyToPath{Key: "real-key", Path: "config.yaml"})},
+			data:    map[string]string{"real-key": data}, want: "key real-key"},
+		{name: "items without the file", configPath: "/etc/kp/config.yaml",
+			mounts:  []corev1.VolumeMount{{Name: "cfg", MountPath: "/etc/kp"}},
+			volumes: []corev1.Volume{configMapVolume("cfg", "kube-proxy", corev1.KeyToPath{Key: "other", Path: "other.yaml"})},
+			data:    map[string]string{"config.yaml": data}, want: "maps no ConfigMap key to config.yaml"},
+		{name: "the deepest mount wins", configPath: "/etc/kp/inner/config.yaml",
+			mounts: []corev1.VolumeMount{{Name: "host", MountPath: "/etc/kp"}, {Name: "cfg", MountPath: "/etc/kp/inner"}},
+			volumes: []corev1.Volume{{Name: "host", VolumeSource: corev1.VolumeSource{HostPath: &corev1.HostPathVolumeSource{Path: "/etc"}}},
+				configMapVolume("cfg", "kube-proxy")},
+			data: map[string]string{"config.yaml": data}, want: "key config.yaml"},
+		{name: "projected", configPath: "/etc/kp/config.yaml",
+			mounts: []corev1.VolumeMount{{Name: "cfg", MountPath: "/etc/kp"}},
+			volumes: []corev1.Volume{{Name: "cfg", VolumeSource: corev1.VolumeSource{Projected: &corev1.ProjectedVolumeSource{
+				Sources: []corev1.VolumeProjection{{ConfigMap: &corev1.ConfigMapProjection{
+					LocalObjectReference: corev1.LocalObjectReference{Name: "kube-proxy"}}}}}}}},
+			data: map[string]string{"config.yaml": data}, want: "key config.yaml"},
+		{name: "host path", configPath: "/etc/kp/config.yaml",
+			mounts:  []corev1.VolumeMount{{Name: "host", MountPath: "/etc/kp"}},
+			volumes: []corev1.Volume{{Name: "host", VolumeSource: corev1.VolumeSource{HostPath: &corev1.HostPathVolumeSource{Path: "/etc/kp"}}}},
+			data:    map[string]string{"config.yaml": data}, want: "not mounted from a ConfigMap"},
+	} {
+		s := fixture.Load(t, healthy)
+		spec := &s.DaemonSets[0].Spec.Template.Spec
+		spec.Containers[0].Command = []string{"kube-proxy", "--config=" + tc.configPath}
+		spec.Containers[0].VolumeMounts, spec.Volumes = tc.mounts, tc.volumes
+		s.ConfigMaps[0].Data = tc.data
+		kp, reason := findKubeProxy(s)
+		got := reason
+		if kp != nil {
+			got = kp.source
+			if kp.maxPerCore != 1000 {
+				t.Errorf("%s: maxPerCore %d", tc.name, kp.maxPerCore)
+			}
+		}
+		if !strings.Contains(got, tc.want) {
+			t.Errorf("%s: got %q, want %q", tc.name, got, tc.want)
+		}
+	}
+}
+
+func configMapVolume(name, configMap string, items ...corev1.KeyToPath) corev1.Volume {
+	return corev1.Volume{Name: name, VolumeSource: corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{
+		LocalObjectReference: corev1.LocalObjectReference{Name: configMap}, Items: items}}}
 }
 
 func TestCount(t *testing.T) {
@@ -297,5 +400,27 @@ func TestEachMutationCausesOnlyItsFinding(t *testing.T) {
 		if len(notEvaluated) != 0 {
 			t.Errorf("%s: not evaluated %v", tc.Fixture, notEvaluated)
 		}
+	}
+}
+
+func TestInWindow(t *testing.T) {
+	for _, tc := range []struct {
+		rate   float64
+		window time.Duration
+		want   string
+	}{{0, 5 * time.Minute, "0"}, {0.004, 5 * time.Minute, "1"}, {0.001, 5 * time.Minute, "<1"}, {12, 5 * time.Minute, "3,600"}, {2.5, 2 * time.Second, "5"}} {
+		if got := inWindow(tc.rate, tc.window); got != tc.want {
+			t.Errorf("inWindow(%v, %s) = %q, want %q", tc.rate, tc.window, got, tc.want)
+		}
+	}
+}
+
+// Rates that Prometheus could not compute blind the drop check, and it says which query failed.
+func TestDropsBlindWhenRatesFailed(t *testing.T) {
+	noStats := snapshot.ConntrackNode{Node: "node-a", Source: "x", Entries: 100, Limit: 131072}
+	s := withMeasurements(t, noStats)
+	s.Conntrack.Unused = []string{"Prometheus at http://127.0.0.1:9090: rate(node_nf_conntrack_stat_drop[5m]) failed, so drop rates are unknown: query timed out"}
+	if reason := (Drops{}).NotEvaluable(s); !strings.Contains(reason, "query timed out") {
+		t.Errorf("reason %q", reason)
 	}
 }

@@ -41,7 +41,8 @@ type kubeProxy struct {
 // kubeProxyBoolFlags are kube-proxy's boolean flags: the only ones that never take the next word.
 func kubeProxyBoolFlags() []string {
 	return []string{"cleanup", "masquerade-all", "profiling", "init-only", "bind-address-hard-fail",
-		"iptables-localhost-nodeports", "logtostderr", "alsologtostderr", "help", "version"}
+		"iptables-localhost-nodeports", "ipvs-strict-arp", "conntrack-tcp-be-liberal",
+		"logtostderr", "alsologtostderr", "add_dir_header", "one_output", "skip_headers", "skip_log_headers", "help", "version"}
 }
 
 func isKubeProxyDaemonSet(ds *appsv1.DaemonSet) bool {
@@ -102,13 +103,16 @@ func findKubeProxy(s *snapshot.Snapshot) (*kubeProxy, string) {
 		return kp, ""
 	}
 	kp.source = "the flags of daemonset kube-system/" + ds.Name
-	for name, into := range map[string]*int64{"conntrack-max-per-core": &kp.maxPerCore, "conntrack-min": &kp.min} {
-		if v, ok := flags.Get(name); ok {
+	for _, flag := range []struct {
+		name string
+		into *int64
+	}{{"conntrack-max-per-core", &kp.maxPerCore}, {"conntrack-min", &kp.min}} {
+		if v, ok := flags.Get(flag.name); ok {
 			n, err := strconv.ParseInt(v, 10, 32)
 			if err != nil {
-				return nil, fmt.Sprintf("daemonset kube-system/%s: --%s=%s is not a number", ds.Name, name, v)
+				return nil, fmt.Sprintf("daemonset kube-system/%s: --%s=%s is not a number", ds.Name, flag.name, v)
 			}
-			*into = n
+			*flag.into = n
 		}
 	}
 	return kp, ""
@@ -116,41 +120,79 @@ func findKubeProxy(s *snapshot.Snapshot) (*kubeProxy, string) {
 
 type configMapKey struct{ name, key string }
 
-// readProxyConfig finds the ConfigMap mounted where --config points and parses the key there.
+// readProxyConfig finds the ConfigMap key the file --config names comes from, as the kubelet
+// mounts it: the mount with the longest path holding the file; the file's path inside the volume
+// (under the mount's subPath); and the key a configMap or projected volume maps to that path, by
+// its items or, without items, by the key's own name.
 func readProxyConfig(s *snapshot.Snapshot, ds *appsv1.DaemonSet, c *corev1.Container, file string) (*kubeproxyv1alpha1.KubeProxyConfiguration, configMapKey, string) {
-	for _, mount := range c.VolumeMounts {
-		dir := strings.TrimSuffix(mount.MountPath, "/")
-		if !strings.HasPrefix(file, dir+"/") {
+	file = path.Clean(file)
+	var mount *corev1.VolumeMount
+	var rest string
+	for i := range c.VolumeMounts {
+		m := &c.VolumeMounts[i]
+		mountPath := path.Clean(m.MountPath)
+		inside, ok := "", file == mountPath
+		if !ok && strings.HasPrefix(file, mountPath+"/") {
+			inside, ok = strings.TrimPrefix(file, mountPath+"/"), true
+		}
+		if ok && (mount == nil || len(mountPath) > len(path.Clean(mount.MountPath))) {
+			mount, rest = m, inside
+		}
+	}
+	notFromConfigMap := fmt.Sprintf("daemonset kube-system/%s reads --config=%s, which is not mounted from a ConfigMap: "+
+		"its settings are on the node's disk, out of view", ds.Name, file)
+	if mount == nil {
+		return nil, configMapKey{}, notFromConfigMap
+	}
+	inVolume := path.Join(mount.SubPath, rest)
+	for _, v := range ds.Spec.Template.Spec.Volumes {
+		if v.Name != mount.Name {
 			continue
 		}
-		key := strings.TrimPrefix(file, dir+"/")
-		if mount.SubPath != "" {
-			continue // a single file mounted by subPath is matched below by its whole path
+		type source struct {
+			name  string
+			items []corev1.KeyToPath
 		}
-		for _, v := range ds.Spec.Template.Spec.Volumes {
-			if v.Name != mount.Name || v.ConfigMap == nil {
-				continue
-			}
-			for _, item := range v.ConfigMap.Items {
-				if path.Clean(item.Path) == key {
-					key = item.Key
+		var sources []source
+		if v.ConfigMap != nil {
+			sources = append(sources, source{v.ConfigMap.Name, v.ConfigMap.Items})
+		}
+		if v.Projected != nil {
+			for _, p := range v.Projected.Sources {
+				if p.ConfigMap != nil {
+					sources = append(sources, source{p.ConfigMap.Name, p.ConfigMap.Items})
 				}
 			}
-			return parseProxyConfig(s, v.ConfigMap.Name, key)
 		}
-	}
-	for _, mount := range c.VolumeMounts {
-		if mount.SubPath == "" || path.Clean(mount.MountPath) != path.Clean(file) {
-			continue
-		}
-		for _, v := range ds.Spec.Template.Spec.Volumes {
-			if v.Name == mount.Name && v.ConfigMap != nil {
-				return parseProxyConfig(s, v.ConfigMap.Name, mount.SubPath)
+		for _, src := range sources {
+			if len(src.items) == 0 {
+				if len(sources) == 1 || configMapHasKey(s, src.name, inVolume) {
+					return parseProxyConfig(s, src.name, inVolume)
+				}
+				continue
+			}
+			for _, item := range src.items {
+				if path.Clean(item.Path) == inVolume {
+					return parseProxyConfig(s, src.name, item.Key)
+				}
 			}
 		}
+		if len(sources) > 0 {
+			return nil, configMapKey{}, fmt.Sprintf("daemonset kube-system/%s reads --config=%s, but volume %s maps no "+
+				"ConfigMap key to %s: kube-proxy cannot start with it", ds.Name, file, v.Name, inVolume)
+		}
 	}
-	return nil, configMapKey{}, fmt.Sprintf("daemonset kube-system/%s reads --config=%s, which is not mounted from a ConfigMap: "+
-		"its settings are on the node's disk, out of view", ds.Name, file)
+	return nil, configMapKey{}, notFromConfigMap
+}
+
+func configMapHasKey(s *snapshot.Snapshot, name, key string) bool {
+	for i := range s.ConfigMaps {
+		if s.ConfigMaps[i].Namespace == "kube-system" && s.ConfigMaps[i].Name == name {
+			_, ok := s.ConfigMaps[i].Data[key]
+			return ok
+		}
+	}
+	return false
 }
 
 func parseProxyConfig(s *snapshot.Snapshot, name, key string) (*kubeproxyv1alpha1.KubeProxyConfiguration, configMapKey, string) {
@@ -174,13 +216,21 @@ func parseProxyConfig(s *snapshot.Snapshot, name, key string) (*kubeproxyv1alpha
 	return nil, at, "kube-proxy's configuration, " + where + ", is not in view"
 }
 
-// tableSize is what kube-proxy sets nf_conntrack_max to on a node with cpus CPUs: maxPerCore ×
-// CPUs, at least min; 0 when maxPerCore is 0 and kube-proxy leaves the kernel's value alone.
+// maxScaledTable is where kube-proxy (1.36 and later) caps maxPerCore × CPUs, whatever min says.
+const maxScaledTable = 1 << 20
+
+// tableSize is the nf_conntrack_max kube-proxy asks for on a node with cpus CPUs: maxPerCore ×
+// CPUs capped at 1,048,576, else at least min; 0 when maxPerCore is 0 and kube-proxy leaves the
+// kernel's value alone. Recent kube-proxy only ever raises the table to it, so it is a floor.
 func tableSize(maxPerCore, min, cpus int64) int64 {
 	if maxPerCore <= 0 {
 		return 0
 	}
-	return max(maxPerCore*cpus, min)
+	if scaled := maxPerCore * cpus; scaled > maxScaledTable {
+		return maxScaledTable
+	} else {
+		return max(scaled, min)
+	}
 }
 
 // TableSmall reports nodes whose table, as kube-proxy sizes it, is small for what runs there.
@@ -195,11 +245,12 @@ func (TableSmall) Meta() check.Meta {
 		Requires: []snapshot.Kind{snapshot.KindDaemonSets, snapshot.KindConfigMaps, snapshot.KindNodes},
 		Optional: []snapshot.Kind{snapshot.KindPods, snapshot.KindConntrack},
 		LiveOnly: true,
-		Description: fmt.Sprintf("Computes each node's nf_conntrack_max as kube-proxy sets it (conntrack.maxPerCore × the "+
-			"node's CPUs, at least conntrack.min; from the ConfigMap its --config names, else its flags, else its defaults "+
-			"%d and %d) and reports nodes where it is below what kube-proxy's defaults would give, or below %d entries per "+
-			"pod running there (our rule of thumb). A node's measured limit, where node_exporter reports one, replaces the "+
-			"computed size. A risk, not a measurement.", defaultMaxPerCore, defaultMin, minEntriesPerPod),
+		Description: fmt.Sprintf("Computes the nf_conntrack_max kube-proxy asks for on each node (conntrack.maxPerCore × the "+
+			"node's CPUs, capped at 1,048,576, else at least conntrack.min; from the ConfigMap its --config names, else its "+
+			"flags, else its defaults %d and %d) and reports nodes where it is below what kube-proxy's defaults would give, "+
+			"or below %d entries per pod running there (our rule of thumb). kube-proxy only raises the table, so this is a "+
+			"floor: low severity, unless the node's limit measured by node_exporter confirms it (medium). A risk, not a "+
+			"measurement of usage.", defaultMaxPerCore, defaultMin, minEntriesPerPod),
 		Why: "A table sized below the load fills at the first burst of connections, and then the kernel drops new " +
 			"connections on that node.",
 		Remediation: "Raise conntrack.maxPerCore (and min) in kube-proxy's configuration back to at least its defaults, " +
@@ -243,6 +294,7 @@ func (c TableSmall) Run(s *snapshot.Snapshot) []check.Finding {
 	loads := podsOnNodes(s)
 	var refs []snapshot.Ref
 	var evidence []string
+	confirmed := false
 	for i := range s.Nodes {
 		node := &s.Nodes[i]
 		if isWindows(node) || (len(proxyNodes) > 0 && !proxyNodes[node.Name]) {
@@ -254,8 +306,10 @@ func (c TableSmall) Run(s *snapshot.Snapshot) []check.Finding {
 		}
 		table := tableSize(kp.maxPerCore, kp.min, cpus)
 		defaults := tableSize(defaultMaxPerCore, defaultMin, cpus)
-		basis := fmt.Sprintf("%d CPUs × maxPerCore %d, at least min %d = %s entries", cpus, kp.maxPerCore, kp.min, count(float64(table)))
-		if limit, ok := measuredLimit[node.Name]; ok {
+		basis := fmt.Sprintf("kube-proxy raises the table to at least %s entries (%d CPUs × maxPerCore %d, at least min %d)",
+			count(float64(table)), cpus, kp.maxPerCore, kp.min)
+		limit, measured := measuredLimit[node.Name]
+		if measured {
 			table = int64(limit)
 			basis = fmt.Sprintf("measured limit %s entries", count(limit))
 		}
@@ -271,14 +325,25 @@ func (c TableSmall) Run(s *snapshot.Snapshot) []check.Finding {
 			continue
 		}
 		refs = append(refs, nodeRef(node.Name))
+		confirmed = confirmed || measured
 		evidence = append(evidence, fmt.Sprintf("node %s: %s; %s", node.Name, basis, strings.Join(problems, "; ")))
 	}
 	if len(refs) == 0 {
 		return nil
 	}
-	f := check.New(c.Meta(), fmt.Sprintf("kube-proxy gives %s a connection-tracking table small for its load "+
-		"(conntrack maxPerCore %d, min %d, from %s).", check.Plural(len(refs), "node", "nodes"), kp.maxPerCore, kp.min, kp.source),
-		append([]snapshot.Ref{snapshot.RefTo(snapshot.KindDaemonSets, kp.daemonSet.Namespace, kp.daemonSet.Name)}, refs...)...)
+	settings := fmt.Sprintf("(conntrack maxPerCore %d, min %d, from %s)", kp.maxPerCore, kp.min, kp.source)
+	objects := append([]snapshot.Ref{snapshot.RefTo(snapshot.KindDaemonSets, kp.daemonSet.Namespace, kp.daemonSet.Name)}, refs...)
+	var f check.Finding
+	if confirmed {
+		f = check.New(c.Meta(), fmt.Sprintf("%s a connection-tracking table small for the load, and kube-proxy's settings "+
+			"%s do not raise it.", check.Plural(len(refs), "node has", "nodes have"), settings), objects...)
+	} else {
+		// kube-proxy only raises the table: the kernel's own size may be larger, and is unknown.
+		f = check.New(c.Meta(), fmt.Sprintf("kube-proxy guarantees %s only a connection-tracking table small for the load "+
+			"%s; the real size, which may be the kernel's larger default, is not measured.",
+			check.Plural(len(refs), "node", "nodes"), settings), objects...)
+		f.Severity = check.Low
+	}
 	f.Scope = check.ScopeCluster
 	f.Evidence = check.LimitEvidence(evidence)
 	show := fmt.Sprintf("kubectl get daemonset -n kube-system %s -o jsonpath='{.spec.template.spec.containers[*].args}'", kp.daemonSet.Name)

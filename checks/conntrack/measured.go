@@ -3,8 +3,10 @@ package conntrack
 import (
 	"cmp"
 	"fmt"
+	"math"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/alertmend/kubectl-alertmend/pkg/check"
 	"github.com/alertmend/kubectl-alertmend/pkg/snapshot"
@@ -153,9 +155,10 @@ func (Drops) Meta() check.Meta {
 			"their rate over 5 minutes from Prometheus, or two scrapes of the node-exporter pod a few seconds apart. " +
 			"Critical when any of them rises, whatever the table's usage; medium when they only show drops since the " +
 			"node booted.",
-		Why: "Each of these is a packet the kernel threw away: drop and early_drop when the table was full, insert_failed " +
-			"when two packets of a new UDP or TCP flow raced through DNAT at once, the cause of the well-known 5-second " +
-			"DNS lookups. Applications see timeouts and retries that no log explains.",
+		Why: "drop counts packets the kernel threw away because the table was full; early_drop counts entries it evicted " +
+			"to make room, cutting connections not yet established; insert_failed counts new flows it could not track " +
+			"because two packets raced through DNAT at once, the cause of the well-known 5-second DNS lookups. " +
+			"Applications see timeouts and retries that no log explains.",
 		Remediation: "For drop and early_drop, raise the table (see conntrack-table-usage). For insert_failed, stop " +
 			"parallel DNS queries racing: run NodeLocal DNSCache, or give pods `options single-request-reopen` " +
 			"(glibc) in dnsConfig, or use TCP for DNS.",
@@ -168,15 +171,33 @@ func (Drops) NotEvaluable(s *snapshot.Snapshot) string {
 		return ""
 	}
 	if !slices.ContainsFunc(s.Conntrack.Nodes, func(n snapshot.ConntrackNode) bool { return n.Rates != nil || n.Counters != nil }) {
-		return "node_exporter reported no node_nf_conntrack_stat_* counters for any node (node_exporter before 1.3, " +
-			"or without netlink access to the kernel's conntrack statistics)"
+		reason := "no node's drop counters (node_nf_conntrack_stat_*) could be read"
+		for _, why := range s.Conntrack.Unused {
+			if strings.Contains(why, "drop rates are unknown") {
+				return reason + ": " + why
+			}
+		}
+		return reason + ": node_exporter before 1.3, or without netlink access to the kernel's conntrack statistics"
 	}
 	return ""
 }
 
+// inWindow is how many events a per-second rate makes over the window: "<1" where Prometheus'
+// extrapolation gives a fraction.
+func inWindow(rate float64, window time.Duration) string {
+	n := rate * window.Seconds()
+	switch {
+	case n == 0:
+		return "0"
+	case n < 1:
+		return "<1"
+	}
+	return count(math.Round(n))
+}
+
 func rateText(n *snapshot.ConntrackNode) string {
-	return fmt.Sprintf("%.2f dropped/s, %.2f early-dropped/s, %.2f insert failures/s over %s", n.Rates.Drop, n.Rates.EarlyDrop,
-		n.Rates.InsertFailed, n.RateWindow)
+	return fmt.Sprintf("%s dropped, %s early-dropped, %s insert failures in %s", inWindow(n.Rates.Drop, n.RateWindow),
+		inWindow(n.Rates.EarlyDrop, n.RateWindow), inWindow(n.Rates.InsertFailed, n.RateWindow), n.RateWindow)
 }
 
 func (c Drops) Run(s *snapshot.Snapshot) []check.Finding {
@@ -221,7 +242,7 @@ func (c Drops) Run(s *snapshot.Snapshot) []check.Finding {
 		case race:
 			cause = "insert failures: packets of new flows racing through DNAT (the 5-second DNS delays), not a full table"
 		}
-		f := check.New(c.Meta(), fmt.Sprintf("%s dropping packets now that the kernel cannot track, because of %s.",
+		f := check.New(c.Meta(), fmt.Sprintf("%s losing connections now that the kernel cannot track, because of %s.",
 			check.Plural(len(rising), "node is", "nodes are"), cause), refs...)
 		f.Incident = true
 		f.Scope = nodesScope(len(refs))

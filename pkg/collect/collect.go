@@ -271,10 +271,11 @@ func (c *collector) list(ctx context.Context, kind snapshot.Kind) error {
 		}
 	case snapshot.KindEvents:
 		// Only node events: the kernel's and node-problem-detector's reports. All events of a
-		// large cluster would be many times the size of everything else read.
+		// large cluster would be many times the size of everything else read. Nodes are not
+		// namespaced, so their events (kept in default) are read whatever -n says.
 		nodeEvents := func(ctx context.Context, opts metav1.ListOptions) (*corev1.EventList, error) {
 			opts.FieldSelector = "involvedObject.kind=Node"
-			return core.Events(ns).List(ctx, opts)
+			return core.Events(metav1.NamespaceAll).List(ctx, opts)
 		}
 		c.snap.Events, err = pages(ctx, c.opts.ChunkSize, nodeEvents, eventItems)
 	case snapshot.KindDNSMetrics:

@@ -2,6 +2,7 @@ package collect
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -24,6 +25,7 @@ import (
 	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
 	"k8s.io/client-go/rest"
 
+	"github.com/alertmend/kubectl-alertmend/pkg/check"
 	"github.com/alertmend/kubectl-alertmend/pkg/snapshot"
 )
 
@@ -64,7 +66,8 @@ func (c *collector) measureConntrack(ctx context.Context) (*snapshot.Conntrack, 
 	candidates, unused := c.prometheusCandidates()
 	result.Unused = append(result.Unused, unused...)
 	for _, candidate := range candidates {
-		found, err := queryConntrack(ctx, candidate.api, nodes, candidate.description)
+		found, notes, err := queryConntrack(ctx, candidate.api, nodes, candidate.description)
+		result.Unused = append(result.Unused, notes...)
 		if err != nil {
 			result.Unused = append(result.Unused, candidate.description+": "+err.Error())
 			continue
@@ -77,7 +80,7 @@ func (c *collector) measureConntrack(ctx context.Context) (*snapshot.Conntrack, 
 		break
 	}
 
-	if len(c.snap.Nodes) > 0 && len(measured) >= len(c.snap.Nodes) {
+	if nodes.known() && !slices.ContainsFunc(c.snap.Nodes, func(n corev1.Node) bool { return !measured[n.Name] }) {
 		return result, nil
 	}
 	scraped, why := c.scrapeNodeExporters(ctx, measured)
@@ -276,8 +279,9 @@ func conntrackQueries() []string {
 	}
 }
 
-// queryConntrack asks one Prometheus for every node's table and drop rates.
-func queryConntrack(ctx context.Context, api promv1.API, nodes nodeIndex, source string) ([]snapshot.ConntrackNode, error) {
+// queryConntrack asks one Prometheus for every node's table and drop rates. notes say what was
+// left out: series of no known node, rates that could not be read.
+func queryConntrack(ctx context.Context, api promv1.API, nodes nodeIndex, source string) (found []snapshot.ConntrackNode, notes []string, err error) {
 	queries := conntrackQueries()
 	type answer struct {
 		vector model.Vector
@@ -292,19 +296,20 @@ func queryConntrack(ctx context.Context, api promv1.API, nodes nodeIndex, source
 		}
 		vector, ok := value.(model.Vector)
 		if !ok {
-			return answer{err: fmt.Errorf("query %s returned a %s, not a vector", *query, value.Type())}
+			// Whatever answered is not Prometheus, or not this query's: no data is not a zero.
+			return answer{err: fmt.Errorf("query %s returned %T, not an instant vector", *query, value)}
 		}
 		return answer{vector: vector}
 	})
 	entries, limits := answers[0], answers[1]
 	if entries.err != nil {
-		return nil, prometheusErrorText(entries.err)
+		return nil, nil, prometheusErrorText(entries.err)
 	}
 	if len(entries.vector) == 0 {
-		return nil, fmt.Errorf("no %s series: it does not scrape node_exporter, or node_exporter's conntrack collector is off", metricConntrackEntries)
+		return nil, nil, fmt.Errorf("no %s series: it does not scrape node_exporter, or node_exporter's conntrack collector is off", metricConntrackEntries)
 	}
 	if limits.err != nil {
-		return nil, prometheusErrorText(limits.err)
+		return nil, nil, prometheusErrorText(limits.err)
 	}
 
 	unameNodes := map[string]string{}
@@ -314,9 +319,17 @@ func queryConntrack(ctx context.Context, api promv1.API, nodes nodeIndex, source
 		}
 	}
 	byNode := map[string]*snapshot.ConntrackNode{}
-	var order []string
+	var order, strangers []string
+	// node finds the measurement a series belongs to; nil for a series of no node in the
+	// cluster (a stale target, or a Prometheus shared with other clusters), which is left out.
 	node := func(metric model.Metric) *snapshot.ConntrackNode {
-		name := nodes.resolve(metric, unameNodes)
+		name, known := nodes.resolve(metric, unameNodes)
+		if !known {
+			if !slices.Contains(strangers, name) {
+				strangers = append(strangers, name)
+			}
+			return nil
+		}
 		if byNode[name] == nil {
 			byNode[name] = &snapshot.ConntrackNode{Node: name, Source: source}
 			order = append(order, name)
@@ -325,12 +338,14 @@ func queryConntrack(ctx context.Context, api promv1.API, nodes nodeIndex, source
 	}
 	// Two jobs scraping the same exporter give the same series twice: keep the larger value.
 	for _, s := range entries.vector {
-		n := node(s.Metric)
-		n.Entries = max(n.Entries, float64(s.Value))
+		if n := node(s.Metric); n != nil {
+			n.Entries = max(n.Entries, float64(s.Value))
+		}
 	}
 	for _, s := range limits.vector {
-		n := node(s.Metric)
-		n.Limit = max(n.Limit, float64(s.Value))
+		if n := node(s.Metric); n != nil {
+			n.Limit = max(n.Limit, float64(s.Value))
+		}
 	}
 	rateSeries := []struct {
 		answer answer
@@ -340,24 +355,40 @@ func queryConntrack(ctx context.Context, api promv1.API, nodes nodeIndex, source
 		{answers[3], func(c *snapshot.ConntrackCounters) *float64 { return &c.EarlyDrop }},
 		{answers[4], func(c *snapshot.ConntrackCounters) *float64 { return &c.InsertFailed }},
 	}
-	for _, series := range rateSeries {
+	// Rates are all or nothing: one counter's rate missing would read as a known zero.
+	for i, series := range rateSeries {
 		if series.answer.err != nil {
-			continue // rates unknown for everyone: the drop check says so
+			notes = append(notes, fmt.Sprintf("%s: %s failed, so drop rates are unknown: %v", source, queries[2+i],
+				prometheusErrorText(series.answer.err)))
 		}
-		for _, s := range series.answer.vector {
-			n := node(s.Metric)
-			if n.Rates == nil {
-				n.Rates, n.RateWindow = &snapshot.ConntrackCounters{}, conntrackRateWindow
+	}
+	if len(notes) == 0 {
+		for _, series := range rateSeries {
+			for _, s := range series.answer.vector {
+				n := node(s.Metric)
+				if n == nil {
+					continue
+				}
+				if n.Rates == nil {
+					n.Rates, n.RateWindow = &snapshot.ConntrackCounters{}, conntrackRateWindow
+				}
+				field := series.field(n.Rates)
+				*field = max(*field, float64(s.Value))
 			}
-			field := series.field(n.Rates)
-			*field = max(*field, float64(s.Value))
 		}
 	}
-	out := make([]snapshot.ConntrackNode, 0, len(order))
-	for _, name := range order {
-		out = append(out, *byNode[name])
+	if len(strangers) > 0 {
+		notes = append(notes, fmt.Sprintf("%s: series of %s match no node of this cluster and were left out: %s", source,
+			check.Plural(len(strangers), "target", "targets"), strings.Join(strangers, ", ")))
 	}
-	return out, nil
+	if len(order) == 0 {
+		return nil, notes, fmt.Errorf("its %s series match no node of this cluster (%s)", metricConntrackEntries, strings.Join(strangers, ", "))
+	}
+	found = make([]snapshot.ConntrackNode, 0, len(order))
+	for _, name := range order {
+		found = append(found, *byNode[name])
+	}
+	return found, notes, nil
 }
 
 // prometheusErrorText keeps the client's error short: Prometheus' own message, or the HTTP
@@ -399,6 +430,10 @@ type nodeIndex struct {
 	addresses map[string]string
 }
 
+// known tells whether the cluster's nodes were read; without them every series is kept, under
+// the name its labels give.
+func (ix nodeIndex) known() bool { return len(ix.names) > 0 }
+
 func newNodeIndex(nodes []corev1.Node) nodeIndex {
 	ix := nodeIndex{names: map[string]bool{}, addresses: map[string]string{}}
 	for i := range nodes {
@@ -412,9 +447,9 @@ func newNodeIndex(nodes []corev1.Node) nodeIndex {
 
 // resolve finds the node a series is about: a node label as the Helm chart and many relabelings
 // set it, the uname nodename of the same instance, or the instance itself (kube-prometheus
-// relabels it to the node's name; otherwise it is the node's address and port). A series that
-// matches no known node keeps its instance, so the user still sees which target it is.
-func (ix nodeIndex) resolve(metric model.Metric, unameNodes map[string]string) string {
+// relabels it to the node's name; otherwise it is the node's address and port). known is false
+// for a series of no node of the cluster; its name is then the best label it has.
+func (ix nodeIndex) resolve(metric model.Metric, unameNodes map[string]string) (name string, known bool) {
 	instance := string(metric["instance"])
 	host := instance
 	if h, _, err := net.SplitHostPort(instance); err == nil {
@@ -427,18 +462,18 @@ func (ix nodeIndex) resolve(metric model.Metric, unameNodes map[string]string) s
 			continue
 		}
 		if ix.names[c] {
-			return c
+			return c, true
 		}
 		if name, ok := ix.addresses[c]; ok {
-			return name
+			return name, true
 		}
 	}
 	for _, c := range candidates {
 		if c != "" {
-			return c
+			return c, !ix.known()
 		}
 	}
-	return instance
+	return instance, !ix.known()
 }
 
 // isNodeExporterPod recognises node_exporter by the labels its common manifests set, or by its
@@ -482,6 +517,7 @@ func (c *collector) scrapeNodeExporters(ctx context.Context, measured map[string
 		return nil, []string{"node-exporter pods: pods could not be read: " + reason}
 	}
 	var pods []corev1.Pod
+	var why []string
 	seen := map[string]bool{}
 	for i := range c.snap.Pods {
 		pod := &c.snap.Pods[i]
@@ -489,8 +525,17 @@ func (c *collector) scrapeNodeExporters(ctx context.Context, measured map[string
 			measured[pod.Spec.NodeName] || seen[pod.Spec.NodeName] {
 			continue
 		}
+		if !pod.Spec.HostNetwork {
+			// The table is per network namespace: such a pod sees its own, nearly empty one.
+			why = append(why, fmt.Sprintf("node-exporter pod %s/%s is not on the host network, so it sees its own network "+
+				"namespace's table, not node %s's", pod.Namespace, pod.Name, pod.Spec.NodeName))
+			continue
+		}
 		seen[pod.Spec.NodeName] = true
 		pods = append(pods, *pod)
+	}
+	if len(pods) == 0 && len(why) > 0 {
+		return nil, why
 	}
 	if len(pods) == 0 {
 		where := "among the pods read"
@@ -508,9 +553,11 @@ func (c *collector) scrapeNodeExporters(ctx context.Context, measured map[string
 		at   time.Time
 		err  string
 	}
+	// Each scrape is timed from when it was sent: the proxy's latency is not part of the window.
 	first := probeEach(pods, func(pod *corev1.Pod) scrape {
+		at := time.Now()
 		n, err := scrapeNodeExporter(ctx, core, pod)
-		return scrape{node: n, at: time.Now(), err: err}
+		return scrape{node: n, at: at, err: err}
 	})
 	var again []int
 	for i := range first {
@@ -526,12 +573,15 @@ func (c *collector) scrapeNodeExporters(ctx context.Context, measured map[string
 		}
 	}
 	second := probeEach(again, func(i *int) scrape {
+		at := time.Now()
 		n, err := scrapeNodeExporter(ctx, core, &pods[*i])
-		return scrape{node: n, at: time.Now(), err: err}
+		return scrape{node: n, at: at, err: err}
 	})
 	for k, i := range again {
 		before, after := &first[i], &second[k]
 		if after.err != "" || after.node.Counters == nil {
+			why = append(why, fmt.Sprintf("node-exporter on node %s: the second scrape, to tell drops now from drops since "+
+				"boot, failed: %s", before.node.Node, cmp.Or(after.err, "no drop counters")))
 			continue
 		}
 		elapsed := after.at.Sub(before.at)
@@ -552,7 +602,6 @@ func (c *collector) scrapeNodeExporters(ctx context.Context, measured map[string
 		}
 	}
 	var out []snapshot.ConntrackNode
-	var why []string
 	for _, s := range first {
 		if s.err != "" {
 			why = append(why, "node-exporter on node "+s.node.Node+": "+s.err)

@@ -131,7 +131,8 @@ func prometheusWithNodes() *promtest.API {
 		series("127.0.0.11:9100", nil, 120000),
 		series("127.0.0.11:9100", map[string]string{"job": "node-exporter-2"}, 119000), // scraped twice
 		series("exporter-b", map[string]string{"node": "node-b"}, 1000),
-		series("127.0.0.99:9100", nil, 5000))
+		series("127.0.0.99:9100", nil, 5000),
+		series("127.0.0.200:9100", nil, 7)) // a target of no node of this cluster
 	api.Answer(metricConntrackLimit,
 		series("127.0.0.11:9100", nil, 131072),
 		series("exporter-b", map[string]string{"node": "node-b"}, 131072),
@@ -159,9 +160,12 @@ func TestQueryConntrackWithPrometheusClient(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, err := queryConntrack(context.Background(), api, newNodeIndex(threeNodes()), "Prometheus")
+	got, notes, err := queryConntrack(context.Background(), api, newNodeIndex(threeNodes()), "Prometheus")
 	if err != nil {
 		t.Fatal(err)
+	}
+	if !slices.Equal(notes, []string{"Prometheus: series of 1 target match no node of this cluster and were left out: 127.0.0.200"}) {
+		t.Errorf("notes %q", notes)
 	}
 	byNode := map[string]snapshot.ConntrackNode{}
 	for _, n := range got {
@@ -191,7 +195,7 @@ func TestQueryConntrackWithPrometheusClient(t *testing.T) {
 	empty := httptest.NewServer(promtest.New())
 	t.Cleanup(empty.Close)
 	api, _ = newPrometheusAPI(empty.URL, http.DefaultTransport)
-	if _, err := queryConntrack(context.Background(), api, newNodeIndex(nil), "Prometheus"); err == nil ||
+	if _, _, err := queryConntrack(context.Background(), api, newNodeIndex(nil), "Prometheus"); err == nil ||
 		!strings.Contains(err.Error(), `unknown query "node_nf_conntrack_entries"`) {
 		t.Errorf("Prometheus' error must be kept: %v", err)
 	}
@@ -200,9 +204,67 @@ func TestQueryConntrackWithPrometheusClient(t *testing.T) {
 	noSeriesServer := httptest.NewServer(noSeries)
 	t.Cleanup(noSeriesServer.Close)
 	api, _ = newPrometheusAPI(noSeriesServer.URL, http.DefaultTransport)
-	if _, err := queryConntrack(context.Background(), api, newNodeIndex(nil), "Prometheus"); err == nil ||
+	if _, _, err := queryConntrack(context.Background(), api, newNodeIndex(nil), "Prometheus"); err == nil ||
 		!strings.Contains(err.Error(), "does not scrape node_exporter") {
 		t.Errorf("no series: %v", err)
+	}
+}
+
+// A rate query that fails leaves every node's rates unknown, never a zero, and says why; series
+// of no node are never a measurement.
+func TestQueryConntrackPartialAnswers(t *testing.T) {
+	prom := prometheusWithNodes()
+	server := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.Contains(r.URL.Query().Get("query"), "early_drop") {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusUnprocessableEntity)
+			_, _ = w.Write([]byte(`{"status":"error","errorType":"execution","error":"query timed out in expression evaluation"}`))
+			return
+		}
+		prom.ServeHTTP(w, r)
+	}))
+	t.Cleanup(server.Close)
+	api, _ := newPrometheusAPI(server.URL, http.DefaultTransport)
+	got, notes, err := queryConntrack(context.Background(), api, newNodeIndex(threeNodes()), "Prometheus")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range got {
+		if n.Rates != nil {
+			t.Errorf("%s has rates %+v though one rate query failed", n.Node, n.Rates)
+		}
+	}
+	if !slices.ContainsFunc(notes, func(n string) bool {
+		return strings.Contains(n, "rate(node_nf_conntrack_stat_early_drop[5m]) failed, so drop rates are unknown: query timed out")
+	}) {
+		t.Errorf("notes %q", notes)
+	}
+
+	// Only targets of other clusters: no measurement at all.
+	strangers := promtest.New()
+	strangers.Answer(metricConntrackEntries, promtest.Series{Labels: map[string]string{"instance": "127.0.0.200:9100"}, Value: 1})
+	for _, q := range conntrackQueries()[1:] {
+		strangers.Answer(q)
+	}
+	strangerServer := httptest.NewServer(strangers)
+	t.Cleanup(strangerServer.Close)
+	api, _ = newPrometheusAPI(strangerServer.URL, http.DefaultTransport)
+	if _, _, err := queryConntrack(context.Background(), api, newNodeIndex(threeNodes()), "Prometheus"); err == nil ||
+		!strings.Contains(err.Error(), "match no node of this cluster (127.0.0.200)") {
+		t.Errorf("strangers only: %v", err)
+	}
+
+	// Something that answers 200 without data is not Prometheus: an error, not a crash.
+	for _, body := range []string{`{"status":"success"}`, `{}`} {
+		empty := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			_, _ = w.Write([]byte(body))
+		}))
+		api, _ = newPrometheusAPI(empty.URL, http.DefaultTransport)
+		if _, _, err := queryConntrack(context.Background(), api, newNodeIndex(nil), "Prometheus"); err == nil {
+			t.Errorf("%s: no error", body)
+		}
+		empty.Close()
 	}
 }
 
@@ -406,5 +468,54 @@ status: {phase: Running, podIP: 127.0.0.41, podIPs: [{ip: 127.0.0.41}]}
 		if !strings.HasPrefix(r, "GET ") {
 			t.Errorf("non-read request %s", r)
 		}
+	}
+}
+
+// When the second scrape fails, the first one's counters stand (drops since boot), the rates stay
+// unknown, and the failure is told.
+func TestConntrackSecondScrapeFailureIsTold(t *testing.T) {
+	ctx := context.Background()
+	bins, err := testcluster.EnsureBinaries(ctx, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	exporter, err := testcluster.StartNodeExporter(ctx, bins.NodeExporter, t.TempDir(), testcluster.ConntrackState{
+		Entries: 1000, Max: 131072, InsertFailed: []int{5}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(exporter.Stop)
+	exporterURL, _ := url.Parse(exporter.URL)
+	server, _ := fakeCluster(t, http.NotFoundHandler(), exporterURL, exporter.Stop)
+	config := &rest.Config{Host: server.URL}
+	kube, _ := kubernetes.NewForConfig(config)
+	kinds := []snapshot.Kind{snapshot.KindConntrack}
+	snap, err := Collect(ctx, Clients{Kube: kube, Config: config}, kinds, Options{ConntrackResample: 100 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if snap.Conntrack == nil || len(snap.Conntrack.Nodes) != 1 {
+		t.Fatalf("measured %+v (unavailable %v)", snap.Conntrack, snap.Unavailable)
+	}
+	b := snap.Conntrack.Nodes[0]
+	if b.Node != "node-b" || b.Counters == nil || b.Counters.InsertFailed != 5 || b.Rates != nil {
+		t.Errorf("node-b: %+v counters %+v rates %+v", b, b.Counters, b.Rates)
+	}
+	if !slices.ContainsFunc(snap.Conntrack.Unused, func(u string) bool { return strings.Contains(u, "the second scrape") }) {
+		t.Errorf("unused %q", snap.Conntrack.Unused)
+	}
+}
+
+// A node-exporter pod in its own network namespace sees its own table, not the node's.
+func TestNodeExporterOffTheHostNetworkIsNotAMeasurement(t *testing.T) {
+	pod := corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: "node-exporter-z", Namespace: "monitoring", Labels: map[string]string{"app": "node-exporter"}},
+		Spec:       corev1.PodSpec{NodeName: "node-a", Containers: []corev1.Container{{Name: "node-exporter"}}},
+		Status:     corev1.PodStatus{Phase: corev1.PodRunning},
+	}
+	c := &collector{snap: &snapshot.Snapshot{Pods: []corev1.Pod{pod}, Unavailable: map[snapshot.Kind]string{}}}
+	found, why := c.scrapeNodeExporters(context.Background(), map[string]bool{})
+	if len(found) != 0 || len(why) != 1 || !strings.Contains(why[0], "not on the host network") {
+		t.Errorf("found %+v why %q", found, why)
 	}
 }
