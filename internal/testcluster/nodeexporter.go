@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"syscall"
+	"testing"
 	"time"
 )
 
@@ -117,4 +118,21 @@ func (ne *NodeExporter) Stop() {
 	if ne.cmd != nil && ne.cmd.Process != nil {
 		_ = ne.cmd.Process.Kill()
 	}
+}
+
+// RunNodeExporter is StartNodeExporter for a test: built if need be, in the test's temporary
+// directory, stopped when the test ends; a failure to start fails the test.
+func RunNodeExporter(t testing.TB, state ConntrackState) *NodeExporter {
+	t.Helper()
+	ctx := context.Background()
+	bins, err := EnsureBinaries(ctx, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ne, err := StartNodeExporter(ctx, bins.NodeExporter, t.TempDir(), state)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(ne.Stop)
+	return ne
 }

@@ -1,7 +1,6 @@
 package cmd
 
 import (
-	"context"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -20,17 +19,7 @@ import (
 // the scenario cluster, where kube-proxy's configuration shrinks the table and node-b's
 // node-problem-detector reports it full, every conntrack check has something to say.
 func TestConntrackFromPrometheusAndTheCluster(t *testing.T) {
-	ctx := context.Background()
-	bins, err := testcluster.EnsureBinaries(ctx, io.Discard)
-	if err != nil {
-		t.Fatal(err)
-	}
-	exporter, err := testcluster.StartNodeExporter(ctx, bins.NodeExporter, t.TempDir(), testcluster.ConntrackState{
-		Entries: 128500, Max: 131072, InsertFailed: []int{12, 30}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(exporter.Stop)
+	exporter := testcluster.RunNodeExporter(t, testcluster.ConntrackState{Entries: 128500, Max: 131072, InsertFailed: []int{12, 30}})
 	resp, err := http.Get(exporter.URL + "/metrics")
 	if err != nil {
 		t.Fatal(err)

@@ -326,16 +326,7 @@ func fakeCluster(t *testing.T, prom http.Handler, exporter *url.URL, afterScrape
 // the third node's failure kept as the reason it is not measured.
 func TestCollectConntrackFromPrometheusAndARealNodeExporter(t *testing.T) {
 	ctx := context.Background()
-	bins, err := testcluster.EnsureBinaries(ctx, io.Discard)
-	if err != nil {
-		t.Fatal(err)
-	}
-	exporter, err := testcluster.StartNodeExporter(ctx, bins.NodeExporter, t.TempDir(), testcluster.ConntrackState{
-		Entries: 125000, Max: 131072, Drop: []int{7, 2}, InsertFailed: []int{3, 1}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(exporter.Stop)
+	exporter := testcluster.RunNodeExporter(t, testcluster.ConntrackState{Entries: 125000, Max: 131072, Drop: []int{7, 2}, InsertFailed: []int{3, 1}})
 	exporterURL, _ := url.Parse(exporter.URL)
 
 	prom := promtest.New()
@@ -475,16 +466,7 @@ status: {phase: Running, podIP: 127.0.0.41, podIPs: [{ip: 127.0.0.41}]}
 // unknown, and the failure is told.
 func TestConntrackSecondScrapeFailureIsTold(t *testing.T) {
 	ctx := context.Background()
-	bins, err := testcluster.EnsureBinaries(ctx, io.Discard)
-	if err != nil {
-		t.Fatal(err)
-	}
-	exporter, err := testcluster.StartNodeExporter(ctx, bins.NodeExporter, t.TempDir(), testcluster.ConntrackState{
-		Entries: 1000, Max: 131072, InsertFailed: []int{5}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(exporter.Stop)
+	exporter := testcluster.RunNodeExporter(t, testcluster.ConntrackState{Entries: 1000, Max: 131072, InsertFailed: []int{5}})
 	exporterURL, _ := url.Parse(exporter.URL)
 	server, _ := fakeCluster(t, http.NotFoundHandler(), exporterURL, exporter.Stop)
 	config := &rest.Config{Host: server.URL}
