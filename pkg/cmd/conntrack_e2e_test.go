@@ -1,12 +1,17 @@
 package cmd
 
 import (
+	"context"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"slices"
 	"strings"
 	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/alertmend/kubectl-alertmend/internal/promtest"
 	"github.com/alertmend/kubectl-alertmend/internal/testcluster"
@@ -96,5 +101,42 @@ func TestPrometheusURLMustBeAURL(t *testing.T) {
 	for _, bad := range []string{"localhost:9090", "ftp://127.0.0.1/", "http://"} {
 		r := admin(t, "diagnose", "--category", "conntrack", "--prometheus-url", bad)
 		assertCleanFailure(t, r, "invalid --prometheus-url")
+	}
+}
+
+// The kernel's message, as node-problem-detector's kernel monitor records it on the node, is read
+// from the real API server (node events only), even in a run limited to another namespace.
+func TestConntrackKernelEventOnTheRealServer(t *testing.T) {
+	ctx := context.Background()
+	events := cluster.Client.CoreV1().Events("default")
+	event := &corev1.Event{
+		ObjectMeta:     metav1.ObjectMeta{Name: "node-c.conntrack-full", Namespace: "default"},
+		InvolvedObject: corev1.ObjectReference{Kind: "Node", Name: "node-c", APIVersion: "v1"},
+		Reason:         "KernelMessage",
+		Message:        "kernel: [88123.456] nf_conntrack: nf_conntrack: table full, dropping packet",
+		Source:         corev1.EventSource{Component: "kernel-monitor", Host: "node-c"},
+		Count:          12,
+		FirstTimestamp: metav1.NewTime(time.Date(2026, 11, 24, 9, 40, 0, 0, time.UTC)),
+		LastTimestamp:  metav1.NewTime(time.Date(2026, 11, 24, 9, 55, 0, 0, time.UTC)),
+		Type:           corev1.EventTypeWarning,
+	}
+	if _, err := events.Create(ctx, event, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := events.Delete(ctx, event.Name, metav1.DeleteOptions{}); err != nil {
+			t.Errorf("deleting the event: %v", err)
+		}
+	})
+	rep := admin(t, "diagnose", "-n", "shop", "--checks", "conntrack-table-full-reported", "-o", "json").report(t)
+	f := findingOf(rep, "conntrack-table-full-reported")
+	if f == nil {
+		t.Fatalf("no finding: %q, not evaluated %+v", findingKeys(rep), rep.NotEvaluated)
+	}
+	evidence := strings.Join(f.Evidence, "\n")
+	if f.Severity != check.Critical || len(f.Objects) != 2 ||
+		!strings.Contains(evidence, "node node-c: event KernelMessage from kernel-monitor, 12 times, last 5m0s ago: kernel: [88123.456] nf_conntrack") ||
+		!strings.Contains(evidence, "node node-b: condition ConntrackFull=True") {
+		t.Errorf("%s %v:\n%s", f.Severity, f.Objects, evidence)
 	}
 }
