@@ -7,9 +7,11 @@ COMMIT  ?= $(shell git rev-parse --short HEAD 2>/dev/null)
 LDFLAGS := -s -w -X github.com/alertmend/kubectl-alertmend/pkg/version.Version=$(VERSION) \
            -X github.com/alertmend/kubectl-alertmend/pkg/version.Commit=$(COMMIT)
 FUZZTIME ?= 20s
+SIZES    ?= 10000
+RUNS     ?= 3
 PLATFORMS := linux/amd64 linux/arm64 darwin/amd64 darwin/arm64 windows/amd64
 
-.PHONY: help build install demo tools test test-unit fuzz corpus check dist clean
+.PHONY: help build install demo tools test test-unit fuzz corpus bench check dist clean
 
 help: ## Show this help
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -37,6 +39,10 @@ test-unit: ## Only the tests that need no control plane
 fuzz: ## Fuzz the manifest loader and the Corefile parser, each for FUZZTIME
 	go test -run '^$$' -fuzz '^FuzzLoad$$' -fuzztime $(FUZZTIME) ./pkg/snapshot
 	go test -run '^$$' -fuzz '^FuzzParseCorefile$$' -fuzztime $(FUZZTIME) ./checks/dns
+
+bench: build tools ## Time diagnose, rbac-audit and -f on a seeded local control plane (SIZES=1000,10000,50000 RUNS=3), and the Go benchmarks
+	go test -run '^$$' -bench . -benchmem ./checks/...
+	go run ./hack/bench -binary bin/$(BINARY) -sizes $(SIZES) -runs $(RUNS)
 
 corpus: ## Measure agreement with other tools' labelled fixtures in ../shared/corpus
 	go run ./hack/corpus -corpus ../shared/corpus

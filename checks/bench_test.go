@@ -11,6 +11,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 
+	"github.com/alertmend/kubectl-alertmend/pkg/engine"
 	"github.com/alertmend/kubectl-alertmend/pkg/snapshot"
 )
 
@@ -128,6 +129,24 @@ func BenchmarkAllChecks(b *testing.B) {
 		}
 		if findings == 0 {
 			b.Fatal("the synthetic cluster has incidents, yet no finding")
+		}
+	}
+}
+
+// BenchmarkEngine is what diagnose does after reading the cluster: select the catalog for a live
+// cluster, run it, fold and prioritize the findings.
+func BenchmarkEngine(b *testing.B) {
+	s := syntheticCluster(2000, 5, 100)
+	plan, err := engine.Select(All(DefaultOptions()), engine.Selection{}, snapshot.SourceCluster)
+	if err != nil {
+		b.Fatal(err)
+	}
+	now := time.Date(2026, 11, 24, 10, 0, 0, 0, time.UTC)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if r := engine.Run(s, plan, now); len(r.Findings) == 0 {
+			b.Fatal("no finding")
 		}
 	}
 }

@@ -70,29 +70,46 @@ func cacheDir() (string, error) {
 // callers (test packages run in parallel) wait on a file lock instead of building twice. Build
 // output goes to log.
 func EnsureBinaries(ctx context.Context, log io.Writer) (Binaries, error) {
+	paths, err := ensure(ctx, log, tools())
+	if err != nil {
+		return Binaries{}, err
+	}
+	return Binaries{APIServer: paths["kube-apiserver"], Etcd: paths["etcd"], Kubectl: paths["kubectl"],
+		NodeExporter: paths["node_exporter"]}, nil
+}
+
+// EnsureKubeScore returns kube-score, which only the benchmark runs, building it if missing.
+func EnsureKubeScore(ctx context.Context, log io.Writer) (string, error) {
+	paths, err := ensure(ctx, log, []tool{{name: "kube-score", dir: "kube-score", pkg: "github.com/zegl/kube-score/cmd/kube-score"}})
+	return paths["kube-score"], err
+}
+
+// ensure builds the tools that are not in the cache yet, under the cache's lock, and returns
+// their paths by name.
+func ensure(ctx context.Context, log io.Writer, wanted []tool) (map[string]string, error) {
 	root := RepoRoot()
 	base, err := cacheDir()
 	if err != nil {
-		return Binaries{}, err
+		return nil, err
 	}
 	if err := os.MkdirAll(base, 0o755); err != nil {
-		return Binaries{}, err
+		return nil, err
 	}
 	lock, err := os.OpenFile(filepath.Join(base, ".lock"), os.O_CREATE|os.O_RDWR, 0o644)
 	if err != nil {
-		return Binaries{}, err
+		return nil, err
 	}
 	defer lock.Close()
 	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
-		return Binaries{}, fmt.Errorf("locking %s: %w", base, err)
+		return nil, fmt.Errorf("locking %s: %w", base, err)
 	}
 	defer syscall.Flock(int(lock.Fd()), syscall.LOCK_UN)
 
 	paths := map[string]string{}
-	for _, t := range tools() {
+	for _, t := range wanted {
 		key, err := buildKey(root, t)
 		if err != nil {
-			return Binaries{}, err
+			return nil, err
 		}
 		path := filepath.Join(base, key, t.name)
 		paths[t.name] = path
@@ -101,7 +118,7 @@ func EnsureBinaries(ctx context.Context, log io.Writer) (Binaries, error) {
 		}
 		fmt.Fprintf(log, "testcluster: building %s (once per machine; kube-apiserver and kubectl take a few minutes)\n", t.name)
 		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			return Binaries{}, err
+			return nil, err
 		}
 		tmp := path + ".tmp"
 		args := []string{"build", "-o", tmp}
@@ -112,14 +129,13 @@ func EnsureBinaries(ctx context.Context, log io.Writer) (Binaries, error) {
 		cmd.Dir = filepath.Join(root, "hack", "tools", t.dir)
 		cmd.Stdout, cmd.Stderr = log, log
 		if err := cmd.Run(); err != nil {
-			return Binaries{}, fmt.Errorf("building %s in %s: %w", t.name, cmd.Dir, err)
+			return nil, fmt.Errorf("building %s in %s: %w", t.name, cmd.Dir, err)
 		}
 		if err := os.Rename(tmp, path); err != nil {
-			return Binaries{}, err
+			return nil, err
 		}
 	}
-	return Binaries{APIServer: paths["kube-apiserver"], Etcd: paths["etcd"], Kubectl: paths["kubectl"],
-		NodeExporter: paths["node_exporter"]}, nil
+	return paths, nil
 }
 
 // buildKey changes whenever the tool's dependencies, build flags or Go version change, so a

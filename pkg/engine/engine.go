@@ -203,12 +203,34 @@ func fold(findings []check.Finding, ran []check.Check) []check.Finding {
 	if len(supersedes) == 0 {
 		return findings
 	}
-	covers := func(by, f check.Finding) bool {
-		if !slices.Contains(supersedes[by.Check], f.Check) || len(f.Objects) == 0 {
+	// Only findings of superseding checks can cover others, and only findings of the checks
+	// they name can be covered: index both, so folding stays linear in the findings.
+	superseded := map[string]bool{}
+	for _, ids := range supersedes {
+		for _, id := range ids {
+			superseded[id] = true
+		}
+	}
+	type superseder struct {
+		index   int
+		objects map[snapshot.Ref]bool
+	}
+	var superseders []superseder
+	for i, f := range findings {
+		if _, ok := supersedes[f.Check]; ok {
+			objects := make(map[snapshot.Ref]bool, len(f.Objects))
+			for _, o := range f.Objects {
+				objects[o] = true
+			}
+			superseders = append(superseders, superseder{i, objects})
+		}
+	}
+	covers := func(by superseder, f check.Finding) bool {
+		if !slices.Contains(supersedes[findings[by.index].Check], f.Check) || len(f.Objects) == 0 {
 			return false
 		}
 		for _, o := range f.Objects {
-			if !slices.Contains(by.Objects, o) {
+			if !by.objects[o] {
 				return false
 			}
 		}
@@ -218,12 +240,15 @@ func fold(findings []check.Finding, ran []check.Check) []check.Finding {
 	foldedInto := map[int][]check.Finding{}
 	dropped := make([]bool, len(findings))
 	for i, f := range findings {
-		j := slices.IndexFunc(findings, func(by check.Finding) bool { return covers(by, f) })
-		if j < 0 {
+		if !superseded[f.Check] {
+			continue
+		}
+		k := slices.IndexFunc(superseders, func(by superseder) bool { return covers(by, f) })
+		if k < 0 {
 			continue
 		}
 		dropped[i] = true
-		foldedInto[j] = append(foldedInto[j], f)
+		foldedInto[superseders[k].index] = append(foldedInto[superseders[k].index], f)
 	}
 	var kept []check.Finding
 	for i, f := range findings {

@@ -1,0 +1,232 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"sync"
+	"syscall"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"sigs.k8s.io/yaml"
+)
+
+// measurement is the median of repeated runs of one command.
+type measurement struct {
+	wall     time.Duration
+	peakRSS  int64 // KiB, as getrusage reports it
+	requests int
+}
+
+// floorPaths are the LISTs diagnose makes with every check selected, one request each: what no
+// tool reading the same state can go below.
+func floorPaths() []string {
+	return []string{
+		"/api/v1/namespaces", "/api/v1/nodes", "/api/v1/pods", "/api/v1/services", "/api/v1/serviceaccounts",
+		"/api/v1/limitranges", "/api/v1/resourcequotas", "/api/v1/namespaces/kube-system/configmaps",
+		"/api/v1/events?fieldSelector=involvedObject.kind%3DNode",
+		"/apis/apps/v1/deployments", "/apis/apps/v1/replicasets", "/apis/apps/v1/statefulsets", "/apis/apps/v1/daemonsets",
+		"/apis/batch/v1/jobs", "/apis/batch/v1/cronjobs", "/apis/discovery.k8s.io/v1/endpointslices",
+		"/apis/networking.k8s.io/v1/networkpolicies", "/apis/networking.k8s.io/v1/ingresses",
+		"/apis/policy/v1/poddisruptionbudgets",
+		"/apis/rbac.authorization.k8s.io/v1/clusterroles", "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings",
+		"/apis/rbac.authorization.k8s.io/v1/roles", "/apis/rbac.authorization.k8s.io/v1/rolebindings",
+	}
+}
+
+type floor struct {
+	client *http.Client
+	host   string
+}
+
+func newFloor(config *rest.Config) (*floor, error) {
+	client, err := rest.HTTPClientFor(config)
+	if err != nil {
+		return nil, err
+	}
+	return &floor{client: client, host: config.Host}, nil
+}
+
+// list sends every floor LIST at once, in protobuf, and discards the bodies.
+func (f *floor) list(ctx context.Context) (time.Duration, error) {
+	started := time.Now()
+	var wg sync.WaitGroup
+	errs := make([]error, len(floorPaths()))
+	for i, path := range floorPaths() {
+		wg.Go(func() {
+			req, err := http.NewRequestWithContext(ctx, http.MethodGet, f.host+path, nil)
+			if err != nil {
+				errs[i] = err
+				return
+			}
+			req.Header.Set("Accept", "application/vnd.kubernetes.protobuf,application/json")
+			resp, err := f.client.Do(req)
+			if err != nil {
+				errs[i] = err
+				return
+			}
+			defer resp.Body.Close()
+			if _, err := io.Copy(io.Discard, resp.Body); err != nil {
+				errs[i] = err
+			} else if resp.StatusCode != http.StatusOK {
+				errs[i] = fmt.Errorf("GET %s: %s", path, resp.Status)
+			}
+		})
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return 0, err
+		}
+	}
+	return time.Since(started), nil
+}
+
+// repeat runs a command runs times and keeps the medians of its wall time, peak RSS and, when
+// counted, API requests. Exit codes 0, 1 and 3 are reports (findings, or some checks not
+// evaluated); anything else is a failure.
+func repeat(ctx context.Context, runs int, counter *requestCounter, binary string, args ...string) (measurement, error) {
+	var walls []time.Duration
+	var rss, requests []int64
+	for range runs {
+		before, err := counter.count()
+		if err != nil {
+			return measurement{}, err
+		}
+		var stderr bytes.Buffer
+		cmd := exec.CommandContext(ctx, binary, args...)
+		cmd.Stdout, cmd.Stderr = io.Discard, &stderr
+		started := time.Now()
+		err = cmd.Run()
+		wall := time.Since(started)
+		if code := cmd.ProcessState.ExitCode(); err != nil && code != 1 && code != 3 {
+			return measurement{}, fmt.Errorf("%s %v: %v\n%s", binary, args, err, stderr.String())
+		}
+		after, err := counter.count()
+		if err != nil {
+			return measurement{}, err
+		}
+		walls = append(walls, wall)
+		rss = append(rss, cmd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss)
+		requests = append(requests, int64(after-before))
+	}
+	return measurement{wall: median(walls), peakRSS: medianInt(rss), requests: int(medianInt(requests))}, nil
+}
+
+func medianInt(values []int64) int64 {
+	durations := make([]time.Duration, len(values))
+	for i, v := range values {
+		durations[i] = time.Duration(v)
+	}
+	return int64(median(durations))
+}
+
+// requestCounter counts the measured user's requests in the API server's audit log, which logs
+// nothing else (see auditPolicy); a nil counter counts nothing.
+type requestCounter struct{ path string }
+
+func (c *requestCounter) count() (int, error) {
+	if c == nil {
+		return 0, nil
+	}
+	// The API server writes audit events asynchronously: let the last ones land.
+	time.Sleep(200 * time.Millisecond)
+	f, err := os.Open(c.path)
+	if os.IsNotExist(err) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	lines := 0
+	scanner := bufio.NewScanner(f)
+	scanner.Buffer(make([]byte, 0, 1<<20), 16<<20)
+	for scanner.Scan() {
+		lines++
+	}
+	return lines, scanner.Err()
+}
+
+// exportManifests writes the cluster's Deployments, Services, NetworkPolicies, Roles and
+// RoleBindings as one multi-document YAML file, as they would be kept in a repository: no
+// status, no server-set metadata.
+func exportManifests(ctx context.Context, client kubernetes.Interface, path string) (objects, size int, err error) {
+	var buf bytes.Buffer
+	write := func(apiVersion, kind string, obj runtime.Object, meta *metav1.ObjectMeta) error {
+		*meta = metav1.ObjectMeta{Name: meta.Name, Namespace: meta.Namespace, Labels: meta.Labels}
+		data, err := yaml.Marshal(obj)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(&buf, "---\napiVersion: %s\nkind: %s\n", apiVersion, kind)
+		buf.Write(data)
+		objects++
+		return nil
+	}
+	all := metav1.ListOptions{}
+	deployments, err := client.AppsV1().Deployments("").List(ctx, all)
+	if err != nil {
+		return 0, 0, err
+	}
+	for i := range deployments.Items {
+		d := &deployments.Items[i]
+		d.Status = appsv1.DeploymentStatus{}
+		if err := write("apps/v1", "Deployment", d, &d.ObjectMeta); err != nil {
+			return 0, 0, err
+		}
+	}
+	services, err := client.CoreV1().Services("").List(ctx, all)
+	if err != nil {
+		return 0, 0, err
+	}
+	for i := range services.Items {
+		s := &services.Items[i]
+		if s.Namespace == "default" && s.Name == "kubernetes" {
+			continue
+		}
+		s.Status, s.Spec.ClusterIPs = corev1.ServiceStatus{}, nil
+		if err := write("v1", "Service", s, &s.ObjectMeta); err != nil {
+			return 0, 0, err
+		}
+	}
+	policies, err := client.NetworkingV1().NetworkPolicies("").List(ctx, all)
+	if err != nil {
+		return 0, 0, err
+	}
+	for i := range policies.Items {
+		if err := write("networking.k8s.io/v1", "NetworkPolicy", &policies.Items[i], &policies.Items[i].ObjectMeta); err != nil {
+			return 0, 0, err
+		}
+	}
+	roles, err := client.RbacV1().Roles("").List(ctx, all)
+	if err != nil {
+		return 0, 0, err
+	}
+	for i := range roles.Items {
+		if err := write("rbac.authorization.k8s.io/v1", "Role", &roles.Items[i], &roles.Items[i].ObjectMeta); err != nil {
+			return 0, 0, err
+		}
+	}
+	bindings, err := client.RbacV1().RoleBindings("").List(ctx, all)
+	if err != nil {
+		return 0, 0, err
+	}
+	for i := range bindings.Items {
+		if err := write("rbac.authorization.k8s.io/v1", "RoleBinding", &bindings.Items[i], &bindings.Items[i].ObjectMeta); err != nil {
+			return 0, 0, err
+		}
+	}
+	return objects, buf.Len(), os.WriteFile(path, buf.Bytes(), 0o600)
+}

@@ -1,0 +1,311 @@
+package main
+
+import (
+	"context"
+	_ "embed"
+	"fmt"
+	"sync"
+	"sync/atomic"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/utils/ptr"
+
+	"github.com/alertmend/kubectl-alertmend/internal/testcluster"
+)
+
+// systemManifests are the cluster's own components the checks look at: CoreDNS with its Service
+// and Corefile, and kube-proxy with its configuration.
+//
+//go:embed system.yaml
+var systemManifests []byte
+
+// Size is the shape of a seeded cluster. The defaults at 10,000 pods are the cluster issue #10
+// measures other tools on: 200 namespaces, 100 nodes, 2,000 Deployments and Services, 270
+// NetworkPolicies, 1,000 RoleBindings.
+type Size struct {
+	Pods, Namespaces, Nodes, Policies, Bindings int
+}
+
+// sizeFor scales that cluster to a number of pods.
+func sizeFor(pods int) Size {
+	return Size{
+		Pods:       pods,
+		Namespaces: max(pods/50, 1),
+		Nodes:      max(pods/100, 1),
+		Policies:   max(pods*27/1000, 1),
+		Bindings:   max(pods/10, 1),
+	}
+}
+
+// podsPerDeployment makes 2,000 Deployments of 10,000 pods.
+const podsPerDeployment = 5
+
+// seedWorkers is how many creates are in flight: enough to keep the API server busy.
+const seedWorkers = 32
+
+// seed creates the cluster: nodes, namespaces with their default ServiceAccount, Deployments
+// with their ReplicaSets and pods (status written as controllers and kubelets would), Services,
+// NetworkPolicies, Roles and RoleBindings, and a cluster DNS and kube-proxy in kube-system. One
+// Deployment in twenty crash loops after OOM kills, one in twenty has no memory limit, one in
+// twenty cannot pull its image, and one node in fifty is not ready.
+func seed(ctx context.Context, config *rest.Config, client kubernetes.Interface, size Size) (int, error) {
+	var created atomic.Int64
+	// count tallies one object the cluster now holds, when its last request succeeded.
+	count := func(err error) error {
+		if err == nil {
+			created.Add(1)
+		}
+		return err
+	}
+	core := client.CoreV1()
+
+	err := parallel(ctx, size.Nodes, func(i int) error {
+		node := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("node-%04d", i),
+			Labels: map[string]string{"topology.kubernetes.io/zone": fmt.Sprintf("zone-%d", i%3)}}}
+		node, err := core.Nodes().Create(ctx, node, metav1.CreateOptions{})
+		if err != nil {
+			return err
+		}
+		ready := corev1.ConditionTrue
+		if i%50 == 49 {
+			ready = corev1.ConditionUnknown
+		}
+		node.Status = corev1.NodeStatus{
+			Capacity:    corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("16"), corev1.ResourceMemory: resource.MustParse("64Gi"), corev1.ResourcePods: resource.MustParse("110")},
+			Allocatable: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("15"), corev1.ResourceMemory: resource.MustParse("62Gi"), corev1.ResourcePods: resource.MustParse("110")},
+			Conditions:  []corev1.NodeCondition{{Type: corev1.NodeReady, Status: ready, Reason: "KubeletReady"}},
+			Addresses:   []corev1.NodeAddress{{Type: corev1.NodeInternalIP, Address: fmt.Sprintf("127.1.%d.%d", i/250, i%250+1)}},
+			NodeInfo:    corev1.NodeSystemInfo{KubeletVersion: "v1.37.2"},
+		}
+		_, err = core.Nodes().UpdateStatus(ctx, node, metav1.UpdateOptions{})
+		return count(err)
+	})
+	if err != nil {
+		return 0, fmt.Errorf("nodes: %w", err)
+	}
+	err = parallel(ctx, size.Namespaces, func(i int) error {
+		ns := namespaceName(i)
+		if _, err := core.Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{}); err != nil {
+			return err
+		}
+		_, err := core.ServiceAccounts(ns).Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "default"}}, metav1.CreateOptions{})
+		return count(err)
+	})
+	if err != nil {
+		return 0, fmt.Errorf("namespaces: %w", err)
+	}
+	if err := testcluster.Apply(ctx, config, systemManifests); err != nil {
+		return 0, fmt.Errorf("kube-system: %w", err)
+	}
+
+	deployments := max(size.Pods/podsPerDeployment, 1)
+	err = parallel(ctx, deployments, func(i int) error {
+		return seedDeployment(ctx, client, size, i, count)
+	})
+	if err != nil {
+		return 0, fmt.Errorf("deployments: %w", err)
+	}
+	err = parallel(ctx, size.Policies, func(i int) error {
+		_, err := client.NetworkingV1().NetworkPolicies(namespaceName(i%size.Namespaces)).Create(ctx, policy(i), metav1.CreateOptions{})
+		return count(err)
+	})
+	if err != nil {
+		return 0, fmt.Errorf("networkpolicies: %w", err)
+	}
+	err = parallel(ctx, size.Bindings, func(i int) error {
+		ns := namespaceName(i % size.Namespaces)
+		role, binding := access(i)
+		if _, err := client.RbacV1().Roles(ns).Create(ctx, role, metav1.CreateOptions{}); err != nil {
+			return err
+		}
+		_, err := client.RbacV1().RoleBindings(ns).Create(ctx, binding, metav1.CreateOptions{})
+		return count(err)
+	})
+	if err != nil {
+		return 0, fmt.Errorf("rolebindings: %w", err)
+	}
+	return int(created.Load()), nil
+}
+
+func namespaceName(i int) string { return fmt.Sprintf("team-%03d", i) }
+
+// seedDeployment creates Deployment i, its ReplicaSet and pods, and its Service.
+func seedDeployment(ctx context.Context, client kubernetes.Interface, size Size, i int, count func(error) error) error {
+	ns := namespaceName(i % size.Namespaces)
+	name := fmt.Sprintf("app-%05d", i)
+	labels := map[string]string{"app": name}
+	container := corev1.Container{Name: "app", Image: "registry.example/app:1.4.2",
+		Ports: []corev1.ContainerPort{{Name: "http", ContainerPort: 8080}},
+		Resources: corev1.ResourceRequirements{
+			Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("100m"), corev1.ResourceMemory: resource.MustParse("128Mi")},
+			Limits:   corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("256Mi")},
+		}}
+	crashing, unlimited, pullFailing := i%20 == 0, i%20 == 1, i%20 == 2
+	if unlimited {
+		container.Resources.Limits = nil
+	}
+	template := corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: labels}, Spec: corev1.PodSpec{Containers: []corev1.Container{container}}}
+	apps := client.AppsV1()
+	deployment, err := apps.Deployments(ns).Create(ctx, &appsv1.Deployment{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns, Labels: labels},
+		Spec: appsv1.DeploymentSpec{Replicas: ptr.To(int32(podsPerDeployment)), Selector: &metav1.LabelSelector{MatchLabels: labels},
+			Template: template},
+	}, metav1.CreateOptions{})
+	if err != nil {
+		return err
+	}
+	available := int32(podsPerDeployment)
+	switch {
+	case crashing:
+		available = 0
+	case pullFailing:
+		available = podsPerDeployment - 1
+	}
+	deployment.Status = appsv1.DeploymentStatus{ObservedGeneration: deployment.Generation, Replicas: podsPerDeployment,
+		UpdatedReplicas: podsPerDeployment, ReadyReplicas: available, AvailableReplicas: available,
+		UnavailableReplicas: podsPerDeployment - available}
+	if _, err := apps.Deployments(ns).UpdateStatus(ctx, deployment, metav1.UpdateOptions{}); err != nil {
+		return err
+	}
+	rs, err := apps.ReplicaSets(ns).Create(ctx, &appsv1.ReplicaSet{
+		ObjectMeta: metav1.ObjectMeta{Name: name + "-6d8f7b9c4", Namespace: ns, Labels: labels,
+			OwnerReferences: []metav1.OwnerReference{{APIVersion: "apps/v1", Kind: "Deployment", Name: name, UID: deployment.UID, Controller: ptr.To(true)}}},
+		Spec: appsv1.ReplicaSetSpec{Replicas: ptr.To(int32(podsPerDeployment)), Selector: &metav1.LabelSelector{MatchLabels: labels}, Template: template},
+	}, metav1.CreateOptions{})
+	if err != nil {
+		return err
+	}
+	for p := range podsPerDeployment {
+		pod := &corev1.Pod{
+			ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("%s-%05d", rs.Name, p), Namespace: ns, Labels: labels,
+				OwnerReferences: []metav1.OwnerReference{{APIVersion: "apps/v1", Kind: "ReplicaSet", Name: rs.Name, UID: rs.UID, Controller: ptr.To(true)}}},
+			Spec: *template.Spec.DeepCopy(),
+		}
+		pod.Spec.NodeName = fmt.Sprintf("node-%04d", (i*podsPerDeployment+p)%size.Nodes)
+		pod, err := client.CoreV1().Pods(ns).Create(ctx, pod, metav1.CreateOptions{})
+		if err != nil {
+			return err
+		}
+		pod.Status = podStatus(crashing, pullFailing && p == 0, i*podsPerDeployment+p)
+		if err := count(updatePodStatus(ctx, client, pod)); err != nil {
+			return err
+		}
+	}
+	_, err = client.CoreV1().Services(ns).Create(ctx, &corev1.Service{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns},
+		Spec: corev1.ServiceSpec{Selector: labels, ClusterIP: corev1.ClusterIPNone,
+			Ports: []corev1.ServicePort{{Name: "http", Port: 80, TargetPort: intstr.FromString("http")}}},
+	}, metav1.CreateOptions{})
+	return count(err)
+}
+
+func updatePodStatus(ctx context.Context, client kubernetes.Interface, pod *corev1.Pod) error {
+	_, err := client.CoreV1().Pods(pod.Namespace).UpdateStatus(ctx, pod, metav1.UpdateOptions{})
+	return err
+}
+
+// podStatus is what a kubelet would report: running and ready, or crash looping after an OOM
+// kill, or unable to pull its image. Pod IPs are loopback addresses, never dialled.
+func podStatus(crashing, pullFailing bool, n int) corev1.PodStatus {
+	ip := fmt.Sprintf("127.2.%d.%d", n/250%250, n%250+1)
+	status := corev1.PodStatus{Phase: corev1.PodRunning, PodIP: ip, PodIPs: []corev1.PodIP{{IP: ip}},
+		Conditions: []corev1.PodCondition{{Type: corev1.PodReady, Status: corev1.ConditionTrue}},
+		ContainerStatuses: []corev1.ContainerStatus{{Name: "app", Image: "registry.example/app:1.4.2", Ready: true,
+			State: corev1.ContainerState{Running: &corev1.ContainerStateRunning{}}}}}
+	switch {
+	case crashing:
+		status.Conditions[0].Status = corev1.ConditionFalse
+		status.ContainerStatuses[0] = corev1.ContainerStatus{Name: "app", Image: "registry.example/app:1.4.2", RestartCount: 7,
+			State:                corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: "CrashLoopBackOff"}},
+			LastTerminationState: corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{Reason: "OOMKilled", ExitCode: 137}}}
+	case pullFailing:
+		status.Phase = corev1.PodPending
+		status.Conditions[0].Status = corev1.ConditionFalse
+		status.ContainerStatuses[0] = corev1.ContainerStatus{Name: "app", Image: "registry.example/app:1.4.3",
+			State: corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: "ImagePullBackOff", Message: "Back-off pulling image"}}}
+	}
+	return status
+}
+
+// policy i: every third is a namespace's default deny, the others admit the namespace's own pods
+// or a monitoring namespace to one app.
+func policy(i int) *networkingv1.NetworkPolicy {
+	p := &networkingv1.NetworkPolicy{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("policy-%04d", i)},
+		Spec: networkingv1.NetworkPolicySpec{PolicyTypes: []networkingv1.PolicyType{networkingv1.PolicyTypeIngress}}}
+	if i%3 == 0 {
+		return p
+	}
+	p.Spec.PodSelector = metav1.LabelSelector{MatchLabels: map[string]string{"app": fmt.Sprintf("app-%05d", i)}}
+	peer := networkingv1.NetworkPolicyPeer{PodSelector: &metav1.LabelSelector{}}
+	if i%3 == 2 {
+		peer = networkingv1.NetworkPolicyPeer{NamespaceSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"kubernetes.io/metadata.name": "monitoring"}}}
+	}
+	p.Spec.Ingress = []networkingv1.NetworkPolicyIngressRule{{From: []networkingv1.NetworkPolicyPeer{peer},
+		Ports: []networkingv1.NetworkPolicyPort{{Port: ptr.To(intstr.FromInt32(8080))}}}}
+	return p
+}
+
+// access i is a Role and its binding: most read pods; one in ten reads Secrets, one in twenty
+// may exec into pods, bound to users, groups and ServiceAccounts.
+func access(i int) (*rbacv1.Role, *rbacv1.RoleBinding) {
+	name := fmt.Sprintf("access-%04d", i)
+	rules := []rbacv1.PolicyRule{{APIGroups: []string{""}, Resources: []string{"pods", "services"}, Verbs: []string{"get", "list", "watch"}}}
+	switch {
+	case i%20 == 0:
+		rules = append(rules, rbacv1.PolicyRule{APIGroups: []string{""}, Resources: []string{"pods/exec"}, Verbs: []string{"create"}})
+	case i%10 == 1:
+		rules = append(rules, rbacv1.PolicyRule{APIGroups: []string{""}, Resources: []string{"secrets"}, Verbs: []string{"get"}})
+	}
+	subject := rbacv1.Subject{Kind: rbacv1.UserKind, APIGroup: rbacv1.GroupName, Name: fmt.Sprintf("dev-%03d", i%300)}
+	switch i % 3 {
+	case 1:
+		subject = rbacv1.Subject{Kind: rbacv1.GroupKind, APIGroup: rbacv1.GroupName, Name: fmt.Sprintf("team-%02d", i%40)}
+	case 2:
+		subject = rbacv1.Subject{Kind: rbacv1.ServiceAccountKind, Name: "default"}
+	}
+	role := &rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Name: name}, Rules: rules}
+	binding := &rbacv1.RoleBinding{ObjectMeta: metav1.ObjectMeta{Name: name}, Subjects: []rbacv1.Subject{subject},
+		RoleRef: rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: name}}
+	return role, binding
+}
+
+// parallel runs fn for 0..n-1 on seedWorkers goroutines and returns the first error.
+func parallel(ctx context.Context, n int, fn func(int) error) error {
+	var (
+		wg    sync.WaitGroup
+		next  atomic.Int64
+		mu    sync.Mutex
+		first error
+	)
+	for range min(seedWorkers, n) {
+		wg.Go(func() {
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= n || ctx.Err() != nil {
+					return
+				}
+				if err := fn(i); err != nil {
+					mu.Lock()
+					if first == nil {
+						first = err
+					}
+					mu.Unlock()
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if first == nil {
+		first = ctx.Err()
+	}
+	return first
+}
