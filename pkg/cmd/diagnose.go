@@ -288,6 +288,7 @@ func (o *DiagnoseOptions) collect(ctx context.Context, kinds []snapshot.Kind) (*
 		Namespace: o.namespace,
 		ChunkSize: o.ChunkSize,
 		Progress:  progress.update,
+		Received:  progress.receive,
 
 		PrometheusURL:     o.PrometheusURL,
 		ConntrackResample: collect.DefaultConntrackResample,

@@ -19,14 +19,17 @@ type progress struct {
 	stop chan struct{}
 	wg   sync.WaitGroup
 
-	mu    sync.Mutex
-	done  int
-	total int
-	last  snapshot.Kind
+	mu       sync.Mutex
+	done     int
+	total    int
+	last     snapshot.Kind
+	objects  int
+	largest  snapshot.Kind
+	received map[snapshot.Kind]int
 }
 
 func startProgress(w io.Writer, terminal bool, total int) *progress {
-	p := &progress{w: w, stop: make(chan struct{}), total: total}
+	p := &progress{w: w, stop: make(chan struct{}), total: total, received: map[snapshot.Kind]int{}}
 	if !terminal {
 		return p
 	}
@@ -48,6 +51,9 @@ func (p *progress) draw() {
 	for frame := 0; ; frame++ {
 		p.mu.Lock()
 		line := fmt.Sprintf("%s reading cluster state: %d of %d kinds", frames[frame%len(frames)], p.done, p.total)
+		if p.objects > 0 {
+			line += fmt.Sprintf(", %d objects (%s: %d)", p.objects, p.largest, p.received[p.largest])
+		}
 		if p.last != "" {
 			line += fmt.Sprintf(" (last: %s)", p.last)
 		}
@@ -67,6 +73,18 @@ func (p *progress) update(done, total int, kind snapshot.Kind) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.done, p.total, p.last = done, total, kind
+}
+
+// receive is the collector's per-page callback: objects counted as they arrive, the kind with
+// the most shown beside the total.
+func (p *progress) receive(kind snapshot.Kind, objects int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.objects += objects
+	p.received[kind] += objects
+	if p.received[kind] > p.received[p.largest] {
+		p.largest = kind
+	}
 }
 
 // finish stops drawing and clears the line.

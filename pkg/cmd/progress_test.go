@@ -40,13 +40,16 @@ func TestProgressAppearsOnlyOnSlowRunsOnATerminal(t *testing.T) {
 	slow := &syncBuffer{}
 	p = startProgress(slow, true, 3)
 	p.update(1, 3, snapshot.KindNodes)
+	p.receive(snapshot.KindPods, 500)
+	p.receive(snapshot.KindNodes, 100)
+	p.receive(snapshot.KindPods, 500)
 	// Wait for the first frame rather than a fixed time, so a loaded machine cannot flake this.
 	for deadline := time.Now().Add(10 * time.Second); slow.String() == "" && time.Now().Before(deadline); {
 		time.Sleep(50 * time.Millisecond)
 	}
 	p.finish()
 	out := slow.String()
-	if !strings.Contains(out, "reading cluster state: 1 of 3 kinds (last: nodes)") {
+	if !strings.Contains(out, "reading cluster state: 1 of 3 kinds, 1100 objects (pods: 1000) (last: nodes)") {
 		t.Errorf("no progress line after a second: %q", out)
 	}
 	if !strings.HasSuffix(out, "\r\x1b[K") {

@@ -38,6 +38,9 @@ type Options struct {
 	Concurrency int
 	// Progress, when set, is told each time a kind has been read.
 	Progress func(done, total int, kind snapshot.Kind)
+	// Received, when set, is told how many objects of a kind each page brought; it may be
+	// called from many goroutines.
+	Received func(kind snapshot.Kind, objects int)
 	// PrometheusURL is a Prometheus to read node_exporter's series from; empty means one is
 	// looked for among the cluster's Services.
 	PrometheusURL string
@@ -228,43 +231,43 @@ func (c *collector) list(ctx context.Context, kind snapshot.Kind) error {
 			}
 			return err
 		}
-		c.snap.Namespaces, err = pages(ctx, c.opts.ChunkSize, core.Namespaces().List, namespaceItems)
+		c.snap.Namespaces, err = pages(ctx, c.opts.ChunkSize, c.counter(kind), core.Namespaces().List, namespaceItems)
 	case snapshot.KindNodes:
-		c.snap.Nodes, err = pages(ctx, c.opts.ChunkSize, core.Nodes().List, nodeItems)
+		c.snap.Nodes, err = pages(ctx, c.opts.ChunkSize, c.counter(kind), core.Nodes().List, nodeItems)
 	case snapshot.KindPods:
-		c.snap.Pods, err = pages(ctx, c.opts.ChunkSize, core.Pods(ns).List, podItems)
+		c.snap.Pods, err = pages(ctx, c.opts.ChunkSize, c.counter(kind), core.Pods(ns).List, podItems)
 	case snapshot.KindDeployments:
-		c.snap.Deployments, err = pages(ctx, c.opts.ChunkSize, apps.Deployments(ns).List, deploymentItems)
+		c.snap.Deployments, err = pages(ctx, c.opts.ChunkSize, c.counter(kind), apps.Deployments(ns).List, deploymentItems)
 	case snapshot.KindReplicaSets:
-		c.snap.ReplicaSets, err = pages(ctx, c.opts.ChunkSize, apps.ReplicaSets(ns).List, replicaSetItems)
+		c.snap.ReplicaSets, err = pages(ctx, c.opts.ChunkSize, c.counter(kind), apps.ReplicaSets(ns).List, replicaSetItems)
 	case snapshot.KindStatefulSets:
-		c.snap.StatefulSets, err = pages(ctx, c.opts.ChunkSize, apps.StatefulSets(ns).List, statefulSetItems)
+		c.snap.StatefulSets, err = pages(ctx, c.opts.ChunkSize, c.counter(kind), apps.StatefulSets(ns).List, statefulSetItems)
 	case snapshot.KindDaemonSets:
-		c.snap.DaemonSets, err = pages(ctx, c.opts.ChunkSize, apps.DaemonSets(ns).List, daemonSetItems)
+		c.snap.DaemonSets, err = pages(ctx, c.opts.ChunkSize, c.counter(kind), apps.DaemonSets(ns).List, daemonSetItems)
 	case snapshot.KindJobs:
-		c.snap.Jobs, err = pages(ctx, c.opts.ChunkSize, batch.Jobs(ns).List, jobItems)
+		c.snap.Jobs, err = pages(ctx, c.opts.ChunkSize, c.counter(kind), batch.Jobs(ns).List, jobItems)
 	case snapshot.KindCronJobs:
-		c.snap.CronJobs, err = pages(ctx, c.opts.ChunkSize, batch.CronJobs(ns).List, cronJobItems)
+		c.snap.CronJobs, err = pages(ctx, c.opts.ChunkSize, c.counter(kind), batch.CronJobs(ns).List, cronJobItems)
 	case snapshot.KindLimitRanges:
-		c.snap.LimitRanges, err = pages(ctx, c.opts.ChunkSize, core.LimitRanges(ns).List, limitRangeItems)
+		c.snap.LimitRanges, err = pages(ctx, c.opts.ChunkSize, c.counter(kind), core.LimitRanges(ns).List, limitRangeItems)
 	case snapshot.KindResourceQuotas:
-		c.snap.ResourceQuotas, err = pages(ctx, c.opts.ChunkSize, core.ResourceQuotas(ns).List, resourceQuotaItems)
+		c.snap.ResourceQuotas, err = pages(ctx, c.opts.ChunkSize, c.counter(kind), core.ResourceQuotas(ns).List, resourceQuotaItems)
 	case snapshot.KindServices:
-		c.snap.Services, err = pages(ctx, c.opts.ChunkSize, core.Services(ns).List, serviceItems)
+		c.snap.Services, err = pages(ctx, c.opts.ChunkSize, c.counter(kind), core.Services(ns).List, serviceItems)
 	case snapshot.KindEndpointSlices:
-		c.snap.EndpointSlices, err = pages(ctx, c.opts.ChunkSize, c.clients.Kube.DiscoveryV1().EndpointSlices(ns).List, endpointSliceItems)
+		c.snap.EndpointSlices, err = pages(ctx, c.opts.ChunkSize, c.counter(kind), c.clients.Kube.DiscoveryV1().EndpointSlices(ns).List, endpointSliceItems)
 	case snapshot.KindServiceAccounts:
-		c.snap.ServiceAccounts, err = pages(ctx, c.opts.ChunkSize, core.ServiceAccounts(ns).List, serviceAccountItems)
+		c.snap.ServiceAccounts, err = pages(ctx, c.opts.ChunkSize, c.counter(kind), core.ServiceAccounts(ns).List, serviceAccountItems)
 	case snapshot.KindNetworkPolicies:
-		c.snap.NetworkPolicies, err = pages(ctx, c.opts.ChunkSize, c.clients.Kube.NetworkingV1().NetworkPolicies(ns).List, networkPolicyItems)
+		c.snap.NetworkPolicies, err = pages(ctx, c.opts.ChunkSize, c.counter(kind), c.clients.Kube.NetworkingV1().NetworkPolicies(ns).List, networkPolicyItems)
 	case snapshot.KindIngresses:
-		c.snap.Ingresses, err = pages(ctx, c.opts.ChunkSize, c.clients.Kube.NetworkingV1().Ingresses(ns).List, ingressItems)
+		c.snap.Ingresses, err = pages(ctx, c.opts.ChunkSize, c.counter(kind), c.clients.Kube.NetworkingV1().Ingresses(ns).List, ingressItems)
 	case snapshot.KindPodDisruptionBudgets:
-		c.snap.PodDisruptionBudgets, err = pages(ctx, c.opts.ChunkSize, c.clients.Kube.PolicyV1().PodDisruptionBudgets(ns).List, pdbItems)
+		c.snap.PodDisruptionBudgets, err = pages(ctx, c.opts.ChunkSize, c.counter(kind), c.clients.Kube.PolicyV1().PodDisruptionBudgets(ns).List, pdbItems)
 	case snapshot.KindConfigMaps:
 		for _, where := range configMapNamespaces(ns) {
 			var found []corev1.ConfigMap
-			if found, err = pages(ctx, c.opts.ChunkSize, core.ConfigMaps(where).List, configMapItems); err != nil {
+			if found, err = pages(ctx, c.opts.ChunkSize, c.counter(kind), core.ConfigMaps(where).List, configMapItems); err != nil {
 				break
 			}
 			c.snap.ConfigMaps = append(c.snap.ConfigMaps, found...)
@@ -277,19 +280,19 @@ func (c *collector) list(ctx context.Context, kind snapshot.Kind) error {
 			opts.FieldSelector = "involvedObject.kind=Node"
 			return core.Events(metav1.NamespaceAll).List(ctx, opts)
 		}
-		c.snap.Events, err = pages(ctx, c.opts.ChunkSize, nodeEvents, eventItems)
+		c.snap.Events, err = pages(ctx, c.opts.ChunkSize, c.counter(kind), nodeEvents, eventItems)
 	case snapshot.KindDNSMetrics:
 		c.snap.DNSMetrics, err = scrapeDNSMetrics(ctx, core, ns)
 	case snapshot.KindKubeletConfigs:
 		c.snap.KubeletConfigs, err = readKubeletConfigs(ctx, core, ns)
 	case snapshot.KindClusterRoleBindings:
-		c.snap.ClusterRoleBindings, err = pages(ctx, c.opts.ChunkSize, c.clients.Kube.RbacV1().ClusterRoleBindings().List, clusterRoleBindingItems)
+		c.snap.ClusterRoleBindings, err = pages(ctx, c.opts.ChunkSize, c.counter(kind), c.clients.Kube.RbacV1().ClusterRoleBindings().List, clusterRoleBindingItems)
 	case snapshot.KindRoleBindings:
-		c.snap.RoleBindings, err = pages(ctx, c.opts.ChunkSize, c.clients.Kube.RbacV1().RoleBindings(ns).List, roleBindingItems)
+		c.snap.RoleBindings, err = pages(ctx, c.opts.ChunkSize, c.counter(kind), c.clients.Kube.RbacV1().RoleBindings(ns).List, roleBindingItems)
 	case snapshot.KindClusterRoles:
-		c.snap.ClusterRoles, err = pages(ctx, c.opts.ChunkSize, c.clients.Kube.RbacV1().ClusterRoles().List, clusterRoleItems)
+		c.snap.ClusterRoles, err = pages(ctx, c.opts.ChunkSize, c.counter(kind), c.clients.Kube.RbacV1().ClusterRoles().List, clusterRoleItems)
 	case snapshot.KindRoles:
-		c.snap.Roles, err = pages(ctx, c.opts.ChunkSize, c.clients.Kube.RbacV1().Roles(ns).List, roleItems)
+		c.snap.Roles, err = pages(ctx, c.opts.ChunkSize, c.counter(kind), c.clients.Kube.RbacV1().Roles(ns).List, roleItems)
 	case snapshot.KindServerVersion:
 		info, verr := c.clients.Kube.Discovery().ServerVersion()
 		if verr == nil {
@@ -302,7 +305,7 @@ func (c *collector) list(ctx context.Context, kind snapshot.Kind) error {
 		if c.clients.Metrics == nil {
 			return apierrors.NewNotFound(metricsv1beta1.Resource("pods"), "")
 		}
-		c.snap.PodMetrics, err = pages(ctx, c.opts.ChunkSize, c.clients.Metrics.MetricsV1beta1().PodMetricses(ns).List, podMetricsItems)
+		c.snap.PodMetrics, err = pages(ctx, c.opts.ChunkSize, c.counter(kind), c.clients.Metrics.MetricsV1beta1().PodMetricses(ns).List, podMetricsItems)
 	default:
 		return fmt.Errorf("no collector for kind %q", kind)
 	}
@@ -366,12 +369,21 @@ func configMapNamespaces(ns string) []string {
 	return snapshot.ClusterDNSNamespaces()
 }
 
-// pages follows continue tokens until the list is complete. If a token expires mid-way (410
-// Gone), it starts over once with a full list, as client-go's pager does.
+// counter reports the objects of kind as pages arrive; nil when nobody listens.
+func (c *collector) counter(kind snapshot.Kind) func(int) {
+	if c.opts.Received == nil {
+		return nil
+	}
+	return func(n int) { c.opts.Received(kind, n) }
+}
+
+// pages follows continue tokens until the list is complete, telling received (if set) the size
+// of each page. If a token expires mid-way (410 Gone), it starts over once with a full list, as
+// client-go's pager does.
 func pages[L any, T any, PT interface {
 	*T
 	SetManagedFields([]metav1.ManagedFieldsEntry)
-}](ctx context.Context, chunk int64, list func(context.Context, metav1.ListOptions) (L, error), items func(L) ([]T, metav1.ListMeta)) ([]T, error) {
+}](ctx context.Context, chunk int64, received func(int), list func(context.Context, metav1.ListOptions) (L, error), items func(L) ([]T, metav1.ListMeta)) ([]T, error) {
 	var all []T
 	opts := metav1.ListOptions{Limit: chunk}
 	for {
@@ -389,6 +401,9 @@ func pages[L any, T any, PT interface {
 			PT(&got[i]).SetManagedFields(nil)
 		}
 		all = append(all, got...)
+		if received != nil {
+			received(len(got))
+		}
 		if meta.Continue == "" {
 			return all, nil
 		}

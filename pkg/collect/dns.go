@@ -43,7 +43,7 @@ func clusterDNSPods(ctx context.Context, core typedcorev1.CoreV1Interface, ns st
 		if ns != "" && ns != where {
 			continue
 		}
-		pods, err := pages(ctx, DefaultChunkSize, core.Pods(where).List, podItems)
+		pods, err := pages(ctx, DefaultChunkSize, nil, core.Pods(where).List, podItems)
 		if err != nil {
 			return nil, err
 		}
