@@ -49,8 +49,13 @@ func isDNSController(meta metav1.ObjectMeta) bool {
 	return slices.Contains(knownDNSNames(), meta.Name)
 }
 
-// findServers finds the cluster DNS servers (normally one) in snapshot order.
+// findServers finds the cluster DNS servers (normally one) in snapshot order; the family's
+// checks share the answer, and must not modify it.
 func findServers(s *snapshot.Snapshot) []server {
+	return snapshot.Derived(s, "dns.servers", func() []server { return lookUpServers(s) })
+}
+
+func lookUpServers(s *snapshot.Snapshot) []server {
 	var found []server
 	for i := range s.Deployments {
 		d := &s.Deployments[i]

@@ -61,7 +61,12 @@ type model struct {
 	policies   map[string][]*networkingv1.NetworkPolicy
 }
 
+// newModel is shared by the family's checks: built once per snapshot, never modified.
 func newModel(s *snapshot.Snapshot) *model {
+	return snapshot.Derived(s, "netpol.model", func() *model { return buildModel(s) })
+}
+
+func buildModel(s *snapshot.Snapshot) *model {
 	m := &model{s: s, namespaces: map[string]labels.Set{}, policies: map[string][]*networkingv1.NetworkPolicy{}}
 	for i := range s.Namespaces {
 		m.namespaces[s.Namespaces[i].Name] = namespaceLabels(s.Namespaces[i].Name, s.Namespaces[i].Labels)

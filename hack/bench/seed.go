@@ -96,6 +96,7 @@ func seed(ctx context.Context, config *rest.Config, client kubernetes.Interface,
 		if _, err := core.Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{}); err != nil {
 			return err
 		}
+		_ = count(nil) // the namespace
 		_, err := core.ServiceAccounts(ns).Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "default"}}, metav1.CreateOptions{})
 		return count(err)
 	})
@@ -123,7 +124,7 @@ func seed(ctx context.Context, config *rest.Config, client kubernetes.Interface,
 	err = parallel(ctx, size.Bindings, func(i int) error {
 		ns := namespaceName(i % size.Namespaces)
 		role, binding := access(i)
-		if _, err := client.RbacV1().Roles(ns).Create(ctx, role, metav1.CreateOptions{}); err != nil {
+		if _, err := client.RbacV1().Roles(ns).Create(ctx, role, metav1.CreateOptions{}); count(err) != nil {
 			return err
 		}
 		_, err := client.RbacV1().RoleBindings(ns).Create(ctx, binding, metav1.CreateOptions{})
@@ -172,7 +173,7 @@ func seedDeployment(ctx context.Context, client kubernetes.Interface, size Size,
 	deployment.Status = appsv1.DeploymentStatus{ObservedGeneration: deployment.Generation, Replicas: podsPerDeployment,
 		UpdatedReplicas: podsPerDeployment, ReadyReplicas: available, AvailableReplicas: available,
 		UnavailableReplicas: podsPerDeployment - available}
-	if _, err := apps.Deployments(ns).UpdateStatus(ctx, deployment, metav1.UpdateOptions{}); err != nil {
+	if _, err := apps.Deployments(ns).UpdateStatus(ctx, deployment, metav1.UpdateOptions{}); count(err) != nil {
 		return err
 	}
 	rs, err := apps.ReplicaSets(ns).Create(ctx, &appsv1.ReplicaSet{
@@ -180,7 +181,7 @@ func seedDeployment(ctx context.Context, client kubernetes.Interface, size Size,
 			OwnerReferences: []metav1.OwnerReference{{APIVersion: "apps/v1", Kind: "Deployment", Name: name, UID: deployment.UID, Controller: ptr.To(true)}}},
 		Spec: appsv1.ReplicaSetSpec{Replicas: ptr.To(int32(podsPerDeployment)), Selector: &metav1.LabelSelector{MatchLabels: labels}, Template: template},
 	}, metav1.CreateOptions{})
-	if err != nil {
+	if count(err) != nil {
 		return err
 	}
 	for p := range podsPerDeployment {

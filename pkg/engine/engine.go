@@ -3,9 +3,12 @@ package engine
 
 import (
 	"fmt"
+	"runtime"
 	"slices"
 	"sort"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/alertmend/kubectl-alertmend/pkg/check"
@@ -139,23 +142,13 @@ func Run(s *snapshot.Snapshot, plan Plan, now time.Time) *report.Report {
 		Findings:     []check.Finding{},
 		NotEvaluated: append([]report.NotEvaluated{}, plan.NotEvaluated...),
 	}
-	for _, c := range plan.Run {
-		m := c.Meta()
-		reason := blindingReason(s, m)
-		if a, ok := c.(check.Applicability); ok && reason == "" {
-			reason = a.NotEvaluable(s)
-		}
-		if reason != "" {
-			r.NotEvaluated = append(r.NotEvaluated, report.NotEvaluated{Check: m.ID, Reason: reason})
-			continue
-		}
-		findings, err := runOne(c, s)
-		if err != nil {
-			r.NotEvaluated = append(r.NotEvaluated, report.NotEvaluated{Check: m.ID, Reason: err.Error()})
+	for i, o := range evaluateAll(s, plan.Run) {
+		if o.reason != "" {
+			r.NotEvaluated = append(r.NotEvaluated, report.NotEvaluated{Check: plan.Run[i].Meta().ID, Reason: o.reason})
 			continue
 		}
 		r.Summary.ChecksRun++
-		r.Findings = append(r.Findings, findings...)
+		r.Findings = append(r.Findings, o.findings...)
 	}
 	r.Findings = fold(r.Findings, plan.Run)
 	sort.SliceStable(r.Findings, func(i, j int) bool { return check.Less(r.Findings[i], r.Findings[j]) })
@@ -275,17 +268,51 @@ func fold(findings []check.Finding, ran []check.Check) []check.Finding {
 	return kept
 }
 
-func runOne(c check.Check, s *snapshot.Snapshot) (findings []check.Finding, err error) {
+// outcome is what one check made of the snapshot: findings, or why it could not judge.
+type outcome struct {
+	findings []check.Finding
+	reason   string
+}
+
+// evaluateAll runs the checks on every core: they are pure functions of a snapshot nobody
+// writes any more, and on a large cluster they are most of the time left after reading it. The
+// outcomes come back in the checks' order, so the report does not depend on scheduling.
+func evaluateAll(s *snapshot.Snapshot, checks []check.Check) []outcome {
+	outcomes := make([]outcome, len(checks))
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range min(runtime.GOMAXPROCS(0), len(checks)) {
+		wg.Go(func() {
+			for i := int(next.Add(1) - 1); i < len(checks); i = int(next.Add(1) - 1) {
+				outcomes[i] = evaluate(checks[i], s)
+			}
+		})
+	}
+	wg.Wait()
+	return outcomes
+}
+
+// evaluate runs one check unless it cannot see; a check that panics is not evaluated, with the
+// reason, rather than taking the whole diagnosis down.
+func evaluate(c check.Check, s *snapshot.Snapshot) (o outcome) {
 	defer func() {
 		if p := recover(); p != nil {
-			findings, err = nil, fmt.Errorf("internal error in check (please report it): %v", p)
+			o = outcome{reason: fmt.Sprintf("internal error in check (please report it): %v", p)}
 		}
 	}()
+	if reason := blindingReason(s, c.Meta()); reason != "" {
+		return outcome{reason: reason}
+	}
+	if a, ok := c.(check.Applicability); ok {
+		if reason := a.NotEvaluable(s); reason != "" {
+			return outcome{reason: reason}
+		}
+	}
 	for _, f := range c.Run(s) {
 		if f.Fix == nil {
 			f.Fix = []string{}
 		}
-		findings = append(findings, f)
+		o.findings = append(o.findings, f)
 	}
-	return findings, nil
+	return o
 }

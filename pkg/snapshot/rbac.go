@@ -70,6 +70,10 @@ func (id Identity) Holds(subject rbacv1.Subject) bool {
 // Grants lists every rule every binding gives, in binding order (ClusterRoleBindings first). A
 // binding whose role is missing gives nothing; see DanglingBindings.
 func (s *Snapshot) Grants() []Grant {
+	return Derived(s, "snapshot.grants", s.grants)
+}
+
+func (s *Snapshot) grants() []Grant {
 	rules := s.clusterRoleRules()
 	// Sized up front: on a large cluster this is tens of thousands of grants, and growing the
 	// slice step by step would copy them many times over.

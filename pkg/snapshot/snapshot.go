@@ -91,6 +91,7 @@ type Snapshot struct {
 	jobsByKey          map[string]*batchv1.Job
 	podsPerOwner       map[Ref]int
 	podsByOwner        map[Ref][]*corev1.Pod
+	derived            *derivedValues
 }
 
 // ProbeResult is the answer to one request made without credentials.
@@ -113,7 +114,7 @@ func (o Origin) String() string { return fmt.Sprintf("%s:%d", o.File, o.Line) }
 
 // New returns an empty snapshot of the given source.
 func New(source Source) *Snapshot {
-	return &Snapshot{Source: source, Unavailable: map[Kind]string{}, Origins: map[Ref]Origin{}}
+	return &Snapshot{Source: source, Unavailable: map[Kind]string{}, Origins: map[Ref]Origin{}, derived: &derivedValues{}}
 }
 
 // MarkUnavailable records that a kind could not be read; the first reason wins.
