@@ -36,6 +36,7 @@ func main() {
 	flag.IntVar(&opts.nodes, "nodes", 0, "override the number of nodes")
 	flag.IntVar(&opts.policies, "policies", 0, "override the number of NetworkPolicies")
 	flag.IntVar(&opts.bindings, "bindings", 0, "override the number of RoleBindings")
+	flag.BoolVar(&opts.hold, "hold", false, "after seeding the first size, print its kubeconfig and wait for Ctrl-C instead of measuring (to profile by hand)")
 	flag.Parse()
 	for _, field := range strings.Split(*sizes, ",") {
 		pods, err := strconv.Atoi(strings.TrimSpace(field))
@@ -57,7 +58,7 @@ type options struct {
 	binary                                string
 	sizes                                 []int
 	runs                                  int
-	kubeScore                             bool
+	kubeScore, hold                       bool
 	namespaces, nodes, policies, bindings int
 }
 
@@ -157,6 +158,11 @@ func measureSize(ctx context.Context, opts options, size Size, binary, kubeScore
 	kubeconfig, err := cluster.UserKubeconfig("alertmend-bench", "system:masters")
 	if err != nil {
 		return r, err
+	}
+	if opts.hold {
+		fmt.Fprintf(log, "bench: holding the seeded cluster; KUBECONFIG=%s; Ctrl-C ends it\n", kubeconfig)
+		<-ctx.Done()
+		return r, ctx.Err()
 	}
 	floorClient, err := newFloor(cluster.Config)
 	if err != nil {

@@ -400,6 +400,11 @@ func pages[L any, T any, PT interface {
 			// No check reads managedFields, and on large clusters they are a large share of memory.
 			PT(&got[i]).SetManagedFields(nil)
 		}
+		if all == nil && meta.Continue != "" && meta.RemainingItemCount != nil && *meta.RemainingItemCount > 0 {
+			// The server says how many are left: size the list once rather than copying ten
+			// thousand pods each time it grows.
+			all = make([]T, 0, len(got)+int(*meta.RemainingItemCount))
+		}
 		all = append(all, got...)
 		if received != nil {
 			received(len(got))
