@@ -134,19 +134,25 @@ func BenchmarkAllChecks(b *testing.B) {
 }
 
 // BenchmarkEngine is what diagnose does after reading the cluster: select the catalog for a live
-// cluster, run it, fold and prioritize the findings.
+// cluster, run it, fold and prioritize the findings. At 10,000 and 50,000 pods: the time per pod
+// must stay flat, or some check has a quadratic step.
 func BenchmarkEngine(b *testing.B) {
-	s := syntheticCluster(2000, 5, 100)
-	plan, err := engine.Select(All(DefaultOptions()), engine.Selection{}, snapshot.SourceCluster)
-	if err != nil {
-		b.Fatal(err)
-	}
-	now := time.Date(2026, 11, 24, 10, 0, 0, 0, time.UTC)
-	b.ReportAllocs()
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		if r := engine.Run(s, plan, now); len(r.Findings) == 0 {
-			b.Fatal("no finding")
-		}
+	for _, deployments := range []int{2000, 10000} {
+		b.Run(fmt.Sprintf("pods=%d", deployments*5), func(b *testing.B) {
+			s := syntheticCluster(deployments, 5, deployments/20)
+			plan, err := engine.Select(All(DefaultOptions()), engine.Selection{}, snapshot.SourceCluster)
+			if err != nil {
+				b.Fatal(err)
+			}
+			now := time.Date(2026, 11, 24, 10, 0, 0, 0, time.UTC)
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				if r := engine.Run(s, plan, now); len(r.Findings) == 0 {
+					b.Fatal("no finding")
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(deployments*5), "ns/pod")
+		})
 	}
 }
