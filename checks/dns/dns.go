@@ -52,8 +52,10 @@ func isDNSController(meta metav1.ObjectMeta) bool {
 // findServers finds the cluster DNS servers (normally one) in snapshot order; the family's
 // checks share the answer, and must not modify it.
 func findServers(s *snapshot.Snapshot) []server {
-	return snapshot.Derived(s, "dns.servers", func() []server { return lookUpServers(s) })
+	return snapshot.Derived(s, serversKey{}, func() []server { return lookUpServers(s) })
 }
+
+type serversKey struct{}
 
 func lookUpServers(s *snapshot.Snapshot) []server {
 	var found []server

@@ -63,8 +63,10 @@ type model struct {
 
 // newModel is shared by the family's checks: built once per snapshot, never modified.
 func newModel(s *snapshot.Snapshot) *model {
-	return snapshot.Derived(s, "netpol.model", func() *model { return buildModel(s) })
+	return snapshot.Derived(s, modelKey{}, func() *model { return buildModel(s) })
 }
+
+type modelKey struct{}
 
 func buildModel(s *snapshot.Snapshot) *model {
 	m := &model{s: s, namespaces: map[string]labels.Set{}, policies: map[string][]*networkingv1.NetworkPolicy{}}

@@ -38,6 +38,10 @@ func main() {
 	flag.IntVar(&opts.bindings, "bindings", 0, "override the number of RoleBindings")
 	flag.BoolVar(&opts.hold, "hold", false, "after seeding the first size, print its kubeconfig and wait for Ctrl-C instead of measuring (to profile by hand)")
 	flag.Parse()
+	if opts.runs < 1 {
+		fmt.Fprintln(os.Stderr, "bench: -runs must be 1 or more")
+		os.Exit(2)
+	}
 	for _, field := range strings.Split(*sizes, ",") {
 		pods, err := strconv.Atoi(strings.TrimSpace(field))
 		if err != nil || pods < 1 {
@@ -48,7 +52,7 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, opts, os.Stdout, os.Stderr); err != nil {
+	if err := run(ctx, opts, os.Stdout, os.Stderr); err != nil && !(opts.hold && ctx.Err() != nil) {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
@@ -168,6 +172,7 @@ func measureSize(ctx context.Context, opts options, size Size, binary, kubeScore
 	if err != nil {
 		return r, err
 	}
+	defer floorClient.client.CloseIdleConnections()
 	var floors []time.Duration
 	for range opts.runs {
 		d, err := floorClient.list(ctx)
@@ -201,10 +206,15 @@ func measureSize(ctx context.Context, opts options, size Size, binary, kubeScore
 	return r, nil
 }
 
+// median of at least one value; of an even count, the mean of the middle two.
 func median(values []time.Duration) time.Duration {
 	sorted := slices.Clone(values)
 	slices.Sort(sorted)
-	return sorted[len(sorted)/2]
+	mid := len(sorted) / 2
+	if len(sorted)%2 == 0 {
+		return (sorted[mid-1] + sorted[mid]) / 2
+	}
+	return sorted[mid]
 }
 
 // machine describes where the figures were measured.

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"runtime"
 	"sync"
 	"syscall"
 	"time"
@@ -16,7 +17,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
+	kruntime "k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/yaml"
@@ -118,7 +119,11 @@ func repeat(ctx context.Context, runs int, counter *requestCounter, binary strin
 			return measurement{}, err
 		}
 		walls = append(walls, wall)
-		rss = append(rss, cmd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss)
+		maxRSS := cmd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss
+		if runtime.GOOS == "darwin" {
+			maxRSS /= 1024 // bytes there, KiB on Linux
+		}
+		rss = append(rss, maxRSS)
 		requests = append(requests, int64(after-before))
 	}
 	return measurement{wall: median(walls), peakRSS: medianInt(rss), requests: int(medianInt(requests))}, nil
@@ -164,7 +169,7 @@ func (c *requestCounter) count() (int, error) {
 // status, no server-set metadata.
 func exportManifests(ctx context.Context, client kubernetes.Interface, path string) (objects, size int, err error) {
 	var buf bytes.Buffer
-	write := func(apiVersion, kind string, obj runtime.Object, meta *metav1.ObjectMeta) error {
+	write := func(apiVersion, kind string, obj kruntime.Object, meta *metav1.ObjectMeta) error {
 		*meta = metav1.ObjectMeta{Name: meta.Name, Namespace: meta.Namespace, Labels: meta.Labels}
 		data, err := yaml.Marshal(obj)
 		if err != nil {

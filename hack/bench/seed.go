@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	_ "embed"
 	"fmt"
@@ -106,6 +107,7 @@ func seed(ctx context.Context, config *rest.Config, client kubernetes.Interface,
 	if err := testcluster.Apply(ctx, config, systemManifests); err != nil {
 		return 0, fmt.Errorf("kube-system: %w", err)
 	}
+	created.Add(int64(bytes.Count(systemManifests, []byte("\nkind: "))))
 
 	deployments := max(size.Pods/podsPerDeployment, 1)
 	err = parallel(ctx, deployments, func(i int) error {

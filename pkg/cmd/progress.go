@@ -19,17 +19,14 @@ type progress struct {
 	stop chan struct{}
 	wg   sync.WaitGroup
 
-	mu       sync.Mutex
-	done     int
-	total    int
-	last     snapshot.Kind
-	objects  int
-	largest  snapshot.Kind
-	received map[snapshot.Kind]int
+	mu      sync.Mutex
+	done    int
+	total   int
+	objects int
 }
 
 func startProgress(w io.Writer, terminal bool, total int) *progress {
-	p := &progress{w: w, stop: make(chan struct{}), total: total, received: map[snapshot.Kind]int{}}
+	p := &progress{w: w, stop: make(chan struct{}), total: total}
 	if !terminal {
 		return p
 	}
@@ -50,13 +47,8 @@ func (p *progress) draw() {
 	defer ticker.Stop()
 	for frame := 0; ; frame++ {
 		p.mu.Lock()
-		line := fmt.Sprintf("%s reading cluster state: %d of %d kinds", frames[frame%len(frames)], p.done, p.total)
-		if p.objects > 0 {
-			line += fmt.Sprintf(", %d objects (%s: %d)", p.objects, p.largest, p.received[p.largest])
-		}
-		if p.last != "" {
-			line += fmt.Sprintf(" (last: %s)", p.last)
-		}
+		// Short enough for an 80-column terminal, where a wrapped line could not be redrawn.
+		line := fmt.Sprintf("%s reading cluster state: %d of %d kinds, %d objects", frames[frame%len(frames)], p.done, p.total, p.objects)
 		p.mu.Unlock()
 		fmt.Fprint(p.w, "\r\033[K"+line)
 		select {
@@ -72,19 +64,14 @@ func (p *progress) draw() {
 func (p *progress) update(done, total int, kind snapshot.Kind) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.done, p.total, p.last = done, total, kind
+	p.done, p.total = done, total
 }
 
-// receive is the collector's per-page callback: objects counted as they arrive, the kind with
-// the most shown beside the total.
-func (p *progress) receive(kind snapshot.Kind, objects int) {
+// receive is the collector's per-page callback: objects counted as they arrive.
+func (p *progress) receive(_ snapshot.Kind, objects int) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.objects += objects
-	p.received[kind] += objects
-	if p.received[kind] > p.received[p.largest] {
-		p.largest = kind
-	}
 }
 
 // finish stops drawing and clears the line.

@@ -369,6 +369,9 @@ func configMapNamespaces(ns string) []string {
 	return snapshot.ClusterDNSNamespaces()
 }
 
+// maxPresize bounds how far a list is sized ahead from the server's remaining-item count.
+const maxPresize = 1 << 20
+
 // counter reports the objects of kind as pages arrive; nil when nobody listens.
 func (c *collector) counter(kind snapshot.Kind) func(int) {
 	if c.opts.Received == nil {
@@ -385,10 +388,15 @@ func pages[L any, T any, PT interface {
 	SetManagedFields([]metav1.ManagedFieldsEntry)
 }](ctx context.Context, chunk int64, received func(int), list func(context.Context, metav1.ListOptions) (L, error), items func(L) ([]T, metav1.ListMeta)) ([]T, error) {
 	var all []T
+	reported := 0
 	opts := metav1.ListOptions{Limit: chunk}
 	for {
 		page, err := list(ctx, opts)
 		if apierrors.IsResourceExpired(err) && opts.Continue != "" {
+			if received != nil {
+				received(-reported) // the objects come again
+				reported = 0
+			}
 			all, opts = nil, metav1.ListOptions{}
 			continue
 		}
@@ -402,12 +410,13 @@ func pages[L any, T any, PT interface {
 		}
 		if all == nil && meta.Continue != "" && meta.RemainingItemCount != nil && *meta.RemainingItemCount > 0 {
 			// The server says how many are left: size the list once rather than copying ten
-			// thousand pods each time it grows.
-			all = make([]T, 0, len(got)+int(*meta.RemainingItemCount))
+			// thousand pods each time it grows; within reason, as the count is the server's word.
+			all = make([]T, 0, len(got)+int(min(*meta.RemainingItemCount, maxPresize)))
 		}
 		all = append(all, got...)
 		if received != nil {
 			received(len(got))
+			reported += len(got)
 		}
 		if meta.Continue == "" {
 			return all, nil

@@ -70,8 +70,10 @@ func (id Identity) Holds(subject rbacv1.Subject) bool {
 // Grants lists every rule every binding gives, in binding order (ClusterRoleBindings first). A
 // binding whose role is missing gives nothing; see DanglingBindings.
 func (s *Snapshot) Grants() []Grant {
-	return Derived(s, "snapshot.grants", s.grants)
+	return Derived(s, grantsKey{}, s.grants)
 }
+
+type grantsKey struct{}
 
 func (s *Snapshot) grants() []Grant {
 	rules := s.clusterRoleRules()
