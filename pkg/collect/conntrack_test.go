@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -499,5 +500,30 @@ func TestNodeExporterOffTheHostNetworkIsNotAMeasurement(t *testing.T) {
 	found, why := c.scrapeNodeExporters(context.Background(), map[string]bool{})
 	if len(found) != 0 || len(why) != 1 || !strings.Contains(why[0], "not on the host network") {
 		t.Errorf("found %+v why %q", found, why)
+	}
+}
+
+// Probes keep their items' order and never have more than maxProbesInFlight requests out.
+func TestProbeEachIsBounded(t *testing.T) {
+	items := make([]int, 200)
+	for i := range items {
+		items[i] = i
+	}
+	var inFlight, most atomic.Int64
+	results := probeEach(items, func(i *int) int {
+		now := inFlight.Add(1)
+		for peak := most.Load(); now > peak && !most.CompareAndSwap(peak, now); peak = most.Load() {
+		}
+		time.Sleep(2 * time.Millisecond)
+		inFlight.Add(-1)
+		return *i * 2
+	})
+	for i, r := range results {
+		if r != i*2 {
+			t.Fatalf("result %d is %d", i, r)
+		}
+	}
+	if most.Load() > maxProbesInFlight || most.Load() < 2 {
+		t.Errorf("%d probes at once, want between 2 and %d", most.Load(), maxProbesInFlight)
 	}
 }

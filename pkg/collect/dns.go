@@ -95,13 +95,22 @@ func scrapeDNSPod(ctx context.Context, core typedcorev1.CoreV1Interface, pod *co
 	return result
 }
 
-// probeEach runs one probe per item concurrently (a handful of pods or nodes, each bounded by
-// probeTimeout) and returns the answers in the items' order.
+// maxProbesInFlight bounds the proxied requests sent at once: one node-exporter per node is
+// hundreds of pods on a large cluster, and the API server proxies each.
+const maxProbesInFlight = 32
+
+// probeEach runs one probe per item concurrently (each bounded by probeTimeout, at most
+// maxProbesInFlight at a time) and returns the answers in the items' order.
 func probeEach[In, Out any](items []In, probe func(*In) Out) []Out {
 	results := make([]Out, len(items))
+	slots := make(chan struct{}, maxProbesInFlight)
 	var wg sync.WaitGroup
 	for i := range items {
-		wg.Go(func() { results[i] = probe(&items[i]) })
+		wg.Go(func() {
+			slots <- struct{}{}
+			defer func() { <-slots }()
+			results[i] = probe(&items[i])
+		})
 	}
 	wg.Wait()
 	return results
