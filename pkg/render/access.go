@@ -16,14 +16,15 @@ func WriteSubjectAccess(w io.Writer, a *report.SubjectAccess, f Format) error {
 	case YAML:
 		return writeYAML(w, a)
 	}
-	fmt.Fprintf(w, "%s %s (user %q, groups %s)\n\n", strings.ToLower(a.Subject.Kind), subjectName(a.Subject), a.User, strings.Join(a.Groups, ", "))
+	fmt.Fprintf(w, "%s %s (user %q, groups %s)\n\n", TerminalSafe(strings.ToLower(a.Subject.Kind)), TerminalSafe(subjectName(a.Subject)),
+		a.User, TerminalSafe(strings.Join(a.Groups, ", ")))
 	if len(a.Grants) == 0 {
 		_, err := fmt.Fprintln(w, "no binding grants this subject anything")
 		return err
 	}
 	t := NewPlainTable(w, "VERBS", "RESOURCES", "WHERE", "VIA")
 	for _, g := range a.Grants {
-		if err := t.Append([]string{strings.Join(g.Rule.Verbs, ","), ruleTargets(g), where(g), via(g, f == Wide)}); err != nil {
+		if err := appendSafe(t, []string{strings.Join(g.Rule.Verbs, ","), ruleTargets(g), where(g), via(g, f == Wide)}); err != nil {
 			return err
 		}
 	}
@@ -44,7 +45,7 @@ func WriteWhoCan(w io.Writer, wc *report.WhoCan, f Format) error {
 	}
 	t := NewPlainTable(w, "SUBJECT", "WHERE", "VIA")
 	for _, g := range wc.Grants {
-		if err := t.Append([]string{strings.ToLower(g.Subject.Kind) + " " + subjectName(g.Subject), where(g), via(g, f == Wide)}); err != nil {
+		if err := appendSafe(t, []string{strings.ToLower(g.Subject.Kind) + " " + subjectName(g.Subject), where(g), via(g, f == Wide)}); err != nil {
 			return err
 		}
 	}

@@ -54,11 +54,11 @@ func Write(w io.Writer, r *report.Report, f Format, opts Options) error {
 	case YAML:
 		return writeYAML(w, r)
 	case Table:
-		return writeTable(w, r, false)
+		return writeTable(w, terminalSafeReport(r), false)
 	case Wide:
-		return writeTable(w, r, true)
+		return writeTable(w, terminalSafeReport(r), true)
 	default:
-		return writePretty(w, r, opts)
+		return writePretty(w, terminalSafeReport(r), opts)
 	}
 }
 
