@@ -265,7 +265,14 @@ func (c *collector) list(ctx context.Context, kind snapshot.Kind) error {
 	case snapshot.KindPodDisruptionBudgets:
 		c.snap.PodDisruptionBudgets, err = pages(ctx, c.opts.ChunkSize, c.counter(kind), c.clients.Kube.PolicyV1().PodDisruptionBudgets(ns).List, pdbItems)
 	case snapshot.KindConfigMaps:
-		for _, where := range configMapNamespaces(ns) {
+		for i, where := range configMapNamespaces(ns) {
+			if i > 0 {
+				// Another distribution's add-on namespace (openshift-dns): where it does not exist
+				// there is nothing to read, and a reader granted only kube-system is not blind.
+				if _, getErr := core.Namespaces().Get(ctx, where, metav1.GetOptions{}); apierrors.IsNotFound(getErr) {
+					continue
+				}
+			}
 			var found []corev1.ConfigMap
 			if found, err = pages(ctx, c.opts.ChunkSize, c.counter(kind), core.ConfigMaps(where).List, configMapItems); err != nil {
 				break
