@@ -154,17 +154,27 @@ func limitNames(names []string, n int) []string {
 	return append(names[:n:n], fmt.Sprintf("%d more", len(names)-n))
 }
 
-// raiseTableFix are the commands that show and raise a node's table: kube-proxy's setting, which
-// it applies at start, or the sysctl directly where kube-proxy leaves it alone.
+// kubeProxyFix shows kube-proxy's conntrack settings and restarts it, which is when it applies them.
+func kubeProxyFix() []string {
+	return []string{
+		`kubectl get configmap -n kube-system kube-proxy -o yaml | grep -A4 'conntrack:'`,
+		"kubectl -n kube-system rollout restart daemonset/kube-proxy",
+	}
+}
+
+// showTableFix reads a node's table as the kernel sees it.
+func showTableFix(node string) string {
+	return fmt.Sprintf("kubectl debug node/%s -it --profile=sysadmin --image=busybox -- "+
+		"cat /proc/sys/net/netfilter/nf_conntrack_count /proc/sys/net/netfilter/nf_conntrack_max", node)
+}
+
+// raiseTableFix are the commands that raise a node's table: kube-proxy's setting, or the sysctl
+// directly where kube-proxy leaves it alone, to at least twice the current limit.
 func raiseTableFix(node string, limit float64) []string {
 	target := 262144.0
 	for target < 2*limit {
 		target *= 2
 	}
-	return []string{
-		`kubectl get configmap -n kube-system kube-proxy -o yaml | grep -A4 'conntrack:'`,
-		"kubectl -n kube-system rollout restart daemonset/kube-proxy",
-		fmt.Sprintf("kubectl debug node/%s -it --profile=sysadmin --image=busybox -- sysctl -w net.netfilter.nf_conntrack_max=%s",
-			node, strconv.FormatFloat(target, 'f', 0, 64)),
-	}
+	return append(kubeProxyFix(), fmt.Sprintf("kubectl debug node/%s -it --profile=sysadmin --image=busybox -- "+
+		"sysctl -w net.netfilter.nf_conntrack_max=%s", node, strconv.FormatFloat(target, 'f', 0, 64)))
 }

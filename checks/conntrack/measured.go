@@ -278,8 +278,5 @@ func (c Drops) Run(s *snapshot.Snapshot) []check.Finding {
 
 // dropFix shows the node's table live and how to raise it.
 func dropFix(n *snapshot.ConntrackNode) []string {
-	return append([]string{
-		fmt.Sprintf("kubectl debug node/%s -it --profile=sysadmin --image=busybox -- "+
-			"cat /proc/sys/net/netfilter/nf_conntrack_count /proc/sys/net/netfilter/nf_conntrack_max", n.Node),
-	}, raiseTableFix(n.Node, n.Limit)...)
+	return append([]string{showTableFix(n.Node)}, raiseTableFix(n.Node, n.Limit)...)
 }

@@ -157,9 +157,8 @@ func (c TableFullReported) Run(s *snapshot.Snapshot) []check.Finding {
 	f.Evidence = check.LimitEvidence(evidence)
 	f.Fix = append([]string{
 		fmt.Sprintf("kubectl get events -A --field-selector involvedObject.kind=Node,involvedObject.name=%s", nodes[0]),
-		fmt.Sprintf("kubectl debug node/%s -it --profile=sysadmin --image=busybox -- "+
-			"cat /proc/sys/net/netfilter/nf_conntrack_count /proc/sys/net/netfilter/nf_conntrack_max", nodes[0]),
-	}, raiseTableFix(nodes[0], 0)[:2]...)
+		showTableFix(nodes[0]),
+	}, kubeProxyFix()...)
 	return []check.Finding{f}
 }
 
