@@ -17,7 +17,6 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	kruntime "k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/yaml"
@@ -169,69 +168,78 @@ func (c *requestCounter) count() (int, error) {
 // status, no server-set metadata.
 func exportManifests(ctx context.Context, client kubernetes.Interface, path string) (objects, size int, err error) {
 	var buf bytes.Buffer
-	write := func(apiVersion, kind string, obj kruntime.Object, meta *metav1.ObjectMeta) error {
-		*meta = metav1.ObjectMeta{Name: meta.Name, Namespace: meta.Namespace, Labels: meta.Labels}
+	all := metav1.ListOptions{}
+	deployments, err := client.AppsV1().Deployments("").List(ctx, all)
+	if err == nil {
+		for i := range deployments.Items {
+			deployments.Items[i].Status = appsv1.DeploymentStatus{}
+		}
+		err = export(&buf, "apps/v1", "Deployment", deployments.Items)
+	}
+	if err != nil {
+		return 0, 0, err
+	}
+	services, err := client.CoreV1().Services("").List(ctx, all)
+	var kept []corev1.Service // the API server's own "kubernetes" Service is no manifest
+	if err == nil {
+		for _, s := range services.Items {
+			if s.Namespace != "default" || s.Name != "kubernetes" {
+				s.Status, s.Spec.ClusterIPs = corev1.ServiceStatus{}, nil
+				kept = append(kept, s)
+			}
+		}
+		err = export(&buf, "v1", "Service", kept)
+	}
+	if err != nil {
+		return 0, 0, err
+	}
+	policies, err := client.NetworkingV1().NetworkPolicies("").List(ctx, all)
+	if err == nil {
+		err = export(&buf, "networking.k8s.io/v1", "NetworkPolicy", policies.Items)
+	}
+	if err != nil {
+		return 0, 0, err
+	}
+	roles, err := client.RbacV1().Roles("").List(ctx, all)
+	if err == nil {
+		err = export(&buf, "rbac.authorization.k8s.io/v1", "Role", roles.Items)
+	}
+	if err != nil {
+		return 0, 0, err
+	}
+	bindings, err := client.RbacV1().RoleBindings("").List(ctx, all)
+	if err == nil {
+		err = export(&buf, "rbac.authorization.k8s.io/v1", "RoleBinding", bindings.Items)
+	}
+	if err != nil {
+		return 0, 0, err
+	}
+	objects = len(deployments.Items) + len(kept) + len(policies.Items) + len(roles.Items) + len(bindings.Items)
+	return objects, buf.Len(), os.WriteFile(path, buf.Bytes(), 0o600)
+}
+
+// export appends objects as YAML documents, keeping of their metadata only what a repository
+// would hold: name, namespace, labels.
+func export[T any, PT interface {
+	*T
+	metav1.Object
+}](buf *bytes.Buffer, apiVersion, kind string, items []T) error {
+	for i := range items {
+		obj := PT(&items[i])
+		obj.SetUID("")
+		obj.SetResourceVersion("")
+		obj.SetGeneration(0)
+		obj.SetCreationTimestamp(metav1.Time{})
+		obj.SetManagedFields(nil)
+		obj.SetAnnotations(nil)
+		obj.SetOwnerReferences(nil)
+		obj.SetFinalizers(nil)
 		data, err := yaml.Marshal(obj)
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(&buf, "---\napiVersion: %s\nkind: %s\n", apiVersion, kind)
+		fmt.Fprintf(buf, "---\napiVersion: %s\nkind: %s\n", apiVersion, kind)
 		buf.Write(data)
-		objects++
-		return nil
 	}
-	all := metav1.ListOptions{}
-	deployments, err := client.AppsV1().Deployments("").List(ctx, all)
-	if err != nil {
-		return 0, 0, err
-	}
-	for i := range deployments.Items {
-		d := &deployments.Items[i]
-		d.Status = appsv1.DeploymentStatus{}
-		if err := write("apps/v1", "Deployment", d, &d.ObjectMeta); err != nil {
-			return 0, 0, err
-		}
-	}
-	services, err := client.CoreV1().Services("").List(ctx, all)
-	if err != nil {
-		return 0, 0, err
-	}
-	for i := range services.Items {
-		s := &services.Items[i]
-		if s.Namespace == "default" && s.Name == "kubernetes" {
-			continue
-		}
-		s.Status, s.Spec.ClusterIPs = corev1.ServiceStatus{}, nil
-		if err := write("v1", "Service", s, &s.ObjectMeta); err != nil {
-			return 0, 0, err
-		}
-	}
-	policies, err := client.NetworkingV1().NetworkPolicies("").List(ctx, all)
-	if err != nil {
-		return 0, 0, err
-	}
-	for i := range policies.Items {
-		if err := write("networking.k8s.io/v1", "NetworkPolicy", &policies.Items[i], &policies.Items[i].ObjectMeta); err != nil {
-			return 0, 0, err
-		}
-	}
-	roles, err := client.RbacV1().Roles("").List(ctx, all)
-	if err != nil {
-		return 0, 0, err
-	}
-	for i := range roles.Items {
-		if err := write("rbac.authorization.k8s.io/v1", "Role", &roles.Items[i], &roles.Items[i].ObjectMeta); err != nil {
-			return 0, 0, err
-		}
-	}
-	bindings, err := client.RbacV1().RoleBindings("").List(ctx, all)
-	if err != nil {
-		return 0, 0, err
-	}
-	for i := range bindings.Items {
-		if err := write("rbac.authorization.k8s.io/v1", "RoleBinding", &bindings.Items[i], &bindings.Items[i].ObjectMeta); err != nil {
-			return 0, 0, err
-		}
-	}
-	return objects, buf.Len(), os.WriteFile(path, buf.Bytes(), 0o600)
+	return nil
 }
