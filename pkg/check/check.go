@@ -107,6 +107,12 @@ type Finding struct {
 	// Incident is true when something is broken now, false for a latent risk.
 	Incident bool  `json:"incident"`
 	Scope    Scope `json:"scope"`
+	// Locations says where the objects are defined when they came from manifests: one entry per
+	// object whose file is known, in the order of Objects.
+	Locations []snapshot.Origin `json:"locations,omitempty"`
+	// Baselined marks a finding recorded in the --baseline file: reported, but it does not fail
+	// the gate.
+	Baselined bool `json:"baselined,omitempty"`
 }
 
 // New starts a finding from a check's metadata so that category, default severity, title and

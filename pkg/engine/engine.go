@@ -151,6 +151,7 @@ func Run(s *snapshot.Snapshot, plan Plan, now time.Time) *report.Report {
 		r.Findings = append(r.Findings, o.findings...)
 	}
 	r.Findings = fold(r.Findings, plan.Run)
+	locate(r.Findings, s.Origins)
 	sort.SliceStable(r.Findings, func(i, j int) bool { return check.Less(r.Findings[i], r.Findings[j]) })
 	sort.SliceStable(r.NotEvaluated, func(i, j int) bool { return r.NotEvaluated[i].Check < r.NotEvaluated[j].Check })
 	for _, f := range r.Findings {
@@ -266,6 +267,20 @@ func fold(findings []check.Finding, ran []check.Check) []check.Finding {
 		kept = append(kept, f)
 	}
 	return kept
+}
+
+// locate records where each finding's objects are defined, for objects loaded from files.
+func locate(findings []check.Finding, origins map[snapshot.Ref]snapshot.Origin) {
+	if len(origins) == 0 {
+		return
+	}
+	for i := range findings {
+		for _, o := range findings[i].Objects {
+			if origin, ok := origins[o]; ok {
+				findings[i].Locations = append(findings[i].Locations, origin)
+			}
+		}
+	}
 }
 
 // outcome is what one check made of the snapshot: findings, or why it could not judge.

@@ -10,6 +10,7 @@ import (
 
 	sigsyaml "sigs.k8s.io/yaml"
 
+	"github.com/alertmend/kubectl-alertmend/pkg/check"
 	"github.com/alertmend/kubectl-alertmend/pkg/report"
 )
 
@@ -41,9 +42,13 @@ func ParseFormat(v string) (Format, error) {
 	return "", fmt.Errorf("unknown output format %q (want one of %s)", v, strings.Join(names, ", "))
 }
 
-// Options controls rendering for people.
+// Options controls rendering.
 type Options struct {
+	// Color is for people's formats only.
 	Color bool
+	// FailOn is the gate's lowest failing severity ("" for none), for formats that mark
+	// failures (JUnit).
+	FailOn check.Severity
 }
 
 // Write renders r in format f.

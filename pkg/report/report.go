@@ -20,6 +20,30 @@ type Report struct {
 	Summary      Summary         `json:"summary"`
 	Findings     []check.Finding `json:"findings"`
 	NotEvaluated []NotEvaluated  `json:"notEvaluated"`
+	// Suppressed lists the findings an ignore annotation or rule silenced; filled only with
+	// --show-suppressed (the summary counts them either way).
+	Suppressed []Suppressed `json:"suppressed,omitempty"`
+	// RuleNotices lists ignore rules of the config file that need attention: expired, or
+	// matching nothing (stale).
+	RuleNotices []RuleNotice `json:"ruleNotices,omitempty"`
+}
+
+// Suppressed is a finding silenced on purpose, and by what.
+type Suppressed struct {
+	Finding check.Finding `json:"finding"`
+	// By says what silenced it: "annotation on deployment shop/cart", "annotation on namespace
+	// legacy", or ".alertmend.yaml:12".
+	By     string `json:"by"`
+	Reason string `json:"reason,omitempty"`
+}
+
+// RuleNotice is an ignore rule that no longer does what its author meant.
+type RuleNotice struct {
+	// Rule is where the rule is written, "FILE:LINE".
+	Rule string `json:"rule"`
+	// Problem is "expired" or "stale".
+	Problem string `json:"problem"`
+	Detail  string `json:"detail"`
 }
 
 type Metadata struct {
@@ -38,6 +62,11 @@ type Summary struct {
 	Info         int `json:"info"`
 	ChecksRun    int `json:"checksRun"`
 	NotEvaluated int `json:"notEvaluated"`
+	// Suppressed counts findings silenced by ignore annotations or rules; they are not among
+	// the counts above.
+	Suppressed int `json:"suppressed"`
+	// Baselined counts the findings above that the --baseline file already records.
+	Baselined int `json:"baselined"`
 }
 
 // NotEvaluated is a selected check that could not see what it needs.
@@ -58,7 +87,7 @@ const (
 func (r *Report) ExitCode(failOn check.Severity) int {
 	if failOn != "" {
 		for _, f := range r.Findings {
-			if f.Severity.AtLeast(failOn) {
+			if !f.Baselined && f.Severity.AtLeast(failOn) {
 				return ExitGateFailed
 			}
 		}
