@@ -14,6 +14,7 @@ import (
 	"github.com/alertmend/kubectl-alertmend/checks/resources"
 	"github.com/alertmend/kubectl-alertmend/checks/workloads"
 	"github.com/alertmend/kubectl-alertmend/pkg/check"
+	"github.com/alertmend/kubectl-alertmend/pkg/snapshot"
 )
 
 // Options are the thresholds of every family.
@@ -25,6 +26,12 @@ type Options struct {
 // DefaultOptions are the thresholds used unless the user sets others.
 func DefaultOptions() Options {
 	return Options{Resources: resources.DefaultOptions(), Netpol: netpol.DefaultOptions()}
+}
+
+// ConfigMapKeys names every piece of ConfigMap data some check reads in s; the rest need not
+// leave the cluster when a snapshot is recorded.
+func ConfigMapKeys(s *snapshot.Snapshot) []snapshot.ConfigMapKey {
+	return append(dns.ConfigMapKeys(s), conntrack.ConfigMapKeys(s)...)
 }
 
 // All returns every check, configured by opts, sorted by category (in catalog order) and then by ID.

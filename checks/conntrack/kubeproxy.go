@@ -353,3 +353,26 @@ func (c TableSmall) Run(s *snapshot.Snapshot) []check.Finding {
 	f.Fix = []string{show, "kubectl -n kube-system rollout restart daemonset/" + kp.daemonSet.Name}
 	return []check.Finding{f}
 }
+
+// ConfigMapKeys names the ConfigMap data this family reads: kube-proxy's configuration file.
+// A snapshot recorded for sharing keeps only such keys.
+func ConfigMapKeys(s *snapshot.Snapshot) []snapshot.ConfigMapKey {
+	for i := range s.DaemonSets {
+		ds := &s.DaemonSets[i]
+		container := proxyContainer(ds)
+		if !isKubeProxyDaemonSet(ds) || container == nil {
+			continue
+		}
+		flags := cmdline.Parse(append(append([]string{}, container.Command...), container.Args...), kubeProxyBoolFlags()...)
+		file, ok := flags.Get("config")
+		if !ok {
+			return nil
+		}
+		// Kept even when the file does not parse: the reason it gives must survive the trip.
+		if _, at, _ := readProxyConfig(s, ds, container, file); at.name != "" {
+			return []snapshot.ConfigMapKey{{Namespace: "kube-system", Name: at.name, Key: at.key}}
+		}
+		return nil
+	}
+	return nil
+}

@@ -277,3 +277,16 @@ func importNote(cf *corefile) string {
 	return fmt.Sprintf(" The Corefile also imports %s, which the API does not show; check that they do not add it.",
 		strings.Join(cf.imports, ", "))
 }
+
+// ConfigMapKeys names the ConfigMap data this family reads: each CoreDNS server's Corefile. A
+// snapshot recorded for sharing keeps only such keys.
+func ConfigMapKeys(s *snapshot.Snapshot) []snapshot.ConfigMapKey {
+	var keys []snapshot.ConfigMapKey
+	for _, srv := range findServers(s) {
+		if srv.isCoreDNS() {
+			name, key := corefileMount(srv.template)
+			keys = append(keys, snapshot.ConfigMapKey{Namespace: srv.ref.Namespace, Name: name, Key: key})
+		}
+	}
+	return keys
+}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"os"
 	"slices"
 	"sort"
 	"strconv"
@@ -24,6 +25,7 @@ import (
 	"github.com/alertmend/kubectl-alertmend/checks"
 	"github.com/alertmend/kubectl-alertmend/pkg/check"
 	"github.com/alertmend/kubectl-alertmend/pkg/collect"
+	"github.com/alertmend/kubectl-alertmend/pkg/config"
 	"github.com/alertmend/kubectl-alertmend/pkg/engine"
 	"github.com/alertmend/kubectl-alertmend/pkg/render"
 	"github.com/alertmend/kubectl-alertmend/pkg/report"
@@ -52,6 +54,15 @@ type DiagnoseOptions struct {
 	Thresholds checks.Options
 	// PrometheusURL is where node_exporter's conntrack series are queried first.
 	PrometheusURL string
+	// ConfigFile is --config; empty reads .alertmend.yaml from the working directory if present.
+	ConfigFile     string
+	ShowSuppressed bool
+	BaselineFile   string
+	WriteBaseline  string
+	// Object is --object TYPE/NAME: only the findings about it, its owners and its node.
+	Object string
+	// SnapshotFile is --snapshot: replay a recorded snapshot instead of reading a cluster.
+	SnapshotFile string
 
 	// catalog narrows the checks a command runs (rbac-audit runs the RBAC ones); nil keeps all.
 	catalog func(check.Meta) bool
@@ -60,6 +71,9 @@ type DiagnoseOptions struct {
 	failOn    check.Severity
 	color     bool
 	namespace string
+	config    *config.Config
+	baseline  *report.Baseline
+	focus     *snapshot.Ref
 }
 
 func newDiagnoseCommand(configFlags *genericclioptions.ConfigFlags, streams genericiooptions.IOStreams, env Environment) *cobra.Command {
@@ -83,7 +97,16 @@ a deploy; checks that judge live status are left out then.
   kubectl alertmend diagnose -n shop --category workloads
 
   # Gate manifests in CI: fail on medium or worse, machine-readable output
-  kubectl alertmend diagnose -f deploy/ --fail-on medium -o json`,
+  kubectl alertmend diagnose -f deploy/ --fail-on medium -o json
+
+  # Gate only on what is new since the recorded baseline, for GitHub code scanning
+  helm template ./chart | kubectl alertmend diagnose -f - --baseline .alertmend-baseline.yaml -o sarif
+
+  # Everything about one pod: its own findings, its controller's and its node's
+  kubectl alertmend diagnose -n shop --object pod/cart-7d9f8-x2x4q
+
+  # Replay a snapshot someone recorded with "kubectl alertmend snapshot"
+  kubectl alertmend diagnose --snapshot incident.alertmend.gz`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := o.Complete(cmd); err != nil {
@@ -111,12 +134,26 @@ func (o *DiagnoseOptions) addReportFlags(f *pflag.FlagSet) {
 	f.StringSliceVarP(&o.Filenames, "filename", "f", nil, "Manifests to check instead of the cluster: files, directories (recursive), or - for stdin")
 	f.StringSliceVar(&o.Checks, "checks", nil, "Run only these check IDs (comma-separated)")
 	f.StringSliceVar(&o.Skip, "skip", nil, "Skip these check IDs (comma-separated)")
-	f.StringVarP(&o.Output, "output", "o", "", "Output format: pretty, table, wide, json, yaml (default pretty on a terminal, table otherwise)")
+	f.StringVarP(&o.Output, "output", "o", "", "Output format: "+formatNames()+" (default pretty on a terminal, table otherwise)")
 	f.StringVar(&o.FailOn, "fail-on", "high", "Exit 1 when a finding is at least this severe: critical, high, medium, low, info, or none")
 	f.StringVar(&o.Color, "color", "auto", "Colour the pretty output: auto (on a terminal, unless NO_COLOR is set), always, never")
 	f.Int64Var(&o.ChunkSize, "chunk-size", collect.DefaultChunkSize, "List objects from the API server in pages of this size; 0 lists each kind in one response")
+	f.StringVar(&o.ConfigFile, "config", "", "Config file with failOn, severity overrides and ignore rules (default "+config.DefaultFile+" in the working directory, if present)")
+	f.BoolVar(&o.ShowSuppressed, "show-suppressed", false, "Also show the findings that ignore annotations or rules silenced, and by what")
+	f.StringVar(&o.BaselineFile, "baseline", "", "Baseline file: findings it records are shown but do not fail the gate (only new ones do)")
+	f.StringVar(&o.WriteBaseline, "write-baseline", "", "Record the current findings in this baseline file (they then do not fail this run's gate)")
+	f.StringVar(&o.Object, "object", "", "Only the findings about this object (TYPE/NAME, e.g. pod/cart-1 or deployment/cart, in -n's namespace), what manages it and, for a pod, its node")
+	f.StringVar(&o.SnapshotFile, "snapshot", "", "Diagnose a snapshot recorded by `kubectl alertmend snapshot` instead of a live cluster")
 	f.StringVar(&o.PrometheusURL, "prometheus-url", "", "Prometheus to read node_exporter's conntrack series from (e.g. http://localhost:9090 after kubectl port-forward); "+
 		"without it, a Prometheus Service in the cluster is queried through the API server's service proxy")
+}
+
+func formatNames() string {
+	var names []string
+	for _, f := range render.Formats() {
+		names = append(names, string(f))
+	}
+	return strings.Join(names, ", ")
 }
 
 // Complete derives the output format, the gate and the colour decision from flags and environment.
@@ -130,6 +167,15 @@ func (o *DiagnoseOptions) Complete(cmd *cobra.Command) error {
 		}
 	} else if o.format, err = render.ParseFormat(o.Output); err != nil {
 		return usageError(cmd, fmt.Errorf("invalid --output: %v", err))
+	}
+	if err := o.loadConfig(); err != nil {
+		return err
+	}
+	if o.config != nil && o.config.FailOnSet && !cmd.Flags().Changed("fail-on") {
+		o.FailOn = string(o.config.FailOn)
+		if o.FailOn == "" {
+			o.FailOn = "none"
+		}
 	}
 	if strings.EqualFold(o.FailOn, "none") {
 		o.failOn = ""
@@ -149,7 +195,65 @@ func (o *DiagnoseOptions) Complete(cmd *cobra.Command) error {
 	if nsFlag := cmd.Flag("namespace"); nsFlag != nil && nsFlag.Changed {
 		o.namespace = nsFlag.Value.String()
 	}
+	if o.SnapshotFile != "" && (len(o.Filenames) > 0 || o.namespace != "") {
+		return failed("--snapshot replays what was recorded; it does not combine with -f or -n")
+	}
+	if o.Object != "" {
+		if o.focus, err = o.parseObject(); err != nil {
+			return failed("%v", err)
+		}
+	}
+	if o.BaselineFile != "" {
+		if o.baseline, err = report.ReadBaseline(o.BaselineFile); err != nil {
+			return failed("%v", err)
+		}
+	}
 	return nil
+}
+
+// loadConfig reads --config, or .alertmend.yaml in the working directory when it exists.
+func (o *DiagnoseOptions) loadConfig() error {
+	file := o.ConfigFile
+	if file == "" {
+		if _, err := os.Stat(config.DefaultFile); err != nil {
+			return nil
+		}
+		file = config.DefaultFile
+	}
+	var ids []string
+	for _, c := range checks.All(o.Thresholds) {
+		ids = append(ids, c.Meta().ID)
+	}
+	cfg, err := config.Load(file, ids)
+	if err != nil {
+		return failed("%v", err)
+	}
+	o.config = cfg
+	return nil
+}
+
+// parseObject reads --object TYPE/NAME; namespaced kinds are in -n's namespace, else the
+// context's, as kubectl does.
+func (o *DiagnoseOptions) parseObject() (*snapshot.Ref, error) {
+	typ, name, ok := strings.Cut(o.Object, "/")
+	if !ok || typ == "" || name == "" || strings.Contains(name, "/") {
+		return nil, fmt.Errorf("invalid --object %q: want TYPE/NAME, e.g. pod/cart-1 or deployment/cart", o.Object)
+	}
+	kind, ok := snapshot.KindForType(typ)
+	if !ok {
+		return nil, fmt.Errorf("invalid --object %q: unknown type %q (e.g. pod, deployment, statefulset, daemonset, node, namespace)", o.Object, typ)
+	}
+	ref := snapshot.RefTo(kind, "", name)
+	if kind.Info().Namespaced {
+		ref.Namespace = o.namespace
+		if ref.Namespace == "" {
+			ref.Namespace = "default"
+			if ns, _, err := o.configFlags.ToRawKubeConfigLoader().Namespace(); err == nil && ns != "" {
+				ref.Namespace = ns
+			}
+		}
+	}
+	return &ref, nil
 }
 
 // Validate rejects flag values Complete could not judge alone.
@@ -189,15 +293,21 @@ func (o *DiagnoseOptions) Run(ctx context.Context) error {
 		return failed("the selection matches no check (see `kubectl alertmend checks`)")
 	}
 	var snap *snapshot.Snapshot
-	if source == snapshot.SourceManifests {
+	switch {
+	case o.SnapshotFile != "":
+		snap, err = o.loadSnapshot()
+	case source == snapshot.SourceManifests:
 		snap, err = o.loadManifests()
-	} else {
-		snap, err = o.collect(ctx, plan.Kinds())
+	default:
+		// Namespaces too, for their ignore annotations; not being allowed to list them blinds no check that did not ask.
+		snap, err = o.collect(ctx, withKind(plan.Kinds(), snapshot.KindNamespaces))
 	}
 	if err != nil {
 		return err
 	}
-	snap.CollectedAt = o.env.Now()
+	if o.SnapshotFile == "" {
+		snap.CollectedAt = o.env.Now()
+	}
 	if nothingToRun {
 		return failed("none of the selected checks can judge manifests: %s need live cluster state; run them against a cluster",
 			strings.Join(plan.LiveOnlyLeftOut, ", "))
@@ -207,13 +317,60 @@ func (o *DiagnoseOptions) Run(ctx context.Context) error {
 			check.Plural(len(plan.LiveOnlyLeftOut), "check", "checks"))
 	}
 	r := engine.Run(snap, plan, o.env.Now())
-	if err := render.Write(o.streams.Out, r, o.format, render.Options{Color: o.color}); err != nil {
+	if o.SnapshotFile != "" {
+		r.Metadata.Source = string(snapshot.SourceSnapshot)
+		recorded := snap.CollectedAt.UTC()
+		r.Metadata.CollectedAt = &recorded
+	}
+	var ran, metas = []string{}, []check.Meta{}
+	for _, c := range plan.Run {
+		ran, metas = append(ran, c.Meta().ID), append(metas, c.Meta())
+	}
+	engine.Apply(r, snap, engine.Policy{Config: o.config, Baseline: o.baseline, ShowSuppressed: o.ShowSuppressed,
+		Focus: o.focus, Ran: ran, Now: o.env.Now()})
+	if o.WriteBaseline != "" {
+		if err := report.WriteBaseline(o.WriteBaseline, report.NewBaseline(r.Findings)); err != nil {
+			return failed("writing the baseline: %v", err)
+		}
+		// What was just recorded is known from now on, this run included.
+		for i := range r.Findings {
+			r.Findings[i].Baselined = true
+		}
+		r.Summary.Baselined = len(r.Findings)
+	}
+	for _, n := range r.RuleNotices {
+		fmt.Fprintf(o.streams.ErrOut, "warning: %s: ignore rule %s: %s\n", n.Rule, n.Problem, n.Detail)
+	}
+	opts := render.Options{Color: o.color, FailOn: o.failOn, Catalog: metas,
+		Baseline: o.baseline != nil || o.WriteBaseline != "", ToolVersion: version.Get().Version}
+	if err := render.Write(o.streams.Out, r, o.format, opts); err != nil {
 		return failed("writing the report: %v", err)
 	}
 	if code := r.ExitCode(o.failOn); code != report.ExitOK {
 		return &ExitError{Code: code}
 	}
 	return nil
+}
+
+// withKind adds a kind to a list unless it is there.
+func withKind(kinds []snapshot.Kind, k snapshot.Kind) []snapshot.Kind {
+	if slices.Contains(kinds, k) {
+		return kinds
+	}
+	return append(slices.Clone(kinds), k)
+}
+
+func (o *DiagnoseOptions) loadSnapshot() (*snapshot.Snapshot, error) {
+	f, err := os.Open(o.SnapshotFile)
+	if err != nil {
+		return nil, failed("cannot read the snapshot: %v", err)
+	}
+	defer f.Close()
+	snap, _, err := snapshot.ReadFile(o.SnapshotFile, f)
+	if err != nil {
+		return nil, failed("%v", err)
+	}
+	return snap, nil
 }
 
 func (o *DiagnoseOptions) loadManifests() (*snapshot.Snapshot, error) {

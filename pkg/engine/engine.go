@@ -154,21 +154,7 @@ func Run(s *snapshot.Snapshot, plan Plan, now time.Time) *report.Report {
 	locate(r.Findings, s.Origins)
 	sort.SliceStable(r.Findings, func(i, j int) bool { return check.Less(r.Findings[i], r.Findings[j]) })
 	sort.SliceStable(r.NotEvaluated, func(i, j int) bool { return r.NotEvaluated[i].Check < r.NotEvaluated[j].Check })
-	for _, f := range r.Findings {
-		switch f.Severity {
-		case check.Critical:
-			r.Summary.Critical++
-		case check.High:
-			r.Summary.High++
-		case check.Medium:
-			r.Summary.Medium++
-		case check.Low:
-			r.Summary.Low++
-		case check.Info:
-			r.Summary.Info++
-		}
-	}
-	r.Summary.NotEvaluated = len(r.NotEvaluated)
+	summarize(r)
 	return r
 }
 

@@ -95,6 +95,21 @@ func writePretty(w io.Writer, r *report.Report, opts Options) error {
 		}
 	}
 
+	if len(r.Suppressed) > 0 {
+		b.WriteString("\n" + p.title.Render("SUPPRESSED") + p.dim.Render(fmt.Sprintf("  %d", len(r.Suppressed))) + "\n")
+		for _, s := range r.Suppressed {
+			what := s.Finding.Check
+			if len(s.Finding.Objects) > 0 {
+				what += " " + s.Finding.Objects[0].String()
+			}
+			why := s.By
+			if s.Reason != "" {
+				why += ": " + s.Reason
+			}
+			b.WriteString("  ○ " + what + p.dim.Render(" · "+why) + "\n")
+		}
+	}
+
 	b.WriteString("\n")
 	switch {
 	case len(r.Findings) == 0 && len(r.NotEvaluated) == 0:
@@ -114,7 +129,11 @@ func writePrettyFinding(b *strings.Builder, p palette, f check.Finding) {
 	if !f.Incident {
 		marker = "◆"
 	}
-	b.WriteString("\n  " + p.severity[f.Severity].Render(marker) + " " + p.title.Render(f.Title) + p.dim.Render("  "+f.Check) + "\n")
+	known := ""
+	if f.Baselined {
+		known = " · in the baseline"
+	}
+	b.WriteString("\n  " + p.severity[f.Severity].Render(marker) + " " + p.title.Render(f.Title) + p.dim.Render("  "+f.Check+known) + "\n")
 	b.WriteString("    " + f.Message + "\n")
 	if len(f.Objects) > 1 {
 		names := make([]string, 0, len(f.Objects))

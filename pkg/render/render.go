@@ -23,10 +23,16 @@ const (
 	Wide   Format = "wide"
 	JSON   Format = "json"
 	YAML   Format = "yaml"
+	// Sarif is SARIF 2.1.0, for code-scanning dashboards such as GitHub's.
+	Sarif Format = "sarif"
+	// JUnit is JUnit XML, for CI systems that show test reports.
+	JUnit Format = "junit"
+	// Markdown is a checklist to paste into an incident ticket.
+	Markdown Format = "markdown"
 )
 
 // Formats lists every output format, for flag help and validation.
-func Formats() []Format { return []Format{Pretty, Table, Wide, JSON, YAML} }
+func Formats() []Format { return []Format{Pretty, Table, Wide, JSON, YAML, Sarif, JUnit, Markdown} }
 
 // ParseFormat validates an -o value.
 func ParseFormat(v string) (Format, error) {
@@ -49,6 +55,13 @@ type Options struct {
 	// FailOn is the gate's lowest failing severity ("" for none), for formats that mark
 	// failures (JUnit).
 	FailOn check.Severity
+	// Catalog is the metadata of the selected checks; SARIF describes its rules from it. Nil
+	// leaves only what the findings say about their checks.
+	Catalog []check.Meta
+	// Baseline is true when the run compared its findings against a --baseline file.
+	Baseline bool
+	// ToolVersion names the build in the formats that record what produced them.
+	ToolVersion string
 }
 
 // Write renders r in format f.
@@ -62,6 +75,12 @@ func Write(w io.Writer, r *report.Report, f Format, opts Options) error {
 		return writeTable(w, terminalSafeReport(r), false)
 	case Wide:
 		return writeTable(w, terminalSafeReport(r), true)
+	case Sarif:
+		return writeSarif(w, r, opts)
+	case JUnit:
+		return writeJUnit(w, r, opts)
+	case Markdown:
+		return writeMarkdown(w, r, opts)
 	default:
 		return writePretty(w, terminalSafeReport(r), opts)
 	}

@@ -77,21 +77,33 @@ func terminalSafeReport(r *report.Report) *report.Report {
 		TerminalSafe(r.Metadata.Context), TerminalSafe(r.Metadata.Server), TerminalSafe(r.Metadata.Namespace)
 	c.Findings = make([]check.Finding, len(r.Findings))
 	for i, f := range r.Findings {
-		f.Title, f.Message, f.Remediation = TerminalSafe(f.Title), TerminalSafe(f.Message), TerminalSafe(f.Remediation)
-		f.Evidence = safeAll(f.Evidence, false)
-		f.Fix = safeAll(f.Fix, true)
-		objects := make([]snapshot.Ref, len(f.Objects))
-		for j, o := range f.Objects {
-			objects[j] = safeRef(o)
-		}
-		f.Objects = objects
-		c.Findings[i] = f
+		c.Findings[i] = safeFinding(f)
+	}
+	c.Suppressed = make([]report.Suppressed, len(r.Suppressed))
+	for i, sup := range r.Suppressed {
+		c.Suppressed[i] = report.Suppressed{Finding: safeFinding(sup.Finding), By: TerminalSafe(sup.By), Reason: TerminalSafe(sup.Reason)}
+	}
+	c.RuleNotices = slices.Clone(r.RuleNotices)
+	for i, n := range c.RuleNotices {
+		c.RuleNotices[i] = report.RuleNotice{Rule: TerminalSafe(n.Rule), Problem: TerminalSafe(n.Problem), Detail: TerminalSafe(n.Detail)}
 	}
 	c.NotEvaluated = slices.Clone(r.NotEvaluated)
 	for i := range c.NotEvaluated {
 		c.NotEvaluated[i].Reason = TerminalSafe(c.NotEvaluated[i].Reason)
 	}
 	return &c
+}
+
+func safeFinding(f check.Finding) check.Finding {
+	f.Title, f.Message, f.Remediation = TerminalSafe(f.Title), TerminalSafe(f.Message), TerminalSafe(f.Remediation)
+	f.Evidence = safeAll(f.Evidence, false)
+	f.Fix = safeAll(f.Fix, true)
+	objects := make([]snapshot.Ref, len(f.Objects))
+	for j, o := range f.Objects {
+		objects[j] = safeRef(o)
+	}
+	f.Objects = objects
+	return f
 }
 
 // appendSafe adds a row of cluster text to a table, escaped.

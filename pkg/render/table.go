@@ -64,7 +64,11 @@ func writeTable(w io.Writer, r *report.Report, wide bool) error {
 					object += fmt.Sprintf(" (+%d)", len(f.Objects)-1)
 				}
 			}
-			row := []string{string(f.Severity), f.Check, object, f.Message}
+			severity := string(f.Severity)
+			if f.Baselined {
+				severity += " (baseline)"
+			}
+			row := []string{severity, f.Check, object, f.Message}
 			if wide {
 				fix := ""
 				if len(f.Fix) > 0 {
@@ -80,7 +84,7 @@ func writeTable(w io.Writer, r *report.Report, wide bool) error {
 				}
 				// Wide shows the evidence, one observation a line: for NetworkPolicy findings, which
 				// policies select each reported workload.
-				row = []string{string(f.Severity), string(f.Category), f.Check, object, incident, f.Message,
+				row = []string{severity, string(f.Category), f.Check, object, incident, f.Message,
 					strings.Join(f.Evidence, "\n"), fix}
 			}
 			if err := t.Append(row); err != nil {
@@ -103,7 +107,23 @@ func writeTable(w io.Writer, r *report.Report, wide bool) error {
 			return err
 		}
 	}
-	if len(r.Findings) > 0 || len(r.NotEvaluated) > 0 {
+	if len(r.Suppressed) > 0 {
+		fmt.Fprintln(w)
+		t := NewPlainTable(w, "SUPPRESSED", "OBJECT", "BY", "REASON")
+		for _, s := range r.Suppressed {
+			object := ""
+			if len(s.Finding.Objects) > 0 {
+				object = s.Finding.Objects[0].String()
+			}
+			if err := t.Append([]string{s.Finding.Check, object, s.By, s.Reason}); err != nil {
+				return err
+			}
+		}
+		if err := t.Render(); err != nil {
+			return err
+		}
+	}
+	if len(r.Findings) > 0 || len(r.NotEvaluated) > 0 || len(r.Suppressed) > 0 {
 		fmt.Fprintln(w)
 	}
 	fmt.Fprintln(w, SummaryLine(r))
@@ -123,6 +143,12 @@ func SummaryLine(r *report.Report) string {
 	line := strings.Join(parts, ", ") + fmt.Sprintf(" from %d checks", s.ChecksRun)
 	if s.NotEvaluated > 0 {
 		line += fmt.Sprintf("; %d not evaluated", s.NotEvaluated)
+	}
+	if s.Baselined > 0 {
+		line += fmt.Sprintf("; %d in the baseline", s.Baselined)
+	}
+	if s.Suppressed > 0 {
+		line += fmt.Sprintf("; %d suppressed", s.Suppressed)
 	}
 	return line
 }

@@ -52,6 +52,8 @@ type Metadata struct {
 	Server      string    `json:"server,omitempty"`
 	Namespace   string    `json:"namespace,omitempty"`
 	GeneratedAt time.Time `json:"generatedAt"`
+	// CollectedAt is when a replayed snapshot was recorded; absent for live runs.
+	CollectedAt *time.Time `json:"collectedAt,omitempty"`
 }
 
 type Summary struct {

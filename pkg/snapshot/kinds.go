@@ -1,5 +1,7 @@
 package snapshot
 
+import "strings"
+
 // Kind names a resource a check may need, as the API server's plural resource name.
 type Kind string
 
@@ -130,6 +132,31 @@ func (k Kind) Info() KindInfo {
 func KindOf(objectKind string) (Kind, bool) {
 	for _, k := range AllKinds() {
 		if k.Info().ObjectKind == objectKind {
+			return k, true
+		}
+	}
+	return "", false
+}
+
+// KindForType reads a TYPE the way kubectl does in TYPE/NAME: the kind ("deployment"), the
+// resource ("deployments") or kubectl's short name ("deploy"), in any case.
+func KindForType(typ string) (Kind, bool) {
+	typ = strings.ToLower(typ)
+	short := map[string]Kind{
+		"ns": KindNamespaces, "no": KindNodes, "po": KindPods, "deploy": KindDeployments, "rs": KindReplicaSets,
+		"sts": KindStatefulSets, "ds": KindDaemonSets, "cj": KindCronJobs, "limits": KindLimitRanges, "quota": KindResourceQuotas,
+		"svc": KindServices, "sa": KindServiceAccounts, "netpol": KindNetworkPolicies, "ing": KindIngresses,
+		"pdb": KindPodDisruptionBudgets, "cm": KindConfigMaps, "ev": KindEvents,
+	}
+	if k, ok := short[typ]; ok {
+		return k, true
+	}
+	for _, k := range AllKinds() {
+		info := k.Info()
+		if info.Probe {
+			continue
+		}
+		if typ == string(k) || typ == strings.ToLower(info.ObjectKind) {
 			return k, true
 		}
 	}

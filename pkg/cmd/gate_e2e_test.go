@@ -1,0 +1,192 @@
+package cmd
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/alertmend/kubectl-alertmend/pkg/report"
+)
+
+// checkoutManifest is a Deployment without requests or limits: memory-limit-missing,
+// memory-request-missing (medium), cpu-request-missing (low), plus the NetworkPolicy findings
+// of its namespace.
+const checkoutManifest = `apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: checkout
+  namespace: shop
+  labels: {team: payments}
+  annotations:
+    alertmend.io/ignore: memory-request-missing
+    alertmend.io/ignore-reason: the VPA sets it
+spec:
+  selector: {matchLabels: {app: checkout}}
+  template:
+    metadata: {labels: {app: checkout}}
+    spec: {containers: [{name: app, image: checkout:1}]}
+`
+
+func writeFile(t *testing.T, dir, name, text string) string {
+	t.Helper()
+	path := filepath.Join(dir, name)
+	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func checksIn(r *report.Report) map[string]bool {
+	set := map[string]bool{}
+	for _, f := range r.Findings {
+		set[f.Check] = true
+	}
+	return set
+}
+
+func TestSuppressionsOnManifests(t *testing.T) {
+	dir := t.TempDir()
+	manifest := writeFile(t, dir, "checkout.yaml", checkoutManifest)
+
+	t.Run("an annotation silences its checks, counted and shown on request", func(t *testing.T) {
+		r := run(t, testEnv{}, "diagnose", "-f", manifest, "-o", "json", "--fail-on", "medium")
+		rep := r.report(t)
+		if checksIn(rep)["memory-request-missing"] || !checksIn(rep)["memory-limit-missing"] || rep.Summary.Suppressed != 1 || rep.Suppressed != nil {
+			t.Errorf("checks %v, summary %+v", checksIn(rep), rep.Summary)
+		}
+		if r.code != report.ExitGateFailed {
+			t.Errorf("memory-limit-missing (medium) must still fail --fail-on medium: exit %d", r.code)
+		}
+		shown := run(t, testEnv{}, "diagnose", "-f", manifest, "-o", "json", "--show-suppressed").report(t)
+		if len(shown.Suppressed) != 1 || shown.Suppressed[0].Finding.Check != "memory-request-missing" ||
+			shown.Suppressed[0].Reason != "the VPA sets it" || !strings.Contains(shown.Suppressed[0].By, "deployment shop/checkout") {
+			t.Errorf("--show-suppressed: %+v", shown.Suppressed)
+		}
+	})
+
+	t.Run("the config file: failOn, severities, rules, expired and stale rules", func(t *testing.T) {
+		cfg := writeFile(t, dir, "gate.yaml", `failOn: medium
+severity:
+  memory-limit-missing: low
+ignore:
+  - check: "netpol-*"
+    namespace: shop
+    reason: the mesh isolates shop
+  - check: cpu-request-missing
+    selector: team=payments
+    reason: payments is burstable by design
+    expires: 2026-01-01
+  - check: memory-limit-missing
+    name: "nothing-*"
+    reason: matches nothing
+`)
+		r := run(t, testEnv{}, "diagnose", "-f", manifest, "-o", "json", "--config", cfg)
+		rep := r.report(t)
+		got := checksIn(rep)
+		if got["netpol-no-default-deny"] || got["netpol-ingress-unisolated"] || !got["cpu-request-missing"] || !got["memory-limit-missing"] {
+			t.Errorf("checks after the rules: %v", got)
+		}
+		if rep.Summary.Medium != 0 || r.code != report.ExitOK {
+			t.Errorf("memory-limit-missing lowered to low, gate at medium from the file: exit %d, summary %+v", r.code, rep.Summary)
+		}
+		if len(rep.RuleNotices) != 2 || rep.RuleNotices[0].Problem != "expired" || rep.RuleNotices[1].Problem != "stale" ||
+			rep.RuleNotices[0].Rule != cfg+":8" || rep.RuleNotices[1].Rule != cfg+":12" {
+			t.Errorf("notices %+v", rep.RuleNotices)
+		}
+		if !strings.Contains(r.stderr, "warning: "+cfg+":8: ignore rule expired") {
+			t.Errorf("stderr does not warn of the expired rule: %s", r.stderr)
+		}
+		// --fail-on on the command line wins over the file.
+		if r := run(t, testEnv{}, "diagnose", "-f", manifest, "--config", cfg, "--fail-on", "low"); r.code != report.ExitGateFailed {
+			t.Errorf("--fail-on low: exit %d", r.code)
+		}
+	})
+
+	t.Run(".alertmend.yaml in the working directory is read without --config", func(t *testing.T) {
+		work := t.TempDir()
+		writeFile(t, work, ".alertmend.yaml", "failOn: low\n")
+		t.Chdir(work)
+		if r := run(t, testEnv{}, "diagnose", "-f", manifest); r.code != report.ExitGateFailed {
+			t.Errorf("failOn low from .alertmend.yaml: exit %d (%s)", r.code, r.stderr)
+		}
+		writeFile(t, work, ".alertmend.yaml", "failOn: low\nignore:\n  - check: nope\n    reason: x\n")
+		assertCleanFailure(t, run(t, testEnv{}, "diagnose", "-f", manifest), `.alertmend.yaml:3: check: "nope" matches no check`)
+	})
+
+	t.Run("a broken config is exit 2 naming the file and line", func(t *testing.T) {
+		bad := writeFile(t, dir, "bad.yaml", "failOn: high\nignore:\n  - check: cpu-request-missing\n    reson: typo\n")
+		assertCleanFailure(t, run(t, testEnv{}, "diagnose", "-f", manifest, "--config", bad), bad+`:4: unknown field "reson"`)
+		assertCleanFailure(t, run(t, testEnv{}, "diagnose", "-f", manifest, "--config", filepath.Join(dir, "absent.yaml")), "absent.yaml: cannot read the config file")
+	})
+}
+
+// TestBaselineGatesOnlyNewFindings records the scenario cluster's findings and gates on them.
+func TestBaselineGatesOnlyNewFindings(t *testing.T) {
+	dir := t.TempDir()
+	baseline := filepath.Join(dir, "baseline.yaml")
+	// The scenario has critical findings and checks that cannot be evaluated here.
+	if r := admin(t, "diagnose", "-o", "json"); r.code != report.ExitGateFailed {
+		t.Fatalf("the scenario should fail the gate: exit %d", r.code)
+	}
+	written := admin(t, "diagnose", "-o", "json", "--write-baseline", baseline)
+	rep := written.report(t)
+	if written.code != report.ExitIncomplete || rep.Summary.Baselined != len(rep.Findings) {
+		t.Errorf("--write-baseline: exit %d, summary %+v", written.code, rep.Summary)
+	}
+	gated := admin(t, "diagnose", "-o", "json", "--baseline", baseline)
+	if gated.code != report.ExitIncomplete || gated.report(t).Summary.Baselined != len(rep.Findings) {
+		t.Errorf("nothing new: exit %d, want 3 (nothing new, some checks not evaluated)", gated.code)
+	}
+	// Forget the most urgent finding: it is new again and fails the gate.
+	b, err := report.ReadBaseline(baseline)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := rep.Findings[0]
+	for i, e := range b.Findings {
+		if e.Check == first.Check {
+			b.Findings = append(b.Findings[:i], b.Findings[i+1:]...)
+			break
+		}
+	}
+	shorter := filepath.Join(dir, "shorter.yaml")
+	if err := report.WriteBaseline(shorter, b); err != nil {
+		t.Fatal(err)
+	}
+	r := admin(t, "diagnose", "-o", "json", "--baseline", shorter)
+	newOnes := 0
+	for _, f := range r.report(t).Findings {
+		if !f.Baselined {
+			newOnes++
+		}
+	}
+	if r.code != report.ExitGateFailed || newOnes == 0 {
+		t.Errorf("a finding missing from the baseline: exit %d, %d new", r.code, newOnes)
+	}
+	assertCleanFailure(t, admin(t, "diagnose", "--baseline", filepath.Join(dir, "absent.yaml")), "cannot read the baseline")
+}
+
+func TestObjectFocus(t *testing.T) {
+	r := admin(t, "diagnose", "-o", "json", "--fail-on", "none", "-n", "shop", "--object", "pod/cart-6d8f7b9c4-x2k9p")
+	rep := r.report(t)
+	if len(rep.Findings) == 0 {
+		t.Fatalf("no findings about the crash-looping cart pod: %s", r.stderr)
+	}
+	for _, f := range rep.Findings {
+		related := false
+		for _, o := range f.Objects {
+			if (o.Kind == "Deployment" && o.Name == "cart") || (o.Kind == "Pod" && o.Name == "cart-6d8f7b9c4-x2k9p") || o.Kind == "Node" {
+				related = true
+			}
+		}
+		if !related {
+			t.Errorf("finding %s about %v is not about the pod, its owner or its node", f.Check, f.Objects)
+		}
+	}
+	if !checksIn(rep)["pod-crashloop"] {
+		t.Errorf("pod-crashloop of the cart deployment is missing: %v", checksIn(rep))
+	}
+	assertCleanFailure(t, admin(t, "diagnose", "--object", "widget/x"), `unknown type "widget"`)
+	assertCleanFailure(t, admin(t, "diagnose", "--object", "cart"), "want TYPE/NAME")
+}
