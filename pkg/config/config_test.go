@@ -1,6 +1,7 @@
 package config
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -137,4 +138,20 @@ func TestDescribe(t *testing.T) {
 	if got := (IgnoreRule{Check: "rbac-*", Namespace: "ci"}).Describe(); got != "check=rbac-* namespace=ci" {
 		t.Errorf("%q", got)
 	}
+}
+
+// FuzzParse feeds arbitrary text to the config loader: a config or an *Error naming the file,
+// never a panic.
+func FuzzParse(f *testing.F) {
+	f.Add([]byte("failOn: medium\nseverity:\n  pod-crashloop: low\nignore:\n  - check: 'rbac-*'\n    selector: a in (b)\n    reason: r\n    expires: 2027-01-31\n"))
+	f.Add([]byte("ignore: [{check: pod-crashloop, reason: x}, {name: '[', reason: y}]\n"))
+	f.Add([]byte("a: &x [*x, *x]\n"))
+	f.Add([]byte("\xff\xfe\x00"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		_, err := Parse("fuzz.yaml", data, testChecks)
+		var cfgErr *Error
+		if err != nil && (!errors.As(err, &cfgErr) || cfgErr.File != "fuzz.yaml") {
+			t.Fatalf("error %T %v, want *Error naming the file", err, err)
+		}
+	})
 }

@@ -215,16 +215,20 @@ func (f *File) Write(w io.Writer) error {
 // the recording did not ask for are marked unavailable, so checks needing them are not
 // evaluated instead of judging an absence nobody looked at.
 func ReadFile(name string, r io.Reader) (*Snapshot, *FileMetadata, error) {
+	return readFile(name, r, MaxFileSize)
+}
+
+func readFile(name string, r io.Reader, limit int64) (*Snapshot, *FileMetadata, error) {
 	zr, err := gzip.NewReader(bufio.NewReader(r))
 	if err != nil {
 		return nil, nil, fmt.Errorf("%s is not a snapshot written by `kubectl alertmend snapshot` (not gzip data: %v)", name, err)
 	}
-	limited := &limitedReader{r: zr, left: MaxFileSize}
+	limited := &limitedReader{r: zr, left: limit}
 	var f File
 	dec := json.NewDecoder(limited)
 	if err := dec.Decode(&f); err != nil {
 		if limited.exceeded {
-			return nil, nil, fmt.Errorf("%s expands to more than %d GiB; refusing to read it", name, MaxFileSize>>30)
+			return nil, nil, fmt.Errorf("%s expands to more than %d MiB; refusing to read it", name, limit>>20)
 		}
 		var syntax *json.SyntaxError
 		var typeErr *json.UnmarshalTypeError
