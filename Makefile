@@ -9,19 +9,20 @@ LDFLAGS := -s -w -X github.com/alertmend/kubectl-alertmend/pkg/version.Version=$
 FUZZTIME ?= 20s
 SIZES    ?= 10000
 RUNS     ?= 3
-PLATFORMS := linux/amd64 linux/arm64 darwin/amd64 darwin/arm64 windows/amd64
+RELEASE_PLATFORMS ?= host
 
-.PHONY: help build install demo tools test test-unit fuzz corpus bench check dist clean
+.PHONY: help build install demo tools test test-unit fuzz corpus bench check release-check dist clean
 
 help: ## Show this help
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
 
 build: ## Build bin/kubectl-alertmend
 	go build -ldflags "$(LDFLAGS)" -o bin/$(BINARY) ./cmd/kubectl-alertmend
 
-install: build ## Install kubectl-alertmend into BINDIR (default /usr/local/bin), so `kubectl alertmend` works
+install: build ## Install kubectl-alertmend and its kubectl completion script into BINDIR (default /usr/local/bin)
 	install -d $(BINDIR)
 	install -m 0755 bin/$(BINARY) $(BINDIR)/$(BINARY)
+	install -m 0755 cmd/kubectl_complete-alertmend/kubectl_complete-alertmend $(BINDIR)/kubectl_complete-alertmend
 
 demo: build tools ## Start a local control plane, load an incident scenario, diagnose it, stop
 	go run ./hack/demo -binary bin/$(BINARY)
@@ -29,16 +30,19 @@ demo: build tools ## Start a local control plane, load an incident scenario, dia
 tools: ## Build the test control plane (kube-apiserver, etcd) once per machine
 	go run ./hack/ensure-tools
 
-test: check tools ## Run the whole test suite: unit, end-to-end against a real API server, fuzzing
+test: check tools release-check ## Run the whole test suite: unit, end-to-end against a real API server, fuzzing, release check
 	go test -race -timeout 20m ./...
 	$(MAKE) fuzz
 
 test-unit: ## Only the tests that need no control plane
 	go test ./pkg/check/... ./pkg/engine/... ./pkg/render/... ./pkg/snapshot/... ./checks/...
 
-fuzz: ## Fuzz the manifest loader and the Corefile parser, each for FUZZTIME
+fuzz: ## Fuzz every loader and parser of outside input, each for FUZZTIME
 	go test -run '^$$' -fuzz '^FuzzLoad$$' -fuzztime $(FUZZTIME) ./pkg/snapshot
+	go test -run '^$$' -fuzz '^FuzzReadFile$$' -fuzztime $(FUZZTIME) ./pkg/snapshot
 	go test -run '^$$' -fuzz '^FuzzParseCorefile$$' -fuzztime $(FUZZTIME) ./checks/dns
+	go test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./pkg/config
+	go test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./pkg/cmdline
 
 bench: build tools ## Time diagnose, rbac-audit and -f on a seeded local control plane (SIZES=1000,10000,50000 RUNS=3), and the Go benchmarks
 	go test -run '^$$' -bench . -benchmem ./checks/...
@@ -47,20 +51,16 @@ bench: build tools ## Time diagnose, rbac-audit and -f on a seeded local control
 corpus: ## Measure agreement with other tools' labelled fixtures in ../shared/corpus
 	go run ./hack/corpus -corpus ../shared/corpus
 
+release-check: ## Check the release offline: goreleaser check and snapshot archives (RELEASE_PLATFORMS=host or all), .krew.yaml validated and installed by krew
+	go run ./hack/release-check -platforms $(RELEASE_PLATFORMS)
+
 check: ## gofmt and go vet
 	@unformatted=$$(gofmt -l cmd pkg checks internal hack); \
 	if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted"; exit 1; fi
 	go vet ./...
 
-dist: ## Cross-compile release archives into dist/ (for the krew manifest)
-	rm -rf dist && mkdir -p dist
-	for p in $(PLATFORMS); do \
-	  os=$${p%/*}; arch=$${p#*/}; ext=; [ $$os = windows ] && ext=.exe; \
-	  dir=dist/$(BINARY)_$${os}_$${arch}; mkdir -p $$dir; \
-	  CGO_ENABLED=0 GOOS=$$os GOARCH=$$arch go build -ldflags "$(LDFLAGS)" -o $$dir/$(BINARY)$$ext ./cmd/kubectl-alertmend || exit 1; \
-	  cp LICENSE $$dir/; tar -C $$dir -czf $$dir.tar.gz .; rm -rf $$dir; \
-	done
-	cd dist && sha256sum *.tar.gz > checksums.txt
+dist: ## Build every platform's release archives into dist/ with goreleaser, and check them with krew
+	go run ./hack/release-check -platforms all
 
 clean: ## Remove build output
 	rm -rf bin dist

@@ -84,6 +84,24 @@ func EnsureKubeScore(ctx context.Context, log io.Writer) (string, error) {
 	return paths["kube-score"], err
 }
 
+// ReleaseTools are the programs `make release-check` runs against .goreleaser.yaml and .krew.yaml.
+type ReleaseTools struct {
+	Goreleaser           string
+	Krew                 string
+	ValidateKrewManifest string
+}
+
+// EnsureReleaseTools returns goreleaser, krew and krew's manifest validator, building any that
+// are missing.
+func EnsureReleaseTools(ctx context.Context, log io.Writer) (ReleaseTools, error) {
+	paths, err := ensure(ctx, log, []tool{
+		{name: "goreleaser", dir: "goreleaser", pkg: "github.com/goreleaser/goreleaser/v2"},
+		{name: "krew", dir: "krew", pkg: "sigs.k8s.io/krew/cmd/krew"},
+		{name: "validate-krew-manifest", dir: "krew", pkg: "sigs.k8s.io/krew/cmd/validate-krew-manifest"},
+	})
+	return ReleaseTools{Goreleaser: paths["goreleaser"], Krew: paths["krew"], ValidateKrewManifest: paths["validate-krew-manifest"]}, err
+}
+
 // ensure builds the tools that are not in the cache yet, under the cache's lock, and returns
 // their paths by name.
 func ensure(ctx context.Context, log io.Writer, wanted []tool) (map[string]string, error) {

@@ -1,11 +1,15 @@
 package cmd
 
 import (
+	"encoding/xml"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/owenrumney/go-sarif/v3/pkg/report/v210/sarif"
+
+	"github.com/alertmend/kubectl-alertmend/pkg/check"
 	"github.com/alertmend/kubectl-alertmend/pkg/report"
 )
 
@@ -189,4 +193,53 @@ func TestObjectFocus(t *testing.T) {
 	}
 	assertCleanFailure(t, admin(t, "diagnose", "--object", "widget/x"), `unknown type "widget"`)
 	assertCleanFailure(t, admin(t, "diagnose", "--object", "cart"), "want TYPE/NAME")
+}
+
+// TestGateFormatsOnTheCluster runs the gate in every machine format against the scenario: the
+// exit code does not depend on the format, SARIF passes its schema, JUnit has a failure per
+// failing object, and the Markdown checklist an item per finding.
+func TestGateFormatsOnTheCluster(t *testing.T) {
+	reference := admin(t, "diagnose", "-o", "json").report(t)
+	failing := 0
+	for _, f := range reference.Findings {
+		if f.Severity.AtLeast(check.High) {
+			failing += max(1, len(f.Objects))
+		}
+	}
+
+	sarifRun := admin(t, "diagnose", "-o", "sarif")
+	if sarifRun.code != report.ExitGateFailed {
+		t.Errorf("-o sarif: exit %d", sarifRun.code)
+	}
+	doc, err := sarif.FromString(sarifRun.stdout)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := doc.Validate(); err != nil {
+		t.Errorf("SARIF output fails the 2.1.0 schema: %v", err)
+	}
+	if len(doc.Runs) != 1 || len(doc.Runs[0].Results) != len(reference.Findings) {
+		t.Errorf("SARIF results: %d, want %d", len(doc.Runs[0].Results), len(reference.Findings))
+	}
+
+	junitRun := admin(t, "diagnose", "-o", "junit")
+	var suites struct {
+		Failures int `xml:"failures,attr"`
+		Skipped  int `xml:"skipped,attr"`
+	}
+	if err := xml.Unmarshal([]byte(junitRun.stdout), &suites); err != nil {
+		t.Fatalf("-o junit is not XML: %v", err)
+	}
+	if junitRun.code != report.ExitGateFailed || suites.Failures != failing || suites.Skipped != len(reference.NotEvaluated) {
+		t.Errorf("-o junit: exit %d, %d failures (want %d), %d skipped (want %d)", junitRun.code, suites.Failures, failing,
+			suites.Skipped, len(reference.NotEvaluated))
+	}
+	if r := admin(t, "diagnose", "-o", "junit", "--fail-on", "none"); r.code != report.ExitIncomplete || strings.Contains(r.stdout, "<failure") {
+		t.Errorf("-o junit --fail-on none: exit %d, failures present: %v", r.code, strings.Contains(r.stdout, "<failure"))
+	}
+
+	md := admin(t, "diagnose", "-o", "markdown")
+	if md.code != report.ExitGateFailed || strings.Count(md.stdout, "\n- [ ] ") != len(reference.Findings) || strings.Contains(md.stdout, "\x1b") {
+		t.Errorf("-o markdown: exit %d, %d items, want %d", md.code, strings.Count(md.stdout, "\n- [ ] "), len(reference.Findings))
+	}
 }

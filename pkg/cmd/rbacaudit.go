@@ -35,9 +35,7 @@ type RBACAuditOptions struct {
 
 func newRBACAuditCommand(configFlags *genericclioptions.ConfigFlags, streams genericiooptions.IOStreams, env Environment) *cobra.Command {
 	o := &RBACAuditOptions{DiagnoseOptions: &DiagnoseOptions{configFlags: configFlags, streams: streams, env: env, Thresholds: checks.DefaultOptions()}}
-	o.catalog = func(m check.Meta) bool {
-		return m.Category == check.CategoryRBAC || m.ID == "apiserver-anonymous-binding"
-	}
+	o.catalog = rbacAuditRuns
 	cmd := &cobra.Command{
 		Use:   "rbac-audit [--subject KIND:NAME | --who-can VERB RESOURCE[/SUBRESOURCE]]",
 		Short: "Find who can take over the cluster: risky RBAC subjects, one subject's permissions, or who may do something",
@@ -85,6 +83,12 @@ bootstrap bindings are known defaults and not reported.
 	f.StringVar(&o.Subject, "subject", "", "Show everything this subject may do: sa:NAMESPACE/NAME, user:NAME or group:NAME")
 	f.BoolVar(&o.WhoCan, "who-can", false, "Show every subject allowed VERB on RESOURCE (two arguments)")
 	return cmd
+}
+
+// rbacAuditRuns narrows the catalog to what rbac-audit runs: the RBAC checks and the one
+// API server check about a binding.
+func rbacAuditRuns(m check.Meta) bool {
+	return m.Category == check.CategoryRBAC || m.ID == "apiserver-anonymous-binding"
 }
 
 func (o *RBACAuditOptions) validateMode(cmd *cobra.Command) error {

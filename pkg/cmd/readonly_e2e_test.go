@@ -1,13 +1,23 @@
 package cmd
 
-import "testing"
+import (
+	"path/filepath"
+	"testing"
+)
 
 // Read-only, proven by the API server's own audit log: every request the tool made in this
 // package's tests is a get, list or watch, and none touches Secrets.
 func TestEveryRequestIsReadOnly(t *testing.T) {
-	// Make sure there is something to audit even when this test runs alone.
+	// Every command that reads a cluster, in each of its modes, so that the audit log below
+	// holds their requests even when this test runs alone.
 	admin(t, "diagnose")
 	as(t, "shop-viewer", "diagnose", "-n", "shop")
+	admin(t, "rbac-audit")
+	admin(t, "rbac-audit", "--subject", "sa:ci/deployer")
+	admin(t, "rbac-audit", "--who-can", "get", "secrets", "-n", "kube-system")
+	if r := admin(t, "snapshot", "-o", filepath.Join(t.TempDir(), "s.gz")); r.code != 0 {
+		t.Fatalf("snapshot: exit %d: %s", r.code, r.stderr)
+	}
 
 	events, err := cluster.AuditEvents("kubectl-alertmend/")
 	if err != nil {

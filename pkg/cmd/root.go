@@ -69,10 +69,12 @@ It only reads: it never changes the cluster and never reads Secrets.
 	root.AddCommand(
 		newDiagnoseCommand(configFlags, streams, env),
 		newRBACAuditCommand(configFlags, streams, env),
+		newSnapshotCommand(configFlags, streams, env),
 		newChecksCommand(streams),
 		newExplainCommand(streams),
 		newVersionCommand(streams),
 	)
+	registerCompletions(root)
 	return root
 }
 

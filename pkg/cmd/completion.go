@@ -1,0 +1,184 @@
+package cmd
+
+import (
+	"slices"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/alertmend/kubectl-alertmend/checks"
+	"github.com/alertmend/kubectl-alertmend/pkg/check"
+	"github.com/alertmend/kubectl-alertmend/pkg/render"
+)
+
+// registerCompletions teaches `__complete` (and so the bash, zsh, fish and PowerShell scripts
+// of `completion`, and kubectl's plugin completion) the values of the flags that take a fixed
+// set, on every command that has them, and the check IDs `explain` takes. Flags are matched
+// by name, so a command added later gets the same completion for the same flag.
+func registerCompletions(root *cobra.Command) {
+	walkCommands(root, func(c *cobra.Command) {
+		for name, complete := range flagCompletions(c) {
+			if c.Flags().Lookup(name) == nil || complete == nil {
+				continue
+			}
+			// The only possible error is a second registration for the same flag, which the
+			// walk cannot cause: every command and so every local flag is visited once.
+			_ = c.RegisterFlagCompletionFunc(name, complete)
+		}
+		if c.Flags().Lookup("filename") != nil {
+			// -f takes manifests (or a directory of them, or - for stdin). The only error is a
+			// missing flag, checked just above.
+			_ = c.MarkFlagFilename("filename", "yaml", "yml", "json")
+		}
+		if c.Name() == "explain" && c.ValidArgsFunction == nil {
+			c.ValidArgsFunction = completeExplainArgs
+		}
+	})
+}
+
+func walkCommands(c *cobra.Command, visit func(*cobra.Command)) {
+	visit(c)
+	for _, sub := range c.Commands() {
+		walkCommands(sub, visit)
+	}
+}
+
+// flagCompletions maps a flag name to how its values complete on command c; a nil entry means
+// c's values for that flag are not known here.
+func flagCompletions(c *cobra.Command) map[string]cobra.CompletionFunc {
+	ids := func() []cobra.Completion { return checkIDChoices(c.Name()) }
+	noFiles := cobra.NoFileCompletions
+	return map[string]cobra.CompletionFunc{
+		"checks":   completeList(ids),
+		"skip":     completeList(ids),
+		"category": completeList(categoryChoices),
+		"output":   completeOne(outputChoices(c.Name())),
+		"fail-on":  completeOne(failOnChoices),
+		"color":    completeOne(colorChoices),
+		"subject":  completeSubjectKind,
+		// Values that are never file names: without this the shell offers the current directory.
+		"chunk-size":               noFiles,
+		"memory-overcommit-ratio":  noFiles,
+		"netpol-system-namespaces": noFiles,
+		"prometheus-url":           noFiles,
+	}
+}
+
+// checkIDChoices lists the check IDs the named command accepts, each with its title.
+func checkIDChoices(command string) []cobra.Completion {
+	var choices []cobra.Completion
+	for _, c := range checks.All(checks.DefaultOptions()) {
+		m := c.Meta()
+		if command == "rbac-audit" && !rbacAuditRuns(m) {
+			continue
+		}
+		choices = append(choices, cobra.CompletionWithDesc(m.ID, m.Title))
+	}
+	return choices
+}
+
+func categoryChoices() []cobra.Completion {
+	var choices []cobra.Completion
+	for _, c := range check.Categories() {
+		choices = append(choices, string(c))
+	}
+	return choices
+}
+
+// outputChoices lists the -o values of the named command, or nil when they are not known here.
+func outputChoices(command string) func() []cobra.Completion {
+	switch command {
+	case "diagnose", "rbac-audit":
+		// Read when completing, not when registering: the report formats grow over time.
+		return func() []cobra.Completion {
+			var choices []cobra.Completion
+			for _, f := range render.Formats() {
+				choices = append(choices, string(f))
+			}
+			return choices
+		}
+	case "checks":
+		return fixedChoices("table", "wide", "json", "yaml")
+	case "version":
+		return fixedChoices("json", "yaml")
+	}
+	return nil
+}
+
+func failOnChoices() []cobra.Completion {
+	var choices []cobra.Completion
+	for _, s := range check.Severities() {
+		choices = append(choices, string(s))
+	}
+	return append(choices, cobra.CompletionWithDesc("none", "never fail on findings"))
+}
+
+func colorChoices() []cobra.Completion {
+	return []cobra.Completion{
+		cobra.CompletionWithDesc("auto", "on a terminal, unless NO_COLOR is set"),
+		cobra.CompletionWithDesc("always", "even through a pipe"),
+		cobra.CompletionWithDesc("never", "plain text"),
+	}
+}
+
+func fixedChoices(values ...string) func() []cobra.Completion {
+	return func() []cobra.Completion { return values }
+}
+
+// completeOne completes a flag that takes one value from choices.
+func completeOne(choices func() []cobra.Completion) cobra.CompletionFunc {
+	if choices == nil {
+		return nil
+	}
+	return func(_ *cobra.Command, _ []string, toComplete string) ([]cobra.Completion, cobra.ShellCompDirective) {
+		return matching(choices(), "", toComplete, nil), cobra.ShellCompDirectiveNoFileComp
+	}
+}
+
+// completeList completes a comma-separated list: only the part after the last comma is being
+// typed, so the candidates carry the finished part in front and leave out what it already names.
+func completeList(choices func() []cobra.Completion) cobra.CompletionFunc {
+	return func(_ *cobra.Command, _ []string, toComplete string) ([]cobra.Completion, cobra.ShellCompDirective) {
+		done, partial := "", toComplete
+		if i := strings.LastIndex(toComplete, ","); i >= 0 {
+			done, partial = toComplete[:i+1], toComplete[i+1:]
+		}
+		chosen := strings.Split(strings.TrimSuffix(done, ","), ",")
+		return matching(choices(), done, partial, chosen), cobra.ShellCompDirectiveNoFileComp
+	}
+}
+
+// matching keeps the choices whose value starts with partial and is not in exclude, prefixed.
+func matching(choices []cobra.Completion, prefix, partial string, exclude []string) []cobra.Completion {
+	var out []cobra.Completion
+	for _, choice := range choices {
+		value, _, _ := strings.Cut(choice, "\t")
+		if !strings.HasPrefix(value, partial) || slices.Contains(exclude, value) {
+			continue
+		}
+		out = append(out, prefix+choice)
+	}
+	return out
+}
+
+// completeSubjectKind offers the three subject kinds of --subject; the name after the colon is
+// the user's to type.
+func completeSubjectKind(_ *cobra.Command, _ []string, toComplete string) ([]cobra.Completion, cobra.ShellCompDirective) {
+	if strings.Contains(toComplete, ":") {
+		return nil, cobra.ShellCompDirectiveNoFileComp
+	}
+	kinds := []cobra.Completion{
+		cobra.CompletionWithDesc("sa:", "a service account, sa:NAMESPACE/NAME"),
+		cobra.CompletionWithDesc("user:", "a user, user:NAME"),
+		cobra.CompletionWithDesc("group:", "a group, group:NAME"),
+	}
+	return matching(kinds, "", toComplete, nil), cobra.ShellCompDirectiveNoFileComp | cobra.ShellCompDirectiveNoSpace
+}
+
+// completeExplainArgs completes the one check ID `explain` takes.
+func completeExplainArgs(_ *cobra.Command, args []string, toComplete string) ([]cobra.Completion, cobra.ShellCompDirective) {
+	if len(args) > 0 {
+		return nil, cobra.ShellCompDirectiveNoFileComp
+	}
+	return matching(checkIDChoices("explain"), "", toComplete, nil), cobra.ShellCompDirectiveNoFileComp
+}

@@ -1,0 +1,136 @@
+package cmd
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"k8s.io/cli-runtime/pkg/genericclioptions"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
+
+	"github.com/alertmend/kubectl-alertmend/checks"
+	"github.com/alertmend/kubectl-alertmend/pkg/check"
+	"github.com/alertmend/kubectl-alertmend/pkg/collect"
+	"github.com/alertmend/kubectl-alertmend/pkg/engine"
+	"github.com/alertmend/kubectl-alertmend/pkg/snapshot"
+	"github.com/alertmend/kubectl-alertmend/pkg/version"
+)
+
+// SnapshotOptions are the flags of `snapshot`; reading the cluster is diagnose's.
+type SnapshotOptions struct {
+	*DiagnoseOptions
+	OutputFile string
+}
+
+func newSnapshotCommand(configFlags *genericclioptions.ConfigFlags, streams genericiooptions.IOStreams, env Environment) *cobra.Command {
+	o := &SnapshotOptions{DiagnoseOptions: &DiagnoseOptions{configFlags: configFlags, streams: streams, env: env, Thresholds: checks.DefaultOptions()}}
+	cmd := &cobra.Command{
+		Use:   "snapshot -o FILE",
+		Short: "Record what the checks read from the cluster, to diagnose it elsewhere with diagnose --snapshot",
+		Long: `snapshot reads the cluster once, as diagnose does, and writes what the checks need to a
+compressed file, so someone without access to the cluster can run the same diagnosis:
+
+  kubectl alertmend diagnose --snapshot FILE
+
+The file never holds Secrets (they are never read). ConfigMaps keep only the data checks read (the
+CoreDNS Corefile, kube-proxy's configuration); environment variable values, kubectl's
+last-applied-configuration annotations and managed fields are left out. Object names, labels,
+annotations, images and commands are in it: share it as you would share "kubectl get -o yaml".`,
+		Example: `  # Record the current context's cluster
+  kubectl alertmend snapshot -o incident.alertmend.gz
+
+  # Replay it on another machine
+  kubectl alertmend diagnose --snapshot incident.alertmend.gz`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if o.OutputFile == "" {
+				return failed("-o FILE is required: where to write the snapshot")
+			}
+			if nsFlag := cmd.Flag("namespace"); nsFlag != nil && nsFlag.Changed {
+				o.namespace = nsFlag.Value.String()
+			}
+			if err := o.Validate(); err != nil {
+				return err
+			}
+			return o.Run(cmd.Context())
+		},
+	}
+	f := cmd.Flags()
+	f.StringVarP(&o.OutputFile, "output", "o", "", "File to write the snapshot to (gzip-compressed JSON)")
+	f.Int64Var(&o.ChunkSize, "chunk-size", collect.DefaultChunkSize, "List objects from the API server in pages of this size; 0 lists each kind in one response")
+	f.StringVar(&o.PrometheusURL, "prometheus-url", "", "Prometheus to read node_exporter's conntrack series from (see diagnose --help)")
+	return cmd
+}
+
+// Run reads every kind the catalog needs and writes the file; nothing is written on failure.
+func (o *SnapshotOptions) Run(ctx context.Context) error {
+	plan, err := engine.Select(checks.All(o.Thresholds), engine.Selection{}, snapshot.SourceCluster)
+	if err != nil {
+		return failed("%v", err)
+	}
+	kinds := withKind(plan.Kinds(), snapshot.KindNamespaces)
+	snap, err := o.collect(ctx, kinds)
+	if err != nil {
+		return err
+	}
+	snap.CollectedAt = o.env.Now()
+	keep := checks.ConfigMapKeys(snap)
+	file := snapshot.Record(snap, kinds, keep, "kubectl-alertmend "+version.Get().Version)
+
+	// Write beside the target and rename, so a failed run never leaves half a snapshot.
+	dir := filepath.Dir(o.OutputFile)
+	tmp, err := os.CreateTemp(dir, ".alertmend-snapshot-*")
+	if err != nil {
+		return failed("cannot write the snapshot in %s: %v", dir, err)
+	}
+	defer os.Remove(tmp.Name())
+	if err := file.Write(tmp); err != nil {
+		tmp.Close()
+		return failed("writing the snapshot: %v", err)
+	}
+	if err := tmp.Close(); err != nil {
+		return failed("writing the snapshot: %v", err)
+	}
+	if err := os.Rename(tmp.Name(), o.OutputFile); err != nil {
+		return failed("writing the snapshot: %v", err)
+	}
+	info, err := os.Stat(o.OutputFile)
+	if err != nil {
+		return failed("writing the snapshot: %v", err)
+	}
+	var kept []string
+	for _, k := range keep {
+		kept = append(kept, fmt.Sprintf("%s/%s key %s", k.Namespace, k.Name, k.Key))
+	}
+	if len(kept) == 0 {
+		kept = []string{"none"}
+	}
+	fmt.Fprintf(o.streams.ErrOut, "recorded %s of %s to %s (%s)\n", check.Plural(countObjects(file), "object", "objects"),
+		check.Plural(len(kinds), "kind", "kinds"), o.OutputFile, humanBytes(info.Size()))
+	fmt.Fprintf(o.streams.ErrOut, "ConfigMap data kept: %s\n", strings.Join(kept, ", "))
+	if len(snap.Unavailable) > 0 {
+		fmt.Fprintf(o.streams.ErrOut, "not readable, recorded as such: %s\n", check.Plural(len(snap.Unavailable), "kind", "kinds"))
+	}
+	return nil
+}
+
+func countObjects(f *snapshot.File) int {
+	return len(f.Namespaces) + len(f.Nodes) + len(f.Pods) + len(f.Deployments) + len(f.ReplicaSets) + len(f.StatefulSets) +
+		len(f.DaemonSets) + len(f.Jobs) + len(f.CronJobs) + len(f.LimitRanges) + len(f.ResourceQuotas) + len(f.PodMetrics) +
+		len(f.Services) + len(f.EndpointSlices) + len(f.PodDisruptionBudgets) + len(f.ConfigMaps) + len(f.NetworkPolicies) +
+		len(f.Ingresses) + len(f.Events) + len(f.ServiceAccounts) + len(f.ClusterRoleBindings) + len(f.RoleBindings) +
+		len(f.ClusterRoles) + len(f.Roles)
+}
+
+func humanBytes(n int64) string {
+	switch {
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%d bytes", n)
+}
