@@ -15,6 +15,11 @@ import (
 func main() {
 	tuneGC(os.Getenv, cgroupMemoryLimit())
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	go func() {
+		// After the first Ctrl-C the run winds down; a second one ends the process at once.
+		<-ctx.Done()
+		stop()
+	}()
 	streams := genericiooptions.IOStreams{In: os.Stdin, Out: os.Stdout, ErrOut: os.Stderr}
 	code := cmd.Execute(ctx, cmd.NewRootCommand(streams, cmd.OSEnvironment()), os.Args[1:], os.Stderr)
 	stop()

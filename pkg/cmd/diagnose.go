@@ -33,6 +33,10 @@ import (
 	"github.com/alertmend/kubectl-alertmend/pkg/version"
 )
 
+// defaultTimeout bounds reading the cluster, so a server that accepts connections but never
+// answers cannot hang a run; a large cluster is read in seconds.
+const defaultTimeout = 5 * time.Minute
+
 // defaultReachTimeout bounds the first request when --request-timeout is not set, so an
 // unreachable server fails with one line instead of hanging.
 const defaultReachTimeout = 30 * time.Second
@@ -63,9 +67,12 @@ type DiagnoseOptions struct {
 	Object string
 	// SnapshotFile is --snapshot: replay a recorded snapshot instead of reading a cluster.
 	SnapshotFile string
+	// Timeout bounds reading the cluster; what is not read by then is not evaluated.
+	Timeout time.Duration
 
 	// catalog narrows the checks a command runs (rbac-audit runs the RBAC ones); nil keeps all.
 	catalog func(check.Meta) bool
+	permissionsFlag
 
 	format    render.Format
 	failOn    check.Severity
@@ -106,7 +113,10 @@ a deploy; checks that judge live status are left out then.
   kubectl alertmend diagnose -n shop --object pod/cart-7d9f8-x2x4q
 
   # Replay a snapshot someone recorded with "kubectl alertmend snapshot"
-  kubectl alertmend diagnose --snapshot incident.alertmend.gz`,
+  kubectl alertmend diagnose --snapshot incident.alertmend.gz
+
+  # Before a run: what would be read, and what may this identity read?
+  kubectl alertmend diagnose --explain-permissions`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := o.Complete(cmd); err != nil {
@@ -137,6 +147,7 @@ func (o *DiagnoseOptions) addReportFlags(f *pflag.FlagSet) {
 	f.StringVarP(&o.Output, "output", "o", "", "Output format: "+formatNames()+" (default pretty on a terminal, table otherwise)")
 	f.StringVar(&o.FailOn, "fail-on", "high", "Exit 1 when a finding is at least this severe: critical, high, medium, low, info, or none")
 	f.StringVar(&o.Color, "color", "auto", "Colour the pretty output: auto (on a terminal, unless NO_COLOR is set), always, never")
+	f.DurationVar(&o.Timeout, "timeout", defaultTimeout, "Stop reading the cluster after this long and report on what was read; the rest is not evaluated, with the reason (0: no limit)")
 	f.Int64Var(&o.ChunkSize, "chunk-size", collect.DefaultChunkSize, "List objects from the API server in pages of this size; 0 lists each kind in one response")
 	f.StringVar(&o.ConfigFile, "config", "", "Config file with failOn, severity overrides and ignore rules (default "+config.DefaultFile+" in the working directory, if present)")
 	f.BoolVar(&o.ShowSuppressed, "show-suppressed", false, "Also show the findings that ignore annotations or rules silenced, and by what")
@@ -144,6 +155,7 @@ func (o *DiagnoseOptions) addReportFlags(f *pflag.FlagSet) {
 	f.StringVar(&o.WriteBaseline, "write-baseline", "", "Record the current findings in this baseline file (they then do not fail this run's gate)")
 	f.StringVar(&o.Object, "object", "", "Only the findings about this object (TYPE/NAME, e.g. pod/cart-1 or deployment/cart, in -n's namespace), what manages it and, for a pod, its node")
 	f.StringVar(&o.SnapshotFile, "snapshot", "", "Diagnose a snapshot recorded by `kubectl alertmend snapshot` instead of a live cluster")
+	o.addExplainPermissionsFlag(f)
 	f.StringVar(&o.PrometheusURL, "prometheus-url", "", "Prometheus to read node_exporter's conntrack series from (e.g. http://localhost:9090 after kubectl port-forward); "+
 		"without it, a Prometheus Service in the cluster is queried through the API server's service proxy")
 }
@@ -261,6 +273,9 @@ func (o *DiagnoseOptions) Validate() error {
 	if o.Thresholds.Resources.MemoryOvercommitRatio < 1 {
 		return failed("invalid --memory-overcommit-ratio %g: must be 1 or more", o.Thresholds.Resources.MemoryOvercommitRatio)
 	}
+	if o.Timeout < 0 {
+		return failed("invalid --timeout %s: must be 0 (no limit) or more", o.Timeout)
+	}
 	if o.ChunkSize < 0 {
 		return failed("invalid --chunk-size %d: must be 0 (no paging) or more", o.ChunkSize)
 	}
@@ -292,6 +307,11 @@ func (o *DiagnoseOptions) Run(ctx context.Context) error {
 	if nothingToRun && len(plan.LiveOnlyLeftOut) == 0 {
 		return failed("the selection matches no check (see `kubectl alertmend checks`)")
 	}
+	// Namespaces too, for their ignore annotations; not being allowed to list them blinds no check that did not ask.
+	liveKinds := withKind(plan.Kinds(), snapshot.KindNamespaces)
+	if o.explain {
+		return o.explainPermissions(ctx, plan, liveKinds)
+	}
 	var snap *snapshot.Snapshot
 	switch {
 	case o.SnapshotFile != "":
@@ -299,8 +319,7 @@ func (o *DiagnoseOptions) Run(ctx context.Context) error {
 	case source == snapshot.SourceManifests:
 		snap, err = o.loadManifests()
 	default:
-		// Namespaces too, for their ignore annotations; not being allowed to list them blinds no check that did not ask.
-		snap, err = o.collect(ctx, withKind(plan.Kinds(), snapshot.KindNamespaces))
+		snap, err = o.collect(ctx, liveKinds)
 	}
 	if err != nil {
 		return err
@@ -441,6 +460,11 @@ func (o *DiagnoseOptions) collect(ctx context.Context, kinds []snapshot.Kind) (*
 	}
 
 	progress := startProgress(o.streams.ErrOut, o.env.IsTerminal(o.streams.ErrOut), len(kinds))
+	if o.Timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, o.Timeout)
+		defer cancel()
+	}
 	snap, err := collect.Collect(ctx, clients, kinds, collect.Options{
 		Namespace: o.namespace,
 		ChunkSize: o.ChunkSize,

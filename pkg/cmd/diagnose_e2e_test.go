@@ -164,17 +164,21 @@ func TestDiagnoseSelectionAndGate(t *testing.T) {
 
 func TestDiagnoseUsageErrors(t *testing.T) {
 	cases := map[string][]string{
-		`unknown check "nope" in --checks`:   {"diagnose", "--checks", "nope"},
-		`unknown check "nope" in --skip`:     {"diagnose", "--skip", "nope"},
-		`unknown category "misc"`:            {"diagnose", "--category", "misc"},
-		`the selection matches no check`:     {"diagnose", "--checks", "pod-crashloop", "--skip", "pod-crashloop"},
-		`invalid --fail-on`:                  {"diagnose", "--fail-on", "severe"},
-		`invalid --output`:                   {"diagnose", "-o", "xml"},
-		`invalid --color "sometimes"`:        {"diagnose", "--color", "sometimes"},
-		`unknown flag: --bogus`:              {"diagnose", "--bogus"},
-		`unknown command "diagnoze"`:         {"diagnoze"},
-		`explain takes exactly one check ID`: {"explain"},
-		`unknown check "nope"`:               {"explain", "nope"},
+		`unknown check "nope" in --checks`:                     {"diagnose", "--checks", "nope"},
+		`unknown check "nope" in --skip`:                       {"diagnose", "--skip", "nope"},
+		`unknown category "misc"`:                              {"diagnose", "--category", "misc"},
+		`the selection matches no check`:                       {"diagnose", "--checks", "pod-crashloop", "--skip", "pod-crashloop"},
+		`invalid --fail-on`:                                    {"diagnose", "--fail-on", "severe"},
+		`invalid --output`:                                     {"diagnose", "-o", "xml"},
+		`invalid --color "sometimes"`:                          {"diagnose", "--color", "sometimes"},
+		`unknown flag: --bogus`:                                {"diagnose", "--bogus"},
+		`unknown command "diagnoze"`:                           {"diagnoze"},
+		`explain takes exactly one check ID`:                   {"explain"},
+		`unknown check "nope"`:                                 {"explain", "nope"},
+		`invalid --timeout -1s`:                                {"diagnose", "--timeout", "-1s"},
+		`invalid argument "soon" for "--timeout"`:              {"diagnose", "--timeout", "soon"},
+		`--explain-permissions asks the cluster`:               {"diagnose", "--explain-permissions", "-f", "-"},
+		`--explain-permissions explains the audit's own reads`: {"rbac-audit", "--explain-permissions", "--subject", "user:x"},
 	}
 	for want, args := range cases {
 		r := admin(t, args...)

@@ -97,6 +97,8 @@ func (o *RBACAuditOptions) validateMode(cmd *cobra.Command) error {
 		return usageError(cmd, fmt.Errorf("--subject and --who-can are separate questions: give one"))
 	case o.WhoCan && len(o.args) != 2:
 		return usageError(cmd, fmt.Errorf("--who-can takes two arguments, VERB and RESOURCE (e.g. --who-can get secrets), got %d", len(o.args)))
+	case o.explain && (o.Subject != "" || o.WhoCan):
+		return usageError(cmd, fmt.Errorf("--explain-permissions explains the audit's own reads; it does not combine with --subject or --who-can"))
 	case !o.WhoCan && len(o.args) > 0:
 		return usageError(cmd, fmt.Errorf("unexpected arguments %q (did you mean --who-can?)", o.args))
 	}

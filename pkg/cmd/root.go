@@ -5,6 +5,7 @@ package cmd
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -12,8 +13,10 @@ import (
 
 	"github.com/mattn/go-isatty"
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
+	"k8s.io/klog/v2"
 
 	"github.com/alertmend/kubectl-alertmend/pkg/report"
 )
@@ -42,7 +45,8 @@ const exitCodesHelp = `Exit codes:
   0  no finding at or above --fail-on
   1  at least one finding at or above --fail-on (the gate failed)
   2  the tool could not do its job: bad flags, unreadable input, unreachable cluster
-  3  nothing at or above --fail-on, but some selected checks were not evaluated`
+  3  nothing at or above --fail-on, but some selected checks were not evaluated
+  130  interrupted (Ctrl-C) before the report was written`
 
 // NewRootCommand builds `kubectl alertmend` and its subcommands.
 func NewRootCommand(streams genericiooptions.IOStreams, env Environment) *cobra.Command {
@@ -63,6 +67,7 @@ It only reads: it never changes the cluster and never reads Secrets.
 	root.SetOut(streams.Out)
 	root.SetErr(streams.ErrOut)
 	configFlags.AddFlags(root.PersistentFlags())
+	addVerbosityFlag(root.PersistentFlags())
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return usageError(c, err)
 	})
@@ -86,6 +91,12 @@ func Execute(ctx context.Context, root *cobra.Command, args []string, stderr io.
 	if err == nil {
 		return 0
 	}
+	if errors.Is(ctx.Err(), context.Canceled) {
+		// Ctrl-C: whatever failed after it failed because of it. Nothing was written to stdout,
+		// since reports are written whole, at the end.
+		fmt.Fprintln(stderr, "error: interrupted")
+		return report.ExitInterrupted
+	}
 	var exit *ExitError
 	if !errors.As(err, &exit) {
 		// Errors cobra raises itself (unknown command, wrong number of arguments) are usage errors.
@@ -95,6 +106,17 @@ func Execute(ctx context.Context, root *cobra.Command, args []string, stderr io.
 		fmt.Fprintf(stderr, "error: %v\n", exit.Err)
 	}
 	return exit.Code
+}
+
+// addVerbosityFlag adds kubectl's -v/--v: client-go logs through klog, whose verbosity is
+// process-wide by its design, so the flag sets klog's own setting. At 6 and above client-go
+// logs each request, at 9 and above the headers (bearer tokens masked) and response bodies.
+func addVerbosityFlag(flags *pflag.FlagSet) {
+	klogFlags := flag.NewFlagSet("klog", flag.ContinueOnError)
+	klog.InitFlags(klogFlags)
+	verbosity := pflag.PFlagFromGoFlag(klogFlags.Lookup("v"))
+	verbosity.Usage = "Log level of the Kubernetes client on stderr, as kubectl's -v (6: each request, 8 and above: bodies)"
+	flags.AddFlag(verbosity)
 }
 
 // ExitError carries an exit code; a nil Err means the report already said everything.

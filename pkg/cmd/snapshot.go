@@ -60,6 +60,7 @@ annotations, images and commands are in it: share it as you would share "kubectl
 	}
 	f := cmd.Flags()
 	f.StringVarP(&o.OutputFile, "output", "o", "", "File to write the snapshot to (gzip-compressed JSON)")
+	f.DurationVar(&o.Timeout, "timeout", defaultTimeout, "Stop reading the cluster after this long and record what was read (0: no limit)")
 	f.Int64Var(&o.ChunkSize, "chunk-size", collect.DefaultChunkSize, "List objects from the API server in pages of this size; 0 lists each kind in one response")
 	f.StringVar(&o.PrometheusURL, "prometheus-url", "", "Prometheus to read node_exporter's conntrack series from (see diagnose --help)")
 	return cmd

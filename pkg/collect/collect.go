@@ -7,6 +7,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net"
+	"net/http"
 	"slices"
 	"sort"
 	"strings"
@@ -17,6 +20,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	utilnet "k8s.io/apimachinery/pkg/util/net"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	metricsv1beta1 "k8s.io/metrics/pkg/apis/metrics/v1beta1"
@@ -107,11 +111,12 @@ func Collect(ctx context.Context, clients Clients, kinds []snapshot.Kind, opts O
 	c := &collector{clients: clients, opts: opts, snap: snap}
 
 	var (
-		wg    sync.WaitGroup
-		mu    sync.Mutex
-		done  int
-		fatal error
-		slots = make(chan struct{}, max(limit, 1))
+		wg       sync.WaitGroup
+		mu       sync.Mutex
+		done     int
+		answered int   // kinds the server answered, with objects or a refusal
+		noAnswer error // the first kind that got no answer in time, and why
+		slots    = make(chan struct{}, max(limit, 1))
 	)
 	for _, kind := range kinds {
 		wg.Add(1)
@@ -122,11 +127,35 @@ func Collect(ctx context.Context, clients Clients, kinds []snapshot.Kind, opts O
 			err := c.list(ctx, kind)
 			mu.Lock()
 			defer mu.Unlock()
-			if err != nil {
-				if reason, ok := unavailableReason(kind, err); ok {
-					snap.MarkUnavailable(kind, reason)
-				} else if fatal == nil {
-					fatal = fmt.Errorf("listing %s: %w", kind, err)
+			reason, ok := unavailableReason(kind, err)
+			if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
+				// client-go cuts each request at --request-timeout with a deadline of its own.
+				reason = "timed out: no answer within --request-timeout"
+			}
+			// Probes say nothing about whether the server answers the lists the checks need.
+			counts := !kind.Info().Probe
+			switch {
+			case err == nil:
+				if counts {
+					answered++
+				}
+			case ok:
+				snap.MarkUnavailable(kind, reason)
+				var status apierrors.APIStatus
+				if errors.As(err, &status) {
+					if counts {
+						answered++ // a refusal or a server error is an answer
+					}
+				} else if noAnswer == nil && counts {
+					noAnswer = fmt.Errorf("listing %s: %s", kind, reason)
+				}
+			default:
+				// The server did not answer for this kind (the connection broke, retries ran
+				// out): the run goes on with what it could read, and the checks needing this
+				// kind say why they could not see.
+				snap.MarkUnavailable(kind, "no answer from the API server: "+err.Error())
+				if noAnswer == nil && counts {
+					noAnswer = fmt.Errorf("listing %s: %w", kind, err)
 				}
 			}
 			done++
@@ -136,11 +165,11 @@ func Collect(ctx context.Context, clients Clients, kinds []snapshot.Kind, opts O
 		}()
 	}
 	wg.Wait()
-	if fatal != nil {
-		if ctx.Err() != nil {
-			return nil, ctx.Err()
-		}
-		return nil, &UnreachableError{Err: fatal}
+	if errors.Is(ctx.Err(), context.Canceled) {
+		return nil, ctx.Err()
+	}
+	if answered == 0 && noAnswer != nil {
+		return nil, &UnreachableError{Err: noAnswer}
 	}
 	if measureConntrack {
 		measured, err := c.measureConntrack(ctx)
@@ -192,12 +221,20 @@ func unavailableReason(kind snapshot.Kind, err error) (string, bool) {
 		return "unauthorized: " + statusMessage(err), true
 	case apierrors.IsNotFound(err):
 		return "not served by this API server", true
-	case apierrors.IsTimeout(err) || apierrors.IsServerTimeout(err) || errors.Is(err, context.DeadlineExceeded):
+	case errors.Is(err, context.DeadlineExceeded):
+		return "not read before the run's deadline (--timeout)", true
+	case apierrors.IsTimeout(err) || apierrors.IsServerTimeout(err) || isClientTimeout(err):
 		return "timed out: " + err.Error(), true
 	case errors.As(err, &status) && status.Status().Code >= 500:
 		return "server error: " + statusMessage(err), true
 	}
 	return "", false
+}
+
+// isClientTimeout tells a request that --request-timeout cut short.
+func isClientTimeout(err error) bool {
+	var netErr net.Error
+	return errors.As(err, &netErr) && netErr.Timeout()
 }
 
 func statusMessage(err error) string {
@@ -387,6 +424,33 @@ func (c *collector) counter(kind snapshot.Kind) func(int) {
 	return func(n int) { c.opts.Received(kind, n) }
 }
 
+// Pages cut off mid-answer are asked for again this many times, waiting pageRetryPause longer
+// each time.
+const (
+	maxPageRetries = 3
+	pageRetryPause = 250 * time.Millisecond
+)
+
+// transient tells the failures worth asking again for: the connection broke before or while
+// the answer came, or the server answered that it failed this once (500, 502, 504, or 429
+// after client-go's own Retry-After waits). 503 is left alone: it is how an aggregated API
+// that is not installed answers (metrics.k8s.io without metrics-server), every time.
+func transient(err error) bool {
+	if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return false
+	}
+	var status apierrors.APIStatus
+	if errors.As(err, &status) {
+		switch status.Status().Code {
+		case http.StatusInternalServerError, http.StatusBadGateway, http.StatusGatewayTimeout, http.StatusTooManyRequests:
+			return true
+		}
+		return false
+	}
+	return utilnet.IsConnectionReset(err) || utilnet.IsProbableEOF(err) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		utilnet.IsHTTP2ConnectionLost(err) || strings.Contains(err.Error(), "unexpected EOF")
+}
+
 // pages follows continue tokens until the list is complete, telling received (if set) the size
 // of each page. If a token expires mid-way (410 Gone), it starts over once with a full list, as
 // client-go's pager does.
@@ -397,8 +461,22 @@ func pages[L any, T any, PT interface {
 	var all []T
 	reported := 0
 	opts := metav1.ListOptions{Limit: chunk}
+	retries := 0
 	for {
 		page, err := list(ctx, opts)
+		if transient(err) && retries < maxPageRetries && ctx.Err() == nil {
+			// A LIST is safe to repeat: ask for the same page again after a pause. client-go
+			// retries only what carries Retry-After and requests that got no answer at all;
+			// this also covers an answer cut off halfway, which it hands back as a decoding
+			// error, and a server error without Retry-After.
+			retries++
+			select {
+			case <-time.After(time.Duration(retries) * pageRetryPause):
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			}
+			continue
+		}
 		if apierrors.IsResourceExpired(err) && opts.Continue != "" {
 			if received != nil {
 				received(-reported) // the objects come again

@@ -83,6 +83,8 @@ const (
 	ExitGateFailed = 1 // at least one finding at or above --fail-on
 	ExitError      = 2 // the tool could not do its job
 	ExitIncomplete = 3 // nothing at or above --fail-on, but some checks were not evaluated
+	// ExitInterrupted follows the shell's convention for a process ended by SIGINT (128+2).
+	ExitInterrupted = 130
 )
 
 // ExitCode applies the gate: failOn is the lowest severity that fails it, or "" for none.
