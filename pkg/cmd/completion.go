@@ -1,6 +1,7 @@
 package cmd
 
 import (
+	"fmt"
 	"slices"
 	"strings"
 
@@ -16,6 +17,17 @@ import (
 // set, on every command that has them, and the check IDs `explain` takes. Flags are matched
 // by name, so a command added later gets the same completion for the same flag.
 func registerCompletions(root *cobra.Command) {
+	root.InitDefaultCompletionCmd()
+	if completion, _, err := root.Find([]string{"completion"}); err == nil && completion != root {
+		// cobra's completion command prints its help, and exits 0, for a shell it does not know.
+		completion.Args = cobra.ArbitraryArgs
+		completion.RunE = func(cmd *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				return cmd.Help()
+			}
+			return usageError(cmd, fmt.Errorf("unknown shell %q: want bash, zsh, fish or powershell", args[0]))
+		}
+	}
 	walkCommands(root, func(c *cobra.Command) {
 		for name, complete := range flagCompletions(c) {
 			if c.Flags().Lookup(name) == nil || complete == nil {

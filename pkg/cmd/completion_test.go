@@ -3,6 +3,7 @@ package cmd
 import (
 	"context"
 	"io"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -305,5 +306,34 @@ func TestCompletionThroughKubectl(t *testing.T) {
 		if !offered || lines[len(lines)-1] != ":4" {
 			t.Errorf("kubectl __complete alertmend %q:\n%s\nwant a line starting %q and directive :4", tc.words, out, tc.want)
 		}
+	}
+}
+
+// `completion SHELL` prints a script each shell accepts and that registers completion for the
+// plugin's command name.
+func TestCompletionScriptsForEachShell(t *testing.T) {
+	registers := map[string]string{
+		"bash":       "complete -o default -F __start_kubectl-alertmend kubectl-alertmend",
+		"zsh":        "#compdef kubectl-alertmend",
+		"fish":       "complete -c kubectl-alertmend",
+		"powershell": "Register-ArgumentCompleter -CommandName 'kubectl-alertmend'",
+	}
+	for _, shell := range slices.Sorted(maps.Keys(registers)) {
+		r := run(t, testEnv{}, "completion", shell)
+		if r.code != 0 || !strings.Contains(r.stdout, registers[shell]) {
+			t.Errorf("completion %s: exit %d, %q not in the script (stderr %s)", shell, r.code, registers[shell], r.stderr)
+		}
+	}
+	// bash is on every machine that runs this suite: source the script and ask it what it registered.
+	script := filepath.Join(t.TempDir(), "alertmend.bash")
+	if err := os.WriteFile(script, []byte(run(t, testEnv{}, "completion", "bash").stdout), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command("bash", "-c", "source "+script+" && complete -p kubectl-alertmend").CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "__start_kubectl-alertmend") {
+		t.Errorf("bash could not load the script: %v\n%s", err, out)
+	}
+	if r := run(t, testEnv{}, "completion", "tcsh"); r.code != 2 {
+		t.Errorf("completion tcsh: exit %d, want 2", r.code)
 	}
 }

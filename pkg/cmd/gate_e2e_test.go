@@ -1,13 +1,18 @@
 package cmd
 
 import (
+	"encoding/json"
 	"encoding/xml"
+	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/owenrumney/go-sarif/v3/pkg/report/v210/sarif"
+	sigsyaml "sigs.k8s.io/yaml"
 
 	"github.com/alertmend/kubectl-alertmend/pkg/check"
 	"github.com/alertmend/kubectl-alertmend/pkg/report"
@@ -241,5 +246,103 @@ func TestGateFormatsOnTheCluster(t *testing.T) {
 	md := admin(t, "diagnose", "-o", "markdown")
 	if md.code != report.ExitGateFailed || strings.Count(md.stdout, "\n- [ ] ") != len(reference.Findings) || strings.Contains(md.stdout, "\x1b") {
 		t.Errorf("-o markdown: exit %d, %d items, want %d", md.code, strings.Count(md.stdout, "\n- [ ] "), len(reference.Findings))
+	}
+}
+
+// Every machine format gives every exit code, and stdout holds a whole document of that format,
+// or nothing when the tool could not do its job.
+func TestEveryMachineFormatExitCode(t *testing.T) {
+	dir := t.TempDir()
+	manifest := writeFile(t, dir, "checkout.yaml", checkoutManifest)
+	cases := []struct {
+		code int
+		args []string
+	}{
+		// memory-limit-missing is medium.
+		{report.ExitOK, []string{"-f", manifest, "--checks", "memory-limit-missing", "--fail-on", "high"}},
+		{report.ExitGateFailed, []string{"-f", manifest, "--checks", "memory-limit-missing", "--fail-on", "medium"}},
+		{report.ExitError, []string{"-f", filepath.Join(dir, "absent.yaml")}},
+		// pod-crashloop judges live status: not evaluated on manifests.
+		{report.ExitIncomplete, []string{"-f", manifest, "--checks", "memory-limit-missing,pod-crashloop", "--fail-on", "high"}},
+	}
+	wellFormed := map[string]func(string) error{
+		"json": func(out string) error {
+			var r report.Report
+			return json.Unmarshal([]byte(out), &r)
+		},
+		"yaml": func(out string) error {
+			var r report.Report
+			return sigsyaml.UnmarshalStrict([]byte(out), &r)
+		},
+		"sarif": func(out string) error {
+			doc, err := sarif.FromString(out)
+			if err != nil {
+				return err
+			}
+			return doc.Validate()
+		},
+		"junit": func(out string) error {
+			var suites struct{}
+			return xml.Unmarshal([]byte(out), &suites)
+		},
+		"markdown": func(out string) error {
+			if !strings.HasPrefix(out, "#") {
+				return fmt.Errorf("no heading: %.80q", out)
+			}
+			return nil
+		},
+	}
+	for _, format := range slices.Sorted(maps.Keys(wellFormed)) {
+		for _, tc := range cases {
+			r := run(t, testEnv{}, append([]string{"diagnose", "-o", format}, tc.args...)...)
+			if r.code != tc.code {
+				t.Errorf("-o %s %v: exit %d, want %d (stderr %s)", format, tc.args, r.code, tc.code, r.stderr)
+				continue
+			}
+			if tc.code == report.ExitError {
+				if r.stdout != "" {
+					t.Errorf("-o %s: exit 2 with something on stdout: %.200q", format, r.stdout)
+				}
+				continue
+			}
+			if err := wellFormed[format](r.stdout); err != nil {
+				t.Errorf("-o %s %v: not a whole document: %v", format, tc.args, err)
+			}
+			if strings.Contains(r.stdout, "\x1b") {
+				t.Errorf("-o %s: colour codes in a machine format", format)
+			}
+		}
+	}
+}
+
+// For manifests, SARIF results and the JSON report point at the file and line of each object.
+func TestManifestFindingsPointAtFileAndLine(t *testing.T) {
+	dir := t.TempDir()
+	service := "apiVersion: v1\nkind: Service\nmetadata: {name: checkout, namespace: shop}\nspec:\n  selector: {app: checkout}\n  ports: [{port: 80}]\n---\n"
+	manifest := writeFile(t, dir, "shop.yaml", service+checkoutManifest)
+	deploymentLine := strings.Count(service, "\n") + 1
+
+	r := run(t, testEnv{}, "diagnose", "-f", manifest, "--checks", "memory-limit-missing", "-o", "sarif")
+	doc, err := sarif.FromString(r.stdout)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(doc.Runs) != 1 || len(doc.Runs[0].Results) != 1 {
+		t.Fatalf("want one result, got %s", r.stdout)
+	}
+	var located []string
+	for _, l := range doc.Runs[0].Results[0].Locations {
+		if p := l.PhysicalLocation; p != nil && p.ArtifactLocation != nil && p.ArtifactLocation.URI != nil && p.Region != nil && p.Region.StartLine != nil {
+			located = append(located, fmt.Sprintf("%s:%d", *p.ArtifactLocation.URI, *p.Region.StartLine))
+		}
+	}
+	if want := fmt.Sprintf("file://%s:%d", filepath.ToSlash(manifest), deploymentLine); !slices.Equal(located, []string{want}) {
+		t.Errorf("SARIF locations %q, want %q", located, want)
+	}
+
+	rep := run(t, testEnv{}, "diagnose", "-f", manifest, "--checks", "memory-limit-missing", "-o", "json").report(t)
+	if len(rep.Findings) != 1 || len(rep.Findings[0].Locations) != 1 ||
+		rep.Findings[0].Locations[0].File != manifest || rep.Findings[0].Locations[0].Line != deploymentLine {
+		t.Errorf("JSON locations: %+v", rep.Findings)
 	}
 }
