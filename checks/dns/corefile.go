@@ -33,7 +33,23 @@ func (c *corefileSource) name() string {
 // corefileOf finds the Corefile of a CoreDNS server: the ConfigMap its pods mount (the key the
 // mount selects, else "Corefile"), or the ConfigMap named coredns when no mount says. It returns
 // nil for a server that is not CoreDNS; missing explains a Corefile that should be there and is not.
+// The family's checks share one parse per server; they must not modify what it returns.
 func corefileOf(s *snapshot.Snapshot, srv server) (source *corefileSource, missing string) {
+	found := snapshot.Derived(s, corefileKey{server: srv.ref}, func() foundCorefile {
+		source, missing := readCorefile(s, srv)
+		return foundCorefile{source: source, missing: missing}
+	})
+	return found.source, found.missing
+}
+
+type corefileKey struct{ server snapshot.Ref }
+
+type foundCorefile struct {
+	source  *corefileSource
+	missing string
+}
+
+func readCorefile(s *snapshot.Snapshot, srv server) (source *corefileSource, missing string) {
 	if !srv.isCoreDNS() {
 		return nil, ""
 	}
@@ -171,10 +187,27 @@ type unjudgeableError struct{ reason string }
 
 func (e *unjudgeableError) Error() string { return e.reason }
 
+// maxCorefileSize is the most a Corefile can hold: the API server refuses a ConfigMap whose data
+// adds up to more than 1 MiB (ConfigMap validation uses the Secret limit). A larger one is only
+// found in manifests, which cannot be applied; it is not parsed, as parsing costs about 100
+// bytes of memory per byte of Corefile.
+const maxCorefileSize = corev1.MaxSecretSize
+
+// oversizeError is a Corefile larger than any ConfigMap may hold.
+type oversizeError struct{ size int }
+
+func (e *oversizeError) Error() string {
+	return fmt.Sprintf("%.1f MiB, more than the %d MiB the API server accepts in a ConfigMap, so it cannot be applied "+
+		"and CoreDNS never reads it", float64(e.size)/(1<<20), maxCorefileSize>>20)
+}
+
 // parseCorefile parses a Corefile with the Caddyfile parser CoreDNS itself uses. File imports
 // are taken out first (their lines blanked, so line numbers stay true): the parser would
 // otherwise read files of that name from this machine's disk.
 func parseCorefile(text, filename string) (*corefile, error) {
+	if len(text) > maxCorefileSize {
+		return nil, &oversizeError{size: len(text)}
+	}
 	if strings.Contains(text, "{$") || strings.Contains(text, "{%") {
 		// The parser would fill these in from this machine's environment (leaking it into the
 		// report); CoreDNS fills them in from its pod's, which the API does not show.

@@ -1,6 +1,9 @@
 package cmd
 
 import (
+	"bytes"
+	"io"
+	"math/rand"
 	"os"
 	"path/filepath"
 	"strings"
@@ -69,4 +72,59 @@ func TestDiagnoseManifests(t *testing.T) {
 	t.Run("missing file", func(t *testing.T) {
 		assertCleanFailure(t, run(t, testEnv{}, "diagnose", "-f", filepath.Join(dir, "absent.yaml")), "absent.yaml: no such file or directory")
 	})
+}
+
+// Hostile manifests end the run with one line naming the input, exit 2, and bounded reading.
+func TestHostileManifests(t *testing.T) {
+	dir := t.TempDir()
+	garbage := make([]byte, 1<<20)
+	rand.New(rand.NewSource(1)).Read(garbage)
+	bomb := "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: big}\nbig: &big " + strings.Repeat("x", 1<<20) +
+		"\nlist: [" + strings.Repeat("*big,", 20000) + "]\n"
+	files := map[string]struct {
+		content []byte
+		message string
+	}{
+		"garbage.yaml":    {garbage, "garbage.yaml:"},
+		"bomb.yaml":       {[]byte(bomb), "bomb.yaml:1: YAML aliases expand this document past the limit of 64 MiB"},
+		"nested.json":     {[]byte(`{"a":` + strings.Repeat("[", 100000)), "nested.json:1:"},
+		"invalid.yaml":    {[]byte("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: \"x\xff\"}\n"), "invalid.yaml:3:"},
+		"separators.yaml": {bytes.Repeat([]byte("---\n"), 1000000), "no Kubernetes objects found"},
+	}
+	for name, tc := range files {
+		path := filepath.Join(dir, name)
+		if err := os.WriteFile(path, tc.content, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		assertCleanFailure(t, run(t, testEnv{}, "diagnose", "-f", path, "-o", "json"), tc.message)
+	}
+
+	// An endless stream on stdin: refused once past the limit, having read no more than that.
+	endless := &countingReader{r: endlessManifests{}}
+	assertCleanFailure(t, run(t, testEnv{stdin: endless}, "diagnose", "-f", "-"), "<stdin>: more than 64 MiB of manifests")
+	if endless.read > 64<<20+1 {
+		t.Errorf("read %d bytes of stdin, past the 64 MiB limit", endless.read)
+	}
+}
+
+// endlessManifests is a stream of Pods that never ends.
+type endlessManifests struct{}
+
+func (endlessManifests) Read(p []byte) (int, error) {
+	const doc = "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\n---\n"
+	for i := range p {
+		p[i] = doc[i%len(doc)]
+	}
+	return len(p), nil
+}
+
+type countingReader struct {
+	r    io.Reader
+	read int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.read += int64(n)
+	return n, err
 }

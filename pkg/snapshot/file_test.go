@@ -102,6 +102,8 @@ func TestReadFileRefusesWhatItCannotTrust(t *testing.T) {
 		"wrong types": {gz(`{"apiVersion":"alertmend.io/v1alpha1","kind":"Snapshot","pods":"many"}`), "field pods holds a string"},
 		"truncated":   {gz(`{"apiVersion":"alertmend.io/v1alpha1","kind":"Snapshot","pods":[`), "damaged or truncated"},
 		"a zip bomb":  {gz(`{"apiVersion":"alertmend.io/v1alpha1","kind":"Snapshot","serverVersion":"` + strings.Repeat("v", 3<<20) + `"}`), "expands to more than 2 MiB"},
+		"deeply nested": {gz(`{"apiVersion":"alertmend.io/v1alpha1","kind":"Snapshot","pods":[{"metadata":{"labels":` +
+			strings.Repeat(`{"a":`, 100000) + strings.Repeat("}", 100000) + "}}]}"), "exceeded max depth"},
 	}
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {

@@ -15,6 +15,9 @@ func FuzzLoad(f *testing.F) {
 	f.Add([]byte("apiVersion: v1\nkind: Pod\nmetadata:\n  name: [\n"))
 	f.Add([]byte("---\n---\n"))
 	f.Add([]byte("apiVersion: apps/v1\nkind: Deployment\nspec: {replicas: -1, template: {spec: {containers: 7}}}\n"))
+	// Shapes of the hostile inputs of hostile_test.go, small, for the mutator to build on.
+	f.Add([]byte("apiVersion: v1\r\nkind: ConfigMap\r\nmetadata: {name: a}\r\ndata: {a: &v xxxx, b: *v, c: [*v, *v]}\r\n---\r\n---\n"))
+	f.Add([]byte("a: [[[[{a: {a: - - - \x00\xff"))
 	dir := f.TempDir()
 	f.Fuzz(func(t *testing.T, data []byte) {
 		path := filepath.Join(dir, "input.yaml")
