@@ -111,35 +111,42 @@ func writeMarkdownItem(b *strings.Builder, f check.Finding) {
 			}
 		}
 	}
-	if len(f.Evidence) > 0 {
-		details = append(details, "- Evidence:")
-		for _, e := range f.Evidence {
-			details = append(details, "  - "+markdownText(e))
-		}
-	}
-	if f.Remediation != "" {
-		details = append(details, "- Remediation: "+markdownText(f.Remediation))
-	}
 	if len(details) > 0 {
 		b.WriteString("\n")
 		for _, line := range details {
 			b.WriteString(indent + line + "\n")
 		}
 	}
-
-	if len(f.Fix) > 0 {
-		script := strings.Join(f.Fix, "\n")
-		fence := markdownFence(script)
-		b.WriteString("\n" + indent + fence + "sh\n")
-		for _, line := range strings.Split(script, "\n") {
-			if line == "" {
-				b.WriteString("\n")
-				continue
-			}
-			b.WriteString(indent + line + "\n")
+	if len(f.Evidence) > 0 {
+		// Observed values as they were read, in a block where nothing acts as Markdown; only
+		// terminal controls are escaped.
+		evidence := make([]string, len(f.Evidence))
+		for i, e := range f.Evidence {
+			evidence[i] = TerminalSafe(e)
 		}
-		b.WriteString(indent + fence + "\n")
+		b.WriteString("\n" + indent + "Evidence:\n")
+		writeMarkdownBlock(b, indent, "text", strings.Join(evidence, "\n"))
 	}
+	if f.Remediation != "" {
+		b.WriteString("\n" + indent + "Remediation: " + markdownText(f.Remediation) + "\n")
+	}
+	if len(f.Fix) > 0 {
+		writeMarkdownBlock(b, indent, "sh", strings.Join(f.Fix, "\n"))
+	}
+}
+
+// writeMarkdownBlock writes text as a fenced code block of language lang, indented under a list item.
+func writeMarkdownBlock(b *strings.Builder, indent, lang, text string) {
+	fence := markdownFence(text)
+	b.WriteString("\n" + indent + fence + lang + "\n")
+	for _, line := range strings.Split(text, "\n") {
+		if line == "" {
+			b.WriteString("\n")
+			continue
+		}
+		b.WriteString(indent + line + "\n")
+	}
+	b.WriteString(indent + fence + "\n")
 }
 
 // markdownFence is a backtick fence longer than any run of backticks in the text, so no line

@@ -63,19 +63,27 @@ func TestMarkdownChecklist(t *testing.T) {
 		t.Errorf("the baselined finding is not marked: %q", items[3])
 	}
 
-	// One code block per finding with fixes, holding the fixes exactly.
-	var withFix []string
+	// Per finding, a code block of its evidence, then one of its fixes, each holding them exactly
+	// (the evidence with terminal controls escaped).
+	var want []string
 	for _, f := range r.Findings {
+		if len(f.Evidence) > 0 {
+			evidence := make([]string, len(f.Evidence))
+			for i, e := range f.Evidence {
+				evidence[i] = TerminalSafe(e)
+			}
+			want = append(want, strings.Join(evidence, "\n"))
+		}
 		if len(f.Fix) > 0 {
-			withFix = append(withFix, strings.Join(f.Fix, "\n"))
+			want = append(want, strings.Join(f.Fix, "\n"))
 		}
 	}
-	if len(blocks) != len(withFix) {
-		t.Fatalf("%d code blocks for %d findings with fixes", len(blocks), len(withFix))
+	if len(blocks) != len(want) {
+		t.Fatalf("%d code blocks for %d evidence lists and fixes", len(blocks), len(want))
 	}
 	for i := range blocks {
-		if blocks[i] != withFix[i] {
-			t.Errorf("code block %d is\n%s\nwant\n%s", i, blocks[i], withFix[i])
+		if blocks[i] != want[i] {
+			t.Errorf("code block %d is\n%s\nwant\n%s", i, blocks[i], want[i])
 		}
 	}
 	// A fix holding ``` needs a longer fence.
