@@ -30,6 +30,7 @@ func TestCredentialsNeverAppearInOutput(t *testing.T) {
 		t.Fatal(err)
 	}
 	bearer := token.Status.Token
+	const prometheusPassword = "alertmend-test-prometheus-password"
 
 	adminConfig, err := clientcmd.LoadFromFile(cluster.Kubeconfig)
 	if err != nil {
@@ -66,6 +67,7 @@ func TestCredentialsNeverAppearInOutput(t *testing.T) {
 		"the bearer token's signature":     bearer[strings.LastIndex(bearer, ".")+1:],
 		"the rejected token":               rejectedToken,
 		"the client key as kubeconfig has": base64.StdEncoding.EncodeToString(clientKey),
+		"the password in --prometheus-url": prometheusPassword,
 	}
 	// Any line of the key's PEM body, in case it is printed decoded.
 	for i, line := range strings.Split(string(clientKey), "\n") {
@@ -78,6 +80,11 @@ func TestCredentialsNeverAppearInOutput(t *testing.T) {
 		name string
 		args []string
 	}{
+		// Nothing listens on port 1 of loopback: the conntrack source fails, and says so in the report.
+		{"a password in --prometheus-url", []string{"diagnose", "-o", "json", "--kubeconfig", cluster.Kubeconfig,
+			"--checks", "conntrack-table-usage", "--prometheus-url", "http://alice:" + prometheusPassword + "@127.0.0.1:1"}},
+		{"a password in a --prometheus-url refused", []string{"diagnose", "--kubeconfig", cluster.Kubeconfig,
+			"--prometheus-url", "ftp://alice:" + prometheusPassword + "@127.0.0.1:1"}},
 		{"diagnose with a token", []string{"diagnose", "-o", "json", "--kubeconfig", tokenKubeconfig}},
 		{"diagnose with a client certificate", []string{"diagnose", "-o", "json", "--kubeconfig", cluster.Kubeconfig}},
 		{"rbac-audit with a client certificate", []string{"rbac-audit", "--kubeconfig", cluster.Kubeconfig}},
@@ -97,7 +104,7 @@ func TestCredentialsNeverAppearInOutput(t *testing.T) {
 			_ = cmd.Run() // the exit code is not the point: refusals and unreachable servers are meant to fail
 			output := out.String()
 			// Proof that the logging the test relies on is on: client-go logs the requests it sends.
-			if !strings.Contains(output, "curl -v -X") && !strings.Contains(output, "cannot reach") {
+			if !strings.Contains(output, "curl -v -X") && !strings.Contains(output, "cannot reach") && !strings.Contains(output, "invalid --prometheus-url") {
 				t.Fatalf("no request logged at -v=10; is the flag wired to klog?\n%.2000s", output)
 			}
 			for what, secret := range secrets {

@@ -282,7 +282,7 @@ func (o *DiagnoseOptions) Validate() error {
 	if o.PrometheusURL != "" {
 		u, err := url.Parse(o.PrometheusURL)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return failed("invalid --prometheus-url %q: want an http or https URL such as http://localhost:9090", o.PrometheusURL)
+			return failed("invalid --prometheus-url %q: want an http or https URL such as http://localhost:9090", collect.RedactedURL(o.PrometheusURL))
 		}
 	}
 	return nil
@@ -359,6 +359,10 @@ func (o *DiagnoseOptions) Run(ctx context.Context) error {
 	}
 	for _, n := range r.RuleNotices {
 		fmt.Fprintf(o.streams.ErrOut, "warning: %s: ignore rule %s: %s\n", n.Rule, n.Problem, n.Detail)
+	}
+	if errors.Is(ctx.Err(), context.Canceled) {
+		// Interrupted after the cluster was read: a report now would be one the user gave up on.
+		return failed("interrupted")
 	}
 	opts := render.Options{Color: o.color, FailOn: o.failOn, Catalog: metas,
 		Baseline: o.baseline != nil || o.WriteBaseline != "", ToolVersion: version.Get().Version}

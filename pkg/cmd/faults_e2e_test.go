@@ -256,11 +256,12 @@ func TestFaultsThroughAProxy(t *testing.T) {
 	t.Run("a slow kind hits --request-timeout and is not evaluated", func(t *testing.T) {
 		p := startFaultProxy(t, func(r *http.Request, attempt int) fault {
 			if isList(r, "/api/v1/nodes") {
-				return fault{delay: 5 * time.Second}
+				return fault{delay: 20 * time.Second}
 			}
 			return fault{}
 		})
-		r := diagnoseVia(t, p, "--request-timeout", "1s")
+		// Generous, as every request has this bound and the machine may be loaded.
+		r := diagnoseVia(t, p, "--request-timeout", "5s")
 		reasons := notEvaluatedReasons(r.report(t))
 		if !strings.Contains(reasons["node-not-ready"], "cannot read nodes: timed out") {
 			t.Errorf("node-not-ready: %q (stderr %s)", reasons["node-not-ready"], r.stderr)
@@ -340,7 +341,9 @@ func TestInterruptStopsPromptly(t *testing.T) {
 	}
 	err := cmd.Wait()
 	stopped := time.Since(interrupted)
-	if stopped > time.Second {
+	// The promise is a second; the bound is looser so that a loaded CI machine, slow to schedule
+	// the process, does not fail the run. Unloaded, it stops in milliseconds.
+	if stopped > 3*time.Second {
 		t.Errorf("stopped %s after SIGINT, want within a second", stopped)
 	}
 	if code := cmd.ProcessState.ExitCode(); code != report.ExitInterrupted {

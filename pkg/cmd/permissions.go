@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/pflag"
 	authenticationv1 "k8s.io/api/authentication/v1"
 	authorizationv1 "k8s.io/api/authorization/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
@@ -31,7 +32,7 @@ type permissionsFlag struct {
 }
 
 func (p *permissionsFlag) addExplainPermissionsFlag(f *pflag.FlagSet) {
-	f.BoolVar(&p.explain, "explain-permissions", false, "Read nothing: list the API requests the selected checks would make and "+
+	f.BoolVar(&p.explain, "explain-permissions", false, "Read nothing but whether OpenShift's DNS namespace exists: list the API requests the selected checks would make and "+
 		"whether the current identity may make them (asked with SelfSubjectAccessReviews); exit 3 when some check would not be evaluated")
 }
 
@@ -162,7 +163,7 @@ func resourceOf(kind snapshot.Kind) string {
 // --prometheus-url: conntrack's Prometheus is then asked directly, not through the API server.
 // It follows collect.Collect request for request; the e2e test holds it to the API server's
 // audit log of real runs, and to deploy/rbac.yaml.
-func accessesFor(kinds []snapshot.Kind, namespace string, directPrometheus bool) []plannedAccess {
+func accessesFor(kinds []snapshot.Kind, namespace string, directPrometheus bool, absent map[string]bool) []plannedAccess {
 	var t accessTable
 	// Every run asks for the version first, to fail fast on a server it cannot reach; a
 	// refusal there is taken as a sign of life.
@@ -184,16 +185,19 @@ func accessesFor(kinds []snapshot.Kind, namespace string, directPrometheus bool)
 				t.list(kind, namespace, need, "")
 				break
 			}
-			// The cluster add-ons' namespaces: the first always, the others (openshift-dns) only
-			// where a GET shows they exist.
+			// The cluster add-ons' namespaces: the first always, the others (openshift-dns)
+			// unless a GET shows they do not exist. A refused GET proves nothing, so the list is
+			// made, and its refusal blinds every ConfigMap check.
 			for i, where := range snapshot.ClusterDNSNamespaces() {
 				if i == 0 {
 					t.list(kind, where, need, "")
 					continue
 				}
-				t.add(snapshot.Request{Verb: "get", Resource: "namespaces", Namespace: where, Name: where}, false, need,
-					"whether namespace "+where+" exists, to read its ConfigMaps")
-				t.list(kind, where, accessNeed{kind: kind, optional: true}, "only where namespace "+where+" exists (OpenShift)")
+				t.add(snapshot.Request{Verb: "get", Resource: "namespaces", Namespace: where, Name: where}, false,
+					accessNeed{kind: kind, optional: true}, "whether namespace "+where+" exists, to read its ConfigMaps")
+				if !absent[where] {
+					t.list(kind, where, need, "namespace "+where+" exists (OpenShift's DNS)")
+				}
 			}
 		case snapshot.KindEvents:
 			// Node events live in default, whatever -n says: always across all namespaces.
@@ -305,7 +309,7 @@ func (o *DiagnoseOptions) explainPermissions(ctx context.Context, plan engine.Pl
 	if err != nil {
 		return err
 	}
-	planned := accessesFor(kinds, o.namespace, o.PrometheusURL != "")
+	planned := accessesFor(kinds, o.namespace, o.PrometheusURL != "", absentNamespaces(ctx, client))
 	decisions := make([]accessDecision, len(planned))
 	errs := make([]error, len(planned))
 	slots := make(chan struct{}, maxReviewsInFlight)
@@ -374,6 +378,19 @@ func (o *DiagnoseOptions) reviewClient(ctx context.Context) (kubernetes.Interfac
 		return nil, err
 	}
 	return client, nil
+}
+
+// absentNamespaces are the cluster add-on namespaces beyond the first (openshift-dns) that the
+// API server says do not exist: the one read --explain-permissions makes, as the collector makes
+// it, since whether their ConfigMaps are needed turns on it.
+func absentNamespaces(ctx context.Context, client kubernetes.Interface) map[string]bool {
+	absent := map[string]bool{}
+	for _, where := range snapshot.ClusterDNSNamespaces()[1:] {
+		if _, err := client.CoreV1().Namespaces().Get(ctx, where, metav1.GetOptions{}); apierrors.IsNotFound(err) {
+			absent[where] = true
+		}
+	}
+	return absent
 }
 
 // accessDecision is the API server's answer for one request.

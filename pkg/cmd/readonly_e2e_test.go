@@ -2,7 +2,6 @@ package cmd
 
 import (
 	"path/filepath"
-	"slices"
 	"testing"
 
 	"github.com/alertmend/kubectl-alertmend/internal/testcluster"
@@ -42,12 +41,14 @@ func TestEveryRequestIsReadOnly(t *testing.T) {
 	}
 }
 
-// reviewResources are the objects a create only asks a question of: the API server answers
-// and stores nothing.
-var reviewResources = []string{"selfsubjectaccessreviews", "selfsubjectrulesreviews", "subjectaccessreviews", "selfsubjectreviews"}
-
+// isReview tells the two questions --explain-permissions asks by creating an object the API
+// server answers and does not store: may I (SelfSubjectAccessReview), and who am I
+// (SelfSubjectReview).
 func isReview(e testcluster.AuditEvent) bool {
-	return e.Verb == "create" && e.ObjectRef != nil && e.ObjectRef.Name == "" &&
-		(e.ObjectRef.APIGroup == "authorization.k8s.io" || e.ObjectRef.APIGroup == "authentication.k8s.io") &&
-		slices.Contains(reviewResources, e.ObjectRef.Resource)
+	if e.Verb != "create" || e.ObjectRef == nil || e.ObjectRef.Name != "" {
+		return false
+	}
+	ref := *e.ObjectRef
+	return (ref.APIGroup == "authorization.k8s.io" && ref.Resource == "selfsubjectaccessreviews") ||
+		(ref.APIGroup == "authentication.k8s.io" && ref.Resource == "selfsubjectreviews")
 }

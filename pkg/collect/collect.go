@@ -171,7 +171,10 @@ func Collect(ctx context.Context, clients Clients, kinds []snapshot.Kind, opts O
 	if answered == 0 && noAnswer != nil {
 		return nil, &UnreachableError{Err: noAnswer}
 	}
-	if measureConntrack {
+	switch {
+	case measureConntrack && ctx.Err() != nil:
+		snap.MarkUnavailable(snapshot.KindConntrack, "not read before the run's deadline (--timeout)")
+	case measureConntrack:
 		measured, err := c.measureConntrack(ctx)
 		if err != nil {
 			reason, _ := unavailableReason(snapshot.KindConntrack, err)
@@ -184,6 +187,9 @@ func Collect(ctx context.Context, clients Clients, kinds []snapshot.Kind, opts O
 		if opts.Progress != nil {
 			opts.Progress(total, total, snapshot.KindConntrack)
 		}
+	}
+	if errors.Is(ctx.Err(), context.Canceled) {
+		return nil, ctx.Err() // Ctrl-C during the measurement: what it read is not a whole answer
 	}
 	snap.Finish()
 	return snap, nil
@@ -338,7 +344,7 @@ func (c *collector) list(ctx context.Context, kind snapshot.Kind) error {
 	case snapshot.KindRoles:
 		c.snap.Roles, err = pages(ctx, c.opts.ChunkSize, c.counter(kind), c.clients.Kube.RbacV1().Roles(ns).List, roleItems)
 	case snapshot.KindServerVersion:
-		info, verr := c.clients.Kube.Discovery().ServerVersion()
+		info, verr := c.clients.Kube.Discovery().ServerVersionWithContext(ctx)
 		if verr == nil {
 			c.snap.ServerVersion = info.GitVersion
 		}

@@ -10,6 +10,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -108,12 +109,14 @@ type prometheusCandidate struct {
 // prometheusCandidates is the --prometheus-url, or else the Prometheus Services found in the
 // snapshot, reached through the API server's service proxy. unused says why there is none.
 func (c *collector) prometheusCandidates() (candidates []prometheusCandidate, unused []string) {
-	if url := c.opts.PrometheusURL; url != "" {
-		api, err := newPrometheusAPI(url, http.DefaultTransport)
+	if address := c.opts.PrometheusURL; address != "" {
+		// The label travels into reports and snapshot files: never with the URL's password.
+		label := "Prometheus at " + RedactedURL(address)
+		api, err := newPrometheusAPI(address, http.DefaultTransport)
 		if err != nil {
-			return nil, []string{"Prometheus at " + url + ": " + err.Error()}
+			return nil, []string{label + ": " + strings.ReplaceAll(err.Error(), address, RedactedURL(address))}
 		}
-		return []prometheusCandidate{{description: "Prometheus at " + url, api: api}}, nil
+		return []prometheusCandidate{{description: label, api: api}}, nil
 	}
 	if reason, blind := c.snap.Unavailable[snapshot.KindServices]; blind {
 		return nil, []string{"Prometheus: --prometheus-url not given, and Services could not be read to find one: " + reason}
@@ -671,4 +674,14 @@ func parseConntrackMetrics(body []byte, into *snapshot.ConntrackNode) error {
 		into.Counters = &snapshot.ConntrackCounters{Drop: drop, EarlyDrop: earlyDrop, InsertFailed: insertFailed}
 	}
 	return nil
+}
+
+// RedactedURL is address with any password in it replaced by "xxxxx", for messages; an
+// address that does not parse is not shown at all, since where its password ends is unknown.
+func RedactedURL(address string) string {
+	u, err := url.Parse(address)
+	if err != nil {
+		return "(an unparsable URL)"
+	}
+	return u.Redacted()
 }

@@ -3,6 +3,7 @@ package collect
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	stdlog "log"
 	"net/http"
@@ -526,4 +527,63 @@ func TestProbeEachIsBounded(t *testing.T) {
 	if most.Load() > maxProbesInFlight || most.Load() < 2 {
 		t.Errorf("%d probes at once, want between 2 and %d", most.Load(), maxProbesInFlight)
 	}
+}
+
+// Ctrl-C while Prometheus is being asked ends the collection with the cancellation, not with a
+// snapshot that would be reported as if whole; a deadline that passed before the measurement
+// leaves conntrack not evaluated, saying so.
+func TestConntrackInterruptedOrPastTheDeadline(t *testing.T) {
+	config := cluster.Config
+	kube, err := kubernetes.NewForConfig(config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kinds := []snapshot.Kind{snapshot.KindConntrack, snapshot.KindNodes}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	prometheus := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		cancel() // the user presses Ctrl-C while the query is in flight
+		<-r.Context().Done()
+	}))
+	defer prometheus.Close()
+	if _, err := Collect(ctx, Clients{Kube: kube, Config: config}, kinds, Options{PrometheusURL: prometheus.URL}); !errors.Is(err, context.Canceled) {
+		t.Errorf("interrupted during the measurement: err %v, want context.Canceled", err)
+	}
+
+	// The deadline passes while the nodes are read: the pods were, and nothing after the lists is attempted.
+	late, stopLate := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer stopLate()
+	slowNodes := clientsWithDelay(t, config, "/api/v1/nodes", time.Minute)
+	snap, err := Collect(late, slowNodes, append(kinds, snapshot.KindPods), Options{PrometheusURL: prometheus.URL})
+	if err != nil {
+		t.Fatalf("a deadline is not a failure of the run: %v", err)
+	}
+	if got := snap.Unavailable[snapshot.KindConntrack]; got != "not read before the run's deadline (--timeout)" {
+		t.Errorf("conntrack after the deadline: %q", got)
+	}
+}
+
+// clientsWithDelay are clients of config whose requests for path wait delay first.
+func clientsWithDelay(t *testing.T, config *rest.Config, path string, delay time.Duration) Clients {
+	t.Helper()
+	slow := rest.CopyConfig(config)
+	slow.Wrap(func(rt http.RoundTripper) http.RoundTripper {
+		return roundTripperFunc(func(r *http.Request) (*http.Response, error) {
+			if r.URL.Path != path {
+				return rt.RoundTrip(r)
+			}
+			select {
+			case <-time.After(delay):
+			case <-r.Context().Done():
+				return nil, r.Context().Err()
+			}
+			return rt.RoundTrip(r)
+		})
+	})
+	kube, err := kubernetes.NewForConfig(slow)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return Clients{Kube: kube, Config: slow}
 }

@@ -137,9 +137,17 @@ func (l *Loader) loadPath(path string) (int, error) {
 		if err != nil {
 			return &InputError{File: p, Err: unwrapPathError(err)}
 		}
-		if !d.IsDir() && isManifestFile(p) {
-			files = append(files, p)
+		if d.IsDir() || !isManifestFile(p) {
+			return nil
 		}
+		// A pipe or device found in a walk could block or never end: only regular files are
+		// read from directories (a pipe named on the command line, -f <(helm template ...), is).
+		if info, err := os.Stat(p); err != nil {
+			return &InputError{File: p, Err: unwrapPathError(err)}
+		} else if !info.Mode().IsRegular() {
+			return &InputError{File: p, Err: fmt.Errorf("not a regular file (%s); name it on its own with -f to read it", info.Mode().Type())}
+		}
+		files = append(files, p)
 		return nil
 	})
 	if err != nil {

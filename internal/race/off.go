@@ -1,0 +1,6 @@
+//go:build !race
+
+package race
+
+// AllocationFactor scales an allocation bound measured without the race detector.
+const AllocationFactor = 1
