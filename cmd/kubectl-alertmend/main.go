@@ -3,6 +3,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"os"
 	"os/signal"
 	"syscall"
@@ -10,18 +11,39 @@ import (
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 
 	"github.com/alertmend/kubectl-alertmend/pkg/cmd"
+	"github.com/alertmend/kubectl-alertmend/pkg/report"
 )
 
 func main() {
 	tuneGC(os.Getenv, cgroupMemoryLimit())
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, interrupt := context.WithCancelCause(context.Background())
+	signals := make(chan os.Signal, 1)
+	signal.Notify(signals, os.Interrupt, syscall.SIGTERM)
 	go func() {
-		// After the first Ctrl-C the run winds down; a second one ends the process at once.
-		<-ctx.Done()
-		stop()
+		sig := <-signals
+		// The run winds down; a second signal ends the process at once, as if none were caught.
+		signal.Stop(signals)
+		interrupt(interruptedBy{sig})
 	}()
 	streams := genericiooptions.IOStreams{In: os.Stdin, Out: os.Stdout, ErrOut: os.Stderr}
 	code := cmd.Execute(ctx, cmd.NewRootCommand(streams, cmd.OSEnvironment()), os.Args[1:], os.Stderr)
-	stop()
-	os.Exit(code)
+	os.Exit(exitCode(code, context.Cause(ctx)))
+}
+
+// interruptedBy is why the run was cancelled: the signal the process received.
+type interruptedBy struct{ signal os.Signal }
+
+func (i interruptedBy) Error() string { return "interrupted by " + i.signal.String() }
+
+// exitCode follows the shell's convention for a process a signal ended, 128 + the signal's
+// number: 130 for Ctrl-C (SIGINT), 143 for SIGTERM.
+func exitCode(code int, cause error) int {
+	var by interruptedBy
+	if code != report.ExitInterrupted || !errors.As(cause, &by) {
+		return code
+	}
+	if sig, ok := by.signal.(syscall.Signal); ok {
+		return 128 + int(sig)
+	}
+	return code
 }

@@ -308,9 +308,19 @@ func TestFaultsThroughAProxy(t *testing.T) {
 	})
 }
 
-// TestInterruptStopsPromptly sends SIGINT to the real binary while it waits on a slow API
-// server: it ends within a second, prints nothing on stdout, and says why on stderr.
+// TestInterruptStopsPromptly sends SIGINT, then SIGTERM, to the real binary while it waits on a
+// slow API server: it ends within a second with the shell's code for the signal, prints nothing
+// on stdout, and says why on stderr.
 func TestInterruptStopsPromptly(t *testing.T) {
+	for _, tc := range []struct {
+		signal syscall.Signal
+		code   int
+	}{{syscall.SIGINT, report.ExitInterrupted}, {syscall.SIGTERM, 143}} {
+		t.Run(tc.signal.String(), func(t *testing.T) { interruptMidList(t, tc.signal, tc.code) })
+	}
+}
+
+func interruptMidList(t *testing.T, signal syscall.Signal, wantCode int) {
 	listed := make(chan struct{}, 1)
 	p := startFaultProxy(t, func(r *http.Request, attempt int) fault {
 		if r.URL.Path == "/version" {
@@ -336,7 +346,7 @@ func TestInterruptStopsPromptly(t *testing.T) {
 		t.Fatal("the binary never started listing")
 	}
 	interrupted := time.Now()
-	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
+	if err := cmd.Process.Signal(signal); err != nil {
 		t.Fatal(err)
 	}
 	err := cmd.Wait()
@@ -344,10 +354,10 @@ func TestInterruptStopsPromptly(t *testing.T) {
 	// The promise is a second; the bound is looser so that a loaded CI machine, slow to schedule
 	// the process, does not fail the run. Unloaded, it stops in milliseconds.
 	if stopped > 3*time.Second {
-		t.Errorf("stopped %s after SIGINT, want within a second", stopped)
+		t.Errorf("stopped %s after %s, want within a second", stopped, signal)
 	}
-	if code := cmd.ProcessState.ExitCode(); code != report.ExitInterrupted {
-		t.Errorf("exit %d (%v), want %d", code, err, report.ExitInterrupted)
+	if code := cmd.ProcessState.ExitCode(); code != wantCode {
+		t.Errorf("exit %d (%v), want %d", code, err, wantCode)
 	}
 	if stdout.Len() != 0 {
 		t.Errorf("stdout after an interrupt: %q", stdout.String())

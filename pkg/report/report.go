@@ -83,7 +83,8 @@ const (
 	ExitGateFailed = 1 // at least one finding at or above --fail-on
 	ExitError      = 2 // the tool could not do its job
 	ExitIncomplete = 3 // nothing at or above --fail-on, but some checks were not evaluated
-	// ExitInterrupted follows the shell's convention for a process ended by SIGINT (128+2).
+	// ExitInterrupted follows the shell's convention for a process ended by SIGINT (128+2); the
+	// binary turns it into 143 when the signal was SIGTERM.
 	ExitInterrupted = 130
 )
 
