@@ -154,6 +154,13 @@ func TestLoadLimitSpansAllInputs(t *testing.T) {
 	_, err = (&Loader{MaxBytes: 1024}).LoadFiles([]string{first, second})
 	wantInputError(t, err, second, 0, "with the input before it, more than 1 KiB of manifests")
 
+	// A directory is measured before any of it is parsed: a broken first file is not even read.
+	tree := t.TempDir()
+	write(t, tree, "a-broken.yaml", "apiVersion: v1\nkind: [\n")
+	tooMuch := write(t, tree, "b-second.yaml", doc("second", 1024))
+	_, err = (&Loader{MaxBytes: 1024}).LoadFiles([]string{tree})
+	wantInputError(t, err, tooMuch, 0, "more than 1 KiB of manifests")
+
 	stdin := newRepeatingReader(doc("stdin", 600), 600)
 	_, err = (&Loader{MaxBytes: 1024, Stdin: stdin}).LoadFiles([]string{first, StdinName})
 	wantInputError(t, err, "<stdin>", 0, "with the input before it, more than 1 KiB")

@@ -133,6 +133,7 @@ func (l *Loader) loadPath(path string) (int, error) {
 		return l.loadFile(path)
 	}
 	var files []string
+	sizes := map[string]int64{}
 	err = filepath.WalkDir(path, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return &InputError{File: p, Err: unwrapPathError(err)}
@@ -142,18 +143,28 @@ func (l *Loader) loadPath(path string) (int, error) {
 		}
 		// A pipe or device found in a walk could block or never end: only regular files are
 		// read from directories (a pipe named on the command line, -f <(helm template ...), is).
-		if info, err := os.Stat(p); err != nil {
+		info, err := os.Stat(p)
+		if err != nil {
 			return &InputError{File: p, Err: unwrapPathError(err)}
-		} else if !info.Mode().IsRegular() {
+		}
+		if !info.Mode().IsRegular() {
 			return &InputError{File: p, Err: fmt.Errorf("not a regular file (%s); name it on its own with -f to read it", info.Mode().Type())}
 		}
 		files = append(files, p)
+		sizes[p] = info.Size()
 		return nil
 	})
 	if err != nil {
 		return 0, err
 	}
 	sort.Strings(files)
+	// Refuse a directory too large before parsing any of it, naming the file that crosses the limit.
+	left := l.maxBytes() - l.consumed
+	for _, f := range files {
+		if left -= sizes[f]; left < 0 {
+			return 0, l.overLimit(f)
+		}
+	}
 	total := 0
 	for _, f := range files {
 		n, err := l.loadFile(f)
