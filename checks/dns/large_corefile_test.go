@@ -2,13 +2,12 @@ package dns
 
 import (
 	"fmt"
-	"runtime"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/alertmend/kubectl-alertmend/internal/fixture"
-	"github.com/alertmend/kubectl-alertmend/internal/race"
+	"github.com/alertmend/kubectl-alertmend/internal/memtest"
 	"github.com/alertmend/kubectl-alertmend/pkg/snapshot"
 )
 
@@ -35,21 +34,12 @@ func withCorefile(t testing.TB, text string) *snapshot.Snapshot {
 	return s
 }
 
-// allocated is what fn allocates, in bytes.
-func allocated(fn func()) uint64 {
-	var before, after runtime.MemStats
-	runtime.ReadMemStats(&before)
-	fn()
-	runtime.ReadMemStats(&after)
-	return after.TotalAlloc - before.TotalAlloc
-}
-
 // A Corefile of a million hosts entries (42 MiB) is more than a ConfigMap holds: reported, not parsed.
 func TestOversizeCorefileIsReportedUnparsed(t *testing.T) {
 	text := hostsCorefile(1000000)
 	s := withCorefile(t, text)
 	var got []string
-	alloc := allocated(func() { got = runFamily(s, nil) })
+	alloc := memtest.Allocated(func() { got = runFamily(s, nil) })
 	if want := []string{"critical dns-corefile-invalid " + configMap + "," + deployment}; !slices.Equal(got, want) {
 		t.Fatalf("findings %q, want %q", got, want)
 	}
@@ -58,7 +48,7 @@ func TestOversizeCorefileIsReportedUnparsed(t *testing.T) {
 		t.Errorf("message %q", msg)
 	}
 	// Parsing it would allocate some 4 GB.
-	if alloc > race.AllocationFactor*uint64(len(text)) {
+	if alloc > memtest.RaceFactor*uint64(len(text)) {
 		t.Errorf("the family allocated %d MiB on a %d MiB Corefile: it was parsed", alloc>>20, len(text)>>20)
 	}
 }
@@ -72,7 +62,7 @@ func TestLargestCorefileIsJudged(t *testing.T) {
 	}
 	s := withCorefile(t, text)
 	var got []string
-	alloc := allocated(func() { got = runFamily(s, nil) })
+	alloc := memtest.Allocated(func() { got = runFamily(s, nil) })
 	if len(got) != 0 {
 		t.Errorf("findings %q, want none", got)
 	}
@@ -81,7 +71,7 @@ func TestLargestCorefileIsJudged(t *testing.T) {
 	}
 	// Measured: 90 bytes per byte of Corefile, parsed once for the family. Parsing it for each
 	// check took 20 times that, and the migration table reading every entry 200 times.
-	if limit := race.AllocationFactor * (400 * uint64(len(text))); alloc > limit {
+	if limit := memtest.RaceFactor * (400 * uint64(len(text))); alloc > limit {
 		t.Errorf("the family allocated %d MiB on a %d KiB Corefile", alloc>>20, len(text)>>10)
 	}
 

@@ -120,7 +120,7 @@ func TestRBACAgreesWithTheAuthorizer(t *testing.T) {
 		if req.Path != "" || !whoCanSample(req) {
 			continue
 		}
-		args := []string{"rbac-audit", "--who-can", req.Verb, resourceArg(req), "-o", "json"}
+		args := []string{"rbac-audit", "--who-can", req.Verb, resourceText(req), "-o", "json"}
 		if req.Namespace != "" {
 			args = append(args, "-n", req.Namespace)
 		}
@@ -182,17 +182,6 @@ func whoCanSample(r snapshot.Request) bool {
 		slices.Contains([]string{"", "shop", "kube-system"}, r.Namespace)
 }
 
-func resourceArg(r snapshot.Request) string {
-	out := r.Resource
-	if r.APIGroup != "" {
-		out += "." + r.APIGroup
-	}
-	if r.Subresource != "" {
-		out += "/" + r.Subresource
-	}
-	return out
-}
-
 func describeRequest(r snapshot.Request) string {
 	if r.Path != "" {
 		return r.Verb + " " + r.Path
@@ -205,7 +194,7 @@ func describeRequest(r snapshot.Request) string {
 	if r.Name != "" {
 		name = " named " + r.Name
 	}
-	return fmt.Sprintf("%s %s%s %s", r.Verb, resourceArg(r), name, where)
+	return fmt.Sprintf("%s %s%s %s", r.Verb, resourceText(r), name, where)
 }
 
 // grantAllows applies a grant from the tool's JSON answer to a request.

@@ -13,7 +13,7 @@ import (
 	"syscall"
 	"testing"
 
-	"github.com/alertmend/kubectl-alertmend/internal/race"
+	"github.com/alertmend/kubectl-alertmend/internal/memtest"
 )
 
 // Manifests built to hurt: huge, deeply nested, aliased, binary. Each must load, or give an
@@ -54,15 +54,6 @@ func (r *repeatingReader) Read(p []byte) (int, error) {
 	return n, nil
 }
 
-// allocated is what fn allocates, in bytes.
-func allocated(fn func()) uint64 {
-	var before, after runtime.MemStats
-	runtime.ReadMemStats(&before)
-	fn()
-	runtime.ReadMemStats(&after)
-	return after.TotalAlloc - before.TotalAlloc
-}
-
 func writeBytes(t *testing.T, name string, content []byte) string {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), name)
@@ -98,14 +89,14 @@ const aNode = "apiVersion: v1\nkind: Node\nmetadata: {name: n1}\n---\n"
 func TestLoadStdinStopsAtTheLimit(t *testing.T) {
 	stdin := newRepeatingReader(aNode, -1)
 	var err error
-	alloc := allocated(func() { _, err = (&Loader{Stdin: stdin}).LoadFiles([]string{StdinName}) })
+	alloc := memtest.Allocated(func() { _, err = (&Loader{Stdin: stdin}).LoadFiles([]string{StdinName}) })
 	wantInputError(t, err, "<stdin>", 0, "more than 64 MiB of manifests", "split the input")
 	if stdin.consumed > DefaultMaxBytes+1 {
 		t.Errorf("read %d bytes of stdin, more than the limit of %d and one", stdin.consumed, int64(DefaultMaxBytes))
 	}
 	// The buffer grows by a quarter at a time as a stream comes in: measured, 6 times the limit
 	// allocated in all, of which two buffers at most are alive at once.
-	if alloc > race.AllocationFactor*10*DefaultMaxBytes {
+	if alloc > memtest.RaceFactor*10*DefaultMaxBytes {
 		t.Errorf("reading up to the limit allocated %d MiB", alloc>>20)
 	}
 }
@@ -125,10 +116,10 @@ func TestLoadRefusesALargeFileUnread(t *testing.T) {
 	}
 	f.Close()
 	for _, path := range []string{huge, dir} {
-		alloc := allocated(func() { _, err = (&Loader{}).LoadFiles([]string{path}) })
+		alloc := memtest.Allocated(func() { _, err = (&Loader{}).LoadFiles([]string{path}) })
 		wantInputError(t, err, huge, 0, "more than 64 MiB of manifests")
 		// Setting up a Loader takes 0.6 MiB; reading the file would take over 64.
-		if alloc > race.AllocationFactor*8<<20 {
+		if alloc > memtest.RaceFactor*8<<20 {
 			t.Errorf("%s: refusing the file allocated %d KiB: it was read", path, alloc>>10)
 		}
 	}
@@ -199,10 +190,10 @@ func TestLoadAliases(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			path := writeBytes(t, tc.name, []byte(aNode+tc.content))
 			var err error
-			alloc := allocated(func() { _, err = (&Loader{}).LoadFiles([]string{path}) })
+			alloc := memtest.Allocated(func() { _, err = (&Loader{}).LoadFiles([]string{path}) })
 			wantInputError(t, err, path, 5, tc.contains)
 			// Measured: 17 MiB for the 1 MiB string.
-			if limit := race.AllocationFactor * (64*uint64(len(tc.content)) + 8<<20); alloc > limit {
+			if limit := memtest.RaceFactor * (64*uint64(len(tc.content)) + 8<<20); alloc > limit {
 				t.Errorf("allocated %d MiB for %d KiB of input", alloc>>20, len(tc.content)>>10)
 			}
 		})
@@ -289,10 +280,10 @@ func TestLoadDeepNesting(t *testing.T) {
 			}
 			path := writeBytes(t, tc.name, []byte(content))
 			var err error
-			alloc := allocated(func() { _, err = (&Loader{}).LoadFiles([]string{path}) })
+			alloc := memtest.Allocated(func() { _, err = (&Loader{}).LoadFiles([]string{path}) })
 			wantInputError(t, err, path, tc.line, tc.contains)
 			// Measured: at most 50 times the input, for 100,000 brackets.
-			if limit := race.AllocationFactor * (200*uint64(len(content)) + 16<<20); alloc > limit {
+			if limit := memtest.RaceFactor * (200*uint64(len(content)) + 16<<20); alloc > limit {
 				t.Errorf("allocated %d MiB for %d KiB of input", alloc>>20, len(content)>>10)
 			}
 		})
@@ -329,9 +320,9 @@ func TestLoadManyDocuments(t *testing.T) {
 		var err error
 		// Measured: 1.9 times the input (reading it, then nothing per empty document); it was
 		// 800 times, the YAML parser being started for each.
-		alloc := allocated(func() { _, err = (&Loader{}).LoadFiles([]string{path}) })
+		alloc := memtest.Allocated(func() { _, err = (&Loader{}).LoadFiles([]string{path}) })
 		wantInputError(t, err, path, 0, "no Kubernetes objects found")
-		if limit := race.AllocationFactor * (8 * uint64(len(content))); alloc > limit {
+		if limit := memtest.RaceFactor * (8 * uint64(len(content))); alloc > limit {
 			t.Errorf("allocated %d MiB for %d MiB of separators", alloc>>20, len(content)>>20)
 		}
 	})
@@ -343,14 +334,14 @@ func TestLoadManyDocuments(t *testing.T) {
 		l := &Loader{}
 		var err error
 		// Measured: 230 times the input, 7 KiB a document.
-		alloc := allocated(func() { _, err = l.LoadFiles([]string{path}) })
+		alloc := memtest.Allocated(func() { _, err = l.LoadFiles([]string{path}) })
 		if err != nil {
 			t.Fatal(err)
 		}
 		if len(l.Skipped) != documents || l.Skipped[documents-1].Origin.Line != 3*(documents-1)+1 {
 			t.Errorf("%d skipped, the last at %v", len(l.Skipped), l.Skipped[len(l.Skipped)-1].Origin)
 		}
-		if limit := race.AllocationFactor * (1000 * uint64(len(content))); alloc > limit {
+		if limit := memtest.RaceFactor * (1000 * uint64(len(content))); alloc > limit {
 			t.Errorf("allocated %d MiB for %d MiB of documents", alloc>>20, len(content)>>20)
 		}
 	})
@@ -370,14 +361,14 @@ func TestLoadMillionLineConfigMap(t *testing.T) {
 	var s *Snapshot
 	var err error
 	// Measured: 21 times the input.
-	alloc := allocated(func() { s, err = (&Loader{}).LoadFiles([]string{path}) })
+	alloc := memtest.Allocated(func() { s, err = (&Loader{}).LoadFiles([]string{path}) })
 	if err != nil {
 		t.Fatal(err)
 	}
 	if got := strings.Count(s.ConfigMaps[0].Data["Corefile"], "\n"); got != lines+4 {
 		t.Errorf("the Corefile has %d lines, want %d", got, lines+4)
 	}
-	if limit := race.AllocationFactor * (100 * uint64(b.Len())); alloc > limit {
+	if limit := memtest.RaceFactor * (100 * uint64(b.Len())); alloc > limit {
 		t.Errorf("allocated %d MiB for %d MiB of input", alloc>>20, b.Len()>>20)
 	}
 }
