@@ -290,6 +290,7 @@ func (o *DiagnoseOptions) Validate() error {
 
 // Run diagnoses and returns an *ExitError carrying the exit code.
 func (o *DiagnoseOptions) Run(ctx context.Context) error {
+	started := o.env.Now()
 	source := snapshot.SourceCluster
 	if len(o.Filenames) > 0 {
 		source = snapshot.SourceManifests
@@ -365,7 +366,7 @@ func (o *DiagnoseOptions) Run(ctx context.Context) error {
 		return failed("interrupted")
 	}
 	opts := render.Options{Color: o.color, FailOn: o.failOn, Catalog: metas,
-		Baseline: o.baseline != nil || o.WriteBaseline != "", ToolVersion: version.Get().Version}
+		Baseline: o.baseline != nil || o.WriteBaseline != "", ToolVersion: version.Get().Version, Duration: o.env.Now().Sub(started)}
 	if err := render.Write(o.streams.Out, r, o.format, opts); err != nil {
 		return failed("writing the report: %v", err)
 	}

@@ -12,6 +12,8 @@ import (
 	"testing"
 
 	"github.com/owenrumney/go-sarif/v3/pkg/report/v210/sarif"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 	sigsyaml "sigs.k8s.io/yaml"
 
 	"github.com/alertmend/kubectl-alertmend/pkg/check"
@@ -243,6 +245,23 @@ func TestGateFormatsOnTheCluster(t *testing.T) {
 		t.Errorf("-o junit --fail-on none: exit %d, failures present: %v", r.code, strings.Contains(r.stdout, "<failure"))
 	}
 
+	metrics := admin(t, "diagnose", "-o", "prometheus")
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	families, err := parser.TextToMetricFamilies(strings.NewReader(metrics.stdout))
+	if err != nil || metrics.code != report.ExitGateFailed {
+		t.Fatalf("-o prometheus: exit %d, %v", metrics.code, err)
+	}
+	bySeverity := map[string]float64{}
+	for _, m := range families["alertmend_findings_by_severity"].GetMetric() {
+		bySeverity[m.GetLabel()[0].GetValue()] = m.GetGauge().GetValue()
+	}
+	summary := reference.Summary
+	if bySeverity["critical"] != float64(summary.Critical) || bySeverity["high"] != float64(summary.High) || bySeverity["low"] != float64(summary.Low) ||
+		len(families["alertmend_check_not_evaluated"].GetMetric()) != len(reference.NotEvaluated) {
+		t.Errorf("-o prometheus: by severity %v, %d not evaluated; the report says %+v", bySeverity,
+			len(families["alertmend_check_not_evaluated"].GetMetric()), summary)
+	}
+
 	md := admin(t, "diagnose", "-o", "markdown")
 	if md.code != report.ExitGateFailed || strings.Count(md.stdout, "\n- [ ] ") != len(reference.Findings) || strings.Contains(md.stdout, "\x1b") {
 		t.Errorf("-o markdown: exit %d, %d items, want %d", md.code, strings.Count(md.stdout, "\n- [ ] "), len(reference.Findings))
@@ -284,6 +303,14 @@ func TestEveryMachineFormatExitCode(t *testing.T) {
 		"junit": func(out string) error {
 			var suites struct{}
 			return xml.Unmarshal([]byte(out), &suites)
+		},
+		"prometheus": func(out string) error {
+			parser := expfmt.NewTextParser(model.UTF8Validation)
+			families, err := parser.TextToMetricFamilies(strings.NewReader(out))
+			if err == nil && families["alertmend_checks_run"] == nil {
+				err = fmt.Errorf("no alertmend_checks_run in %.200q", out)
+			}
+			return err
 		},
 		"markdown": func(out string) error {
 			if !strings.HasPrefix(out, "#") {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"time"
 
 	sigsyaml "sigs.k8s.io/yaml"
 
@@ -29,10 +30,14 @@ const (
 	JUnit Format = "junit"
 	// Markdown is a checklist to paste into an incident ticket.
 	Markdown Format = "markdown"
+	// Prometheus is the text exposition format, for a textfile collector or a Pushgateway.
+	Prometheus Format = "prometheus"
 )
 
 // Formats lists every output format, for flag help and validation.
-func Formats() []Format { return []Format{Pretty, Table, Wide, JSON, YAML, Sarif, JUnit, Markdown} }
+func Formats() []Format {
+	return []Format{Pretty, Table, Wide, JSON, YAML, Sarif, JUnit, Markdown, Prometheus}
+}
 
 // ParseFormat validates an -o value.
 func ParseFormat(v string) (Format, error) {
@@ -62,6 +67,8 @@ type Options struct {
 	Baseline bool
 	// ToolVersion names the build in the formats that record what produced them.
 	ToolVersion string
+	// Duration is how long the run took, for the formats that record it (Prometheus).
+	Duration time.Duration
 }
 
 // Write renders r in format f.
@@ -81,6 +88,8 @@ func Write(w io.Writer, r *report.Report, f Format, opts Options) error {
 		return writeJUnit(w, r, opts)
 	case Markdown:
 		return writeMarkdown(w, r, opts)
+	case Prometheus:
+		return writePrometheus(w, r, opts)
 	default:
 		return writePretty(w, terminalSafeReport(r), opts)
 	}
