@@ -441,7 +441,10 @@ func (o *DiagnoseOptions) checkConnectionFlags() error {
 	return nil
 }
 
-func (o *DiagnoseOptions) collect(ctx context.Context, kinds []snapshot.Kind) (*snapshot.Snapshot, error) {
+// clientConfig is the REST config of every command that talks to a cluster: kubectl's flags
+// (impersonation included), this tool's user agent, and no client-side throttling, since each
+// caller bounds its requests in flight.
+func (o *DiagnoseOptions) clientConfig() (*rest.Config, error) {
 	if err := o.checkConnectionFlags(); err != nil {
 		return nil, err
 	}
@@ -449,18 +452,25 @@ func (o *DiagnoseOptions) collect(ctx context.Context, kinds []snapshot.Kind) (*
 	if err != nil {
 		return nil, failed("cannot load the kubeconfig: %v", err)
 	}
-	contextName := o.contextName()
 	config = rest.CopyConfig(config)
 	config.UserAgent = "kubectl-alertmend/" + version.Get().Version
+	config.QPS, config.Burst = 100, 200
+	return config, nil
+}
+
+func (o *DiagnoseOptions) collect(ctx context.Context, kinds []snapshot.Kind) (*snapshot.Snapshot, error) {
+	config, err := o.clientConfig()
+	if err != nil {
+		return nil, err
+	}
+	contextName := o.contextName()
 	config.ContentType = "application/vnd.kubernetes.protobuf"
 	config.AcceptContentTypes = "application/vnd.kubernetes.protobuf,application/json"
-	// The collector's concurrency is bounded; client-side throttling would only add waits.
-	config.QPS, config.Burst = 100, 200
 	clients, err := collect.NewClients(config)
 	if err != nil {
 		return nil, failed("cannot configure a client for %s: %v", config.Host, err)
 	}
-	if err := o.reach(ctx, clients.Kube, config, contextName); err != nil {
+	if err := reach(ctx, clients.Kube, config, contextName, o.namespace); err != nil {
 		return nil, err
 	}
 
@@ -489,8 +499,9 @@ func (o *DiagnoseOptions) collect(ctx context.Context, kinds []snapshot.Kind) (*
 }
 
 // reach makes one cheap request first, so an unreachable server or rejected credentials end
-// the run with one clear line, within --request-timeout.
-func (o *DiagnoseOptions) reach(ctx context.Context, client kubernetes.Interface, config *rest.Config, contextName string) error {
+// the run with one clear line, within --request-timeout; with a namespace, it also tells one
+// that does not exist.
+func reach(ctx context.Context, client kubernetes.Interface, config *rest.Config, contextName, namespace string) error {
 	timeout := config.Timeout
 	if timeout == 0 {
 		timeout = defaultReachTimeout
@@ -515,11 +526,11 @@ func (o *DiagnoseOptions) reach(ctx context.Context, client kubernetes.Interface
 		}
 		return failed("cannot reach the Kubernetes API server at %s: %v", where, shortNetError(err))
 	}
-	if o.namespace == "" {
+	if namespace == "" {
 		return nil
 	}
-	if _, err := client.CoreV1().Namespaces().Get(reachCtx, o.namespace, metav1.GetOptions{}); apierrors.IsNotFound(err) {
-		return failed("namespace %q not found in %s", o.namespace, where)
+	if _, err := client.CoreV1().Namespaces().Get(reachCtx, namespace, metav1.GetOptions{}); apierrors.IsNotFound(err) {
+		return failed("namespace %q not found in %s", namespace, where)
 	}
 	return nil
 }

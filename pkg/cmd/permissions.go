@@ -15,14 +15,12 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/rest"
 
 	"github.com/alertmend/kubectl-alertmend/pkg/check"
 	"github.com/alertmend/kubectl-alertmend/pkg/engine"
 	"github.com/alertmend/kubectl-alertmend/pkg/render"
 	"github.com/alertmend/kubectl-alertmend/pkg/report"
 	"github.com/alertmend/kubectl-alertmend/pkg/snapshot"
-	"github.com/alertmend/kubectl-alertmend/pkg/version"
 )
 
 // permissionsFlag is --explain-permissions; the options of every command that reads a cluster
@@ -355,26 +353,16 @@ func (o *DiagnoseOptions) explainPermissions(ctx context.Context, plan engine.Pl
 // reviewClient connects the way collect does: the same kubeconfig and flags (impersonation
 // included), and the same one-line error for a server that cannot be reached.
 func (o *DiagnoseOptions) reviewClient(ctx context.Context) (kubernetes.Interface, error) {
-	if err := o.checkConnectionFlags(); err != nil {
+	config, err := o.clientConfig()
+	if err != nil {
 		return nil, err
 	}
-	config, err := o.configFlags.ToRESTConfig()
-	if err != nil {
-		return nil, failed("cannot load the kubeconfig: %v", err)
-	}
-	config = rest.CopyConfig(config)
-	config.UserAgent = "kubectl-alertmend/" + version.Get().Version
-	// The reviews in flight are bounded; client-side throttling would only add waits.
-	config.QPS, config.Burst = 100, 200
 	client, err := kubernetes.NewForConfig(config)
 	if err != nil {
 		return nil, failed("cannot configure a client for %s: %v", config.Host, err)
 	}
-	// reach also GETs -n's namespace to tell it does not exist: a read, which this mode does
-	// not make, so only /version is asked.
-	versionOnly := *o
-	versionOnly.namespace = ""
-	if err := versionOnly.reach(ctx, client, config, o.contextName()); err != nil {
+	// Only /version: telling whether -n's namespace exists would be a read this mode does not make.
+	if err := reach(ctx, client, config, o.contextName(), ""); err != nil {
 		return nil, err
 	}
 	return client, nil

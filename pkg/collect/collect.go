@@ -127,11 +127,7 @@ func Collect(ctx context.Context, clients Clients, kinds []snapshot.Kind, opts O
 			err := c.list(ctx, kind)
 			mu.Lock()
 			defer mu.Unlock()
-			reason, ok := unavailableReason(kind, err)
-			if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
-				// client-go cuts each request at --request-timeout with a deadline of its own.
-				reason = "timed out: no answer within --request-timeout"
-			}
+			reason, ok := unavailableReason(ctx, kind, err)
 			// Probes say nothing about whether the server answers the lists the checks need.
 			counts := !kind.Info().Probe
 			switch {
@@ -177,7 +173,7 @@ func Collect(ctx context.Context, clients Clients, kinds []snapshot.Kind, opts O
 	case measureConntrack:
 		measured, err := c.measureConntrack(ctx)
 		if err != nil {
-			reason, _ := unavailableReason(snapshot.KindConntrack, err)
+			reason, _ := unavailableReason(ctx, snapshot.KindConntrack, err)
 			if reason == "" {
 				reason = err.Error()
 			}
@@ -210,7 +206,7 @@ func uniqueSorted(kinds []snapshot.Kind) []snapshot.Kind {
 
 // unavailableReason turns the errors that blind a check, rather than end the run, into the
 // reason shown under "not evaluated".
-func unavailableReason(kind snapshot.Kind, err error) (string, bool) {
+func unavailableReason(ctx context.Context, kind snapshot.Kind, err error) (string, bool) {
 	var status apierrors.APIStatus
 	var unanswered *unansweredError
 	var blind *blindError
@@ -227,8 +223,11 @@ func unavailableReason(kind snapshot.Kind, err error) (string, bool) {
 		return "unauthorized: " + statusMessage(err), true
 	case apierrors.IsNotFound(err):
 		return "not served by this API server", true
-	case errors.Is(err, context.DeadlineExceeded):
+	case errors.Is(err, context.DeadlineExceeded) && ctx.Err() != nil:
 		return "not read before the run's deadline (--timeout)", true
+	case errors.Is(err, context.DeadlineExceeded):
+		// client-go cuts each request at --request-timeout with a deadline of its own.
+		return "timed out: no answer within --request-timeout", true
 	case apierrors.IsTimeout(err) || apierrors.IsServerTimeout(err) || isClientTimeout(err):
 		return "timed out: " + err.Error(), true
 	case errors.As(err, &status) && status.Status().Code >= 500:
@@ -453,6 +452,7 @@ func transient(err error) bool {
 		}
 		return false
 	}
+	// The protobuf decoder reports a body cut short as text, without wrapping io.ErrUnexpectedEOF.
 	return utilnet.IsConnectionReset(err) || utilnet.IsProbableEOF(err) || errors.Is(err, io.ErrUnexpectedEOF) ||
 		utilnet.IsHTTP2ConnectionLost(err) || strings.Contains(err.Error(), "unexpected EOF")
 }

@@ -301,12 +301,12 @@ func (l *Loader) loadBytes(name string, data []byte) (int, error) {
 func (l *Loader) loadDocument(name string, doc []byte, line int, mayHoldAliases bool) (int, error) {
 	if mayHoldAliases {
 		if err := l.chargeAliasExpansion(doc); err != nil {
-			return 0, l.yamlError(name, doc, line, err)
+			return 0, yamlError(name, doc, line, err)
 		}
 	}
 	jsonData, err := sigsyaml.YAMLToJSON(doc)
 	if err != nil {
-		return 0, l.yamlError(name, doc, line, err)
+		return 0, yamlError(name, doc, line, err)
 	}
 	if bytes.Equal(bytes.TrimSpace(jsonData), []byte("null")) {
 		return 0, nil // a document of "~" or "null"
@@ -314,7 +314,7 @@ func (l *Loader) loadDocument(name string, doc []byte, line int, mayHoldAliases 
 	return l.addObject(jsonData, Origin{File: name, Line: line})
 }
 
-func (l *Loader) yamlError(name string, doc []byte, line int, err error) *InputError {
+func yamlError(name string, doc []byte, line int, err error) *InputError {
 	var expansion *aliasExpansionError
 	if errors.As(err, &expansion) {
 		return &InputError{File: name, Line: line, Err: err}
