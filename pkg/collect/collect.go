@@ -16,6 +16,7 @@ import (
 	"sync"
 	"time"
 
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -277,11 +278,11 @@ func (c *collector) list(ctx context.Context, kind snapshot.Kind) error {
 	case snapshot.KindNodes:
 		c.snap.Nodes, err = pages(ctx, c.opts.ChunkSize, c.counter(kind), core.Nodes().List, nodeItems)
 	case snapshot.KindPods:
-		c.snap.Pods, err = pages(ctx, c.opts.ChunkSize, c.counter(kind), core.Pods(ns).List, podItems)
+		c.snap.Pods, err = pages(ctx, c.opts.ChunkSize, c.counter(kind), listWithoutManagedFields[corev1.PodList](core.RESTClient(), ns, "pods"), podItems)
 	case snapshot.KindDeployments:
-		c.snap.Deployments, err = pages(ctx, c.opts.ChunkSize, c.counter(kind), apps.Deployments(ns).List, deploymentItems)
+		c.snap.Deployments, err = pages(ctx, c.opts.ChunkSize, c.counter(kind), listWithoutManagedFields[appsv1.DeploymentList](apps.RESTClient(), ns, "deployments"), deploymentItems)
 	case snapshot.KindReplicaSets:
-		c.snap.ReplicaSets, err = pages(ctx, c.opts.ChunkSize, c.counter(kind), apps.ReplicaSets(ns).List, replicaSetItems)
+		c.snap.ReplicaSets, err = pages(ctx, c.opts.ChunkSize, c.counter(kind), listWithoutManagedFields[appsv1.ReplicaSetList](apps.RESTClient(), ns, "replicasets"), replicaSetItems)
 	case snapshot.KindStatefulSets:
 		c.snap.StatefulSets, err = pages(ctx, c.opts.ChunkSize, c.counter(kind), apps.StatefulSets(ns).List, statefulSetItems)
 	case snapshot.KindDaemonSets:
@@ -295,7 +296,7 @@ func (c *collector) list(ctx context.Context, kind snapshot.Kind) error {
 	case snapshot.KindResourceQuotas:
 		c.snap.ResourceQuotas, err = pages(ctx, c.opts.ChunkSize, c.counter(kind), core.ResourceQuotas(ns).List, resourceQuotaItems)
 	case snapshot.KindServices:
-		c.snap.Services, err = pages(ctx, c.opts.ChunkSize, c.counter(kind), core.Services(ns).List, serviceItems)
+		c.snap.Services, err = pages(ctx, c.opts.ChunkSize, c.counter(kind), listWithoutManagedFields[corev1.ServiceList](core.RESTClient(), ns, "services"), serviceItems)
 	case snapshot.KindEndpointSlices:
 		c.snap.EndpointSlices, err = pages(ctx, c.opts.ChunkSize, c.counter(kind), c.clients.Kube.DiscoveryV1().EndpointSlices(ns).List, endpointSliceItems)
 	case snapshot.KindServiceAccounts:
@@ -497,6 +498,7 @@ func pages[L any, T any, PT interface {
 		got, meta := items(page)
 		for i := range got {
 			// No check reads managedFields, and on large clusters they are a large share of memory.
+			// (The big kinds' lists leave them out before decoding: listWithoutManagedFields.)
 			PT(&got[i]).SetManagedFields(nil)
 		}
 		if all == nil && meta.Continue != "" && meta.RemainingItemCount != nil && *meta.RemainingItemCount > 0 {

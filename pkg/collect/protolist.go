@@ -1,0 +1,204 @@
+package collect
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"strings"
+
+	"google.golang.org/protobuf/encoding/protowire"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
+)
+
+// The API server's protobuf answer is a magic prefix, then a runtime.Unknown whose raw field
+// holds the list. Field numbers are those of the generated.proto files of k8s.io/apimachinery
+// (runtime.Unknown, runtime.TypeMeta, meta/v1 ObjectMeta) and k8s.io/api (every <Kind>List has
+// items = 2, every object metadata = 1).
+const (
+	protobufMagic = "k8s\x00"
+
+	unknownTypeMeta        = 1 // runtime.Unknown.typeMeta
+	unknownRaw             = 2 // runtime.Unknown.raw
+	unknownContentEncoding = 3 // runtime.Unknown.contentEncoding
+	typeMetaKind           = 2 // runtime.TypeMeta.kind
+
+	listItems         = 2  // <Kind>List.items
+	objectMetadata    = 1  // <Kind>.metadata
+	metaManagedFields = 17 // ObjectMeta.managedFields
+)
+
+// listWithoutManagedFields is the typed clientset's List for a resource of client's group, but
+// a protobuf answer loses its items' managedFields before it is decoded rather than after: no
+// check reads them, and on a large cluster decoding them was a large share of the time and
+// garbage of a run (issue #10). Any other answer (JSON, or one the shortcut cannot read) is
+// decoded as the typed client does, so errors are client-go's own.
+func listWithoutManagedFields[L any, PL interface {
+	*L
+	runtime.Object
+	Unmarshal([]byte) error
+}](client rest.Interface, namespace, resource string) func(context.Context, metav1.ListOptions) (PL, error) {
+	var buf []byte // scratch space for one page at a time: pages asks for them one by one
+	return func(ctx context.Context, opts metav1.ListOptions) (PL, error) {
+		res := client.Get().
+			UseProtobufAsDefault().
+			NamespaceIfScoped(namespace, namespace != "").
+			Resource(resource).
+			VersionedParams(&opts, scheme.ParameterCodec).
+			Do(ctx)
+		// Error, unlike Raw, prefers the Status the server sent, with its message.
+		if err := res.Error(); err != nil {
+			return nil, err
+		}
+		body, _ := res.Raw()
+		list := PL(new(L))
+		var ok bool
+		if ok, buf = unmarshalWithoutManagedFields(body, list, buf); ok {
+			return list, nil
+		}
+		list = PL(new(L))
+		return list, res.Into(list)
+	}
+}
+
+// unmarshalWithoutManagedFields decodes a protobuf LIST answer into list without its items'
+// managedFields. It tells whether it did: not for JSON, a Status, or an answer it cannot
+// read. buf is scratch space, handed back for the next page; list copies what it keeps.
+func unmarshalWithoutManagedFields(body []byte, list interface{ Unmarshal([]byte) error }, buf []byte) (bool, []byte) {
+	raw, ok := protobufList(body)
+	if !ok {
+		return false, buf
+	}
+	buf, err := appendWithoutManagedFields(buf[:0], raw)
+	return err == nil && list.Unmarshal(buf) == nil, buf
+}
+
+// field is one field of a protobuf message: its number and wire type, its encoding whole (tag
+// included), and for a length-delimited field its contents.
+type field struct {
+	num      protowire.Number
+	typ      protowire.Type
+	whole    []byte
+	contents []byte
+}
+
+// nextField splits the first field off msg.
+func nextField(msg []byte) (field, []byte, error) {
+	num, typ, n := protowire.ConsumeTag(msg)
+	if n < 0 {
+		return field{}, nil, protobufError(n)
+	}
+	m := protowire.ConsumeFieldValue(num, typ, msg[n:])
+	if m < 0 {
+		return field{}, nil, protobufError(m)
+	}
+	f := field{num: num, typ: typ, whole: msg[:n+m]}
+	if typ == protowire.BytesType {
+		f.contents, _ = protowire.ConsumeBytes(msg[n : n+m])
+	}
+	return f, msg[n+m:], nil
+}
+
+// protobufList returns the list message in an API server's protobuf answer; ok is false for
+// anything else (JSON, a Status, an encoded payload, an answer cut short).
+func protobufList(body []byte) (list []byte, ok bool) {
+	msg, found := bytes.CutPrefix(body, []byte(protobufMagic))
+	if !found {
+		return nil, false
+	}
+	var kind string
+	for len(msg) > 0 {
+		f, rest, err := nextField(msg)
+		if err != nil {
+			return nil, false
+		}
+		msg = rest
+		if f.typ != protowire.BytesType {
+			continue
+		}
+		switch f.num {
+		case unknownTypeMeta:
+			for typeMeta := f.contents; len(typeMeta) > 0; {
+				tf, rest, err := nextField(typeMeta)
+				if err != nil {
+					return nil, false
+				}
+				typeMeta = rest
+				if tf.num == typeMetaKind && tf.typ == protowire.BytesType {
+					kind = string(tf.contents)
+				}
+			}
+		case unknownRaw:
+			list = f.contents
+		case unknownContentEncoding:
+			if len(f.contents) > 0 {
+				return nil, false
+			}
+		}
+	}
+	return list, strings.HasSuffix(kind, "List")
+}
+
+// appendWithoutManagedFields appends a list message to dst without its items' managedFields,
+// which no check reads and which are often the larger part of an object.
+func appendWithoutManagedFields(dst, list []byte) ([]byte, error) {
+	return appendWithout(dst, list, []protowire.Number{listItems, objectMetadata, metaManagedFields})
+}
+
+// appendWithout appends msg to dst without the fields at path (each step a message field,
+// repeated or not), rewriting the lengths of the messages on the way. Everything else, fields
+// unknown to this client included, is copied as it is.
+func appendWithout(dst, msg []byte, path []protowire.Number) ([]byte, error) {
+	for len(msg) > 0 {
+		f, rest, err := nextField(msg)
+		if err != nil {
+			return dst, err
+		}
+		msg = rest
+		switch {
+		case f.num != path[0] || f.typ != protowire.BytesType:
+			dst = append(dst, f.whole...)
+		case len(path) > 1:
+			size, err := sizeWithout(f.contents, path[1:])
+			if err != nil {
+				return dst, err
+			}
+			dst = protowire.AppendTag(dst, f.num, f.typ)
+			dst = protowire.AppendVarint(dst, uint64(size))
+			if dst, err = appendWithout(dst, f.contents, path[1:]); err != nil {
+				return dst, err
+			}
+		}
+	}
+	return dst, nil
+}
+
+// sizeWithout is the length of what appendWithout appends for msg.
+func sizeWithout(msg []byte, path []protowire.Number) (int, error) {
+	size := 0
+	for len(msg) > 0 {
+		f, rest, err := nextField(msg)
+		if err != nil {
+			return 0, err
+		}
+		msg = rest
+		switch {
+		case f.num != path[0] || f.typ != protowire.BytesType:
+			size += len(f.whole)
+		case len(path) > 1:
+			inner, err := sizeWithout(f.contents, path[1:])
+			if err != nil {
+				return 0, err
+			}
+			size += protowire.SizeTag(f.num) + protowire.SizeBytes(inner)
+		}
+	}
+	return size, nil
+}
+
+// protobufError keeps protowire's error: io.ErrUnexpectedEOF for a body cut short.
+func protobufError(n int) error {
+	return fmt.Errorf("decoding a protobuf list: %w", protowire.ParseError(n))
+}
