@@ -27,7 +27,7 @@ install: build ## Install kubectl-alertmend and its kubectl completion script in
 demo: build tools ## Start a local control plane, load an incident scenario, diagnose it, stop
 	go run ./hack/demo -binary bin/$(BINARY)
 
-tools: ## Build the test control plane (kube-apiserver, etcd) once per machine
+tools: ## Build the test tools once per machine (kube-apiserver, etcd, kubectl, node_exporter, Pushgateway)
 	go run ./hack/ensure-tools
 
 test: check tools release-check ## Run the whole test suite: unit, end-to-end against a real API server, fuzzing, release check
@@ -46,6 +46,7 @@ fuzz: ## Fuzz every loader and parser of outside input, each for FUZZTIME
 
 bench: build tools ## Time diagnose, rbac-audit and -f on a seeded local control plane (SIZES=1000,10000,50000 RUNS=3), and the Go benchmarks
 	go test -run '^$$' -bench . -benchmem ./checks/...
+	go test -run '^$$' -bench Decode -benchmem ./pkg/collect
 	go run ./hack/bench -binary bin/$(BINARY) -sizes $(SIZES) -runs $(RUNS)
 
 corpus: ## Measure agreement with other tools' labelled fixtures in ../shared/corpus

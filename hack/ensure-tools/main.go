@@ -1,5 +1,6 @@
-// Command ensure-tools builds (once per machine) the kube-apiserver, etcd, kubectl and node_exporter
-// that the tests and the demo run, so `make test` pays for the build before any test's timeout starts.
+// Command ensure-tools builds (once per machine) the kube-apiserver, etcd, kubectl, node_exporter
+// and Pushgateway that the tests and the demo run, so `make test` pays for the build before any
+// test's timeout starts.
 package main
 
 import (
@@ -16,5 +17,11 @@ func main() {
 		fmt.Fprintln(os.Stderr, "ensure-tools:", err)
 		os.Exit(1)
 	}
-	fmt.Printf("kube-apiserver: %s\netcd:           %s\nkubectl:        %s\nnode_exporter:  %s\n", bins.APIServer, bins.Etcd, bins.Kubectl, bins.NodeExporter)
+	pushgateway, err := testcluster.EnsurePushgateway(context.Background(), os.Stderr)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "ensure-tools:", err)
+		os.Exit(1)
+	}
+	fmt.Printf("kube-apiserver: %s\netcd:           %s\nkubectl:        %s\nnode_exporter:  %s\npushgateway:    %s\n",
+		bins.APIServer, bins.Etcd, bins.Kubectl, bins.NodeExporter, pushgateway)
 }

@@ -1,6 +1,7 @@
 // Package testcluster runs a real kube-apiserver and etcd on loopback for tests and for the
 // demo. Both are built from the Go module proxy (see hack/tools) and cached, so only the first
-// run on a machine pays for the build; so is node_exporter, for the conntrack tests.
+// run on a machine pays for the build; so are node_exporter, for the conntrack tests, and the
+// Pushgateway, for the push tests.
 package testcluster
 
 import (
@@ -82,6 +83,13 @@ func EnsureBinaries(ctx context.Context, log io.Writer) (Binaries, error) {
 func EnsureKubeScore(ctx context.Context, log io.Writer) (string, error) {
 	paths, err := ensure(ctx, log, []tool{{name: "kube-score", dir: "kube-score", pkg: "github.com/zegl/kube-score/cmd/kube-score"}})
 	return paths["kube-score"], err
+}
+
+// EnsurePushgateway returns Prometheus' Pushgateway, which only the push tests run, building it
+// if missing.
+func EnsurePushgateway(ctx context.Context, log io.Writer) (string, error) {
+	paths, err := ensure(ctx, log, []tool{{name: "pushgateway", dir: "pushgateway", pkg: "github.com/prometheus/pushgateway"}})
+	return paths["pushgateway"], err
 }
 
 // ReleaseTools are the programs `make release-check` runs against .goreleaser.yaml and .krew.yaml.

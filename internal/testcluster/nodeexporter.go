@@ -9,9 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
-	"time"
 )
 
 // NodeExporter is a real node_exporter on loopback whose /proc is a directory of the test's,
@@ -44,33 +42,16 @@ func StartNodeExporter(ctx context.Context, binary, dir string, state ConntrackS
 	}
 	address := fmt.Sprintf("127.0.0.1:%d", ports[0])
 	ne.URL = "http://" + address
-	logFile, err := os.Create(filepath.Join(dir, "node_exporter.log"))
+	ne.cmd, err = startServer(ctx, "node_exporter", binary, []string{"--path.procfs=" + ne.Procfs, "--path.sysfs=" + filepath.Join(dir, "sys"),
+		"--collector.disable-defaults", "--collector.conntrack", "--web.listen-address=" + address},
+		filepath.Join(dir, "node_exporter.log"), func(ctx context.Context) (*http.Response, error) {
+			req, err := http.NewRequestWithContext(ctx, http.MethodGet, ne.URL+"/metrics?collect[]=conntrack", nil)
+			if err != nil {
+				return nil, err
+			}
+			return http.DefaultClient.Do(req)
+		})
 	if err != nil {
-		return nil, err
-	}
-	ne.cmd = exec.Command(binary, "--path.procfs="+ne.Procfs, "--path.sysfs="+filepath.Join(dir, "sys"),
-		"--collector.disable-defaults", "--collector.conntrack", "--web.listen-address="+address)
-	ne.cmd.Stdout, ne.cmd.Stderr = logFile, logFile
-	ne.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := ne.cmd.Start(); err != nil {
-		logFile.Close()
-		return nil, fmt.Errorf("starting node_exporter: %w", err)
-	}
-	go func() { _ = ne.cmd.Wait(); logFile.Close() }()
-	err = poll(ctx, 20*time.Second, "node_exporter to answer", func() error {
-		resp, err := http.Get(ne.URL + "/metrics?collect[]=conntrack")
-		if err != nil {
-			return err
-		}
-		defer resp.Body.Close()
-		_, _ = io.Copy(io.Discard, resp.Body)
-		if resp.StatusCode != http.StatusOK {
-			return fmt.Errorf("status %s", resp.Status)
-		}
-		return nil
-	})
-	if err != nil {
-		ne.Stop()
 		return nil, err
 	}
 	return ne, nil

@@ -14,11 +14,23 @@ import (
 	"github.com/alertmend/kubectl-alertmend/pkg/report"
 )
 
-// writePrometheus writes the report as metrics in Prometheus' text exposition format, for a
-// node_exporter textfile collector or a Pushgateway. Every check that ran has a findings series,
-// zero included, so an alert on it resolves when the problem is gone; findings by severity,
-// checks not evaluated, and the run's time and duration complete it.
+// writePrometheus writes MetricFamilies in Prometheus' text exposition format, for a
+// node_exporter textfile collector or a Pushgateway.
 func writePrometheus(w io.Writer, r *report.Report, opts Options) error {
+	encoder := expfmt.NewEncoder(w, expfmt.NewFormat(expfmt.TypeTextPlain))
+	for _, mf := range MetricFamilies(r, opts) {
+		if err := encoder.Encode(mf); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// MetricFamilies is the report as Prometheus gauges. Every check that ran has a findings series,
+// zero included, so an alert on it resolves when the problem is gone; findings by severity,
+// checks not evaluated, and the run's time and duration complete it. Families without samples
+// are left out, since they are not valid exposition.
+func MetricFamilies(r *report.Report, opts Options) []*dto.MetricFamily {
 	categories := map[string]string{}
 	for _, m := range opts.Catalog {
 		categories[m.ID] = string(m.Category)
@@ -76,16 +88,8 @@ func writePrometheus(w io.Writer, r *report.Report, opts Options) error {
 	info.Metric = []*dto.Metric{gauge(1, "context", r.Metadata.Context, "namespace", r.Metadata.Namespace, "source", r.Metadata.Source,
 		"version", opts.ToolVersion)}
 
-	encoder := expfmt.NewEncoder(w, expfmt.NewFormat(expfmt.TypeTextPlain))
-	for _, mf := range []*dto.MetricFamily{checkFindings, findings, unevaluated, bySeverity, checksRun, suppressed, duration, finished, info} {
-		if len(mf.Metric) == 0 {
-			continue // a family without samples is not valid exposition
-		}
-		if err := encoder.Encode(mf); err != nil {
-			return err
-		}
-	}
-	return nil
+	return slices.DeleteFunc([]*dto.MetricFamily{checkFindings, findings, unevaluated, bySeverity, checksRun, suppressed, duration, finished, info},
+		func(mf *dto.MetricFamily) bool { return len(mf.Metric) == 0 })
 }
 
 func family(name, help string) *dto.MetricFamily {
