@@ -2,10 +2,12 @@ package cmd
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
+	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/alertmend/kubectl-alertmend/checks"
 	"github.com/alertmend/kubectl-alertmend/pkg/check"
@@ -68,11 +70,16 @@ func flagCompletions(c *cobra.Command) map[string]cobra.CompletionFunc {
 		"fail-on":  completeOne(failOnChoices),
 		"color":    completeOne(colorChoices),
 		"subject":  completeSubjectKind,
+		"contexts": completeContexts,
 		// Values that are never file names: without this the shell offers the current directory.
 		"chunk-size":               noFiles,
 		"memory-overcommit-ratio":  noFiles,
 		"netpol-system-namespaces": noFiles,
 		"prometheus-url":           noFiles,
+		"all-contexts":             noFiles,
+		"parallel":                 noFiles,
+		"push-gateway":             noFiles,
+		"push-grouping":            noFiles,
 	}
 }
 
@@ -171,6 +178,23 @@ func matching(choices []cobra.Completion, prefix, partial string, exclude []stri
 		out = append(out, prefix+choice)
 	}
 	return out
+}
+
+// completeContexts offers the kubeconfig's contexts (--kubeconfig's, else KUBECONFIG's or
+// ~/.kube/config's) for --contexts, each once.
+func completeContexts(c *cobra.Command, args []string, toComplete string) ([]cobra.Completion, cobra.ShellCompDirective) {
+	rules := clientcmd.NewDefaultClientConfigLoadingRules()
+	if f := c.Flags().Lookup("kubeconfig"); f != nil && f.Value.String() != "" {
+		rules.ExplicitPath = f.Value.String()
+	}
+	contexts := func() []cobra.Completion {
+		raw, err := rules.Load()
+		if err != nil {
+			return nil
+		}
+		return slices.Sorted(maps.Keys(raw.Contexts))
+	}
+	return completeList(contexts)(c, args, toComplete)
 }
 
 // completeSubjectKind offers the three subject kinds of --subject; the name after the colon is

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"net/url"
 	"os"
@@ -21,12 +22,14 @@ import (
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/alertmend/kubectl-alertmend/checks"
 	"github.com/alertmend/kubectl-alertmend/pkg/check"
 	"github.com/alertmend/kubectl-alertmend/pkg/collect"
 	"github.com/alertmend/kubectl-alertmend/pkg/config"
 	"github.com/alertmend/kubectl-alertmend/pkg/engine"
+	"github.com/alertmend/kubectl-alertmend/pkg/push"
 	"github.com/alertmend/kubectl-alertmend/pkg/render"
 	"github.com/alertmend/kubectl-alertmend/pkg/report"
 	"github.com/alertmend/kubectl-alertmend/pkg/snapshot"
@@ -69,6 +72,12 @@ type DiagnoseOptions struct {
 	SnapshotFile string
 	// Timeout bounds reading the cluster; what is not read by then is not evaluated.
 	Timeout time.Duration
+	// PushGateway is --push-gateway: a Pushgateway that receives the report as metrics.
+	PushGateway string
+	// PushGrouping is --push-grouping: labels of the pushed group besides job and cluster, or
+	// cluster itself, where the context's name does not tell clusters apart (in-cluster runs).
+	PushGrouping map[string]string
+	fleetFlags
 
 	// catalog narrows the checks a command runs (rbac-audit runs the RBAC ones); nil keeps all.
 	catalog func(check.Meta) bool
@@ -117,7 +126,12 @@ a deploy; checks that judge live status are left out then.
 
   # Before a run: what would be read, and what may this identity read?
   kubectl alertmend diagnose --explain-permissions`,
-		Args: cobra.NoArgs,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if err := fleetArgsHint(cmd, args); err != nil {
+				return err
+			}
+			return cobra.NoArgs(cmd, args)
+		},
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := o.Complete(cmd); err != nil {
 				return err
@@ -158,6 +172,11 @@ func (o *DiagnoseOptions) addReportFlags(f *pflag.FlagSet) {
 	o.addExplainPermissionsFlag(f)
 	f.StringVar(&o.PrometheusURL, "prometheus-url", "", "Prometheus to read node_exporter's conntrack series from (e.g. http://localhost:9090 after kubectl port-forward); "+
 		"without it, a Prometheus Service in the cluster is queried through the API server's service proxy")
+	f.StringVar(&o.PushGateway, "push-gateway", "", "After the report is written, push it as metrics (those of -o prometheus) to this Pushgateway, "+
+		`e.g. http://pushgateway.monitoring:9091, grouped by job="kubectl-alertmend" and cluster="<context>"`)
+	f.StringToStringVar(&o.PushGrouping, "push-grouping", nil, "With --push-gateway: more labels of the pushed group, NAME=VALUE,...; cluster=NAME replaces the context's name "+
+		"(an in-cluster run's is in-cluster)")
+	o.addFleetFlags(f)
 }
 
 func formatNames() string {
@@ -220,7 +239,7 @@ func (o *DiagnoseOptions) Complete(cmd *cobra.Command) error {
 			return failed("%v", err)
 		}
 	}
-	return nil
+	return o.completeFleet(cmd)
 }
 
 // loadConfig reads --config, or .alertmend.yaml in the working directory when it exists.
@@ -285,51 +304,115 @@ func (o *DiagnoseOptions) Validate() error {
 			return failed("invalid --prometheus-url %q: want an http or https URL such as http://localhost:9090", collect.RedactedURL(o.PrometheusURL))
 		}
 	}
+	if o.PushGateway != "" {
+		if err := push.CheckURL(o.PushGateway); err != nil {
+			return failed("--push-gateway: %v", err)
+		}
+		switch {
+		case o.explain:
+			return failed("--explain-permissions writes no report, so there is nothing to push: leave out --push-gateway")
+		case o.SnapshotFile != "":
+			return failed("--push-gateway does not combine with --snapshot: a replay would overwrite the live cluster's group with old findings")
+		case len(o.Filenames) > 0 && len(o.PushGrouping) == 0:
+			return failed("with -f there is no cluster to group the pushed metrics by: name the group with --push-grouping, e.g. --push-grouping repo=shop")
+		}
+	}
+	if len(o.PushGrouping) > 0 {
+		if o.PushGateway == "" {
+			return failed("--push-grouping names the group --push-gateway pushes to: add --push-gateway")
+		}
+		if err := push.CheckGrouping(o.PushGrouping); err != nil {
+			return failed("--push-grouping: %v", err)
+		}
+		if _, ok := o.PushGrouping["cluster"]; ok && len(o.fleet) > 0 {
+			return failed("--push-grouping cluster=... would push every cluster of the fleet to one group; each is pushed as its context")
+		}
+	}
 	return nil
 }
 
 // Run diagnoses and returns an *ExitError carrying the exit code.
 func (o *DiagnoseOptions) Run(ctx context.Context) error {
-	started := o.env.Now()
-	source := snapshot.SourceCluster
-	if len(o.Filenames) > 0 {
-		source = snapshot.SourceManifests
+	if len(o.fleet) > 0 {
+		return o.runFleet(ctx)
 	}
+	plan, err := o.selectChecks()
+	if err != nil {
+		return err
+	}
+	if o.explain {
+		return o.explainPermissions(ctx, plan, liveKinds(plan))
+	}
+	r, opts, err := o.diagnose(ctx, plan)
+	if err != nil {
+		return err
+	}
+	if err := render.Write(o.streams.Out, r, o.format, opts); err != nil {
+		return failed("writing the report: %v", err)
+	}
+	if err := o.push(ctx, r, opts); err != nil {
+		return err
+	}
+	if code := r.ExitCode(o.failOn); code != report.ExitOK {
+		return &ExitError{Code: code}
+	}
+	return nil
+}
+
+// source is what the run reads: manifests with -f, else a cluster (or a snapshot of one).
+func (o *DiagnoseOptions) source() snapshot.Source {
+	if len(o.Filenames) > 0 {
+		return snapshot.SourceManifests
+	}
+	return snapshot.SourceCluster
+}
+
+// selectChecks is the plan of the selected checks for the run's source.
+func (o *DiagnoseOptions) selectChecks() (engine.Plan, error) {
 	catalog := checks.All(o.Thresholds)
 	if o.catalog != nil {
 		catalog = slices.DeleteFunc(catalog, func(c check.Check) bool { return !o.catalog(c.Meta()) })
 	}
-	plan, err := engine.Select(catalog, engine.Selection{Checks: o.Checks, Categories: o.Categories, Skip: o.Skip}, source)
+	plan, err := engine.Select(catalog, engine.Selection{Checks: o.Checks, Categories: o.Categories, Skip: o.Skip}, o.source())
 	if err != nil {
-		return failed("%v", err)
+		return plan, failed("%v", err)
 	}
 	// Reporting "no problems" after checking nothing would be a silent pass.
-	nothingToRun := len(plan.Run) == 0 && len(plan.NotEvaluated) == 0
-	if nothingToRun && len(plan.LiveOnlyLeftOut) == 0 {
-		return failed("the selection matches no check (see `kubectl alertmend checks`)")
+	if len(plan.Run) == 0 && len(plan.NotEvaluated) == 0 && len(plan.LiveOnlyLeftOut) == 0 {
+		return plan, failed("the selection matches no check (see `kubectl alertmend checks`)")
 	}
-	// Namespaces too, for their ignore annotations; not being allowed to list them blinds no check that did not ask.
-	liveKinds := withKind(plan.Kinds(), snapshot.KindNamespaces)
-	if o.explain {
-		return o.explainPermissions(ctx, plan, liveKinds)
-	}
+	return plan, nil
+}
+
+// liveKinds is what the plan reads from a cluster: its checks' kinds, and Namespaces for their
+// ignore annotations (not being allowed to list them blinds no check that did not ask).
+func liveKinds(plan engine.Plan) []snapshot.Kind {
+	return withKind(plan.Kinds(), snapshot.KindNamespaces)
+}
+
+// diagnose reads the cluster, manifests or snapshot, runs the plan and applies the policy
+// (config, baseline, --object), returning the report and how to render it. It writes only
+// notes and warnings, on stderr.
+func (o *DiagnoseOptions) diagnose(ctx context.Context, plan engine.Plan) (*report.Report, render.Options, error) {
+	started := o.env.Now()
 	var snap *snapshot.Snapshot
+	var err error
 	switch {
 	case o.SnapshotFile != "":
 		snap, err = o.loadSnapshot()
-	case source == snapshot.SourceManifests:
+	case o.source() == snapshot.SourceManifests:
 		snap, err = o.loadManifests()
 	default:
-		snap, err = o.collect(ctx, liveKinds)
+		snap, err = o.collect(ctx, liveKinds(plan))
 	}
 	if err != nil {
-		return err
+		return nil, render.Options{}, err
 	}
 	if o.SnapshotFile == "" {
 		snap.CollectedAt = o.env.Now()
 	}
-	if nothingToRun {
-		return failed("none of the selected checks can judge manifests: %s need live cluster state; run them against a cluster",
+	if len(plan.Run) == 0 && len(plan.NotEvaluated) == 0 {
+		return nil, render.Options{}, failed("none of the selected checks can judge manifests: %s need live cluster state; run them against a cluster",
 			strings.Join(plan.LiveOnlyLeftOut, ", "))
 	}
 	if len(plan.LiveOnlyLeftOut) > 0 {
@@ -342,15 +425,15 @@ func (o *DiagnoseOptions) Run(ctx context.Context) error {
 		recorded := snap.CollectedAt.UTC()
 		r.Metadata.CollectedAt = &recorded
 	}
-	var ran, metas = []string{}, []check.Meta{}
+	ran := []string{}
 	for _, c := range plan.Run {
-		ran, metas = append(ran, c.Meta().ID), append(metas, c.Meta())
+		ran = append(ran, c.Meta().ID)
 	}
 	engine.Apply(r, snap, engine.Policy{Config: o.config, Baseline: o.baseline, ShowSuppressed: o.ShowSuppressed,
 		Focus: o.focus, Ran: ran, Now: o.env.Now()})
 	if o.WriteBaseline != "" {
 		if err := report.WriteBaseline(o.WriteBaseline, report.NewBaseline(r.Findings)); err != nil {
-			return failed("writing the baseline: %v", err)
+			return nil, render.Options{}, failed("writing the baseline: %v", err)
 		}
 		// What was just recorded is known from now on, this run included.
 		for i := range r.Findings {
@@ -363,15 +446,32 @@ func (o *DiagnoseOptions) Run(ctx context.Context) error {
 	}
 	if errors.Is(ctx.Err(), context.Canceled) {
 		// Interrupted after the cluster was read: a report now would be one the user gave up on.
-		return failed("interrupted")
+		return nil, render.Options{}, failed("interrupted")
 	}
-	opts := render.Options{Color: o.color, FailOn: o.failOn, Catalog: metas,
-		Baseline: o.baseline != nil || o.WriteBaseline != "", ToolVersion: version.Get().Version, Duration: o.env.Now().Sub(started)}
-	if err := render.Write(o.streams.Out, r, o.format, opts); err != nil {
-		return failed("writing the report: %v", err)
+	return r, o.renderOptions(plan, o.env.Now().Sub(started)), nil
+}
+
+// renderOptions is how the run's reports are written: the selected checks' metadata, the gate,
+// colour, and how long the run took.
+func (o *DiagnoseOptions) renderOptions(plan engine.Plan, took time.Duration) render.Options {
+	metas := []check.Meta{}
+	for _, c := range plan.Run {
+		metas = append(metas, c.Meta())
 	}
-	if code := r.ExitCode(o.failOn); code != report.ExitOK {
-		return &ExitError{Code: code}
+	return render.Options{Color: o.color, FailOn: o.failOn, Catalog: metas,
+		Baseline: o.baseline != nil || o.WriteBaseline != "", ToolVersion: version.Get().Version, Duration: took}
+}
+
+// push sends the report's metrics to --push-gateway, grouped by the cluster's context, so that
+// every cluster (and every in-cluster CronJob) keeps its own group on one gateway.
+func (o *DiagnoseOptions) push(ctx context.Context, r *report.Report, opts render.Options) error {
+	if o.PushGateway == "" {
+		return nil
+	}
+	grouping := map[string]string{"cluster": r.Metadata.Context}
+	maps.Copy(grouping, o.PushGrouping)
+	if err := push.Push(ctx, o.PushGateway, grouping, render.MetricFamilies(r, opts)); err != nil {
+		return failed("%v", err)
 	}
 	return nil
 }
@@ -421,7 +521,8 @@ func (o *DiagnoseOptions) loadManifests() (*snapshot.Snapshot, error) {
 }
 
 // checkConnectionFlags catches what client-go would otherwise turn into a confusing message: no
-// kubeconfig at all (it falls back to localhost:8080) and a malformed --request-timeout.
+// kubeconfig at all outside a pod (it falls back to localhost:8080), a flag that names part of a
+// kubeconfig in a pod that has none, and a malformed --request-timeout.
 func (o *DiagnoseOptions) checkConnectionFlags() error {
 	if t := o.configFlags.Timeout; t != nil && *t != "" {
 		if _, err := strconv.Atoi(*t); err != nil {
@@ -430,15 +531,49 @@ func (o *DiagnoseOptions) checkConnectionFlags() error {
 			}
 		}
 	}
-	flagSet := func(p *string) bool { return p != nil && *p != "" }
-	if flagSet(o.configFlags.APIServer) || flagSet(o.configFlags.KubeConfig) || o.env.Getenv("KUBERNETES_SERVICE_HOST") != "" {
+	if o.kubeconfigGiven() {
 		return nil
 	}
-	raw, err := o.configFlags.ToRawKubeConfigLoader().RawConfig()
-	if err == nil && len(raw.Clusters) == 0 && len(raw.Contexts) == 0 {
+	if o.env.Getenv("KUBERNETES_SERVICE_HOST") == "" {
 		return failed("no kubeconfig found: set KUBECONFIG, create ~/.kube/config, or pass --kubeconfig")
 	}
+	f := o.configFlags
+	for _, flag := range []struct {
+		name string
+		set  bool
+	}{
+		{"context", flagSet(f.Context)}, {"cluster", flagSet(f.ClusterName)}, {"user", flagSet(f.AuthInfoName)},
+		{"client-certificate", flagSet(f.CertFile)}, {"client-key", flagSet(f.KeyFile)},
+		{"username", flagSet(f.Username)}, {"password", flagSet(f.Password)}, {"proxy-url", flagSet(f.ProxyURL)},
+	} {
+		if flag.set {
+			return failed("--%s needs a kubeconfig, and there is none: in a pod without one, the pod's service account is used", flag.name)
+		}
+	}
+	if !flagSet(f.Impersonate) && (flagSet(f.ImpersonateUID) || (f.ImpersonateGroup != nil && len(*f.ImpersonateGroup) > 0) ||
+		(f.ImpersonateUserExtra != nil && len(*f.ImpersonateUserExtra) > 0)) {
+		return failed("--as-group, --as-uid and --as-user-extra impersonate a user: pass --as too")
+	}
 	return nil
+}
+
+func flagSet(p *string) bool { return p != nil && *p != "" }
+
+// kubeconfigGiven tells whether the user chose where to connect: --kubeconfig, --server, or a
+// kubeconfig that KUBECONFIG or ~/.kube/config supplies. One that cannot be read counts, so
+// loading it reports why.
+func (o *DiagnoseOptions) kubeconfigGiven() bool {
+	if flagSet(o.configFlags.APIServer) || flagSet(o.configFlags.KubeConfig) {
+		return true
+	}
+	raw, err := o.configFlags.ToRawKubeConfigLoader().RawConfig()
+	return err != nil || len(raw.Clusters) > 0 || len(raw.Contexts) > 0
+}
+
+// inCluster tells whether the run connects as the pod it runs in: no kubeconfig, and the
+// variable the kubelet sets in every container.
+func (o *DiagnoseOptions) inCluster() bool {
+	return o.env.Getenv("KUBERNETES_SERVICE_HOST") != "" && !o.kubeconfigGiven()
 }
 
 // clientConfig is the REST config of every command that talks to a cluster: kubectl's flags
@@ -448,13 +583,82 @@ func (o *DiagnoseOptions) clientConfig() (*rest.Config, error) {
 	if err := o.checkConnectionFlags(); err != nil {
 		return nil, err
 	}
-	config, err := o.configFlags.ToRESTConfig()
-	if err != nil {
-		return nil, failed("cannot load the kubeconfig: %v", err)
+	var config *rest.Config
+	if o.inCluster() {
+		var err error
+		if config, err = o.inClusterConfig(); err != nil {
+			return nil, err
+		}
+	} else {
+		loaded, err := o.configFlags.ToRESTConfig()
+		if err != nil {
+			return nil, failed("cannot load the kubeconfig: %v", err)
+		}
+		config = rest.CopyConfig(loaded)
 	}
-	config = rest.CopyConfig(config)
 	config.UserAgent = "kubectl-alertmend/" + version.Get().Version
 	config.QPS, config.Burst = 100, 200
+	return config, nil
+}
+
+// inClusterConfig is the pod's service account and API server address, with the kubectl flags
+// that still mean something without a kubeconfig applied on top. client-go's loader falls back
+// to the same by itself, but only where the token file is mounted (else the run would fail with
+// "no configuration has been provided"), and it drops --as, --as-group and --request-timeout;
+// choosing it here keeps those flags, names the cause when the pod's configuration cannot be
+// loaded, and lets tests stand in for the pod.
+func (o *DiagnoseOptions) inClusterConfig() (*rest.Config, error) {
+	load := o.env.InClusterConfig
+	if load == nil {
+		load = rest.InClusterConfig
+	}
+	loaded, err := load()
+	if err != nil {
+		return nil, failed("no kubeconfig, and the in-cluster configuration of this pod (KUBERNETES_SERVICE_HOST is set) cannot be loaded: %v", err)
+	}
+	config := rest.CopyConfig(loaded)
+	f := o.configFlags
+	if flagSet(f.Impersonate) {
+		config.Impersonate = rest.ImpersonationConfig{UserName: *f.Impersonate}
+		if f.ImpersonateUID != nil {
+			config.Impersonate.UID = *f.ImpersonateUID
+		}
+		if f.ImpersonateGroup != nil {
+			config.Impersonate.Groups = *f.ImpersonateGroup
+		}
+		if f.ImpersonateUserExtra != nil {
+			for _, extra := range *f.ImpersonateUserExtra {
+				if key, value, ok := strings.Cut(extra, "="); ok {
+					if config.Impersonate.Extra == nil {
+						config.Impersonate.Extra = map[string][]string{}
+					}
+					config.Impersonate.Extra[key] = append(config.Impersonate.Extra[key], value)
+				}
+			}
+		}
+	}
+	if flagSet(f.Timeout) {
+		if config.Timeout, err = clientcmd.ParseTimeout(*f.Timeout); err != nil {
+			return nil, failed("invalid --request-timeout %q: %v", *f.Timeout, err)
+		}
+	}
+	if flagSet(f.BearerToken) {
+		config.BearerToken, config.BearerTokenFile = *f.BearerToken, ""
+	}
+	if flagSet(f.CAFile) {
+		config.TLSClientConfig.CAFile, config.TLSClientConfig.CAData = *f.CAFile, nil
+	}
+	if f.Insecure != nil && *f.Insecure {
+		// client-go refuses a CA together with skipping verification.
+		config.TLSClientConfig.Insecure = true
+		config.TLSClientConfig.CAFile, config.TLSClientConfig.CAData = "", nil
+	}
+	if flagSet(f.TLSServerName) {
+		config.TLSClientConfig.ServerName = *f.TLSServerName
+	}
+	if f.DisableCompression != nil && *f.DisableCompression {
+		config.DisableCompression = true
+	}
 	return config, nil
 }
 
@@ -547,6 +751,9 @@ func shortNetError(err error) error {
 func (o *DiagnoseOptions) contextName() string {
 	if o.configFlags.Context != nil && *o.configFlags.Context != "" {
 		return *o.configFlags.Context
+	}
+	if o.inCluster() {
+		return "in-cluster"
 	}
 	raw, err := o.configFlags.ToRawKubeConfigLoader().RawConfig()
 	if err != nil {

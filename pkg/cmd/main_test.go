@@ -169,7 +169,11 @@ func as(t *testing.T, user string, args ...string) result {
 func findingKeys(r *report.Report) []string {
 	var keys []string
 	for _, f := range r.Findings {
-		keys = append(keys, f.Check+" "+f.Objects[0].String())
+		key := f.Check
+		if len(f.Objects) > 0 { // cluster-wide findings, such as an API server flag, name no object
+			key += " " + f.Objects[0].String()
+		}
+		keys = append(keys, key)
 	}
 	return keys
 }

@@ -42,13 +42,12 @@ func (p *progress) draw() {
 		return
 	case <-time.After(progressDelay):
 	}
-	frames := []string{"⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏"}
 	ticker := time.NewTicker(120 * time.Millisecond)
 	defer ticker.Stop()
 	for frame := 0; ; frame++ {
 		p.mu.Lock()
 		// Short enough for an 80-column terminal, where a wrapped line could not be redrawn.
-		line := fmt.Sprintf("%s reading cluster state: %d of %d kinds, %d objects", frames[frame%len(frames)], p.done, p.total, p.objects)
+		line := fmt.Sprintf("%s reading cluster state: %d of %d kinds, %d objects", spinnerFrame(frame), p.done, p.total, p.objects)
 		p.mu.Unlock()
 		fmt.Fprint(p.w, "\r\033[K"+line)
 		select {
@@ -58,6 +57,12 @@ func (p *progress) draw() {
 		case <-ticker.C:
 		}
 	}
+}
+
+// spinnerFrame is the status line's spinner at the given frame.
+func spinnerFrame(frame int) string {
+	frames := []rune("⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏")
+	return string(frames[frame%len(frames)])
 }
 
 // update is the collector's callback; it may be called from many goroutines.

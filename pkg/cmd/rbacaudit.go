@@ -59,6 +59,9 @@ bootstrap bindings are known defaults and not reported.
   # Who may read Secrets in kube-system?
   kubectl alertmend rbac-audit --who-can get secrets -n kube-system`,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := fleetArgsHint(cmd, args); err != nil {
+				return err
+			}
 			o.args = args
 			if err := o.Complete(cmd); err != nil {
 				return err
@@ -99,6 +102,8 @@ func (o *RBACAuditOptions) validateMode(cmd *cobra.Command) error {
 		return usageError(cmd, fmt.Errorf("--who-can takes two arguments, VERB and RESOURCE (e.g. --who-can get secrets), got %d", len(o.args)))
 	case o.explain && (o.Subject != "" || o.WhoCan):
 		return usageError(cmd, fmt.Errorf("--explain-permissions explains the audit's own reads; it does not combine with --subject or --who-can"))
+	case o.PushGateway != "" && (o.Subject != "" || o.WhoCan):
+		return failed("--subject and --who-can answer a question rather than write a report: leave out --push-gateway")
 	case !o.WhoCan && len(o.args) > 0:
 		return usageError(cmd, fmt.Errorf("unexpected arguments %q (did you mean --who-can?)", o.args))
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/spf13/pflag"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
+	"k8s.io/client-go/rest"
 	"k8s.io/klog/v2"
 
 	"github.com/alertmend/kubectl-alertmend/pkg/report"
@@ -27,6 +28,10 @@ type Environment struct {
 	Getenv     func(string) string
 	IsTerminal func(io.Writer) bool
 	Now        func() time.Time
+	// InClusterConfig is the pod's own API server address and service-account credentials,
+	// used when no kubeconfig is given and KUBERNETES_SERVICE_HOST is set; nil means
+	// rest.InClusterConfig.
+	InClusterConfig func() (*rest.Config, error)
 }
 
 // OSEnvironment reads the real process environment.
@@ -37,7 +42,8 @@ func OSEnvironment() Environment {
 			f, ok := w.(*os.File)
 			return ok && (isatty.IsTerminal(f.Fd()) || isatty.IsCygwinTerminal(f.Fd()))
 		},
-		Now: time.Now,
+		Now:             time.Now,
+		InClusterConfig: rest.InClusterConfig,
 	}
 }
 

@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"flag"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -49,19 +47,7 @@ func TestGolden(t *testing.T) {
 			if err := Write(&buf, sampleReport(), f, Options{Color: false}); err != nil {
 				t.Fatal(err)
 			}
-			golden := filepath.Join("testdata", "report."+string(f)+".golden")
-			if *update {
-				if err := os.WriteFile(golden, buf.Bytes(), 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(golden)
-			if err != nil {
-				t.Fatalf("%v (run go test ./pkg/render -update)", err)
-			}
-			if buf.String() != string(want) {
-				t.Errorf("%s output differs from %s:\n%s", f, golden, buf.String())
-			}
+			assertGolden(t, "report."+string(f)+".golden", buf.Bytes())
 			if strings.Contains(buf.String(), "\x1b[") {
 				t.Errorf("%s output has colour codes with colour off", f)
 			}

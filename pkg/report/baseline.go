@@ -42,18 +42,26 @@ func NewBaseline(findings []check.Finding) *Baseline {
 	}
 	slices.SortFunc(b.Findings, func(x, y BaselineEntry) int { return strings.Compare(x.key(), y.key()) })
 	b.Findings = slices.CompactFunc(b.Findings, func(x, y BaselineEntry) bool { return x.key() == y.key() })
+	b.index()
 	return b
+}
+
+// index builds the lookup Has uses. It is built once, by the constructors, so that the
+// clusters of a fleet run can share one baseline without a lock.
+func (b *Baseline) index() {
+	b.keys = make(map[string]bool, len(b.Findings))
+	for _, e := range b.Findings {
+		b.keys[e.key()] = true
+	}
 }
 
 // Has tells whether the baseline records a finding.
 func (b *Baseline) Has(f check.Finding) bool {
-	if b.keys == nil {
-		b.keys = map[string]bool{}
-		for _, e := range b.Findings {
-			b.keys[e.key()] = true
-		}
+	key := BaselineEntry{Check: f.Check, Objects: objectKeys(f.Objects)}.key()
+	if b.keys == nil { // a Baseline not made by NewBaseline or ReadBaseline
+		return slices.ContainsFunc(b.Findings, func(e BaselineEntry) bool { return e.key() == key })
 	}
-	return b.keys[BaselineEntry{Check: f.Check, Objects: objectKeys(f.Objects)}.key()]
+	return b.keys[key]
 }
 
 func (e BaselineEntry) key() string {
@@ -111,6 +119,7 @@ func ReadBaseline(file string) (*Baseline, error) {
 			return nil, fmt.Errorf("the baseline %s: finding %d has no check", file, i+1)
 		}
 	}
+	b.index()
 	return &b, nil
 }
 
