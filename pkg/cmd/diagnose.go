@@ -125,7 +125,13 @@ a deploy; checks that judge live status are left out then.
   kubectl alertmend diagnose --snapshot incident.alertmend.gz
 
   # Before a run: what would be read, and what may this identity read?
-  kubectl alertmend diagnose --explain-permissions`,
+  kubectl alertmend diagnose --explain-permissions
+
+  # Every production cluster of the kubeconfig at once, with a fleet summary
+  kubectl alertmend diagnose --all-contexts='prod-*'
+
+  # In a CronJob: push the findings as metrics to a Pushgateway
+  kubectl alertmend diagnose -o json --fail-on none --push-gateway http://pushgateway.monitoring:9091 --push-grouping cluster=prod-eu`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if err := fleetArgsHint(cmd, args); err != nil {
 				return err

@@ -57,7 +57,10 @@ bootstrap bindings are known defaults and not reported.
   kubectl alertmend rbac-audit --subject sa:ci/deployer
 
   # Who may read Secrets in kube-system?
-  kubectl alertmend rbac-audit --who-can get secrets -n kube-system`,
+  kubectl alertmend rbac-audit --who-can get secrets -n kube-system
+
+  # Risky subjects in two clusters, one JSON document
+  kubectl alertmend rbac-audit --contexts prod-eu,prod-us -o json`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := fleetArgsHint(cmd, args); err != nil {
 				return err

@@ -52,7 +52,9 @@ const exitCodesHelp = `Exit codes:
   1  at least one finding at or above --fail-on (the gate failed)
   2  the tool could not do its job: bad flags, unreadable input, unreachable cluster
   3  nothing at or above --fail-on, but some selected checks were not evaluated
-  130  interrupted by Ctrl-C before the report was written (143 for SIGTERM)`
+  130  interrupted by Ctrl-C before the report was written (143 for SIGTERM)
+With --contexts or --all-contexts, the worst cluster's: 2 if any could not be diagnosed, else
+1, else 3, else 0.`
 
 // NewRootCommand builds `kubectl alertmend` and its subcommands.
 func NewRootCommand(streams genericiooptions.IOStreams, env Environment) *cobra.Command {
