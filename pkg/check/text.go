@@ -13,6 +13,19 @@ func LimitEvidence(lines []string) []string {
 	return append(lines[:MaxEvidence:MaxEvidence], fmt.Sprintf("... and %d more", len(lines)-MaxEvidence))
 }
 
+// EvidenceOf is LimitEvidence of n lines, of which it makes only the ones kept: where a check
+// reports ten thousand objects, formatting a line for each was most of its time.
+func EvidenceOf(n int, line func(i int) string) []string {
+	lines := make([]string, 0, min(n, MaxEvidence)+1)
+	for i := range min(n, MaxEvidence) {
+		lines = append(lines, line(i))
+	}
+	if n > MaxEvidence {
+		lines = append(lines, fmt.Sprintf("... and %d more", n-MaxEvidence))
+	}
+	return lines
+}
+
 // Plural reads "1 pod" or "3 pods".
 func Plural(n int, one, many string) string {
 	if n == 1 {

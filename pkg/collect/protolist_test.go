@@ -91,6 +91,15 @@ func TestManagedFieldsAreLeftOutAndAllElseKept(t *testing.T) {
 		if !equality.Semantic.DeepEqual(&decoded, want) {
 			t.Errorf("%s: decoded list differs from the typed client's once managedFields are dropped", name)
 		}
+		// The whole answer, as the lister reads it: the same list, its items allocated once.
+		var viaLister corev1.PodList
+		if ok, _ := unmarshalWithoutManagedFields(protobufBody(t, list), &viaLister, nil); !ok {
+			t.Fatalf("%s: not decoded", name)
+		}
+		if !equality.Semantic.DeepEqual(&viaLister, want) || cap(viaLister.Items) != len(list.Items) {
+			t.Errorf("%s: %d items in room for %d, want the list without managedFields in room for exactly %d",
+				name, len(viaLister.Items), cap(viaLister.Items), len(list.Items))
+		}
 	}
 }
 
