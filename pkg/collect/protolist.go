@@ -26,6 +26,8 @@ const (
 	unknownContentEncoding = 3 // runtime.Unknown.contentEncoding
 	typeMetaKind           = 2 // runtime.TypeMeta.kind
 
+	listMetadata      = 1  // <Kind>List.metadata
+	listMetaContinue  = 3  // ListMeta.continue
 	listItems         = 2  // <Kind>List.items
 	objectMetadata    = 1  // <Kind>.metadata
 	metaManagedFields = 17 // ObjectMeta.managedFields
@@ -38,19 +40,25 @@ const (
 // decoded by client-go's deserializer; refusals are client-go's own errors, with the server's
 // Status.
 //
-// The body is read into a buffer kept from page to page: client-go's Do reads each answer with
-// io.ReadAll, growing and zeroing a fresh buffer from 512 bytes to the page's megabytes, which
-// was a sixth of a 10,000-pod run's CPU time.
+// Two more savings, for lists read page by page (pages calls it one page at a time):
+//   - The next page is asked for as soon as this one has arrived, its continue token read from
+//     the answer undecoded, so the server works on it while this one is decoded. A request for
+//     anything but that page (a retry, a list started over) waits for it and asks afresh.
+//   - Answers are read into two buffers kept from page to page: client-go's Do reads each with
+//     io.ReadAll, growing and zeroing a fresh buffer from 512 bytes to the page's megabytes,
+//     which was a sixth of a 10,000-pod run's CPU time.
 func listWithoutManagedFields[L any, PL interface {
 	*L
 	runtime.Object
 	Unmarshal([]byte) error
 }](client rest.Interface, namespace, resource string) func(context.Context, metav1.ListOptions) (PL, error) {
-	// Scratch space for one page at a time (pages asks for them one by one); the generated
-	// decoders copy what they keep.
-	var body bytes.Buffer
-	var buf []byte
-	return func(ctx context.Context, opts metav1.ListOptions) (PL, error) {
+	var bodies [2]bytes.Buffer
+	var stripped []byte // scratch space of the decoder; the generated decoders copy what they keep
+	type answer struct {
+		body *bytes.Buffer
+		err  error
+	}
+	fetch := func(ctx context.Context, opts metav1.ListOptions, into *bytes.Buffer) answer {
 		stream, err := client.Get().
 			UseProtobufAsDefault().
 			NamespaceIfScoped(namespace, namespace != "").
@@ -58,21 +66,81 @@ func listWithoutManagedFields[L any, PL interface {
 			VersionedParams(&opts, scheme.ParameterCodec).
 			Stream(ctx)
 		if err != nil {
-			return nil, err
+			return answer{err: err}
 		}
 		defer stream.Close()
-		body.Reset()
-		if _, err := body.ReadFrom(stream); err != nil {
-			return nil, err
+		into.Reset()
+		if _, err := into.ReadFrom(stream); err != nil {
+			return answer{err: err}
+		}
+		return answer{body: into}
+	}
+	var ahead struct {
+		opts metav1.ListOptions
+		into int
+		done chan answer // nil when no page is being read ahead
+	}
+	return func(ctx context.Context, opts metav1.ListOptions) (PL, error) {
+		var got answer
+		current := 0
+		switch {
+		case ahead.done != nil && reflect.DeepEqual(ahead.opts, opts):
+			got, current = <-ahead.done, ahead.into
+		case ahead.done != nil:
+			<-ahead.done // not the page wanted: let it finish with its buffer first
+			fallthrough
+		default:
+			got = fetch(ctx, opts, &bodies[current])
+		}
+		ahead.done = nil
+		if got.err != nil {
+			return nil, got.err
+		}
+		if token := continueToken(got.body.Bytes()); token != "" && ctx.Err() == nil {
+			next := opts
+			next.Continue = token
+			done := make(chan answer, 1)
+			ahead.opts, ahead.into, ahead.done = next, 1-current, done
+			go func() { done <- fetch(ctx, next, &bodies[1-current]) }()
 		}
 		list := PL(new(L))
 		var ok bool
-		if ok, buf = unmarshalWithoutManagedFields(body.Bytes(), list, buf); ok {
+		if ok, stripped = unmarshalWithoutManagedFields(got.body.Bytes(), list, stripped); ok {
 			return list, nil
 		}
 		list = PL(new(L))
-		return list, runtime.DecodeInto(scheme.Codecs.UniversalDeserializer(), body.Bytes(), list)
+		return list, runtime.DecodeInto(scheme.Codecs.UniversalDeserializer(), got.body.Bytes(), list)
 	}
+}
+
+// continueToken is the continue token of a protobuf LIST answer, read without decoding it; ""
+// for the last page, or an answer it cannot read (which is then decoded as usual).
+func continueToken(body []byte) string {
+	list, ok := protobufList(body)
+	if !ok {
+		return ""
+	}
+	for len(list) > 0 {
+		f, rest, err := nextField(list)
+		if err != nil {
+			return ""
+		}
+		list = rest
+		if f.num != listMetadata || f.typ != protowire.BytesType {
+			continue
+		}
+		for meta := f.contents; len(meta) > 0; {
+			mf, rest, err := nextField(meta)
+			if err != nil {
+				return ""
+			}
+			meta = rest
+			if mf.num == listMetaContinue && mf.typ == protowire.BytesType {
+				return string(mf.contents)
+			}
+		}
+	}
+	return ""
 }
 
 // unmarshalWithoutManagedFields decodes a protobuf LIST answer into list without its items'

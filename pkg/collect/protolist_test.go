@@ -8,10 +8,12 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"google.golang.org/protobuf/encoding/protowire"
 	appsv1 "k8s.io/api/apps/v1"
@@ -555,4 +557,52 @@ func FuzzAppendWithoutManagedFields(f *testing.F) {
 			t.Fatal("the stripped list decodes to something else")
 		}
 	})
+}
+
+// The next page is asked for as soon as a page arrives, before it is decoded and before the
+// caller asks; a caller that wants something else gets that, and the page read ahead is dropped.
+func TestTheNextPageIsReadAhead(t *testing.T) {
+	fake := &fakePods{t: t, pods: sevenPods()}
+	lister := listWithoutManagedFields[corev1.PodList](fakeClients(t, fake).Kube.CoreV1().RESTClient(), "default", "pods")
+	first, err := lister(t.Context(), metav1.ListOptions{Limit: 3})
+	if err != nil || first.Continue != "p3" {
+		t.Fatalf("first page: continue %q, %v", first.Continue, err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for len(fake.requested()) < 2 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if got := fake.requested(); !slices.Equal(got, []string{"", "p3"}) {
+		t.Fatalf("asked for %q before the second page was wanted, want the first and the second", got)
+	}
+	second, err := lister(t.Context(), metav1.ListOptions{Limit: 3, Continue: "p3"})
+	if err != nil || len(second.Items) != 3 || second.Items[0].Name != "p3" || second.Continue != "p6" {
+		t.Fatalf("second page: %d items, continue %q, %v", len(second.Items), second.Continue, err)
+	}
+	// Started over instead of going on to p6: the whole list, asked for afresh.
+	whole, err := lister(t.Context(), metav1.ListOptions{})
+	if err != nil || len(whole.Items) != 7 {
+		t.Fatalf("whole list: %d items, %v", len(whole.Items), err)
+	}
+	if got := fake.requested(); !slices.Equal(got, []string{"", "p3", "p6", ""}) {
+		t.Errorf("asked for %q", got)
+	}
+	if !equality.Semantic.DeepEqual(whole.Items, withoutManagedFields(&corev1.PodList{Items: sevenPods()}).Items) {
+		t.Errorf("the whole list differs from the server's without managedFields")
+	}
+}
+
+func TestContinueTokenIsReadWithoutDecoding(t *testing.T) {
+	page := &corev1.PodList{ListMeta: metav1.ListMeta{ResourceVersion: "9", Continue: "eyJ2IjoibWV0YS5rOHMuaW8vdjEifQ", RemainingItemCount: new(int64(4))},
+		Items: sevenPods()[:3]}
+	if got := continueToken(protobufBody(t, page)); got != page.Continue {
+		t.Errorf("token %q, want %q", got, page.Continue)
+	}
+	page.Continue = ""
+	if got := continueToken(protobufBody(t, page)); got != "" {
+		t.Errorf("last page: token %q", got)
+	}
+	if got := continueToken([]byte(`{"kind":"PodList","metadata":{"continue":"x"}}`)); got != "" {
+		t.Errorf("JSON: token %q, want none (decoded as usual)", got)
+	}
 }
