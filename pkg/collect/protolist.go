@@ -6,10 +6,13 @@ import (
 	"fmt"
 	"reflect"
 	"strings"
+	"time"
 
 	"google.golang.org/protobuf/encoding/protowire"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	utilnet "k8s.io/apimachinery/pkg/util/net"
 	"k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 )
@@ -43,7 +46,7 @@ const (
 // Two more savings, for lists read page by page (pages calls it one page at a time):
 //   - The next page is asked for as soon as this one has arrived, its continue token read from
 //     the answer undecoded, so the server works on it while this one is decoded. A request for
-//     anything but that page (a retry, a list started over) waits for it and asks afresh.
+//     anything but that page (a retry, a list started over) cancels it and asks afresh.
 //   - Answers are read into two buffers kept from page to page: client-go's Do reads each with
 //     io.ReadAll, growing and zeroing a fresh buffer from 512 bytes to the page's megabytes,
 //     which was a sixth of a 10,000-pod run's CPU time.
@@ -52,65 +55,131 @@ func listWithoutManagedFields[L any, PL interface {
 	runtime.Object
 	Unmarshal([]byte) error
 }](client rest.Interface, namespace, resource string) func(context.Context, metav1.ListOptions) (PL, error) {
-	var bodies [2]bytes.Buffer
-	var stripped []byte // scratch space of the decoder; the generated decoders copy what they keep
-	type answer struct {
-		body *bytes.Buffer
-		err  error
+	l := &pageLister[L, PL]{client: client, namespace: namespace, resource: resource}
+	return l.list
+}
+
+// pageLister is the state listWithoutManagedFields keeps between pages.
+type pageLister[L any, PL interface {
+	*L
+	runtime.Object
+	Unmarshal([]byte) error
+}] struct {
+	client              rest.Interface
+	namespace, resource string
+
+	bodies   [2]bytes.Buffer
+	stripped []byte // the decoder's scratch space; the generated decoders copy what they keep
+	ahead    *readAhead
+}
+
+// readAhead is a page asked for before the caller wanted it, being read into bodies[into].
+type readAhead struct {
+	opts   metav1.ListOptions
+	into   int
+	cancel context.CancelFunc
+	done   chan fetched
+}
+
+type fetched struct {
+	body *bytes.Buffer
+	err  error
+}
+
+// Connection failures are asked again as client-go's Do asks them (Stream does not): up to ten
+// times, a second apart.
+const (
+	connectionRetries    = 10
+	connectionRetryPause = time.Second
+)
+
+func (l *pageLister[L, PL]) list(ctx context.Context, opts metav1.ListOptions) (PL, error) {
+	var got fetched
+	current := 0
+	if a := l.ahead; a != nil && reflect.DeepEqual(a.opts, opts) {
+		got, current = <-a.done, a.into
+		a.cancel()
+		l.ahead = nil
+	} else {
+		l.dropReadAhead()
+		got = l.fetch(ctx, opts, &l.bodies[current])
 	}
-	fetch := func(ctx context.Context, opts metav1.ListOptions, into *bytes.Buffer) answer {
-		stream, err := client.Get().
+	if got.err != nil {
+		return nil, got.err
+	}
+	body := got.body.Bytes()
+	if token := continueToken(body); token != "" && ctx.Err() == nil {
+		next := opts
+		next.Continue = token
+		aheadCtx, cancel := context.WithCancel(ctx)
+		a := &readAhead{opts: next, into: 1 - current, cancel: cancel, done: make(chan fetched, 1)}
+		go func() { a.done <- l.fetch(aheadCtx, next, &l.bodies[a.into]) }()
+		l.ahead = a
+	}
+	list := PL(new(L))
+	var ok bool
+	if ok, l.stripped = unmarshalWithoutManagedFields(body, list, l.stripped); ok {
+		return list, nil
+	}
+	list = PL(new(L))
+	obj, _, err := scheme.Codecs.UniversalDeserializer().Decode(body, nil, list)
+	if err == nil && obj != runtime.Object(list) {
+		if status, isStatus := obj.(*metav1.Status); isStatus {
+			err = apierrors.FromObject(status) // a Status in a 2xx answer, as rest.Result.Into reads one
+		} else {
+			err = fmt.Errorf("the server answered a list of %s with %T", l.resource, obj)
+		}
+	}
+	if err != nil {
+		// The caller will not want the page after one it could not read as it was.
+		l.dropReadAhead()
+		return nil, err
+	}
+	return list, nil
+}
+
+// dropReadAhead cancels the page read ahead, if any, and waits until its buffer is free.
+func (l *pageLister[L, PL]) dropReadAhead() {
+	if a := l.ahead; a != nil {
+		a.cancel()
+		<-a.done
+		l.ahead = nil
+	}
+}
+
+// fetch reads one answer into the buffer given.
+func (l *pageLister[L, PL]) fetch(ctx context.Context, opts metav1.ListOptions, into *bytes.Buffer) fetched {
+	for attempt := 0; ; attempt++ {
+		stream, err := l.client.Get().
 			UseProtobufAsDefault().
-			NamespaceIfScoped(namespace, namespace != "").
-			Resource(resource).
+			NamespaceIfScoped(l.namespace, l.namespace != "").
+			Resource(l.resource).
 			VersionedParams(&opts, scheme.ParameterCodec).
 			Stream(ctx)
+		if err != nil && attempt < connectionRetries && connectionFailed(err) && ctx.Err() == nil {
+			select {
+			case <-time.After(connectionRetryPause):
+				continue
+			case <-ctx.Done():
+			}
+		}
 		if err != nil {
-			return answer{err: err}
+			return fetched{err: err}
 		}
-		defer stream.Close()
 		into.Reset()
-		if _, err := into.ReadFrom(stream); err != nil {
-			return answer{err: err}
+		_, err = into.ReadFrom(stream)
+		stream.Close()
+		if err != nil {
+			return fetched{err: err}
 		}
-		return answer{body: into}
+		return fetched{body: into}
 	}
-	var ahead struct {
-		opts metav1.ListOptions
-		into int
-		done chan answer // nil when no page is being read ahead
-	}
-	return func(ctx context.Context, opts metav1.ListOptions) (PL, error) {
-		var got answer
-		current := 0
-		switch {
-		case ahead.done != nil && reflect.DeepEqual(ahead.opts, opts):
-			got, current = <-ahead.done, ahead.into
-		case ahead.done != nil:
-			<-ahead.done // not the page wanted: let it finish with its buffer first
-			fallthrough
-		default:
-			got = fetch(ctx, opts, &bodies[current])
-		}
-		ahead.done = nil
-		if got.err != nil {
-			return nil, got.err
-		}
-		if token := continueToken(got.body.Bytes()); token != "" && ctx.Err() == nil {
-			next := opts
-			next.Continue = token
-			done := make(chan answer, 1)
-			ahead.opts, ahead.into, ahead.done = next, 1-current, done
-			go func() { done <- fetch(ctx, next, &bodies[1-current]) }()
-		}
-		list := PL(new(L))
-		var ok bool
-		if ok, stripped = unmarshalWithoutManagedFields(got.body.Bytes(), list, stripped); ok {
-			return list, nil
-		}
-		list = PL(new(L))
-		return list, runtime.DecodeInto(scheme.Codecs.UniversalDeserializer(), got.body.Bytes(), list)
-	}
+}
+
+// connectionFailed tells the errors of a request that got no answer, which client-go's Do
+// asks again for a GET.
+func connectionFailed(err error) bool {
+	return utilnet.IsConnectionReset(err) || utilnet.IsProbableEOF(err) || utilnet.IsHTTP2ConnectionLost(err)
 }
 
 // continueToken is the continue token of a protobuf LIST answer, read without decoding it; ""
@@ -179,6 +248,9 @@ func countItems(list []byte) int {
 // decoder appends each item, and growing a slice of five hundred pods one doubling at a time
 // copied each pod about twice.
 func presizeItems(list any, n int) {
+	if n == 0 {
+		return
+	}
 	items := reflect.ValueOf(list).Elem().FieldByName("Items")
 	if items.IsValid() && items.Kind() == reflect.Slice && items.CanSet() && items.Len() == 0 {
 		items.Set(reflect.MakeSlice(items.Type(), 0, n))

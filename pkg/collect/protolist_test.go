@@ -207,6 +207,10 @@ type fakePods struct {
 	pods      []corev1.Pod
 	json      bool
 	intercept func(n int, token string, w http.ResponseWriter) bool
+	// hold, when set, keeps the request for this continue token unanswered until the client
+	// gives it up, then closes holdEnded.
+	hold      string
+	holdEnded chan struct{}
 
 	mu     sync.Mutex
 	tokens []string // the continue token of each LIST, "" for the first page
@@ -222,6 +226,14 @@ func (f *fakePods) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	f.tokens = append(f.tokens, token)
 	n := len(f.tokens)
 	f.mu.Unlock()
+	if f.hold != "" && token == f.hold {
+		select {
+		case <-r.Context().Done():
+			close(f.holdEnded)
+		case <-time.After(30 * time.Second):
+		}
+		return
+	}
 	if f.intercept != nil && f.intercept(n, token, w) {
 		return
 	}
@@ -579,12 +591,13 @@ func TestTheNextPageIsReadAhead(t *testing.T) {
 	if err != nil || len(second.Items) != 3 || second.Items[0].Name != "p3" || second.Continue != "p6" {
 		t.Fatalf("second page: %d items, continue %q, %v", len(second.Items), second.Continue, err)
 	}
-	// Started over instead of going on to p6: the whole list, asked for afresh.
+	// Started over instead of going on to p6: the whole list, asked for afresh. The page read
+	// ahead, p6, is cancelled, before or after the server saw it.
 	whole, err := lister(t.Context(), metav1.ListOptions{})
 	if err != nil || len(whole.Items) != 7 {
 		t.Fatalf("whole list: %d items, %v", len(whole.Items), err)
 	}
-	if got := fake.requested(); !slices.Equal(got, []string{"", "p3", "p6", ""}) {
+	if got := fake.requested(); !slices.Equal(got, []string{"", "p3", "p6", ""}) && !slices.Equal(got, []string{"", "p3", ""}) {
 		t.Errorf("asked for %q", got)
 	}
 	if !equality.Semantic.DeepEqual(whole.Items, withoutManagedFields(&corev1.PodList{Items: sevenPods()}).Items) {
@@ -604,5 +617,68 @@ func TestContinueTokenIsReadWithoutDecoding(t *testing.T) {
 	}
 	if got := continueToken([]byte(`{"kind":"PodList","metadata":{"continue":"x"}}`)); got != "" {
 		t.Errorf("JSON: token %q, want none (decoded as usual)", got)
+	}
+}
+
+// A page read ahead that the caller does not want is cancelled, not waited for: a server slow
+// to answer it does not hold the list up.
+func TestAnUnwantedPageReadAheadIsCancelled(t *testing.T) {
+	fake := &fakePods{t: t, pods: sevenPods(), hold: "p3", holdEnded: make(chan struct{})}
+	lister := listWithoutManagedFields[corev1.PodList](fakeClients(t, fake).Kube.CoreV1().RESTClient(), "default", "pods")
+	if _, err := lister(t.Context(), metav1.ListOptions{Limit: 3}); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(10 * time.Second); !slices.Contains(fake.requested(), "p3") && time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond) // until the server holds the page read ahead
+	}
+	started := time.Now()
+	whole, err := lister(t.Context(), metav1.ListOptions{})
+	if err != nil || len(whole.Items) != 7 {
+		t.Fatalf("whole list: %d items, %v", len(whole.Items), err)
+	}
+	select {
+	case <-fake.holdEnded:
+	case <-time.After(20 * time.Second):
+		t.Fatalf("the page read ahead was never given up (requests %q)", fake.requested())
+	}
+	if waited := time.Since(started); waited > 20*time.Second {
+		t.Errorf("the list waited %s for a page it did not want", waited)
+	}
+}
+
+// A request that got no answer is asked again, as client-go's Do does for a GET.
+func TestAConnectionBrokenBeforeTheAnswerIsAskedAgain(t *testing.T) {
+	fake := &fakePods{t: t, pods: sevenPods()}
+	fake.intercept = func(n int, _ string, w http.ResponseWriter) bool {
+		if n > 1 {
+			return false
+		}
+		conn, _, err := w.(http.Hijacker).Hijack()
+		if err != nil {
+			t.Error(err)
+			return true
+		}
+		conn.Close()
+		return true
+	}
+	lister := listWithoutManagedFields[corev1.PodList](fakeClients(t, fake).Kube.CoreV1().RESTClient(), "default", "pods")
+	list, err := lister(t.Context(), metav1.ListOptions{})
+	if err != nil || len(list.Items) != 7 || len(fake.requested()) != 2 {
+		t.Errorf("%d pods in %d requests, %v; want 7 in 2", len(list.Items), len(fake.requested()), err)
+	}
+}
+
+// A Status in a successful answer is the error it describes, as client-go reads it.
+func TestAStatusInASuccessfulAnswerIsAnError(t *testing.T) {
+	for _, json := range []bool{false, true} {
+		fake := &fakePods{t: t, json: json}
+		fake.intercept = func(_ int, _ string, w http.ResponseWriter) bool {
+			fake.write(w, http.StatusOK, &apierrors.NewConflict(schema.GroupResource{Resource: "pods"}, "x", errors.New("odd")).ErrStatus)
+			return true
+		}
+		lister := listWithoutManagedFields[corev1.PodList](fakeClients(t, fake).Kube.CoreV1().RESTClient(), "default", "pods")
+		if _, err := lister(t.Context(), metav1.ListOptions{}); !apierrors.IsConflict(err) {
+			t.Errorf("json %v: err %v, want the Status's conflict", json, err)
+		}
 	}
 }
