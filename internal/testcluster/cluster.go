@@ -192,13 +192,22 @@ func (p *process) exited() bool {
 }
 
 func (c *Cluster) startProcess(ctx context.Context, binary, logName string, args []string) (*process, error) {
-	logFile, err := os.Create(c.path(logName))
+	p, err := startLogged(binary, c.path(logName), args)
+	if err != nil {
+		return nil, err
+	}
+	return p, ctx.Err()
+}
+
+// startLogged starts binary with its output in logPath. If the test process dies without
+// stopping it, the kernel ends it too.
+func startLogged(binary, logPath string, args []string) (*process, error) {
+	logFile, err := os.Create(logPath)
 	if err != nil {
 		return nil, err
 	}
 	cmd := exec.Command(binary, args...)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
-	// If the test process dies without calling Stop, the kernel ends the control plane too.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
 		logFile.Close()
@@ -210,7 +219,7 @@ func (c *Cluster) startProcess(ctx context.Context, binary, logName string, args
 		logFile.Close()
 		close(p.done)
 	}()
-	return p, ctx.Err()
+	return p, nil
 }
 
 func (c *Cluster) startEtcd(ctx context.Context, binary string, clientPort, peerPort int) error {
