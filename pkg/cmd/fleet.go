@@ -218,7 +218,7 @@ func (o *DiagnoseOptions) runFleet(ctx context.Context) error {
 		if run.Report == nil {
 			continue // its group on the gateway keeps the last run's time, which shows it is stale
 		}
-		opts := o.renderOptions(plan, time.Duration(run.DurationSeconds*float64(time.Second)))
+		opts := o.renderOptions(plan, run.Duration())
 		if err := o.push(ctx, run.Report, opts); err != nil {
 			pushErrs = append(pushErrs, err)
 		}

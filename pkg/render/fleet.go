@@ -6,7 +6,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"time"
 
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
@@ -39,7 +38,7 @@ func WriteFleet(w io.Writer, f *report.FleetReport, format Format, opts Options)
 
 // clusterOptions is opts for one cluster's report.
 func clusterOptions(run report.ClusterRun, opts Options) Options {
-	opts.Duration = time.Duration(run.DurationSeconds * float64(time.Second))
+	opts.Duration = run.Duration()
 	return opts
 }
 
@@ -107,8 +106,7 @@ func fleetRow(run report.ClusterRun) []string {
 // FleetSummaryLine is the fleet's one-line result.
 func FleetSummaryLine(f *report.FleetReport) string {
 	s := f.Summary
-	line := fmt.Sprintf("%d clusters: %d critical, %d high, %d medium, %d low, %d info", s.Clusters,
-		s.Critical, s.High, s.Medium, s.Low, s.Info)
+	line := fmt.Sprintf("%d clusters: %s", s.Clusters, severityCounts(s.Critical, s.High, s.Medium, s.Low, s.Info))
 	if s.NotEvaluated > 0 {
 		line += fmt.Sprintf("; %d not evaluated", s.NotEvaluated)
 	}

@@ -133,14 +133,7 @@ func writeTable(w io.Writer, r *report.Report, wide bool) error {
 // SummaryLine is the one-line result: counts per severity, what was not evaluated, checks run.
 func SummaryLine(r *report.Report) string {
 	s := r.Summary
-	parts := []string{
-		fmt.Sprintf("%d critical", s.Critical),
-		fmt.Sprintf("%d high", s.High),
-		fmt.Sprintf("%d medium", s.Medium),
-		fmt.Sprintf("%d low", s.Low),
-		fmt.Sprintf("%d info", s.Info),
-	}
-	line := strings.Join(parts, ", ") + fmt.Sprintf(" from %d checks", s.ChecksRun)
+	line := severityCounts(s.Critical, s.High, s.Medium, s.Low, s.Info) + fmt.Sprintf(" from %d checks", s.ChecksRun)
 	if s.NotEvaluated > 0 {
 		line += fmt.Sprintf("; %d not evaluated", s.NotEvaluated)
 	}
@@ -151,6 +144,11 @@ func SummaryLine(r *report.Report) string {
 		line += fmt.Sprintf("; %d suppressed", s.Suppressed)
 	}
 	return line
+}
+
+// severityCounts reads "1 critical, 0 high, 2 medium, 0 low, 0 info".
+func severityCounts(critical, high, medium, low, info int) string {
+	return fmt.Sprintf("%d critical, %d high, %d medium, %d low, %d info", critical, high, medium, low, info)
 }
 
 // trimWriter drops the padding tablewriter leaves at the end of each line.

@@ -33,6 +33,11 @@ type ClusterRun struct {
 	DurationSeconds float64 `json:"durationSeconds"`
 }
 
+// Duration is DurationSeconds as a time.Duration, for the formats that record a run's duration.
+func (c ClusterRun) Duration() time.Duration {
+	return time.Duration(c.DurationSeconds * float64(time.Second))
+}
+
 // FleetSummary adds the clusters' summaries up.
 type FleetSummary struct {
 	Clusters int `json:"clusters"`
