@@ -12,6 +12,7 @@ import (
 
 	"github.com/alertmend/kubectl-alertmend/checks"
 	"github.com/alertmend/kubectl-alertmend/internal/testcluster"
+	"github.com/alertmend/kubectl-alertmend/pkg/report"
 )
 
 func TestChecksCommandListsTheCatalog(t *testing.T) {
@@ -28,7 +29,7 @@ func TestChecksCommandListsTheCatalog(t *testing.T) {
 			t.Errorf("catalog lacks %s", m.ID)
 		}
 	}
-	var entries []CatalogEntry
+	var entries []report.CatalogEntry
 	if err := json.Unmarshal([]byte(run(t, testEnv{}, "checks", "-o", "json").stdout), &entries); err != nil || len(entries) != len(checks.All(checks.DefaultOptions())) {
 		t.Errorf("checks -o json: %d entries, err %v", len(entries), err)
 	}

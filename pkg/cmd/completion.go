@@ -11,7 +11,6 @@ import (
 
 	"github.com/alertmend/kubectl-alertmend/checks"
 	"github.com/alertmend/kubectl-alertmend/pkg/check"
-	"github.com/alertmend/kubectl-alertmend/pkg/render"
 )
 
 // registerCompletions teaches `__complete` (and so the bash, zsh, fish and PowerShell scripts
@@ -66,7 +65,7 @@ func flagCompletions(c *cobra.Command) map[string]cobra.CompletionFunc {
 		"checks":   completeList(ids),
 		"skip":     completeList(ids),
 		"category": completeList(categoryChoices),
-		"output":   completeOne(outputChoices(c.Name())),
+		"output":   completeOutput(c),
 		"fail-on":  completeOne(failOnChoices),
 		"color":    completeOne(colorChoices),
 		"subject":  completeSubjectKind,
@@ -104,24 +103,19 @@ func categoryChoices() []cobra.Completion {
 	return choices
 }
 
-// outputChoices lists the -o values of the named command, or nil when they are not known here.
-func outputChoices(command string) func() []cobra.Completion {
-	switch command {
-	case "diagnose", "rbac-audit":
-		// Read when completing, not when registering: the report formats grow over time.
-		return func() []cobra.Completion {
-			var choices []cobra.Completion
-			for _, f := range render.Formats() {
-				choices = append(choices, string(f))
-			}
-			return choices
-		}
-	case "checks":
-		return fixedChoices("table", "wide", "json", "yaml")
-	case "version":
-		return fixedChoices("json", "yaml")
+// completeOutput offers the formats of the document the command would write, as the flags
+// typed so far decide; the snapshot command's -o is a file.
+func completeOutput(c *cobra.Command) cobra.CompletionFunc {
+	if c.Name() == "snapshot" {
+		return nil
 	}
-	return nil
+	return func(cmd *cobra.Command, _ []string, toComplete string) ([]cobra.Completion, cobra.ShellCompDirective) {
+		var choices []cobra.Completion
+		for _, f := range documentOf(cmd).Formats() {
+			choices = append(choices, string(f))
+		}
+		return matching(choices, "", toComplete, nil), cobra.ShellCompDirectiveNoFileComp
+	}
 }
 
 func failOnChoices() []cobra.Completion {
@@ -138,10 +132,6 @@ func colorChoices() []cobra.Completion {
 		cobra.CompletionWithDesc("always", "even through a pipe"),
 		cobra.CompletionWithDesc("never", "plain text"),
 	}
-}
-
-func fixedChoices(values ...string) func() []cobra.Completion {
-	return func() []cobra.Completion { return values }
 }
 
 // completeOne completes a flag that takes one value from choices.

@@ -179,6 +179,11 @@ func TestCompletionOutputFormats(t *testing.T) {
 		{[]string{"checks", "-o", ""}, []string{"table", "wide", "json", "yaml"}},
 		{[]string{"version", "-o", ""}, []string{"json", "yaml"}},
 		{[]string{"diagnose", "-o", "y"}, []string{"yaml"}},
+		// The formats of the document the flags typed so far choose.
+		{[]string{"rbac-audit", "--who-can", "get", "pods", "-o", ""}, []string{"pretty", "table", "wide", "json", "yaml"}},
+		{[]string{"rbac-audit", "--subject", "user:jane", "-o", ""}, []string{"pretty", "table", "wide", "json", "yaml"}},
+		{[]string{"diagnose", "--explain-permissions", "-o", ""}, []string{"pretty", "table", "wide", "json", "yaml"}},
+		{[]string{"diagnose", "--contexts", "a,b", "-o", ""}, []string{"pretty", "table", "wide", "json", "yaml", "markdown", "prometheus"}},
 	} {
 		got := complete(t, tc.args...)
 		got.wantValues(t, tc.args, tc.want)

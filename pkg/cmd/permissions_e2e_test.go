@@ -8,26 +8,25 @@ import (
 
 	"github.com/alertmend/kubectl-alertmend/internal/testcluster"
 	"github.com/alertmend/kubectl-alertmend/pkg/report"
-	"github.com/alertmend/kubectl-alertmend/pkg/snapshot"
 )
 
-func (r result) permissions(t *testing.T) *PermissionReport {
+func (r result) permissions(t *testing.T) *report.PermissionReport {
 	t.Helper()
-	var pr PermissionReport
+	var pr report.PermissionReport
 	if err := json.Unmarshal([]byte(r.stdout), &pr); err != nil {
 		t.Fatalf("stdout is not a permission report: %v\n%s\nstderr: %s", err, r.stdout, r.stderr)
 	}
-	if pr.APIVersion != report.APIVersion || pr.Kind != KindPermissionReport {
+	if pr.APIVersion != report.APIVersion || pr.Kind != report.KindPermissionReport {
 		t.Fatalf("apiVersion %q kind %q", pr.APIVersion, pr.Kind)
 	}
 	return &pr
 }
 
-func refused(pr *PermissionReport) []string {
+func refused(pr *report.PermissionReport) []string {
 	var out []string
 	for _, a := range pr.Accesses {
 		if !a.Allowed {
-			out = append(out, a.Verb+" "+resourceText(requestOf(a))+" in "+a.Namespace)
+			out = append(out, a.Verb+" "+a.Request().ResourceName()+" in "+a.Namespace)
 		}
 	}
 	return out
@@ -50,7 +49,7 @@ func TestExplainPermissionsAsAdministrator(t *testing.T) {
 	}
 	resources := map[string]bool{}
 	for _, a := range pr.Accesses {
-		resources[a.Verb+" "+resourceText(requestOf(a))] = true
+		resources[a.Verb+" "+a.Request().ResourceName()] = true
 		if a.Resource == "secrets" {
 			t.Errorf("a planned access to Secrets: %+v", a)
 		}
@@ -131,7 +130,7 @@ func TestExplainPermissionsCoversEveryRequestARunMakes(t *testing.T) {
 				continue
 			}
 			made++
-			if !slices.ContainsFunc(plan.Accesses, func(a PermissionAccess) bool { return covers(a, e) }) {
+			if !slices.ContainsFunc(plan.Accesses, func(a report.PermissionAccess) bool { return covers(a, e) }) {
 				t.Errorf("%v made %s %s (%+v), which --explain-permissions does not list", command, e.Verb, e.RequestURI, e.ObjectRef)
 			}
 		}
@@ -143,15 +142,11 @@ func TestExplainPermissionsCoversEveryRequestARunMakes(t *testing.T) {
 
 // covers tells whether a planned access authorizes an audited request: the same verb and
 // resource, in the planned namespace or, planned across all namespaces, in any.
-func covers(a PermissionAccess, e testcluster.AuditEvent) bool {
+func covers(a report.PermissionAccess, e testcluster.AuditEvent) bool {
 	if e.ObjectRef == nil {
 		return a.NonResourceURL != "" && a.Verb == e.Verb && strings.SplitN(e.RequestURI, "?", 2)[0] == a.NonResourceURL
 	}
 	ref := e.ObjectRef
 	return a.NonResourceURL == "" && a.Verb == e.Verb && a.Group == ref.APIGroup && a.Resource == ref.Resource &&
 		a.Subresource == ref.Subresource && (a.Namespace == "" || a.Namespace == ref.Namespace) && (a.Name == "" || a.Name == ref.Name)
-}
-
-func requestOf(a PermissionAccess) snapshot.Request {
-	return snapshot.Request{Verb: a.Verb, APIGroup: a.Group, Resource: a.Resource, Subresource: a.Subresource, Path: a.NonResourceURL}
 }

@@ -120,7 +120,7 @@ func TestRBACAgreesWithTheAuthorizer(t *testing.T) {
 		if req.Path != "" || !whoCanSample(req) {
 			continue
 		}
-		args := []string{"rbac-audit", "--who-can", req.Verb, resourceText(req), "-o", "json"}
+		args := []string{"rbac-audit", "--who-can", req.Verb, req.ResourceName(), "-o", "json"}
 		if req.Namespace != "" {
 			args = append(args, "-n", req.Namespace)
 		}
@@ -194,7 +194,7 @@ func describeRequest(r snapshot.Request) string {
 	if r.Name != "" {
 		name = " named " + r.Name
 	}
-	return fmt.Sprintf("%s %s%s %s", r.Verb, resourceText(r), name, where)
+	return fmt.Sprintf("%s %s%s %s", r.Verb, r.ResourceName(), name, where)
 }
 
 // grantAllows applies a grant from the tool's JSON answer to a request.

@@ -3,39 +3,40 @@ package cmd
 import (
 	"context"
 	"fmt"
-	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
 	rbacv1 "k8s.io/api/rbac/v1"
-	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
-	"k8s.io/client-go/discovery"
-	"k8s.io/client-go/discovery/cached/memory"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
-	"k8s.io/client-go/restmapper"
 
 	"github.com/alertmend/kubectl-alertmend/checks"
 	"github.com/alertmend/kubectl-alertmend/pkg/check"
+	"github.com/alertmend/kubectl-alertmend/pkg/connect"
+	"github.com/alertmend/kubectl-alertmend/pkg/engine"
 	"github.com/alertmend/kubectl-alertmend/pkg/render"
 	"github.com/alertmend/kubectl-alertmend/pkg/report"
 	"github.com/alertmend/kubectl-alertmend/pkg/snapshot"
+	"github.com/alertmend/kubectl-alertmend/pkg/source"
 )
 
-// RBACAuditOptions are the flags of `rbac-audit`; the report flags are diagnose's.
+// RBACAuditOptions are the flags of `rbac-audit`; its report flags are diagnose's.
 type RBACAuditOptions struct {
-	*DiagnoseOptions
+	configFlags *genericclioptions.ConfigFlags
+	streams     genericiooptions.IOStreams
+	env         Environment
+
+	reportFlags
 	Subject string
 	WhoCan  bool
 
 	args []string
+	run  *reportRun
 }
 
 func newRBACAuditCommand(configFlags *genericclioptions.ConfigFlags, streams genericiooptions.IOStreams, env Environment) *cobra.Command {
-	o := &RBACAuditOptions{DiagnoseOptions: &DiagnoseOptions{configFlags: configFlags, streams: streams, env: env, Thresholds: checks.DefaultOptions()}}
-	o.catalog = rbacAuditRuns
+	o := &RBACAuditOptions{configFlags: configFlags, streams: streams, env: env}
 	cmd := &cobra.Command{
 		Use:   "rbac-audit [--subject KIND:NAME | --who-can VERB RESOURCE[/SUBRESOURCE]]",
 		Short: "Find who can take over the cluster: risky RBAC subjects, one subject's permissions, or who may do something",
@@ -66,7 +67,8 @@ bootstrap bindings are known defaults and not reported.
 				return err
 			}
 			o.args = args
-			if err := o.Complete(cmd); err != nil {
+			var err error
+			if o.run, err = o.completeReport(cmd, o.configFlags, o.streams, o.env, checks.DefaultOptions(), rbacAuditRuns); err != nil {
 				return err
 			}
 			if err := o.validateMode(cmd); err != nil {
@@ -78,10 +80,7 @@ bootstrap bindings are known defaults and not reported.
 			case o.WhoCan:
 				return o.runWhoCan(cmd.Context())
 			}
-			if err := o.Validate(); err != nil {
-				return err
-			}
-			return o.Run(cmd.Context())
+			return o.run.run(cmd.Context())
 		},
 	}
 	f := cmd.Flags()
@@ -103,7 +102,7 @@ func (o *RBACAuditOptions) validateMode(cmd *cobra.Command) error {
 		return usageError(cmd, fmt.Errorf("--subject and --who-can are separate questions: give one"))
 	case o.WhoCan && len(o.args) != 2:
 		return usageError(cmd, fmt.Errorf("--who-can takes two arguments, VERB and RESOURCE (e.g. --who-can get secrets), got %d", len(o.args)))
-	case o.explain && (o.Subject != "" || o.WhoCan):
+	case o.ExplainPermissions && (o.Subject != "" || o.WhoCan):
 		return usageError(cmd, fmt.Errorf("--explain-permissions explains the audit's own reads; it does not combine with --subject or --who-can"))
 	case o.PushGateway != "" && (o.Subject != "" || o.WhoCan):
 		return failed("--subject and --who-can answer a question rather than write a report: leave out --push-gateway")
@@ -116,15 +115,9 @@ func (o *RBACAuditOptions) validateMode(cmd *cobra.Command) error {
 // rbacSnapshot reads the RBAC objects, from the cluster or from -f.
 func (o *RBACAuditOptions) rbacSnapshot(ctx context.Context) (*snapshot.Snapshot, error) {
 	kinds := []snapshot.Kind{snapshot.KindClusterRoleBindings, snapshot.KindRoleBindings, snapshot.KindClusterRoles, snapshot.KindRoles}
-	var snap *snapshot.Snapshot
-	var err error
-	if len(o.Filenames) > 0 {
-		snap, err = o.loadManifests()
-	} else {
-		snap, err = o.collect(ctx, kinds)
-	}
+	snap, err := source.Read(ctx, o.run.source, kinds)
 	if err != nil {
-		return nil, err
+		return nil, failed("%v", err)
 	}
 	for _, k := range kinds {
 		if why, blind := snap.Unavailable[k]; blind {
@@ -132,13 +125,7 @@ func (o *RBACAuditOptions) rbacSnapshot(ctx context.Context) (*snapshot.Snapshot
 			return nil, failed("cannot read %s, so the answer would be incomplete: %s", k, why)
 		}
 	}
-	snap.CollectedAt = o.env.Now()
 	return snap, nil
-}
-
-func (o *RBACAuditOptions) metadata(snap *snapshot.Snapshot) report.Metadata {
-	return report.Metadata{Source: string(snap.Source), Context: snap.Context, Server: snap.Server, Namespace: snap.Namespace,
-		GeneratedAt: o.env.Now().UTC().Truncate(1e9)}
 }
 
 // parseSubject reads sa:NAMESPACE/NAME, user:NAME or group:NAME into a subject and the identity
@@ -163,33 +150,20 @@ func parseSubject(value string) (report.Subject, snapshot.Identity, error) {
 	return report.Subject{}, snapshot.Identity{}, fmt.Errorf("invalid --subject %q: the kind is sa, user or group", value)
 }
 
-func accessGrant(g snapshot.Grant) report.AccessGrant {
-	return report.AccessGrant{
-		Subject: report.Subject{Kind: g.Subject.Kind, Name: g.Subject.Name, Namespace: g.Subject.Namespace},
-		Binding: g.Binding, Role: g.Role, Namespace: g.Namespace, Rule: *g.Rule, Default: g.Default,
-	}
-}
-
 func (o *RBACAuditOptions) runSubject(ctx context.Context) error {
 	subject, identity, err := parseSubject(o.Subject)
 	if err != nil {
 		return failed("%v", err)
 	}
-	if o.namespace != "" {
+	if o.run.source.Namespace != "" {
 		return failed("--subject answers for every namespace at once; -n does not apply (use --who-can with -n)")
 	}
 	snap, err := o.rbacSnapshot(ctx)
 	if err != nil {
 		return err
 	}
-	access := &report.SubjectAccess{APIVersion: report.APIVersion, Kind: report.KindSubjectAccess, Metadata: o.metadata(snap),
-		Subject: subject, User: identity.User, Groups: identity.Groups, Grants: []report.AccessGrant{}}
-	for _, g := range snap.Grants() {
-		if identity.Holds(g.Subject) {
-			access.Grants = append(access.Grants, accessGrant(g))
-		}
-	}
-	if err := render.WriteSubjectAccess(o.streams.Out, access, o.format); err != nil {
+	access := engine.SubjectAccess(snap, subject, identity, o.env.Now())
+	if err := render.WriteSubjectAccess(o.streams.Out, access, o.run.format); err != nil {
 		return failed("writing the answer: %v", err)
 	}
 	return nil
@@ -204,20 +178,8 @@ func (o *RBACAuditOptions) runWhoCan(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	answer := &report.WhoCan{APIVersion: report.APIVersion, Kind: report.KindWhoCan, Metadata: o.metadata(snap),
-		Request: report.AccessRequest{Verb: request.Verb, APIGroup: request.APIGroup, Resource: request.Resource,
-			Subresource: request.Subresource, Namespace: request.Namespace, Path: request.Path},
-		Grants: []report.AccessGrant{}}
-	seen := map[string]bool{}
-	for _, g := range snap.Grants() {
-		// One row per subject and binding: further rules of the same binding say nothing new.
-		key := g.Subject.Kind + "/" + g.Subject.Namespace + "/" + g.Subject.Name + "|" + g.Binding.String()
-		if !seen[key] && g.Applies(request) && snapshot.RuleAllows(*g.Rule, request) {
-			seen[key] = true
-			answer.Grants = append(answer.Grants, accessGrant(g))
-		}
-	}
-	if err := render.WriteWhoCan(o.streams.Out, answer, o.format); err != nil {
+	answer := engine.WhoCan(snap, request, o.env.Now())
+	if err := render.WriteWhoCan(o.streams.Out, answer, o.run.format); err != nil {
 		return failed("writing the answer: %v", err)
 	}
 	return nil
@@ -233,109 +195,21 @@ func (o *RBACAuditOptions) whoCanRequest() (snapshot.Request, error) {
 	}
 	resource, subresource, _ := strings.Cut(target, "/")
 	resource, group, explicitGroup := strings.Cut(resource, ".")
-	namespaced := true
-	gvr, scope, err := o.resolveResource(schema.GroupVersionResource{Group: group, Resource: resource}, explicitGroup)
-	if err != nil {
-		return snapshot.Request{}, err
+	partial := schema.GroupVersionResource{Group: group, Resource: resource}
+	resolve := o.run.target.Resource
+	if len(o.Filenames) > 0 {
+		resolve = connect.BuiltinResource
 	}
-	if scope != nil {
-		namespaced = scope.Name() == meta.RESTScopeNameNamespace
+	gvr, namespaced, err := resolve(partial, explicitGroup)
+	if err != nil {
+		return snapshot.Request{}, failed("%v", err)
 	}
 	request := snapshot.Request{Verb: verb, APIGroup: gvr.Group, Resource: gvr.Resource, Subresource: subresource}
 	if namespaced {
-		request.Namespace = o.namespace
+		request.Namespace = o.run.source.Namespace
 		if request.Namespace == "" {
-			ns, _, err := o.configFlags.ToRawKubeConfigLoader().Namespace()
-			if err != nil || ns == "" {
-				ns = "default"
-			}
-			request.Namespace = ns
+			request.Namespace = o.run.target.Namespace()
 		}
 	}
 	return request, nil
 }
-
-// resolveResource finds a resource's group (and scope) by discovery on a cluster; for manifests,
-// among the built-in types, core group first.
-func (o *RBACAuditOptions) resolveResource(partial schema.GroupVersionResource, explicitGroup bool) (schema.GroupVersionResource, meta.RESTScope, error) {
-	if len(o.Filenames) == 0 {
-		config, err := o.configFlags.ToRESTConfig()
-		if err == nil {
-			var dc discovery.DiscoveryInterface
-			if dc, err = discovery.NewDiscoveryClientForConfig(config); err == nil {
-				mapper := restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(dc))
-				var gvr schema.GroupVersionResource
-				if gvr, err = mapper.ResourceFor(partial); err == nil {
-					var gvk schema.GroupVersionKind
-					var mapping *meta.RESTMapping
-					if gvk, err = mapper.KindFor(gvr); err == nil {
-						if mapping, err = mapper.RESTMapping(gvk.GroupKind(), gvk.Version); err == nil {
-							return gvr, mapping.Scope, nil
-						}
-					}
-				}
-			}
-		}
-		if gvr, ok := virtualResource(partial, explicitGroup); ok {
-			return gvr, clusterScope{}, nil
-		}
-		return schema.GroupVersionResource{}, nil, failed("unknown resource %q on this server: %v", partial.Resource, err)
-	}
-	if gvr, ok := virtualResource(partial, explicitGroup); ok {
-		return gvr, clusterScope{}, nil
-	}
-	if explicitGroup {
-		if slices.Contains(clusterScopedBuiltins(), partial.Resource) {
-			return partial, clusterScope{}, nil
-		}
-		return partial, namespaceScope{}, nil
-	}
-	var groups []string
-	for gvk := range clientgoscheme.Scheme.AllKnownTypes() {
-		plural, _ := meta.UnsafeGuessKindToResource(gvk)
-		if plural.Resource == partial.Resource && !slices.Contains(groups, gvk.Group) {
-			groups = append(groups, gvk.Group)
-		}
-	}
-	if len(groups) == 0 {
-		return schema.GroupVersionResource{}, nil, failed("unknown resource %q: name its group, as in widgets.example.com", partial.Resource)
-	}
-	slices.Sort(groups) // "" (core) sorts first
-	gvr := schema.GroupVersionResource{Group: groups[0], Resource: partial.Resource}
-	if slices.Contains(clusterScopedBuiltins(), partial.Resource) {
-		return gvr, clusterScope{}, nil
-	}
-	return gvr, namespaceScope{}, nil
-}
-
-// clusterScopedBuiltins are the built-in resources that live in no namespace; without a server
-// to ask, they tell where a request for manifests is made.
-func clusterScopedBuiltins() []string {
-	return []string{"apiservices", "certificatesigningrequests", "clusterrolebindings", "clusterroles", "componentstatuses",
-		"csidrivers", "csinodes", "customresourcedefinitions", "deviceclasses", "flowschemas", "ingressclasses", "ipaddresses",
-		"mutatingadmissionpolicies", "mutatingadmissionpolicybindings", "mutatingwebhookconfigurations", "namespaces", "nodes",
-		"persistentvolumes", "priorityclasses", "prioritylevelconfigurations", "runtimeclasses", "selfsubjectaccessreviews",
-		"selfsubjectreviews", "selfsubjectrulesreviews", "servicecidrs", "storageclasses", "subjectaccessreviews", "tokenreviews",
-		"validatingadmissionpolicies", "validatingadmissionpolicybindings", "validatingwebhookconfigurations", "volumeattachments"}
-}
-
-// virtualResource knows the resources RBAC names that no API serves as objects: the targets of
-// impersonation and the certificate signers. They are cluster-wide.
-func virtualResource(partial schema.GroupVersionResource, explicitGroup bool) (schema.GroupVersionResource, bool) {
-	groups := map[string]string{"users": "", "groups": "", "userextras": "authentication.k8s.io", "uids": "authentication.k8s.io",
-		"signers": "certificates.k8s.io"}
-	group, ok := groups[partial.Resource]
-	if !ok || (explicitGroup && partial.Group != group) {
-		return schema.GroupVersionResource{}, false
-	}
-	return schema.GroupVersionResource{Group: group, Resource: partial.Resource}, true
-}
-
-// clusterScope and namespaceScope say where a resource lives when no RESTMapper says it.
-type (
-	clusterScope   struct{}
-	namespaceScope struct{}
-)
-
-func (clusterScope) Name() meta.RESTScopeName   { return meta.RESTScopeNameRoot }
-func (namespaceScope) Name() meta.RESTScopeName { return meta.RESTScopeNameNamespace }

@@ -19,6 +19,7 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/klog/v2"
 
+	"github.com/alertmend/kubectl-alertmend/pkg/connect"
 	"github.com/alertmend/kubectl-alertmend/pkg/report"
 )
 
@@ -32,6 +33,11 @@ type Environment struct {
 	// used when no kubeconfig is given and KUBERNETES_SERVICE_HOST is set; nil means
 	// rest.InClusterConfig.
 	InClusterConfig func() (*rest.Config, error)
+}
+
+// target is the cluster kubectl's connection flags name, read in this environment.
+func (e Environment) target(flags *genericclioptions.ConfigFlags) connect.Target {
+	return connect.Target{Flags: flags, Getenv: e.Getenv, InClusterConfig: e.InClusterConfig}
 }
 
 // OSEnvironment reads the real process environment.

@@ -13,20 +13,26 @@ import (
 
 	"github.com/alertmend/kubectl-alertmend/checks"
 	"github.com/alertmend/kubectl-alertmend/pkg/check"
-	"github.com/alertmend/kubectl-alertmend/pkg/collect"
 	"github.com/alertmend/kubectl-alertmend/pkg/engine"
 	"github.com/alertmend/kubectl-alertmend/pkg/snapshot"
+	"github.com/alertmend/kubectl-alertmend/pkg/source"
 	"github.com/alertmend/kubectl-alertmend/pkg/version"
 )
 
-// SnapshotOptions are the flags of `snapshot`; reading the cluster is diagnose's.
+// SnapshotOptions are the flags of `snapshot`.
 type SnapshotOptions struct {
-	*DiagnoseOptions
+	configFlags *genericclioptions.ConfigFlags
+	streams     genericiooptions.IOStreams
+	env         Environment
+
 	OutputFile string
+	readFlags
+	// namespace is -n: only that namespace's objects are recorded.
+	namespace string
 }
 
 func newSnapshotCommand(configFlags *genericclioptions.ConfigFlags, streams genericiooptions.IOStreams, env Environment) *cobra.Command {
-	o := &SnapshotOptions{DiagnoseOptions: &DiagnoseOptions{configFlags: configFlags, streams: streams, env: env, Thresholds: checks.DefaultOptions()}}
+	o := &SnapshotOptions{configFlags: configFlags, streams: streams, env: env}
 	cmd := &cobra.Command{
 		Use:   "snapshot -o FILE",
 		Short: "Record what the checks read from the cluster, to diagnose it elsewhere with diagnose --snapshot",
@@ -52,7 +58,7 @@ annotations, images and commands are in it: share it as you would share "kubectl
 			if nsFlag := cmd.Flag("namespace"); nsFlag != nil && nsFlag.Changed {
 				o.namespace = nsFlag.Value.String()
 			}
-			if err := o.Validate(); err != nil {
+			if err := o.validate(); err != nil {
 				return err
 			}
 			return o.Run(cmd.Context())
@@ -60,24 +66,24 @@ annotations, images and commands are in it: share it as you would share "kubectl
 	}
 	f := cmd.Flags()
 	f.StringVarP(&o.OutputFile, "output", "o", "", "File to write the snapshot to (gzip-compressed JSON)")
-	f.DurationVar(&o.Timeout, "timeout", defaultTimeout, "Stop reading the cluster after this long and record what was read (0: no limit)")
-	f.Int64Var(&o.ChunkSize, "chunk-size", collect.DefaultChunkSize, "List objects from the API server in pages of this size; 0 lists each kind in one response")
-	f.StringVar(&o.PrometheusURL, "prometheus-url", "", "Prometheus to read node_exporter's conntrack series from (see diagnose --help)")
+	o.addReadFlags(f, "Stop reading the cluster after this long and record what was read (0: no limit)",
+		"Prometheus to read node_exporter's conntrack series from (see diagnose --help)")
 	return cmd
 }
 
 // Run reads every kind the catalog needs and writes the file; nothing is written on failure.
 func (o *SnapshotOptions) Run(ctx context.Context) error {
-	plan, err := engine.Select(checks.All(o.Thresholds), engine.Selection{}, snapshot.SourceCluster)
+	plan, err := engine.Select(checks.All(checks.DefaultOptions()), engine.Selection{}, snapshot.SourceCluster)
 	if err != nil {
 		return failed("%v", err)
 	}
-	kinds := withKind(plan.Kinds(), snapshot.KindNamespaces)
-	snap, err := o.collect(ctx, kinds)
+	kinds := liveKinds(plan)
+	src := o.sourceConfig(o.env.target(o.configFlags), o.streams, o.env)
+	src.Namespace = o.namespace
+	snap, err := source.Read(ctx, src, kinds)
 	if err != nil {
-		return err
+		return failed("%v", err)
 	}
-	snap.CollectedAt = o.env.Now()
 	keep := checks.ConfigMapKeys(snap)
 	file := snapshot.Record(snap, kinds, keep, "kubectl-alertmend "+version.Get().Version)
 

@@ -37,6 +37,26 @@ type Policy struct {
 	Ran []string
 	// Now decides which ignore rules have expired.
 	Now time.Time
+	// RecordBaseline says the run records its findings as the baseline: they are known from
+	// this run on, this run included.
+	RecordBaseline bool
+}
+
+// Diagnose is the whole diagnosis of a snapshot: the plan's checks run over it, then the
+// policy applied, at the time p.Now. The report says where the state came from and, for a
+// recorded snapshot, when it was recorded.
+func Diagnose(s *snapshot.Snapshot, plan Plan, p Policy) *report.Report {
+	r := Run(s, plan, p.Now)
+	if s.Source == snapshot.SourceSnapshot {
+		recorded := s.CollectedAt.UTC()
+		r.Metadata.CollectedAt = &recorded
+	}
+	p.Ran = []string{}
+	for _, c := range plan.Run {
+		p.Ran = append(p.Ran, c.Meta().ID)
+	}
+	Apply(r, s, p)
+	return r
 }
 
 // Apply applies a policy to a report Run built from s, then orders and counts it again.
@@ -71,6 +91,12 @@ func Apply(r *report.Report, s *snapshot.Snapshot, p Policy) {
 	sort.SliceStable(r.Findings, func(i, j int) bool { return check.Less(r.Findings[i], r.Findings[j]) })
 	summarize(r)
 	r.Summary.Suppressed = suppressed
+	if p.RecordBaseline {
+		for i := range r.Findings {
+			r.Findings[i].Baselined = true
+		}
+		r.Summary.Baselined = len(r.Findings)
+	}
 }
 
 func overrideSeverities(findings []check.Finding, cfg *config.Config) {

@@ -228,3 +228,54 @@ func TestFocus(t *testing.T) {
 		t.Errorf("focused on %s", got)
 	}
 }
+
+// Recording the baseline makes every finding known in the run that records it, so that run's
+// gate passes on them and the next run's fails only on what is new.
+func TestRecordBaselineMarksEveryFinding(t *testing.T) {
+	r := applied(t, Policy{RecordBaseline: true}, about("pod-crashloop", check.High, deployment("shop", "web")),
+		about("container-no-limits", check.Critical, deployment("shop", "web")))
+	if r.Summary.Baselined != 2 || !r.Findings[0].Baselined || !r.Findings[1].Baselined {
+		t.Errorf("summary %+v, findings %+v", r.Summary, r.Findings)
+	}
+	if code := r.ExitCode(check.High); code != report.ExitOK {
+		t.Errorf("exit %d, want 0: what was just recorded is known", code)
+	}
+}
+
+// deploymentCheck finds one thing about every Deployment; it stands for a real check in the plan.
+type deploymentCheck struct{}
+
+func (deploymentCheck) Meta() check.Meta {
+	return check.Meta{ID: "pod-crashloop", Title: "t", Category: check.CategoryWorkloads, Severity: check.High,
+		Requires: []snapshot.Kind{snapshot.KindDeployments}}
+}
+
+func (deploymentCheck) Run(s *snapshot.Snapshot) []check.Finding {
+	var out []check.Finding
+	for _, d := range s.Deployments {
+		out = append(out, about("pod-crashloop", check.High, deployment(d.Namespace, d.Name)))
+	}
+	return out
+}
+
+// Diagnose runs the plan and applies the policy in one call: what each command and each
+// cluster of a fleet run does. A replayed snapshot says when it was recorded.
+func TestDiagnose(t *testing.T) {
+	s := policySnapshot(t)
+	now := time.Date(2027, 1, 15, 9, 0, 0, 0, time.UTC)
+	plan := Plan{Run: []check.Check{deploymentCheck{}}}
+	r := Diagnose(s, plan, Policy{Now: now})
+	// cart's annotation silences pod-crashloop: only web's finding is left.
+	if len(r.Findings) != 1 || r.Findings[0].Objects[0] != deployment("shop", "web") || r.Summary.Suppressed != 1 {
+		t.Fatalf("findings %+v, summary %+v", r.Findings, r.Summary)
+	}
+	if r.Metadata.Source != "manifests" || r.Metadata.CollectedAt != nil || !r.Metadata.GeneratedAt.Equal(now) {
+		t.Errorf("metadata %+v", r.Metadata)
+	}
+	recorded := now.Add(-time.Hour)
+	s.Source, s.CollectedAt = snapshot.SourceSnapshot, recorded
+	r = Diagnose(s, plan, Policy{Now: now})
+	if r.Metadata.Source != "snapshot" || r.Metadata.CollectedAt == nil || !r.Metadata.CollectedAt.Equal(recorded) {
+		t.Errorf("replayed metadata %+v", r.Metadata)
+	}
+}

@@ -4,9 +4,7 @@ package render
 
 import (
 	"encoding/json"
-	"fmt"
 	"io"
-	"strings"
 	"time"
 
 	sigsyaml "sigs.k8s.io/yaml"
@@ -34,23 +32,9 @@ const (
 	Prometheus Format = "prometheus"
 )
 
-// Formats lists every output format, for flag help and validation.
+// Formats lists every output format some document can be written in.
 func Formats() []Format {
-	return []Format{Pretty, Table, Wide, JSON, YAML, Sarif, JUnit, Markdown, Prometheus}
-}
-
-// ParseFormat validates an -o value.
-func ParseFormat(v string) (Format, error) {
-	for _, f := range Formats() {
-		if string(f) == v {
-			return f, nil
-		}
-	}
-	names := make([]string, 0, len(Formats()))
-	for _, f := range Formats() {
-		names = append(names, string(f))
-	}
-	return "", fmt.Errorf("unknown output format %q (want one of %s)", v, strings.Join(names, ", "))
+	return DocumentReport.Formats()
 }
 
 // Options controls rendering.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"flag"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -120,7 +121,33 @@ func TestJSONContract(t *testing.T) {
 }
 
 func TestParseFormat(t *testing.T) {
-	if _, err := ParseFormat("xml"); err == nil || !strings.Contains(err.Error(), "pretty, table, wide, json, yaml") {
+	if _, err := DocumentReport.ParseFormat("xml"); err == nil || !strings.Contains(err.Error(), `unknown output format "xml" (want one of pretty, table, wide, json, yaml, sarif`) {
 		t.Errorf("err = %v", err)
+	}
+	if _, err := DocumentWhoCan.ParseFormat("sarif"); err == nil || err.Error() != "a WhoCan cannot be written as sarif (want one of pretty, table, wide, json, yaml)" {
+		t.Errorf("err = %v", err)
+	}
+	if f, err := DocumentFleetReport.ParseFormat("prometheus"); err != nil || f != Prometheus {
+		t.Errorf("fleet prometheus: %v %v", f, err)
+	}
+}
+
+// Every document declares at least one format, every format some document is written in is
+// known, and no document claims a format twice.
+func TestDocumentFormats(t *testing.T) {
+	for _, d := range []Document{DocumentReport, DocumentFleetReport, DocumentSubjectAccess, DocumentWhoCan,
+		DocumentPermissionReport, DocumentCatalog, DocumentVersion} {
+		formats := d.Formats()
+		if len(formats) == 0 {
+			t.Errorf("%s declares no format", d)
+		}
+		for i, f := range formats {
+			if !slices.Contains(Formats(), f) {
+				t.Errorf("%s declares %s, which is no known format", d, f)
+			}
+			if slices.Contains(formats[:i], f) {
+				t.Errorf("%s declares %s twice", d, f)
+			}
+		}
 	}
 }

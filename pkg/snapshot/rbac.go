@@ -42,6 +42,22 @@ type Request struct {
 	Path string
 }
 
+// ResourceName is how kubectl names the request's target: plural.group/subresource, or the URL
+// path of a non-resource request.
+func (r Request) ResourceName() string {
+	if r.Path != "" {
+		return r.Path
+	}
+	text := r.Resource
+	if r.APIGroup != "" {
+		text += "." + r.APIGroup
+	}
+	if r.Subresource != "" {
+		text += "/" + r.Subresource
+	}
+	return text
+}
+
 // Identity is who makes a request: a user name and the groups it belongs to.
 type Identity struct {
 	User   string

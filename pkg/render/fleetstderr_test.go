@@ -1,4 +1,4 @@
-package cmd
+package render
 
 import (
 	"bytes"
@@ -9,15 +9,15 @@ import (
 
 func TestPrefixedStderrKeepsLinesWhole(t *testing.T) {
 	var out bytes.Buffer
-	stderr := &fleetStderr{w: &out}
-	a, b := stderr.prefixed("[a] "), stderr.prefixed("[b] ")
+	stderr := NewFleetStderr(&out, false)
+	a, b := stderr.Prefixed("[a] "), stderr.Prefixed("[b] ")
 	a.Write([]byte("note: one"))
 	b.Write([]byte("warning: two\nwarning: thr"))
 	a.Write([]byte(" half\nnote: four\n"))
 	b.Write([]byte("ee\n"))
 	b.Write([]byte("unterminated"))
-	a.flush()
-	b.flush()
+	a.Flush()
+	b.Flush()
 	want := "[b] warning: two\n[a] note: one half\n[a] note: four\n[b] warning: three\n[b] unterminated\n"
 	if out.String() != want {
 		t.Errorf("stderr:\n%q\nwant\n%q", out.String(), want)
@@ -26,23 +26,23 @@ func TestPrefixedStderrKeepsLinesWhole(t *testing.T) {
 
 func TestFleetStatusLineOnlyOnATerminal(t *testing.T) {
 	var plain bytes.Buffer
-	quiet := &fleetStderr{w: &plain}
-	quiet.startStatus(2)
-	time.Sleep(progressDelay + 300*time.Millisecond)
-	quiet.prefixed("[a] ").Write([]byte("note\n"))
-	quiet.stopStatus()
+	quiet := NewFleetStderr(&plain, false)
+	quiet.StartStatus(2)
+	time.Sleep(ProgressDelay + 300*time.Millisecond)
+	quiet.Prefixed("[a] ").Write([]byte("note\n"))
+	quiet.StopStatus()
 	if plain.String() != "[a] note\n" {
 		t.Errorf("not a terminal, yet stderr is %q", plain.String())
 	}
 
 	var term bytes.Buffer
-	status := &fleetStderr{w: &term, terminal: true}
-	status.startStatus(2)
-	status.started()
-	time.Sleep(progressDelay + 300*time.Millisecond)
-	status.prefixed("[a] ").Write([]byte("note\n"))
-	status.finished()
-	status.stopStatus()
+	status := NewFleetStderr(&term, true)
+	status.StartStatus(2)
+	status.Started()
+	time.Sleep(ProgressDelay + 300*time.Millisecond)
+	status.Prefixed("[a] ").Write([]byte("note\n"))
+	status.Finished()
+	status.StopStatus()
 	got := term.String()
 	// The status line is drawn, cleared before a cluster's line, and cleared at the end.
 	if !strings.Contains(got, "0 of 2 clusters done, 1 running") || !strings.Contains(got, "\r\033[K[a] note\n") || !strings.HasSuffix(got, "\r\033[K") {

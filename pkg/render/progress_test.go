@@ -1,4 +1,4 @@
-package cmd
+package render
 
 import (
 	"bytes"
@@ -30,24 +30,24 @@ func (b *syncBuffer) String() string {
 
 func TestProgressAppearsOnlyOnSlowRunsOnATerminal(t *testing.T) {
 	quick := &syncBuffer{}
-	p := startProgress(quick, true, 3)
-	p.update(3, 3, snapshot.KindPods)
-	p.finish()
+	p := StartProgress(quick, true, 3)
+	p.Update(3, 3, snapshot.KindPods)
+	p.Finish()
 	if quick.String() != "" {
 		t.Errorf("a run under a second drew progress: %q", quick.String())
 	}
 
 	slow := &syncBuffer{}
-	p = startProgress(slow, true, 3)
-	p.update(1, 3, snapshot.KindNodes)
-	p.receive(snapshot.KindPods, 500)
-	p.receive(snapshot.KindNodes, 100)
-	p.receive(snapshot.KindPods, 500)
+	p = StartProgress(slow, true, 3)
+	p.Update(1, 3, snapshot.KindNodes)
+	p.Receive(snapshot.KindPods, 500)
+	p.Receive(snapshot.KindNodes, 100)
+	p.Receive(snapshot.KindPods, 500)
 	// Wait for the first frame rather than a fixed time, so a loaded machine cannot flake this.
 	for deadline := time.Now().Add(10 * time.Second); slow.String() == "" && time.Now().Before(deadline); {
 		time.Sleep(50 * time.Millisecond)
 	}
-	p.finish()
+	p.Finish()
 	out := slow.String()
 	if !strings.Contains(out, "reading cluster state: 1 of 3 kinds, 1100 objects") {
 		t.Errorf("no progress line after a second: %q", out)
@@ -57,9 +57,9 @@ func TestProgressAppearsOnlyOnSlowRunsOnATerminal(t *testing.T) {
 	}
 
 	piped := &syncBuffer{}
-	p = startProgress(piped, false, 3)
-	time.Sleep(progressDelay + 200*time.Millisecond)
-	p.finish()
+	p = StartProgress(piped, false, 3)
+	time.Sleep(ProgressDelay + 200*time.Millisecond)
+	p.Finish()
 	if piped.String() != "" {
 		t.Errorf("progress drawn on a non-terminal: %q", piped.String())
 	}

@@ -1,0 +1,88 @@
+package cmd
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/alertmend/kubectl-alertmend/pkg/report"
+)
+
+const rbacManifests = `apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata: {name: pod-reader, namespace: shop}
+rules:
+- apiGroups: [""]
+  resources: [pods]
+  verbs: [get, list]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: {name: jane-reads-pods, namespace: shop}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: pod-reader}
+subjects:
+- {kind: User, name: jane, apiGroup: rbac.authorization.k8s.io}
+`
+
+// Every command checks -o against the formats of the document it would write, whatever mode
+// its flags choose, and refuses the rest with exit 2, naming what it can write; before this,
+// rbac-audit's answers printed a table for -o sarif and exited 0.
+func TestEveryDocumentRefusesFormatsItCannotWrite(t *testing.T) {
+	manifests := filepath.Join(t.TempDir(), "rbac.yaml")
+	if err := os.WriteFile(manifests, []byte(rbacManifests), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"rbac-audit", "-f", manifests, "--who-can", "get", "pods", "-n", "shop", "-o", "sarif"},
+			"a WhoCan cannot be written as sarif (want one of pretty, table, wide, json, yaml)"},
+		{[]string{"rbac-audit", "-f", manifests, "--subject", "user:jane", "-o", "junit"},
+			"a SubjectAccess cannot be written as junit (want one of pretty, table, wide, json, yaml)"},
+		{[]string{"rbac-audit", "-f", manifests, "--subject", "user:jane", "-o", "prometheus"},
+			"a SubjectAccess cannot be written as prometheus"},
+		{[]string{"diagnose", "--explain-permissions", "-o", "markdown"},
+			"a PermissionReport cannot be written as markdown"},
+		{[]string{"rbac-audit", "--explain-permissions", "-o", "sarif"},
+			"a PermissionReport cannot be written as sarif"},
+		{[]string{"checks", "-o", "sarif"}, "a Catalog cannot be written as sarif (want one of table, wide, json, yaml)"},
+		{[]string{"version", "-o", "table"}, "a Version cannot be written as table (want one of json, yaml)"},
+		{[]string{"diagnose", "-o", "xml"}, `unknown output format "xml" (want one of pretty, table, wide, json, yaml, sarif, junit, markdown, prometheus)`},
+		// The answers validate the reading flags like every other mode.
+		{[]string{"rbac-audit", "-f", manifests, "--who-can", "get", "pods", "--timeout", "-5s"}, "invalid --timeout -5s"},
+		{[]string{"rbac-audit", "-f", manifests, "--subject", "user:jane", "--chunk-size", "-3"}, "invalid --chunk-size -3"},
+	} {
+		r := run(t, testEnv{}, tc.args...)
+		if r.code != report.ExitError || !strings.Contains(r.stderr, tc.want) || r.stdout != "" {
+			t.Errorf("%q: exit %d, stdout %q, stderr %q; want exit 2 saying %q", tc.args, r.code, r.stdout, r.stderr, tc.want)
+		}
+	}
+}
+
+// What the document does support is written.
+func TestAnswersWriteTheirFormats(t *testing.T) {
+	manifests := filepath.Join(t.TempDir(), "rbac.yaml")
+	if err := os.WriteFile(manifests, []byte(rbacManifests), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r := run(t, testEnv{}, "rbac-audit", "-f", manifests, "--who-can", "list", "pods", "-n", "shop", "-o", "json")
+	var answer report.WhoCan
+	if err := json.Unmarshal([]byte(r.stdout), &answer); r.code != 0 || err != nil {
+		t.Fatalf("exit %d, %v\n%s%s", r.code, err, r.stdout, r.stderr)
+	}
+	if answer.Kind != report.KindWhoCan || len(answer.Grants) != 1 || answer.Grants[0].Subject.Name != "jane" {
+		t.Errorf("answer %+v", answer)
+	}
+	r = run(t, testEnv{terminal: true}, "rbac-audit", "-f", manifests, "--subject", "user:jane")
+	if r.code != 0 || !strings.Contains(r.stdout, "VERBS") || !strings.Contains(r.stdout, "jane-reads-pods") {
+		t.Errorf("on a terminal, the subject's table: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	r = run(t, testEnv{}, "checks", "-o", "json", "--category", "rbac")
+	var entries []report.CatalogEntry
+	if err := json.Unmarshal([]byte(r.stdout), &entries); r.code != 0 || err != nil || len(entries) == 0 {
+		t.Errorf("checks -o json: exit %d, %v, %d entries", r.code, err, len(entries))
+	}
+}

@@ -1,0 +1,157 @@
+// Package source reads what a run diagnoses into a snapshot: a live cluster (through
+// pkg/collect), manifests (through the snapshot loader), or a snapshot file recorded earlier.
+// It is the first step of the flow; everything after it works on the snapshot alone.
+package source
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/alertmend/kubectl-alertmend/pkg/collect"
+	"github.com/alertmend/kubectl-alertmend/pkg/connect"
+	"github.com/alertmend/kubectl-alertmend/pkg/render"
+	"github.com/alertmend/kubectl-alertmend/pkg/snapshot"
+)
+
+// Config says what to read and how.
+type Config struct {
+	// Filenames are manifests (files, directories, - for Stdin); set, they are read instead of a cluster.
+	Filenames []string
+	Stdin     io.Reader
+	// SnapshotFile is a recorded snapshot to replay instead of a cluster.
+	SnapshotFile string
+	// Namespace limits namespaced kinds to one namespace; empty reads them all.
+	Namespace string
+
+	// Cluster is where a live cluster is reached.
+	Cluster connect.Target
+	// Timeout bounds reading the cluster; what is not read by then is not evaluated. 0: none.
+	Timeout time.Duration
+	// ChunkSize is the page size of every LIST.
+	ChunkSize int64
+	// PrometheusURL is where node_exporter's conntrack series are queried first.
+	PrometheusURL string
+
+	// Notes receives what people should know about the input (kinds skipped) and, on a
+	// terminal, the progress line.
+	Notes io.Writer
+	// NotesTerminal tells whether Notes is a terminal, where progress is drawn.
+	NotesTerminal bool
+	// Now stamps when the state was read.
+	Now func() time.Time
+}
+
+// Kind is what the run reads: manifests with Filenames, else a cluster (live or recorded).
+func (c Config) Kind() snapshot.Source {
+	switch {
+	case len(c.Filenames) > 0:
+		return snapshot.SourceManifests
+	case c.SnapshotFile != "":
+		return snapshot.SourceSnapshot
+	}
+	return snapshot.SourceCluster
+}
+
+// Read reads kinds from the configured source. A recorded snapshot holds what it holds: kinds
+// it lacks are unavailable in it, whatever is asked.
+func Read(ctx context.Context, c Config, kinds []snapshot.Kind) (*snapshot.Snapshot, error) {
+	switch c.Kind() {
+	case snapshot.SourceSnapshot:
+		return replay(c.SnapshotFile)
+	case snapshot.SourceManifests:
+		snap, err := c.loadManifests()
+		if err != nil {
+			return nil, err
+		}
+		snap.CollectedAt = c.Now()
+		return snap, nil
+	}
+	snap, err := c.collect(ctx, kinds)
+	if err != nil {
+		return nil, err
+	}
+	snap.CollectedAt = c.Now()
+	return snap, nil
+}
+
+func replay(file string) (*snapshot.Snapshot, error) {
+	f, err := os.Open(file)
+	if err != nil {
+		return nil, fmt.Errorf("cannot read the snapshot: %v", err)
+	}
+	defer f.Close()
+	snap, _, err := snapshot.ReadFile(file, f)
+	if err != nil {
+		return nil, err
+	}
+	snap.Source = snapshot.SourceSnapshot
+	return snap, nil
+}
+
+func (c Config) loadManifests() (*snapshot.Snapshot, error) {
+	loader := &snapshot.Loader{Namespace: c.Namespace, Stdin: c.Stdin}
+	snap, err := loader.LoadFiles(c.Filenames)
+	if err != nil {
+		return nil, err
+	}
+	if len(loader.Skipped) > 0 {
+		kinds := map[string]bool{}
+		for _, s := range loader.Skipped {
+			kinds[s.APIVersion+" "+s.Kind] = true
+		}
+		names := make([]string, 0, len(kinds))
+		for k := range kinds {
+			names = append(names, k)
+		}
+		sort.Strings(names)
+		first := loader.Skipped[0].Origin
+		fmt.Fprintf(c.Notes, "note: skipped %d objects of kinds alertmend does not check (%s), the first at %s\n",
+			len(loader.Skipped), strings.Join(names, ", "), first)
+	}
+	return snap, nil
+}
+
+// collect connects to the cluster, makes sure it answers, and reads kinds from it.
+func (c Config) collect(ctx context.Context, kinds []snapshot.Kind) (*snapshot.Snapshot, error) {
+	config, err := c.Cluster.RESTConfig()
+	if err != nil {
+		return nil, err
+	}
+	contextName := c.Cluster.ContextName()
+	config = connect.Protobuf(config)
+	clients, err := collect.NewClients(config)
+	if err != nil {
+		return nil, fmt.Errorf("cannot configure a client for %s: %v", config.Host, err)
+	}
+	if err := connect.Reach(ctx, clients.Kube, config, contextName, c.Namespace); err != nil {
+		return nil, err
+	}
+
+	progress := render.StartProgress(c.Notes, c.NotesTerminal, len(kinds))
+	if c.Timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, c.Timeout)
+		defer cancel()
+	}
+	snap, err := collect.Collect(ctx, clients, kinds, collect.Options{
+		Namespace: c.Namespace,
+		ChunkSize: c.ChunkSize,
+		Progress:  progress.Update,
+		Received:  progress.Receive,
+
+		PrometheusURL:     c.PrometheusURL,
+		ConntrackResample: collect.DefaultConntrackResample,
+	})
+	progress.Finish()
+	if err != nil {
+		return nil, fmt.Errorf("reading the cluster at %s: %v", config.Host, err)
+	}
+	snap.Context = contextName
+	snap.Server = config.Host
+	return snap, nil
+}

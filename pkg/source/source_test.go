@@ -1,0 +1,80 @@
+package source
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/alertmend/kubectl-alertmend/pkg/snapshot"
+)
+
+const manifests = `apiVersion: v1
+kind: Namespace
+metadata: {name: shop}
+---
+apiVersion: example.com/v1
+kind: Widget
+metadata: {name: w, namespace: shop}
+`
+
+func TestKind(t *testing.T) {
+	for _, tc := range []struct {
+		c    Config
+		want snapshot.Source
+	}{
+		{Config{}, snapshot.SourceCluster},
+		{Config{Filenames: []string{"-"}}, snapshot.SourceManifests},
+		{Config{SnapshotFile: "s.gz"}, snapshot.SourceSnapshot},
+	} {
+		if got := tc.c.Kind(); got != tc.want {
+			t.Errorf("%+v: %s, want %s", tc.c, got, tc.want)
+		}
+	}
+}
+
+// Manifests are stamped with the time they were read and say which kinds were skipped; a
+// recorded snapshot replays as a snapshot, with the time it was recorded.
+func TestReadManifestsAndReplay(t *testing.T) {
+	loaded := time.Date(2026, 12, 1, 8, 0, 0, 0, time.UTC)
+	var notes bytes.Buffer
+	c := Config{Filenames: []string{"-"}, Stdin: strings.NewReader(manifests), Notes: &notes, Now: func() time.Time { return loaded }}
+	snap, err := Read(context.Background(), c, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if snap.Source != snapshot.SourceManifests || !snap.CollectedAt.Equal(loaded) || len(snap.Namespaces) != 1 {
+		t.Errorf("source %s, collected %s, %d namespaces", snap.Source, snap.CollectedAt, len(snap.Namespaces))
+	}
+	if want := "note: skipped 1 objects of kinds alertmend does not check (example.com/v1 Widget), the first at <stdin>:5\n"; notes.String() != want {
+		t.Errorf("notes %q, want %q", notes.String(), want)
+	}
+
+	file := filepath.Join(t.TempDir(), "s.gz")
+	out, err := os.Create(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := snapshot.Record(snap, []snapshot.Kind{snapshot.KindNamespaces}, nil, "test").Write(out); err != nil {
+		t.Fatal(err)
+	}
+	out.Close()
+	later := func() time.Time { return loaded.Add(time.Hour) }
+	replayed, err := Read(context.Background(), Config{SnapshotFile: file, Now: later}, []snapshot.Kind{snapshot.KindNamespaces, snapshot.KindPods})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if replayed.Source != snapshot.SourceSnapshot || !replayed.CollectedAt.Equal(loaded) || len(replayed.Namespaces) != 1 {
+		t.Errorf("replayed: source %s, collected %s, %d namespaces", replayed.Source, replayed.CollectedAt, len(replayed.Namespaces))
+	}
+	if _, blind := replayed.Unavailable[snapshot.KindPods]; !blind {
+		t.Error("a kind the snapshot did not record replays as read")
+	}
+	if _, err := Read(context.Background(), Config{SnapshotFile: filepath.Join(t.TempDir(), "absent.gz"), Now: later}, nil); err == nil ||
+		!strings.Contains(err.Error(), "cannot read the snapshot") {
+		t.Errorf("a missing snapshot file: %v", err)
+	}
+}
