@@ -125,11 +125,7 @@ func (o *SnapshotOptions) Run(ctx context.Context) error {
 }
 
 func countObjects(f *snapshot.File) int {
-	return len(f.Namespaces) + len(f.Nodes) + len(f.Pods) + len(f.Deployments) + len(f.ReplicaSets) + len(f.StatefulSets) +
-		len(f.DaemonSets) + len(f.Jobs) + len(f.CronJobs) + len(f.LimitRanges) + len(f.ResourceQuotas) + len(f.PodMetrics) +
-		len(f.Services) + len(f.EndpointSlices) + len(f.PodDisruptionBudgets) + len(f.ConfigMaps) + len(f.NetworkPolicies) +
-		len(f.Ingresses) + len(f.Events) + len(f.ServiceAccounts) + len(f.ClusterRoleBindings) + len(f.RoleBindings) +
-		len(f.ClusterRoles) + len(f.Roles)
+	return f.ObjectCount()
 }
 
 func humanBytes(n int64) string {

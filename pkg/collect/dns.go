@@ -43,10 +43,13 @@ func clusterDNSPods(ctx context.Context, core typedcorev1.CoreV1Interface, ns st
 		if ns != "" && ns != where {
 			continue
 		}
-		pods, err := pages(ctx, DefaultChunkSize, nil, core.Pods(where).List, podItems)
-		if err != nil {
+		// Read into a snapshot of their own: these are not the run's pods (-n may leave them out).
+		var listed snapshot.Snapshot
+		into, _ := snapshot.KindPods.ObjectsIn(&listed)
+		if err := pages(ctx, metav1.ListOptions{Limit: DefaultChunkSize}, nil, typedList(core.Pods(where).List), into); err != nil {
 			return nil, err
 		}
+		pods := listed.Pods
 		for i := range pods {
 			if snapshot.IsClusterDNSPod(&pods[i]) && pods[i].Status.Phase == corev1.PodRunning {
 				found = append(found, pods[i])

@@ -65,20 +65,11 @@ func (t *accessTable) add(r snapshot.Request, namespaced bool, need accessNeed, 
 // list adds the LIST of a kind's objects, in namespace if the kind is namespaced ("" is all).
 func (t *accessTable) list(kind snapshot.Kind, namespace string, need accessNeed, note string) {
 	info := kind.Info()
-	r := snapshot.Request{Verb: "list", APIGroup: info.Group, Resource: resourceOf(kind)}
+	r := snapshot.Request{Verb: "list", APIGroup: info.Group, Resource: info.Resource}
 	if info.Namespaced {
 		r.Namespace = namespace
 	}
 	t.add(r, info.Namespaced, need, note)
-}
-
-// resourceOf is the API resource a kind is listed as: the kind's own name, but for the metrics
-// API's pods.
-func resourceOf(kind snapshot.Kind) string {
-	if kind == snapshot.KindPodMetrics {
-		return "pods"
-	}
-	return string(kind)
 }
 
 // accessesFor lists the requests the collector (pkg/collect) makes to read kinds, in a run

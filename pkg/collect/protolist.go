@@ -43,7 +43,9 @@ const (
 // decoded by client-go's deserializer; refusals are client-go's own errors, with the server's
 // Status.
 //
-// Two more savings, for lists read page by page (pages calls it one page at a time):
+// The collector makes its listers from the kind table with newPageLister; this is the typed
+// form of the same. Two more savings, for lists read page by page (pages calls it one page at
+// a time):
 //   - The next page is asked for as soon as this one has arrived, its continue token read from
 //     the answer undecoded, so the server works on it while this one is decoded. A request for
 //     anything but that page (a retry, a list started over) cancels it and asks afresh.
@@ -55,18 +57,27 @@ func listWithoutManagedFields[L any, PL interface {
 	runtime.Object
 	Unmarshal([]byte) error
 }](client rest.Interface, namespace, resource string) func(context.Context, metav1.ListOptions) (PL, error) {
-	l := &pageLister[L, PL]{client: client, namespace: namespace, resource: resource}
-	return l.list
+	l := newPageLister(client, namespace, resource, func() runtime.Object { return PL(new(L)) })
+	return func(ctx context.Context, opts metav1.ListOptions) (PL, error) {
+		list, err := l.list(ctx, opts)
+		if err != nil {
+			return nil, err
+		}
+		return list.(PL), nil
+	}
+}
+
+// newPageLister lists resource as listWithoutManagedFields does, decoding each page into what
+// newList returns: an empty list of the resource's kind (a *corev1.PodList).
+func newPageLister(client rest.Interface, namespace, resource string, newList func() runtime.Object) *pageLister {
+	return &pageLister{client: client, namespace: namespace, resource: resource, newList: newList}
 }
 
 // pageLister is the state listWithoutManagedFields keeps between pages.
-type pageLister[L any, PL interface {
-	*L
-	runtime.Object
-	Unmarshal([]byte) error
-}] struct {
+type pageLister struct {
 	client              rest.Interface
 	namespace, resource string
+	newList             func() runtime.Object
 
 	bodies   [2]bytes.Buffer
 	stripped []byte // the decoder's scratch space; the generated decoders copy what they keep
@@ -93,7 +104,7 @@ const (
 	connectionRetryPause = time.Second
 )
 
-func (l *pageLister[L, PL]) list(ctx context.Context, opts metav1.ListOptions) (PL, error) {
+func (l *pageLister) list(ctx context.Context, opts metav1.ListOptions) (runtime.Object, error) {
 	var got fetched
 	current := 0
 	if a := l.ahead; a != nil && reflect.DeepEqual(a.opts, opts) {
@@ -116,14 +127,16 @@ func (l *pageLister[L, PL]) list(ctx context.Context, opts metav1.ListOptions) (
 		go func() { a.done <- l.fetch(aheadCtx, next, &l.bodies[a.into]) }()
 		l.ahead = a
 	}
-	list := PL(new(L))
-	var ok bool
-	if ok, l.stripped = unmarshalWithoutManagedFields(body, list, l.stripped); ok {
-		return list, nil
+	list := l.newList()
+	if generated, ok := list.(interface{ Unmarshal([]byte) error }); ok {
+		var decoded bool
+		if decoded, l.stripped = unmarshalWithoutManagedFields(body, generated, l.stripped); decoded {
+			return list, nil
+		}
+		list = l.newList()
 	}
-	list = PL(new(L))
 	obj, _, err := scheme.Codecs.UniversalDeserializer().Decode(body, nil, list)
-	if err == nil && obj != runtime.Object(list) {
+	if err == nil && obj != list {
 		if status, isStatus := obj.(*metav1.Status); isStatus {
 			err = apierrors.FromObject(status) // a Status in a 2xx answer, as rest.Result.Into reads one
 		} else {
@@ -139,7 +152,7 @@ func (l *pageLister[L, PL]) list(ctx context.Context, opts metav1.ListOptions) (
 }
 
 // dropReadAhead cancels the page read ahead, if any, and waits until its buffer is free.
-func (l *pageLister[L, PL]) dropReadAhead() {
+func (l *pageLister) dropReadAhead() {
 	if a := l.ahead; a != nil {
 		a.cancel()
 		<-a.done
@@ -148,7 +161,7 @@ func (l *pageLister[L, PL]) dropReadAhead() {
 }
 
 // fetch reads one answer into the buffer given.
-func (l *pageLister[L, PL]) fetch(ctx context.Context, opts metav1.ListOptions, into *bytes.Buffer) fetched {
+func (l *pageLister) fetch(ctx context.Context, opts metav1.ListOptions, into *bytes.Buffer) fetched {
 	for attempt := 0; ; attempt++ {
 		stream, err := l.client.Get().
 			UseProtobufAsDefault().

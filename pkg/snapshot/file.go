@@ -2,24 +2,21 @@ package snapshot
 
 import (
 	"bufio"
+	"bytes"
 	"compress/gzip"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"maps"
+	"reflect"
 	"slices"
+	"strconv"
+	"strings"
 	"time"
 
-	appsv1 "k8s.io/api/apps/v1"
-	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
-	discoveryv1 "k8s.io/api/discovery/v1"
-	networkingv1 "k8s.io/api/networking/v1"
-	policyv1 "k8s.io/api/policy/v1"
-	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	metricsv1beta1 "k8s.io/metrics/pkg/apis/metrics/v1beta1"
 )
 
 // The header of a recorded snapshot; the format is versioned like the report.
@@ -31,43 +28,19 @@ const (
 	MaxFileSize = 2 << 30
 )
 
-// File is a recorded snapshot as written to disk: gzip-compressed JSON.
+// File is a recorded snapshot as written to disk: gzip-compressed JSON. Its JSON is an object
+// of apiVersion, kind, metadata and unavailable, then each kind's data under its field name
+// (see kindTable), in the table's order, left out when empty.
 type File struct {
-	APIVersion string       `json:"apiVersion"`
-	Kind       string       `json:"kind"`
-	Metadata   FileMetadata `json:"metadata"`
+	APIVersion string
+	Kind       string
+	Metadata   FileMetadata
 	// Unavailable keeps what could not be read and why, so a replay is as blind as the run was.
-	Unavailable map[Kind]string `json:"unavailable,omitempty"`
+	Unavailable map[Kind]string
 
-	Namespaces           []corev1.Namespace             `json:"namespaces,omitempty"`
-	Nodes                []corev1.Node                  `json:"nodes,omitempty"`
-	Pods                 []corev1.Pod                   `json:"pods,omitempty"`
-	Deployments          []appsv1.Deployment            `json:"deployments,omitempty"`
-	ReplicaSets          []appsv1.ReplicaSet            `json:"replicaSets,omitempty"`
-	StatefulSets         []appsv1.StatefulSet           `json:"statefulSets,omitempty"`
-	DaemonSets           []appsv1.DaemonSet             `json:"daemonSets,omitempty"`
-	Jobs                 []batchv1.Job                  `json:"jobs,omitempty"`
-	CronJobs             []batchv1.CronJob              `json:"cronJobs,omitempty"`
-	LimitRanges          []corev1.LimitRange            `json:"limitRanges,omitempty"`
-	ResourceQuotas       []corev1.ResourceQuota         `json:"resourceQuotas,omitempty"`
-	PodMetrics           []metricsv1beta1.PodMetrics    `json:"podMetrics,omitempty"`
-	Services             []corev1.Service               `json:"services,omitempty"`
-	EndpointSlices       []discoveryv1.EndpointSlice    `json:"endpointSlices,omitempty"`
-	PodDisruptionBudgets []policyv1.PodDisruptionBudget `json:"podDisruptionBudgets,omitempty"`
-	ConfigMaps           []corev1.ConfigMap             `json:"configMaps,omitempty"`
-	NetworkPolicies      []networkingv1.NetworkPolicy   `json:"networkPolicies,omitempty"`
-	Ingresses            []networkingv1.Ingress         `json:"ingresses,omitempty"`
-	Events               []corev1.Event                 `json:"events,omitempty"`
-	ServiceAccounts      []corev1.ServiceAccount        `json:"serviceAccounts,omitempty"`
-	ClusterRoleBindings  []rbacv1.ClusterRoleBinding    `json:"clusterRoleBindings,omitempty"`
-	RoleBindings         []rbacv1.RoleBinding           `json:"roleBindings,omitempty"`
-	ClusterRoles         []rbacv1.ClusterRole           `json:"clusterRoles,omitempty"`
-	Roles                []rbacv1.Role                  `json:"roles,omitempty"`
-	ServerVersion        string                         `json:"serverVersion,omitempty"`
-	AnonymousAccess      []ProbeResult                  `json:"anonymousAccess,omitempty"`
-	DNSMetrics           []DNSMetrics                   `json:"dnsMetrics,omitempty"`
-	KubeletConfigs       []KubeletConfig                `json:"kubeletConfigs,omitempty"`
-	Conntrack            *Conntrack                     `json:"conntrack,omitempty"`
+	// recorded holds the kinds' data, each in the field a Snapshot has for it; only those
+	// fields of it are used.
+	recorded *Snapshot
 }
 
 // FileMetadata says where and when the state was read, and which kinds were asked for.
@@ -87,46 +60,29 @@ type FileMetadata struct {
 // environment values, kubectl's last-applied-configuration copies, and managed fields.
 // Secrets are never in a snapshot to begin with. The snapshot itself is left as it was.
 func Record(s *Snapshot, kinds []Kind, keep []ConfigMapKey, tool string) *File {
-	type meta = metav1.Object
-	noSpec := func(meta) *corev1.PodSpec { return nil }
 	f := &File{
 		APIVersion: FileAPIVersion, Kind: FileKind,
 		Metadata: FileMetadata{Context: s.Context, Server: s.Server, Namespace: s.Namespace, CollectedAt: s.CollectedAt.UTC(),
 			Tool: tool, Kinds: slices.Sorted(slices.Values(kinds))},
 		Unavailable: s.Unavailable,
-
-		Namespaces:           scrubbed(s.Namespaces, noSpec),
-		Nodes:                scrubbed(s.Nodes, noSpec),
-		Pods:                 scrubbed(s.Pods, func(o meta) *corev1.PodSpec { return &o.(*corev1.Pod).Spec }),
-		Deployments:          scrubbed(s.Deployments, func(o meta) *corev1.PodSpec { return &o.(*appsv1.Deployment).Spec.Template.Spec }),
-		ReplicaSets:          scrubbed(s.ReplicaSets, func(o meta) *corev1.PodSpec { return &o.(*appsv1.ReplicaSet).Spec.Template.Spec }),
-		StatefulSets:         scrubbed(s.StatefulSets, func(o meta) *corev1.PodSpec { return &o.(*appsv1.StatefulSet).Spec.Template.Spec }),
-		DaemonSets:           scrubbed(s.DaemonSets, func(o meta) *corev1.PodSpec { return &o.(*appsv1.DaemonSet).Spec.Template.Spec }),
-		Jobs:                 scrubbed(s.Jobs, func(o meta) *corev1.PodSpec { return &o.(*batchv1.Job).Spec.Template.Spec }),
-		CronJobs:             scrubbed(s.CronJobs, func(o meta) *corev1.PodSpec { return &o.(*batchv1.CronJob).Spec.JobTemplate.Spec.Template.Spec }),
-		LimitRanges:          scrubbed(s.LimitRanges, noSpec),
-		ResourceQuotas:       scrubbed(s.ResourceQuotas, noSpec),
-		PodMetrics:           scrubbed(s.PodMetrics, noSpec),
-		Services:             scrubbed(s.Services, noSpec),
-		EndpointSlices:       scrubbed(s.EndpointSlices, noSpec),
-		PodDisruptionBudgets: scrubbed(s.PodDisruptionBudgets, noSpec),
-		ConfigMaps:           scrubbed(keptData(s.ConfigMaps, keep), noSpec),
-		NetworkPolicies:      scrubbed(s.NetworkPolicies, noSpec),
-		Ingresses:            scrubbed(s.Ingresses, noSpec),
-		Events:               scrubbed(s.Events, noSpec),
-		ServiceAccounts:      scrubbed(s.ServiceAccounts, noSpec),
-		ClusterRoleBindings:  scrubbed(s.ClusterRoleBindings, noSpec),
-		RoleBindings:         scrubbed(s.RoleBindings, noSpec),
-		ClusterRoles:         scrubbed(s.ClusterRoles, noSpec),
-		Roles:                scrubbed(s.Roles, noSpec),
-
-		ServerVersion:   s.ServerVersion,
-		AnonymousAccess: s.AnonymousAccess,
-		DNSMetrics:      s.DNSMetrics,
-		KubeletConfigs:  s.KubeletConfigs,
-		Conntrack:       s.Conntrack,
+		recorded:    &Snapshot{},
+	}
+	for _, e := range kindEntries {
+		e.data.record(f.recorded, s, keep)
 	}
 	return f
+}
+
+// ObjectCount is how many Kubernetes objects the file holds, of every kind; probes' answers
+// are not objects.
+func (f *File) ObjectCount() int {
+	n := 0
+	for _, e := range kindEntries {
+		if objects, ok := e.data.(objectData); ok && f.recorded != nil {
+			n += objects.count(f.recorded)
+		}
+	}
+	return n
 }
 
 // keptData copies ConfigMaps with only the data keys named in keep.
@@ -152,12 +108,12 @@ func keptData(configMaps []corev1.ConfigMap, keep []ConfigMapKey) []corev1.Confi
 const lastAppliedAnnotation = "kubectl.kubernetes.io/last-applied-configuration"
 
 // scrubbed copies items without managed fields, last-applied copies and, in the pod spec that
-// spec finds (nil for none), environment values. Maps and slices it changes are copied first:
+// spec finds (a nil spec for none), environment values. Maps and slices it changes are copied first:
 // the items share them with the live snapshot.
 func scrubbed[T any, PT interface {
 	*T
 	metav1.Object
-}](items []T, spec func(metav1.Object) *corev1.PodSpec) []T {
+}](items []T, spec func(*T) *corev1.PodSpec) []T {
 	if len(items) == 0 {
 		return nil
 	}
@@ -170,7 +126,10 @@ func scrubbed[T any, PT interface {
 			delete(copied, lastAppliedAnnotation)
 			o.SetAnnotations(copied)
 		}
-		if ps := spec(o); ps != nil {
+		if spec == nil {
+			continue
+		}
+		if ps := spec(&out[i]); ps != nil {
 			ps.InitContainers = withoutEnvValues(ps.InitContainers)
 			ps.Containers = withoutEnvValues(ps.Containers)
 			ephemeral := slices.Clone(ps.EphemeralContainers)
@@ -204,11 +163,118 @@ func envWithoutValues(env []corev1.EnvVar) []corev1.EnvVar {
 // Write writes a recorded snapshot, gzip-compressed.
 func (f *File) Write(w io.Writer) error {
 	zw := gzip.NewWriter(w)
-	enc := json.NewEncoder(zw)
-	if err := enc.Encode(f); err != nil {
+	if err := f.encode(zw); err != nil {
+		return err
+	}
+	if _, err := zw.Write([]byte("\n")); err != nil {
 		return err
 	}
 	return zw.Close()
+}
+
+// MarshalJSON writes the file's JSON, as Write does before compressing it.
+func (f *File) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	err := f.encode(&buf)
+	return buf.Bytes(), err
+}
+
+// encode writes the file's JSON one field at a time, each kind's data as encoding/json writes
+// it, so that no copy of the whole document is held.
+func (f *File) encode(w io.Writer) error {
+	header := []struct {
+		name  string
+		value any
+		omit  bool
+	}{
+		{"apiVersion", f.APIVersion, false},
+		{"kind", f.Kind, false},
+		{"metadata", f.Metadata, false},
+		{"unavailable", f.Unavailable, len(f.Unavailable) == 0},
+	}
+	separator := "{"
+	writeField := func(name string, value any) error {
+		data, err := json.Marshal(value)
+		if err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+		if _, err := io.WriteString(w, separator+strconv.Quote(name)+":"); err != nil {
+			return err
+		}
+		separator = ","
+		_, err = w.Write(data)
+		return err
+	}
+	for _, h := range header {
+		if h.omit {
+			continue
+		}
+		if err := writeField(h.name, h.value); err != nil {
+			return err
+		}
+	}
+	if f.recorded != nil {
+		for _, e := range kindEntries {
+			if field := e.data.field(f.recorded); !isEmpty(field) {
+				if err := writeField(e.fileField, field); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	_, err := io.WriteString(w, "}")
+	return err
+}
+
+// UnmarshalJSON reads what MarshalJSON writes.
+func (f *File) UnmarshalJSON(data []byte) error {
+	return f.decode(json.NewDecoder(bytes.NewReader(data)))
+}
+
+// decode reads a file's JSON field by field, each kind's data into the field a Snapshot has for
+// it; fields it does not know are skipped.
+func (f *File) decode(dec *json.Decoder) error {
+	if err := expectDelim(dec, '{'); err != nil {
+		return err
+	}
+	f.recorded = New(SourceCluster)
+	fields := make(map[string]any, len(kindEntries)+4)
+	fields["apiVersion"], fields["kind"], fields["metadata"], fields["unavailable"] = &f.APIVersion, &f.Kind, &f.Metadata, &f.Unavailable
+	for _, e := range kindEntries {
+		fields[e.fileField] = e.data.field(f.recorded)
+	}
+	for dec.More() {
+		token, err := dec.Token()
+		if err != nil {
+			return err
+		}
+		name, _ := token.(string) // the decoder hands nothing else where a name belongs
+		into, known := fields[name]
+		if !known {
+			var skipped json.RawMessage
+			into = &skipped
+		}
+		if err := dec.Decode(into); err != nil {
+			var typeErr *json.UnmarshalTypeError
+			if errors.As(err, &typeErr) {
+				typeErr.Field = strings.TrimSuffix(name+"."+typeErr.Field, ".")
+			}
+			return err
+		}
+	}
+	return expectDelim(dec, '}')
+}
+
+// expectDelim reads the next token, which must be delim.
+func expectDelim(dec *json.Decoder, delim json.Delim) error {
+	token, err := dec.Token()
+	if err != nil {
+		return err
+	}
+	if token != delim {
+		return &json.UnmarshalTypeError{Value: fmt.Sprintf("%v", token), Type: reflect.TypeFor[File](), Offset: dec.InputOffset()}
+	}
+	return nil
 }
 
 // ReadFile reads a snapshot written by Write and rebuilds the Snapshot the checks read. Kinds
@@ -225,8 +291,8 @@ func readFile(name string, r io.Reader, limit int64) (*Snapshot, *FileMetadata, 
 	}
 	limited := &limitedReader{r: zr, left: limit}
 	var f File
-	dec := json.NewDecoder(limited)
-	if err := dec.Decode(&f); err != nil {
+	// Decoding field by field holds one kind's JSON at a time, not the whole file's.
+	if err := f.decode(json.NewDecoder(limited)); err != nil {
 		if limited.exceeded {
 			return nil, nil, fmt.Errorf("%s expands to more than %d MiB; refusing to read it", name, limit>>20)
 		}
@@ -244,15 +310,8 @@ func readFile(name string, r io.Reader, limit int64) (*Snapshot, *FileMetadata, 
 		return nil, nil, fmt.Errorf("%s holds apiVersion %q, kind %q; want %s %s, as `kubectl alertmend snapshot` writes",
 			name, f.APIVersion, f.Kind, FileAPIVersion, FileKind)
 	}
-	s := New(SourceCluster)
+	s := f.recorded
 	s.Context, s.Server, s.Namespace, s.CollectedAt = f.Metadata.Context, f.Metadata.Server, f.Metadata.Namespace, f.Metadata.CollectedAt
-	s.Namespaces, s.Nodes, s.Pods, s.Deployments, s.ReplicaSets = f.Namespaces, f.Nodes, f.Pods, f.Deployments, f.ReplicaSets
-	s.StatefulSets, s.DaemonSets, s.Jobs, s.CronJobs, s.LimitRanges = f.StatefulSets, f.DaemonSets, f.Jobs, f.CronJobs, f.LimitRanges
-	s.ResourceQuotas, s.PodMetrics, s.Services, s.EndpointSlices = f.ResourceQuotas, f.PodMetrics, f.Services, f.EndpointSlices
-	s.PodDisruptionBudgets, s.ConfigMaps, s.NetworkPolicies, s.Ingresses = f.PodDisruptionBudgets, f.ConfigMaps, f.NetworkPolicies, f.Ingresses
-	s.Events, s.ServiceAccounts, s.ClusterRoleBindings, s.RoleBindings = f.Events, f.ServiceAccounts, f.ClusterRoleBindings, f.RoleBindings
-	s.ClusterRoles, s.Roles, s.ServerVersion, s.AnonymousAccess = f.ClusterRoles, f.Roles, f.ServerVersion, f.AnonymousAccess
-	s.DNSMetrics, s.KubeletConfigs, s.Conntrack = f.DNSMetrics, f.KubeletConfigs, f.Conntrack
 	for k, why := range f.Unavailable {
 		s.MarkUnavailable(k, why)
 	}

@@ -1,6 +1,19 @@
 package snapshot
 
-import "strings"
+import (
+	"slices"
+	"strings"
+
+	appsv1 "k8s.io/api/apps/v1"
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	policyv1 "k8s.io/api/policy/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	metricsv1beta1 "k8s.io/metrics/pkg/apis/metrics/v1beta1"
+)
 
 // Kind names a resource a check may need, as the API server's plural resource name.
 type Kind string
@@ -52,20 +65,159 @@ const (
 	KindEvents Kind = "events"
 )
 
-// AllKinds lists every kind a snapshot can hold, sorted by name.
-func AllKinds() []Kind {
-	return []Kind{KindAnonymousAccess, KindClusterRoleBindings, KindClusterRoles, KindConfigMaps, KindConntrack, KindCronJobs, KindDaemonSets,
-		KindDeployments, KindDNSMetrics, KindEndpointSlices, KindEvents, KindIngresses, KindJobs, KindKubeletConfigs, KindLimitRanges,
-		KindNamespaces, KindNetworkPolicies, KindNodes, KindPodDisruptionBudgets, KindPodMetrics, KindPods, KindReplicaSets, KindResourceQuotas, KindRoleBindings,
-		KindRoles, KindServiceAccounts, KindServices, KindStatefulSets, KindServerVersion}
+// kindEntry is everything the snapshot, its file and the collector know about one kind.
+type kindEntry struct {
+	kind Kind
+	// groupVersion, objectKind and namespaced describe an object kind as the API serves it;
+	// empty for a probe.
+	groupVersion string
+	objectKind   string
+	namespaced   bool
+	// resource is what the kind is listed as, when that is not the kind's own name.
+	resource string
+	// shortNames are kubectl's abbreviations (kubectl get deploy).
+	shortNames []string
+	// fileField names the kind's data in a snapshot file; it must never change, or files
+	// recorded before would replay without it.
+	fileField string
+	data      kindData
+	// info is derived from the above when the table is indexed.
+	info KindInfo
 }
 
-// KindInfo is what the loaders and the renderers need to know about a kind.
+// kindTable is every kind a snapshot holds, in the order a snapshot file writes them (the
+// order of the file format's fields since its first version). A kind is one entry here, a
+// Kind constant, a field of Snapshot, and, for an object kind, a rule in deploy/rbac.yaml.
+func kindTable() []kindEntry {
+	return []kindEntry{
+		{kind: KindNamespaces, groupVersion: "v1", objectKind: "Namespace", shortNames: []string{"ns"}, fileField: "namespaces",
+			data: objects[corev1.NamespaceList](func(s *Snapshot) *[]corev1.Namespace { return &s.Namespaces })},
+		{kind: KindNodes, groupVersion: "v1", objectKind: "Node", shortNames: []string{"no"}, fileField: "nodes",
+			data: objects[corev1.NodeList](func(s *Snapshot) *[]corev1.Node { return &s.Nodes })},
+		{kind: KindPods, groupVersion: "v1", objectKind: "Pod", namespaced: true, shortNames: []string{"po"}, fileField: "pods",
+			data: objects[corev1.PodList](func(s *Snapshot) *[]corev1.Pod { return &s.Pods }).
+				withPodSpec(func(o *corev1.Pod) *corev1.PodSpec { return &o.Spec })},
+		{kind: KindDeployments, groupVersion: "apps/v1", objectKind: "Deployment", namespaced: true, shortNames: []string{"deploy"}, fileField: "deployments",
+			data: objects[appsv1.DeploymentList](func(s *Snapshot) *[]appsv1.Deployment { return &s.Deployments }).
+				withPodSpec(func(o *appsv1.Deployment) *corev1.PodSpec { return &o.Spec.Template.Spec })},
+		{kind: KindReplicaSets, groupVersion: "apps/v1", objectKind: "ReplicaSet", namespaced: true, shortNames: []string{"rs"}, fileField: "replicaSets",
+			data: objects[appsv1.ReplicaSetList](func(s *Snapshot) *[]appsv1.ReplicaSet { return &s.ReplicaSets }).
+				withPodSpec(func(o *appsv1.ReplicaSet) *corev1.PodSpec { return &o.Spec.Template.Spec })},
+		{kind: KindStatefulSets, groupVersion: "apps/v1", objectKind: "StatefulSet", namespaced: true, shortNames: []string{"sts"}, fileField: "statefulSets",
+			data: objects[appsv1.StatefulSetList](func(s *Snapshot) *[]appsv1.StatefulSet { return &s.StatefulSets }).
+				withPodSpec(func(o *appsv1.StatefulSet) *corev1.PodSpec { return &o.Spec.Template.Spec })},
+		{kind: KindDaemonSets, groupVersion: "apps/v1", objectKind: "DaemonSet", namespaced: true, shortNames: []string{"ds"}, fileField: "daemonSets",
+			data: objects[appsv1.DaemonSetList](func(s *Snapshot) *[]appsv1.DaemonSet { return &s.DaemonSets }).
+				withPodSpec(func(o *appsv1.DaemonSet) *corev1.PodSpec { return &o.Spec.Template.Spec })},
+		{kind: KindJobs, groupVersion: "batch/v1", objectKind: "Job", namespaced: true, fileField: "jobs",
+			data: objects[batchv1.JobList](func(s *Snapshot) *[]batchv1.Job { return &s.Jobs }).
+				withPodSpec(func(o *batchv1.Job) *corev1.PodSpec { return &o.Spec.Template.Spec })},
+		{kind: KindCronJobs, groupVersion: "batch/v1", objectKind: "CronJob", namespaced: true, shortNames: []string{"cj"}, fileField: "cronJobs",
+			data: objects[batchv1.CronJobList](func(s *Snapshot) *[]batchv1.CronJob { return &s.CronJobs }).
+				withPodSpec(func(o *batchv1.CronJob) *corev1.PodSpec { return &o.Spec.JobTemplate.Spec.Template.Spec })},
+		{kind: KindLimitRanges, groupVersion: "v1", objectKind: "LimitRange", namespaced: true, shortNames: []string{"limits"}, fileField: "limitRanges",
+			data: objects[corev1.LimitRangeList](func(s *Snapshot) *[]corev1.LimitRange { return &s.LimitRanges })},
+		{kind: KindResourceQuotas, groupVersion: "v1", objectKind: "ResourceQuota", namespaced: true, shortNames: []string{"quota"}, fileField: "resourceQuotas",
+			data: objects[corev1.ResourceQuotaList](func(s *Snapshot) *[]corev1.ResourceQuota { return &s.ResourceQuotas })},
+		// The metrics API serves pods' usage as its resource "pods".
+		{kind: KindPodMetrics, groupVersion: "metrics.k8s.io/v1beta1", objectKind: "PodMetrics", namespaced: true, resource: "pods", fileField: "podMetrics",
+			data: objects[metricsv1beta1.PodMetricsList](func(s *Snapshot) *[]metricsv1beta1.PodMetrics { return &s.PodMetrics })},
+		{kind: KindServices, groupVersion: "v1", objectKind: "Service", namespaced: true, shortNames: []string{"svc"}, fileField: "services",
+			data: objects[corev1.ServiceList](func(s *Snapshot) *[]corev1.Service { return &s.Services })},
+		{kind: KindEndpointSlices, groupVersion: "discovery.k8s.io/v1", objectKind: "EndpointSlice", namespaced: true, fileField: "endpointSlices",
+			data: objects[discoveryv1.EndpointSliceList](func(s *Snapshot) *[]discoveryv1.EndpointSlice { return &s.EndpointSlices })},
+		{kind: KindPodDisruptionBudgets, groupVersion: "policy/v1", objectKind: "PodDisruptionBudget", namespaced: true, shortNames: []string{"pdb"}, fileField: "podDisruptionBudgets",
+			data: objects[policyv1.PodDisruptionBudgetList](func(s *Snapshot) *[]policyv1.PodDisruptionBudget { return &s.PodDisruptionBudgets })},
+		// Only the data keys the checks read are recorded: other values may be credentials.
+		{kind: KindConfigMaps, groupVersion: "v1", objectKind: "ConfigMap", namespaced: true, shortNames: []string{"cm"}, fileField: "configMaps",
+			data: objects[corev1.ConfigMapList](func(s *Snapshot) *[]corev1.ConfigMap { return &s.ConfigMaps }).recordedAs(keptData)},
+		{kind: KindNetworkPolicies, groupVersion: "networking.k8s.io/v1", objectKind: "NetworkPolicy", namespaced: true, shortNames: []string{"netpol"}, fileField: "networkPolicies",
+			data: objects[networkingv1.NetworkPolicyList](func(s *Snapshot) *[]networkingv1.NetworkPolicy { return &s.NetworkPolicies })},
+		{kind: KindIngresses, groupVersion: "networking.k8s.io/v1", objectKind: "Ingress", namespaced: true, shortNames: []string{"ing"}, fileField: "ingresses",
+			data: objects[networkingv1.IngressList](func(s *Snapshot) *[]networkingv1.Ingress { return &s.Ingresses })},
+		{kind: KindEvents, groupVersion: "v1", objectKind: "Event", namespaced: true, shortNames: []string{"ev"}, fileField: "events",
+			data: objects[corev1.EventList](func(s *Snapshot) *[]corev1.Event { return &s.Events })},
+		{kind: KindServiceAccounts, groupVersion: "v1", objectKind: "ServiceAccount", namespaced: true, shortNames: []string{"sa"}, fileField: "serviceAccounts",
+			data: objects[corev1.ServiceAccountList](func(s *Snapshot) *[]corev1.ServiceAccount { return &s.ServiceAccounts })},
+		{kind: KindClusterRoleBindings, groupVersion: "rbac.authorization.k8s.io/v1", objectKind: "ClusterRoleBinding", fileField: "clusterRoleBindings",
+			data: objects[rbacv1.ClusterRoleBindingList](func(s *Snapshot) *[]rbacv1.ClusterRoleBinding { return &s.ClusterRoleBindings })},
+		{kind: KindRoleBindings, groupVersion: "rbac.authorization.k8s.io/v1", objectKind: "RoleBinding", namespaced: true, fileField: "roleBindings",
+			data: objects[rbacv1.RoleBindingList](func(s *Snapshot) *[]rbacv1.RoleBinding { return &s.RoleBindings })},
+		{kind: KindClusterRoles, groupVersion: "rbac.authorization.k8s.io/v1", objectKind: "ClusterRole", fileField: "clusterRoles",
+			data: objects[rbacv1.ClusterRoleList](func(s *Snapshot) *[]rbacv1.ClusterRole { return &s.ClusterRoles })},
+		{kind: KindRoles, groupVersion: "rbac.authorization.k8s.io/v1", objectKind: "Role", namespaced: true, fileField: "roles",
+			data: objects[rbacv1.RoleList](func(s *Snapshot) *[]rbacv1.Role { return &s.Roles })},
+
+		{kind: KindServerVersion, fileField: "serverVersion",
+			data: probe(func(s *Snapshot) *string { return &s.ServerVersion }, nil)},
+		{kind: KindAnonymousAccess, fileField: "anonymousAccess",
+			data: probe(func(s *Snapshot) *[]ProbeResult { return &s.AnonymousAccess }, nil)},
+		{kind: KindDNSMetrics, fileField: "dnsMetrics",
+			data: probe(func(s *Snapshot) *[]DNSMetrics { return &s.DNSMetrics }, func(m *[]DNSMetrics) {
+				slices.SortStableFunc(*m, func(a, b DNSMetrics) int {
+					return compareQualified(a.Pod.Namespace, a.Pod.Name, b.Pod.Namespace, b.Pod.Name)
+				})
+			})},
+		{kind: KindKubeletConfigs, fileField: "kubeletConfigs",
+			data: probe(func(s *Snapshot) *[]KubeletConfig { return &s.KubeletConfigs }, func(c *[]KubeletConfig) {
+				slices.SortStableFunc(*c, func(a, b KubeletConfig) int { return strings.Compare(a.Node, b.Node) })
+			})},
+		{kind: KindConntrack, fileField: "conntrack",
+			data: probe(func(s *Snapshot) **Conntrack { return &s.Conntrack }, func(c **Conntrack) {
+				if *c != nil {
+					slices.SortStableFunc((*c).Nodes, func(a, b ConntrackNode) int { return strings.Compare(a.Node, b.Node) })
+				}
+			})},
+	}
+}
+
+// kindEntries is the table, and byKind indexes it; neither changes after the package is loaded.
+var (
+	kindEntries = kindTable()
+	byKind      = indexKinds(kindEntries)
+)
+
+func indexKinds(entries []kindEntry) map[Kind]*kindEntry {
+	index := make(map[Kind]*kindEntry, len(entries))
+	for i := range entries {
+		e := &entries[i]
+		e.info = infoOf(e)
+		index[e.kind] = e
+	}
+	return index
+}
+
+func infoOf(e *kindEntry) KindInfo {
+	if _, isObject := e.data.(objectData); !isObject {
+		return KindInfo{Probe: true}
+	}
+	resource := e.resource
+	if resource == "" {
+		resource = string(e.kind)
+	}
+	gv, _ := schema.ParseGroupVersion(e.groupVersion)
+	return KindInfo{Group: gv.Group, GroupVersion: e.groupVersion, ObjectKind: e.objectKind, Resource: resource, Namespaced: e.namespaced}
+}
+
+// AllKinds lists every kind a snapshot can hold, sorted by name.
+func AllKinds() []Kind {
+	out := make([]Kind, 0, len(kindEntries))
+	for _, e := range kindEntries {
+		out = append(out, e.kind)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// KindInfo is what the loaders, the collector and the renderers need to know about a kind.
 type KindInfo struct {
 	Group        string
 	GroupVersion string
 	ObjectKind   string
-	Namespaced   bool
+	// Resource is what the kind is listed as: its own name, but "pods" for the metrics API's
+	// podmetrics. Empty for a probe.
+	Resource   string
+	Namespaced bool
 	// Probe marks what the collector learns by asking the server rather than by listing
 	// objects; manifests never carry it.
 	Probe bool
@@ -73,66 +225,17 @@ type KindInfo struct {
 
 // Info returns the facts of a kind; an unknown kind yields the zero value.
 func (k Kind) Info() KindInfo {
-	switch k {
-	case KindNamespaces:
-		return KindInfo{"", "v1", "Namespace", false, false}
-	case KindNodes:
-		return KindInfo{"", "v1", "Node", false, false}
-	case KindPods:
-		return KindInfo{"", "v1", "Pod", true, false}
-	case KindDeployments:
-		return KindInfo{"apps", "apps/v1", "Deployment", true, false}
-	case KindReplicaSets:
-		return KindInfo{"apps", "apps/v1", "ReplicaSet", true, false}
-	case KindStatefulSets:
-		return KindInfo{"apps", "apps/v1", "StatefulSet", true, false}
-	case KindDaemonSets:
-		return KindInfo{"apps", "apps/v1", "DaemonSet", true, false}
-	case KindJobs:
-		return KindInfo{"batch", "batch/v1", "Job", true, false}
-	case KindCronJobs:
-		return KindInfo{"batch", "batch/v1", "CronJob", true, false}
-	case KindLimitRanges:
-		return KindInfo{"", "v1", "LimitRange", true, false}
-	case KindResourceQuotas:
-		return KindInfo{"", "v1", "ResourceQuota", true, false}
-	case KindPodMetrics:
-		return KindInfo{"metrics.k8s.io", "metrics.k8s.io/v1beta1", "PodMetrics", true, false}
-	case KindClusterRoleBindings:
-		return KindInfo{"rbac.authorization.k8s.io", "rbac.authorization.k8s.io/v1", "ClusterRoleBinding", false, false}
-	case KindRoleBindings:
-		return KindInfo{"rbac.authorization.k8s.io", "rbac.authorization.k8s.io/v1", "RoleBinding", true, false}
-	case KindClusterRoles:
-		return KindInfo{"rbac.authorization.k8s.io", "rbac.authorization.k8s.io/v1", "ClusterRole", false, false}
-	case KindRoles:
-		return KindInfo{"rbac.authorization.k8s.io", "rbac.authorization.k8s.io/v1", "Role", true, false}
-	case KindServices:
-		return KindInfo{"", "v1", "Service", true, false}
-	case KindServiceAccounts:
-		return KindInfo{"", "v1", "ServiceAccount", true, false}
-	case KindNetworkPolicies:
-		return KindInfo{"networking.k8s.io", "networking.k8s.io/v1", "NetworkPolicy", true, false}
-	case KindIngresses:
-		return KindInfo{"networking.k8s.io", "networking.k8s.io/v1", "Ingress", true, false}
-	case KindEndpointSlices:
-		return KindInfo{"discovery.k8s.io", "discovery.k8s.io/v1", "EndpointSlice", true, false}
-	case KindPodDisruptionBudgets:
-		return KindInfo{"policy", "policy/v1", "PodDisruptionBudget", true, false}
-	case KindConfigMaps:
-		return KindInfo{"", "v1", "ConfigMap", true, false}
-	case KindEvents:
-		return KindInfo{"", "v1", "Event", true, false}
-	case KindServerVersion, KindAnonymousAccess, KindDNSMetrics, KindKubeletConfigs, KindConntrack:
-		return KindInfo{Probe: true}
+	if e, ok := byKind[k]; ok {
+		return e.info
 	}
 	return KindInfo{}
 }
 
 // KindOf finds the kind for an object's Kind field (e.g. "Deployment"), if the snapshot holds it.
 func KindOf(objectKind string) (Kind, bool) {
-	for _, k := range AllKinds() {
-		if k.Info().ObjectKind == objectKind {
-			return k, true
+	for _, e := range kindEntries {
+		if e.objectKind != "" && e.objectKind == objectKind {
+			return e.kind, true
 		}
 	}
 	return "", false
@@ -142,22 +245,14 @@ func KindOf(objectKind string) (Kind, bool) {
 // resource ("deployments") or kubectl's short name ("deploy"), in any case.
 func KindForType(typ string) (Kind, bool) {
 	typ = strings.ToLower(typ)
-	short := map[string]Kind{
-		"ns": KindNamespaces, "no": KindNodes, "po": KindPods, "deploy": KindDeployments, "rs": KindReplicaSets,
-		"sts": KindStatefulSets, "ds": KindDaemonSets, "cj": KindCronJobs, "limits": KindLimitRanges, "quota": KindResourceQuotas,
-		"svc": KindServices, "sa": KindServiceAccounts, "netpol": KindNetworkPolicies, "ing": KindIngresses,
-		"pdb": KindPodDisruptionBudgets, "cm": KindConfigMaps, "ev": KindEvents,
-	}
-	if k, ok := short[typ]; ok {
-		return k, true
-	}
-	for _, k := range AllKinds() {
-		info := k.Info()
-		if info.Probe {
-			continue
+	for _, e := range kindEntries {
+		if slices.Contains(e.shortNames, typ) {
+			return e.kind, true
 		}
-		if typ == string(k) || typ == strings.ToLower(info.ObjectKind) {
-			return k, true
+	}
+	for _, e := range kindEntries {
+		if e.objectKind != "" && (typ == string(e.kind) || typ == strings.ToLower(e.objectKind)) {
+			return e.kind, true
 		}
 	}
 	return "", false

@@ -15,13 +15,6 @@ import (
 	"strings"
 	"unicode/utf8"
 
-	appsv1 "k8s.io/api/apps/v1"
-	batchv1 "k8s.io/api/batch/v1"
-	corev1 "k8s.io/api/core/v1"
-	discoveryv1 "k8s.io/api/discovery/v1"
-	networkingv1 "k8s.io/api/networking/v1"
-	policyv1 "k8s.io/api/policy/v1"
-	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -532,62 +525,16 @@ func (l *Loader) addObject(data []byte, origin Origin) (int, error) {
 	if err != nil {
 		return 0, &InputError{File: origin.File, Line: origin.Line, Err: fmt.Errorf("%s: %v", tm.Kind, err)}
 	}
-	return 1, l.add(obj, origin)
+	return 1, l.add(kind, obj, origin)
 }
 
-func (l *Loader) add(obj runtime.Object, origin Origin) error {
-	s := l.snap
-	switch o := obj.(type) {
-	case *corev1.Namespace:
-		return keep(l, &s.Namespaces, KindNamespaces, o, origin)
-	case *corev1.Node:
-		return keep(l, &s.Nodes, KindNodes, o, origin)
-	case *corev1.Pod:
-		return keep(l, &s.Pods, KindPods, o, origin)
-	case *appsv1.Deployment:
-		return keep(l, &s.Deployments, KindDeployments, o, origin)
-	case *appsv1.ReplicaSet:
-		return keep(l, &s.ReplicaSets, KindReplicaSets, o, origin)
-	case *appsv1.StatefulSet:
-		return keep(l, &s.StatefulSets, KindStatefulSets, o, origin)
-	case *appsv1.DaemonSet:
-		return keep(l, &s.DaemonSets, KindDaemonSets, o, origin)
-	case *batchv1.Job:
-		return keep(l, &s.Jobs, KindJobs, o, origin)
-	case *batchv1.CronJob:
-		return keep(l, &s.CronJobs, KindCronJobs, o, origin)
-	case *corev1.LimitRange:
-		return keep(l, &s.LimitRanges, KindLimitRanges, o, origin)
-	case *corev1.ResourceQuota:
-		return keep(l, &s.ResourceQuotas, KindResourceQuotas, o, origin)
-	case *metricsv1beta1.PodMetrics:
-		return keep(l, &s.PodMetrics, KindPodMetrics, o, origin)
-	case *corev1.Service:
-		return keep(l, &s.Services, KindServices, o, origin)
-	case *discoveryv1.EndpointSlice:
-		return keep(l, &s.EndpointSlices, KindEndpointSlices, o, origin)
-	case *policyv1.PodDisruptionBudget:
-		return keep(l, &s.PodDisruptionBudgets, KindPodDisruptionBudgets, o, origin)
-	case *corev1.ConfigMap:
-		return keep(l, &s.ConfigMaps, KindConfigMaps, o, origin)
-	case *networkingv1.NetworkPolicy:
-		return keep(l, &s.NetworkPolicies, KindNetworkPolicies, o, origin)
-	case *networkingv1.Ingress:
-		return keep(l, &s.Ingresses, KindIngresses, o, origin)
-	case *corev1.Event:
-		return keep(l, &s.Events, KindEvents, o, origin)
-	case *corev1.ServiceAccount:
-		return keep(l, &s.ServiceAccounts, KindServiceAccounts, o, origin)
-	case *rbacv1.ClusterRoleBinding:
-		return keep(l, &s.ClusterRoleBindings, KindClusterRoleBindings, o, origin)
-	case *rbacv1.RoleBinding:
-		return keep(l, &s.RoleBindings, KindRoleBindings, o, origin)
-	case *rbacv1.ClusterRole:
-		return keep(l, &s.ClusterRoles, KindClusterRoles, o, origin)
-	case *rbacv1.Role:
-		return keep(l, &s.Roles, KindRoles, o, origin)
+// add keeps a decoded object in the list of its kind.
+func (l *Loader) add(kind Kind, obj runtime.Object, origin Origin) error {
+	objects, ok := byKind[kind].data.(objectData)
+	if !ok {
+		return nil
 	}
-	return nil
+	return objects.add(l, kind, obj, origin)
 }
 
 // keep appends obj to its list unless the namespace filter excludes it. A namespaced object

@@ -20,40 +20,12 @@ type objectKey struct{ kind, namespace, name string }
 
 func (s *Snapshot) indexObjects() map[objectKey]metav1.Object {
 	index := map[objectKey]metav1.Object{}
-	addAll(index, KindNamespaces, s.Namespaces)
-	addAll(index, KindNodes, s.Nodes)
-	addAll(index, KindPods, s.Pods)
-	addAll(index, KindDeployments, s.Deployments)
-	addAll(index, KindReplicaSets, s.ReplicaSets)
-	addAll(index, KindStatefulSets, s.StatefulSets)
-	addAll(index, KindDaemonSets, s.DaemonSets)
-	addAll(index, KindJobs, s.Jobs)
-	addAll(index, KindCronJobs, s.CronJobs)
-	addAll(index, KindLimitRanges, s.LimitRanges)
-	addAll(index, KindResourceQuotas, s.ResourceQuotas)
-	addAll(index, KindServices, s.Services)
-	addAll(index, KindEndpointSlices, s.EndpointSlices)
-	addAll(index, KindPodDisruptionBudgets, s.PodDisruptionBudgets)
-	addAll(index, KindConfigMaps, s.ConfigMaps)
-	addAll(index, KindNetworkPolicies, s.NetworkPolicies)
-	addAll(index, KindIngresses, s.Ingresses)
-	addAll(index, KindServiceAccounts, s.ServiceAccounts)
-	addAll(index, KindClusterRoleBindings, s.ClusterRoleBindings)
-	addAll(index, KindRoleBindings, s.RoleBindings)
-	addAll(index, KindClusterRoles, s.ClusterRoles)
-	addAll(index, KindRoles, s.Roles)
-	return index
-}
-
-func addAll[T any, PT interface {
-	*T
-	metav1.Object
-}](index map[objectKey]metav1.Object, k Kind, items []T) {
-	kind := k.Info().ObjectKind
-	for i := range items {
-		o := PT(&items[i])
-		index[objectKey{kind, o.GetNamespace(), o.GetName()}] = o
+	for _, e := range kindEntries {
+		if objects, ok := e.data.(objectData); ok {
+			objects.index(s, e.objectKind, index)
+		}
 	}
+	return index
 }
 
 // ConfigMapKey names one piece of a ConfigMap's data.

@@ -4,7 +4,6 @@ package snapshot
 
 import (
 	"fmt"
-	"sort"
 	"strings"
 	"time"
 
@@ -127,35 +126,9 @@ func (s *Snapshot) MarkUnavailable(k Kind, reason string) {
 // Finish sorts every list into a stable order and builds the lookup indexes. Loaders and the
 // collector call it once, before any check runs.
 func (s *Snapshot) Finish() {
-	sortByKey(s.Namespaces, func(o *corev1.Namespace) string { return o.Name })
-	sortByKey(s.Nodes, func(o *corev1.Node) string { return o.Name })
-	sortByKey(s.Pods, func(o *corev1.Pod) string { return o.Namespace + "/" + o.Name })
-	sortByKey(s.Deployments, func(o *appsv1.Deployment) string { return o.Namespace + "/" + o.Name })
-	sortByKey(s.ReplicaSets, func(o *appsv1.ReplicaSet) string { return o.Namespace + "/" + o.Name })
-	sortByKey(s.StatefulSets, func(o *appsv1.StatefulSet) string { return o.Namespace + "/" + o.Name })
-	sortByKey(s.DaemonSets, func(o *appsv1.DaemonSet) string { return o.Namespace + "/" + o.Name })
-	sortByKey(s.Jobs, func(o *batchv1.Job) string { return o.Namespace + "/" + o.Name })
-	sortByKey(s.CronJobs, func(o *batchv1.CronJob) string { return o.Namespace + "/" + o.Name })
-	sortByKey(s.LimitRanges, func(o *corev1.LimitRange) string { return o.Namespace + "/" + o.Name })
-	sortByKey(s.ResourceQuotas, func(o *corev1.ResourceQuota) string { return o.Namespace + "/" + o.Name })
-	sortByKey(s.PodMetrics, func(o *metricsv1beta1.PodMetrics) string { return o.Namespace + "/" + o.Name })
-	sortByKey(s.Services, func(o *corev1.Service) string { return o.Namespace + "/" + o.Name })
-	sortByKey(s.EndpointSlices, func(o *discoveryv1.EndpointSlice) string { return o.Namespace + "/" + o.Name })
-	sortByKey(s.PodDisruptionBudgets, func(o *policyv1.PodDisruptionBudget) string { return o.Namespace + "/" + o.Name })
-	sortByKey(s.ConfigMaps, func(o *corev1.ConfigMap) string { return o.Namespace + "/" + o.Name })
-	sortByKey(s.NetworkPolicies, func(o *networkingv1.NetworkPolicy) string { return o.Namespace + "/" + o.Name })
-	sortByKey(s.Ingresses, func(o *networkingv1.Ingress) string { return o.Namespace + "/" + o.Name })
-	sortByKey(s.DNSMetrics, func(o *DNSMetrics) string { return o.Pod.Namespace + "/" + o.Pod.Name })
-	sortByKey(s.KubeletConfigs, func(o *KubeletConfig) string { return o.Node })
-	sortByKey(s.Events, func(o *corev1.Event) string { return o.Namespace + "/" + o.Name })
-	if s.Conntrack != nil {
-		sortByKey(s.Conntrack.Nodes, func(o *ConntrackNode) string { return o.Node })
+	for _, e := range kindEntries {
+		e.data.sortIn(s)
 	}
-	sortByKey(s.ServiceAccounts, func(o *corev1.ServiceAccount) string { return o.Namespace + "/" + o.Name })
-	sortByKey(s.ClusterRoleBindings, func(o *rbacv1.ClusterRoleBinding) string { return o.Name })
-	sortByKey(s.RoleBindings, func(o *rbacv1.RoleBinding) string { return o.Namespace + "/" + o.Name })
-	sortByKey(s.ClusterRoles, func(o *rbacv1.ClusterRole) string { return o.Name })
-	sortByKey(s.Roles, func(o *rbacv1.Role) string { return o.Namespace + "/" + o.Name })
 
 	s.replicaSetsByKey = make(map[string]*appsv1.ReplicaSet, len(s.ReplicaSets))
 	for i := range s.ReplicaSets {
@@ -215,10 +188,6 @@ func IsLive(pod *corev1.Pod) bool {
 
 // PodCount is the number of live pods whose top-level owner is owner.
 func (s *Snapshot) PodCount(owner Ref) int { return s.podsPerOwner[owner] }
-
-func sortByKey[T any](items []T, key func(*T) string) {
-	sort.SliceStable(items, func(i, j int) bool { return key(&items[i]) < key(&items[j]) })
-}
 
 // Ref names one object in findings and reports.
 type Ref struct {
