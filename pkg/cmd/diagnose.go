@@ -30,6 +30,7 @@ import (
 	"github.com/alertmend/kubectl-alertmend/pkg/config"
 	"github.com/alertmend/kubectl-alertmend/pkg/engine"
 	"github.com/alertmend/kubectl-alertmend/pkg/push"
+	"github.com/alertmend/kubectl-alertmend/pkg/redact"
 	"github.com/alertmend/kubectl-alertmend/pkg/render"
 	"github.com/alertmend/kubectl-alertmend/pkg/report"
 	"github.com/alertmend/kubectl-alertmend/pkg/snapshot"
@@ -307,7 +308,7 @@ func (o *DiagnoseOptions) Validate() error {
 	if o.PrometheusURL != "" {
 		u, err := url.Parse(o.PrometheusURL)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return failed("invalid --prometheus-url %q: want an http or https URL such as http://localhost:9090", collect.RedactedURL(o.PrometheusURL))
+			return failed("invalid --prometheus-url %q: want an http or https URL such as http://localhost:9090", redact.URL(o.PrometheusURL))
 		}
 	}
 	if o.PushGateway != "" {
