@@ -167,12 +167,41 @@ func moduleRoot(t *testing.T) string {
 }
 
 // modulePackages reads the imports of every Go file of the module, whatever its build
-// constraints (end-to-end tests, race-only files), by package directory below the root. Test
-// data and nested modules (the tools under hack/tools) are no packages of this module.
+// constraints (end-to-end tests, race-only files), by package directory below the root.
 func modulePackages(t *testing.T, root string) map[string][]importEdge {
 	t.Helper()
 	packages := map[string][]importEdge{}
 	fset := token.NewFileSet()
+	for _, rel := range moduleGoFiles(t, root) {
+		file, err := parser.ParseFile(fset, filepath.Join(root, rel), nil, parser.ImportsOnly)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pkg := path.Dir(rel)
+		if _, seen := packages[pkg]; !seen {
+			packages[pkg] = nil
+		}
+		for _, spec := range file.Imports {
+			target, err := strconv.Unquote(spec.Path.Value)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if below, ours := strings.CutPrefix(target, module+"/"); ours {
+				packages[pkg] = append(packages[pkg], importEdge{file: rel, target: below, test: strings.HasSuffix(rel, "_test.go")})
+			}
+		}
+	}
+	if _, ok := packages["."]; ok {
+		t.Fatal("the module root holds Go files, which no import rule covers")
+	}
+	return packages
+}
+
+// moduleGoFiles are the module's Go files, as slash-separated paths below root, in lexical
+// order. Test data and nested modules (the tools under hack/tools) are not part of the module.
+func moduleGoFiles(t *testing.T, root string) []string {
+	t.Helper()
+	var files []string
 	err := filepath.WalkDir(root, func(name string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
@@ -185,40 +214,19 @@ func modulePackages(t *testing.T, root string) map[string][]importEdge {
 			}
 			return nil
 		}
-		if !strings.HasSuffix(name, ".go") {
-			return nil
-		}
-		rel, err := filepath.Rel(root, name)
-		if err != nil {
-			return err
-		}
-		file, err := parser.ParseFile(fset, name, nil, parser.ImportsOnly)
-		if err != nil {
-			return err
-		}
-		pkg := filepath.ToSlash(filepath.Dir(rel))
-		if _, seen := packages[pkg]; !seen {
-			packages[pkg] = nil
-		}
-		for _, spec := range file.Imports {
-			target, err := strconv.Unquote(spec.Path.Value)
+		if strings.HasSuffix(name, ".go") {
+			rel, err := filepath.Rel(root, name)
 			if err != nil {
 				return err
 			}
-			if below, ours := strings.CutPrefix(target, module+"/"); ours {
-				packages[pkg] = append(packages[pkg], importEdge{file: filepath.ToSlash(rel), target: below,
-					test: strings.HasSuffix(name, "_test.go")})
-			}
+			files = append(files, filepath.ToSlash(rel))
 		}
 		return nil
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, ok := packages["."]; ok {
-		t.Fatal("the module root holds Go files, which no import rule covers")
-	}
-	return packages
+	return files
 }
 
 func fileExists(name string) bool {
