@@ -11,7 +11,7 @@ SIZES    ?= 10000
 RUNS     ?= 3
 RELEASE_PLATFORMS ?= host
 
-.PHONY: help build install demo tools test test-unit fuzz corpus bench check release-check dist clean
+.PHONY: help build install demo tools test test-unit fuzz corpus bench check docs release-check dist clean
 
 help: ## Show this help
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -60,6 +60,9 @@ check: ## gofmt, and go vet with and without the e2e build tag
 	if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted"; exit 1; fi
 	go vet ./...
 	go vet -tags e2e ./...
+
+docs: ## Write README.md's table of checks from the catalog
+	go run ./hack/docs
 
 dist: ## Build every platform's release archives into dist/ with goreleaser, and check them with krew
 	go run ./hack/release-check -platforms all
