@@ -11,7 +11,7 @@ SIZES    ?= 10000
 RUNS     ?= 3
 RELEASE_PLATFORMS ?= host
 
-.PHONY: help build install demo tools test test-unit fuzz corpus bench check release-check dist clean
+.PHONY: help build install demo tools test test-unit fuzz corpus bench check docs release-check dist clean
 
 help: ## Show this help
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -30,12 +30,12 @@ demo: build tools ## Start a local control plane, load an incident scenario, dia
 tools: ## Build the test tools once per machine (kube-apiserver, etcd, kubectl, node_exporter, Pushgateway)
 	go run ./hack/ensure-tools
 
-test: check tools release-check ## Run the whole test suite: unit, end-to-end against a real API server, fuzzing, release check
-	go test -race -timeout 20m ./...
+test: check tools release-check ## Run the whole test suite: unit, end-to-end against a real API server (build tag e2e), fuzzing, release check
+	go test -race -tags e2e -timeout 20m ./...
 	$(MAKE) fuzz
 
-test-unit: ## Only the tests that need no control plane
-	go test ./pkg/check/... ./pkg/engine/... ./pkg/render/... ./pkg/snapshot/... ./checks/...
+test-unit: ## Every test that needs no control plane: all packages, without the e2e build tag
+	go test ./...
 
 fuzz: ## Fuzz every loader and parser of outside input, each for FUZZTIME
 	go test -run '^$$' -fuzz '^FuzzLoad$$' -fuzztime $(FUZZTIME) ./pkg/snapshot
@@ -55,10 +55,14 @@ corpus: ## Measure agreement with other tools' labelled fixtures in ../shared/co
 release-check: ## Check the release offline: goreleaser check and snapshot archives (RELEASE_PLATFORMS=host or all), .krew.yaml validated and installed by krew
 	go run ./hack/release-check -platforms $(RELEASE_PLATFORMS)
 
-check: ## gofmt and go vet
+check: ## gofmt, and go vet with and without the e2e build tag
 	@unformatted=$$(gofmt -l cmd pkg checks internal hack); \
 	if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted"; exit 1; fi
 	go vet ./...
+	go vet -tags e2e ./...
+
+docs: ## Write README.md's table of checks from the catalog
+	go run ./hack/docs
 
 dist: ## Build every platform's release archives into dist/ with goreleaser, and check them with krew
 	go run ./hack/release-check -platforms all

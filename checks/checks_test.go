@@ -1,6 +1,9 @@
 package checks
 
 import (
+	"go/ast"
+	"go/parser"
+	"go/token"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -90,6 +93,65 @@ func TestEveryCheckHasAFixture(t *testing.T) {
 			t.Errorf("%s has no fixture %s/testdata/%s.yaml", m.ID, m.Category, m.ID)
 		}
 	}
+}
+
+// Each family's fixture table runs against the family's own Checks, the list All composes, so
+// fixture.RunCases fails for any catalogued check without a case asserting a finding of it. A
+// test that handed RunCases a list of its own could leave a catalogued check unasserted.
+func TestFamilyFixturesRunTheCatalogsList(t *testing.T) {
+	families := map[check.Category]bool{}
+	for _, c := range All(DefaultOptions()) {
+		families[c.Meta().Category] = true
+	}
+	for family := range families {
+		calls, others := runCasesCalls(t, string(family))
+		if calls == 0 {
+			t.Errorf("checks/%s: no test calls fixture.RunCases with the family's Checks()", family)
+		}
+		for _, at := range others {
+			t.Errorf("%s: fixture.RunCases is given another list than the family's Checks()", at)
+		}
+	}
+}
+
+// runCasesCalls counts the calls of fixture.RunCases in dir's tests that pass the package's
+// Checks(...) as the family, and names the position of those that pass anything else.
+func runCasesCalls(t *testing.T, dir string) (calls int, others []string) {
+	t.Helper()
+	files, err := filepath.Glob(filepath.Join(dir, "*_test.go"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fset := token.NewFileSet()
+	for _, name := range files {
+		file, err := parser.ParseFile(fset, name, nil, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ast.Inspect(file, func(n ast.Node) bool {
+			call, ok := n.(*ast.CallExpr)
+			if !ok || !isSelector(call.Fun, "fixture", "RunCases") {
+				return true
+			}
+			if family, ok := call.Args[2].(*ast.CallExpr); ok && isIdent(family.Fun, "Checks") {
+				calls++
+			} else {
+				others = append(others, fset.Position(call.Pos()).String())
+			}
+			return true
+		})
+	}
+	return calls, others
+}
+
+func isSelector(e ast.Expr, pkg, name string) bool {
+	sel, ok := e.(*ast.SelectorExpr)
+	return ok && isIdent(sel.X, pkg) && sel.Sel.Name == name
+}
+
+func isIdent(e ast.Expr, name string) bool {
+	id, ok := e.(*ast.Ident)
+	return ok && id.Name == name
 }
 
 // Checks are pure: running every check on every fixture leaves the snapshot as it was loaded.

@@ -13,25 +13,25 @@ import (
 	"github.com/alertmend/kubectl-alertmend/pkg/snapshot"
 )
 
-func family() []check.Check {
-	return append(FlagChecks(), AnonymousAccess{}, AnonymousBinding{}, VersionSupport{}, KubeletSkew{})
-}
-
 // Each flag fixture holds a hardened API server pod, which must not be reported, beside one
-// or more with the flaw.
+// or more with the flaw. The other checks judge what the server answers (its version, its
+// answers to anonymous callers), which the cases add as probes.
 func TestChecksOnFixtures(t *testing.T) {
 	byID := map[string]check.Check{}
 	for _, c := range FlagChecks() {
 		byID[c.Meta().ID] = c
 	}
-	// Checks whose input is a server probe are covered by the tests below.
-	var covered []check.Check
-	for _, c := range family() {
-		if id := c.Meta().ID; id != "apiserver-anonymous-access" && id != "apiserver-version-support" && id != "kubelet-version-skew" {
-			covered = append(covered, c)
-		}
+	serverVersion := func(version string) func(*snapshot.Snapshot) {
+		return func(s *snapshot.Snapshot) { s.ServerVersion = version }
 	}
-	fixture.RunCases(t, check.CategoryAPIServer, covered, []fixture.Case{
+	fixture.RunCases(t, check.CategoryAPIServer, Checks(), []fixture.Case{
+		{Check: AnonymousAccess{}, Want: []string{"critical apiserver-anonymous-access "}, Probes: func(s *snapshot.Snapshot) {
+			s.AnonymousAccess = []snapshot.ProbeResult{{Path: "/version", Status: 200}, {Path: "/api", Status: 200},
+				{Path: "/api/v1/namespaces", Status: 200}, {Path: "/api/v1/pods", Status: 403}}
+		}},
+		{Check: VersionSupport{}, Probes: serverVersion("v1.34.9"), Want: []string{"high apiserver-version-support "}},
+		{Check: KubeletSkew{}, Fixture: "kubelet-version-skew.yaml", Probes: serverVersion("v1.37.2"),
+			Want: []string{"medium kubelet-version-skew node/ahead,node/old"}},
 		{Check: byID["apiserver-anonymous-auth"], Fixture: "apiserver-anonymous-auth.yaml", Want: []string{"low apiserver-anonymous-auth kube-system/pod/kube-apiserver-bad"}},
 		{Check: byID["apiserver-token-auth-file"], Fixture: "apiserver-token-auth-file.yaml", Want: []string{"high apiserver-token-auth-file kube-system/pod/kube-apiserver-bad"}},
 		{Check: byID["apiserver-kubelet-certificate-authority"], Fixture: "apiserver-kubelet-certificate-authority.yaml", Want: []string{"medium apiserver-kubelet-certificate-authority kube-system/pod/kube-apiserver-bad"}},

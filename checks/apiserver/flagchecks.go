@@ -490,3 +490,8 @@ func FlagChecks() []check.Check {
 	}
 	return out
 }
+
+// Checks is every check of the family, as the catalog lists it.
+func Checks() []check.Check {
+	return append(FlagChecks(), AnonymousAccess{}, AnonymousBinding{}, VersionSupport{}, KubeletSkew{})
+}

@@ -178,3 +178,8 @@ func raiseTableFix(node string, limit float64) []string {
 	return append(kubeProxyFix(), fmt.Sprintf("kubectl debug node/%s -it --profile=sysadmin --image=busybox -- "+
 		"sysctl -w net.netfilter.nf_conntrack_max=%s", node, strconv.FormatFloat(target, 'f', 0, 64)))
 }
+
+// Checks is every check of the family, as the catalog lists it.
+func Checks() []check.Check {
+	return []check.Check{TableUsage{}, Drops{}, TableFullReported{}, TableSmall{}}
+}

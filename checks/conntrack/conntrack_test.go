@@ -18,10 +18,6 @@ import (
 
 const healthy = "healthy.yaml"
 
-func family() []check.Check {
-	return []check.Check{TableUsage{}, Drops{}, TableFullReported{}, TableSmall{}}
-}
-
 const (
 	nodeA          = "node/node-a"
 	nodeB          = "node/node-b"
@@ -33,8 +29,18 @@ func cases() []fixture.Case {
 	mutation := func(c check.Check, file string, want ...string) fixture.Case {
 		return fixture.Case{Check: c, Base: healthy, Fixture: file, Want: want}
 	}
+	measured := func(c check.Check, nodeB snapshot.ConntrackNode, want ...string) fixture.Case {
+		return fixture.Case{Check: c, Fixture: healthy, Want: want,
+			Probes: measurements(measuredNode("node-a", 20000, 131072), nodeB, measuredNode("node-c", 100000, 524288))}
+	}
+	insertFailing := measuredNode("node-b", 0.10*131072, 131072)
+	insertFailing.Rates.InsertFailed = 3.5
 	allNodes := proxyDaemonSet + "," + nodeA + "," + nodeB + "," + nodeC
 	return []fixture.Case{
+		// Measured by node_exporter: the healthy nodes, with node-b's table filling up or
+		// failing to insert.
+		measured(TableUsage{}, measuredNode("node-b", 0.96*131072, 131072), "high conntrack-table-usage "+nodeB),
+		measured(Drops{}, insertFailing, "critical conntrack-drops "+nodeB),
 		// Unmeasured, kube-proxy's settings are only a floor: low.
 		mutation(TableSmall{}, "conntrack-table-small.yaml", "low conntrack-table-small "+allNodes),
 		mutation(TableSmall{}, "table-small-flags.yaml", "low conntrack-table-small "+allNodes),
@@ -48,13 +54,7 @@ func cases() []fixture.Case {
 }
 
 func TestFixtures(t *testing.T) {
-	var covered []check.Check
-	for _, c := range family() {
-		if !slices.Contains(c.Meta().Requires, snapshot.KindConntrack) {
-			covered = append(covered, c)
-		}
-	}
-	fixture.RunCases(t, check.CategoryConntrack, covered, cases())
+	fixture.RunCases(t, check.CategoryConntrack, Checks(), cases())
 }
 
 // measuredNode is node_exporter's view of one node.
@@ -63,18 +63,25 @@ func measuredNode(name string, entries, limit float64) snapshot.ConntrackNode {
 		Rates: &snapshot.ConntrackCounters{}, RateWindow: 5 * time.Minute}
 }
 
-// withMeasurements is the healthy fixture with its three Linux nodes measured.
+// measurements records what node_exporter reported for nodes, as the collector does.
+func measurements(nodes ...snapshot.ConntrackNode) func(*snapshot.Snapshot) {
+	return func(s *snapshot.Snapshot) {
+		s.Conntrack = &snapshot.Conntrack{Sources: []string{"Prometheus at http://127.0.0.1:9090"}, Nodes: slices.Clone(nodes)}
+		s.Finish()
+	}
+}
+
+// withMeasurements is the healthy fixture with its nodes measured.
 func withMeasurements(t *testing.T, nodes ...snapshot.ConntrackNode) *snapshot.Snapshot {
 	s := fixture.Load(t, healthy)
-	s.Conntrack = &snapshot.Conntrack{Sources: []string{"Prometheus at http://127.0.0.1:9090"}, Nodes: nodes}
-	s.Finish()
+	measurements(nodes...)(s)
 	return s
 }
 
 // runFamily runs every conntrack check as the engine does: those that say they cannot see are
 // left out, and named.
 func runFamily(s *snapshot.Snapshot) (findings []check.Finding, notEvaluated []string) {
-	for _, c := range family() {
+	for _, c := range Checks() {
 		if reason := c.(check.Applicability).NotEvaluable(s); reason != "" {
 			notEvaluated = append(notEvaluated, c.Meta().ID)
 			continue

@@ -13,6 +13,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 
+	"github.com/alertmend/kubectl-alertmend/pkg/check"
 	"github.com/alertmend/kubectl-alertmend/pkg/snapshot"
 )
 
@@ -210,4 +211,12 @@ func (srv *server) coreDNSVersion() string {
 // kubectlTarget names the server's controller for kubectl commands.
 func (srv *server) kubectl(verb string) string {
 	return fmt.Sprintf("kubectl %s -n %s %s", verb, srv.ref.Namespace, srv.ref.KubectlTarget())
+}
+
+// Checks is every check of the family, as the catalog lists it.
+func Checks() []check.Check {
+	return []check.Check{NotFound{}, Unavailable{}, PodsUnhealthy{}, ServiceNoEndpoints{}, SingleReplica{}, Colocated{},
+		NoDisruptionBudget{}, PriorityClass{}, MemoryLimitLow{}, CorefileInvalid{}, NoCache{}, NoLoop{},
+		ProbePluginMissing{}, ForwardLoopback{}, ForwardLoopRisk{}, RemovedPlugin{}, NodeLocalMissing{}, NdotsHigh{},
+		NdotsDefaultAtScale{}, ServfailRatio{}, ForwardUnhealthy{}}
 }

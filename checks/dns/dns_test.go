@@ -15,25 +15,30 @@ import (
 
 const healthy = "healthy.yaml"
 
-// family is every DNS check, as the catalog configures them.
-func family() []check.Check {
-	return []check.Check{NotFound{}, Unavailable{}, PodsUnhealthy{}, ServiceNoEndpoints{}, SingleReplica{}, Colocated{},
-		NoDisruptionBudget{}, PriorityClass{}, MemoryLimitLow{}, CorefileInvalid{}, NoCache{}, NoLoop{},
-		ProbePluginMissing{}, ForwardLoopback{}, ForwardLoopRisk{}, RemovedPlugin{}, NodeLocalMissing{}, NdotsHigh{},
-		NdotsDefaultAtScale{}, ServfailRatio{}, ForwardUnhealthy{}}
-}
-
 const (
 	deployment = "kube-system/deployment/coredns"
 	configMap  = "kube-system/configmap/coredns"
 )
 
-// cases are mutations of the healthy fixture, each with the one finding it must cause.
+// cases are mutations of the healthy fixture, probed as on a healthy cluster, each with the one
+// finding it must cause; the metrics checks' cases change what the probes read instead.
 func cases() []fixture.Case {
 	mutation := func(c check.Check, file string, want ...string) fixture.Case {
-		return fixture.Case{Check: c, Base: healthy, Fixture: file, Want: want}
+		return fixture.Case{Check: c, Base: healthy, Fixture: file, Probes: healthyProbes, Want: want}
 	}
+	scraped := func(c check.Check, change func(metrics []snapshot.DNSMetrics), want ...string) fixture.Case {
+		probes := func(s *snapshot.Snapshot) {
+			healthyProbes(s)
+			change(s.DNSMetrics)
+		}
+		return fixture.Case{Check: c, Fixture: healthy, Probes: probes, Want: want}
+	}
+	bothPods := "kube-system/pod/coredns-6f7d-aaaaa,kube-system/pod/coredns-6f7d-bbbbb"
 	return []fixture.Case{
+		scraped(ServfailRatio{}, func(m []snapshot.DNSMetrics) { m[1].Responses["SERVFAIL"] = 4000 },
+			"medium dns-servfail-ratio "+bothPods),
+		scraped(ForwardUnhealthy{}, func(m []snapshot.DNSMetrics) { m[0].ForwardHealthcheckBroken = 2 },
+			"high dns-forward-unhealthy kube-system/pod/coredns-6f7d-aaaaa"),
 		mutation(NotFound{}, "dns-not-found.yaml", "high dns-not-found "),
 		mutation(NotFound{}, "dns-not-found-service.yaml", "high dns-not-found "+deployment),
 		mutation(Unavailable{}, "dns-unavailable.yaml", "high dns-unavailable "+deployment),
@@ -64,22 +69,18 @@ func cases() []fixture.Case {
 }
 
 func TestFixtures(t *testing.T) {
-	var covered []check.Check
-	for _, c := range family() {
-		if !readsMetrics(c) {
-			covered = append(covered, c)
-		}
-	}
-	fixture.RunCases(t, check.CategoryDNS, covered, cases())
+	fixture.RunCases(t, check.CategoryDNS, Checks(), cases())
 }
 
-func readsMetrics(c check.Check) bool {
-	return slices.Contains(c.Meta().Requires, snapshot.KindDNSMetrics)
-}
-
-// withHealthyProbes adds what the collector would have read through the API server's proxies on
-// the healthy cluster: kubelets that hand pods the real upstream servers, and quiet metrics.
+// withHealthyProbes is s with healthyProbes added.
 func withHealthyProbes(s *snapshot.Snapshot) *snapshot.Snapshot {
+	healthyProbes(s)
+	return s
+}
+
+// healthyProbes adds what the collector would have read through the API server's proxies on the
+// healthy cluster: kubelets that hand pods the real upstream servers, and quiet metrics.
+func healthyProbes(s *snapshot.Snapshot) {
 	for _, node := range []string{"node-a", "node-b"} {
 		s.KubeletConfigs = append(s.KubeletConfigs, snapshot.KubeletConfig{Node: node, ResolvConf: resolvedUpstream})
 	}
@@ -87,14 +88,13 @@ func withHealthyProbes(s *snapshot.Snapshot) *snapshot.Snapshot {
 		s.DNSMetrics = append(s.DNSMetrics, snapshot.DNSMetrics{Pod: snapshot.RefTo(snapshot.KindPods, "kube-system", pod),
 			Responses: map[string]float64{"NOERROR": 50000, "NXDOMAIN": 9000, "SERVFAIL": 3}})
 	}
-	return s
 }
 
 // runFamily runs every DNS check the way the engine does: a check that says it cannot see is
 // left out.
 func runFamily(s *snapshot.Snapshot, replace check.Check) []string {
 	var findings []check.Finding
-	for _, c := range family() {
+	for _, c := range Checks() {
 		if replace != nil && c.Meta().ID == replace.Meta().ID {
 			c = replace
 		}
@@ -108,7 +108,7 @@ func runFamily(s *snapshot.Snapshot, replace check.Check) []string {
 
 func TestHealthyClusterDNSHasNoFinding(t *testing.T) {
 	s := withHealthyProbes(fixture.Load(t, healthy))
-	for _, c := range family() {
+	for _, c := range Checks() {
 		if a, ok := c.(check.Applicability); ok {
 			if reason := a.NotEvaluable(s); reason != "" {
 				t.Errorf("%s is not evaluated on the healthy fixture: %s", c.Meta().ID, reason)
@@ -125,7 +125,7 @@ func TestHealthyClusterDNSHasNoFinding(t *testing.T) {
 func TestEachMutationCausesOnlyItsFinding(t *testing.T) {
 	for _, tc := range cases() {
 		t.Run(tc.Fixture, func(t *testing.T) {
-			got := runFamily(withHealthyProbes(tc.Snapshot(t)), tc.Check)
+			got := runFamily(tc.Snapshot(t), tc.Check)
 			want := append([]string{}, tc.Want...)
 			slices.Sort(want)
 			if !reflect.DeepEqual(got, want) {

@@ -283,7 +283,7 @@ func TestDNSEdgeCases(t *testing.T) {
 				t.Errorf("got %q, want %q", got, tc.want)
 			}
 			if tc.notEvaluated != "" {
-				for _, c := range family() {
+				for _, c := range Checks() {
 					if c.Meta().ID != tc.notEvaluated {
 						continue
 					}

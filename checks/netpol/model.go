@@ -15,6 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/util/intstr"
 
+	"github.com/alertmend/kubectl-alertmend/pkg/check"
 	"github.com/alertmend/kubectl-alertmend/pkg/snapshot"
 )
 
@@ -321,4 +322,14 @@ func owners(endpoints []endpoint) []endpoint {
 		}
 	}
 	return out
+}
+
+// Checks is every check of the family, configured by opts, as the catalog lists it.
+func Checks(opts Options) []check.Check {
+	return []check.Check{
+		Unisolated{Direction: networkingv1.PolicyTypeIngress, Options: opts},
+		Unisolated{Direction: networkingv1.PolicyTypeEgress, Options: opts},
+		NoDefaultDeny{Options: opts}, Dangling{}, PeerMatchesNothing{}, EgressBlocksDNS{}, IngressFromAnywhere{},
+		CNINotEnforcing{},
+	}
 }

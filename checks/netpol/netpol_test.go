@@ -19,11 +19,6 @@ var (
 	egress  = Unisolated{Direction: networkingv1.PolicyTypeEgress, Options: DefaultOptions()}
 )
 
-func family() []check.Check {
-	return []check.Check{ingress, egress, NoDefaultDeny{Options: DefaultOptions()}, Dangling{}, PeerMatchesNothing{},
-		EgressBlocksDNS{}, IngressFromAnywhere{}, CNINotEnforcing{}}
-}
-
 const (
 	web  = "shop/deployment/web"
 	cart = "shop/deployment/cart"
@@ -37,7 +32,7 @@ func TestFixtures(t *testing.T) {
 		return fixture.Case{Check: c, Base: base, Fixture: file, Want: want}
 	}
 	blocked := func(sev string) string { return sev + " netpol-egress-blocks-dns " + cart + "," + web }
-	fixture.RunCases(t, check.CategoryNetpol, family(), []fixture.Case{
+	fixture.RunCases(t, check.CategoryNetpol, Checks(DefaultOptions()), []fixture.Case{
 		// The base: shop has a default deny and the policies its workloads need; data has none;
 		// a host-network pod there is not subject to policies and never reported.
 		{Check: ingress, Fixture: base, Want: []string{"low netpol-ingress-unisolated " + db}},

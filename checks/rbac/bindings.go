@@ -277,7 +277,7 @@ func (c DanglingBinding) Run(s *snapshot.Snapshot) []check.Finding {
 	return findings
 }
 
-// All is every check of the family.
-func All() []check.Check {
+// Checks is every check of the family, as the catalog lists it.
+func Checks() []check.Check {
 	return append(Abilities(), WildcardRole{}, AuthenticatedGrant{}, DefaultServiceAccountBound{}, MissingServiceAccount{}, DanglingBinding{})
 }

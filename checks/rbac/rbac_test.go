@@ -16,7 +16,7 @@ import (
 // byID finds a check of the family.
 func byID(t *testing.T, id string) check.Check {
 	t.Helper()
-	for _, c := range All() {
+	for _, c := range Checks() {
 		if c.Meta().ID == id {
 			return c
 		}
@@ -34,7 +34,7 @@ func TestFixtures(t *testing.T) {
 	user := func(sev, id, name, role string) string {
 		return sev + " " + id + " user/" + name + ",clusterrolebinding/" + role + "-" + name + ",clusterrole/" + role
 	}
-	fixture.RunCases(t, check.CategoryRBAC, All(), []fixture.Case{
+	fixture.RunCases(t, check.CategoryRBAC, Checks(), []fixture.Case{
 		over("rbac-cluster-admin", "rbac-cluster-admin.yaml",
 			"critical rbac-cluster-admin group/ops,clusterrolebinding/ops-admins,clusterrole/cluster-admin",
 			"critical rbac-cluster-admin ci/serviceaccount/deployer,clusterrolebinding/ci-all-in,clusterrole/all-in",

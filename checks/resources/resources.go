@@ -9,6 +9,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 
+	"github.com/alertmend/kubectl-alertmend/pkg/check"
 	"github.com/alertmend/kubectl-alertmend/pkg/snapshot"
 )
 
@@ -179,4 +180,13 @@ func settable(r snapshot.Ref) bool {
 		return true
 	}
 	return false
+}
+
+// Checks is every check of the family, configured by opts, as the catalog lists it.
+func Checks(opts Options) []check.Check {
+	return []check.Check{
+		OOMKilled{}, MemoryLimitMissing{}, MemoryRequestMissing{}, CPURequestMissing{}, BestEffort{},
+		MemoryOvercommit{Ratio: opts.MemoryOvercommitRatio}, UsageNearLimit{}, NodeMemoryOvercommit{},
+		PressureWithoutLimits{}, NamespaceWithoutLimits{},
+	}
 }

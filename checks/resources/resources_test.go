@@ -9,15 +9,8 @@ import (
 	"github.com/alertmend/kubectl-alertmend/pkg/snapshot"
 )
 
-func all() []check.Check {
-	return []check.Check{
-		OOMKilled{}, MemoryLimitMissing{}, MemoryRequestMissing{}, CPURequestMissing{}, BestEffort{},
-		MemoryOvercommit{Ratio: 2}, UsageNearLimit{}, NodeMemoryOvercommit{}, PressureWithoutLimits{}, NamespaceWithoutLimits{},
-	}
-}
-
 func TestChecksOnFixtures(t *testing.T) {
-	fixture.RunCases(t, check.CategoryResources, all(), []fixture.Case{
+	fixture.RunCases(t, check.CategoryResources, Checks(DefaultOptions()), []fixture.Case{
 		{Check: MemoryLimitMissing{}, Fixture: "memory-limit-missing.yaml", Want: []string{
 			"medium memory-limit-missing app/deployment/nolimit",
 			"medium memory-limit-missing app/deployment/sidecar",

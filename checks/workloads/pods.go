@@ -95,3 +95,9 @@ func isController(r snapshot.Ref) bool {
 func hasEditableTemplate(r snapshot.Ref) bool {
 	return r.Kind == "CronJob" || (isController(r) && r.Kind != "ReplicationController")
 }
+
+// Checks is every check of the family, as the catalog lists it.
+func Checks() []check.Check {
+	return []check.Check{CrashLoop{}, ImagePull{}, Unschedulable{}, NodeNotReady{}, NodePressure{},
+		DeploymentUnavailable{}, StatefulSetUnavailable{}, DaemonSetUnavailable{}}
+}

@@ -9,8 +9,7 @@ import (
 )
 
 func TestChecksOnFixtures(t *testing.T) {
-	family := []check.Check{CrashLoop{}, ImagePull{}, Unschedulable{}, NodeNotReady{}, NodePressure{}, DeploymentUnavailable{}, StatefulSetUnavailable{}, DaemonSetUnavailable{}}
-	fixture.RunCases(t, check.CategoryWorkloads, family, []fixture.Case{
+	fixture.RunCases(t, check.CategoryWorkloads, Checks(), []fixture.Case{
 		{Check: CrashLoop{}, Fixture: "pod-crashloop.yaml", Want: []string{
 			"critical pod-crashloop team-a/deployment/api",
 			"high pod-crashloop team-a/deployment/web",
@@ -60,7 +59,7 @@ func TestChecksOnFixtures(t *testing.T) {
 		}},
 	})
 	// Every workload finding is a live incident.
-	for _, c := range family {
+	for _, c := range Checks() {
 		for _, name := range []string{"pod-crashloop.yaml", "deployment-unavailable.yaml", "node-pressure.yaml"} {
 			for _, f := range c.Run(fixture.Load(t, name)) {
 				if !f.Incident || len(f.Fix) == 0 {

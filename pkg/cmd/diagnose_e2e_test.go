@@ -1,16 +1,19 @@
+//go:build e2e
+
 package cmd
 
 import (
 	"net"
 	"regexp"
 
-	"github.com/alertmend/kubectl-alertmend/checks"
 	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/alertmend/kubectl-alertmend/checks"
 )
 
 // The demo scenario, diagnosed as an on-call engineer would: every incident in it is found,

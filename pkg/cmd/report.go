@@ -23,6 +23,7 @@ import (
 	"github.com/alertmend/kubectl-alertmend/pkg/connect"
 	"github.com/alertmend/kubectl-alertmend/pkg/engine"
 	"github.com/alertmend/kubectl-alertmend/pkg/push"
+	"github.com/alertmend/kubectl-alertmend/pkg/redact"
 	"github.com/alertmend/kubectl-alertmend/pkg/render"
 	"github.com/alertmend/kubectl-alertmend/pkg/report"
 	"github.com/alertmend/kubectl-alertmend/pkg/snapshot"
@@ -58,7 +59,7 @@ func (r *readFlags) validate() error {
 	if r.PrometheusURL != "" {
 		u, err := url.Parse(r.PrometheusURL)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return failed("invalid --prometheus-url %q: want an http or https URL such as http://localhost:9090", collect.RedactedURL(r.PrometheusURL))
+			return failed("invalid --prometheus-url %q: want an http or https URL such as http://localhost:9090", redact.URL(r.PrometheusURL))
 		}
 	}
 	return nil

@@ -10,7 +10,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -26,7 +25,7 @@ import (
 	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
 	"k8s.io/client-go/rest"
 
-	"github.com/alertmend/kubectl-alertmend/pkg/check"
+	"github.com/alertmend/kubectl-alertmend/pkg/redact"
 	"github.com/alertmend/kubectl-alertmend/pkg/snapshot"
 )
 
@@ -111,10 +110,10 @@ type prometheusCandidate struct {
 func (c *collector) prometheusCandidates() (candidates []prometheusCandidate, unused []string) {
 	if address := c.opts.PrometheusURL; address != "" {
 		// The label travels into reports and snapshot files: never with the URL's password.
-		label := "Prometheus at " + RedactedURL(address)
+		label := "Prometheus at " + redact.URL(address)
 		api, err := newPrometheusAPI(address, http.DefaultTransport)
 		if err != nil {
-			return nil, []string{label + ": " + strings.ReplaceAll(err.Error(), address, RedactedURL(address))}
+			return nil, []string{label + ": " + strings.ReplaceAll(err.Error(), address, redact.URL(address))}
 		}
 		return []prometheusCandidate{{description: label, api: api}}, nil
 	}
@@ -381,8 +380,12 @@ func queryConntrack(ctx context.Context, api promv1.API, nodes nodeIndex, source
 		}
 	}
 	if len(strangers) > 0 {
-		notes = append(notes, fmt.Sprintf("%s: series of %s match no node of this cluster and were left out: %s", source,
-			check.Plural(len(strangers), "target", "targets"), strings.Join(strangers, ", ")))
+		targets := "targets"
+		if len(strangers) == 1 {
+			targets = "target"
+		}
+		notes = append(notes, fmt.Sprintf("%s: series of %d %s match no node of this cluster and were left out: %s", source,
+			len(strangers), targets, strings.Join(strangers, ", ")))
 	}
 	if len(order) == 0 {
 		return nil, notes, fmt.Errorf("its %s series match no node of this cluster (%s)", metricConntrackEntries, strings.Join(strangers, ", "))
@@ -674,14 +677,4 @@ func parseConntrackMetrics(body []byte, into *snapshot.ConntrackNode) error {
 		into.Counters = &snapshot.ConntrackCounters{Drop: drop, EarlyDrop: earlyDrop, InsertFailed: insertFailed}
 	}
 	return nil
-}
-
-// RedactedURL is address with any password in it replaced by "xxxxx", for messages; an
-// address that does not parse is not shown at all, since where its password ends is unknown.
-func RedactedURL(address string) string {
-	u, err := url.Parse(address)
-	if err != nil {
-		return "(an unparsable URL)"
-	}
-	return u.Redacted()
 }

@@ -19,7 +19,7 @@ import (
 	"github.com/prometheus/common/model"
 	"google.golang.org/protobuf/proto"
 
-	"github.com/alertmend/kubectl-alertmend/pkg/collect"
+	"github.com/alertmend/kubectl-alertmend/pkg/redact"
 )
 
 // Job is the job label of every group alertmend pushes.
@@ -78,7 +78,7 @@ func Push(ctx context.Context, gatewayURL string, grouping map[string]string, fa
 			// The gateway's answer ends the message, usually with a newline.
 			err = errors.New(strings.TrimSpace(err.Error()))
 		}
-		return fmt.Errorf("pushing metrics to the Pushgateway at %s: %w", collect.RedactedURL(gatewayURL), err)
+		return fmt.Errorf("pushing metrics to the Pushgateway at %s: %w", redact.URL(gatewayURL), err)
 	}
 	return nil
 }
