@@ -47,8 +47,8 @@ func Abilities() []check.Check {
 	clusterAdmin.Supersedes = abilityIDs()
 	return []check.Check{
 		ability{
-			meta:   clusterAdmin,
-			allows: isFullAdmin, severity: byScope(check.Critical, check.High),
+			meta: clusterAdmin,
+			ways: oneRequest(isFullAdmin), severity: byScope(check.Critical, check.High),
 			consequence: "holds every permission (cluster-admin or equivalent)",
 		},
 		ability{
@@ -59,11 +59,11 @@ func Abilities() []check.Check {
 				"Secrets hold service account tokens, TLS keys and passwords: reading them is a short path to every "+
 					"other permission, including cluster-admin tokens.",
 				"Grant Secret access per namespace and, where possible, per name (resourceNames)."),
-			allows: func(g snapshot.Grant) bool {
+			ways: oneRequest(func(g snapshot.Grant) bool {
 				return slices.ContainsFunc(on("", verbs("get", "list", "watch"), "secrets"), func(r scoped) bool {
 					return snapshot.RuleAllows(*g.Rule, r.Request) // resourceNames narrow what is read: not counted
 				})
-			},
+			}),
 			severity: func(g snapshot.Grant) check.Severity {
 				if g.Namespace == "" || g.Namespace == "kube-system" {
 					return check.High
@@ -79,7 +79,7 @@ func Abilities() []check.Check {
 				"Creating a pod is running code as any ServiceAccount of its namespace and mounting its token, "+
 					"and, without Pod Security admission, mounting the node's filesystem.",
 				"Limit workload creation to deployers, and enforce Pod Security admission (baseline or restricted) in the namespace."),
-			allows: requests(workloads...), severity: byScope(check.High, check.Medium),
+			ways: oneRequest(requests(workloads...)), severity: byScope(check.High, check.Medium),
 			consequence: "can create pods or workload controllers",
 		},
 		ability{
@@ -88,7 +88,7 @@ func Abilities() []check.Check {
 					"Kubernetes 1.35, get alone suffices over WebSockets).",
 				"Exec runs commands inside a running container, with its service account token and its data.",
 				"Grant exec only to operators who need it, and only in their namespaces."),
-			allows:      requests(on("", verbs("create", "get"), "pods/exec", "pods/attach", "pods/portforward")...),
+			ways:        oneRequest(requests(on("", verbs("create", "get"), "pods/exec", "pods/attach", "pods/portforward")...)),
 			consequence: "can run commands in other pods (exec, attach or port-forward)",
 		},
 		ability{
@@ -96,9 +96,9 @@ func Abilities() []check.Check {
 				"Finds subjects allowed the impersonate verb on users, groups, serviceaccounts, uids or userextras.",
 				"Impersonating system:masters or any admin is holding their permissions.",
 				"Remove impersonate, or restrict it to specific names with resourceNames."),
-			allows: requests(append(append(clusterScoped(on("", verbs("impersonate"), "users", "groups")),
+			ways: oneRequest(requests(append(append(clusterScoped(on("", verbs("impersonate"), "users", "groups")),
 				on("", verbs("impersonate"), "serviceaccounts")...),
-				clusterScoped(on("authentication.k8s.io", verbs("impersonate"), "uids", "userextras"))...)...),
+				clusterScoped(on("authentication.k8s.io", verbs("impersonate"), "uids", "userextras"))...)...)),
 			severity:    byScope(check.Critical, check.High),
 			consequence: "can impersonate other identities",
 		},
@@ -108,9 +108,9 @@ func Abilities() []check.Check {
 					"stops them from granting what they do not hold.",
 				"With bind, a subject can bind cluster-admin to itself; with escalate, it can write any rule into a role it may edit.",
 				"Remove escalate and bind except for the controllers that manage RBAC."),
-			allows: requests(append(append(on("rbac.authorization.k8s.io", verbs("escalate", "bind"), "roles"),
+			ways: oneRequest(requests(append(append(on("rbac.authorization.k8s.io", verbs("escalate", "bind"), "roles"),
 				on("rbac.authorization.k8s.io", verbs("bind"), "clusterroles")...),
-				clusterScoped(on("rbac.authorization.k8s.io", verbs("escalate"), "clusterroles"))...)...),
+				clusterScoped(on("rbac.authorization.k8s.io", verbs("escalate"), "clusterroles"))...)...)),
 			severity:    byScope(check.Critical, check.High),
 			consequence: "can escalate or bind roles beyond its own permissions",
 		},
@@ -119,7 +119,7 @@ func Abilities() []check.Check {
 				"Finds subjects allowed create on serviceaccounts/token.",
 				"A minted token is the service account's identity, with all its permissions, for as long as the token lives.",
 				"Remove create on serviceaccounts/token, or restrict it to the names that need it."),
-			allows:      requests(on("", verbs("create"), "serviceaccounts/token")...),
+			ways:        oneRequest(requests(on("", verbs("create"), "serviceaccounts/token")...)),
 			consequence: "can create tokens for service accounts",
 		},
 		ability{
@@ -127,17 +127,34 @@ func Abilities() []check.Check {
 				"Finds subjects allowed get or create on nodes/proxy.",
 				"The kubelet API behind nodes/proxy can run commands in any pod on the node, bypassing pod-level RBAC and audit.",
 				"Grant monitoring the narrower nodes/metrics and nodes/stats instead."),
-			allows:      requests(clusterScoped(on("", verbs("get", "create"), "nodes/proxy"))...),
+			ways:        oneRequest(requests(clusterScoped(on("", verbs("get", "create"), "nodes/proxy"))...)),
 			consequence: "can call kubelets' API through nodes/proxy",
 		},
 		ability{
 			meta: meta("rbac-csr-approve", "Subjects can approve or sign certificate requests", check.High,
-				"Finds subjects allowed to update certificatesigningrequests/approval or /status, or to approve or "+
-					"sign for signers (certificates.k8s.io).",
+				"Finds subjects that can approve certificate signing requests (update or patch on "+
+					"certificatesigningrequests/approval, and approve on a signer of certificates.k8s.io) or sign "+
+					"them (update or patch on certificatesigningrequests/status, and sign on a signer), cluster-wide. "+
+					"Both halves are needed, through any rules, roles and bindings of the same subject: one alone "+
+					"changes no certificate.",
 				"Approving a request for a system:masters client certificate is minting cluster-admin credentials.",
 				"Leave approval to the controllers; restrict signers with resourceNames."),
-			allows: requests(clusterScoped(append(on("certificates.k8s.io", verbs("update", "patch"), "certificatesigningrequests/approval", "certificatesigningrequests/status"),
-				on("certificates.k8s.io", verbs("approve", "sign"), "signers")...))...),
+			// The CertificateApproval and CertificateSigning admission plugins
+			// (plugin/pkg/admission/certificates/approval and .../signing) admit an update of the
+			// approval or status subresource only if the authorizer also allows the verb approve,
+			// or sign, on the synthetic resource signers of certificates.k8s.io, named by the
+			// request's signerName or its domain wildcard ("kubernetes.io/*"), asked with no
+			// namespace: a RoleBinding never allows it. A patch is admitted as an update.
+			ways: []way{
+				{
+					{what: "update certificatesigningrequests/approval", allows: requests(clusterScoped(on("certificates.k8s.io", verbs("update", "patch"), "certificatesigningrequests/approval"))...)},
+					{what: "approve signers", allows: requests(clusterScoped(on("certificates.k8s.io", verbs("approve"), "signers"))...)},
+				},
+				{
+					{what: "update certificatesigningrequests/status", allows: requests(clusterScoped(on("certificates.k8s.io", verbs("update", "patch"), "certificatesigningrequests/status"))...)},
+					{what: "sign signers", allows: requests(clusterScoped(on("certificates.k8s.io", verbs("sign"), "signers"))...)},
+				},
+			},
 			consequence: "can approve or sign certificate signing requests",
 		},
 		ability{
@@ -146,8 +163,8 @@ func Abilities() []check.Check {
 				"A mutating webhook sees and may rewrite every object written to the cluster, Secrets included; "+
 					"deleting a validating one switches policy off.",
 				"Leave webhook configuration to the operators that own them."),
-			allows: requests(clusterScoped(on("admissionregistration.k8s.io", verbs("create", "update", "patch", "delete"),
-				"mutatingwebhookconfigurations", "validatingwebhookconfigurations"))...),
+			ways: oneRequest(requests(clusterScoped(on("admissionregistration.k8s.io", verbs("create", "update", "patch", "delete"),
+				"mutatingwebhookconfigurations", "validatingwebhookconfigurations"))...)),
 			consequence: "can write admission webhook configurations",
 		},
 		ability{
@@ -156,12 +173,12 @@ func Abilities() []check.Check {
 					"a namespace's pods, Secrets or ConfigMaps.",
 				"A mistaken or malicious request deletes everything of a kind at once.",
 				"Grant delete on the resources needed, not deletecollection or *."),
-			allows: func(g snapshot.Grant) bool {
+			ways: oneRequest(func(g snapshot.Grant) bool {
 				// Collections have no names, and a subresource is no collection.
 				rule := g.Rule
 				return len(rule.ResourceNames) == 0 && (slices.Contains(rule.Verbs, "deletecollection") || slices.Contains(rule.Verbs, "*")) &&
 					slices.ContainsFunc(rule.Resources, func(r string) bool { return !strings.Contains(r, "/") })
-			},
+			}),
 			consequence: "can delete whole collections of resources at once",
 		},
 	}

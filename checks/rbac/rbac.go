@@ -86,53 +86,172 @@ func subjectKey(subject rbacv1.Subject) string {
 	return subject.Kind + "/" + subject.Namespace + "/" + subject.Name
 }
 
+// subjectGrants is every grant that names one subject, defaults included, in snapshot order.
+type subjectGrants struct {
+	subject rbacv1.Subject
+	grants  []snapshot.Grant
+}
+
+// grantIndex groups the snapshot's grants by the subject their binding names, in the order
+// subjects first appear; the family's checks share it.
+type grantIndex struct {
+	subjects []subjectGrants
+	byKey    map[string]int
+}
+
+type grantIndexKey struct{}
+
+func indexGrants(s *snapshot.Snapshot) *grantIndex {
+	return snapshot.Derived(s, grantIndexKey{}, func() *grantIndex {
+		x := &grantIndex{byKey: map[string]int{}}
+		for _, g := range s.Grants() {
+			key := subjectKey(g.Subject)
+			i, seen := x.byKey[key]
+			if !seen {
+				i = len(x.subjects)
+				x.byKey[key] = i
+				x.subjects = append(x.subjects, subjectGrants{subject: g.Subject})
+			}
+			x.subjects[i].grants = append(x.subjects[i].grants, g)
+		}
+		return x
+	})
+}
+
+// of lists the grants a binding names this subject in.
+func (x *grantIndex) of(subject rbacv1.Subject) []snapshot.Grant {
+	if i, ok := x.byKey[subjectKey(subject)]; ok {
+		return x.subjects[i].grants
+	}
+	return nil
+}
+
 // holding is what one subject holds of an ability.
 type holding struct {
 	subject  rbacv1.Subject
-	grants   []snapshot.Grant
+	grants   []heldGrant
 	severity check.Severity
 }
 
-// ability is a dangerous permission: the rules that give it, and how severe it is where a grant applies.
+// heldGrant is a grant that gives (a part of) an ability, and what the grant tells beyond its path.
+type heldGrant struct {
+	snapshot.Grant
+	// part names the request the grant allows, when the ability needs several.
+	part string
+	// notes explain the grant's severity (what a minted token is worth, say).
+	notes []string
+	// objects are further objects the grant's severity is about.
+	objects []snapshot.Ref
+}
+
+// part is one request (or one of several equivalent requests) an ability needs.
+type part struct {
+	// what names it in the evidence of an ability made of several parts; "" for one part.
+	what   string
+	allows func(snapshot.Grant) bool
+}
+
+// way is a set of parts that together give an ability. The API server may ask the authorizer
+// several questions for one operation (approving a certificate request is update on its
+// approval subresource and approve on its signer); each part may then be allowed by another
+// rule, role or binding of the same subject.
+type way []part
+
+// verdict is what a grant is worth towards an ability: its severity ("" when it does not count),
+// with the notes and objects that explain it.
+type verdict struct {
+	severity check.Severity
+	notes    []string
+	objects  []snapshot.Ref
+}
+
+// ability is a dangerous permission: the requests that give it, and how severe it is where a
+// grant applies.
 type ability struct {
 	meta check.Meta
-	// allows tells whether a grant gives the ability (the rule, and where it applies).
-	allows func(snapshot.Grant) bool
+	// ways are the alternatives that give the ability: a subject holds it when some grant of
+	// its allows each part of one way.
+	ways []way
 	// severity says how severe a grant is (by its scope, say); "" means it does not count.
+	// Without it every grant has the check's severity.
 	severity func(snapshot.Grant) check.Severity
-	// subject says what the holder can do, for the message.
+	// weigh, when set, takes severity's place for abilities whose worth depends on the rest of
+	// the snapshot (a token for a ServiceAccount is worth what that account may do): it judges
+	// a grant of holder, with every subject's grants at hand.
+	weigh func(x *grantIndex, holder rbacv1.Subject, g snapshot.Grant) verdict
+	// consequence says what the holder can do, for the message.
 	consequence string
 }
 
-// holders groups the grants that give an ability by subject, in the order subjects first appear.
-// Default bindings are left out.
+// oneRequest is the ways of an ability that a single rule gives.
+func oneRequest(allows func(snapshot.Grant) bool) []way {
+	return []way{{{allows: allows}}}
+}
+
+// holders lists, in the order subjects first appear, those that hold the ability through
+// bindings other than the API server's defaults.
 func (a ability) holders(s *snapshot.Snapshot) []holding {
-	index := map[string]int{}
+	x := indexGrants(s)
 	var out []holding
-	for _, g := range s.Grants() {
-		if g.Default || !a.allows(g) {
-			continue
-		}
-		sev := a.meta.Severity
-		if a.severity != nil {
-			sev = a.severity(g)
-		}
-		if sev == "" {
-			continue
-		}
-		key := subjectKey(g.Subject)
-		i, seen := index[key]
-		if !seen {
-			i = len(out)
-			index[key] = i
-			out = append(out, holding{subject: g.Subject, severity: sev})
-		}
-		out[i].grants = append(out[i].grants, g)
-		if sev.Rank() < out[i].severity.Rank() {
-			out[i].severity = sev
+	for _, sg := range x.subjects {
+		if h, ok := a.judge(x, sg.subject, sg.grants); ok {
+			out = append(out, h)
 		}
 	}
 	return out
+}
+
+// judge tells whether the grants of a subject (in snapshot order) give the ability. A way is
+// as severe as its weakest part, each part as its most severe grant; the subject holds the
+// ability at the severity of its most severe complete way, and the grants of every complete
+// way are its evidence.
+func (a ability) judge(x *grantIndex, subject rbacv1.Subject, grants []snapshot.Grant) (holding, bool) {
+	h := holding{subject: subject}
+	for _, w := range a.ways {
+		var held []heldGrant
+		weakest := check.Severity("")
+		for _, p := range w {
+			strongest := check.Severity("")
+			for _, g := range grants {
+				if g.Default || !p.allows(g) {
+					continue
+				}
+				v := a.verdictOf(x, subject, g)
+				if v.severity == "" {
+					continue
+				}
+				held = append(held, heldGrant{Grant: g, part: p.what, notes: v.notes, objects: v.objects})
+				if strongest == "" || v.severity.Rank() < strongest.Rank() {
+					strongest = v.severity
+				}
+			}
+			if strongest == "" {
+				held = nil
+				break
+			}
+			if weakest == "" || strongest.Rank() > weakest.Rank() {
+				weakest = strongest
+			}
+		}
+		if len(held) == 0 {
+			continue
+		}
+		h.grants = append(h.grants, held...)
+		if h.severity == "" || weakest.Rank() < h.severity.Rank() {
+			h.severity = weakest
+		}
+	}
+	return h, len(h.grants) > 0
+}
+
+func (a ability) verdictOf(x *grantIndex, holder rbacv1.Subject, g snapshot.Grant) verdict {
+	switch {
+	case a.weigh != nil:
+		return a.weigh(x, holder, g)
+	case a.severity != nil:
+		return verdict{severity: a.severity(g)}
+	}
+	return verdict{severity: a.meta.Severity}
 }
 
 func (a ability) Meta() check.Meta { return a.meta }
@@ -141,24 +260,35 @@ func (a ability) Run(s *snapshot.Snapshot) []check.Finding {
 	var findings []check.Finding
 	for _, h := range a.holders(s) {
 		objects := []snapshot.Ref{SubjectRef(h.subject)}
-		var evidence []string
-		for _, g := range h.grants {
-			for _, ref := range []snapshot.Ref{g.Binding, g.Role} {
+		add := func(refs ...snapshot.Ref) {
+			for _, ref := range refs {
 				if !slices.Contains(objects, ref) {
 					objects = append(objects, ref)
 				}
 			}
-			evidence = append(evidence, DescribeGrant(g))
+		}
+		var evidence []string
+		grants := make([]snapshot.Grant, len(h.grants))
+		for i, g := range h.grants {
+			grants[i] = g.Grant
+			add(g.Binding, g.Role)
+			add(g.objects...)
+			line := DescribeGrant(g.Grant)
+			if g.part != "" {
+				line = g.part + ": " + line
+			}
+			evidence = append(evidence, line)
+			evidence = append(evidence, g.notes...)
 		}
 		message := fmt.Sprintf("%s %s.", SubjectString(h.subject), a.consequence)
-		if namespaces := grantNamespaces(h.grants); namespaces != "" {
+		if namespaces := grantNamespaces(grants); namespaces != "" {
 			message = fmt.Sprintf("%s %s, in namespace %s.", SubjectString(h.subject), a.consequence, namespaces)
 		}
 		f := check.New(a.meta, message, objects...)
 		f.Severity = h.severity
 		f.Scope = check.ScopeCluster
 		f.Evidence = check.LimitEvidence(evidence)
-		f.Fix = []string{revokeHint(h.grants[0])}
+		f.Fix = []string{revokeHint(grants[0])}
 		findings = append(findings, f)
 	}
 	return findings

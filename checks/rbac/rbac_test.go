@@ -50,7 +50,15 @@ func TestFixtures(t *testing.T) {
 		over("rbac-escalate-bind", "rbac-escalate-bind.yaml", user("critical", "rbac-escalate-bind", "eve", "role-binder")),
 		over("rbac-token-create", "rbac-token-create.yaml", user("high", "rbac-token-create", "minter", "token-minter")),
 		over("rbac-nodes-proxy", "rbac-nodes-proxy.yaml", user("high", "rbac-nodes-proxy", "scraper", "kubelet-proxy")),
-		over("rbac-csr-approve", "rbac-csr-approve.yaml", user("high", "rbac-csr-approve", "approver", "csr-approver")),
+		// Approving takes update on /approval and approve on the signer; signing, update on
+		// /status and sign on the signer: the halves may come through different bindings, and
+		// one half alone is no ability.
+		over("rbac-csr-approve", "rbac-csr-approve.yaml",
+			"high rbac-csr-approve user/approver,clusterrolebinding/csr-approval-approver,clusterrole/csr-approval,"+
+				"clusterrolebinding/kubernetes-signers-approver,clusterrole/kubernetes-signers",
+			user("high", "rbac-csr-approve", "signer", "csr-signer")),
+		over("rbac-csr-approve", "csr-approval-only.yaml"),
+		over("rbac-csr-approve", "csr-signers-only.yaml"),
 		over("rbac-webhook-write", "rbac-webhook-write.yaml", user("high", "rbac-webhook-write", "installer", "webhook-writer")),
 		over("rbac-delete-collection", "rbac-delete-collection.yaml", user("medium", "rbac-delete-collection", "janitor", "bulk-deleter")),
 		over("rbac-wildcard-role", "rbac-wildcard-role.yaml",
@@ -88,6 +96,24 @@ func TestEvidenceShowsThePath(t *testing.T) {
 	want := "RoleBinding shop/support-exec -> ClusterRole exec-anything: create */exec (in namespace shop)"
 	if len(findings) != 1 || strings.Join(findings[0].Evidence, "\n") != want {
 		t.Errorf("evidence %q, want %q", findings[0].Evidence, want)
+	}
+}
+
+// An ability made of several requests shows the path to each, named by the request it allows.
+func TestEvidenceShowsEachPart(t *testing.T) {
+	findings := byID(t, "rbac-csr-approve").Run(fixture.LoadOverlay(t, "defaults.yaml", "rbac-csr-approve.yaml"))
+	i := slices.IndexFunc(findings, func(f check.Finding) bool { return f.Objects[0].Name == "approver" })
+	if i < 0 {
+		t.Fatalf("no finding for approver: %q", fixture.Summaries(findings))
+	}
+	want := []string{
+		"update certificatesigningrequests/approval: ClusterRoleBinding csr-approval-approver -> ClusterRole csr-approval: " +
+			"update certificatesigningrequests/approval.certificates.k8s.io (cluster-wide)",
+		"approve signers: ClusterRoleBinding kubernetes-signers-approver -> ClusterRole kubernetes-signers: " +
+			"approve signers.certificates.k8s.io named kubernetes.io/* (cluster-wide)",
+	}
+	if !slices.Equal(findings[i].Evidence, want) {
+		t.Errorf("evidence %q, want %q", findings[i].Evidence, want)
 	}
 }
 
