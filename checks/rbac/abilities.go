@@ -116,10 +116,16 @@ func Abilities() []check.Check {
 		},
 		ability{
 			meta: meta("rbac-token-create", "Subjects can mint service account tokens", check.High,
-				"Finds subjects allowed create on serviceaccounts/token.",
+				"Finds subjects allowed create on serviceaccounts/token: high for any account of a namespace (RoleBinding) "+
+					"or of the cluster. A rule limited by resourceNames is judged by the accounts it names (in the "+
+					"RoleBinding's namespace, or in any namespace): it is reported only when one of them can do more than "+
+					"the holder, that is when some request a rule reaching that account (through its bindings and groups) "+
+					"allows is allowed to the holder by none of its own grants where they apply; then at least high, and "+
+					"as severe as the most dangerous other ability of this family that account holds.",
 				"A minted token is the service account's identity, with all its permissions, for as long as the token lives.",
 				"Remove create on serviceaccounts/token, or restrict it to the names that need it."),
 			ways:        oneRequest(requests(on("", verbs("create"), "serviceaccounts/token")...)),
+			weigh:       tokenWorth,
 			consequence: "can create tokens for service accounts",
 		},
 		ability{

@@ -86,10 +86,11 @@ func subjectKey(subject rbacv1.Subject) string {
 	return subject.Kind + "/" + subject.Namespace + "/" + subject.Name
 }
 
-// subjectGrants is every grant that names one subject, defaults included, in snapshot order.
+// subjectGrants is every grant that names one subject, in snapshot order.
 type subjectGrants struct {
 	subject rbacv1.Subject
-	grants  []snapshot.Grant
+	// all includes the API server's default bindings; reported leaves them out.
+	all, reported []snapshot.Grant
 }
 
 // grantIndex groups the snapshot's grants by the subject their binding names, in the order
@@ -97,6 +98,9 @@ type subjectGrants struct {
 type grantIndex struct {
 	subjects []subjectGrants
 	byKey    map[string]int
+	// namespaces are every namespace the snapshot names (namespaces, ServiceAccounts, bindings
+	// and their subjects), sorted: where a ServiceAccount of a given name may live.
+	namespaces []string
 }
 
 type grantIndexKey struct{}
@@ -112,16 +116,45 @@ func indexGrants(s *snapshot.Snapshot) *grantIndex {
 				x.byKey[key] = i
 				x.subjects = append(x.subjects, subjectGrants{subject: g.Subject})
 			}
-			x.subjects[i].grants = append(x.subjects[i].grants, g)
+			x.subjects[i].all = append(x.subjects[i].all, g)
+			if !g.Default {
+				x.subjects[i].reported = append(x.subjects[i].reported, g)
+			}
 		}
+		x.namespaces = knownNamespaces(s)
 		return x
 	})
 }
 
-// of lists the grants a binding names this subject in.
+func knownNamespaces(s *snapshot.Snapshot) []string {
+	var out []string
+	for i := range s.Namespaces {
+		out = append(out, s.Namespaces[i].Name)
+	}
+	for i := range s.ServiceAccounts {
+		out = append(out, s.ServiceAccounts[i].Namespace)
+	}
+	for _, b := range bindings(s) {
+		if b.namespace != "" {
+			out = append(out, b.namespace)
+		}
+		for _, sub := range b.subjects {
+			if sub.Kind == rbacv1.ServiceAccountKind && sub.Namespace != "" {
+				out = append(out, sub.Namespace)
+			}
+			if ns, ok := strings.CutPrefix(sub.Name, serviceAccountsGroupPrefix); ok && sub.Kind == rbacv1.GroupKind {
+				out = append(out, ns)
+			}
+		}
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+// of lists the grants a binding names this subject in, defaults included.
 func (x *grantIndex) of(subject rbacv1.Subject) []snapshot.Grant {
 	if i, ok := x.byKey[subjectKey(subject)]; ok {
-		return x.subjects[i].grants
+		return x.subjects[i].all
 	}
 	return nil
 }
@@ -194,14 +227,14 @@ func (a ability) holders(s *snapshot.Snapshot) []holding {
 	x := indexGrants(s)
 	var out []holding
 	for _, sg := range x.subjects {
-		if h, ok := a.judge(x, sg.subject, sg.grants); ok {
+		if h, ok := a.judge(x, sg.subject, sg.reported); ok {
 			out = append(out, h)
 		}
 	}
 	return out
 }
 
-// judge tells whether the grants of a subject (in snapshot order) give the ability. A way is
+// judge tells whether grants of a subject (in snapshot order) give the ability. A way is
 // as severe as its weakest part, each part as its most severe grant; the subject holds the
 // ability at the severity of its most severe complete way, and the grants of every complete
 // way are its evidence.
@@ -213,7 +246,7 @@ func (a ability) judge(x *grantIndex, subject rbacv1.Subject, grants []snapshot.
 		for _, p := range w {
 			strongest := check.Severity("")
 			for _, g := range grants {
-				if g.Default || !p.allows(g) {
+				if !p.allows(g) {
 					continue
 				}
 				v := a.verdictOf(x, subject, g)

@@ -49,6 +49,13 @@ func TestFixtures(t *testing.T) {
 		over("rbac-impersonate", "rbac-impersonate.yaml", user("critical", "rbac-impersonate", "mallory", "impersonator")),
 		over("rbac-escalate-bind", "rbac-escalate-bind.yaml", user("critical", "rbac-escalate-bind", "eve", "role-binder")),
 		over("rbac-token-create", "rbac-token-create.yaml", user("high", "rbac-token-create", "minter", "token-minter")),
+		// Limited to named ServiceAccounts, minting is worth what those accounts may do beyond the holder.
+		over("rbac-token-create", "token-named-weaker.yaml"),
+		over("rbac-token-create", "token-named-stronger.yaml",
+			"critical rbac-token-create user/minter,ci/rolebinding/minter,ci/role/minter,ci/serviceaccount/deployer",
+			// cluster-admin mints any token (rbac-cluster-admin's finding folds this one in).
+			"high rbac-token-create ci/serviceaccount/deployer,clusterrolebinding/deployer-admin,clusterrole/cluster-admin",
+			"high rbac-token-create user/lister,clusterrolebinding/reporter-tokens-lister,clusterrole/reporter-tokens,ops/serviceaccount/reporter"),
 		over("rbac-nodes-proxy", "rbac-nodes-proxy.yaml", user("high", "rbac-nodes-proxy", "scraper", "kubelet-proxy")),
 		// Approving takes update on /approval and approve on the signer; signing, update on
 		// /status and sign on the signer: the halves may come through different bindings, and
@@ -216,5 +223,59 @@ aggregationRule: {clusterRoleSelectors: [{}]}
 	want := []string{"high rbac-secrets-read user/ann,clusterrolebinding/all,clusterrole/everything"}
 	if got := fixture.Summaries(byID(t, "rbac-secrets-read").Run(s)); !slices.Equal(got, want) {
 		t.Errorf("got %q, want %q", got, want)
+	}
+}
+
+// "Can do no more" is asked request by request, where each grant applies: a wildcard is
+// covered only by a wildcard, a cluster-wide rule not by a namespaced one, and several rules of
+// the holder may cover one rule of the account together.
+func TestTokenForAnAccountThatCanDoNoMore(t *testing.T) {
+	const minter = `apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata: {name: minter, namespace: dev}
+rules: [{apiGroups: [''], resources: [serviceaccounts/token], resourceNames: [helper], verbs: [create]}]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: {name: minter, namespace: dev}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: minter}
+subjects: [{apiGroup: rbac.authorization.k8s.io, kind: User, name: ann}]
+---
+`
+	helper := "{kind: ServiceAccount, name: helper, namespace: dev}"
+	ann := "{apiGroup: rbac.authorization.k8s.io, kind: User, name: ann}"
+	want := []string{"high rbac-token-create user/ann,dev/rolebinding/minter,dev/role/minter,dev/serviceaccount/helper"}
+	for name, tc := range map[string]struct {
+		holder, account    string // rules of the holder's and the account's ClusterRoles
+		accountClusterWide bool
+		want               []string
+	}{
+		"split over two rules": {holder: "{apiGroups: [''], resources: [pods], verbs: [get]}, {apiGroups: [''], resources: [pods], verbs: [list]}",
+			account: "{apiGroups: [''], resources: [pods], verbs: [get, list]}"},
+		"a verb more":           {holder: "{apiGroups: [''], resources: [pods], verbs: [get]}", account: "{apiGroups: [''], resources: [pods], verbs: [get, list]}", want: want},
+		"a wildcard is no verb": {holder: "{apiGroups: [''], resources: [pods], verbs: [get, list, watch]}", account: "{apiGroups: [''], resources: [pods], verbs: ['*']}", want: want},
+		"a wildcard covers":     {holder: "{apiGroups: ['*'], resources: ['*'], verbs: [get]}", account: "{apiGroups: [apps], resources: [deployments], verbs: [get]}"},
+		"names within no names": {holder: "{apiGroups: [''], resources: [configmaps], verbs: [get]}",
+			account: "{apiGroups: [''], resources: [configmaps], resourceNames: [app], verbs: [get]}"},
+		"cluster-wide beyond one namespace": {holder: "{apiGroups: [''], resources: [pods], verbs: [get]}",
+			account: "{apiGroups: [''], resources: [pods], verbs: [get]}", accountClusterWide: true, want: want},
+	} {
+		t.Run(name, func(t *testing.T) {
+			docs := minter + fmt.Sprintf(clusterRole, "holder", tc.holder) + fmt.Sprintf(rb, "holder", "holder", ann) +
+				fmt.Sprintf(clusterRole, "account", tc.account)
+			if tc.accountClusterWide {
+				docs += fmt.Sprintf(crb, "account", "", "account", helper)
+			} else {
+				docs += fmt.Sprintf(rb, "account", "account", helper)
+			}
+			s := loadYAML(t, snapshot.SourceCluster, docs)
+			findings := byID(t, "rbac-token-create").Run(s)
+			if got := fixture.Summaries(findings); !slices.Equal(got, tc.want) {
+				t.Fatalf("got %q, want %q", got, tc.want)
+			}
+			if len(findings) > 0 && !strings.Contains(strings.Join(findings[0].Evidence, "\n"), "a token for ServiceAccount dev/helper ") {
+				t.Errorf("evidence does not name the account: %q", findings[0].Evidence)
+			}
+		})
 	}
 }
