@@ -53,6 +53,12 @@ func TestFixtures(t *testing.T) {
 		// An empty podSelector is the namespace-wide default; one with labels is not.
 		over(NoDefaultDeny{Options: DefaultOptions()}, "netpol-no-default-deny.yaml", "medium netpol-no-default-deny namespace/data,namespace/shop"),
 		over(Dangling{}, "netpol-dangling.yaml", "low netpol-dangling data/networkpolicy/db-typo"),
+		// Manifests are a partial input: an operator creates the pods a policy selects from a
+		// custom resource. A policy selecting nothing is judged there only when the user says
+		// the input is complete.
+		{Check: Dangling{}, Base: base, Fixture: "dangling-operator-pods.yaml", Probes: manifests(false)},
+		{Check: Dangling{}, Base: base, Fixture: "dangling-operator-pods.yaml", Probes: manifests(true),
+			Want: []string{"low netpol-dangling monitoring/networkpolicy/prometheus-k8s"}},
 		// namespaceSelector AND podSelector in one peer, OR across peers.
 		over(PeerMatchesNothing{}, "netpol-peer-matches-nothing.yaml", "low netpol-peer-matches-nothing shop/networkpolicy/from-frontend"),
 		over(EgressBlocksDNS{}, "netpol-egress-blocks-dns.yaml", blocked("high")),
@@ -78,6 +84,15 @@ func TestFixtures(t *testing.T) {
 		over(CNINotEnforcing{}, "cni-aws-with-agent.yaml"),
 		over(CNINotEnforcing{}, "cni-aws-without-agent.yaml", "high netpol-cni-not-enforcing "),
 	})
+}
+
+// manifests makes a fixture what diagnose -f reads: workloads' pod templates, no pods, and
+// complete as --complete says.
+func manifests(complete bool) func(*snapshot.Snapshot) {
+	return func(s *snapshot.Snapshot) {
+		s.Source, s.Pods, s.Complete = snapshot.SourceManifests, nil, complete
+		s.Finish()
+	}
 }
 
 // With manifests there are no pods: the checks judge the workloads' pod templates.

@@ -25,7 +25,10 @@ func (Dangling) Meta() check.Meta {
 		Severity: check.Low,
 		Requires: withWorkloads(),
 		Description: "Reports policies whose podSelector matches no pod and no workload's pod template in their " +
-			"namespace. An empty podSelector ({}) is never reported: it is a namespace-wide rule waiting for pods.",
+			"namespace. An empty podSelector ({}) is never reported: it is a namespace-wide rule waiting for pods. " +
+			"Manifests are judged only when diagnose --complete says they are everything that runs: otherwise the " +
+			"pods an operator creates from a custom resource (a Prometheus, an Alertmanager) are not in them, and " +
+			"no policy is reported.",
 		Why: "A policy that selects nothing protects nothing; usually its labels no longer match the workload " +
 			"(renamed, or a typo), and the workload it was meant for is open.",
 		Remediation: "Fix the podSelector to match the workload's pod labels, or delete the policy.",
@@ -34,6 +37,10 @@ func (Dangling) Meta() check.Meta {
 }
 
 func (c Dangling) Run(s *snapshot.Snapshot) []check.Finding {
+	if s.Source == snapshot.SourceManifests && !s.Complete {
+		// In a partial input, selecting nothing there is no sign of selecting nothing where it runs.
+		return nil
+	}
 	m := newModel(s)
 	var findings []check.Finding
 	for i := range s.NetworkPolicies {

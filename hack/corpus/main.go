@@ -240,6 +240,8 @@ func flagged(catalog map[string]check.Check, ids []string, files []string, subje
 	if err != nil {
 		return nil, err
 	}
+	// A case's files are the whole cluster the other tool judges, as diagnose -f --complete takes them.
+	s.Complete = true
 	set := map[string]bool{}
 	for _, id := range ids {
 		for _, f := range catalog[id].Run(s) {

@@ -87,6 +87,8 @@ type reportFlags struct {
 	WriteBaseline  string
 	// Object is --object TYPE/NAME: only the findings about it, its owners and its node.
 	Object string
+	// Complete is --complete: the manifests are everything that runs.
+	Complete bool
 	// SnapshotFile is --snapshot: replay a recorded snapshot instead of reading a cluster.
 	SnapshotFile string
 	// ExplainPermissions lists the requests instead of making them.
@@ -102,6 +104,8 @@ type reportFlags struct {
 
 func (o *reportFlags) addReportFlags(f *pflag.FlagSet) {
 	f.StringSliceVarP(&o.Filenames, "filename", "f", nil, "Manifests to check instead of the cluster: files, directories (recursive), or - for stdin")
+	f.BoolVar(&o.Complete, "complete", false, "With -f: the manifests are everything that runs, so what is absent from them is absent "+
+		"(a NetworkPolicy that selects no pod in them is reported); without it, pods that operators create from custom resources are taken to be missing")
 	f.StringSliceVar(&o.Checks, "checks", nil, "Run only these check IDs (comma-separated)")
 	f.StringSliceVar(&o.Skip, "skip", nil, "Skip these check IDs (comma-separated)")
 	f.StringVarP(&o.Output, "output", "o", "", "Output format: "+render.DocumentReport.FormatNames()+" (default pretty on a terminal, table otherwise)")
@@ -161,7 +165,10 @@ func (o *reportFlags) completeReport(cmd *cobra.Command, configFlags *genericcli
 	r := &reportRun{streams: streams, env: env, target: env.target(configFlags), explain: o.ExplainPermissions,
 		writeBaseline: o.WriteBaseline, pushGateway: o.PushGateway, pushGrouping: o.PushGrouping, parallel: o.Parallel}
 	r.source = o.sourceConfig(r.target, streams, env)
-	r.source.Filenames, r.source.SnapshotFile = o.Filenames, o.SnapshotFile
+	r.source.Filenames, r.source.SnapshotFile, r.source.Complete = o.Filenames, o.SnapshotFile, o.Complete
+	if o.Complete && len(o.Filenames) == 0 {
+		return nil, failed("--complete describes manifests (-f); a cluster or a snapshot is judged as it is")
+	}
 	if nsFlag := cmd.Flag("namespace"); nsFlag != nil && nsFlag.Changed {
 		r.source.Namespace = nsFlag.Value.String()
 	}

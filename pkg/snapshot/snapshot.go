@@ -33,6 +33,11 @@ type Snapshot struct {
 	Server  string
 	// Namespace limits namespaced kinds to one namespace; empty means the whole cluster.
 	Namespace string
+	// Complete says that manifests are everything that runs (diagnose --complete): checks that
+	// judge what is absent from the input (a policy that selects no pod) may then trust the
+	// absence. Manifests are otherwise partial: operators create pods from custom resources that
+	// no check reads. A cluster is complete by nature and does not set it.
+	Complete bool
 	// CollectedAt is when the state was read (for manifests, when they were loaded); checks
 	// that judge dates use it instead of the clock, so they stay pure.
 	CollectedAt time.Time

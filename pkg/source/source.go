@@ -23,6 +23,8 @@ type Config struct {
 	// Filenames are manifests (files, directories, - for Stdin); set, they are read instead of a cluster.
 	Filenames []string
 	Stdin     io.Reader
+	// Complete says the manifests are everything that runs (--complete); see snapshot.Snapshot.Complete.
+	Complete bool
 	// SnapshotFile is a recorded snapshot to replay instead of a cluster.
 	SnapshotFile string
 	// Namespace limits namespaced kinds to one namespace; empty reads them all.
@@ -69,6 +71,7 @@ func Read(ctx context.Context, c Config, kinds []snapshot.Kind) (*snapshot.Snaps
 			return nil, err
 		}
 		snap.CollectedAt = c.Now()
+		snap.Complete = c.Complete
 		return snap, nil
 	}
 	snap, err := c.collect(ctx, kinds)

@@ -36,6 +36,20 @@ func TestKind(t *testing.T) {
 	}
 }
 
+// --complete reaches the checks through the snapshot: manifests are partial unless it is given.
+func TestManifestsAreCompleteOnlyWhenSaidSo(t *testing.T) {
+	for _, complete := range []bool{false, true} {
+		c := Config{Filenames: []string{"-"}, Stdin: strings.NewReader(manifests), Complete: complete, Notes: &bytes.Buffer{}, Now: time.Now}
+		snap, err := Read(context.Background(), c, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if snap.Complete != complete {
+			t.Errorf("Config.Complete %v read as Snapshot.Complete %v", complete, snap.Complete)
+		}
+	}
+}
+
 // Manifests are stamped with the time they were read and say which kinds were skipped; a
 // recorded snapshot replays as a snapshot, with the time it was recorded.
 func TestReadManifestsAndReplay(t *testing.T) {
