@@ -80,6 +80,11 @@ func TestFixtures(t *testing.T) {
 		over(IngressFromAnywhere{}, "netpol-ingress-from-anywhere.yaml", "medium netpol-ingress-from-anywhere shop/networkpolicy/cart-from-web,"+cart),
 		over(IngressFromAnywhere{}, "from-anywhere-narrowed.yaml"),
 		over(IngressFromAnywhere{}, "from-anywhere-ipblock.yaml", "medium netpol-ingress-from-anywhere shop/networkpolicy/cart-from-web,"+cart),
+		// The API server calls aggregated APIs and admission webhooks from outside any pod
+		// selector: their pods must admit every source.
+		over(IngressFromAnywhere{}, "from-anywhere-no-apiservice.yaml", "medium netpol-ingress-from-anywhere shop/networkpolicy/cart-from-web,"+cart),
+		over(IngressFromAnywhere{}, "from-anywhere-apiservice.yaml"),
+		over(IngressFromAnywhere{}, "from-anywhere-webhook.yaml"),
 		over(CNINotEnforcing{}, "netpol-cni-not-enforcing.yaml", "high netpol-cni-not-enforcing "),
 		over(CNINotEnforcing{}, "cni-aws-with-agent.yaml"),
 		over(CNINotEnforcing{}, "cni-aws-without-agent.yaml", "high netpol-cni-not-enforcing "),
@@ -226,5 +231,17 @@ func TestHostPortCountsAsExposed(t *testing.T) {
 	}
 	if got := fixture.Summaries(IngressFromAnywhere{}.Run(s)); len(got) != 0 {
 		t.Errorf("a pod exposed by a hostPort reported as internal: %q", got)
+	}
+}
+
+// Where the objects naming the API server's Services cannot be read, the check still judges,
+// and says that the exemption is unknown.
+func TestFromAnywhereWithoutAPIServicesSaysSo(t *testing.T) {
+	s := fixture.LoadOverlay(t, base, "from-anywhere-apiservice.yaml")
+	s.APIServices = nil
+	s.MarkUnavailable(snapshot.KindAPIServices, "forbidden")
+	findings := IngressFromAnywhere{}.Run(s)
+	if len(findings) != 1 || !strings.Contains(strings.Join(findings[0].Evidence, "\n"), "cannot read apiservices (forbidden)") {
+		t.Errorf("findings %q: want one, saying apiservices could not be read", fixture.Summaries(findings))
 	}
 }

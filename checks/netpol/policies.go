@@ -165,11 +165,15 @@ func (IngressFromAnywhere) Meta() check.Meta {
 		Category: check.CategoryNetpol,
 		Severity: check.Medium,
 		Requires: withWorkloads(snapshot.KindServices, snapshot.KindIngresses),
+		// Where these cannot be read the check still runs, and says the exemption is unknown.
+		Optional: apiServerClientKinds(),
 		Description: "Reports ingress rules that admit every source (a rule without from, a namespaceSelector {} " +
 			"without a narrowing podSelector, or an ipBlock of 0.0.0.0/0 or ::/0) on policies selecting pods " +
 			"that nothing exposes: no LoadBalancer or NodePort Service, no Service with externalIPs or behind an " +
-			"Ingress, no hostPort. Gateway API routes and OpenShift Routes are not read: pods exposed only " +
-			"through them are taken for internal.",
+			"Ingress, no hostPort. Pods behind a Service that an APIService (an aggregated API) or a validating " +
+			"or mutating webhook configuration names are not reported: the API server calls them from its own " +
+			"network, which no pod or namespace selector names, so admitting every source is required. Gateway " +
+			"API routes and OpenShift Routes are not read: pods exposed only through them are taken for internal.",
 		Why: "Such a rule undoes the isolation the policy was written for: every pod in the cluster (and beyond, " +
 			"for an ipBlock) can reach a workload that is meant to be internal.",
 		Remediation: "Narrow the rule to the namespaces and pods that are the workload's clients.",
@@ -180,6 +184,13 @@ func (IngressFromAnywhere) Meta() check.Meta {
 func (c IngressFromAnywhere) Run(s *snapshot.Snapshot) []check.Finding {
 	m := newModel(s)
 	exposed := exposedSelectors(s)
+	called := apiServerCalled(s)
+	var unknown []string
+	for _, k := range apiServerClientKinds() {
+		if why, ok := s.Unavailable[k]; ok {
+			unknown = append(unknown, fmt.Sprintf("cannot read %s (%s): pods the API server calls could not be told apart", k, why))
+		}
+	}
 	var findings []check.Finding
 	for i := range s.NetworkPolicies {
 		p := &s.NetworkPolicies[i]
@@ -195,20 +206,28 @@ func (c IngressFromAnywhere) Run(s *snapshot.Snapshot) []check.Finding {
 		if len(rules) == 0 {
 			continue
 		}
-		var internal []endpoint
+		var internal, required []endpoint
 		for _, e := range m.endpoints {
-			if selects(p, e) && !e.hostNetwork() && !isExposed(e, exposed) {
-				internal = append(internal, e)
+			if !selects(p, e) || e.hostNetwork() || isExposed(e, exposed) {
+				continue
 			}
+			if called.selects(e) != "" {
+				required = append(required, e)
+				continue
+			}
+			internal = append(internal, e)
 		}
 		if len(internal) == 0 {
 			continue
 		}
 		objects := []snapshot.Ref{policyRef(p)}
-		evidence := rules
+		evidence := append(rules, unknown...)
 		for _, e := range owners(internal) {
 			objects = append(objects, e.owner)
 			evidence = append(evidence, fmt.Sprintf("%s: exposed by no LoadBalancer, NodePort or Ingress", e.owner))
+		}
+		for _, e := range owners(required) {
+			evidence = append(evidence, fmt.Sprintf("%s: not reported, %s", e.owner, called.selects(e)))
 		}
 		f := check.New(c.Meta(), fmt.Sprintf("NetworkPolicy %s/%s admits every source to %s that nothing exposes "+
 			"outside the cluster.", p.Namespace, p.Name, check.Plural(len(objects)-1, "workload", "workloads")), objects...)
@@ -278,4 +297,75 @@ func isExposed(e endpoint, exposed map[string][]labels.Selector) bool {
 		}
 	}
 	return slices.ContainsFunc(exposed[e.namespace], func(sel labels.Selector) bool { return sel.Matches(e.labels) })
+}
+
+// apiServerClientKinds are the objects that name Services the API server itself calls.
+func apiServerClientKinds() []snapshot.Kind {
+	return []snapshot.Kind{snapshot.KindAPIServices, snapshot.KindValidatingWebhookConfigurations, snapshot.KindMutatingWebhookConfigurations}
+}
+
+// calledServices are the selectors, per namespace, of the Services the API server calls (the
+// backends of aggregated APIs and admission webhooks), each with why.
+type calledServices map[string][]calledService
+
+type calledService struct {
+	selector labels.Selector
+	why      string
+}
+
+// selects says why the API server calls an endpoint, or "".
+func (c calledServices) selects(e endpoint) string {
+	for _, svc := range c[e.namespace] {
+		if svc.selector.Matches(e.labels) {
+			return svc.why
+		}
+	}
+	return ""
+}
+
+// apiServerCalled finds the Services that APIServices (spec.service) and webhook configurations
+// (webhooks[].clientConfig.service) name, in the namespace they name. A webhook reached by URL
+// names no Service and exempts nothing.
+func apiServerCalled(s *snapshot.Snapshot) calledServices {
+	callers := map[string][]string{}
+	add := func(namespace, name, caller string) {
+		key := namespace + "/" + name
+		if !slices.Contains(callers[key], caller) {
+			callers[key] = append(callers[key], caller)
+		}
+	}
+	for i := range s.APIServices {
+		a := &s.APIServices[i]
+		if svc := a.Spec.Service; svc != nil {
+			add(svc.Namespace, svc.Name, "APIService "+a.Name)
+		}
+	}
+	for i := range s.ValidatingWebhookConfigurations {
+		w := &s.ValidatingWebhookConfigurations[i]
+		for _, hook := range w.Webhooks {
+			if svc := hook.ClientConfig.Service; svc != nil {
+				add(svc.Namespace, svc.Name, "ValidatingWebhookConfiguration "+w.Name)
+			}
+		}
+	}
+	for i := range s.MutatingWebhookConfigurations {
+		w := &s.MutatingWebhookConfigurations[i]
+		for _, hook := range w.Webhooks {
+			if svc := hook.ClientConfig.Service; svc != nil {
+				add(svc.Namespace, svc.Name, "MutatingWebhookConfiguration "+w.Name)
+			}
+		}
+	}
+	out := calledServices{}
+	for i := range s.Services {
+		svc := &s.Services[i]
+		by := callers[svc.Namespace+"/"+svc.Name]
+		if len(svc.Spec.Selector) == 0 || len(by) == 0 {
+			continue
+		}
+		out[svc.Namespace] = append(out[svc.Namespace], calledService{selector: labels.SelectorFromSet(svc.Spec.Selector),
+			why: fmt.Sprintf("behind Service %s/%s, which the API server calls for %s: admitting every source is required",
+				svc.Namespace, svc.Name, strings.Join(by, ", "))})
+	}
+	return out
 }

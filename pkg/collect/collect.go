@@ -24,6 +24,8 @@ import (
 	utilnet "k8s.io/apimachinery/pkg/util/net"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
+	aggregatorclient "k8s.io/kube-aggregator/pkg/client/clientset_generated/clientset"
+	aggregatorscheme "k8s.io/kube-aggregator/pkg/client/clientset_generated/clientset/scheme"
 	metricsv1beta1 "k8s.io/metrics/pkg/apis/metrics/v1beta1"
 	metricsclient "k8s.io/metrics/pkg/client/clientset/versioned"
 
@@ -68,6 +70,9 @@ type Clients struct {
 	// Anonymous talks to the same server with the same TLS settings but no credentials, to see
 	// what an outsider sees; nil means it is not probed.
 	Anonymous rest.Interface
+	// Aggregator lists the aggregation layer's APIServices (apiregistration.k8s.io), which the
+	// Kubernetes clientset does not serve.
+	Aggregator aggregatorclient.Interface
 	// Config reaches in-cluster services through the API server's service proxy (Prometheus);
 	// nil means none is asked.
 	Config *rest.Config
@@ -89,7 +94,11 @@ func NewClients(config *rest.Config) (Clients, error) {
 	if err != nil {
 		return Clients{}, err
 	}
-	return Clients{Kube: kube, Metrics: metrics, Anonymous: anonymous.Discovery().RESTClient(), Config: config}, nil
+	aggregator, err := aggregatorclient.NewForConfig(config)
+	if err != nil {
+		return Clients{}, err
+	}
+	return Clients{Kube: kube, Metrics: metrics, Aggregator: aggregator, Anonymous: anonymous.Discovery().RESTClient(), Config: config}, nil
 }
 
 // Collect lists the given kinds into a new snapshot. Conntrack is measured last, from the pods,
@@ -340,32 +349,48 @@ func (c *collector) listObjects(ctx context.Context, kind snapshot.Kind, namespa
 		namespace = ""
 	}
 	into, _ := kind.ObjectsIn(c.snap)
-	lister := newPageLister(client, namespace, info.Resource, into.NewList)
+	lister := newPageLister(client.rest, namespace, info.Resource, into.NewList).decodingWith(client)
 	return pages(ctx, metav1.ListOptions{Limit: c.opts.ChunkSize, FieldSelector: fieldSelector}, c.counter(kind), lister.list, into)
 }
 
-// listClient is the REST client of the typed clientset for an API group version. Every group
-// of the table's object kinds but the metrics API's is here; a kind of another group fails
-// TestEveryListableKindIsCollected until its group is added.
-func (c Clients) listClient(groupVersion string) (rest.Interface, error) {
+// typedClient is the REST client of a typed clientset for one API group version, with the
+// decoder and parameter codec of that clientset's scheme; nil ones mean the Kubernetes
+// clientset's.
+type typedClient struct {
+	rest    rest.Interface
+	decoder runtime.Decoder
+	params  runtime.ParameterCodec
+}
+
+// listClient is the client of the typed clientset for an API group version (the aggregator's
+// for apiregistration). Every group of the table's object kinds but the metrics API's is here;
+// a kind of another group fails TestEveryListableKindIsCollected until its group is added.
+func (c Clients) listClient(groupVersion string) (typedClient, error) {
 	kube := c.Kube
 	switch groupVersion {
 	case "v1":
-		return kube.CoreV1().RESTClient(), nil
+		return typedClient{rest: kube.CoreV1().RESTClient()}, nil
 	case "apps/v1":
-		return kube.AppsV1().RESTClient(), nil
+		return typedClient{rest: kube.AppsV1().RESTClient()}, nil
 	case "batch/v1":
-		return kube.BatchV1().RESTClient(), nil
+		return typedClient{rest: kube.BatchV1().RESTClient()}, nil
 	case "discovery.k8s.io/v1":
-		return kube.DiscoveryV1().RESTClient(), nil
+		return typedClient{rest: kube.DiscoveryV1().RESTClient()}, nil
 	case "networking.k8s.io/v1":
-		return kube.NetworkingV1().RESTClient(), nil
+		return typedClient{rest: kube.NetworkingV1().RESTClient()}, nil
 	case "policy/v1":
-		return kube.PolicyV1().RESTClient(), nil
+		return typedClient{rest: kube.PolicyV1().RESTClient()}, nil
 	case "rbac.authorization.k8s.io/v1":
-		return kube.RbacV1().RESTClient(), nil
+		return typedClient{rest: kube.RbacV1().RESTClient()}, nil
+	case "admissionregistration.k8s.io/v1":
+		return typedClient{rest: kube.AdmissionregistrationV1().RESTClient()}, nil
+	case "apiregistration.k8s.io/v1":
+		if c.Aggregator != nil {
+			return typedClient{rest: c.Aggregator.ApiregistrationV1().RESTClient(),
+				decoder: aggregatorscheme.Codecs.UniversalDeserializer(), params: aggregatorscheme.ParameterCodec}, nil
+		}
 	}
-	return nil, fmt.Errorf("no client for API group version %s", groupVersion)
+	return typedClient{}, fmt.Errorf("no client for API group version %s", groupVersion)
 }
 
 // typedList adapts a typed clientset's List to what pages reads.

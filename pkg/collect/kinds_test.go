@@ -15,6 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/runtime/serializer"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	apiregistrationv1 "k8s.io/kube-aggregator/pkg/apis/apiregistration/v1"
 	metricsv1beta1 "k8s.io/metrics/pkg/apis/metrics/v1beta1"
 
 	"github.com/alertmend/kubectl-alertmend/pkg/snapshot"
@@ -35,6 +36,9 @@ func newEveryKindServer(t *testing.T) *everyKindServer {
 		t.Fatal(err)
 	}
 	if err := metricsv1beta1.AddToScheme(s); err != nil {
+		t.Fatal(err)
+	}
+	if err := apiregistrationv1.AddToScheme(s); err != nil {
 		t.Fatal(err)
 	}
 	return &everyKindServer{t: t, codecs: serializer.NewCodecFactory(s)}

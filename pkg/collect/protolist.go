@@ -70,7 +70,17 @@ func listWithoutManagedFields[L any, PL interface {
 // newPageLister lists resource as listWithoutManagedFields does, decoding each page into what
 // newList returns: an empty list of the resource's kind (a *corev1.PodList).
 func newPageLister(client rest.Interface, namespace, resource string, newList func() runtime.Object) *pageLister {
-	return &pageLister{client: client, namespace: namespace, resource: resource, newList: newList}
+	return &pageLister{client: client, namespace: namespace, resource: resource, newList: newList,
+		decoder: scheme.Codecs.UniversalDeserializer(), params: scheme.ParameterCodec}
+}
+
+// decodingWith replaces the Kubernetes clientset's scheme with the one of another clientset
+// (the aggregator's), whose group the former does not know.
+func (l *pageLister) decodingWith(c typedClient) *pageLister {
+	if c.decoder != nil {
+		l.decoder, l.params = c.decoder, c.params
+	}
+	return l
 }
 
 // pageLister is the state listWithoutManagedFields keeps between pages.
@@ -78,6 +88,10 @@ type pageLister struct {
 	client              rest.Interface
 	namespace, resource string
 	newList             func() runtime.Object
+	// decoder reads an answer that is not a protobuf list (JSON, a Status); params encodes
+	// the list options: both know the resource's group.
+	decoder runtime.Decoder
+	params  runtime.ParameterCodec
 
 	bodies   [2]bytes.Buffer
 	stripped []byte // the decoder's scratch space; the generated decoders copy what they keep
@@ -135,7 +149,7 @@ func (l *pageLister) list(ctx context.Context, opts metav1.ListOptions) (runtime
 		}
 		list = l.newList()
 	}
-	obj, _, err := scheme.Codecs.UniversalDeserializer().Decode(body, nil, list)
+	obj, _, err := l.decoder.Decode(body, nil, list)
 	if err == nil && obj != list {
 		if status, isStatus := obj.(*metav1.Status); isStatus {
 			err = apierrors.FromObject(status) // a Status in a 2xx answer, as rest.Result.Into reads one
@@ -167,7 +181,7 @@ func (l *pageLister) fetch(ctx context.Context, opts metav1.ListOptions, into *b
 			UseProtobufAsDefault().
 			NamespaceIfScoped(l.namespace, l.namespace != "").
 			Resource(l.resource).
-			VersionedParams(&opts, scheme.ParameterCodec).
+			VersionedParams(&opts, l.params).
 			Stream(ctx)
 		if err != nil && attempt < connectionRetries && connectionFailed(err) && ctx.Err() == nil {
 			select {

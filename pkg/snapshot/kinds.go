@@ -4,6 +4,7 @@ import (
 	"slices"
 	"strings"
 
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -12,6 +13,7 @@ import (
 	policyv1 "k8s.io/api/policy/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	apiregistrationv1 "k8s.io/kube-aggregator/pkg/apis/apiregistration/v1"
 	metricsv1beta1 "k8s.io/metrics/pkg/apis/metrics/v1beta1"
 )
 
@@ -47,6 +49,13 @@ const (
 	KindRoleBindings        Kind = "rolebindings"
 	KindClusterRoles        Kind = "clusterroles"
 	KindRoles               Kind = "roles"
+
+	// KindAPIServices are the aggregated APIs the API server proxies to (apiregistration.k8s.io).
+	KindAPIServices Kind = "apiservices"
+	// KindValidatingWebhookConfigurations and KindMutatingWebhookConfigurations are the
+	// admission webhooks the API server calls.
+	KindValidatingWebhookConfigurations Kind = "validatingwebhookconfigurations"
+	KindMutatingWebhookConfigurations   Kind = "mutatingwebhookconfigurations"
 	// KindServerVersion is the API server's /version: not an object, but read like one.
 	KindServerVersion Kind = "version"
 	// KindAnonymousAccess is what the API server answers a caller without credentials.
@@ -167,6 +176,19 @@ func kindTable() []kindEntry {
 				if *c != nil {
 					slices.SortStableFunc((*c).Nodes, func(a, b ConntrackNode) int { return strings.Compare(a.Node, b.Node) })
 				}
+			})},
+
+		{kind: KindAPIServices, groupVersion: "apiregistration.k8s.io/v1", objectKind: "APIService", fileField: "apiServices",
+			data: objects[apiregistrationv1.APIServiceList](func(s *Snapshot) *[]apiregistrationv1.APIService { return &s.APIServices })},
+		{kind: KindValidatingWebhookConfigurations, groupVersion: "admissionregistration.k8s.io/v1", objectKind: "ValidatingWebhookConfiguration",
+			fileField: "validatingWebhookConfigurations",
+			data: objects[admissionregistrationv1.ValidatingWebhookConfigurationList](func(s *Snapshot) *[]admissionregistrationv1.ValidatingWebhookConfiguration {
+				return &s.ValidatingWebhookConfigurations
+			})},
+		{kind: KindMutatingWebhookConfigurations, groupVersion: "admissionregistration.k8s.io/v1", objectKind: "MutatingWebhookConfiguration",
+			fileField: "mutatingWebhookConfigurations",
+			data: objects[admissionregistrationv1.MutatingWebhookConfigurationList](func(s *Snapshot) *[]admissionregistrationv1.MutatingWebhookConfiguration {
+				return &s.MutatingWebhookConfigurations
 			})},
 	}
 }

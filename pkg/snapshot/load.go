@@ -20,6 +20,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/runtime/serializer"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	apiregistrationv1 "k8s.io/kube-aggregator/pkg/apis/apiregistration/v1"
 	metricsv1beta1 "k8s.io/metrics/pkg/apis/metrics/v1beta1"
 	sigsyaml "sigs.k8s.io/yaml"
 )
@@ -90,6 +91,7 @@ func (l *Loader) LoadFiles(paths []string) (*Snapshot, error) {
 	// reads. Registration of the built-in groups cannot fail.
 	_ = clientgoscheme.AddToScheme(l.scheme)
 	_ = metricsv1beta1.AddToScheme(l.scheme)
+	_ = apiregistrationv1.AddToScheme(l.scheme)
 	l.decoder = serializer.NewCodecFactory(l.scheme).UniversalDeserializer()
 	l.consumed = 0
 	objects := 0

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -14,6 +15,7 @@ import (
 	networkingv1 "k8s.io/api/networking/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
+	apiregistrationv1 "k8s.io/kube-aggregator/pkg/apis/apiregistration/v1"
 	metricsv1beta1 "k8s.io/metrics/pkg/apis/metrics/v1beta1"
 )
 
@@ -71,6 +73,12 @@ type Snapshot struct {
 	RoleBindings        []rbacv1.RoleBinding
 	ClusterRoles        []rbacv1.ClusterRole
 	Roles               []rbacv1.Role
+
+	// APIServices and the webhook configurations name the Services the API server itself
+	// calls: aggregated APIs and admission webhooks.
+	APIServices                     []apiregistrationv1.APIService
+	ValidatingWebhookConfigurations []admissionregistrationv1.ValidatingWebhookConfiguration
+	MutatingWebhookConfigurations   []admissionregistrationv1.MutatingWebhookConfiguration
 
 	// ServerVersion is the API server's /version answer, e.g. "v1.37.2".
 	ServerVersion string
