@@ -71,7 +71,8 @@ func Select(catalog []check.Check, sel Selection, source snapshot.Source) (Plan,
 				plan.NotEvaluated = append(plan.NotEvaluated, report.NotEvaluated{
 					Check:  m.ID,
 					Reason: "needs live cluster state (status, conditions), which manifests do not carry",
-					Code:   report.NotApplicable,
+					// Named on purpose, it is a gate that cannot judge what it was asked to.
+					Code: report.CouldNotSee,
 				})
 			} else {
 				plan.LiveOnlyLeftOut = append(plan.LiveOnlyLeftOut, m.ID)

@@ -91,7 +91,7 @@ const (
 	// NotApplicable: what the check judges is absent from this cluster or this run by design:
 	// an API that is not served (metrics.k8s.io without metrics-server), a component not
 	// installed (kube-proxy, node-problem-detector, node_exporter), a managed control plane,
-	// live status in manifests, objects outside the namespace the run is limited to.
+	// objects outside the namespace the run is limited to.
 	NotApplicable = "not-applicable"
 )
 
