@@ -75,18 +75,17 @@ func TestParseFlagsKnowsTheServersBooleans(t *testing.T) {
 func TestFlagChecksOnAManagedCluster(t *testing.T) {
 	s := fixture.Load(t, "kubelet-version-skew.yaml")
 	for _, c := range FlagChecks() {
-		a, ok := c.(check.Applicability)
-		if !ok || !strings.Contains(a.NotEvaluable(s), "control plane not visible") {
+		if reason, notApplicable := check.WhyNot(c, s); !notApplicable || !strings.Contains(reason, "control plane not visible") {
 			t.Errorf("%s does not say the control plane is not visible", c.Meta().ID)
 		}
 	}
 	manifests := fixture.Load(t, "kubelet-version-skew.yaml")
 	manifests.Source = snapshot.SourceManifests
-	if reason := FlagChecks()[0].(check.Applicability).NotEvaluable(manifests); reason != "" {
+	if reason := FlagChecks()[0].(check.Relevance).NotApplicable(manifests); reason != "" {
 		t.Errorf("manifests without an API server pod simply hold nothing to judge, yet: %s", reason)
 	}
 	withServer := fixture.Load(t, "apiserver-profiling.yaml")
-	if reason := FlagChecks()[0].(check.Applicability).NotEvaluable(withServer); reason != "" {
+	if reason := FlagChecks()[0].(check.Relevance).NotApplicable(withServer); reason != "" {
 		t.Errorf("a visible API server is reported as not visible: %s", reason)
 	}
 }

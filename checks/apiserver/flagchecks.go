@@ -54,13 +54,15 @@ func (c FlagCheck) Meta() check.Meta {
 	}
 }
 
-// NotEvaluable says the control plane is not visible, or that on every API server pod the
-// decision lies in a file the cluster does not show.
+// NotApplicable says the control plane is not visible: its flags are the provider's business.
+func (c FlagCheck) NotApplicable(s *snapshot.Snapshot) string {
+	return notVisible(s, serverPods(s))
+}
+
+// NotEvaluable says that on every API server pod the decision lies in a file the cluster does
+// not show.
 func (c FlagCheck) NotEvaluable(s *snapshot.Snapshot) string {
 	pods := serverPods(s)
-	if reason := notVisible(s, pods); reason != "" {
-		return reason
-	}
 	if c.rule.unjudgeable == nil || len(pods) == 0 {
 		return ""
 	}

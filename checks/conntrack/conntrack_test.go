@@ -82,7 +82,7 @@ func withMeasurements(t *testing.T, nodes ...snapshot.ConntrackNode) *snapshot.S
 // left out, and named.
 func runFamily(s *snapshot.Snapshot) (findings []check.Finding, notEvaluated []string) {
 	for _, c := range Checks() {
-		if reason := c.(check.Applicability).NotEvaluable(s); reason != "" {
+		if reason, _ := check.WhyNot(c, s); reason != "" {
 			notEvaluated = append(notEvaluated, c.Meta().ID)
 			continue
 		}
@@ -210,20 +210,20 @@ func TestDrops(t *testing.T) {
 // nothing about the table.
 func TestTableFullReportedNeedsAReporter(t *testing.T) {
 	s := fixture.Load(t, healthy)
-	if reason := (TableFullReported{}).NotEvaluable(s); reason != "" {
+	if reason := (TableFullReported{}).NotApplicable(s); reason != "" {
 		t.Fatalf("node-problem-detector runs in the fixture: %q", reason)
 	}
 	s.Pods = slices.DeleteFunc(s.Pods, func(p corev1.Pod) bool { return strings.Contains(p.Name, "node-problem-detector") })
 	for i := range s.Nodes {
 		s.Nodes[i].Status.Conditions = s.Nodes[i].Status.Conditions[:1]
 	}
-	if reason := (TableFullReported{}).NotEvaluable(s); !strings.Contains(reason, "node-problem-detector") {
+	if reason := (TableFullReported{}).NotApplicable(s); !strings.Contains(reason, "node-problem-detector") {
 		t.Errorf("no reporter: %q", reason)
 	}
 	s.Events = append(s.Events, corev1.Event{ObjectMeta: metav1.ObjectMeta{Name: "e", Namespace: "default"},
 		InvolvedObject: corev1.ObjectReference{Kind: "Node", Name: "node-a"}, Message: "nf_conntrack: table full, dropping packet",
 		LastTimestamp: metav1.NewTime(fixture.Now().Add(-5 * time.Minute))})
-	if reason := (TableFullReported{}).NotEvaluable(s); reason != "" {
+	if reason := (TableFullReported{}).NotApplicable(s); reason != "" {
 		t.Errorf("a kernel event is a report: %q", reason)
 	}
 	if got := fixture.Summaries(TableFullReported{}.Run(s)); !slices.Equal(got, []string{"critical conntrack-table-full-reported " + nodeA}) {
@@ -256,7 +256,7 @@ func TestTableSmallNotEvaluable(t *testing.T) {
 	} {
 		s := fixture.Load(t, healthy)
 		tc.mutate(s)
-		if reason := (TableSmall{}).NotEvaluable(s); !strings.Contains(reason, tc.want) {
+		if reason, _ := check.WhyNot(TableSmall{}, s); !strings.Contains(reason, tc.want) {
 			t.Errorf("%s: reason %q, want %q", tc.name, reason, tc.want)
 		}
 		if got := (TableSmall{}).Run(s); len(got) != 0 {

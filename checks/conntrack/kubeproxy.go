@@ -69,17 +69,23 @@ func proxyContainer(ds *appsv1.DaemonSet) *corev1.Container {
 // findKubeProxy reads kube-proxy's conntrack settings the way kube-proxy does: from the file
 // --config names (a ConfigMap mounted into the pod), where flags are then ignored, or else from
 // its flags; unset values take kube-proxy's defaults. reason says why they cannot be known.
-func findKubeProxy(s *snapshot.Snapshot) (*kubeProxy, string) {
-	var ds *appsv1.DaemonSet
+// noKubeProxy is why kube-proxy's settings cannot be judged on a cluster that shows none.
+const noKubeProxy = "no kube-proxy DaemonSet in kube-system: the cluster runs without kube-proxy (a CNI's replacement " +
+	"sizes conntrack itself) or runs it outside Kubernetes (static pods, systemd), where its settings are not visible"
+
+func kubeProxyDaemonSet(s *snapshot.Snapshot) *appsv1.DaemonSet {
 	for i := range s.DaemonSets {
 		if isKubeProxyDaemonSet(&s.DaemonSets[i]) {
-			ds = &s.DaemonSets[i]
-			break
+			return &s.DaemonSets[i]
 		}
 	}
+	return nil
+}
+
+func findKubeProxy(s *snapshot.Snapshot) (*kubeProxy, string) {
+	ds := kubeProxyDaemonSet(s)
 	if ds == nil {
-		return nil, "no kube-proxy DaemonSet in kube-system: the cluster runs without kube-proxy (a CNI's replacement " +
-			"sizes conntrack itself) or runs it outside Kubernetes (static pods, systemd), where its settings are not visible"
+		return nil, noKubeProxy
 	}
 	container := proxyContainer(ds)
 	if container == nil {
@@ -259,16 +265,27 @@ func (TableSmall) Meta() check.Meta {
 	}
 }
 
-func (TableSmall) NotEvaluable(s *snapshot.Snapshot) string {
+// NotApplicable: without kube-proxy, or with one that leaves the table to the kernel, there is
+// no kube-proxy setting to judge; only a measurement (conntrack-table-usage) can.
+func (TableSmall) NotApplicable(s *snapshot.Snapshot) string {
+	if kubeProxyDaemonSet(s) == nil {
+		return noKubeProxy
+	}
 	kp, reason := findKubeProxy(s)
 	if reason != "" {
-		return reason
+		return ""
 	}
 	if kp.maxPerCore == 0 {
 		return "kube-proxy leaves nf_conntrack_max to the kernel (conntrack maxPerCore 0, from " + kp.source +
 			"): the size is set on the nodes, so only a measurement (node_exporter) can tell it"
 	}
 	return ""
+}
+
+// NotEvaluable says why kube-proxy's configuration could not be judged.
+func (TableSmall) NotEvaluable(s *snapshot.Snapshot) string {
+	_, reason := findKubeProxy(s)
+	return reason
 }
 
 func (c TableSmall) Run(s *snapshot.Snapshot) []check.Finding {

@@ -78,9 +78,9 @@ func (TableFullReported) Meta() check.Meta {
 	}
 }
 
-// NotEvaluable: without node-problem-detector or a similar agent, no node would say so even with
-// a full table, and silence proves nothing.
-func (TableFullReported) NotEvaluable(s *snapshot.Snapshot) string {
+// NotApplicable: without node-problem-detector or a similar agent, no node would say so even
+// with a full table, and silence proves nothing; the agent is absent, so the check does not apply.
+func (TableFullReported) NotApplicable(s *snapshot.Snapshot) string {
 	for i := range s.Nodes {
 		for j := range s.Nodes[i].Status.Conditions {
 			if !slices.Contains(kubeletConditions(), s.Nodes[i].Status.Conditions[j].Type) {

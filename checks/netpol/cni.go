@@ -106,7 +106,9 @@ func (CNINotEnforcing) Meta() check.Meta {
 	}
 }
 
-func (c CNINotEnforcing) NotEvaluable(s *snapshot.Snapshot) string {
+// NotApplicable: a network plugin that runs outside pods (k3s, some managed clusters) cannot be
+// recognised, and there is nothing in view to judge.
+func (c CNINotEnforcing) NotApplicable(s *snapshot.Snapshot) string {
 	if len(s.NetworkPolicies) > 0 && len(cnis(s)) == 0 {
 		return "no known network plugin's DaemonSet is in view (k3s and some managed clusters run theirs outside pods)"
 	}

@@ -141,11 +141,11 @@ func TestEvidenceNamesSelectingPolicies(t *testing.T) {
 func TestCNINotEvaluableWhenNoneIsInView(t *testing.T) {
 	s := fixture.LoadOverlay(t, base, "netpol-cni-not-enforcing.yaml")
 	s.DaemonSets = nil
-	if reason := (CNINotEnforcing{}).NotEvaluable(s); !strings.Contains(reason, "no known network plugin") {
+	if reason := (CNINotEnforcing{}).NotApplicable(s); !strings.Contains(reason, "no known network plugin") {
 		t.Errorf("NotEvaluable = %q", reason)
 	}
 	s.NetworkPolicies = nil
-	if reason := (CNINotEnforcing{}).NotEvaluable(s); reason != "" {
+	if reason := (CNINotEnforcing{}).NotApplicable(s); reason != "" {
 		t.Errorf("without policies there is nothing to enforce: NotEvaluable = %q", reason)
 	}
 }

@@ -23,6 +23,28 @@ type Applicability interface {
 	NotEvaluable(s *snapshot.Snapshot) string
 }
 
+// Relevance is implemented by checks that can tell from the snapshot that what they judge is
+// absent from this cluster by design: no kube-proxy, a managed control plane, nothing that
+// reports node problems. A non-empty reason makes the check "not applicable": listed with the
+// reason, like a check that could not see, but the run stays complete (no exit 3 for it).
+type Relevance interface {
+	NotApplicable(s *snapshot.Snapshot) string
+}
+
+// WhyNot says why c cannot judge s, once the kinds it requires have been read: what it judges
+// is absent by design (notApplicable), or it cannot see enough; "" when it can judge.
+func WhyNot(c Check, s *snapshot.Snapshot) (reason string, notApplicable bool) {
+	if r, ok := c.(Relevance); ok {
+		if reason := r.NotApplicable(s); reason != "" {
+			return reason, true
+		}
+	}
+	if a, ok := c.(Applicability); ok {
+		return a.NotEvaluable(s), false
+	}
+	return "", false
+}
+
 // Meta describes a check for the catalog, for `explain`, and for the engine's scheduling.
 type Meta struct {
 	// ID is stable kebab-case, written by hand; users put it in ignore lists, so it never changes.

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/alertmend/kubectl-alertmend/checks"
+	"github.com/alertmend/kubectl-alertmend/pkg/report"
 )
 
 // The demo scenario, diagnosed as an on-call engineer would: every incident in it is found,
@@ -92,10 +93,19 @@ func TestDiagnoseFindsTheScenarioIncidents(t *testing.T) {
 	if len(rep.NotEvaluated) != len(wantBlind) {
 		t.Errorf("not evaluated %+v", rep.NotEvaluated)
 	}
+	// What the cluster does not run is not applicable; what it runs but could not be read is
+	// unseen, and only that makes the run incomplete.
+	notApplicable := map[string]bool{"memory-usage-near-limit": true, "netpol-cni-not-enforcing": true}
 	for _, ne := range rep.NotEvaluated {
 		if want, ok := wantBlind[ne.Check]; !ok || !strings.Contains(ne.Reason, want) {
 			t.Errorf("not evaluated %s: %s", ne.Check, ne.Reason)
 		}
+		if wantCode := map[bool]string{true: report.NotApplicable, false: report.CouldNotSee}[notApplicable[ne.Check]]; ne.Code != wantCode {
+			t.Errorf("not evaluated %s: code %q, want %q", ne.Check, ne.Code, wantCode)
+		}
+	}
+	if rep.Summary.NotApplicable != len(notApplicable) {
+		t.Errorf("summary %+v: %d not applicable", rep.Summary, len(notApplicable))
 	}
 	// The healthy namespace, with requests, limits, a LimitRange and a quota, has nothing to report.
 	for _, f := range rep.Findings {

@@ -45,8 +45,11 @@ func TestPushGateway(t *testing.T) {
 	if bySeverity["critical"] != float64(rep.Summary.Critical) || bySeverity["high"] != float64(rep.Summary.High) {
 		t.Errorf("findings by severity %v, the report says %+v", bySeverity, rep.Summary)
 	}
-	if got := len(families["alertmend_check_not_evaluated"].GetMetric()); got != len(rep.NotEvaluated) {
-		t.Errorf("%d checks not evaluated on the gateway, %d in the report", got, len(rep.NotEvaluated))
+	if got := len(families["alertmend_check_not_evaluated"].GetMetric()); got != rep.Summary.NotEvaluated-rep.Summary.NotApplicable {
+		t.Errorf("%d checks not evaluated on the gateway, %d in the report", got, rep.Summary.NotEvaluated-rep.Summary.NotApplicable)
+	}
+	if got := len(families["alertmend_check_not_applicable"].GetMetric()); got != rep.Summary.NotApplicable {
+		t.Errorf("%d checks not applicable on the gateway, %d in the report", got, rep.Summary.NotApplicable)
 	}
 
 	t.Run("--push-grouping names the cluster and adds labels", func(t *testing.T) {

@@ -57,7 +57,8 @@ const exitCodesHelp = `Exit codes:
   0  no finding at or above --fail-on
   1  at least one finding at or above --fail-on (the gate failed)
   2  the tool could not do its job: bad flags, unreadable input, unreachable cluster
-  3  nothing at or above --fail-on, but some selected checks were not evaluated
+  3  nothing at or above --fail-on, but some selected checks could not see what they judge
+     (forbidden, timed out); checks that do not apply to the cluster do not count
   130  interrupted by Ctrl-C before the report was written (143 for SIGTERM)
 With --contexts or --all-contexts, the worst cluster's: 2 if any could not be diagnosed, else
 1, else 3, else 0.`

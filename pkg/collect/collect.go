@@ -137,7 +137,7 @@ func Collect(ctx context.Context, clients Clients, kinds []snapshot.Kind, opts O
 			err := c.list(ctx, kind)
 			mu.Lock()
 			defer mu.Unlock()
-			reason, ok := unavailableReason(ctx, kind, err)
+			reason, absent, ok := unavailableReason(ctx, kind, err)
 			// Probes say nothing about whether the server answers the lists the checks need.
 			counts := !kind.Info().Probe
 			switch {
@@ -146,7 +146,7 @@ func Collect(ctx context.Context, clients Clients, kinds []snapshot.Kind, opts O
 					answered++
 				}
 			case ok:
-				snap.MarkUnavailable(kind, reason)
+				markUnavailable(snap, kind, reason, absent)
 				var status apierrors.APIStatus
 				if errors.As(err, &status) {
 					if counts {
@@ -183,11 +183,11 @@ func Collect(ctx context.Context, clients Clients, kinds []snapshot.Kind, opts O
 	case measureConntrack:
 		measured, err := c.measureConntrack(ctx)
 		if err != nil {
-			reason, _ := unavailableReason(ctx, snapshot.KindConntrack, err)
+			reason, absent, _ := unavailableReason(ctx, snapshot.KindConntrack, err)
 			if reason == "" {
 				reason = err.Error()
 			}
-			snap.MarkUnavailable(snapshot.KindConntrack, reason)
+			markUnavailable(snap, snapshot.KindConntrack, reason, absent)
 		}
 		snap.Conntrack = measured
 		if opts.Progress != nil {
@@ -214,36 +214,48 @@ func uniqueSorted(kinds []snapshot.Kind) []snapshot.Kind {
 	return out
 }
 
+// markUnavailable records a kind the run did not read, telling one that is not there to read
+// (absent) from one that could not be seen.
+func markUnavailable(snap *snapshot.Snapshot, kind snapshot.Kind, reason string, absent bool) {
+	if absent {
+		snap.MarkAbsent(kind, reason)
+		return
+	}
+	snap.MarkUnavailable(kind, reason)
+}
+
 // unavailableReason turns the errors that blind a check, rather than end the run, into the
-// reason shown under "not evaluated".
-func unavailableReason(ctx context.Context, kind snapshot.Kind, err error) (string, bool) {
+// reason shown under "not evaluated", and tells whether what was asked for is absent from the
+// cluster (an API that is not served, a component that is not installed) rather than unseen.
+func unavailableReason(ctx context.Context, kind snapshot.Kind, err error) (reason string, absent, ok bool) {
 	var status apierrors.APIStatus
 	var unanswered *unansweredError
 	var blind *blindError
 	switch {
 	case errors.As(err, &unanswered):
-		return unanswered.Error(), true
+		return unanswered.Error(), false, true
 	case errors.As(err, &blind):
-		return blind.reason, true
+		return blind.reason, blind.absent, true
 	case kind == snapshot.KindPodMetrics && (apierrors.IsNotFound(err) || apierrors.IsServiceUnavailable(err)):
-		return "the metrics API (metrics.k8s.io) is not available: install metrics-server, or check that it is running", true
+		// 503 is how the aggregator answers for an APIService with no backend.
+		return "the metrics API (metrics.k8s.io) is not available: install metrics-server, or check that it is running", true, true
 	case apierrors.IsForbidden(err):
-		return "forbidden: " + statusMessage(err), true
+		return "forbidden: " + statusMessage(err), false, true
 	case apierrors.IsUnauthorized(err):
-		return "unauthorized: " + statusMessage(err), true
+		return "unauthorized: " + statusMessage(err), false, true
 	case apierrors.IsNotFound(err):
-		return "not served by this API server", true
+		return "not served by this API server", true, true
 	case errors.Is(err, context.DeadlineExceeded) && ctx.Err() != nil:
-		return "not read before the run's deadline (--timeout)", true
+		return "not read before the run's deadline (--timeout)", false, true
 	case errors.Is(err, context.DeadlineExceeded):
 		// client-go cuts each request at --request-timeout with a deadline of its own.
-		return "timed out: no answer within --request-timeout", true
+		return "timed out: no answer within --request-timeout", false, true
 	case apierrors.IsTimeout(err) || apierrors.IsServerTimeout(err) || isClientTimeout(err):
-		return "timed out: " + err.Error(), true
+		return "timed out: " + err.Error(), false, true
 	case errors.As(err, &status) && status.Status().Code >= 500:
-		return "server error: " + statusMessage(err), true
+		return "server error: " + statusMessage(err), false, true
 	}
-	return "", false
+	return "", false, false
 }
 
 // isClientTimeout tells a request that --request-timeout cut short.
@@ -444,7 +456,12 @@ func (e *unansweredError) Error() string {
 }
 
 // blindError means a probe found nothing it could read; the reason says what and how to fix it.
-type blindError struct{ reason string }
+// absent says there was nothing to read: the component it reads is not installed, or not in
+// the run's scope.
+type blindError struct {
+	reason string
+	absent bool
+}
 
 func (e *blindError) Error() string { return e.reason }
 

@@ -91,12 +91,24 @@ func (c *collector) measureConntrack(ctx context.Context) (*snapshot.Conntrack, 
 	result.Unused = append(result.Unused, why...)
 
 	if len(result.Nodes) == 0 {
-		return nil, &blindError{reason: "no source measured any node's connection-tracking table (" +
+		return nil, &blindError{absent: c.noConntrackSource(candidates), reason: "no source measured any node's connection-tracking table (" +
 			strings.Join(result.Unused, "; ") + "). To measure it, pass --prometheus-url of a Prometheus that scrapes " +
 			"node_exporter, or run node_exporter (its conntrack collector is on by default) as pods the API server's " +
 			"pod proxy can reach"}
 	}
 	return result, nil
+}
+
+// noConntrackSource tells a cluster that runs no source of node metrics at all (no Prometheus
+// given or found, no node-exporter pod anywhere: the measurement does not apply to it) from one
+// whose sources could not be read or did not answer.
+func (c *collector) noConntrackSource(candidates []prometheusCandidate) bool {
+	_, servicesUnread := c.snap.Unavailable[snapshot.KindServices]
+	_, podsUnread := c.snap.Unavailable[snapshot.KindPods]
+	if c.opts.PrometheusURL != "" || len(candidates) > 0 || servicesUnread || podsUnread || c.opts.Namespace != "" {
+		return false
+	}
+	return !slices.ContainsFunc(c.snap.Pods, func(p corev1.Pod) bool { return isNodeExporterPod(&p) })
 }
 
 // prometheusCandidate is one Prometheus to ask, in order of preference.

@@ -340,6 +340,43 @@ func TestConntrackWithoutSourcesSaysWhy(t *testing.T) {
 	if snap.Conntrack != nil {
 		t.Errorf("a blind probe leaves no measurement: %+v", snap.Conntrack)
 	}
+	if snap.Absent[snapshot.KindConntrack] {
+		t.Error("sources that exist but did not answer are a blind spot, not an absence")
+	}
+}
+
+// Only a cluster that runs no source of node metrics at all, as far as the whole run could see,
+// lacks the measurement by design.
+func TestNoConntrackSourceMeansNothingInstalled(t *testing.T) {
+	exporter := corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "node-exporter-a", Labels: map[string]string{"app": "node-exporter"}}}
+	plain := corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "web-1"}}
+	cases := []struct {
+		name   string
+		pods   []corev1.Pod
+		opts   Options
+		unread snapshot.Kind
+		want   bool
+	}{
+		{"nothing installed", []corev1.Pod{plain}, Options{}, "", true},
+		{"a node-exporter pod", []corev1.Pod{plain, exporter}, Options{}, "", false},
+		{"--prometheus-url", nil, Options{PrometheusURL: "http://127.0.0.1:9090"}, "", false},
+		{"limited to a namespace", nil, Options{Namespace: "shop"}, "", false},
+		{"pods unreadable", nil, Options{}, snapshot.KindPods, false},
+		{"services unreadable", nil, Options{}, snapshot.KindServices, false},
+	}
+	for _, tc := range cases {
+		c := &collector{opts: tc.opts, snap: &snapshot.Snapshot{Pods: tc.pods, Unavailable: map[snapshot.Kind]string{}}}
+		if tc.unread != "" {
+			c.snap.Unavailable[tc.unread] = "forbidden"
+		}
+		if got := c.noConntrackSource(nil); got != tc.want {
+			t.Errorf("%s: %v, want %v", tc.name, got, tc.want)
+		}
+	}
+	found := &collector{snap: &snapshot.Snapshot{Unavailable: map[snapshot.Kind]string{}}}
+	if found.noConntrackSource([]prometheusCandidate{{description: "prometheus-k8s"}}) {
+		t.Error("a Prometheus found in the cluster is a source")
+	}
 }
 
 // A node-exporter pod in its own network namespace sees its own table, not the node's.

@@ -36,7 +36,7 @@ const defaultDNSMetricsPort = 9153
 // clusterDNSPods lists the running cluster DNS pods, in the DNS namespaces the run may look at.
 func clusterDNSPods(ctx context.Context, core typedcorev1.CoreV1Interface, ns string) ([]corev1.Pod, error) {
 	if reason := snapshot.DNSOutOfScope(ns); reason != "" {
-		return nil, &blindError{reason: reason}
+		return nil, &blindError{reason: reason, absent: true} // out of the run's scope
 	}
 	var found []corev1.Pod
 	for _, where := range snapshot.ClusterDNSNamespaces() {

@@ -414,10 +414,12 @@ func TestRefusalsAreTheServersStatus(t *testing.T) {
 		status     *apierrors.StatusError
 		is         func(error) bool
 		wantReason string
+		// wantAbsent: not there to read, so checks needing it do not apply, rather than unseen.
+		wantAbsent bool
 	}{
-		{forbidden, apierrors.IsForbidden, "forbidden: " + forbidden.ErrStatus.Message},
-		{apierrors.NewNotFound(pods, ""), apierrors.IsNotFound, "not served by this API server"},
-		{apierrors.NewServiceUnavailable("try later"), apierrors.IsServiceUnavailable, "server error: try later"},
+		{forbidden, apierrors.IsForbidden, "forbidden: " + forbidden.ErrStatus.Message, false},
+		{apierrors.NewNotFound(pods, ""), apierrors.IsNotFound, "not served by this API server", true},
+		{apierrors.NewServiceUnavailable("try later"), apierrors.IsServiceUnavailable, "server error: try later", false},
 	}
 	for _, json := range []bool{false, true} {
 		for _, tc := range cases {
@@ -438,6 +440,9 @@ func TestRefusalsAreTheServersStatus(t *testing.T) {
 			}
 			if got := snap.Unavailable[snapshot.KindPods]; got != tc.wantReason {
 				t.Errorf("json %v, %d: reason %q, want %q", json, tc.status.ErrStatus.Code, got, tc.wantReason)
+			}
+			if snap.Absent[snapshot.KindPods] != tc.wantAbsent {
+				t.Errorf("json %v, %d: absent %v, want %v", json, tc.status.ErrStatus.Code, snap.Absent[snapshot.KindPods], tc.wantAbsent)
 			}
 		}
 	}

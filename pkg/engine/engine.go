@@ -71,6 +71,8 @@ func Select(catalog []check.Check, sel Selection, source snapshot.Source) (Plan,
 				plan.NotEvaluated = append(plan.NotEvaluated, report.NotEvaluated{
 					Check:  m.ID,
 					Reason: "needs live cluster state (status, conditions), which manifests do not carry",
+					// Named on purpose, it is a gate that cannot judge what it was asked to.
+					Code: report.CouldNotSee,
 				})
 			} else {
 				plan.LiveOnlyLeftOut = append(plan.LiveOnlyLeftOut, m.ID)
@@ -144,7 +146,7 @@ func Run(s *snapshot.Snapshot, plan Plan, now time.Time) *report.Report {
 	}
 	for i, o := range evaluateAll(s, plan.Run) {
 		if o.reason != "" {
-			r.NotEvaluated = append(r.NotEvaluated, report.NotEvaluated{Check: plan.Run[i].Meta().ID, Reason: o.reason})
+			r.NotEvaluated = append(r.NotEvaluated, report.NotEvaluated{Check: plan.Run[i].Meta().ID, Reason: o.reason, Code: o.code})
 			continue
 		}
 		r.Summary.ChecksRun++
@@ -158,17 +160,27 @@ func Run(s *snapshot.Snapshot, plan Plan, now time.Time) *report.Report {
 	return r
 }
 
-func blindingReason(s *snapshot.Snapshot, m check.Meta) string {
+// blindingReason says why a check cannot judge before it runs, and whether that makes the run
+// incomplete: only when something it requires is there but could not be read. Objects beyond
+// the namespace the run is limited to, and kinds absent from the cluster, make it not applicable.
+func blindingReason(s *snapshot.Snapshot, m check.Meta) (reason, code string) {
 	if m.WholeCluster && s.Namespace != "" {
-		return fmt.Sprintf("needs objects beyond namespace %s, to which the run was limited (-n)", s.Namespace)
+		return fmt.Sprintf("needs objects beyond namespace %s, to which the run was limited (-n)", s.Namespace), report.NotApplicable
 	}
 	var reasons []string
+	code = report.NotApplicable
 	for _, k := range m.Requires {
 		if why, ok := s.Unavailable[k]; ok {
 			reasons = append(reasons, fmt.Sprintf("cannot read %s: %s", k, why))
+			if !s.Absent[k] {
+				code = report.CouldNotSee
+			}
 		}
 	}
-	return strings.Join(reasons, "; ")
+	if len(reasons) == 0 {
+		return "", ""
+	}
+	return strings.Join(reasons, "; "), code
 }
 
 // fold drops each finding that a finding of a superseding check covers (same objects or a
@@ -269,10 +281,12 @@ func locate(findings []check.Finding, origins map[snapshot.Ref]snapshot.Origin) 
 	}
 }
 
-// outcome is what one check made of the snapshot: findings, or why it could not judge.
+// outcome is what one check made of the snapshot: findings, or why it could not judge and the
+// NotEvaluated code of that.
 type outcome struct {
 	findings []check.Finding
 	reason   string
+	code     string
 }
 
 // evaluateAll runs the checks on every core: they are pure functions of a snapshot nobody
@@ -298,16 +312,16 @@ func evaluateAll(s *snapshot.Snapshot, checks []check.Check) []outcome {
 func evaluate(c check.Check, s *snapshot.Snapshot) (o outcome) {
 	defer func() {
 		if p := recover(); p != nil {
-			o = outcome{reason: fmt.Sprintf("internal error in check (please report it): %v", p)}
+			o = outcome{reason: fmt.Sprintf("internal error in check (please report it): %v", p), code: report.CouldNotSee}
 		}
 	}()
-	if reason := blindingReason(s, c.Meta()); reason != "" {
-		return outcome{reason: reason}
+	if reason, code := blindingReason(s, c.Meta()); reason != "" {
+		return outcome{reason: reason, code: code}
 	}
-	if a, ok := c.(check.Applicability); ok {
-		if reason := a.NotEvaluable(s); reason != "" {
-			return outcome{reason: reason}
-		}
+	if reason, notApplicable := check.WhyNot(c, s); notApplicable {
+		return outcome{reason: reason, code: report.NotApplicable}
+	} else if reason != "" {
+		return outcome{reason: reason, code: report.CouldNotSee}
 	}
 	for _, f := range c.Run(s) {
 		if f.Fix == nil {

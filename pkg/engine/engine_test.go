@@ -144,11 +144,51 @@ func TestRunMarksBlindAndBrokenChecksNotEvaluated(t *testing.T) {
 	if r.Summary.ChecksRun != 1 || r.Summary.NotEvaluated != 2 {
 		t.Fatalf("summary %+v, want 1 run and 2 not evaluated", r.Summary)
 	}
-	if ne := r.NotEvaluated[1]; ne.Check != "nodes" || !strings.Contains(ne.Reason, "cannot read nodes: forbidden") {
+	if ne := r.NotEvaluated[1]; ne.Check != "nodes" || !strings.Contains(ne.Reason, "cannot read nodes: forbidden") || ne.Code != report.CouldNotSee {
 		t.Errorf("not evaluated %+v", ne)
 	}
-	if ne := r.NotEvaluated[0]; ne.Check != "explodes" || !strings.Contains(ne.Reason, "internal error") {
+	if ne := r.NotEvaluated[0]; ne.Check != "explodes" || !strings.Contains(ne.Reason, "internal error") || ne.Code != report.CouldNotSee {
 		t.Errorf("not evaluated %+v", ne)
+	}
+	if code := r.ExitCode(check.High); code != report.ExitIncomplete {
+		t.Errorf("exit %d, want 3: the run could not see", code)
+	}
+}
+
+// absentCheck judges something this cluster does not run.
+type absentCheck struct{ stubCheck }
+
+func (absentCheck) NotApplicable(*snapshot.Snapshot) string { return "no kube-proxy DaemonSet" }
+
+// What is absent from the cluster (a kind not served, a component a check finds missing) makes a
+// check not applicable: listed with its reason, counted apart, and the run still complete. A
+// required kind that is there but unreadable makes it could-not-see, whatever else is absent.
+func TestAbsenceIsNotApplicable(t *testing.T) {
+	s := snapshot.New(snapshot.SourceCluster)
+	s.MarkAbsent(snapshot.KindPodMetrics, "the metrics API (metrics.k8s.io) is not available")
+	checks := []check.Check{
+		stub("usage", check.CategoryResources, check.Medium, true, snapshot.KindPods, snapshot.KindPodMetrics),
+		absentCheck{stub("kube-proxy-table", check.CategoryConntrack, check.Medium, false)},
+		stub("fine", check.CategoryWorkloads, check.High, false),
+	}
+	r := Run(s, Plan{Run: checks}, time.Now())
+	want := []report.NotEvaluated{
+		{Check: "kube-proxy-table", Reason: "no kube-proxy DaemonSet", Code: report.NotApplicable},
+		{Check: "usage", Reason: "cannot read podmetrics: the metrics API (metrics.k8s.io) is not available", Code: report.NotApplicable},
+	}
+	if len(r.NotEvaluated) != 2 || r.NotEvaluated[0] != want[0] || r.NotEvaluated[1] != want[1] {
+		t.Fatalf("not evaluated %+v, want %+v", r.NotEvaluated, want)
+	}
+	if r.Summary.NotEvaluated != 2 || r.Summary.NotApplicable != 2 || r.Summary.ChecksRun != 1 {
+		t.Errorf("summary %+v", r.Summary)
+	}
+	if code := r.ExitCode(check.High); code != report.ExitOK {
+		t.Errorf("exit %d, want 0: nothing was left unseen", code)
+	}
+	s.MarkUnavailable(snapshot.KindPods, "forbidden")
+	r = Run(s, Plan{Run: checks[:1]}, time.Now())
+	if len(r.NotEvaluated) != 1 || r.NotEvaluated[0].Code != report.CouldNotSee || r.ExitCode(check.High) != report.ExitIncomplete {
+		t.Errorf("with pods forbidden too: %+v", r.NotEvaluated)
 	}
 }
 
@@ -164,11 +204,17 @@ func TestWholeClusterChecksAreNotEvaluatedInOneNamespace(t *testing.T) {
 	if r.Summary.ChecksRun != 0 || len(r.NotEvaluated) != 1 || !strings.Contains(r.NotEvaluated[0].Reason, "beyond namespace shop") {
 		t.Errorf("with -n: %+v %+v", r.Summary, r.NotEvaluated)
 	}
+	// Out of the run's scope is not a blind spot: a healthy namespace exits 0.
+	if r.NotEvaluated[0].Code != report.NotApplicable || r.ExitCode(check.High) != report.ExitOK {
+		t.Errorf("with -n: %+v, exit %d", r.NotEvaluated, r.ExitCode(check.High))
+	}
 }
 
 func TestExitCode(t *testing.T) {
 	high := &report.Report{Findings: []check.Finding{{Severity: check.High}}}
 	blind := &report.Report{NotEvaluated: []report.NotEvaluated{{Check: "x"}}}
+	notApplicable := &report.Report{NotEvaluated: []report.NotEvaluated{{Check: "x", Code: report.NotApplicable}}}
+	both := &report.Report{NotEvaluated: []report.NotEvaluated{{Check: "x", Code: report.NotApplicable}, {Check: "y", Code: report.CouldNotSee}}}
 	lowAndBlind := &report.Report{Findings: []check.Finding{{Severity: check.Low}}, NotEvaluated: []report.NotEvaluated{{Check: "x"}}}
 	cases := []struct {
 		r      *report.Report
@@ -183,6 +229,8 @@ func TestExitCode(t *testing.T) {
 		{blind, check.High, 3},
 		{lowAndBlind, check.High, 3},
 		{lowAndBlind, check.Low, 1},
+		{notApplicable, check.High, 0},
+		{both, check.High, 3},
 	}
 	for i, tc := range cases {
 		if got := tc.r.ExitCode(tc.failOn); got != tc.want {

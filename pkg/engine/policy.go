@@ -315,4 +315,10 @@ func summarize(r *report.Report) {
 		}
 	}
 	r.Summary.NotEvaluated = len(r.NotEvaluated)
+	r.Summary.NotApplicable = 0
+	for _, ne := range r.NotEvaluated {
+		if !ne.Incomplete() {
+			r.Summary.NotApplicable++
+		}
+	}
 }

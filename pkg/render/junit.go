@@ -118,7 +118,11 @@ func writeJUnit(w io.Writer, r *report.Report, opts Options) error {
 	}
 	for _, ne := range safe.NotEvaluated {
 		suite := suiteFor(categoryOf[ne.Check])
-		suite.Cases = append(suite.Cases, junitTestCase{ClassName: ne.Check, Name: "not evaluated",
+		name := "not evaluated"
+		if !ne.Incomplete() {
+			name = "not applicable"
+		}
+		suite.Cases = append(suite.Cases, junitTestCase{ClassName: ne.Check, Name: name,
 			Skipped: &junitSkipped{Message: ne.Reason}})
 		suite.Skipped++
 	}

@@ -37,9 +37,16 @@ func writeMarkdown(w io.Writer, r *report.Report, opts Options) error {
 		writeMarkdownItem(&b, f)
 	}
 
-	if len(safe.NotEvaluated) > 0 {
+	unseen, notApplicable := splitNotEvaluated(safe.NotEvaluated)
+	if len(unseen) > 0 {
 		b.WriteString("\n## Not evaluated\n\nThese checks could not see what they need; their part of the cluster is unknown, not healthy.\n\n")
-		for _, ne := range safe.NotEvaluated {
+		for _, ne := range unseen {
+			b.WriteString("- " + markdownCode(ne.Check) + ": " + markdownText(ne.Reason) + "\n")
+		}
+	}
+	if len(notApplicable) > 0 {
+		b.WriteString("\n## Not applicable\n\nWhat these checks judge is not part of this cluster or this run.\n\n")
+		for _, ne := range notApplicable {
 			b.WriteString("- " + markdownCode(ne.Check) + ": " + markdownText(ne.Reason) + "\n")
 		}
 	}

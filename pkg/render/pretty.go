@@ -71,29 +71,9 @@ func writePretty(w io.Writer, r *report.Report, opts Options) error {
 		}
 	}
 
-	if len(r.NotEvaluated) > 0 {
-		b.WriteString("\n" + p.title.Render("NOT EVALUATED") + p.dim.Render(fmt.Sprintf("  %d", len(r.NotEvaluated))) + "\n")
-		// Checks blinded by the same cause are one line: the cause is what the reader acts on.
-		var reasons []string
-		byReason := map[string][]string{}
-		for _, ne := range r.NotEvaluated {
-			if _, seen := byReason[ne.Reason]; !seen {
-				reasons = append(reasons, ne.Reason)
-			}
-			byReason[ne.Reason] = append(byReason[ne.Reason], ne.Check)
-		}
-		for _, reason := range reasons {
-			checks := byReason[reason]
-			if len(checks) == 1 {
-				b.WriteString("  ○ " + checks[0] + p.dim.Render(": "+reason) + "\n")
-				continue
-			}
-			b.WriteString("  ○ " + fmt.Sprintf("%d checks", len(checks)) + p.dim.Render(": "+reason) + "\n")
-			for _, line := range Wrap(strings.Join(checks, ", "), 88) {
-				b.WriteString("      " + p.dim.Render(line) + "\n")
-			}
-		}
-	}
+	unseen, notApplicable := splitNotEvaluated(r.NotEvaluated)
+	writePrettyNotEvaluated(&b, p, "NOT EVALUATED", unseen)
+	writePrettyNotEvaluated(&b, p, "NOT APPLICABLE", notApplicable)
 
 	if len(r.Suppressed) > 0 {
 		b.WriteString("\n" + p.title.Render("SUPPRESSED") + p.dim.Render(fmt.Sprintf("  %d", len(r.Suppressed))) + "\n")
@@ -112,8 +92,12 @@ func writePretty(w io.Writer, r *report.Report, opts Options) error {
 
 	b.WriteString("\n")
 	switch {
-	case len(r.Findings) == 0 && len(r.NotEvaluated) == 0:
-		b.WriteString(p.ok.Render("✔ No problems found") + p.dim.Render(fmt.Sprintf(" by %d checks", r.Summary.ChecksRun)) + "\n")
+	case len(r.Findings) == 0 && len(unseen) == 0:
+		done := fmt.Sprintf(" by %d checks", r.Summary.ChecksRun)
+		if len(notApplicable) > 0 {
+			done += fmt.Sprintf("; %d not applicable here", len(notApplicable))
+		}
+		b.WriteString(p.ok.Render("✔ No problems found") + p.dim.Render(done) + "\n")
 	case len(r.Findings) == 0:
 		b.WriteString(p.title.Render("○ No problems found, but the diagnosis is incomplete") + p.dim.Render(": "+SummaryLine(r)) + "\n")
 	default:
@@ -168,6 +152,34 @@ func writePrettyFinding(b *strings.Builder, p palette, f check.Finding) {
 		}
 		for _, line := range strings.Split(fix, "\n") {
 			b.WriteString("        " + p.command.Render(line) + "\n")
+		}
+	}
+}
+
+// writePrettyNotEvaluated lists checks that did not judge under title. Checks with the same
+// cause are one line: the cause is what the reader acts on.
+func writePrettyNotEvaluated(b *strings.Builder, p palette, title string, list []report.NotEvaluated) {
+	if len(list) == 0 {
+		return
+	}
+	b.WriteString("\n" + p.title.Render(title) + p.dim.Render(fmt.Sprintf("  %d", len(list))) + "\n")
+	var reasons []string
+	byReason := map[string][]string{}
+	for _, ne := range list {
+		if _, seen := byReason[ne.Reason]; !seen {
+			reasons = append(reasons, ne.Reason)
+		}
+		byReason[ne.Reason] = append(byReason[ne.Reason], ne.Check)
+	}
+	for _, reason := range reasons {
+		checks := byReason[reason]
+		if len(checks) == 1 {
+			b.WriteString("  ○ " + checks[0] + p.dim.Render(": "+reason) + "\n")
+			continue
+		}
+		b.WriteString("  ○ " + fmt.Sprintf("%d checks", len(checks)) + p.dim.Render(": "+reason) + "\n")
+		for _, line := range Wrap(strings.Join(checks, ", "), 88) {
+			b.WriteString("      " + p.dim.Render(line) + "\n")
 		}
 	}
 }

@@ -43,9 +43,12 @@ func MetricFamilies(r *report.Report, opts Options) []*dto.MetricFamily {
 		perCheck[f.Check]++
 		perSeverity[checkSeverity{f.Check, string(f.Category), string(f.Severity)}]++
 	}
-	notEvaluated := map[string]bool{}
+	notEvaluated, notApplicable := map[string]bool{}, map[string]bool{}
 	for _, ne := range r.NotEvaluated {
 		notEvaluated[ne.Check] = true
+		if !ne.Incomplete() {
+			notApplicable[ne.Check] = true
+		}
 	}
 
 	ran := maps.Clone(perCheck)
@@ -64,9 +67,14 @@ func MetricFamilies(r *report.Report, opts Options) []*dto.MetricFamily {
 	}) {
 		findings.Metric = append(findings.Metric, gauge(perSeverity[key], "category", key.category, "check", key.check, "severity", key.severity))
 	}
-	unevaluated := family("alertmend_check_not_evaluated", "1 for each selected check that could not see what it needs (forbidden, timed out, not served).")
+	unevaluated := family("alertmend_check_not_evaluated", "1 for each selected check that could not see what it needs (forbidden, timed out, an error).")
+	inapplicable := family("alertmend_check_not_applicable", "1 for each selected check whose subject is absent here (an API not served, a component not installed).")
 	for _, id := range slices.Sorted(maps.Keys(notEvaluated)) {
-		unevaluated.Metric = append(unevaluated.Metric, gauge(1, "category", categories[id], "check", id))
+		if notApplicable[id] {
+			inapplicable.Metric = append(inapplicable.Metric, gauge(1, "category", categories[id], "check", id))
+		} else {
+			unevaluated.Metric = append(unevaluated.Metric, gauge(1, "category", categories[id], "check", id))
+		}
 	}
 	summary := r.Summary
 	bySeverity := family("alertmend_findings_by_severity", "Findings by severity, suppressed ones left out.")
@@ -88,7 +96,7 @@ func MetricFamilies(r *report.Report, opts Options) []*dto.MetricFamily {
 	info.Metric = []*dto.Metric{gauge(1, "context", r.Metadata.Context, "namespace", r.Metadata.Namespace, "source", r.Metadata.Source,
 		"version", opts.ToolVersion)}
 
-	return slices.DeleteFunc([]*dto.MetricFamily{checkFindings, findings, unevaluated, bySeverity, checksRun, suppressed, duration, finished, info},
+	return slices.DeleteFunc([]*dto.MetricFamily{checkFindings, findings, unevaluated, inapplicable, bySeverity, checksRun, suppressed, duration, finished, info},
 		func(mf *dto.MetricFamily) bool { return len(mf.Metric) == 0 })
 }
 

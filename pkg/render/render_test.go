@@ -22,7 +22,7 @@ func sampleReport() *report.Report {
 		Kind:       report.Kind,
 		Metadata: report.Metadata{Source: "cluster", Context: "prod-eu", Server: "https://127.0.0.1:6443",
 			GeneratedAt: time.Date(2026, 11, 24, 10, 0, 0, 0, time.UTC)},
-		Summary: report.Summary{Critical: 1, High: 1, Low: 1, ChecksRun: 7, NotEvaluated: 1},
+		Summary: report.Summary{Critical: 1, High: 1, Low: 1, ChecksRun: 7, NotEvaluated: 2, NotApplicable: 1},
 		Findings: []check.Finding{
 			{Check: "pod-crashloop", Category: check.CategoryWorkloads, Severity: check.Critical, Title: "Containers are crash looping",
 				Message: "2 pods of deployment shop/cart are crash looping (container app): no replica is running", Remediation: "Read the previous run's logs.",
@@ -37,7 +37,10 @@ func sampleReport() *report.Report {
 				Message: "something could break", Remediation: "Prevent it.", Fix: []string{"# in the pod spec:\nresources:\n  limits:\n    memory: 256Mi"},
 				Objects: []snapshot.Ref{snapshot.RefTo(snapshot.KindPods, "tools", "debug")}, Scope: check.ScopeObject},
 		},
-		NotEvaluated: []report.NotEvaluated{{Check: "node-pressure", Reason: `cannot read nodes: forbidden: User "bob" cannot list resource "nodes"`}},
+		NotEvaluated: []report.NotEvaluated{
+			{Check: "node-pressure", Reason: `cannot read nodes: forbidden: User "bob" cannot list resource "nodes"`, Code: report.CouldNotSee},
+			{Check: "usage-near-limit", Reason: "cannot read podmetrics: the metrics API (metrics.k8s.io) is not available", Code: report.NotApplicable},
+		},
 	}
 }
 

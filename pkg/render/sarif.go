@@ -243,8 +243,12 @@ func sarifInvocation(r *report.Report, ruleIndex map[string]int) *sarif.Invocati
 		invocation.WithEndTimeUtc(r.Metadata.GeneratedAt.UTC().Format(time.RFC3339))
 	}
 	for _, ne := range r.NotEvaluated {
+		level := sarif.LevelWarning
+		if !ne.Incomplete() {
+			level = sarif.LevelNote // nothing is missing from the analysis
+		}
 		notification := sarif.NewNotification().
-			WithLevel(sarif.LevelWarning).
+			WithLevel(level).
 			WithDescriptor(sarif.NewReportingDescriptorReference().WithID(ne.Check)).
 			WithMessage(sarif.NewTextMessage(ne.Reason))
 		if i, ok := ruleIndex[ne.Check]; ok {

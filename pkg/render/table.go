@@ -95,10 +95,17 @@ func writeTable(w io.Writer, r *report.Report, wide bool) error {
 			return err
 		}
 	}
-	if len(r.NotEvaluated) > 0 {
+	unseen, notApplicable := splitNotEvaluated(r.NotEvaluated)
+	for _, part := range []struct {
+		header string
+		list   []report.NotEvaluated
+	}{{"NOT EVALUATED", unseen}, {"NOT APPLICABLE", notApplicable}} {
+		if len(part.list) == 0 {
+			continue
+		}
 		fmt.Fprintln(w)
-		t := NewPlainTable(w, "NOT EVALUATED", "REASON")
-		for _, ne := range r.NotEvaluated {
+		t := NewPlainTable(w, part.header, "REASON")
+		for _, ne := range part.list {
 			if err := t.Append([]string{ne.Check, ne.Reason}); err != nil {
 				return err
 			}
@@ -134,8 +141,11 @@ func writeTable(w io.Writer, r *report.Report, wide bool) error {
 func SummaryLine(r *report.Report) string {
 	s := r.Summary
 	line := severityCounts(s.Critical, s.High, s.Medium, s.Low, s.Info) + fmt.Sprintf(" from %d checks", s.ChecksRun)
-	if s.NotEvaluated > 0 {
-		line += fmt.Sprintf("; %d not evaluated", s.NotEvaluated)
+	if unseen := s.NotEvaluated - s.NotApplicable; unseen > 0 {
+		line += fmt.Sprintf("; %d not evaluated", unseen)
+	}
+	if s.NotApplicable > 0 {
+		line += fmt.Sprintf("; %d not applicable", s.NotApplicable)
 	}
 	if s.Baselined > 0 {
 		line += fmt.Sprintf("; %d in the baseline", s.Baselined)
@@ -170,4 +180,16 @@ func (t *trimWriter) Write(p []byte) (int, error) {
 		}
 		t.pending = t.pending[i+1:]
 	}
+}
+
+// splitNotEvaluated separates the checks that could not see from those that do not apply here.
+func splitNotEvaluated(all []report.NotEvaluated) (unseen, notApplicable []report.NotEvaluated) {
+	for _, ne := range all {
+		if ne.Incomplete() {
+			unseen = append(unseen, ne)
+		} else {
+			notApplicable = append(notApplicable, ne)
+		}
+	}
+	return unseen, notApplicable
 }

@@ -69,20 +69,41 @@ type Summary struct {
 	Suppressed int `json:"suppressed"`
 	// Baselined counts the findings above that the --baseline file already records.
 	Baselined int `json:"baselined"`
+	// NotApplicable counts the checks among NotEvaluated that do not apply here (code
+	// not-applicable); the rest could not see, and make the run incomplete.
+	NotApplicable int `json:"notApplicable"`
 }
 
-// NotEvaluated is a selected check that could not see what it needs.
+// NotEvaluated is a selected check that did not judge, and why.
 type NotEvaluated struct {
 	Check  string `json:"check"`
 	Reason string `json:"reason"`
+	// Code tells the two kinds apart: CouldNotSee makes the run incomplete (exit 3),
+	// NotApplicable does not.
+	Code string `json:"code"`
 }
+
+// The codes of NotEvaluated.
+const (
+	// CouldNotSee: what the check needs is there but was not read: forbidden, timed out, an
+	// error, no answer. The run is incomplete until someone fixes that.
+	CouldNotSee = "could-not-see"
+	// NotApplicable: what the check judges is absent from this cluster or this run by design:
+	// an API that is not served (metrics.k8s.io without metrics-server), a component not
+	// installed (kube-proxy, node-problem-detector, node_exporter), a managed control plane,
+	// objects outside the namespace the run is limited to.
+	NotApplicable = "not-applicable"
+)
+
+// Incomplete tells whether the check could have judged had the run seen more.
+func (n NotEvaluated) Incomplete() bool { return n.Code != NotApplicable }
 
 // Exit codes, documented in the README and in --help.
 const (
 	ExitOK         = 0 // nothing at or above --fail-on
 	ExitGateFailed = 1 // at least one finding at or above --fail-on
 	ExitError      = 2 // the tool could not do its job
-	ExitIncomplete = 3 // nothing at or above --fail-on, but some checks were not evaluated
+	ExitIncomplete = 3 // nothing at or above --fail-on, but some checks could not see what they judge
 	// ExitInterrupted follows the shell's convention for a process ended by SIGINT (128+2); the
 	// binary turns it into 143 when the signal was SIGTERM.
 	ExitInterrupted = 130
@@ -97,8 +118,10 @@ func (r *Report) ExitCode(failOn check.Severity) int {
 			}
 		}
 	}
-	if len(r.NotEvaluated) > 0 {
-		return ExitIncomplete
+	for _, ne := range r.NotEvaluated {
+		if ne.Incomplete() {
+			return ExitIncomplete
+		}
 	}
 	return ExitOK
 }

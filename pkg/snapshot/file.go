@@ -29,7 +29,7 @@ const (
 )
 
 // File is a recorded snapshot as written to disk: gzip-compressed JSON. Its JSON is an object
-// of apiVersion, kind, metadata and unavailable, then each kind's data under its field name
+// of apiVersion, kind, metadata, unavailable and absent, then each kind's data under its field name
 // (see kindTable), in the table's order, left out when empty.
 type File struct {
 	APIVersion string
@@ -37,6 +37,9 @@ type File struct {
 	Metadata   FileMetadata
 	// Unavailable keeps what could not be read and why, so a replay is as blind as the run was.
 	Unavailable map[Kind]string
+	// Absent lists the unavailable kinds that were not there to be read (see Snapshot.Absent),
+	// sorted; a file without it replays every unavailable kind as one that could not be seen.
+	Absent []Kind
 
 	// recorded holds the kinds' data, each in the field a Snapshot has for it; only those
 	// fields of it are used.
@@ -67,6 +70,10 @@ func Record(s *Snapshot, kinds []Kind, keep []ConfigMapKey, tool string) *File {
 		Unavailable: s.Unavailable,
 		recorded:    &Snapshot{},
 	}
+	for k := range s.Absent {
+		f.Absent = append(f.Absent, k)
+	}
+	slices.Sort(f.Absent)
 	for _, e := range kindEntries {
 		e.data.record(f.recorded, s, keep)
 	}
@@ -191,6 +198,7 @@ func (f *File) encode(w io.Writer) error {
 		{"kind", f.Kind, false},
 		{"metadata", f.Metadata, false},
 		{"unavailable", f.Unavailable, len(f.Unavailable) == 0},
+		{"absent", f.Absent, len(f.Absent) == 0},
 	}
 	separator := "{"
 	writeField := func(name string, value any) error {
@@ -240,6 +248,7 @@ func (f *File) decode(dec *json.Decoder) error {
 	f.recorded = New(SourceCluster)
 	fields := make(map[string]any, len(kindEntries)+4)
 	fields["apiVersion"], fields["kind"], fields["metadata"], fields["unavailable"] = &f.APIVersion, &f.Kind, &f.Metadata, &f.Unavailable
+	fields["absent"] = &f.Absent
 	for _, e := range kindEntries {
 		fields[e.fileField] = e.data.field(f.recorded)
 	}
@@ -313,7 +322,11 @@ func readFile(name string, r io.Reader, limit int64) (*Snapshot, *FileMetadata, 
 	s := f.recorded
 	s.Context, s.Server, s.Namespace, s.CollectedAt = f.Metadata.Context, f.Metadata.Server, f.Metadata.Namespace, f.Metadata.CollectedAt
 	for k, why := range f.Unavailable {
-		s.MarkUnavailable(k, why)
+		if slices.Contains(f.Absent, k) {
+			s.MarkAbsent(k, why)
+		} else {
+			s.MarkUnavailable(k, why)
+		}
 	}
 	for _, k := range AllKinds() {
 		if !slices.Contains(f.Metadata.Kinds, k) {

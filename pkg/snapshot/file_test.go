@@ -136,3 +136,26 @@ func FuzzReadFile(f *testing.F) {
 		}
 	})
 }
+
+// A replay knows which unread kinds were absent from the cluster and which could not be seen,
+// so its report is as complete, or as incomplete, as the run's.
+func TestAbsentKindsSurviveReplay(t *testing.T) {
+	s := New(SourceCluster)
+	s.MarkAbsent(KindPodMetrics, "the metrics API (metrics.k8s.io) is not available")
+	s.MarkUnavailable(KindNodes, "forbidden")
+	var buf bytes.Buffer
+	if err := Record(s, []Kind{KindNodes, KindPodMetrics, KindPods}, nil, "test").Write(&buf); err != nil {
+		t.Fatal(err)
+	}
+	replayed, _, err := ReadFile("s.gz", &buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !replayed.Absent[KindPodMetrics] || replayed.Absent[KindNodes] || replayed.Unavailable[KindPodMetrics] == "" || replayed.Unavailable[KindNodes] != "forbidden" {
+		t.Errorf("absent %v, unavailable %v", replayed.Absent, replayed.Unavailable)
+	}
+	// Kinds the recording never asked for were not looked at: unseen, not absent.
+	if replayed.Absent[KindServices] || replayed.Unavailable[KindServices] == "" {
+		t.Errorf("an unrecorded kind: absent %v, unavailable %q", replayed.Absent[KindServices], replayed.Unavailable[KindServices])
+	}
+}

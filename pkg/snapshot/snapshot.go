@@ -94,6 +94,10 @@ type Snapshot struct {
 	// Unavailable maps a kind that could not be read to the reason, for example
 	// "forbidden: User "bob" cannot list resource "nodes" ...".
 	Unavailable map[Kind]string
+	// Absent marks the unavailable kinds that are not there to be read on this cluster (an API
+	// that is not served, a component that is not installed), as opposed to kinds that are there
+	// but could not be read (forbidden, timed out).
+	Absent map[Kind]bool
 	// Origins gives, for objects loaded from files, where each was defined.
 	Origins map[Ref]Origin
 
@@ -127,6 +131,19 @@ func (o Origin) String() string { return fmt.Sprintf("%s:%d", o.File, o.Line) }
 // New returns an empty snapshot of the given source.
 func New(source Source) *Snapshot {
 	return &Snapshot{Source: source, Unavailable: map[Kind]string{}, Origins: map[Ref]Origin{}, derived: &derivedValues{}}
+}
+
+// MarkAbsent records that a kind is not there to be read on this cluster; the first reason
+// for a kind wins, as with MarkUnavailable.
+func (s *Snapshot) MarkAbsent(k Kind, reason string) {
+	if _, seen := s.Unavailable[k]; seen {
+		return
+	}
+	s.Unavailable[k] = reason
+	if s.Absent == nil {
+		s.Absent = map[Kind]bool{}
+	}
+	s.Absent[k] = true
 }
 
 // MarkUnavailable records that a kind could not be read; the first reason wins.
