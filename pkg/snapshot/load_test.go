@@ -252,6 +252,22 @@ metadata:
 spec: {containers: [{name: c, image: i}]}
 ---
 apiVersion: v1
+kind: ReplicationController
+metadata: {name: legacy, namespace: ns}
+spec:
+  selector: {app: legacy}
+  template: {metadata: {labels: {app: legacy}}, spec: {containers: [{name: c, image: i}]}}
+---
+apiVersion: v1
+kind: Pod
+metadata:
+  name: legacy-x7k2p
+  namespace: ns
+  labels: {app: legacy}
+  ownerReferences: [{apiVersion: v1, kind: ReplicationController, name: legacy, controller: true, uid: u5}]
+spec: {containers: [{name: c, image: i}]}
+---
+apiVersion: v1
 kind: Pod
 metadata:
   name: db-0
@@ -267,6 +283,7 @@ spec: {containers: [{name: c, image: i}]}
 		"web-abc-1":         "ns/deployment/web",
 		"standalone-rs-pod": "ns/replicaset/handmade",
 		"db-0":              "ns/statefulset/db",
+		"legacy-x7k2p":      "ns/replicationcontroller/legacy",
 	}
 	for i := range s.Pods {
 		if got := s.TopOwner(&s.Pods[i]).String(); got != want[s.Pods[i].Name] {
@@ -275,5 +292,20 @@ spec: {containers: [{name: c, image: i}]}
 	}
 	if n := s.PodCount(RefTo(KindDeployments, "ns", "web")); n != 1 {
 		t.Errorf("PodCount(web) = %d, want 1", n)
+	}
+	if n := s.PodCount(RefTo(KindReplicationControllers, "ns", "legacy")); n != 1 {
+		t.Errorf("PodCount(legacy) = %d, want 1", n)
+	}
+	// A ReplicationController is a workload of its own, judged on its template: its pod does
+	// not stand in for it a second time.
+	var legacy []Workload
+	for _, w := range s.Workloads() {
+		if w.Ref.Name == "legacy" {
+			legacy = append(legacy, w)
+		}
+	}
+	if len(legacy) != 1 || legacy[0].Ref != RefTo(KindReplicationControllers, "ns", "legacy") || legacy[0].Labels["app"] != "legacy" ||
+		legacy[0].Spec != &s.ReplicationControllers[0].Spec.Template.Spec {
+		t.Errorf("workloads named legacy: %+v, want the ReplicationController's template, once", legacy)
 	}
 }

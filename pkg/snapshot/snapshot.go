@@ -37,15 +37,17 @@ type Snapshot struct {
 	// that judge dates use it instead of the clock, so they stay pure.
 	CollectedAt time.Time
 
-	Namespaces   []corev1.Namespace
-	Nodes        []corev1.Node
-	Pods         []corev1.Pod
-	Deployments  []appsv1.Deployment
-	ReplicaSets  []appsv1.ReplicaSet
-	StatefulSets []appsv1.StatefulSet
-	DaemonSets   []appsv1.DaemonSet
-	Jobs         []batchv1.Job
-	CronJobs     []batchv1.CronJob
+	Namespaces  []corev1.Namespace
+	Nodes       []corev1.Node
+	Pods        []corev1.Pod
+	Deployments []appsv1.Deployment
+	ReplicaSets []appsv1.ReplicaSet
+	// ReplicationControllers are judged like any controller of pods.
+	ReplicationControllers []corev1.ReplicationController
+	StatefulSets           []appsv1.StatefulSet
+	DaemonSets             []appsv1.DaemonSet
+	Jobs                   []batchv1.Job
+	CronJobs               []batchv1.CronJob
 
 	LimitRanges    []corev1.LimitRange
 	ResourceQuotas []corev1.ResourceQuota
