@@ -159,7 +159,7 @@ func Run(s *snapshot.Snapshot, plan Plan, now time.Time) *report.Report {
 }
 
 func blindingReason(s *snapshot.Snapshot, m check.Meta) string {
-	if m.WholeCluster && s.Namespace != "" {
+	if m.WholeCluster && s.LimitedToNamespace() {
 		return fmt.Sprintf("needs objects beyond namespace %s, to which the run was limited (-n)", s.Namespace)
 	}
 	var reasons []string

@@ -31,7 +31,9 @@ type Snapshot struct {
 	Source  Source
 	Context string
 	Server  string
-	// Namespace limits namespaced kinds to one namespace; empty means the whole cluster.
+	// Namespace is the namespace of -n: on a cluster, namespaced kinds were read from it alone;
+	// in manifests, it is the namespace of every namespaced object (kubectl apply -n). Empty
+	// means the whole cluster, or manifests in any namespace.
 	Namespace string
 	// CollectedAt is when the state was read (for manifests, when they were loaded); checks
 	// that judge dates use it instead of the clock, so they stay pure.
@@ -160,6 +162,13 @@ func (s *Snapshot) Finish() {
 			s.podsPerOwner[owner]++
 		}
 	}
+}
+
+// LimitedToNamespace tells whether the snapshot lacks objects beyond Namespace: a cluster read
+// with -n. Manifests loaded with -n hold all of the input; -n only gave the namespace of objects
+// that name none.
+func (s *Snapshot) LimitedToNamespace() bool {
+	return s.Namespace != "" && s.Source != SourceManifests
 }
 
 // RoleRules returns the rules a binding's roleRef grants, and whether the role is in the
