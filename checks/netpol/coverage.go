@@ -13,8 +13,7 @@ import (
 
 // workloadKinds are what endpoints are made of: pods, or the templates of every workload kind.
 func workloadKinds() []snapshot.Kind {
-	return []snapshot.Kind{snapshot.KindPods, snapshot.KindDeployments, snapshot.KindStatefulSets, snapshot.KindDaemonSets,
-		snapshot.KindJobs, snapshot.KindCronJobs, snapshot.KindReplicaSets}
+	return snapshot.WorkloadKinds()
 }
 
 func withWorkloads(kinds ...snapshot.Kind) []snapshot.Kind {

@@ -116,40 +116,13 @@ func namespaceLabels(name string, own map[string]string) labels.Set {
 	return set
 }
 
-// templates lists every workload's pod template, and bare pods, as endpoints.
+// templates lists every workload's pod template, and the pods that stand in for a template the
+// snapshot lacks, as endpoints.
 func templates(s *snapshot.Snapshot) []endpoint {
-	var out []endpoint
-	add := func(k snapshot.Kind, meta metav1.ObjectMeta, t *corev1.PodTemplateSpec) {
-		ref := snapshot.RefTo(k, meta.Namespace, meta.Name)
-		out = append(out, endpoint{owner: ref, namespace: meta.Namespace, name: meta.Name, labels: t.Labels, spec: &t.Spec})
-	}
-	for i := range s.Deployments {
-		add(snapshot.KindDeployments, s.Deployments[i].ObjectMeta, &s.Deployments[i].Spec.Template)
-	}
-	for i := range s.StatefulSets {
-		add(snapshot.KindStatefulSets, s.StatefulSets[i].ObjectMeta, &s.StatefulSets[i].Spec.Template)
-	}
-	for i := range s.DaemonSets {
-		add(snapshot.KindDaemonSets, s.DaemonSets[i].ObjectMeta, &s.DaemonSets[i].Spec.Template)
-	}
-	for i := range s.CronJobs {
-		add(snapshot.KindCronJobs, s.CronJobs[i].ObjectMeta, &s.CronJobs[i].Spec.JobTemplate.Spec.Template)
-	}
-	for i := range s.Jobs {
-		if metav1.GetControllerOf(&s.Jobs[i]) == nil {
-			add(snapshot.KindJobs, s.Jobs[i].ObjectMeta, &s.Jobs[i].Spec.Template)
-		}
-	}
-	for i := range s.ReplicaSets {
-		if metav1.GetControllerOf(&s.ReplicaSets[i]) == nil {
-			add(snapshot.KindReplicaSets, s.ReplicaSets[i].ObjectMeta, &s.ReplicaSets[i].Spec.Template)
-		}
-	}
-	for i := range s.Pods {
-		pod := &s.Pods[i]
-		if owner := s.TopOwner(pod); owner.Kind == "Pod" && snapshot.IsLive(pod) {
-			out = append(out, endpoint{owner: owner, namespace: pod.Namespace, name: pod.Name, labels: pod.Labels, spec: &pod.Spec})
-		}
+	workloads := s.Workloads()
+	out := make([]endpoint, 0, len(workloads))
+	for _, w := range workloads {
+		out = append(out, endpoint{owner: w.Ref, namespace: w.Ref.Namespace, name: w.Ref.Name, labels: w.Labels, spec: w.Spec})
 	}
 	return out
 }

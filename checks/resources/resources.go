@@ -28,10 +28,7 @@ func DefaultOptions() Options { return Options{MemoryOvercommitRatio: 2} }
 // templateKinds are what the spec checks read: every workload's pod template, bare pods, and
 // LimitRanges for the defaults the API server fills in.
 func templateKinds() []snapshot.Kind {
-	return []snapshot.Kind{
-		snapshot.KindDeployments, snapshot.KindStatefulSets, snapshot.KindDaemonSets, snapshot.KindCronJobs,
-		snapshot.KindJobs, snapshot.KindReplicaSets, snapshot.KindPods, snapshot.KindLimitRanges,
-	}
+	return append(snapshot.WorkloadKinds(), snapshot.KindLimitRanges)
 }
 
 // runningContainers are the containers that run for the pod's life: regular containers and
@@ -176,7 +173,7 @@ func mebibytes(bytes int64) string {
 // template is immutable and a bare pod has none.
 func settable(r snapshot.Ref) bool {
 	switch r.Kind {
-	case "Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "CronJob":
+	case "Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "ReplicationController", "CronJob":
 		return true
 	}
 	return false

@@ -18,10 +18,12 @@ func TestChecksOnFixtures(t *testing.T) {
 			"medium memory-limit-missing app/pod/debug",
 			"medium memory-limit-missing app/deployment/zero",
 			"medium memory-limit-missing app/rollout/canary",
+			"medium memory-limit-missing app/replicationcontroller/legacy",
 		}},
 		{Check: MemoryRequestMissing{}, Fixture: "memory-request-missing.yaml", Want: []string{
 			"medium memory-request-missing app/deployment/bare",
 			"medium memory-request-missing app/daemonset/agent",
+			"medium memory-request-missing app/replicationcontroller/legacy",
 		}},
 		{Check: CPURequestMissing{}, Fixture: "cpu-request-missing.yaml", Want: []string{
 			"low cpu-request-missing app/deployment/nocpu",
@@ -99,6 +101,9 @@ func TestMissingLimitFixes(t *testing.T) {
 	}
 	if got := fixes(t, findings, "report"); len(got) != 1 || !strings.HasPrefix(got[0], "kubectl set resources -n app cronjob/report -c report") {
 		t.Errorf("kubectl sets resources on CronJobs, got %q", got)
+	}
+	if got := fixes(t, findings, "legacy"); len(got) != 1 || !strings.HasPrefix(got[0], "kubectl set resources -n app replicationcontroller/legacy -c app") {
+		t.Errorf("kubectl sets resources on ReplicationControllers, got %q", got)
 	}
 	if got := fixes(t, findings, "debug"); len(got) != 1 || !strings.Contains(got[0], "resources:\n  limits:\n    memory: MEMORY_LIMIT") {
 		t.Errorf("a bare pod gets YAML to add, got %q", got)

@@ -5,6 +5,7 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -237,6 +238,9 @@ func flagged(catalog map[string]check.Check, ids []string, files []string, subje
 		return []string{}, nil
 	}
 	s, err := (&snapshot.Loader{}).LoadFiles(files)
+	if errors.Is(err, snapshot.ErrNothingToCheck) {
+		return []string{}, nil // a case's file of other kinds (a tool's own input format) flags nothing
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -44,7 +44,7 @@ func TestDiagnoseManifests(t *testing.T) {
 	})
 	t.Run("unknown kinds are skipped with a note", func(t *testing.T) {
 		r := run(t, testEnv{}, "diagnose", "-f", good, "--checks", "pod-crashloop", "-o", "json")
-		if !strings.Contains(r.stderr, "skipped 1 objects of kinds alertmend does not check (example.com/v1 Widget)") {
+		if !strings.Contains(r.stderr, "skipped 1 object, the first at "+filepath.Join(good, "crd.yaml")+":1; unknown to Kubernetes (custom resources, or misspelt): example.com/v1 Widget") {
 			t.Errorf("no note about the unknown kind: %q", r.stderr)
 		}
 		if rep := r.report(t); rep.Metadata.Source != "manifests" {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 
@@ -212,7 +213,13 @@ func (o *reportFlags) completeReport(cmd *cobra.Command, configFlags *genericcli
 	}
 	r.policy = engine.Policy{Config: cfg, ShowSuppressed: o.ShowSuppressed, RecordBaseline: o.WriteBaseline != "", Now: env.Now()}
 	if o.Object != "" {
-		if r.policy.Focus, err = parseObject(o.Object, r.source.Namespace, r.target); err != nil {
+		namespace := r.source.Namespace
+		if namespace == "" && len(o.Filenames) > 0 {
+			// Manifests that name no namespace are loaded into default, whatever the kubeconfig's
+			// context says: the object is looked for where it was loaded.
+			namespace = metav1.NamespaceDefault
+		}
+		if r.policy.Focus, err = parseObject(o.Object, namespace, r.target); err != nil {
 			return nil, failed("%v", err)
 		}
 	}

@@ -21,18 +21,20 @@ import (
 type Kind string
 
 const (
-	KindCronJobs       Kind = "cronjobs"
-	KindDaemonSets     Kind = "daemonsets"
-	KindDeployments    Kind = "deployments"
-	KindJobs           Kind = "jobs"
-	KindLimitRanges    Kind = "limitranges"
-	KindNamespaces     Kind = "namespaces"
-	KindNodes          Kind = "nodes"
-	KindPodMetrics     Kind = "podmetrics"
-	KindPods           Kind = "pods"
-	KindReplicaSets    Kind = "replicasets"
-	KindResourceQuotas Kind = "resourcequotas"
-	KindStatefulSets   Kind = "statefulsets"
+	KindCronJobs    Kind = "cronjobs"
+	KindDaemonSets  Kind = "daemonsets"
+	KindDeployments Kind = "deployments"
+	KindJobs        Kind = "jobs"
+	KindLimitRanges Kind = "limitranges"
+	KindNamespaces  Kind = "namespaces"
+	KindNodes       Kind = "nodes"
+	KindPodMetrics  Kind = "podmetrics"
+	KindPods        Kind = "pods"
+	KindReplicaSets Kind = "replicasets"
+	// KindReplicationControllers are the ReplicaSets' predecessors, still in many examples.
+	KindReplicationControllers Kind = "replicationcontrollers"
+	KindResourceQuotas         Kind = "resourcequotas"
+	KindStatefulSets           Kind = "statefulsets"
 
 	KindServices             Kind = "services"
 	KindServiceAccounts      Kind = "serviceaccounts"
@@ -156,6 +158,18 @@ func kindTable() []kindEntry {
 			data: objects[rbacv1.ClusterRoleList](func(s *Snapshot) *[]rbacv1.ClusterRole { return &s.ClusterRoles })},
 		{kind: KindRoles, groupVersion: "rbac.authorization.k8s.io/v1", objectKind: "Role", namespaced: true, fileField: "roles",
 			data: objects[rbacv1.RoleList](func(s *Snapshot) *[]rbacv1.Role { return &s.Roles })},
+		{kind: KindReplicationControllers, groupVersion: "v1", objectKind: "ReplicationController", namespaced: true, shortNames: []string{"rc"},
+			fileField: "replicationControllers",
+			data: objects[corev1.ReplicationControllerList](func(s *Snapshot) *[]corev1.ReplicationController { return &s.ReplicationControllers }).
+				withPodSpec(func(o *corev1.ReplicationController) *corev1.PodSpec {
+					if o.Spec.Template == nil {
+						return nil
+					}
+					// The template is a pointer, shared with the object this one was copied from:
+					// a recording scrubs a copy of its own.
+					o.Spec.Template = o.Spec.Template.DeepCopy()
+					return &o.Spec.Template.Spec
+				})},
 
 		{kind: KindServerVersion, fileField: "serverVersion",
 			data: probe(func(s *Snapshot) *string { return &s.ServerVersion }, nil)},

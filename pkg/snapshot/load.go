@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -39,6 +40,9 @@ const DefaultMaxBytes = 64 << 20
 // stdinLabel names standard input in messages.
 const stdinLabel = "<stdin>"
 
+// ErrNothingToCheck is input whose objects are all of kinds no check reads.
+var ErrNothingToCheck = errors.New("no object of a kind alertmend checks")
+
 // InputError is malformed input, located at a file and line.
 type InputError struct {
 	File string
@@ -55,30 +59,54 @@ func (e *InputError) Error() string {
 
 func (e *InputError) Unwrap() error { return e.Err }
 
-// Loader reads manifests into a snapshot. Objects of kinds the snapshot does not hold are
-// skipped; those unknown to Kubernetes itself are reported in Skipped so the caller can say so.
+// Loader reads manifests into a snapshot, as kubectl apply would read them. Objects of kinds
+// the snapshot does not hold are skipped and listed in Skipped, and what people should know
+// but that does not stop the run in Warnings, so the caller can say so.
 type Loader struct {
-	// Namespace, when set, keeps only namespaced objects of that namespace.
+	// Namespace is what -n means to kubectl apply -f: the namespace of namespaced objects that
+	// name none, and the only one they may name. Empty, objects that name none are in default.
 	Namespace string
 	Stdin     io.Reader
 	// MaxBytes bounds the bytes of manifests one LoadFiles call reads; 0 means DefaultMaxBytes.
 	MaxBytes int64
 
+	Skipped  []SkippedObject
+	Warnings []Warning
+
 	snap    *Snapshot
 	scheme  *runtime.Scheme
 	decoder runtime.Decoder
-	Skipped []SkippedObject
+	// definitions says, for each object kept, where in its kind's list it is and where the
+	// input defined it, so that a later definition replaces it.
+	definitions map[Ref]definition
 	// generated counts objects named only by metadata.generateName.
 	generated int
 	// consumed counts what this run read, and what aliases added, against MaxBytes.
 	consumed int64
 }
 
-// SkippedObject is an object of a kind this tool does not know.
+type definition struct {
+	index int
+	times int
+	first Origin
+	// warning is the index in Warnings of the one warning about the object; -1 while none.
+	warning int
+}
+
+// SkippedObject is an object of a kind no check reads.
 type SkippedObject struct {
 	APIVersion string
 	Kind       string
 	Origin     Origin
+	// Unknown marks a kind Kubernetes itself does not define: a custom resource, or a typo.
+	Unknown bool
+}
+
+// Warning is something about the input that people should know and that does not stop the run.
+type Warning struct {
+	// Origin is where the input the warning is about is (for an object defined twice, the last).
+	Origin  Origin
+	Message string
 }
 
 // LoadFiles reads every path (a file, a directory walked recursively for .yaml, .yml and .json
@@ -94,6 +122,8 @@ func (l *Loader) LoadFiles(paths []string) (*Snapshot, error) {
 	_ = apiregistrationv1.AddToScheme(l.scheme)
 	l.decoder = serializer.NewCodecFactory(l.scheme).UniversalDeserializer()
 	l.consumed = 0
+	l.definitions = map[Ref]definition{}
+	l.Skipped, l.Warnings = nil, nil
 	objects := 0
 	for _, p := range paths {
 		n, err := l.loadPath(p)
@@ -104,6 +134,10 @@ func (l *Loader) LoadFiles(paths []string) (*Snapshot, error) {
 	}
 	if objects == 0 {
 		return nil, &InputError{File: strings.Join(paths, ", "), Err: errors.New("no Kubernetes objects found")}
+	}
+	if len(l.snap.Origins) == 0 {
+		// Judging nothing and passing would hide that the input holds nothing to judge.
+		return nil, &InputError{File: strings.Join(paths, ", "), Err: fmt.Errorf("%w: %s", ErrNothingToCheck, l.SkippedSummary())}
 	}
 	l.snap.Finish()
 	return l.snap, nil
@@ -272,7 +306,12 @@ func byteSize(n int64) string {
 func (l *Loader) loadBytes(name string, data []byte) (int, error) {
 	total := 0
 	var err error
-	if trimmed := bytes.TrimLeft(data, " \t\r\n"); len(trimmed) > 0 && trimmed[0] == '{' {
+	trimmed := bytes.TrimLeft(data, " \t\r\n")
+	if bytes.HasPrefix(trimmed, []byte("{{")) {
+		// Neither JSON nor YAML: a template's first action, before any object.
+		return 0, templateError(name, data, 1)
+	}
+	if len(trimmed) > 0 && trimmed[0] == '{' {
 		err = eachJSONValue(name, data, func(value []byte, line int) error {
 			n, err := l.loadDocument(name, value, line, false)
 			total += n
@@ -315,10 +354,20 @@ func yamlError(name string, doc []byte, line int, err error) *InputError {
 		return &InputError{File: name, Line: line, Err: err}
 	}
 	at, found := yamlErrorLine(err)
-	if msg := err.Error(); !found && (strings.Contains(msg, "UTF-8") || strings.Contains(msg, "control characters") ||
-		strings.Contains(msg, "Unicode")) {
+	msg := err.Error()
+	if !found && (strings.Contains(msg, "UTF-8") || strings.Contains(msg, "control characters") || strings.Contains(msg, "Unicode")) {
 		// The parser names no line for bytes it cannot read at all; finding the first such byte does.
-		at = unreadableLine(doc)
+		return &InputError{File: name, Line: line + unreadableLine(doc) - 1, Err: cleanYAMLError(err)}
+	}
+	// A template's action is what failed when the parser names no line, or names the line of an
+	// action, the one before it (the node the action sits in) or, looking for the ':' of a key
+	// that an action on its own line seemed to start, the one after; a "{{" elsewhere, in a
+	// string of a document that fails for another reason, is not.
+	keyWithoutColon := strings.Contains(msg, "could not find expected ':'")
+	if slices.ContainsFunc(templateLines(doc), func(action int) bool {
+		return !found || action == at || action == at+1 || (keyWithoutColon && action == at-1)
+	}) {
+		return templateError(name, doc, line)
 	}
 	return &InputError{File: name, Line: line + at - 1, Err: cleanYAMLError(err)}
 }
@@ -385,7 +434,13 @@ func eachJSONValue(name string, data []byte, fn func(value []byte, line int) err
 			if errors.Is(err, io.ErrUnexpectedEOF) {
 				errOffset = int64(len(data))
 			}
-			return &InputError{File: name, Line: lineAt(data, errOffset), Err: fmt.Errorf("invalid JSON: %v", err)}
+			errLine := lineAt(data, errOffset)
+			valueLine := lineAt(data, offset)
+			// The decoder stops at the action it cannot read.
+			if slices.Contains(templateLines(data[offset:]), errLine-valueLine+1) {
+				return templateError(name, data[offset:], valueLine)
+			}
+			return &InputError{File: name, Line: errLine, Err: fmt.Errorf("invalid JSON: %v", err)}
 		}
 		// The decoder's offset sits before any whitespace that precedes the value.
 		skip := len(data[offset:]) - len(bytes.TrimLeft(data[offset:], " \t\r\n"))
@@ -393,6 +448,34 @@ func eachJSONValue(name string, data []byte, fn func(value []byte, line int) err
 			return err
 		}
 	}
+}
+
+// templateLines lists the lines of data, counted from 1, that hold "{{" outside a comment: a
+// Helm (or other Go) template's actions.
+func templateLines(data []byte) []int {
+	var out []int
+	for lineNo := 1; len(data) > 0; lineNo++ {
+		line := data
+		if i := bytes.IndexByte(data, '\n'); i >= 0 {
+			line, data = data[:i], data[i+1:]
+		} else {
+			data = nil
+		}
+		if !isBlankOrComment(line) && bytes.Contains(line, []byte("{{")) {
+			out = append(out, lineNo)
+		}
+	}
+	return out
+}
+
+// templateError says that data, which starts on line of file name, is a template rather than
+// manifests, at its first action.
+func templateError(name string, data []byte, line int) *InputError {
+	first := 1
+	if actions := templateLines(data); len(actions) > 0 {
+		first = actions[0]
+	}
+	return &InputError{File: name, Line: line + first - 1, Err: errors.New("looks like an unrendered template; render it first (helm template ...)")}
 }
 
 func lineAt(data []byte, offset int64) int {
@@ -500,8 +583,10 @@ func (l *Loader) addObject(data []byte, origin Origin) (int, error) {
 		}
 		return total, nil
 	}
+	skip := SkippedObject{APIVersion: tm.APIVersion, Kind: tm.Kind, Origin: origin}
 	if tm.Kind == "Secret" {
 		// Secrets are never read, not even from files.
+		l.Skipped = append(l.Skipped, skip)
 		return 1, nil
 	}
 	gv, err := schema.ParseGroupVersion(tm.APIVersion)
@@ -509,12 +594,14 @@ func (l *Loader) addObject(data []byte, origin Origin) (int, error) {
 		return 0, &InputError{File: origin.File, Line: origin.Line, Err: fmt.Errorf("%s: %v", tm.Kind, err)}
 	}
 	if !l.scheme.Recognizes(gv.WithKind(tm.Kind)) {
-		l.Skipped = append(l.Skipped, SkippedObject{APIVersion: tm.APIVersion, Kind: tm.Kind, Origin: origin})
+		skip.Unknown = true
+		l.Skipped = append(l.Skipped, skip)
 		return 1, nil
 	}
 	kind, held := KindOf(tm.Kind)
 	if !held {
-		return 1, nil // a built-in kind that no check reads
+		l.Skipped = append(l.Skipped, skip) // a built-in kind that no check reads
+		return 1, nil
 	}
 	if want := kind.Info().GroupVersion; tm.APIVersion != want && olderVersionOf(gv.Group, kind) {
 		// An older version of a kind (batch/v1beta1 CronJob, extensions/v1beta1 Deployment):
@@ -539,8 +626,9 @@ func (l *Loader) add(kind Kind, obj runtime.Object, origin Origin) error {
 	return objects.add(l, kind, obj, origin)
 }
 
-// keep appends obj to its list unless the namespace filter excludes it. A namespaced object
-// without a namespace lands in default, as kubectl apply would put it.
+// keep appends obj to its list, as kubectl apply -f would create it: a namespaced object without
+// a namespace lands in the Loader's (default without one), one naming another namespace than
+// the Loader's is an error, and an object defined again replaces the earlier definition.
 func keep[T any, PT interface {
 	*T
 	metav1.Object
@@ -554,18 +642,80 @@ func keep[T any, PT interface {
 		return &InputError{File: origin.File, Line: origin.Line, Err: fmt.Errorf("%s has no metadata.name", k.Info().ObjectKind)}
 	}
 	if k.Info().Namespaced {
-		if obj.GetNamespace() == "" {
-			obj.SetNamespace("default")
-		}
-		if l.Namespace != "" && obj.GetNamespace() != l.Namespace {
-			return nil
+		switch namespace := obj.GetNamespace(); {
+		case namespace == "" && l.Namespace != "":
+			obj.SetNamespace(l.Namespace)
+		case namespace == "":
+			obj.SetNamespace(metav1.NamespaceDefault)
+		case l.Namespace != "" && namespace != l.Namespace:
+			// kubectl apply's own words (k8s.io/cli-runtime's RequireNamespace).
+			return &InputError{File: origin.File, Line: origin.Line, Err: fmt.Errorf("the namespace from the provided object %q does not match "+
+				"the namespace %q. You must pass '--namespace=%s' to perform this operation.", namespace, l.Namespace, namespace)}
 		}
 	}
 	ref := RefTo(k, obj.GetNamespace(), obj.GetName())
-	if first, seen := l.snap.Origins[ref]; seen {
-		return &InputError{File: origin.File, Line: origin.Line, Err: fmt.Errorf("%s is defined twice; first at %s", ref, first)}
+	if d, seen := l.definitions[ref]; seen {
+		// kubectl apply applies both, and the last one stays. One warning per object, however
+		// often it is defined, keeps what hostile input can make of them bounded.
+		d.times++
+		w := Warning{Origin: origin, Message: redefinition(ref, d.times, d.first, origin)}
+		if d.warning < 0 {
+			d.warning = len(l.Warnings)
+			l.Warnings = append(l.Warnings, w)
+		} else {
+			l.Warnings[d.warning] = w
+		}
+		l.definitions[ref] = d
+		(*list)[d.index] = *obj
+		l.snap.Origins[ref] = origin
+		return nil
 	}
+	l.definitions[ref] = definition{index: len(*list), times: 1, first: origin, warning: -1}
 	l.snap.Origins[ref] = origin
 	*list = append(*list, *obj)
 	return nil
+}
+
+func redefinition(ref Ref, times int, first, last Origin) string {
+	if times == 2 {
+		return fmt.Sprintf("%s is defined twice, at %s and %s; the last one is judged", ref, first, last)
+	}
+	return fmt.Sprintf("%s is defined %d times, first at %s and last at %s; the last one is judged", ref, times, first, last)
+}
+
+// SkippedSummary says which objects were skipped, by kind, and where the first was; empty
+// when none was.
+func (l *Loader) SkippedSummary() string {
+	if len(l.Skipped) == 0 {
+		return ""
+	}
+	unchecked, unknown := map[string]bool{}, map[string]bool{}
+	for _, o := range l.Skipped {
+		if o.Unknown {
+			unknown[o.APIVersion+" "+o.Kind] = true
+		} else {
+			unchecked[o.APIVersion+" "+o.Kind] = true
+		}
+	}
+	objects := "objects"
+	if len(l.Skipped) == 1 {
+		objects = "object"
+	}
+	var lists []string
+	if len(unchecked) > 0 {
+		lists = append(lists, "not checked by alertmend: "+strings.Join(sortedKeys(unchecked), ", "))
+	}
+	if len(unknown) > 0 {
+		lists = append(lists, "unknown to Kubernetes (custom resources, or misspelt): "+strings.Join(sortedKeys(unknown), ", "))
+	}
+	return fmt.Sprintf("skipped %d %s, the first at %s; %s", len(l.Skipped), objects, l.Skipped[0].Origin, strings.Join(lists, "; "))
+}
+
+func sortedKeys(set map[string]bool) []string {
+	out := make([]string, 0, len(set))
+	for k := range set {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
 }

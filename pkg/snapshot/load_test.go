@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -92,15 +93,109 @@ func TestLoadStdin(t *testing.T) {
 	}
 }
 
-func TestLoadNamespaceFilter(t *testing.T) {
+// -n means what it means to kubectl apply -n NS -f: the namespace of namespaced objects that name
+// none, and the only one they may name; cluster-scoped objects are loaded as they are.
+func TestLoadNamespaceAsKubectlApply(t *testing.T) {
 	dir := t.TempDir()
-	path := write(t, dir, "pods.yaml", "apiVersion: v1\nkind: Pod\nmetadata: {name: a, namespace: one}\n---\napiVersion: v1\nkind: Pod\nmetadata: {name: b, namespace: two}\n---\napiVersion: v1\nkind: Node\nmetadata: {name: node-1}\n")
+	path := write(t, dir, "app.yaml", `apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web}
+spec: {selector: {matchLabels: {app: web}}, template: {metadata: {labels: {app: web}}, spec: {containers: [{name: app, image: web:1}]}}}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: named, namespace: two}
+spec: {containers: [{name: app, image: app:1}]}
+---
+apiVersion: v1
+kind: Node
+metadata: {name: node-1}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata: {name: reader, namespace: one}
+`)
 	s, err := (&Loader{Namespace: "two"}).LoadFiles([]string{path})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(s.Pods) != 1 || s.Pods[0].Name != "b" || len(s.Nodes) != 1 {
-		t.Fatalf("namespace filter kept pods %v and %d nodes", s.Pods, len(s.Nodes))
+	if len(s.Deployments) != 1 || s.Deployments[0].Namespace != "two" || len(s.Pods) != 1 || len(s.Nodes) != 1 || len(s.ClusterRoles) != 1 {
+		t.Fatalf("got deployments %v, %d pods, %d nodes, %d cluster roles; want web in two, the pod, the node and the role",
+			s.Deployments, len(s.Pods), len(s.Nodes), len(s.ClusterRoles))
+	}
+	if got := s.Origins[RefTo(KindDeployments, "two", "web")]; got.Line != 1 {
+		t.Errorf("web's origin %v, want line 1", got)
+	}
+	if s.Namespace != "two" || s.LimitedToNamespace() {
+		t.Errorf("snapshot namespace %q, limited %v: want two, not limited (the input is all there)", s.Namespace, s.LimitedToNamespace())
+	}
+
+	other := write(t, dir, "other.yaml", "apiVersion: v1\nkind: Node\nmetadata: {name: node-2}\n---\napiVersion: v1\nkind: Pod\nmetadata: {name: p, namespace: one}\nspec: {containers: [{name: app, image: app:1}]}\n")
+	_, err = (&Loader{Namespace: "two"}).LoadFiles([]string{other})
+	wantInputError(t, err, other, 5, `the namespace from the provided object "one" does not match the namespace "two". `+
+		`You must pass '--namespace=one' to perform this operation.`)
+
+	// Without -n, an object that names no namespace is in default.
+	s, err = (&Loader{}).LoadFiles([]string{path, other})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Deployments[0].Namespace != "default" || s.Namespace != "" {
+		t.Errorf("without -n: web in %q, snapshot namespace %q; want default and none", s.Deployments[0].Namespace, s.Namespace)
+	}
+}
+
+// The same object defined again is what kubectl apply does with it: the last one stays. The
+// loader says so, with both places, and judges the last.
+func TestLoadDefinedTwice(t *testing.T) {
+	dir := t.TempDir()
+	deployment := func(image string) string {
+		return "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: cart, namespace: shop}\n" +
+			"spec: {selector: {matchLabels: {app: cart}}, template: {metadata: {labels: {app: cart}}, spec: {containers: [{name: app, image: " + image + "}]}}}\n"
+	}
+	a := write(t, dir, "a.yaml", "apiVersion: v1\nkind: Node\nmetadata: {name: n1}\n---\n"+deployment("cart:1"))
+	// The second definition names no namespace: with -n shop it is the same object.
+	b := write(t, dir, "b.yaml", strings.Replace(deployment("cart:2"), ", namespace: shop", "", 1)+"---\n"+deployment("cart:3"))
+	l := &Loader{Namespace: "shop"}
+	s, err := l.LoadFiles([]string{a, b})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(s.Deployments) != 1 || s.Deployments[0].Spec.Template.Spec.Containers[0].Image != "cart:3" {
+		t.Fatalf("deployments %v, want cart once, as defined last (cart:3)", s.Deployments)
+	}
+	ref := RefTo(KindDeployments, "shop", "cart")
+	if got := s.Origins[ref]; got != (Origin{File: b, Line: 6}) {
+		t.Errorf("origin %v, want %s:6", got, b)
+	}
+	want := []Warning{
+		{Origin: Origin{File: b, Line: 6}, Message: "shop/deployment/cart is defined 3 times, first at " + a + ":5 and last at " + b + ":6; the last one is judged"},
+	}
+	if !reflect.DeepEqual(l.Warnings, want) {
+		t.Errorf("warnings\n%+v\nwant\n%+v", l.Warnings, want)
+	}
+
+	// However often an object is defined, it is one warning.
+	many := write(t, dir, "many.yaml", strings.Repeat("apiVersion: v1\nkind: Node\nmetadata: {name: n1}\n---\n", 1000))
+	l = &Loader{}
+	if _, err := l.LoadFiles([]string{many}); err != nil {
+		t.Fatal(err)
+	}
+	if len(l.Warnings) != 1 || l.Warnings[0].Message != "node/n1 is defined 1000 times, first at "+many+":1 and last at "+many+":3997; the last one is judged" {
+		t.Errorf("warnings %+v", l.Warnings)
+	}
+
+	// Twice is said as such.
+	l = &Loader{}
+	if _, err := l.LoadFiles([]string{a, a}); err != nil {
+		t.Fatal(err)
+	}
+	want = []Warning{
+		{Origin: Origin{File: a, Line: 1}, Message: "node/n1 is defined twice, at " + a + ":1 and " + a + ":1; the last one is judged"},
+		{Origin: Origin{File: a, Line: 5}, Message: "shop/deployment/cart is defined twice, at " + a + ":5 and " + a + ":5; the last one is judged"},
+	}
+	if !reflect.DeepEqual(l.Warnings, want) {
+		t.Errorf("warnings\n%+v\nwant\n%+v", l.Warnings, want)
 	}
 }
 
@@ -122,18 +217,45 @@ data: {password: c2VjcmV0}
 apiVersion: v1
 kind: PersistentVolumeClaim
 metadata: {name: claim}
+---
+apiVersion: v1
+kind: Node
+metadata: {name: n1}
 `)
 	l := &Loader{}
 	s, err := l.LoadFiles([]string{path})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(l.Skipped) != 2 || l.Skipped[0].Kind != "Widget" || l.Skipped[0].Origin.Line != 1 ||
-		l.Skipped[1].Kind != "Deploymnet" || l.Skipped[1].Origin.Line != 5 {
-		t.Errorf("skipped = %+v, want the Widget at line 1 and the misspelled Deploymnet at line 5", l.Skipped)
+	want := []SkippedObject{
+		{APIVersion: "example.com/v1", Kind: "Widget", Origin: Origin{File: path, Line: 1}, Unknown: true},
+		{APIVersion: "apps/v1", Kind: "Deploymnet", Origin: Origin{File: path, Line: 5}, Unknown: true},
+		{APIVersion: "v1", Kind: "Secret", Origin: Origin{File: path, Line: 9}},
+		{APIVersion: "v1", Kind: "PersistentVolumeClaim", Origin: Origin{File: path, Line: 14}},
 	}
-	if len(s.Origins) != 0 {
-		t.Errorf("objects no check reads were kept: %v", s.Origins)
+	if !reflect.DeepEqual(l.Skipped, want) {
+		t.Errorf("skipped\n%+v\nwant\n%+v", l.Skipped, want)
+	}
+	if len(s.Origins) != 1 || len(s.Nodes) != 1 {
+		t.Errorf("kept %v, want the node alone", s.Origins)
+	}
+	if got, want := l.SkippedSummary(), "skipped 4 objects, the first at "+path+":1; not checked by alertmend: v1 PersistentVolumeClaim, v1 Secret; "+
+		"unknown to Kubernetes (custom resources, or misspelt): apps/v1 Deploymnet, example.com/v1 Widget"; got != want {
+		t.Errorf("summary %q\nwant    %q", got, want)
+	}
+}
+
+// Input with objects but none that a check reads is refused like empty input: a gate that
+// judged nothing must not pass.
+func TestLoadNothingCheckable(t *testing.T) {
+	dir := t.TempDir()
+	crds := write(t, dir, "crds.yaml", "apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w}\n")
+	claims := write(t, dir, "claims.yaml", "apiVersion: v1\nkind: PersistentVolumeClaim\nmetadata: {name: c}\n")
+	_, err := (&Loader{}).LoadFiles([]string{crds, claims})
+	wantInputError(t, err, crds+", "+claims, 0, "no object of a kind alertmend checks: skipped 2 objects, the first at "+crds+
+		":1; not checked by alertmend: v1 PersistentVolumeClaim; unknown to Kubernetes (custom resources, or misspelt): example.com/v1 Widget")
+	if !errors.Is(err, ErrNothingToCheck) {
+		t.Errorf("err = %v, want ErrNothingToCheck", err)
 	}
 }
 
@@ -155,7 +277,17 @@ func TestLoadErrorsNameFileAndLine(t *testing.T) {
 		// Helm output: a comment after the separator must not shift the line.
 		{"helm.yaml", "---\n# Source: chart/templates/pod.yaml\napiVersion: v1\nkind: Pod\nmetadata:\n  name: a\n  labels: app: web\n", 7, "invalid YAML"},
 		{"no-name.yaml", "apiVersion: v1\nkind: Node\nmetadata: {labels: {a: b}}\n", 1, "Node has no metadata.name"},
-		{"twice.yaml", "apiVersion: v1\nkind: Node\nmetadata: {name: n1}\n---\napiVersion: v1\nkind: Node\nmetadata: {name: n1}\n", 5, "node/n1 is defined twice; first at"},
+		// Unrendered Helm templates, at their first action.
+		{"template.yaml", "# Source: chart/templates/cm.yaml\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n  labels:\n    {{- include \"x.labels\" . | nindent 4 }}\n", 7, "looks like an unrendered template; render it first (helm template ...)"},
+		{"template-value.yaml", "apiVersion: v1\nkind: Node\nmetadata: {name: a}\n---\napiVersion: apps/v1\nkind: Deployment\nspec:\n  replicas: {{ .Values.replicas }}\n", 8, "looks like an unrendered template"},
+		{"template-first.yaml", "\n{{- if .Values.enabled }}\napiVersion: v1\nkind: ConfigMap\n{{- end }}\n", 2, "looks like an unrendered template"},
+		// Read for its aliases first (& and *), the template fails in that parser.
+		{"template-aliases.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\ndata:\n  glob: \"*.conf & more\"\n  {{- toYaml .Values.extra | nindent 2 }}\n", 7, "looks like an unrendered template"},
+		{"template-first-document.yaml", "# comment\n{{- if .Values.enabled }}\n---\napiVersion: v1\nkind: Node\nmetadata: {name: a}\n", 2, "looks like an unrendered template"},
+		// A Go template in a string (an alert's summary) is data: the error is the document's own.
+		{"template-in-string.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: rules}\ndata:\n  alert: |\n    summary: {{ $labels.instance }}\n  other: x\n bad: y\n", 7, "invalid YAML"},
+		{"template-in-json-string.json", "{\"apiVersion\": \"v1\", \"kind\": \"ConfigMap\",\n \"data\": {\"a\": \"{{ .x }}\"},\n \"metadata\": {\"name\": \"a\",}\n}", 3, "invalid JSON"},
+		{"template.json", "{\"apiVersion\": \"v1\",\n \"kind\": \"Node\",\n \"metadata\": {{ toJson .Values.meta }}\n}", 3, "looks like an unrendered template"},
 		{"list-item.yaml", "apiVersion: v1\nkind: List\nitems:\n- {apiVersion: v1, kind: Node, metadata: {name: a}}\n- {apiVersion: v1, kind: Node}\n", 1, "items[1]: Node has no metadata.name"},
 	}
 	for _, tc := range cases {
@@ -252,6 +384,22 @@ metadata:
 spec: {containers: [{name: c, image: i}]}
 ---
 apiVersion: v1
+kind: ReplicationController
+metadata: {name: legacy, namespace: ns}
+spec:
+  selector: {app: legacy}
+  template: {metadata: {labels: {app: legacy}}, spec: {containers: [{name: c, image: i}]}}
+---
+apiVersion: v1
+kind: Pod
+metadata:
+  name: legacy-x7k2p
+  namespace: ns
+  labels: {app: legacy}
+  ownerReferences: [{apiVersion: v1, kind: ReplicationController, name: legacy, controller: true, uid: u5}]
+spec: {containers: [{name: c, image: i}]}
+---
+apiVersion: v1
 kind: Pod
 metadata:
   name: db-0
@@ -267,6 +415,7 @@ spec: {containers: [{name: c, image: i}]}
 		"web-abc-1":         "ns/deployment/web",
 		"standalone-rs-pod": "ns/replicaset/handmade",
 		"db-0":              "ns/statefulset/db",
+		"legacy-x7k2p":      "ns/replicationcontroller/legacy",
 	}
 	for i := range s.Pods {
 		if got := s.TopOwner(&s.Pods[i]).String(); got != want[s.Pods[i].Name] {
@@ -275,5 +424,20 @@ spec: {containers: [{name: c, image: i}]}
 	}
 	if n := s.PodCount(RefTo(KindDeployments, "ns", "web")); n != 1 {
 		t.Errorf("PodCount(web) = %d, want 1", n)
+	}
+	if n := s.PodCount(RefTo(KindReplicationControllers, "ns", "legacy")); n != 1 {
+		t.Errorf("PodCount(legacy) = %d, want 1", n)
+	}
+	// A ReplicationController is a workload of its own, judged on its template: its pod does
+	// not stand in for it a second time.
+	var legacy []Workload
+	for _, w := range s.Workloads() {
+		if w.Ref.Name == "legacy" {
+			legacy = append(legacy, w)
+		}
+	}
+	if len(legacy) != 1 || legacy[0].Ref != RefTo(KindReplicationControllers, "ns", "legacy") || legacy[0].Labels["app"] != "legacy" ||
+		legacy[0].Spec != &s.ReplicationControllers[0].Spec.Template.Spec {
+		t.Errorf("workloads named legacy: %+v, want the ReplicationController's template, once", legacy)
 	}
 }

@@ -8,7 +8,7 @@ import (
 )
 
 // TopOwner names the object a person manages for this pod: its Deployment, StatefulSet,
-// DaemonSet, CronJob or Job, or the pod itself when nothing controls it. When the intermediate
+// DaemonSet, ReplicationController, CronJob or Job, or the pod itself when nothing controls it. When the intermediate
 // ReplicaSet or Job could not be read, the Deployment is inferred from the pod-template-hash
 // naming convention, and otherwise the nearest owner is named.
 func (s *Snapshot) TopOwner(pod *corev1.Pod) Ref {

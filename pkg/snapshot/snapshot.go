@@ -33,7 +33,9 @@ type Snapshot struct {
 	Source  Source
 	Context string
 	Server  string
-	// Namespace limits namespaced kinds to one namespace; empty means the whole cluster.
+	// Namespace is the namespace of -n: on a cluster, namespaced kinds were read from it alone;
+	// in manifests, it is the namespace of every namespaced object (kubectl apply -n). Empty
+	// means the whole cluster, or manifests in any namespace.
 	Namespace string
 	// Complete says that manifests are everything that runs (diagnose --complete): checks that
 	// judge what is absent from the input (a policy that selects no pod) may then trust the
@@ -44,15 +46,17 @@ type Snapshot struct {
 	// that judge dates use it instead of the clock, so they stay pure.
 	CollectedAt time.Time
 
-	Namespaces   []corev1.Namespace
-	Nodes        []corev1.Node
-	Pods         []corev1.Pod
-	Deployments  []appsv1.Deployment
-	ReplicaSets  []appsv1.ReplicaSet
-	StatefulSets []appsv1.StatefulSet
-	DaemonSets   []appsv1.DaemonSet
-	Jobs         []batchv1.Job
-	CronJobs     []batchv1.CronJob
+	Namespaces  []corev1.Namespace
+	Nodes       []corev1.Node
+	Pods        []corev1.Pod
+	Deployments []appsv1.Deployment
+	ReplicaSets []appsv1.ReplicaSet
+	// ReplicationControllers are judged like any controller of pods.
+	ReplicationControllers []corev1.ReplicationController
+	StatefulSets           []appsv1.StatefulSet
+	DaemonSets             []appsv1.DaemonSet
+	Jobs                   []batchv1.Job
+	CronJobs               []batchv1.CronJob
 
 	LimitRanges    []corev1.LimitRange
 	ResourceQuotas []corev1.ResourceQuota
@@ -188,6 +192,13 @@ func (s *Snapshot) Finish() {
 			s.podsPerOwner[owner]++
 		}
 	}
+}
+
+// LimitedToNamespace tells whether the snapshot lacks objects beyond Namespace: a cluster read
+// with -n. Manifests loaded with -n hold all of the input; -n only gave the namespace of objects
+// that name none.
+func (s *Snapshot) LimitedToNamespace() bool {
+	return s.Namespace != "" && s.Source != SourceManifests
 }
 
 // RoleRules returns the rules a binding's roleRef grants, and whether the role is in the

@@ -10,45 +10,59 @@ import (
 // Checks of the pod spec report on workloads, so one finding covers all replicas and points at
 // the object to edit.
 type Workload struct {
-	Ref  Ref
-	Spec *corev1.PodSpec
+	Ref Ref
+	// Labels are the pod template's labels (a pod's own): what selectors match its pods by.
+	Labels map[string]string
+	Spec   *corev1.PodSpec
+}
+
+// WorkloadKinds are the kinds Workloads reads: checks that judge workloads require them.
+func WorkloadKinds() []Kind {
+	return []Kind{KindDeployments, KindStatefulSets, KindDaemonSets, KindReplicationControllers, KindCronJobs, KindJobs,
+		KindReplicaSets, KindPods}
 }
 
 // Workloads lists every workload in a stable order: controllers by kind, then one pod for each
 // owner whose template the snapshot lacks (bare and static pods, operators' pods).
 func (s *Snapshot) Workloads() []Workload {
 	var out []Workload
-	add := func(k Kind, namespace, name string, spec *corev1.PodSpec) {
-		out = append(out, Workload{Ref: RefTo(k, namespace, name), Spec: spec})
+	add := func(k Kind, meta *metav1.ObjectMeta, template *corev1.PodTemplateSpec) {
+		out = append(out, Workload{Ref: RefTo(k, meta.Namespace, meta.Name), Labels: template.Labels, Spec: &template.Spec})
 	}
 	for i := range s.Deployments {
 		d := &s.Deployments[i]
-		add(KindDeployments, d.Namespace, d.Name, &d.Spec.Template.Spec)
+		add(KindDeployments, &d.ObjectMeta, &d.Spec.Template)
 	}
 	for i := range s.StatefulSets {
 		st := &s.StatefulSets[i]
-		add(KindStatefulSets, st.Namespace, st.Name, &st.Spec.Template.Spec)
+		add(KindStatefulSets, &st.ObjectMeta, &st.Spec.Template)
 	}
 	for i := range s.DaemonSets {
 		ds := &s.DaemonSets[i]
-		add(KindDaemonSets, ds.Namespace, ds.Name, &ds.Spec.Template.Spec)
+		add(KindDaemonSets, &ds.ObjectMeta, &ds.Spec.Template)
+	}
+	// A ReplicationController without a template (the API server refuses one) runs nothing.
+	for i := range s.ReplicationControllers {
+		if rc := &s.ReplicationControllers[i]; rc.Spec.Template != nil {
+			add(KindReplicationControllers, &rc.ObjectMeta, rc.Spec.Template)
+		}
 	}
 	for i := range s.CronJobs {
 		cj := &s.CronJobs[i]
-		add(KindCronJobs, cj.Namespace, cj.Name, &cj.Spec.JobTemplate.Spec.Template.Spec)
+		add(KindCronJobs, &cj.ObjectMeta, &cj.Spec.JobTemplate.Spec.Template)
 	}
 	// Jobs and ReplicaSets that a controller owns (a CronJob, a Deployment, or an operator's
 	// kind such as a Rollout) are reported on that controller, through their pods if its
 	// template is not in the snapshot; a bare ReplicaSet scaled to zero runs nothing.
 	for i := range s.Jobs {
 		if job := &s.Jobs[i]; metav1.GetControllerOf(job) == nil {
-			add(KindJobs, job.Namespace, job.Name, &job.Spec.Template.Spec)
+			add(KindJobs, &job.ObjectMeta, &job.Spec.Template)
 		}
 	}
 	for i := range s.ReplicaSets {
 		rs := &s.ReplicaSets[i]
 		if metav1.GetControllerOf(rs) == nil && (rs.Spec.Replicas == nil || *rs.Spec.Replicas > 0) {
-			add(KindReplicaSets, rs.Namespace, rs.Name, &rs.Spec.Template.Spec)
+			add(KindReplicaSets, &rs.ObjectMeta, &rs.Spec.Template)
 		}
 	}
 	seen := map[Ref]bool{}
@@ -67,7 +81,7 @@ func (s *Snapshot) Workloads() []Workload {
 			continue
 		}
 		seen[owner] = true
-		out = append(out, Workload{Ref: owner, Spec: &pod.Spec})
+		out = append(out, Workload{Ref: owner, Labels: pod.Labels, Spec: &pod.Spec})
 	}
 	return out
 }

@@ -8,8 +8,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"sort"
-	"strings"
 	"time"
 
 	"github.com/alertmend/kubectl-alertmend/pkg/collect"
@@ -27,7 +25,8 @@ type Config struct {
 	Complete bool
 	// SnapshotFile is a recorded snapshot to replay instead of a cluster.
 	SnapshotFile string
-	// Namespace limits namespaced kinds to one namespace; empty reads them all.
+	// Namespace is -n. On a cluster it limits namespaced kinds to one namespace, and empty reads
+	// them all; for manifests it means what it means to kubectl apply -f (see snapshot.Loader).
 	Namespace string
 
 	// Cluster is where a live cluster is reached.
@@ -39,8 +38,8 @@ type Config struct {
 	// PrometheusURL is where node_exporter's conntrack series are queried first.
 	PrometheusURL string
 
-	// Notes receives what people should know about the input (kinds skipped) and, on a
-	// terminal, the progress line.
+	// Notes receives what people should know about the input (objects defined twice, kinds
+	// skipped) and, on a terminal, the progress line.
 	Notes io.Writer
 	// NotesTerminal tells whether Notes is a terminal, where progress is drawn.
 	NotesTerminal bool
@@ -102,19 +101,11 @@ func (c Config) loadManifests() (*snapshot.Snapshot, error) {
 	if err != nil {
 		return nil, err
 	}
-	if len(loader.Skipped) > 0 {
-		kinds := map[string]bool{}
-		for _, s := range loader.Skipped {
-			kinds[s.APIVersion+" "+s.Kind] = true
-		}
-		names := make([]string, 0, len(kinds))
-		for k := range kinds {
-			names = append(names, k)
-		}
-		sort.Strings(names)
-		first := loader.Skipped[0].Origin
-		fmt.Fprintf(c.Notes, "note: skipped %d objects of kinds alertmend does not check (%s), the first at %s\n",
-			len(loader.Skipped), strings.Join(names, ", "), first)
+	for _, w := range loader.Warnings {
+		fmt.Fprintf(c.Notes, "warning: %s\n", w.Message)
+	}
+	if summary := loader.SkippedSummary(); summary != "" {
+		fmt.Fprintf(c.Notes, "note: %s\n", summary)
 	}
 	return snap, nil
 }

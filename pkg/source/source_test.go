@@ -63,7 +63,7 @@ func TestReadManifestsAndReplay(t *testing.T) {
 	if snap.Source != snapshot.SourceManifests || !snap.CollectedAt.Equal(loaded) || len(snap.Namespaces) != 1 {
 		t.Errorf("source %s, collected %s, %d namespaces", snap.Source, snap.CollectedAt, len(snap.Namespaces))
 	}
-	if want := "note: skipped 1 objects of kinds alertmend does not check (example.com/v1 Widget), the first at <stdin>:5\n"; notes.String() != want {
+	if want := "note: skipped 1 object, the first at <stdin>:5; unknown to Kubernetes (custom resources, or misspelt): example.com/v1 Widget\n"; notes.String() != want {
 		t.Errorf("notes %q, want %q", notes.String(), want)
 	}
 
@@ -90,5 +90,43 @@ func TestReadManifestsAndReplay(t *testing.T) {
 	if _, err := Read(context.Background(), Config{SnapshotFile: filepath.Join(t.TempDir(), "absent.gz"), Now: later}, nil); err == nil ||
 		!strings.Contains(err.Error(), "cannot read the snapshot") {
 		t.Errorf("a missing snapshot file: %v", err)
+	}
+}
+
+// What the loader warns of and what it skipped reach the notes, warnings first; the object
+// defined twice is judged as defined last, in -n's namespace.
+func TestManifestNotes(t *testing.T) {
+	input := `apiVersion: v1
+kind: Service
+metadata: {name: cart}
+spec: {ports: [{port: 80}]}
+---
+apiVersion: v1
+kind: PersistentVolumeClaim
+metadata: {name: data}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: cart, namespace: shop}
+spec: {ports: [{port: 8080}]}
+---
+apiVersion: example.com/v1
+kind: Widget
+metadata: {name: w}
+`
+	var notes bytes.Buffer
+	c := Config{Filenames: []string{"-"}, Stdin: strings.NewReader(input), Namespace: "shop", Notes: &notes, Now: time.Now}
+	snap, err := Read(context.Background(), c, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(snap.Services) != 1 || snap.Services[0].Spec.Ports[0].Port != 8080 {
+		t.Errorf("services %v, want cart once, with port 8080", snap.Services)
+	}
+	want := "warning: shop/service/cart is defined twice, at <stdin>:1 and <stdin>:10; the last one is judged\n" +
+		"note: skipped 2 objects, the first at <stdin>:6; not checked by alertmend: v1 PersistentVolumeClaim; " +
+		"unknown to Kubernetes (custom resources, or misspelt): example.com/v1 Widget\n"
+	if notes.String() != want {
+		t.Errorf("notes\n%s\nwant\n%s", notes.String(), want)
 	}
 }
