@@ -76,6 +76,18 @@ func TestAnswersWriteTheirFormats(t *testing.T) {
 	if answer.Kind != report.KindWhoCan || len(answer.Grants) != 1 || answer.Grants[0].Subject.Name != "jane" {
 		t.Errorf("answer %+v", answer)
 	}
+	// -n names the question's namespace, not where the manifests go: objects of other
+	// namespaces are read, not refused as kubectl apply -n would.
+	other := filepath.Join(t.TempDir(), "other.yaml")
+	if err := os.WriteFile(other, []byte(strings.ReplaceAll(rbacManifests, "namespace: shop", "namespace: billing")), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r = run(t, testEnv{}, "rbac-audit", "-f", manifests, "-f", other, "--who-can", "list", "pods", "-n", "billing", "-o", "json")
+	answer = report.WhoCan{}
+	if err := json.Unmarshal([]byte(r.stdout), &answer); r.code != 0 || err != nil || len(answer.Grants) != 1 ||
+		answer.Grants[0].Namespace != "billing" {
+		t.Errorf("who can list pods in billing, from manifests of two namespaces: exit %d, %v, %+v\n%s", r.code, err, answer.Grants, r.stderr)
+	}
 	r = run(t, testEnv{terminal: true}, "rbac-audit", "-f", manifests, "--subject", "user:jane")
 	if r.code != 0 || !strings.Contains(r.stdout, "VERBS") || !strings.Contains(r.stdout, "jane-reads-pods") {
 		t.Errorf("on a terminal, the subject's table: exit %d\n%s%s", r.code, r.stdout, r.stderr)

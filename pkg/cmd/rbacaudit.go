@@ -115,7 +115,13 @@ func (o *RBACAuditOptions) validateMode(cmd *cobra.Command) error {
 // rbacSnapshot reads the RBAC objects, from the cluster or from -f.
 func (o *RBACAuditOptions) rbacSnapshot(ctx context.Context) (*snapshot.Snapshot, error) {
 	kinds := []snapshot.Kind{snapshot.KindClusterRoleBindings, snapshot.KindRoleBindings, snapshot.KindClusterRoles, snapshot.KindRoles}
-	snap, err := source.Read(ctx, o.run.source, kinds)
+	src := o.run.source
+	if len(src.Filenames) > 0 {
+		// Here -n is where the question is asked, not where the manifests would be applied: they
+		// are read as they are, whatever namespaces they name.
+		src.Namespace = ""
+	}
+	snap, err := source.Read(ctx, src, kinds)
 	if err != nil {
 		return nil, failed("%v", err)
 	}
