@@ -431,3 +431,36 @@ func TestDropsBlindWhenRatesFailed(t *testing.T) {
 		t.Errorf("reason %q", reason)
 	}
 }
+
+// Limited to another namespace, kube-proxy's settings are out of the run's scope, said as such:
+// not "the cluster runs without kube-proxy".
+func TestTableSmallBeyondTheNamespace(t *testing.T) {
+	s := fixture.Load(t, healthy)
+	s.Namespace = "shop"
+	s.DaemonSets = nil // a namespace run lists only shop's
+	reason, notApplicable := check.WhyNot(TableSmall{}, s)
+	if !notApplicable || !strings.Contains(reason, "beyond namespace shop") || strings.Contains(reason, "without kube-proxy") {
+		t.Errorf("reason %q, not applicable %v", reason, notApplicable)
+	}
+}
+
+// Events or pods that could not be read may hide the reporter: the check could not see, it is
+// not a cluster without one.
+func TestTableFullReportedWithUnreadableEvents(t *testing.T) {
+	s := fixture.Load(t, healthy)
+	s.Pods = slices.DeleteFunc(s.Pods, func(p corev1.Pod) bool { return strings.Contains(p.Name, "node-problem-detector") })
+	for i := range s.Nodes {
+		s.Nodes[i].Status.Conditions = s.Nodes[i].Status.Conditions[:1]
+	}
+	s.Events = nil
+	s.MarkUnavailable(snapshot.KindEvents, "forbidden")
+	reason, notApplicable := check.WhyNot(TableFullReported{}, s)
+	if notApplicable || !strings.Contains(reason, "cannot read events: forbidden") {
+		t.Errorf("reason %q, not applicable %v", reason, notApplicable)
+	}
+	s.Unavailable, s.Absent = map[snapshot.Kind]string{}, nil
+	s.MarkAbsent(snapshot.KindEvents, "not served")
+	if _, notApplicable := check.WhyNot(TableFullReported{}, s); !notApplicable {
+		t.Error("with events absent, not unread, nothing reports: not applicable")
+	}
+}

@@ -268,6 +268,9 @@ func (TableSmall) Meta() check.Meta {
 // NotApplicable: without kube-proxy, or with one that leaves the table to the kernel, there is
 // no kube-proxy setting to judge; only a measurement (conntrack-table-usage) can.
 func (TableSmall) NotApplicable(s *snapshot.Snapshot) string {
+	if s.LimitedToNamespace() && s.Namespace != "kube-system" {
+		return "kube-proxy runs in kube-system, beyond namespace " + s.Namespace + ", to which the run was limited (-n)"
+	}
 	if kubeProxyDaemonSet(s) == nil {
 		return noKubeProxy
 	}

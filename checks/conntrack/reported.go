@@ -80,7 +80,34 @@ func (TableFullReported) Meta() check.Meta {
 
 // NotApplicable: without node-problem-detector or a similar agent, no node would say so even
 // with a full table, and silence proves nothing; the agent is absent, so the check does not apply.
-func (TableFullReported) NotApplicable(s *snapshot.Snapshot) string {
+func (c TableFullReported) NotApplicable(s *snapshot.Snapshot) string {
+	if c.reporterUnseen(s) != "" {
+		return "" // it may be there: NotEvaluable says why it cannot be told
+	}
+	return c.noReporter(s)
+}
+
+// NotEvaluable: events or pods that could not be read may hide the reporter, and its reports.
+func (c TableFullReported) NotEvaluable(s *snapshot.Snapshot) string {
+	if c.noReporter(s) == "" {
+		return ""
+	}
+	return c.reporterUnseen(s)
+}
+
+// reporterUnseen says why a node problem reporter could be there unseen: its pods or its
+// events could not be read (absent is not unseen).
+func (TableFullReported) reporterUnseen(s *snapshot.Snapshot) string {
+	for _, k := range []snapshot.Kind{snapshot.KindEvents, snapshot.KindPods} {
+		if why, unread := s.Unavailable[k]; unread && !s.Absent[k] {
+			return "whether anything reports node problems cannot be told: cannot read " + string(k) + ": " + why
+		}
+	}
+	return ""
+}
+
+// noReporter says nothing reports node problems beyond the kubelet, in what was read.
+func (TableFullReported) noReporter(s *snapshot.Snapshot) string {
 	for i := range s.Nodes {
 		for j := range s.Nodes[i].Status.Conditions {
 			if !slices.Contains(kubeletConditions(), s.Nodes[i].Status.Conditions[j].Type) {

@@ -34,6 +34,7 @@ func (c Unisolated) Meta() check.Meta {
 			Category: check.CategoryNetpol,
 			Severity: check.Info,
 			Requires: withWorkloads(),
+			Optional: snapshot.LegacyWorkloadKinds(),
 			Description: "Lists the workloads, outside the system namespaces, whose pods no NetworkPolicy selects with " +
 				"Egress in its policyTypes (given, or implied by egress rules), grouped by namespace, with the " +
 				"policies that do select them. Host-network pods are left out: policies do not apply to them.",
@@ -50,6 +51,7 @@ func (c Unisolated) Meta() check.Meta {
 		Category: check.CategoryNetpol,
 		Severity: check.Low,
 		Requires: withWorkloads(),
+		Optional: snapshot.LegacyWorkloadKinds(),
 		Description: "Lists the workloads, outside the system namespaces, whose pods no NetworkPolicy selects with " +
 			"Ingress in its policyTypes (every policy isolates ingress unless its policyTypes say otherwise), " +
 			"grouped by namespace, with the policies that do select them. Host-network pods are left out: " +
@@ -129,6 +131,7 @@ func (c NoDefaultDeny) Meta() check.Meta {
 		Category: check.CategoryNetpol,
 		Severity: check.Medium,
 		Requires: withWorkloads(),
+		Optional: snapshot.LegacyWorkloadKinds(),
 		Description: fmt.Sprintf("Lists the namespaces, other than the system namespaces (%s; see "+
 			"--netpol-system-namespaces), that run workloads but have no NetworkPolicy selecting every pod "+
 			"(podSelector {}) for ingress. Such a policy is the default deny: every pod is isolated, and only "+

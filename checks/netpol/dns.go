@@ -25,7 +25,7 @@ func (EgressBlocksDNS) Meta() check.Meta {
 		Category: check.CategoryNetpol,
 		Severity: check.High,
 		Requires: withWorkloads(),
-		Optional: []snapshot.Kind{snapshot.KindNamespaces, snapshot.KindServices},
+		Optional: append([]snapshot.Kind{snapshot.KindNamespaces, snapshot.KindServices}, snapshot.LegacyWorkloadKinds()...),
 		Description: "For every pod isolated for egress that resolves through the cluster DNS (dnsPolicy " +
 			"ClusterFirst or ClusterFirstWithHostNet, or None naming the DNS Service), looks for an egress rule, in " +
 			"the policies that select it, admitting the DNS pods' port (53, or what their dns ports say, e.g. 5353 " +

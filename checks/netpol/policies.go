@@ -24,6 +24,7 @@ func (Dangling) Meta() check.Meta {
 		Category: check.CategoryNetpol,
 		Severity: check.Low,
 		Requires: withWorkloads(),
+		Optional: snapshot.LegacyWorkloadKinds(),
 		Description: "Reports policies whose podSelector matches no pod and no workload's pod template in their " +
 			"namespace. An empty podSelector ({}) is never reported: it is a namespace-wide rule waiting for pods. " +
 			"Manifests are judged only when diagnose --complete says they are everything that runs: otherwise the " +
@@ -72,6 +73,7 @@ func (PeerMatchesNothing) Meta() check.Meta {
 		Category: check.CategoryNetpol,
 		Severity: check.Low,
 		Requires: withWorkloads(snapshot.KindNamespaces),
+		Optional: snapshot.LegacyWorkloadKinds(),
 		LiveOnly: true, WholeCluster: true,
 		Description: "Reports from/to peers whose namespaceSelector matches no namespace, or whose podSelector " +
 			"matches no pod or pod template in the namespaces the peer covers (the policy's own, or those its " +
@@ -166,7 +168,7 @@ func (IngressFromAnywhere) Meta() check.Meta {
 		Severity: check.Medium,
 		Requires: withWorkloads(snapshot.KindServices, snapshot.KindIngresses),
 		// Where these cannot be read the check still runs, and says the exemption is unknown.
-		Optional: apiServerClientKinds(),
+		Optional: append(apiServerClientKinds(), snapshot.LegacyWorkloadKinds()...),
 		Description: "Reports ingress rules that admit every source (a rule without from, a namespaceSelector {} " +
 			"without a narrowing podSelector, or an ipBlock of 0.0.0.0/0 or ::/0) on policies selecting pods " +
 			"that nothing exposes: no LoadBalancer or NodePort Service, no Service with externalIPs or behind an " +

@@ -125,7 +125,7 @@ func (MemoryLimitMissing) Meta() check.Meta {
 		Category: check.CategoryResources,
 		Severity: check.Medium,
 		Requires: templateKinds(),
-		Optional: []snapshot.Kind{snapshot.KindPodMetrics, snapshot.KindReplicaSets},
+		Optional: append([]snapshot.Kind{snapshot.KindPodMetrics, snapshot.KindReplicaSets}, snapshot.LegacyWorkloadKinds()...),
 		Description: "Looks at every workload's pod template (and at bare pods) for running containers and sidecars " +
 			"without a memory limit, after the defaults the namespace's LimitRanges fill in, unless the pod sets one " +
 			"for all its containers. Ordinary init containers and ephemeral containers are not judged. One finding " +
@@ -156,7 +156,7 @@ func (MemoryRequestMissing) Meta() check.Meta {
 		Category: check.CategoryResources,
 		Severity: check.Medium,
 		Requires: templateKinds(),
-		Optional: []snapshot.Kind{snapshot.KindPodMetrics, snapshot.KindReplicaSets},
+		Optional: append([]snapshot.Kind{snapshot.KindPodMetrics, snapshot.KindReplicaSets}, snapshot.LegacyWorkloadKinds()...),
 		Description: "Looks for running containers and sidecars with neither a memory request nor a limit, after " +
 			"LimitRange defaults. One finding per workload. A container with a limit but no request is not reported, " +
 			"unlike in some other tools: the API server copies the limit into the missing request.",
@@ -182,7 +182,7 @@ func (CPURequestMissing) Meta() check.Meta {
 		Category: check.CategoryResources,
 		Severity: check.Low,
 		Requires: templateKinds(),
-		Optional: []snapshot.Kind{snapshot.KindPodMetrics, snapshot.KindReplicaSets},
+		Optional: append([]snapshot.Kind{snapshot.KindPodMetrics, snapshot.KindReplicaSets}, snapshot.LegacyWorkloadKinds()...),
 		Description: "Looks for running containers and sidecars with neither a CPU request nor a CPU limit, after " +
 			"LimitRange defaults (a limit alone is copied into the request by the API server, so it is not reported). " +
 			"A missing CPU limit is deliberately not reported: CPU limits throttle a container " +

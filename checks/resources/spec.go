@@ -20,6 +20,7 @@ func (BestEffort) Meta() check.Meta {
 		Category: check.CategoryResources,
 		Severity: check.Low,
 		Requires: templateKinds(),
+		Optional: snapshot.LegacyWorkloadKinds(),
 		Description: "Looks for workloads whose pods would get the BestEffort QoS class (no CPU or memory request or " +
 			"limit on any container, after LimitRange defaults) in namespaces where other workloads are Burstable or " +
 			"Guaranteed. A namespace where every workload is BestEffort is a deliberate choice and is not reported.",
@@ -82,6 +83,7 @@ func (c MemoryOvercommit) Meta() check.Meta {
 		Category: check.CategoryResources,
 		Severity: check.Low,
 		Requires: templateKinds(),
+		Optional: snapshot.LegacyWorkloadKinds(),
 		Description: fmt.Sprintf("Looks for running containers whose memory limit is more than %g times their memory "+
 			"request (--memory-overcommit-ratio), after LimitRange defaults.", c.ratio()),
 		Why: "The scheduler packs nodes by requests, but the containers may grow to their limits. When several do at " +

@@ -147,6 +147,7 @@ func TestFleet(t *testing.T) {
 			want.Low += s.Low
 			want.Info += s.Info
 			want.NotEvaluated += s.NotEvaluated
+			want.NotApplicable += s.NotApplicable
 			want.Suppressed += s.Suppressed
 		}
 		if got.Summary != want {
@@ -170,7 +171,7 @@ func TestFleet(t *testing.T) {
 		rows := summaryRows(t, r.stdout)
 		for _, name := range []string{"alpha", "beta"} {
 			s := alone[name].report(t).Summary
-			want := []string{name, fmt.Sprint(s.Critical), fmt.Sprint(s.High), fmt.Sprint(s.Medium), fmt.Sprint(s.Low), fmt.Sprint(s.Info), fmt.Sprint(s.NotEvaluated)}
+			want := []string{name, fmt.Sprint(s.Critical), fmt.Sprint(s.High), fmt.Sprint(s.Medium), fmt.Sprint(s.Low), fmt.Sprint(s.Info), fmt.Sprint(s.NotEvaluated - s.NotApplicable)}
 			if !slices.Equal(rows[name], want) {
 				t.Errorf("summary row %q, want %q", rows[name], want)
 			}

@@ -236,9 +236,12 @@ func unavailableReason(ctx context.Context, kind snapshot.Kind, err error) (reas
 		return unanswered.Error(), false, true
 	case errors.As(err, &blind):
 		return blind.reason, blind.absent, true
-	case kind == snapshot.KindPodMetrics && (apierrors.IsNotFound(err) || apierrors.IsServiceUnavailable(err)):
-		// 503 is how the aggregator answers for an APIService with no backend.
-		return "the metrics API (metrics.k8s.io) is not available: install metrics-server, or check that it is running", true, true
+	case kind == snapshot.KindPodMetrics && apierrors.IsNotFound(err):
+		return "the metrics API (metrics.k8s.io) is not served: install metrics-server", true, true
+	case kind == snapshot.KindPodMetrics && apierrors.IsServiceUnavailable(err):
+		// The aggregator's answer for a registered APIService whose backend is down: the metrics
+		// API is there, and could not be read.
+		return "the metrics API (metrics.k8s.io) is registered but not answering: check that metrics-server is running", false, true
 	case apierrors.IsForbidden(err):
 		return "forbidden: " + statusMessage(err), false, true
 	case apierrors.IsUnauthorized(err):

@@ -3,6 +3,7 @@ package collect
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	stdlog "log"
 	"net/http"
@@ -17,7 +18,9 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
@@ -415,5 +418,25 @@ func TestProbeEachIsBounded(t *testing.T) {
 	}
 	if most.Load() > maxProbesInFlight || most.Load() < 2 {
 		t.Errorf("%d probes at once, want between 2 and %d", most.Load(), maxProbesInFlight)
+	}
+}
+
+// The metrics API not served is absent (nothing to install-check); served but not answering is
+// a blind spot, since metrics-server is installed and down.
+func TestMetricsAPIAbsentOrDown(t *testing.T) {
+	metrics := schema.GroupResource{Group: "metrics.k8s.io", Resource: "pods"}
+	for _, tc := range []struct {
+		err        error
+		wantAbsent bool
+		want       string
+	}{
+		{apierrors.NewNotFound(metrics, ""), true, "not served: install metrics-server"},
+		{apierrors.NewServiceUnavailable("no endpoints"), false, "registered but not answering"},
+		{apierrors.NewForbidden(metrics, "", errors.New("no")), false, "forbidden"},
+	} {
+		reason, absent, ok := unavailableReason(context.Background(), snapshot.KindPodMetrics, tc.err)
+		if !ok || absent != tc.wantAbsent || !strings.Contains(reason, tc.want) {
+			t.Errorf("%v: reason %q absent %v, want %q absent %v", tc.err, reason, absent, tc.want, tc.wantAbsent)
+		}
 	}
 }

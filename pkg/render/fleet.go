@@ -100,15 +100,18 @@ func fleetRow(run report.ClusterRun) []string {
 	}
 	s := run.Report.Summary
 	return []string{run.Context, strconv.Itoa(s.Critical), strconv.Itoa(s.High), strconv.Itoa(s.Medium),
-		strconv.Itoa(s.Low), strconv.Itoa(s.Info), strconv.Itoa(s.NotEvaluated), ""}
+		strconv.Itoa(s.Low), strconv.Itoa(s.Info), strconv.Itoa(s.NotEvaluated - s.NotApplicable), ""}
 }
 
 // FleetSummaryLine is the fleet's one-line result.
 func FleetSummaryLine(f *report.FleetReport) string {
 	s := f.Summary
 	line := fmt.Sprintf("%d clusters: %s", s.Clusters, severityCounts(s.Critical, s.High, s.Medium, s.Low, s.Info))
-	if s.NotEvaluated > 0 {
-		line += fmt.Sprintf("; %d not evaluated", s.NotEvaluated)
+	if unseen := s.NotEvaluated - s.NotApplicable; unseen > 0 {
+		line += fmt.Sprintf("; %d not evaluated", unseen)
+	}
+	if s.NotApplicable > 0 {
+		line += fmt.Sprintf("; %d not applicable", s.NotApplicable)
 	}
 	if s.Suppressed > 0 {
 		line += fmt.Sprintf("; %d suppressed", s.Suppressed)

@@ -50,6 +50,8 @@ type FleetSummary struct {
 	Info         int `json:"info"`
 	NotEvaluated int `json:"notEvaluated"`
 	Suppressed   int `json:"suppressed"`
+	// NotApplicable counts the checks among NotEvaluated that do not apply to their cluster.
+	NotApplicable int `json:"notApplicable"`
 }
 
 // NewFleetReport builds the fleet's report and its summary from the clusters' runs.
@@ -70,6 +72,7 @@ func NewFleetReport(generatedAt time.Time, namespace string, runs []ClusterRun) 
 		s.Low += rs.Low
 		s.Info += rs.Info
 		s.NotEvaluated += rs.NotEvaluated
+		s.NotApplicable += rs.NotApplicable
 		s.Suppressed += rs.Suppressed
 	}
 	return f

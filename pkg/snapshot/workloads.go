@@ -18,8 +18,14 @@ type Workload struct {
 
 // WorkloadKinds are the kinds Workloads reads: checks that judge workloads require them.
 func WorkloadKinds() []Kind {
-	return []Kind{KindDeployments, KindStatefulSets, KindDaemonSets, KindReplicationControllers, KindCronJobs, KindJobs,
-		KindReplicaSets, KindPods}
+	return []Kind{KindDeployments, KindStatefulSets, KindDaemonSets, KindCronJobs, KindJobs, KindReplicaSets, KindPods}
+}
+
+// LegacyWorkloadKinds are workload kinds read when they can be, but whose absence blinds no
+// check: ReplicationControllers are rare, an older deploy/rbac.yaml does not grant them, and a
+// snapshot recorded before they were read has none. Checks list them as Optional.
+func LegacyWorkloadKinds() []Kind {
+	return []Kind{KindReplicationControllers}
 }
 
 // Workloads lists every workload in a stable order: controllers by kind, then one pod for each
