@@ -2,8 +2,6 @@ package cmd
 
 import (
 	"encoding/json"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -30,10 +28,7 @@ subjects:
 // its flags choose, and refuses the rest with exit 2, naming what it can write; before this,
 // rbac-audit's answers printed a table for -o sarif and exited 0.
 func TestEveryDocumentRefusesFormatsItCannotWrite(t *testing.T) {
-	manifests := filepath.Join(t.TempDir(), "rbac.yaml")
-	if err := os.WriteFile(manifests, []byte(rbacManifests), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	manifests := writeManifest(t, "rbac.yaml", rbacManifests)
 	for _, tc := range []struct {
 		args []string
 		want string
@@ -64,10 +59,7 @@ func TestEveryDocumentRefusesFormatsItCannotWrite(t *testing.T) {
 
 // What the document does support is written.
 func TestAnswersWriteTheirFormats(t *testing.T) {
-	manifests := filepath.Join(t.TempDir(), "rbac.yaml")
-	if err := os.WriteFile(manifests, []byte(rbacManifests), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	manifests := writeManifest(t, "rbac.yaml", rbacManifests)
 	r := run(t, testEnv{}, "rbac-audit", "-f", manifests, "--who-can", "list", "pods", "-n", "shop", "-o", "json")
 	var answer report.WhoCan
 	if err := json.Unmarshal([]byte(r.stdout), &answer); r.code != 0 || err != nil {
@@ -78,10 +70,7 @@ func TestAnswersWriteTheirFormats(t *testing.T) {
 	}
 	// -n names the question's namespace, not where the manifests go: objects of other
 	// namespaces are read, not refused as kubectl apply -n would.
-	other := filepath.Join(t.TempDir(), "other.yaml")
-	if err := os.WriteFile(other, []byte(strings.ReplaceAll(rbacManifests, "namespace: shop", "namespace: billing")), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	other := writeManifest(t, "other.yaml", strings.ReplaceAll(rbacManifests, "namespace: shop", "namespace: billing"))
 	r = run(t, testEnv{}, "rbac-audit", "-f", manifests, "-f", other, "--who-can", "list", "pods", "-n", "billing", "-o", "json")
 	answer = report.WhoCan{}
 	if err := json.Unmarshal([]byte(r.stdout), &answer); r.code != 0 || err != nil || len(answer.Grants) != 1 ||

@@ -211,7 +211,7 @@ func (o *reportFlags) completeReport(cmd *cobra.Command, configFlags *genericcli
 	if o.SnapshotFile != "" && (len(o.Filenames) > 0 || r.source.Namespace != "") {
 		return nil, failed("--snapshot replays what was recorded; it does not combine with -f or -n")
 	}
-	r.policy = engine.Policy{Config: cfg, ShowSuppressed: o.ShowSuppressed, RecordBaseline: o.WriteBaseline != "", Now: env.Now()}
+	r.policy = engine.Policy{Config: cfg, ShowSuppressed: o.ShowSuppressed, RecordBaseline: o.WriteBaseline != ""}
 	if o.Object != "" {
 		namespace := r.source.Namespace
 		if namespace == "" && len(o.Filenames) > 0 {

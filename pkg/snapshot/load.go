@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -703,19 +704,10 @@ func (l *Loader) SkippedSummary() string {
 	}
 	var lists []string
 	if len(unchecked) > 0 {
-		lists = append(lists, "not checked by alertmend: "+strings.Join(sortedKeys(unchecked), ", "))
+		lists = append(lists, "not checked by alertmend: "+strings.Join(slices.Sorted(maps.Keys(unchecked)), ", "))
 	}
 	if len(unknown) > 0 {
-		lists = append(lists, "unknown to Kubernetes (custom resources, or misspelt): "+strings.Join(sortedKeys(unknown), ", "))
+		lists = append(lists, "unknown to Kubernetes (custom resources, or misspelt): "+strings.Join(slices.Sorted(maps.Keys(unknown)), ", "))
 	}
 	return fmt.Sprintf("skipped %d %s, the first at %s; %s", len(l.Skipped), objects, l.Skipped[0].Origin, strings.Join(lists, "; "))
-}
-
-func sortedKeys(set map[string]bool) []string {
-	out := make([]string, 0, len(set))
-	for k := range set {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }
