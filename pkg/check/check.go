@@ -3,6 +3,7 @@
 package check
 
 import (
+	"time"
 	"fmt"
 	"regexp"
 
@@ -129,6 +130,10 @@ type Finding struct {
 	// Incident is true when something is broken now, false for a latent risk.
 	Incident bool  `json:"incident"`
 	Scope    Scope `json:"scope"`
+	// Since is when the problem began as far as the cluster records it (a condition's last
+	// transition, a container's first failure, an event's first timestamp); nil when unknown or
+	// for latent risks. Renderers show it as an age relative to the snapshot's collection time.
+	Since *time.Time `json:"since,omitempty"`
 	// Locations says where the objects are defined when they came from manifests: one entry per
 	// object whose file is known, in the order of Objects.
 	Locations []snapshot.Origin `json:"locations,omitempty"`
