@@ -3,9 +3,9 @@
 package check
 
 import (
-	"time"
 	"fmt"
 	"regexp"
+	"time"
 
 	"github.com/alertmend/kubectl-alertmend/pkg/snapshot"
 )
