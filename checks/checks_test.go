@@ -44,21 +44,33 @@ func TestCatalogMetadata(t *testing.T) {
 	}
 }
 
-// Supersedes names checks of the catalog, and never one that folds others itself: folding is
-// one level deep, so what a finding stands for is never lost along a chain.
-func TestSupersedesNamesCatalogChecks(t *testing.T) {
+// Supersedes and Absorbs name checks of the catalog other than the check itself, and never
+// form a cycle: folding follows chains to their top, and a cycle has none.
+func TestFoldingNamesCatalogChecksWithoutCycles(t *testing.T) {
 	byID := map[string]check.Meta{}
 	for _, c := range All(DefaultOptions()) {
 		byID[c.Meta().ID] = c.Meta()
 	}
+	folds := func(m check.Meta) []string { return slices.Concat(m.Supersedes, m.Absorbs) }
 	for id, m := range byID {
-		for _, other := range m.Supersedes {
-			target, ok := byID[other]
-			switch {
-			case !ok:
-				t.Errorf("%s supersedes %q, which is no check", id, other)
-			case other == id || len(target.Supersedes) > 0:
-				t.Errorf("%s supersedes %s, which folds findings itself", id, other)
+		for _, other := range folds(m) {
+			if _, ok := byID[other]; !ok || other == id {
+				t.Errorf("%s folds %q, which is no other check", id, other)
+			}
+		}
+		// Walk every chain from id: reaching id again is a cycle.
+		seen := map[string]bool{}
+		next := folds(m)
+		for len(next) > 0 {
+			other := next[0]
+			next = next[1:]
+			if other == id {
+				t.Errorf("%s folds findings of checks that fold its own", id)
+				break
+			}
+			if !seen[other] {
+				seen[other] = true
+				next = append(next, folds(byID[other])...)
 			}
 		}
 	}

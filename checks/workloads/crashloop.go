@@ -32,6 +32,9 @@ func (CrashLoop) Meta() check.Meta {
 			"https://kubernetes.io/docs/concepts/workloads/pods/pod-lifecycle/#container-restarts",
 			"https://kubernetes.io/docs/tasks/debug/debug-application/debug-running-pod/",
 		},
+		// An OOMKilled container is how a crash loop often begins: its finding (with the limit to
+		// raise) belongs under the loop's.
+		Absorbs: []string{"container-oomkilled"},
 	}
 }
 

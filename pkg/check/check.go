@@ -69,6 +69,11 @@ type Meta struct {
 	// finding of one of them about objects this check also reports on is folded into this one,
 	// so one outage is not reported three times. Only checks that both run are folded.
 	Supersedes []string
+	// Absorbs names checks whose findings about the same objects are parts of this check's
+	// finding (a Deployment is unavailable because its pods crash loop because their container
+	// is OOMKilled): they are folded in with their messages as evidence and their fixes after
+	// this one's, so the outage reads as one finding that still says what to do about each part.
+	Absorbs []string
 	// Description says what the check looks at; Why says what goes wrong when it fires.
 	Description string
 	Why         string

@@ -183,79 +183,114 @@ func blindingReason(s *snapshot.Snapshot, m check.Meta) (reason, code string) {
 	return strings.Join(reasons, "; "), code
 }
 
-// fold drops each finding that a finding of a superseding check covers (same objects or a
-// subset), and notes on the superseding finding what it stands for.
+// fold merges the findings one outage produced in several checks. A finding of a check that
+// another check's finding covers (same objects, or a subset) is folded into it: dropped and
+// named when superseded, and with its message, evidence and fixes carried over when absorbed.
+// Folding is transitive, so what a finding stands for reaches the top of a chain.
 func fold(findings []check.Finding, ran []check.Check) []check.Finding {
-	supersedes := map[string][]string{}
+	type relation struct{ supersedes, absorbs []string }
+	relations := map[string]relation{}
+	foldable := map[string]bool{}
 	for _, c := range ran {
-		if m := c.Meta(); len(m.Supersedes) > 0 {
-			supersedes[m.ID] = m.Supersedes
+		m := c.Meta()
+		if len(m.Supersedes)+len(m.Absorbs) == 0 {
+			continue
+		}
+		relations[m.ID] = relation{m.Supersedes, m.Absorbs}
+		for _, id := range slices.Concat(m.Supersedes, m.Absorbs) {
+			foldable[id] = true
 		}
 	}
-	if len(supersedes) == 0 {
+	if len(relations) == 0 {
 		return findings
 	}
-	// Only findings of superseding checks can cover others, and only findings of the checks
-	// they name can be covered: index both, so folding stays linear in the findings.
-	superseded := map[string]bool{}
-	for _, ids := range supersedes {
-		for _, id := range ids {
-			superseded[id] = true
-		}
-	}
-	type superseder struct {
+	// Only findings of folding checks can cover others: index their objects, so folding stays
+	// linear in the findings times the folding findings.
+	type head struct {
 		index   int
 		objects map[snapshot.Ref]bool
 	}
-	var superseders []superseder
+	var heads []head
 	for i, f := range findings {
-		if _, ok := supersedes[f.Check]; ok {
+		if _, ok := relations[f.Check]; ok {
 			objects := make(map[snapshot.Ref]bool, len(f.Objects))
 			for _, o := range f.Objects {
 				objects[o] = true
 			}
-			superseders = append(superseders, superseder{i, objects})
+			heads = append(heads, head{i, objects})
 		}
 	}
-	covers := func(by superseder, f check.Finding) bool {
-		if !slices.Contains(supersedes[findings[by.index].Check], f.Check) || len(f.Objects) == 0 {
+	covers := func(h head, f check.Finding) bool {
+		if len(f.Objects) == 0 {
 			return false
 		}
 		for _, o := range f.Objects {
-			if !by.objects[o] {
+			if !h.objects[o] {
 				return false
 			}
 		}
 		return true
 	}
-	// foldedInto[j] lists the findings that finding j stands for.
-	foldedInto := map[int][]check.Finding{}
-	dropped := make([]bool, len(findings))
+	parent := make([]int, len(findings))
+	for i := range parent {
+		parent[i] = -1
+	}
+	top := func(i int) int {
+		for steps := 0; parent[i] >= 0 && steps < len(findings); steps++ {
+			i = parent[i]
+		}
+		return i
+	}
+	absorbed := make([]bool, len(findings))
 	for i, f := range findings {
-		if !superseded[f.Check] {
+		if !foldable[f.Check] {
 			continue
 		}
-		k := slices.IndexFunc(superseders, func(by superseder) bool { return covers(by, f) })
-		if k < 0 {
-			continue
+		for _, h := range heads {
+			// A cycle of checks folding each other would drop both findings.
+			if h.index == i || top(h.index) == i || !covers(h, f) {
+				continue
+			}
+			rel := relations[findings[h.index].Check]
+			// An absorbing finding is preferred: the folded one's details then travel with it.
+			if slices.Contains(rel.absorbs, f.Check) {
+				parent[i], absorbed[i] = h.index, true
+				break
+			}
+			if parent[i] < 0 && slices.Contains(rel.supersedes, f.Check) {
+				parent[i] = h.index
+			}
 		}
-		dropped[i] = true
-		foldedInto[superseders[k].index] = append(foldedInto[superseders[k].index], f)
+	}
+	folded := map[int][]int{}
+	for i := range findings {
+		if parent[i] >= 0 {
+			t := top(i)
+			folded[t] = append(folded[t], i)
+		}
 	}
 	var kept []check.Finding
 	for i, f := range findings {
-		if dropped[i] {
+		if parent[i] >= 0 {
 			continue
 		}
 		var checks []string
-		for _, folded := range foldedInto[i] {
+		for _, j := range folded[i] {
+			part := findings[j]
 			// Folding never makes a problem look smaller than a generic check saw it.
-			if folded.Severity.Rank() < f.Severity.Rank() {
-				f.Severity = folded.Severity
+			if part.Severity.Rank() < f.Severity.Rank() {
+				f.Severity = part.Severity
 			}
-			f.Incident = f.Incident || folded.Incident
-			if !slices.Contains(checks, folded.Check) {
-				checks = append(checks, folded.Check)
+			f.Incident = f.Incident || part.Incident
+			if part.Since != nil && (f.Since == nil || part.Since.Before(*f.Since)) {
+				f.Since = part.Since
+			}
+			if !slices.Contains(checks, part.Check) {
+				checks = append(checks, part.Check)
+			}
+			if absorbed[j] {
+				f.Evidence = appendNew(slices.Clip(f.Evidence), append([]string{part.Message}, part.Evidence...)...)
+				f.Fix = appendNew(slices.Clip(f.Fix), part.Fix...)
 			}
 		}
 		if len(checks) > 0 {
@@ -265,6 +300,16 @@ func fold(findings []check.Finding, ran []check.Check) []check.Finding {
 		kept = append(kept, f)
 	}
 	return kept
+}
+
+// appendNew appends the lines list does not hold yet.
+func appendNew(list []string, lines ...string) []string {
+	for _, l := range lines {
+		if !slices.Contains(list, l) {
+			list = append(list, l)
+		}
+	}
+	return list
 }
 
 // locate records where each finding's objects are defined, for objects loaded from files.

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -280,5 +281,65 @@ func TestSupersededFindingsAreFolded(t *testing.T) {
 	r = Run(snapshot.New(snapshot.SourceCluster), Plan{Run: []check.Check{generic}}, time.Unix(0, 0))
 	if len(r.Findings) != 2 {
 		t.Errorf("%d findings without the superseding check, want 2", len(r.Findings))
+	}
+}
+
+// An absorbed finding's message, evidence and fixes are carried into the finding that absorbs
+// it, along a chain to its top: a workload down because its pods crash because of OOMKills is
+// one finding that still says what to do about each part.
+func TestAbsorbedFindingsCarryTheirDetailsToTheTop(t *testing.T) {
+	unavailable := stub("workload-down", check.CategoryWorkloads, check.High, true)
+	unavailable.meta.Absorbs = []string{"crash"}
+	down := finding("workload-down", check.High, true, check.ScopeObject, "cart")
+	down.Message, down.Fix = "cart has 0 of 2 replicas", []string{"kubectl describe deployment cart"}
+	unavailable.findings = []check.Finding{down}
+
+	crash := stub("crash", check.CategoryWorkloads, check.Critical, true)
+	crash.meta.Absorbs = []string{"oom"}
+	looping := finding("crash", check.Critical, true, check.ScopeObject, "cart")
+	early := time.Unix(100, 0)
+	looping.Message, looping.Evidence, looping.Since = "2 pods crash loop", []string{"pod cart-1 restarted 14 times"}, &early
+	looping.Fix = []string{"kubectl logs cart-1 --previous", "kubectl describe deployment cart"}
+	crash.findings = []check.Finding{looping}
+
+	oom := stub("oom", check.CategoryResources, check.High, true)
+	killed := finding("oom", check.High, true, check.ScopeObject, "cart")
+	killed.Message, killed.Fix = "container app was OOMKilled", []string{"kubectl set resources deployment cart --limits=memory=MEMORY_LIMIT"}
+	oom.findings = []check.Finding{killed, finding("oom", check.High, true, check.ScopeObject, "other")}
+
+	r := Run(snapshot.New(snapshot.SourceCluster), Plan{Run: []check.Check{unavailable, crash, oom}}, time.Unix(0, 0))
+	if len(r.Findings) != 2 {
+		t.Fatalf("%d findings, want the folded outage and the unrelated OOMKill: %+v", len(r.Findings), r.Findings)
+	}
+	top := r.Findings[0]
+	if top.Check != "workload-down" || top.Severity != check.Critical || top.Since == nil || !top.Since.Equal(early) {
+		t.Errorf("top finding %s %s since %v, want workload-down raised to critical, since the crash began", top.Check, top.Severity, top.Since)
+	}
+	wantEvidence := []string{"2 pods crash loop", "pod cart-1 restarted 14 times", "container app was OOMKilled",
+		"also reported by crash, oom; folded into this finding"}
+	if !slices.Equal(top.Evidence, wantEvidence) {
+		t.Errorf("evidence %q, want %q", top.Evidence, wantEvidence)
+	}
+	wantFix := []string{"kubectl describe deployment cart", "kubectl logs cart-1 --previous",
+		"kubectl set resources deployment cart --limits=memory=MEMORY_LIMIT"}
+	if !slices.Equal(top.Fix, wantFix) {
+		t.Errorf("fixes %q, want %q (each once)", top.Fix, wantFix)
+	}
+	if other := r.Findings[1]; other.Check != "oom" || other.Objects[0].Name != "other" {
+		t.Errorf("second finding %s %v, want the OOMKill of another workload untouched", other.Check, other.Objects)
+	}
+}
+
+// Checks that fold each other do not make both findings disappear.
+func TestFoldingCycleKeepsAFinding(t *testing.T) {
+	a := stub("a", check.CategoryWorkloads, check.High, true)
+	a.meta.Absorbs = []string{"b"}
+	a.findings = []check.Finding{finding("a", check.High, true, check.ScopeObject, "x")}
+	b := stub("b", check.CategoryWorkloads, check.High, true)
+	b.meta.Absorbs = []string{"a"}
+	b.findings = []check.Finding{finding("b", check.High, true, check.ScopeObject, "x")}
+	r := Run(snapshot.New(snapshot.SourceCluster), Plan{Run: []check.Check{a, b}}, time.Unix(0, 0))
+	if len(r.Findings) != 1 {
+		t.Errorf("%d findings from two checks folding each other, want 1", len(r.Findings))
 	}
 }
