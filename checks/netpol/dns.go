@@ -231,7 +231,7 @@ func (m *model) peerMayReach(policyNS string, peer networkingv1.NetworkPolicyPee
 func allowDNS(namespace string) string {
 	return fmt.Sprintf("kubectl apply -n %s -f - <<'EOF'\napiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\n"+
 		"metadata:\n  name: allow-dns\nspec:\n  podSelector: {}\n  policyTypes: [Egress]\n  egress:\n  - to:\n"+
-		"    - namespaceSelector: {matchLabels: {kubernetes.io/metadata.name: kube-system}}\n"+
-		"      podSelector: {matchLabels: {k8s-app: kube-dns}}\n"+
+		"    - namespaceSelector:\n        matchLabels: {kubernetes.io/metadata.name: kube-system}\n"+
+		"      podSelector:\n        matchLabels: {k8s-app: kube-dns}\n"+
 		"    ports: [{protocol: UDP, port: 53}, {protocol: TCP, port: 53}]\nEOF", namespace)
 }

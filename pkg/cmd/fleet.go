@@ -201,7 +201,14 @@ func (r *reportRun) runFleet(ctx context.Context, plan engine.Plan) error {
 		return failed("interrupted")
 	}
 	fleet := report.NewFleetReport(r.env.Now().UTC().Truncate(time.Second), r.source.Namespace, runs)
-	if err := render.WriteFleet(r.streams.Out, fleet, r.format, r.renderOptions(plan, 0)); err != nil {
+	shown := *fleet
+	shown.Clusters = slices.Clone(fleet.Clusters)
+	for i := range shown.Clusters {
+		if shown.Clusters[i].Report != nil {
+			shown.Clusters[i].Report = r.shown(shown.Clusters[i].Report)
+		}
+	}
+	if err := render.WriteFleet(r.streams.Out, &shown, r.format, r.renderOptions(plan, 0)); err != nil {
 		return failed("writing the report: %v", err)
 	}
 	var pushErrs []error

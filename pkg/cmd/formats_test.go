@@ -87,3 +87,52 @@ func TestAnswersWriteTheirFormats(t *testing.T) {
 		t.Errorf("checks -o json: exit %d, %v, %d entries", r.code, err, len(entries))
 	}
 }
+
+// --min-severity shortens the list, never the gate: a hidden finding still fails --fail-on,
+// and the summary says how many were left out.
+func TestMinSeverityListsLessButGatesAll(t *testing.T) {
+	manifests := writeManifest(t, "install.yaml", installManifest)
+	r := run(t, testEnv{}, "diagnose", "-f", manifests, "--min-severity", "critical", "--fail-on", "low", "-o", "json")
+	var rep report.Report
+	if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil {
+		t.Fatalf("%v: %s", err, r.stderr)
+	}
+	if r.code != report.ExitGateFailed {
+		t.Errorf("exit %d, want 1: the hidden medium and low findings still fail --fail-on low", r.code)
+	}
+	if len(rep.Findings) == 0 || rep.Summary.NotShown == 0 || rep.Summary.Medium == 0 {
+		t.Fatalf("findings %d, summary %+v: want the critical ones listed and the rest counted", len(rep.Findings), rep.Summary)
+	}
+	for _, f := range rep.Findings {
+		if f.Severity != "critical" {
+			t.Errorf("%s (%s) listed under --min-severity critical", f.Check, f.Severity)
+		}
+	}
+	table := run(t, testEnv{}, "diagnose", "-f", manifests, "--min-severity", "medium", "-o", "table")
+	if !strings.Contains(table.stdout, "below medium not shown (--min-severity)") || strings.Contains(table.stdout, "netpol-egress-unisolated") {
+		t.Errorf("table under --min-severity medium:\n%s", table.stdout)
+	}
+	if bad := run(t, testEnv{}, "diagnose", "-f", manifests, "--min-severity", "urgent"); bad.code != report.ExitError ||
+		!strings.Contains(bad.stderr, "invalid --min-severity") {
+		t.Errorf("--min-severity urgent: exit %d, stderr %q", bad.code, bad.stderr)
+	}
+}
+
+// Piped pretty output is laid out for COLUMNS when set, else for 80 columns.
+func TestPrettyWidthFollowsColumns(t *testing.T) {
+	manifests := writeManifest(t, "install.yaml", installManifest)
+	widest := func(out string) int {
+		w := 0
+		for _, line := range strings.Split(out, "\n") {
+			w = max(w, len([]rune(line)))
+		}
+		return w
+	}
+	if w := widest(run(t, testEnv{}, "diagnose", "-f", manifests, "-o", "pretty").stdout); w > 80 || w < 70 {
+		t.Errorf("without COLUMNS the widest line is %d, want the 80-column layout", w)
+	}
+	wide := run(t, testEnv{vars: map[string]string{"COLUMNS": "140"}}, "diagnose", "-f", manifests, "-o", "pretty").stdout
+	if w := widest(wide); w > 140 || w <= 80 {
+		t.Errorf("with COLUMNS=140 the widest line is %d, want a layout wider than 80 and within 140", w)
+	}
+}

@@ -81,6 +81,7 @@ type reportFlags struct {
 	Skip           []string
 	Output         string
 	FailOn         string
+	MinSeverity    string
 	Color          string
 	ConfigFile     string
 	ShowSuppressed bool
@@ -111,6 +112,8 @@ func (o *reportFlags) addReportFlags(f *pflag.FlagSet) {
 	f.StringSliceVar(&o.Skip, "skip", nil, "Skip these check IDs (comma-separated)")
 	f.StringVarP(&o.Output, "output", "o", "", "Output format: "+render.DocumentReport.FormatNames()+" (default pretty on a terminal, table otherwise)")
 	f.StringVar(&o.FailOn, "fail-on", "high", "Exit 1 when a finding is at least this severe: critical, high, medium, low, info, or none")
+	f.StringVar(&o.MinSeverity, "min-severity", "", "List only findings at least this severe (critical, high, medium, low, info); "+
+		"the summary still counts the others, and --fail-on still judges them all")
 	f.StringVar(&o.Color, "color", "auto", "Colour the pretty output: auto (on a terminal, unless NO_COLOR is set), always, never")
 	o.addReadFlags(f, "Stop reading the cluster after this long and report on what was read; the rest is not evaluated, with the reason (0: no limit)",
 		"Prometheus to read node_exporter's conntrack series from (e.g. http://localhost:9090 after kubectl port-forward); "+
@@ -146,7 +149,10 @@ type reportRun struct {
 
 	format render.Format
 	failOn check.Severity
-	color  bool
+	// minSeverity is the lowest severity listed; "" lists all.
+	minSeverity check.Severity
+	color       bool
+	width       int
 
 	pushGateway  string
 	pushGrouping map[string]string
@@ -198,6 +204,12 @@ func (o *reportFlags) completeReport(cmd *cobra.Command, configFlags *genericcli
 			return nil, usageError(cmd, fmt.Errorf("invalid --fail-on: %v (or none)", err))
 		}
 	}
+	if o.MinSeverity != "" {
+		if r.minSeverity, err = check.ParseSeverity(o.MinSeverity); err != nil {
+			return nil, usageError(cmd, fmt.Errorf("invalid --min-severity: %v", err))
+		}
+	}
+	r.width = env.width(streams.Out)
 	switch o.Color {
 	case "always":
 		r.color = true
@@ -395,7 +407,7 @@ func (r *reportRun) run(ctx context.Context) error {
 		return err
 	}
 	opts := r.renderOptions(plan, r.env.Now().Sub(started))
-	if err := render.Write(r.streams.Out, rep, r.format, opts); err != nil {
+	if err := render.Write(r.streams.Out, r.shown(rep), r.format, opts); err != nil {
 		return failed("writing the report: %v", err)
 	}
 	if err := r.push(ctx, rep, opts); err != nil {
@@ -447,8 +459,17 @@ func (r *reportRun) renderOptions(plan engine.Plan, took time.Duration) render.O
 	for _, c := range plan.Run {
 		metas = append(metas, c.Meta())
 	}
-	return render.Options{Color: r.color, FailOn: r.failOn, Catalog: metas,
+	return render.Options{Color: r.color, Width: r.width, FailOn: r.failOn, Catalog: metas,
 		Baseline: r.policy.Baseline != nil || r.writeBaseline != "", ToolVersion: version.Get().Version, Duration: took}
+}
+
+// shown is what of rep the run lists: the findings at or above --min-severity, except in the
+// Prometheus format, whose metrics count every finding. The gate and the push judge rep itself.
+func (r *reportRun) shown(rep *report.Report) *report.Report {
+	if r.minSeverity == "" || r.format == render.Prometheus {
+		return rep
+	}
+	return rep.AtOrAbove(r.minSeverity)
 }
 
 // push sends the report's metrics to --push-gateway, grouped by the cluster's context, so that

@@ -9,11 +9,13 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 	"time"
 
 	"github.com/mattn/go-isatty"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
+	"golang.org/x/term"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 	"k8s.io/client-go/rest"
@@ -28,7 +30,10 @@ import (
 type Environment struct {
 	Getenv     func(string) string
 	IsTerminal func(io.Writer) bool
-	Now        func() time.Time
+	// TerminalWidth is the width in columns of the terminal w writes to, 0 when w is none or
+	// its width is unknown; nil for none.
+	TerminalWidth func(w io.Writer) int
+	Now           func() time.Time
 	// InClusterConfig is the pod's own API server address and service-account credentials,
 	// used when no kubeconfig is given and KUBERNETES_SERVICE_HOST is set; nil means
 	// rest.InClusterConfig.
@@ -48,9 +53,34 @@ func OSEnvironment() Environment {
 			f, ok := w.(*os.File)
 			return ok && (isatty.IsTerminal(f.Fd()) || isatty.IsCygwinTerminal(f.Fd()))
 		},
+		TerminalWidth: func(w io.Writer) int {
+			f, ok := w.(*os.File)
+			if !ok {
+				return 0
+			}
+			width, _, err := term.GetSize(int(f.Fd()))
+			if err != nil {
+				return 0
+			}
+			return width
+		},
 		Now:             time.Now,
 		InClusterConfig: rest.InClusterConfig,
 	}
+}
+
+// width is how wide people's output to w is laid out: the terminal's width, else COLUMNS (as
+// less and most shells' tools honour it), else 0 for the renderer's default.
+func (e Environment) width(w io.Writer) int {
+	if e.TerminalWidth != nil {
+		if width := e.TerminalWidth(w); width > 0 {
+			return width
+		}
+	}
+	if columns, err := strconv.Atoi(e.Getenv("COLUMNS")); err == nil && columns > 0 {
+		return columns
+	}
+	return 0
 }
 
 const exitCodesHelp = `Exit codes:

@@ -289,8 +289,10 @@ func fold(findings []check.Finding, ran []check.Check) []check.Finding {
 				checks = append(checks, part.Check)
 			}
 			if absorbed[j] {
-				f.Evidence = appendNew(slices.Clip(f.Evidence), append([]string{part.Message}, part.Evidence...)...)
-				f.Fix = appendNew(slices.Clip(f.Fix), part.Fix...)
+				// The part's message says what it adds; its evidence is about the same pods as
+				// the finding's own, so it would say most things twice.
+				f.Evidence = appendNew(slices.Clip(f.Evidence), part.Message)
+				f.Fix = appendNewCommands(slices.Clip(f.Fix), part.Fix)
 			}
 		}
 		if len(checks) > 0 {
@@ -307,6 +309,23 @@ func appendNew(list []string, lines ...string) []string {
 	for _, l := range lines {
 		if !slices.Contains(list, l) {
 			list = append(list, l)
+		}
+	}
+	return list
+}
+
+// appendNewCommands appends the fix commands list does not hold yet, a command with a trailing
+// comment being the same command as without: two checks may explain one command differently.
+func appendNewCommands(list, commands []string) []string {
+	command := func(fix string) string {
+		if i := strings.Index(fix, " # "); i >= 0 && !strings.Contains(fix, "\n") {
+			return strings.TrimSpace(fix[:i])
+		}
+		return fix
+	}
+	for _, c := range commands {
+		if !slices.ContainsFunc(list, func(have string) bool { return command(have) == command(c) }) {
+			list = append(list, c)
 		}
 	}
 	return list

@@ -284,7 +284,7 @@ func TestSupersededFindingsAreFolded(t *testing.T) {
 	}
 }
 
-// An absorbed finding's message, evidence and fixes are carried into the finding that absorbs
+// An absorbed finding's message and fixes are carried into the finding that absorbs
 // it, along a chain to its top: a workload down because its pods crash because of OOMKills is
 // one finding that still says what to do about each part.
 func TestAbsorbedFindingsCarryTheirDetailsToTheTop(t *testing.T) {
@@ -299,7 +299,7 @@ func TestAbsorbedFindingsCarryTheirDetailsToTheTop(t *testing.T) {
 	looping := finding("crash", check.Critical, true, check.ScopeObject, "cart")
 	early := time.Unix(100, 0)
 	looping.Message, looping.Evidence, looping.Since = "2 pods crash loop", []string{"pod cart-1 restarted 14 times"}, &early
-	looping.Fix = []string{"kubectl logs cart-1 --previous", "kubectl describe deployment cart"}
+	looping.Fix = []string{"kubectl logs cart-1 --previous", "kubectl describe deployment cart # the same command, explained"}
 	crash.findings = []check.Finding{looping}
 
 	oom := stub("oom", check.CategoryResources, check.High, true)
@@ -315,7 +315,7 @@ func TestAbsorbedFindingsCarryTheirDetailsToTheTop(t *testing.T) {
 	if top.Check != "workload-down" || top.Severity != check.Critical || top.Since == nil || !top.Since.Equal(early) {
 		t.Errorf("top finding %s %s since %v, want workload-down raised to critical, since the crash began", top.Check, top.Severity, top.Since)
 	}
-	wantEvidence := []string{"2 pods crash loop", "pod cart-1 restarted 14 times", "container app was OOMKilled",
+	wantEvidence := []string{"2 pods crash loop", "container app was OOMKilled",
 		"also reported by crash, oom; folded into this finding"}
 	if !slices.Equal(top.Evidence, wantEvidence) {
 		t.Errorf("evidence %q, want %q", top.Evidence, wantEvidence)

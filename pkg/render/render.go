@@ -53,6 +53,9 @@ type Options struct {
 	ToolVersion string
 	// Duration is how long the run took, for the formats that record it (Prometheus).
 	Duration time.Duration
+	// Width is the terminal's width in columns, which people's formats are laid out for; 0
+	// lays them out for DefaultWidth.
+	Width int
 }
 
 // Write renders r in format f.

@@ -49,43 +49,44 @@ func toAny(values []string) []any {
 	return out
 }
 
+// evidenceColumn is how much of a finding's first evidence line -o wide shows: enough to
+// recognise it; -o pretty has it whole.
+const evidenceColumn = 60
+
 func writeTable(w io.Writer, r *report.Report, wide bool) error {
 	if len(r.Findings) > 0 {
 		header := []string{"SEVERITY", "CHECK", "OBJECT", "MESSAGE"}
 		if wide {
-			header = []string{"SEVERITY", "CATEGORY", "CHECK", "OBJECT", "INCIDENT", "MESSAGE", "EVIDENCE", "FIX"}
+			// One line a finding: evidence and fixes are -o pretty's.
+			header = []string{"SEVERITY", "CATEGORY", "NAMESPACE", "CHECK", "OBJECT", "AGE", "MESSAGE", "EVIDENCE"}
 		}
 		t := NewPlainTable(w, header...)
+		now := reportTime(r)
 		for _, f := range r.Findings {
-			object := ""
-			if len(f.Objects) > 0 {
-				object = f.Objects[0].String()
-				if len(f.Objects) > 1 {
-					object += fmt.Sprintf(" (+%d)", len(f.Objects)-1)
-				}
-			}
 			severity := string(f.Severity)
 			if f.Baselined {
 				severity += " (baseline)"
 			}
-			row := []string{severity, f.Check, object, f.Message}
+			row := []string{severity, f.Check, objectSummary(f), f.Message}
 			if wide {
-				fix := ""
-				if len(f.Fix) > 0 {
-					// A table cell holds one line: the first of a YAML or script fix, marked as cut.
-					fix = f.Fix[0]
-					if first, _, multiline := strings.Cut(fix, "\n"); multiline {
-						fix = first + " …"
+				namespace, object := "", ""
+				if len(f.Objects) > 0 {
+					first := f.Objects[0]
+					namespace = first.Namespace
+					first.Namespace = ""
+					object = first.String()
+					if len(f.Objects) > 1 {
+						object += fmt.Sprintf(" (+%d)", len(f.Objects)-1)
 					}
 				}
-				incident := "no"
-				if f.Incident {
-					incident = "yes"
+				age, evidence := since(f, now), ""
+				if age == "" {
+					age = "-"
 				}
-				// Wide shows the evidence, one observation a line: for NetworkPolicy findings, which
-				// policies select each reported workload.
-				row = []string{severity, string(f.Category), f.Check, object, incident, f.Message,
-					strings.Join(f.Evidence, "\n"), fix}
+				if len(f.Evidence) > 0 {
+					evidence = truncate(strings.Join(strings.Fields(f.Evidence[0]), " "), evidenceColumn)
+				}
+				row = []string{severity, string(f.Category), orDash(namespace), f.Check, object, age, oneLine(f.Message), evidence}
 			}
 			if err := t.Append(row); err != nil {
 				return err
@@ -153,6 +154,9 @@ func SummaryLine(r *report.Report) string {
 	if s.Suppressed > 0 {
 		line += fmt.Sprintf("; %d suppressed", s.Suppressed)
 	}
+	if s.NotShown > 0 {
+		line += fmt.Sprintf("; %d below %s not shown (--min-severity)", s.NotShown, r.Metadata.MinSeverity)
+	}
 	return line
 }
 
@@ -193,3 +197,14 @@ func splitNotEvaluated(all []report.NotEvaluated) (unseen, notApplicable []repor
 	}
 	return unseen, notApplicable
 }
+
+// orDash fills an empty cell the way kubectl does, so columns stay readable.
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+// oneLine joins a text's lines, for a cell that must stay one line.
+func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }

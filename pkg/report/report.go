@@ -54,6 +54,9 @@ type Metadata struct {
 	GeneratedAt time.Time `json:"generatedAt"`
 	// CollectedAt is when a replayed snapshot was recorded; absent for live runs.
 	CollectedAt *time.Time `json:"collectedAt,omitempty"`
+	// MinSeverity is --min-severity: findings below it are counted in the summary but not
+	// listed.
+	MinSeverity check.Severity `json:"minSeverity,omitempty"`
 }
 
 type Summary struct {
@@ -72,6 +75,8 @@ type Summary struct {
 	// NotApplicable counts the checks among NotEvaluated that do not apply here (code
 	// not-applicable); the rest could not see, and make the run incomplete.
 	NotApplicable int `json:"notApplicable"`
+	// NotShown counts the findings above that --min-severity left out of the list.
+	NotShown int `json:"notShown,omitempty"`
 }
 
 // NotEvaluated is a selected check that did not judge, and why.
@@ -124,4 +129,21 @@ func (r *Report) ExitCode(failOn check.Severity) int {
 		}
 	}
 	return ExitOK
+}
+
+// AtOrAbove is r listing only the findings at least as severe as min: what --min-severity
+// shows. The summary still counts every finding, and says how many are not listed; the gate is
+// applied to r itself, so hiding a finding never passes it.
+func (r *Report) AtOrAbove(min check.Severity) *Report {
+	shown := *r
+	shown.Metadata.MinSeverity = min
+	shown.Findings = nil
+	for _, f := range r.Findings {
+		if f.Severity.AtLeast(min) {
+			shown.Findings = append(shown.Findings, f)
+		} else {
+			shown.Summary.NotShown++
+		}
+	}
+	return &shown
 }
