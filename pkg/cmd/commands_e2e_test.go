@@ -63,7 +63,7 @@ func TestBinary(t *testing.T) {
 	}
 	cmd := exec.Command(binary, "diagnose", "--kubeconfig", cluster.Kubeconfig, "-o", "json")
 	out, _ := cmd.Output()
-	if code := cmd.ProcessState.ExitCode(); code != 1 || !strings.Contains(string(out), `"check": "pod-crashloop"`) {
+	if code := cmd.ProcessState.ExitCode(); code != 1 || !strings.Contains(string(out), `"check": "deployment-unavailable"`) {
 		t.Errorf("diagnose: exit %d\n%s", code, out)
 	}
 	cmd = exec.Command(binary, "diagnose", "--kubeconfig", "/nonexistent/kubeconfig")
