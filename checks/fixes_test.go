@@ -391,6 +391,13 @@ func kubectlProblems(s *snapshot.Snapshot, meta check.Meta, f check.Finding, wor
 				problems = append(problems, fmt.Sprintf("%s has no container %s", ref, k.container))
 			}
 		}
+		if verb == "set" {
+			for _, c := range setContainers(k) {
+				if !templateHasContainer(s, ref, c) {
+					problems = append(problems, fmt.Sprintf("%s has no container %s", ref, c))
+				}
+			}
+		}
 		if verb == "rollout" && k.positional[1] == "undo" && !hasEarlierRevision(s, ref) {
 			problems = append(problems, fmt.Sprintf("rollout undo, but %s has no earlier revision the snapshot shows", ref))
 		}
@@ -416,6 +423,35 @@ func podHasContainer(s *snapshot.Snapshot, object metav1.Object, container strin
 		}
 	}
 	return false
+}
+
+// setContainers are the containers kubectl set names: -c for resources, the CONTAINER=IMAGE
+// pairs for image.
+func setContainers(k kubectlCommand) []string {
+	if len(k.positional) > 1 && k.positional[1] == "image" {
+		var names []string
+		for _, pair := range k.positional[3:] {
+			name, _, _ := strings.Cut(pair, "=")
+			names = append(names, name)
+		}
+		return names
+	}
+	if k.container != "" {
+		return []string{k.container}
+	}
+	return nil
+}
+
+// templateHasContainer tells whether the workload's pod template has the container; a workload
+// the snapshot does not hold is given the benefit of the doubt.
+func templateHasContainer(s *snapshot.Snapshot, ref snapshot.Ref, container string) bool {
+	for _, w := range s.Workloads() {
+		if w.Ref.Kind == ref.Kind && w.Ref.Namespace == ref.Namespace && w.Ref.Name == ref.Name {
+			return slices.ContainsFunc(append(append([]corev1.Container{}, w.Spec.InitContainers...), w.Spec.Containers...),
+				func(c corev1.Container) bool { return c.Name == container })
+		}
+	}
+	return true
 }
 
 // hasEarlierRevision tells, from the snapshot alone, that rollout undo has a revision to go back
