@@ -29,7 +29,7 @@ type shortfall struct {
 	desired   int32
 	available int32
 	detail    []string
-	// selector selects the controller's pods, "" when it selects none.
+	// selector selects the controller's pods for kubectl -l; "" when there is none to give.
 	selector string
 	// since is when the shortfall began, as the cluster records it; zero when unknown.
 	since time.Time
@@ -80,7 +80,8 @@ func (sf shortfall) finding(meta check.Meta) check.Finding {
 	return f
 }
 
-// podSelector is a controller's selector as kubectl -l takes it; "" for one that selects nothing.
+// podSelector is a controller's selector as kubectl -l takes it; "" for one that is invalid or
+// selects every pod.
 func podSelector(sel *metav1.LabelSelector) string {
 	selector, err := metav1.LabelSelectorAsSelector(sel)
 	if err != nil || selector.Empty() {
@@ -98,7 +99,7 @@ func pluralWord(n int, one, many string) string {
 
 // podReasons says, for each live pod of owner that is not ready, what state it is stuck in and
 // for how long, whether any of them is failing rather than merely starting, and when the first
-// of them stopped being ready.
+// of them began failing (podFailingSince).
 func podReasons(s *snapshot.Snapshot, owner snapshot.Ref) (lines []string, failing bool, since time.Time) {
 	for _, pod := range s.PodsOf(owner) {
 		if !snapshot.IsLive(pod) || snapshot.PodReady(pod) {
