@@ -167,25 +167,37 @@ func isIdent(e ast.Expr, name string) bool {
 	return ok && id.Name == name
 }
 
-// Checks are pure: running every check on every fixture leaves the snapshot as it was loaded.
-func TestChecksDoNotMutateTheSnapshot(t *testing.T) {
-	fixtures, err := filepath.Glob("*/testdata/*")
-	if err != nil || len(fixtures) == 0 {
+// fixNow is when the fixtures are taken to be read, as internal/fixture has it.
+var fixNow = time.Date(2026, 11, 24, 10, 0, 0, 0, time.UTC)
+
+// fixturePaths are the fixture files of every family.
+func fixturePaths(t *testing.T) []string {
+	t.Helper()
+	paths, err := filepath.Glob("*/testdata/*")
+	if err != nil || len(paths) == 0 {
 		t.Fatalf("no fixtures found: %v", err)
 	}
-	for _, path := range fixtures {
-		if info, err := os.Stat(path); err != nil || info.IsDir() {
-			continue
-		}
-		load := func() *snapshot.Snapshot {
-			s, err := (&snapshot.Loader{}).LoadFiles([]string{path})
-			if err != nil {
-				t.Fatalf("%s: %v", path, err)
-			}
-			s.Source = snapshot.SourceCluster
-			return s
-		}
-		ran, pristine := load(), load()
+	return slices.DeleteFunc(paths, func(path string) bool {
+		info, err := os.Stat(path)
+		return err != nil || info.IsDir()
+	})
+}
+
+// loadFixture reads a fixture file as a live cluster read at fixNow.
+func loadFixture(t *testing.T, path string) *snapshot.Snapshot {
+	t.Helper()
+	s, err := (&snapshot.Loader{}).LoadFiles([]string{path})
+	if err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	s.Source, s.CollectedAt = snapshot.SourceCluster, fixNow
+	return s
+}
+
+// Checks are pure: running every check on every fixture leaves the snapshot as it was loaded.
+func TestChecksDoNotMutateTheSnapshot(t *testing.T) {
+	for _, path := range fixturePaths(t) {
+		ran, pristine := loadFixture(t, path), loadFixture(t, path)
 		for _, c := range All(DefaultOptions()) {
 			first := c.Run(ran)
 			if second := c.Run(ran); !reflect.DeepEqual(first, second) {
@@ -216,29 +228,16 @@ func readsProbe(m check.Meta) bool {
 // The engine runs the checks concurrently over one snapshot: under the race detector (make test)
 // this proves no check writes shared state, and two runs give the same report.
 func TestEngineRunsTheCatalogConcurrently(t *testing.T) {
-	paths, err := filepath.Glob("*/testdata/*")
-	if err != nil {
-		t.Fatal(err)
-	}
 	snapshots := []*snapshot.Snapshot{syntheticCluster(40, 3, 4)}
-	for _, path := range paths {
-		if info, err := os.Stat(path); err != nil || info.IsDir() {
-			continue
-		}
-		s, err := (&snapshot.Loader{}).LoadFiles([]string{path})
-		if err != nil {
-			t.Fatalf("%s: %v", path, err)
-		}
-		s.Source = snapshot.SourceCluster
-		snapshots = append(snapshots, s)
+	for _, path := range fixturePaths(t) {
+		snapshots = append(snapshots, loadFixture(t, path))
 	}
 	plan, err := engine.Select(All(DefaultOptions()), engine.Selection{}, snapshot.SourceCluster)
 	if err != nil {
 		t.Fatal(err)
 	}
-	now := time.Date(2026, 11, 24, 10, 0, 0, 0, time.UTC)
 	for i, s := range snapshots {
-		first, second := engine.Run(s, plan, now), engine.Run(s, plan, now)
+		first, second := engine.Run(s, plan, fixNow), engine.Run(s, plan, fixNow)
 		if !reflect.DeepEqual(first, second) {
 			t.Errorf("snapshot %d: two runs differ", i)
 		}

@@ -3,6 +3,7 @@ package apiserver
 import (
 	"fmt"
 	"strings"
+	"time"
 
 	rbacv1 "k8s.io/api/rbac/v1"
 
@@ -71,11 +72,12 @@ func (c AnonymousAccess) Run(s *snapshot.Snapshot) []check.Finding {
 	return []check.Finding{f}
 }
 
+// serverOf is the API server's URL as the run reached it, or a placeholder to fill in.
 func serverOf(s *snapshot.Snapshot) string {
 	if s.Server != "" {
-		return s.Server
+		return check.Quote(s.Server)
 	}
-	return "https://<server>"
+	return "API_SERVER_URL"
 }
 
 // AnonymousBinding finds RBAC bindings that grant anything to anonymous callers.
@@ -149,7 +151,7 @@ func describeRules(rules []rbacv1.PolicyRule) grant {
 func (c AnonymousBinding) Run(s *snapshot.Snapshot) []check.Finding {
 	meta := c.Meta()
 	var findings []check.Finding
-	report := func(ref snapshot.Ref, namespace string, roleRef rbacv1.RoleRef, who []string) {
+	report := func(ref snapshot.Ref, namespace string, roleRef rbacv1.RoleRef, who []string, created time.Time) {
 		rules, known := s.RoleRules(namespace, roleRef)
 		g := describeRules(rules)
 		isPublicInfo := roleRef.Kind == "ClusterRole" && roleRef.Name == "system:public-info-viewer"
@@ -169,30 +171,38 @@ func (c AnonymousBinding) Run(s *snapshot.Snapshot) []check.Finding {
 			f.Severity = check.Medium
 			f.Evidence = append(f.Evidence, "grants only non-resource URLs: "+strings.Join(g.urls, ", "))
 		}
+		if !created.IsZero() {
+			f.Evidence = append(f.Evidence, "the binding was created "+check.Ago(created, s.CollectedAt))
+		}
 		f.Evidence = check.LimitEvidence(f.Evidence)
 		f.Incident = f.Severity == check.Critical
+		if f.Incident {
+			// Open since the binding was made, as far as the cluster records (a later edit of
+			// the binding or its role leaves no date).
+			f.Since = check.Earliest(created)
+		}
 		f.Scope = check.ScopeCluster
 		if ref.Namespace != "" {
 			f.Scope = check.ScopeNamespace
 		}
 		kind := strings.ToLower(ref.Kind)
 		if ref.Namespace == "" {
-			f.Fix = []string{fmt.Sprintf("kubectl delete %s %s   # after checking nothing legitimate depends on it", kind, ref.Name)}
+			f.Fix = []string{fmt.Sprintf("kubectl delete %s %s   # after checking nothing legitimate depends on it", kind, check.Quote(ref.Name))}
 		} else {
-			f.Fix = []string{fmt.Sprintf("kubectl delete %s -n %s %s   # after checking nothing legitimate depends on it", kind, ref.Namespace, ref.Name)}
+			f.Fix = []string{fmt.Sprintf("kubectl delete %s -n %s %s   # after checking nothing legitimate depends on it", kind, check.Quote(ref.Namespace), check.Quote(ref.Name))}
 		}
 		findings = append(findings, f)
 	}
 	for i := range s.ClusterRoleBindings {
 		b := &s.ClusterRoleBindings[i]
 		if who := anonymousSubjects(b.Subjects); len(who) > 0 {
-			report(snapshot.RefTo(snapshot.KindClusterRoleBindings, "", b.Name), "", b.RoleRef, who)
+			report(snapshot.RefTo(snapshot.KindClusterRoleBindings, "", b.Name), "", b.RoleRef, who, b.CreationTimestamp.Time)
 		}
 	}
 	for i := range s.RoleBindings {
 		b := &s.RoleBindings[i]
 		if who := anonymousSubjects(b.Subjects); len(who) > 0 {
-			report(snapshot.RefTo(snapshot.KindRoleBindings, b.Namespace, b.Name), b.Namespace, b.RoleRef, who)
+			report(snapshot.RefTo(snapshot.KindRoleBindings, b.Namespace, b.Name), b.Namespace, b.RoleRef, who, b.CreationTimestamp.Time)
 		}
 	}
 	return findings

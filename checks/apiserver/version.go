@@ -148,6 +148,9 @@ func (c KubeletSkew) Run(s *snapshot.Snapshot) []check.Finding {
 	f := check.New(meta, fmt.Sprintf("%s outside the supported kubelet skew", check.Plural(len(refs), "node runs a kubelet", "nodes run kubelets")), refs...)
 	f.Scope = check.ScopeCluster
 	f.Evidence = check.LimitEvidence(evidence)
-	f.Fix = []string{fmt.Sprintf("kubectl drain %s --ignore-daemonsets   # then upgrade an old kubelet (or, for one newer than the API server, upgrade the control plane first or replace the node), and kubectl uncordon", refs[0].Name)}
+	f.Fix = check.FixEach(len(refs), "nodes", func(i int) string {
+		return fmt.Sprintf("kubectl drain %s --ignore-daemonsets   # then upgrade an old kubelet (or, for one newer than the API server, "+
+			"upgrade the control plane first or replace the node), and kubectl uncordon", check.Quote(refs[i].Name))
+	})
 	return []check.Finding{f}
 }

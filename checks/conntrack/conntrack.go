@@ -29,10 +29,10 @@ func nodesScope(nodes int) check.Scope {
 }
 
 // measurementContext are the kinds the collector needs to find what to measure (a Prometheus
-// Service, node-exporter pods) and to name the nodes measured, and the checks to tell what runs
-// on them.
+// Service, node-exporter pods) and to name the nodes measured, the checks to tell what runs on
+// them, and their fixes to tell whether a kube-proxy DaemonSet sizes the table.
 func measurementContext() []snapshot.Kind {
-	return []snapshot.Kind{snapshot.KindNodes, snapshot.KindPods, snapshot.KindServices}
+	return []snapshot.Kind{snapshot.KindNodes, snapshot.KindPods, snapshot.KindServices, snapshot.KindDaemonSets}
 }
 
 // nodeRef names a node in findings.
@@ -154,29 +154,42 @@ func limitNames(names []string, n int) []string {
 	return append(names[:n:n], fmt.Sprintf("%d more", len(names)-n))
 }
 
-// kubeProxyFix shows kube-proxy's conntrack settings and restarts it, which is when it applies them.
-func kubeProxyFix() []string {
-	return []string{
-		`kubectl get configmap -n kube-system kube-proxy -o yaml | grep -A4 'conntrack:'`,
-		"kubectl -n kube-system rollout restart daemonset/kube-proxy",
+// kubeProxyFix shows kube-proxy's conntrack settings and restarts it, which is when it applies
+// them. Nothing when no kube-proxy DaemonSet is in view: without one (a CNI replaces it, or it
+// runs outside Kubernetes), or unable to tell, only the sysctl on the node raises the table.
+func kubeProxyFix(s *snapshot.Snapshot) []string {
+	ds := kubeProxyDaemonSet(s)
+	if ds == nil {
+		return nil
 	}
+	show := fmt.Sprintf(`kubectl get daemonset -n kube-system %s -o jsonpath='{.spec.template.spec.containers[*].command}{" "}{.spec.template.spec.containers[*].args}'`,
+		check.Quote(ds.Name))
+	if kp, reason := findKubeProxy(s); reason == "" && kp.configMap != "" {
+		show = fmt.Sprintf("kubectl get configmap -n kube-system %s -o yaml | grep -A4 'conntrack:'", check.Quote(kp.configMap))
+	}
+	return []string{show, "kubectl rollout restart -n kube-system " + check.Quote("daemonset/"+ds.Name)}
 }
 
-// showTableFix reads a node's table as the kernel sees it.
-func showTableFix(node string) string {
-	return fmt.Sprintf("kubectl debug node/%s -it --profile=sysadmin --image=busybox -- "+
-		"cat /proc/sys/net/netfilter/nf_conntrack_count /proc/sys/net/netfilter/nf_conntrack_max", node)
+// showTableFix reads each node's table as the kernel sees it.
+func showTableFix(nodes []string) []string {
+	return check.FixEach(len(nodes), "nodes", func(i int) string {
+		return fmt.Sprintf("kubectl debug %s -it --profile=sysadmin --image=busybox -- "+
+			"cat /proc/sys/net/netfilter/nf_conntrack_count /proc/sys/net/netfilter/nf_conntrack_max", check.Quote("node/"+nodes[i]))
+	})
 }
 
-// raiseTableFix are the commands that raise a node's table: kube-proxy's setting, or the sysctl
-// directly where kube-proxy leaves it alone, to at least twice the current limit.
-func raiseTableFix(node string, limit float64) []string {
-	target := 262144.0
-	for target < 2*limit {
-		target *= 2
-	}
-	return append(kubeProxyFix(), fmt.Sprintf("kubectl debug node/%s -it --profile=sysadmin --image=busybox -- "+
-		"sysctl -w net.netfilter.nf_conntrack_max=%s", node, strconv.FormatFloat(target, 'f', 0, 64)))
+// raiseTableFix are the commands that raise nodes' tables: kube-proxy's setting, and the sysctl
+// directly on each node (where kube-proxy leaves it alone, or runs on none), to at least twice
+// the node's current limit.
+func raiseTableFix(s *snapshot.Snapshot, nodes []*snapshot.ConntrackNode) []string {
+	return append(kubeProxyFix(s), check.FixEach(len(nodes), "nodes", func(i int) string {
+		target := 262144.0
+		for target < 2*nodes[i].Limit {
+			target *= 2
+		}
+		return fmt.Sprintf("kubectl debug %s -it --profile=sysadmin --image=busybox -- "+
+			"sysctl -w net.netfilter.nf_conntrack_max=%s", check.Quote("node/"+nodes[i].Node), strconv.FormatFloat(target, 'f', 0, 64))
+	})...)
 }
 
 // Checks is every check of the family, as the catalog lists it.

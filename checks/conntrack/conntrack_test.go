@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -462,5 +463,66 @@ func TestTableFullReportedWithUnreadableEvents(t *testing.T) {
 	s.MarkAbsent(snapshot.KindEvents, "not served")
 	if _, notApplicable := check.WhyNot(TableFullReported{}, s); !notApplicable {
 		t.Error("with events absent, not unread, nothing reports: not applicable")
+	}
+}
+
+// A node's report says since when its table is full: a condition since its transition, an event
+// since its first occurrence; the evidence gives both ages.
+func TestTableFullReportedSaysSinceWhen(t *testing.T) {
+	for _, tc := range []struct {
+		fixture, since, evidence string
+	}{
+		{"conntrack-table-full-reported.yaml", "2026-11-24T09:30:00Z", "condition ConntrackFull=True for 30m"},
+		{"table-full-event.yaml", "2026-11-24T09:20:00Z", "37 times, first 40m ago, last 10m ago"},
+	} {
+		findings := TableFullReported{}.Run(fixture.LoadOverlay(t, healthy, tc.fixture))
+		if len(findings) != 1 {
+			t.Fatalf("%s: %d findings", tc.fixture, len(findings))
+		}
+		f := findings[0]
+		if f.Since == nil || f.Since.Format(time.RFC3339) != tc.since {
+			t.Errorf("%s: since %v, want %s", tc.fixture, f.Since, tc.since)
+		}
+		if evidence := strings.Join(f.Evidence, "\n"); !strings.Contains(evidence, tc.evidence) {
+			t.Errorf("%s: evidence lacks %q:\n%s", tc.fixture, tc.evidence, evidence)
+		}
+	}
+	// Reported more than an hour ago, it is no incident, and no start of one.
+	old := TableFullReported{}.Run(fixture.LoadOverlay(t, healthy, "table-full-event-old.yaml"))
+	if len(old) != 1 || old[0].Incident || old[0].Since != nil {
+		t.Errorf("an old report: %+v", old)
+	}
+}
+
+// The fixes raise each node's table, and restart kube-proxy only where there is one.
+func TestTableFixesPerNodeAndKubeProxyOnlyWhereItRuns(t *testing.T) {
+	full := func(name string) snapshot.ConntrackNode {
+		n := measuredNode(name, 0.99*131072, 131072)
+		n.Rates.Drop = 1
+		return n
+	}
+	s := withMeasurements(t, full("node-a"), full("node-b"))
+	findings := Drops{}.Run(s)
+	if len(findings) != 1 {
+		t.Fatalf("%d findings", len(findings))
+	}
+	fix := strings.Join(findings[0].Fix, "\n")
+	for _, want := range []string{
+		"kubectl debug node/node-a -it --profile=sysadmin --image=busybox -- sysctl -w net.netfilter.nf_conntrack_max=262144",
+		"kubectl debug node/node-b -it --profile=sysadmin --image=busybox -- sysctl -w net.netfilter.nf_conntrack_max=262144",
+		"kubectl rollout restart -n kube-system daemonset/kube-proxy",
+	} {
+		if !strings.Contains(fix, want) {
+			t.Errorf("fix lacks %q:\n%s", want, fix)
+		}
+	}
+	// A cluster without kube-proxy (a CNI replaces it): no command for it.
+	s = withMeasurements(t, full("node-a"))
+	s.DaemonSets = slices.DeleteFunc(s.DaemonSets, func(ds appsv1.DaemonSet) bool { return ds.Name == "kube-proxy" })
+	s.Finish()
+	for _, line := range (Drops{}).Run(s)[0].Fix {
+		if strings.Contains(line, "kube-proxy") {
+			t.Errorf("a fix for the absent kube-proxy: %q", line)
+		}
 	}
 }

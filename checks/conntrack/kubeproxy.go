@@ -366,11 +366,7 @@ func (c TableSmall) Run(s *snapshot.Snapshot) []check.Finding {
 	}
 	f.Scope = check.ScopeCluster
 	f.Evidence = check.LimitEvidence(evidence)
-	show := fmt.Sprintf("kubectl get daemonset -n kube-system %s -o jsonpath='{.spec.template.spec.containers[*].args}'", kp.daemonSet.Name)
-	if kp.configMap != "" {
-		show = fmt.Sprintf("kubectl get configmap -n kube-system %s -o yaml | grep -A4 'conntrack:'", kp.configMap)
-	}
-	f.Fix = []string{show, "kubectl -n kube-system rollout restart daemonset/" + kp.daemonSet.Name}
+	f.Fix = kubeProxyFix(s)
 	return []check.Finding{f}
 }
 

@@ -135,7 +135,7 @@ func (c TableUsage) Run(s *snapshot.Snapshot) []check.Finding {
 	f.Incident = f.Severity == check.Critical
 	f.Scope = nodesScope(len(refs))
 	f.Evidence = evidence
-	f.Fix = raiseTableFix(worst.Node, worst.Limit)
+	f.Fix = raiseTableFix(s, full)
 	return []check.Finding{f}
 }
 
@@ -247,7 +247,7 @@ func (c Drops) Run(s *snapshot.Snapshot) []check.Finding {
 		f.Incident = true
 		f.Scope = nodesScope(len(refs))
 		f.Evidence = evidence
-		f.Fix = dropFix(rising[0])
+		f.Fix = dropFix(s, rising)
 		return []check.Finding{f}
 	}
 	if len(past) == 0 {
@@ -272,11 +272,15 @@ func (c Drops) Run(s *snapshot.Snapshot) []check.Finding {
 	f.Severity = check.Medium
 	f.Scope = nodesScope(len(refs))
 	f.Evidence = evidence
-	f.Fix = dropFix(past[0])
+	f.Fix = dropFix(s, past)
 	return []check.Finding{f}
 }
 
-// dropFix shows the node's table live and how to raise it.
-func dropFix(n *snapshot.ConntrackNode) []string {
-	return append([]string{showTableFix(n.Node)}, raiseTableFix(n.Node, n.Limit)...)
+// dropFix shows the nodes' tables live and how to raise them.
+func dropFix(s *snapshot.Snapshot, nodes []*snapshot.ConntrackNode) []string {
+	names := make([]string, len(nodes))
+	for i, n := range nodes {
+		names[i] = n.Node
+	}
+	return append(showTableFix(names), raiseTableFix(s, nodes)...)
 }

@@ -53,6 +53,17 @@ func lastSeen(e *corev1.Event) time.Time {
 	return e.CreationTimestamp.Time
 }
 
+// firstSeen is when an event first occurred, as the API records it.
+func firstSeen(e *corev1.Event) time.Time {
+	switch {
+	case !e.FirstTimestamp.IsZero():
+		return e.FirstTimestamp.Time
+	case !e.EventTime.IsZero():
+		return e.EventTime.Time
+	}
+	return e.CreationTimestamp.Time
+}
+
 // TableFullReported reports nodes whose own reports say the table is full: a node condition set
 // by node-problem-detector, or the kernel's message surfaced as an event.
 type TableFullReported struct{}
@@ -64,7 +75,7 @@ func (TableFullReported) Meta() check.Meta {
 		Category: check.CategoryConntrack,
 		Severity: check.Critical,
 		Requires: []snapshot.Kind{snapshot.KindNodes},
-		Optional: []snapshot.Kind{snapshot.KindEvents, snapshot.KindPods},
+		Optional: []snapshot.Kind{snapshot.KindEvents, snapshot.KindPods, snapshot.KindDaemonSets},
 		LiveOnly: true,
 		Description: fmt.Sprintf("Reads node conditions whose type names conntrack (ConntrackFull, as node-problem-detector "+
 			"rules set it) and node events carrying the kernel's \"nf_conntrack: table full, dropping packet\". Critical "+
@@ -128,14 +139,21 @@ func (TableFullReported) noReporter(s *snapshot.Snapshot) string {
 func (c TableFullReported) Run(s *snapshot.Snapshot) []check.Finding {
 	var reports check.Groups[string, string]
 	recent := map[string]bool{}
+	// began is when each current report says the table filled up: a condition's transition, or
+	// the first of a recent event's occurrences.
+	var began []time.Time
 	for i := range s.Nodes {
 		node := &s.Nodes[i]
 		for j := range node.Status.Conditions {
 			cond := &node.Status.Conditions[j]
 			if isConntrackCondition(cond) {
-				reports.Add(node.Name, fmt.Sprintf("condition %s=True since %s: %s %s", cond.Type,
-					cond.LastTransitionTime.UTC().Format(time.RFC3339), cond.Reason, cond.Message))
+				line := fmt.Sprintf("condition %s=True", cond.Type)
+				if !cond.LastTransitionTime.IsZero() {
+					line += " " + check.For(cond.LastTransitionTime.Time, s.CollectedAt)
+				}
+				reports.Add(node.Name, line+fmt.Sprintf(": %s %s", cond.Reason, cond.Message))
 				recent[node.Name] = true
+				began = append(began, cond.LastTransitionTime.Time)
 			}
 		}
 	}
@@ -150,10 +168,15 @@ func (c TableFullReported) Run(s *snapshot.Snapshot) []check.Finding {
 		if e.Series != nil {
 			times = max(times, e.Series.Count)
 		}
-		reports.Add(e.InvolvedObject.Name, fmt.Sprintf("event %s from %s, %s, last %s ago: %s", e.Reason,
-			eventSource(e), check.Plural(int(times), "time", "times"), age.Round(time.Minute), strings.TrimSpace(e.Message)))
+		when := "last " + check.Ago(seen, s.CollectedAt)
+		if first := firstSeen(e); times > 1 && !first.IsZero() && first.Before(seen) {
+			when = "first " + check.Ago(first, s.CollectedAt) + ", " + when
+		}
+		reports.Add(e.InvolvedObject.Name, fmt.Sprintf("event %s from %s, %s, %s: %s", e.Reason,
+			eventSource(e), check.Plural(int(times), "time", "times"), when, strings.TrimSpace(e.Message)))
 		if s.CollectedAt.IsZero() || age <= recentReport {
 			recent[e.InvolvedObject.Name] = true
+			began = append(began, firstSeen(e))
 		}
 	}
 	nodes := reports.Keys()
@@ -175,6 +198,7 @@ func (c TableFullReported) Run(s *snapshot.Snapshot) []check.Finding {
 		check.Plural(len(nodes), "node reports", "nodes report")), refs...)
 	if anyRecent {
 		f.Incident = true
+		f.Since = check.Earliest(began...)
 	} else {
 		f.Severity = check.Medium
 		f.Message = fmt.Sprintf("%s a full connection-tracking table more than %s ago.",
@@ -182,10 +206,8 @@ func (c TableFullReported) Run(s *snapshot.Snapshot) []check.Finding {
 	}
 	f.Scope = nodesScope(len(refs))
 	f.Evidence = check.LimitEvidence(evidence)
-	f.Fix = append([]string{
-		fmt.Sprintf("kubectl get events -A --field-selector involvedObject.kind=Node,involvedObject.name=%s", nodes[0]),
-		showTableFix(nodes[0]),
-	}, kubeProxyFix()...)
+	f.Fix = append(append([]string{"kubectl get events -A --field-selector involvedObject.kind=Node | grep -i conntrack"},
+		showTableFix(nodes)...), kubeProxyFix(s)...)
 	return []check.Finding{f}
 }
 

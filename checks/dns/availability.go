@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
@@ -72,10 +73,7 @@ func (c NotFound) Run(s *snapshot.Snapshot) []check.Finding {
 		f.Incident = true
 		f.Scope = check.ScopeCluster
 		f.Evidence = []string{fmt.Sprintf("pod labels: %v", srv.template.Labels)}
-		f.Fix = []string{
-			fmt.Sprintf("kubectl get services -n %s -o wide", srv.ref.Namespace),
-			"kubectl get service -n kube-system kube-dns -o yaml   # its selector must match the labels above",
-		}
+		f.Fix = []string{fmt.Sprintf("kubectl get services -n %s -o wide   # a SELECTOR must match the pod labels above", check.Quote(srv.ref.Namespace))}
 		findings = append(findings, f)
 	}
 	return findings
@@ -132,11 +130,12 @@ func (c Unavailable) Run(s *snapshot.Snapshot) []check.Finding {
 			findings = append(findings, f)
 			continue
 		}
-		f.Evidence = check.LimitEvidence(podEvidence(srv.pods, false))
+		f.Evidence = check.LimitEvidence(podEvidence(srv.pods, false, s.CollectedAt))
+		f.Since = srv.troubleSince()
 		f.Fix = []string{
 			srv.kubectl("describe"),
-			fmt.Sprintf("kubectl get pods -n %s -l k8s-app=kube-dns -o wide", srv.ref.Namespace),
-			fmt.Sprintf("kubectl logs -n %s %s --previous", srv.ref.Namespace, srv.ref.KubectlTarget()),
+			fmt.Sprintf("kubectl get pods -n %s -l %s -o wide", check.Quote(srv.ref.Namespace), srv.podSelector()),
+			srv.logs(),
 		}
 		if srv.dnsContainerOOMKilled() {
 			f.Fix = append(f.Fix, memoryPatch(srv, raisedLimit(s, srv)))
@@ -181,7 +180,7 @@ func (c PodsUnhealthy) Run(s *snapshot.Snapshot) []check.Finding {
 		if srv.down() || (srv.statusKnown && srv.available < srv.desired) {
 			continue // dns-unavailable reports these pods
 		}
-		evidence := podEvidence(srv.pods, true)
+		evidence := podEvidence(srv.pods, true, s.CollectedAt)
 		if len(evidence) == 0 {
 			continue
 		}
@@ -193,7 +192,8 @@ func (c PodsUnhealthy) Run(s *snapshot.Snapshot) []check.Finding {
 		if oomKilled(srv.pods) || crashLooping(srv.pods) {
 			f.Severity = check.High
 		}
-		f.Fix = []string{fmt.Sprintf("kubectl logs -n %s %s --previous", srv.ref.Namespace, srv.ref.KubectlTarget())}
+		f.Since = srv.troubleSince()
+		f.Fix = []string{srv.logs()}
 		if srv.dnsContainerOOMKilled() {
 			f.Fix = append(f.Fix, memoryPatch(srv, raisedLimit(s, srv)))
 		}
@@ -202,10 +202,10 @@ func (c PodsUnhealthy) Run(s *snapshot.Snapshot) []check.Finding {
 	return findings
 }
 
-// podEvidence describes each live DNS pod that is not well. With onlyTroubled, pods that are
-// ready and were never killed or restarted much are left out; otherwise every unready pod is
-// described.
-func podEvidence(pods []*corev1.Pod, onlyTroubled bool) []string {
+// podEvidence describes each live DNS pod that is not well, with ages relative to now. With
+// onlyTroubled, pods that are ready and were never killed or restarted much are left out;
+// otherwise every unready pod is described.
+func podEvidence(pods []*corev1.Pod, onlyTroubled bool, now time.Time) []string {
 	var lines []string
 	for _, pod := range pods {
 		if !snapshot.IsLive(pod) {
@@ -213,7 +213,11 @@ func podEvidence(pods []*corev1.Pod, onlyTroubled bool) []string {
 		}
 		var troubles []string
 		if !snapshot.PodReady(pod) {
-			troubles = append(troubles, "not ready")
+			notReady := "not ready"
+			if t := snapshot.NotReadySince(pod); !t.IsZero() {
+				notReady += " " + check.For(t, now)
+			}
+			troubles = append(troubles, notReady)
 		}
 		for _, cs := range snapshot.ContainerStatuses(pod) {
 			var states []string
@@ -224,6 +228,9 @@ func podEvidence(pods []*corev1.Pod, onlyTroubled bool) []string {
 				last := fmt.Sprintf("last terminated %s (exit code %d)", t.Reason, t.ExitCode)
 				if limit, ok := memoryLimit(pod, cs.Name); ok && t.Reason == "OOMKilled" {
 					last += " at memory limit " + limit
+				}
+				if !t.FinishedAt.IsZero() {
+					last += " " + check.Ago(t.FinishedAt.Time, now)
 				}
 				states = append(states, last)
 			}
@@ -242,6 +249,28 @@ func podEvidence(pods []*corev1.Pod, onlyTroubled bool) []string {
 		}
 	}
 	return lines
+}
+
+// troubleSince is when the server's trouble began, as the cluster records it: its Deployment
+// became unavailable, a live pod stopped being ready, or, for a pod that is ready but was
+// killed or restarted, a container last ended. The earliest of these; nil when none is known.
+func (srv *server) troubleSince() *time.Time {
+	times := []time.Time{srv.unavailableSince}
+	for _, pod := range srv.pods {
+		if !snapshot.IsLive(pod) || !troubled(pod) {
+			continue
+		}
+		if t := snapshot.NotReadySince(pod); !t.IsZero() {
+			times = append(times, t)
+			continue
+		}
+		for _, cs := range snapshot.ContainerStatuses(pod) {
+			if t := cs.LastTerminationState.Terminated; t != nil {
+				times = append(times, t.FinishedAt.Time)
+			}
+		}
+	}
+	return check.Earliest(times...)
 }
 
 // troubled is a pod worth reporting even when the replica count is met.
@@ -361,7 +390,7 @@ func (c ServiceNoEndpoints) Run(s *snapshot.Snapshot) []check.Finding {
 		f.Evidence = []string{fmt.Sprintf("%s, %d ready and %d not-ready endpoints",
 			check.Plural(slices, "EndpointSlice", "EndpointSlices"), ready, notReady)}
 		f.Fix = []string{
-			fmt.Sprintf("kubectl get endpointslices -n %s -l kubernetes.io/service-name=%s -o wide", svc.Namespace, svc.Name),
+			fmt.Sprintf("kubectl get endpointslices -n %s -l %s -o wide", check.Quote(svc.Namespace), check.Quote(discoveryv1.LabelServiceName+"="+svc.Name)),
 			srv.kubectl("describe"),
 		}
 		findings = append(findings, f)

@@ -45,7 +45,7 @@ func corefileNotEvaluable(s *snapshot.Snapshot) string {
 }
 
 func editCorefile(src *corefileSource) string {
-	return fmt.Sprintf("kubectl edit configmap -n %s %s", src.configMap.Namespace, src.configMap.Name)
+	return fmt.Sprintf("kubectl edit configmap -n %s %s", check.Quote(src.configMap.Namespace), check.Quote(src.configMap.Name))
 }
 
 // CorefileInvalid reports a Corefile that does not parse, or that is missing.
@@ -83,7 +83,7 @@ func (c CorefileInvalid) Run(s *snapshot.Snapshot) []check.Finding {
 		switch {
 		case missing != "" && s.Source != snapshot.SourceManifests:
 			f = check.New(meta, "The Corefile is missing: "+missing+".", srv.ref)
-			f.Fix = []string{fmt.Sprintf("kubectl get configmaps -n %s", srv.ref.Namespace)}
+			f.Fix = []string{fmt.Sprintf("kubectl get configmaps -n %s", check.Quote(srv.ref.Namespace))}
 		case src != nil && errors.As(src.err, new(*oversizeError)):
 			f = check.New(meta, fmt.Sprintf("The Corefile in %s is too large: %v.", src.name(), src.err), src.configMap, srv.ref)
 			f.Evidence = []string{src.err.Error()}
@@ -104,6 +104,9 @@ func (c CorefileInvalid) Run(s *snapshot.Snapshot) []check.Finding {
 		}
 		f.Scope = check.ScopeCluster
 		f.Incident = crashLooping(srv.pods) || (srv.statusKnown && srv.available < srv.desired)
+		if f.Incident {
+			f.Since = srv.troubleSince()
+		}
 		findings = append(findings, f)
 	}
 	return findings
@@ -271,6 +274,9 @@ func (c ProbePluginMissing) Run(s *snapshot.Snapshot) []check.Finding {
 			strings.Join(problems, "; ")), src.configMap, srv.ref)
 		f.Scope = check.ScopeCluster
 		f.Incident = crashLooping(srv.pods) || (srv.statusKnown && srv.available < srv.desired)
+		if f.Incident {
+			f.Since = srv.troubleSince()
+		}
 		f.Evidence = problems
 		f.Fix = []string{editCorefile(src) + "   # add the lines: health and ready"}
 		findings = append(findings, f)

@@ -7,6 +7,7 @@ import (
 	"path"
 	"slices"
 	"strings"
+	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -32,6 +33,9 @@ type server struct {
 	pods        []*corev1.Pod
 	// service is nil when no Service selects the DNS pods.
 	service *corev1.Service
+	// unavailableSince is when a Deployment's Available condition last turned from True; zero
+	// when it is available or nothing records it.
+	unavailableSince time.Time
 }
 
 // knownDNSNames are the controller names distributions give the cluster DNS server.
@@ -69,11 +73,17 @@ func lookUpServers(s *snapshot.Snapshot) []server {
 		if d.Spec.Replicas != nil {
 			desired = *d.Spec.Replicas
 		}
-		found = append(found, server{
+		srv := server{
 			ref:      snapshot.RefTo(snapshot.KindDeployments, d.Namespace, d.Name),
 			template: &d.Spec.Template, selector: d.Spec.Selector,
 			desired: desired, available: d.Status.AvailableReplicas, statusKnown: hasStatus(d),
-		})
+		}
+		for _, cond := range d.Status.Conditions {
+			if cond.Type == appsv1.DeploymentAvailable && cond.Status != corev1.ConditionTrue {
+				srv.unavailableSince = cond.LastTransitionTime.Time
+			}
+		}
+		found = append(found, srv)
 	}
 	for i := range s.DaemonSets {
 		ds := &s.DaemonSets[i]
@@ -208,9 +218,56 @@ func (srv *server) coreDNSVersion() string {
 	return tag
 }
 
-// kubectlTarget names the server's controller for kubectl commands.
+// kubectl is the command that applies verb to the server's controller.
 func (srv *server) kubectl(verb string) string {
-	return fmt.Sprintf("kubectl %s -n %s %s", verb, srv.ref.Namespace, srv.ref.KubectlTarget())
+	return fmt.Sprintf("kubectl %s %s", verb, check.InNamespace(srv.ref))
+}
+
+// podLabels are the labels that select the server's pods, for the selectors of fixes (kubectl -l,
+// a PodDisruptionBudget, a spread constraint): the controller's own matchLabels where it has them,
+// else the template's k8s-app label.
+func (srv *server) podLabels() map[string]string {
+	if srv.selector != nil && len(srv.selector.MatchLabels) > 0 && len(srv.selector.MatchExpressions) == 0 {
+		return srv.selector.MatchLabels
+	}
+	if v := srv.template.Labels["k8s-app"]; v != "" {
+		return map[string]string{"k8s-app": v}
+	}
+	return srv.template.Labels
+}
+
+// podSelector is podLabels as kubectl -l takes it, quoted.
+func (srv *server) podSelector() string {
+	return check.Quote(labels.SelectorFromSet(srv.podLabels()).String())
+}
+
+// logs is the command that shows why the DNS container fails: the previous run of the first pod
+// where it ended, else the current run of the first pod not ready. kubectl logs of the controller
+// would pick a ready pod, which may have no previous run to show.
+func (srv *server) logs() string {
+	var container *corev1.Container
+	flag := ""
+	if container = dnsContainer(srv.template); container != nil {
+		flag = " -c " + check.Quote(container.Name)
+	}
+	var notReady *corev1.Pod
+	for _, pod := range srv.pods {
+		if !snapshot.IsLive(pod) {
+			continue
+		}
+		for _, cs := range snapshot.ContainerStatuses(pod) {
+			if cs.LastTerminationState.Terminated != nil && (container == nil || cs.Name == container.Name) {
+				return fmt.Sprintf("kubectl logs -n %s %s%s --previous", check.Quote(pod.Namespace), check.Quote(pod.Name), flag)
+			}
+		}
+		if notReady == nil && !snapshot.PodReady(pod) {
+			notReady = pod
+		}
+	}
+	if notReady != nil {
+		return fmt.Sprintf("kubectl logs -n %s %s%s", check.Quote(notReady.Namespace), check.Quote(notReady.Name), flag)
+	}
+	return "kubectl logs " + check.InNamespace(srv.ref) + flag
 }
 
 // Checks is every check of the family, as the catalog lists it.

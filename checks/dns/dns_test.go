@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/alertmend/kubectl-alertmend/internal/fixture"
 	"github.com/alertmend/kubectl-alertmend/pkg/check"
@@ -274,4 +275,53 @@ func FuzzParseCorefile(f *testing.F) {
 			}
 		}
 	})
+}
+
+// The DNS incidents say when they began, and their fixes name the pod whose logs tell why.
+func TestDNSIncidentsSayWhenTheyBegan(t *testing.T) {
+	unavailable := Unavailable{}.Run(fixture.LoadOverlay(t, healthy, "dns-unavailable.yaml"))
+	unhealthy := PodsUnhealthy{}.Run(fixture.LoadOverlay(t, healthy, "dns-pods-unhealthy.yaml"))
+	if len(unavailable) != 1 || len(unhealthy) != 1 {
+		t.Fatalf("got %d dns-unavailable and %d dns-pods-unhealthy findings", len(unavailable), len(unhealthy))
+	}
+	for _, tc := range []struct {
+		f        check.Finding
+		since    string
+		evidence []string
+		fix      string
+	}{
+		// Not ready since 09:47: earlier than its last OOM kill, at 09:58.
+		{unavailable[0], "2026-11-24T09:47:00Z", []string{"not ready for 13m", "OOMKilled (exit code 137) at memory limit 170Mi 2m ago"},
+			"kubectl logs -n kube-system coredns-6f7d-bbbbb -c coredns --previous"},
+		// Ready again: the OOM kill is when its trouble began.
+		{unhealthy[0], "2026-11-24T09:20:00Z", []string{"OOMKilled (exit code 137) at memory limit 170Mi 40m ago"},
+			"kubectl logs -n kube-system coredns-6f7d-aaaaa -c coredns --previous"},
+	} {
+		if tc.f.Since == nil || tc.f.Since.Format(time.RFC3339) != tc.since {
+			t.Errorf("%s: since %v, want %s", tc.f.Check, tc.f.Since, tc.since)
+		}
+		evidence := strings.Join(tc.f.Evidence, "\n")
+		for _, want := range tc.evidence {
+			if !strings.Contains(evidence, want) {
+				t.Errorf("%s: evidence lacks %q:\n%s", tc.f.Check, want, evidence)
+			}
+		}
+		if !slices.Contains(tc.f.Fix, tc.fix) {
+			t.Errorf("%s: fix %q lacks %q", tc.f.Check, tc.f.Fix, tc.fix)
+		}
+	}
+}
+
+// Fixes select the DNS pods by the labels their controller selects them by, not by the
+// conventional k8s-app=kube-dns they may not carry.
+func TestDNSFixesSelectThePodsByTheirOwnLabels(t *testing.T) {
+	s := fixture.LoadOverlay(t, healthy, "dns-no-pdb.yaml")
+	d := &s.Deployments[0]
+	d.Spec.Selector.MatchLabels = map[string]string{"app.kubernetes.io/name": "coredns"}
+	d.Spec.Template.Labels = map[string]string{"app.kubernetes.io/name": "coredns"}
+	findings := NoDisruptionBudget{}.Run(s)
+	want := "kubectl create poddisruptionbudget -n kube-system coredns --selector=app.kubernetes.io/name=coredns --max-unavailable=1"
+	if len(findings) != 1 || !slices.Contains(findings[0].Fix, want) {
+		t.Errorf("dns-no-pdb fix: %+v, want %q", findings, want)
+	}
 }

@@ -82,10 +82,12 @@ func (c ForwardLoopRisk) assess(s *snapshot.Snapshot, srv server, src *corefileS
 	f := check.New(c.Meta(), "", src.configMap, srv.ref)
 	f.Scope = check.ScopeCluster
 	f.Incident = crashLooping(srv.pods)
+	if f.Incident {
+		f.Since = srv.troubleSince()
+	}
 	f.Evidence = []string{line}
 	spec := &srv.template.Spec
-	patchDNSPolicy := fmt.Sprintf(`kubectl patch -n %s %s -p '{"spec":{"template":{"spec":{"dnsPolicy":"Default"}}}}'`,
-		srv.ref.Namespace, srv.ref.KubectlTarget())
+	patchDNSPolicy := fmt.Sprintf(`kubectl patch %s -p '{"spec":{"template":{"spec":{"dnsPolicy":"Default"}}}}'`, check.InNamespace(srv.ref))
 	switch snapshot.ResolverOf(spec) {
 	case snapshot.ResolverClusterDNS:
 		policy := string(spec.DNSPolicy)
@@ -138,21 +140,24 @@ func (c ForwardLoopRisk) assess(s *snapshot.Snapshot, srv server, src *corefileS
 			f.Evidence = append(f.Evidence, fmt.Sprintf("node %s (%s): kubelet resolvConf %s, normally systemd-resolved's stub on Ubuntu", node, osImage[node], kc.ResolvConf))
 		}
 	}
-	nodeFix := "set resolvConf: " + resolvedUpstream + " in the kubelet configuration of the nodes, or forward to the upstream resolvers' IPs: " + editCorefile(src)
+	nodeFix := []string{
+		"# set resolvConf: " + resolvedUpstream + " in the kubelet configuration of the nodes, or forward to the upstream resolvers' IPs:",
+		editCorefile(src),
+	}
 	switch {
 	case len(confirmed) > 0:
 		f.Message = fmt.Sprintf("CoreDNS forwards to /etc/resolv.conf, and on %s the kubelet gives pods "+
 			"systemd-resolved's loopback stub: queries leaving the cluster loop back.", check.Plural(len(confirmed), "node", "nodes"))
-		f.Fix = []string{nodeFix}
+		f.Fix = nodeFix
 	case len(likely) > 0:
 		f.Severity = check.Medium
 		f.Message = fmt.Sprintf("CoreDNS forwards to /etc/resolv.conf, and on %s the kubelet hands pods the "+
 			"node's /etc/resolv.conf, which on Ubuntu is normally the loopback stub 127.0.0.53. This cannot be "+
 			"confirmed through the API: check the file on the node.", check.Plural(len(likely), "node", "nodes"))
-		f.Fix = []string{
-			fmt.Sprintf("kubectl debug node/%s -it --image=busybox -- cat /host/etc/resolv.conf   # a nameserver in 127.0.0.0/8 confirms the loop", likely[0]),
-			nodeFix,
-		}
+		f.Fix = append(check.FixEach(len(likely), "nodes", func(i int) string {
+			return fmt.Sprintf("kubectl debug %s -it --image=busybox -- cat /host/etc/resolv.conf   # a nameserver in 127.0.0.0/8 confirms the loop",
+				check.Quote("node/"+likely[i]))
+		}), nodeFix...)
 	case len(unread) > 0:
 		why := s.Unavailable[snapshot.KindKubeletConfigs]
 		if why == "" {

@@ -89,7 +89,7 @@ func (c ServfailRatio) Run(s *snapshot.Snapshot) []check.Finding {
 	f.Incident = true
 	f.Scope = check.ScopeCluster
 	f.Evidence = check.LimitEvidence(append(evidence, scrapeErrors(s)...))
-	f.Fix = []string{"kubectl logs -n kube-system -l k8s-app=kube-dns --tail=200 | grep -i servfail"}
+	f.Fix = serverLogs(s, "grep -i servfail")
 	return []check.Finding{f}
 }
 
@@ -147,9 +147,23 @@ func (c ForwardUnhealthy) Run(s *snapshot.Snapshot) []check.Finding {
 	f.Incident = true
 	f.Scope = check.ScopeCluster
 	f.Evidence = check.LimitEvidence(append(evidence, scrapeErrors(s)...))
-	f.Fix = []string{
-		"kubectl get configmap -n kube-system coredns -o jsonpath='{.data.Corefile}' | grep -A3 forward",
-		"kubectl logs -n kube-system -l k8s-app=kube-dns --tail=200 | grep -i 'unhealthy\\|timeout'",
+	for _, srv := range findServers(s) {
+		name, _ := corefileMount(srv.template)
+		f.Fix = append(f.Fix, fmt.Sprintf("kubectl get configmap -n %s %s -o yaml | grep -A3 forward", check.Quote(srv.ref.Namespace), check.Quote(name)))
 	}
+	f.Fix = append(f.Fix, serverLogs(s, `grep -i 'unhealthy\|timeout'`)...)
 	return []check.Finding{f}
+}
+
+// serverLogs are the commands that search the recent logs of each DNS server's pods with grep.
+func serverLogs(s *snapshot.Snapshot, grep string) []string {
+	var fixes []string
+	for _, srv := range findServers(s) {
+		command := fmt.Sprintf("kubectl logs -n %s -l %s", check.Quote(srv.ref.Namespace), srv.podSelector())
+		if c := dnsContainer(srv.template); c != nil {
+			command += " -c " + check.Quote(c.Name)
+		}
+		fixes = append(fixes, command+" --tail=200 | "+grep)
+	}
+	return fixes
 }

@@ -1,6 +1,7 @@
 package dns
 
 import (
+	"encoding/json"
 	"fmt"
 	"maps"
 	"math"
@@ -168,16 +169,19 @@ func spreadsReplicas(template *corev1.PodTemplateSpec) bool {
 }
 
 func spreadPatch(srv server) string {
-	return fmt.Sprintf(`kubectl patch -n %s %s --type=strategic -p '{"spec":{"template":{"spec":{"topologySpreadConstraints":`+
-		`[{"maxSkew":1,"topologyKey":"%s","whenUnsatisfiable":"ScheduleAnyway","labelSelector":{"matchLabels":{"k8s-app":"%s"}}}]}}}}'`,
-		srv.ref.Namespace, srv.ref.KubectlTarget(), labelHostname, appLabel(srv))
+	patch := map[string]any{"spec": map[string]any{"template": map[string]any{"spec": map[string]any{
+		"topologySpreadConstraints": []map[string]any{{
+			"maxSkew": 1, "topologyKey": labelHostname, "whenUnsatisfiable": "ScheduleAnyway",
+			"labelSelector": map[string]any{"matchLabels": srv.podLabels()},
+		}},
+	}}}}
+	return fmt.Sprintf("kubectl patch %s --type=strategic -p %s", check.InNamespace(srv.ref), jsonArg(patch))
 }
 
-func appLabel(srv server) string {
-	if v := srv.template.Labels["k8s-app"]; v != "" {
-		return v
-	}
-	return "kube-dns"
+// jsonArg is a patch as one shell word: JSON, single-quoted (labels are the cluster's own words).
+func jsonArg(v any) string {
+	data, _ := json.Marshal(v) // maps of strings and numbers always marshal
+	return check.Quote(string(data))
 }
 
 // NoDisruptionBudget reports a DNS Deployment that no PodDisruptionBudget protects.
@@ -211,8 +215,8 @@ func (c NoDisruptionBudget) Run(s *snapshot.Snapshot) []check.Finding {
 		f := check.New(meta, fmt.Sprintf("No PodDisruptionBudget covers the pods of %s: a drain may evict every "+
 			"replica at once.", srv.ref.Describe()), srv.ref)
 		f.Scope = check.ScopeCluster
-		f.Fix = []string{fmt.Sprintf("kubectl create poddisruptionbudget -n %s %s --selector=k8s-app=%s --max-unavailable=1",
-			srv.ref.Namespace, srv.ref.Name, appLabel(srv))}
+		f.Fix = []string{fmt.Sprintf("kubectl create poddisruptionbudget -n %s %s --selector=%s --max-unavailable=1",
+			check.Quote(srv.ref.Namespace), check.Quote(srv.ref.Name), srv.podSelector())}
 		findings = append(findings, f)
 	}
 	return findings
@@ -270,8 +274,8 @@ func (c PriorityClass) Run(s *snapshot.Snapshot) []check.Finding {
 		f := check.New(meta, fmt.Sprintf("The pods of %s have priority class %s: they can be preempted or evicted "+
 			"before ordinary workloads.", srv.ref.Describe(), current), srv.ref)
 		f.Scope = check.ScopeCluster
-		f.Fix = []string{fmt.Sprintf(`kubectl patch -n %s %s -p '{"spec":{"template":{"spec":{"priorityClassName":"system-cluster-critical"}}}}'`,
-			srv.ref.Namespace, srv.ref.KubectlTarget())}
+		f.Fix = []string{fmt.Sprintf(`kubectl patch %s -p '{"spec":{"template":{"spec":{"priorityClassName":"system-cluster-critical"}}}}'`,
+			check.InNamespace(srv.ref))}
 		findings = append(findings, f)
 	}
 	return findings
@@ -334,6 +338,7 @@ func (c MemoryLimitLow) Run(s *snapshot.Snapshot) []check.Finding {
 		if srv.dnsContainerOOMKilled() {
 			f.Severity = check.High
 			f.Incident = true
+			f.Since = srv.troubleSince()
 			f.Evidence = append(f.Evidence, "DNS pods were already OOMKilled")
 			proposed = raisedLimit(s, srv) // the same limit dns-unavailable proposes
 		}
@@ -381,6 +386,5 @@ func memoryPatch(srv server, limit resource.Quantity) string {
 	if c := dnsContainer(srv.template); c != nil {
 		container = c.Name
 	}
-	return fmt.Sprintf("kubectl set resources -n %s %s -c %s --limits=memory=%s",
-		srv.ref.Namespace, srv.ref.KubectlTarget(), container, limit.String())
+	return fmt.Sprintf("kubectl set resources %s -c %s --limits=memory=%s", check.InNamespace(srv.ref), check.Quote(container), limit.String())
 }

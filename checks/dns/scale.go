@@ -102,7 +102,7 @@ func (c NdotsHigh) Run(s *snapshot.Snapshot) []check.Finding {
 	f := check.New(meta, fmt.Sprintf("%s set ndots above %d: each external lookup is first tried with every search domain.",
 		check.Plural(len(objects), "workload", "workloads"), defaultNdots), objects...)
 	f.Evidence = check.LimitEvidence(evidence)
-	f.Fix = []string{ndotsPatch(objects[0])}
+	f.Fix = ndotsPatches(objects)
 	return []check.Finding{f}
 }
 
@@ -162,7 +162,7 @@ func (c NdotsDefaultAtScale) Run(s *snapshot.Snapshot) []check.Finding {
 		busyReplicas, defaultNdots), objects...)
 	f.Scope = check.ScopeCluster
 	f.Evidence = check.LimitEvidence(evidence)
-	f.Fix = []string{ndotsPatch(objects[0])}
+	f.Fix = ndotsPatches(objects)
 	return []check.Finding{f}
 }
 
@@ -181,13 +181,19 @@ func ndots(spec *corev1.PodSpec) (int, bool) {
 	return 0, false
 }
 
+// ndotsPatches sets ndots:2 on each workload: a patch of its template, or, where there is none to
+// patch (a bare pod, a Job, whose template cannot change), what to change in its manifest.
+func ndotsPatches(refs []snapshot.Ref) []string {
+	return check.FixEach(len(refs), "workloads", func(i int) string { return ndotsPatch(refs[i]) })
+}
+
 func ndotsPatch(ref snapshot.Ref) string {
 	path := `{"spec":{"template":{"spec":{"dnsConfig":{"options":[{"name":"ndots","value":"2"}]}}}}}`
-	if ref.Kind == "CronJob" {
+	switch ref.Kind {
+	case "CronJob":
 		path = `{"spec":{"jobTemplate":{"spec":{"template":{"spec":{"dnsConfig":{"options":[{"name":"ndots","value":"2"}]}}}}}}}`
+	case "Pod", "Job":
+		return check.Comment(fmt.Sprintf("set dnsConfig.options ndots: \"2\" in the manifest of %s and recreate it", ref.Describe()))
 	}
-	if ref.Kind == "Pod" {
-		return fmt.Sprintf("set dnsConfig.options ndots: \"2\" in the manifest of pod %s/%s and recreate it", ref.Namespace, ref.Name)
-	}
-	return fmt.Sprintf("kubectl patch -n %s %s -p '%s'", ref.Namespace, ref.KubectlTarget(), path)
+	return fmt.Sprintf("kubectl patch %s -p '%s'", check.InNamespace(ref), path)
 }

@@ -2,6 +2,7 @@ package netpol
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 
@@ -91,7 +92,7 @@ func (c Unisolated) Run(s *snapshot.Snapshot) []check.Finding {
 		direction, strings.ToLower(string(c.Direction))), objects...)
 	f.Scope = check.ScopeCluster
 	f.Evidence = evidence
-	f.Fix = []string{defaultDeny(open[0].namespace, c.Direction)}
+	f.Fix = defaultDeny(slices.Sorted(maps.Keys(namespaces)), c.Direction, dnsTargets(m))
 	return []check.Finding{f}
 }
 
@@ -114,11 +115,23 @@ func (m *model) selectedBy(e endpoint) string {
 	return "selected by " + strings.Join(parts, "; ")
 }
 
-// defaultDeny is the command that isolates every pod of a namespace in one direction.
-func defaultDeny(namespace string, dir networkingv1.PolicyType) string {
-	name := "default-deny-" + strings.ToLower(string(dir))
-	return fmt.Sprintf("kubectl apply -n %s -f - <<'EOF'\napiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\n"+
-		"metadata:\n  name: %s\nspec:\n  podSelector: {}\n  policyTypes: [%s]\nEOF", namespace, name, dir)
+// defaultDeny is the command that isolates every pod of each namespace in one direction. A
+// default deny of egress comes with the policy that lets the pods reach the cluster DNS: without
+// it, the fix would stop every name lookup there.
+func defaultDeny(namespaces []string, dir networkingv1.PolicyType, dns dnsTarget) []string {
+	policy := fmt.Sprintf("apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata:\n  name: default-deny-%s\nspec:\n"+
+		"  podSelector: {}\n  policyTypes: [%s]\n", strings.ToLower(string(dir)), dir)
+	if dir == networkingv1.PolicyTypeEgress {
+		policy += "---\n" + allowDNSPolicy(dns)
+	}
+	return applyInEach(namespaces, policy)
+}
+
+// applyInEach is the command that applies manifest, which names no namespace, in each namespace.
+func applyInEach(namespaces []string, manifest string) []string {
+	return check.FixNames(namespaces, "namespaces", func(names string) string {
+		return fmt.Sprintf("for ns in %s; do kubectl apply -n \"$ns\" -f - <<'EOF'\n%sEOF\ndone", names, manifest)
+	})
 }
 
 // NoDefaultDeny reports namespaces with workloads and no policy that isolates all their pods.
@@ -169,7 +182,7 @@ func (c NoDefaultDeny) Run(s *snapshot.Snapshot) []check.Finding {
 		"accept traffic from the whole cluster.", check.Plural(len(namespaces), "namespace", "namespaces")), objects...)
 	f.Scope = check.ScopeCluster
 	f.Evidence = check.LimitEvidence(evidence)
-	f.Fix = []string{defaultDeny(namespaces[0], networkingv1.PolicyTypeIngress)}
+	f.Fix = defaultDeny(namespaces, networkingv1.PolicyTypeIngress, dnsTarget{})
 	return []check.Finding{f}
 }
 

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"net/netip"
 	"slices"
+	"strconv"
+	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
@@ -90,7 +92,14 @@ func (c EgressBlocksDNS) Run(s *snapshot.Snapshot) []check.Finding {
 		f.Severity = group.severity
 		f.Incident = s.Source != snapshot.SourceManifests
 		f.Evidence = check.LimitEvidence(evidence)
-		f.Fix = []string{allowDNS(group.endpoints[0].namespace)}
+		var namespaces []string
+		for _, e := range group.endpoints {
+			if !slices.Contains(namespaces, e.namespace) {
+				namespaces = append(namespaces, e.namespace)
+			}
+		}
+		slices.Sort(namespaces)
+		f.Fix = applyInEach(namespaces, allowDNSPolicy(dns))
 		findings = append(findings, f)
 	}
 	return findings
@@ -227,11 +236,39 @@ func (m *model) peerMayReach(policyNS string, peer networkingv1.NetworkPolicyPee
 	return podsMayMatch && namespaceMayMatch
 }
 
-// allowDNS is the policy that lets every pod of a namespace reach the cluster DNS.
-func allowDNS(namespace string) string {
-	return fmt.Sprintf("kubectl apply -n %s -f - <<'EOF'\napiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\n"+
-		"metadata:\n  name: allow-dns\nspec:\n  podSelector: {}\n  policyTypes: [Egress]\n  egress:\n  - to:\n"+
-		"    - namespaceSelector:\n        matchLabels: {kubernetes.io/metadata.name: kube-system}\n"+
-		"      podSelector:\n        matchLabels: {k8s-app: kube-dns}\n"+
-		"    ports: [{protocol: UDP, port: 53}, {protocol: TCP, port: 53}]\nEOF", namespace)
+// allowDNSPolicy is the policy that lets every pod of a namespace reach the cluster DNS pods, as
+// dns knows them: their namespace, their k8s-app label (or OpenShift's), and the ports they
+// listen on, which is what policies see (5353 on OpenShift, behind the Service's 53).
+func allowDNSPolicy(dns dnsTarget) string {
+	server := endpoint{namespace: "kube-system", labels: map[string]string{"k8s-app": "kube-dns"}, spec: &corev1.PodSpec{}}
+	if len(dns.servers) > 0 {
+		server = dns.servers[0]
+	}
+	// Block style keeps each line short enough for an 80-column terminal.
+	peer := fmt.Sprintf("    - namespaceSelector:\n        matchLabels: {kubernetes.io/metadata.name: %s}\n", yamlScalar(server.namespace))
+	for _, key := range []string{"k8s-app", "dns.operator.openshift.io/daemonset-dns"} {
+		if v, ok := server.labels[key]; ok {
+			peer += fmt.Sprintf("      podSelector:\n        matchLabels: {%s: %s}\n", key, yamlScalar(v))
+			break
+		}
+	}
+	return "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata:\n  name: allow-dns\nspec:\n" +
+		"  podSelector: {}\n  policyTypes: [Egress]\n  egress:\n  - to:\n" + peer +
+		fmt.Sprintf("    ports: [{protocol: UDP, port: %d}, {protocol: TCP, port: %d}]\n",
+			dnsPort(server, corev1.ProtocolUDP), dnsPort(server, corev1.ProtocolTCP))
+}
+
+// yamlScalar writes a name from the cluster as a YAML scalar: plain when it is a plain name,
+// else double-quoted, so that no value can end the manifest or the heredoc around it.
+func yamlScalar(s string) string {
+	plain := s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._/-") == "" &&
+		strings.Trim(s, "0123456789.-") != "" && !strings.HasPrefix(s, "-")
+	switch strings.ToLower(s) {
+	case "true", "false", "yes", "no", "y", "n", "on", "off", "null", "~":
+		plain = false // YAML would read a boolean or null where a string belongs
+	}
+	if plain {
+		return s
+	}
+	return strconv.Quote(s)
 }

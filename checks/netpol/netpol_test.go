@@ -245,3 +245,60 @@ func TestFromAnywhereWithoutAPIServicesSaysSo(t *testing.T) {
 		t.Errorf("findings %q: want one, saying apiservices could not be read", fixture.Summaries(findings))
 	}
 }
+
+// A default deny is proposed for every namespace the finding names; one for egress comes with
+// the policy that keeps DNS reachable, or applying it would stop every name lookup there.
+func TestDefaultDenyFixCoversEachNamespaceAndKeepsDNS(t *testing.T) {
+	s := fixture.LoadOverlay(t, base, "netpol-egress-unisolated.yaml")
+	findings := egress.Run(s)
+	if len(findings) != 1 {
+		t.Fatalf("%d findings", len(findings))
+	}
+	namespaces := map[string]bool{}
+	for _, o := range findings[0].Objects {
+		namespaces[o.Namespace] = true
+	}
+	fix := findings[0].Fix[0]
+	loop, _, _ := strings.Cut(fix, ";")
+	for ns := range namespaces {
+		if !strings.Contains(loop+" ", " "+ns+" ") {
+			t.Errorf("namespace %s missing from %q", ns, loop)
+		}
+	}
+	if len(namespaces) < 2 {
+		t.Errorf("the fixture should span several namespaces: %v", namespaces)
+	}
+	for _, want := range []string{"name: default-deny-egress", "name: allow-dns", "{protocol: UDP, port: 53}", "{protocol: TCP, port: 53}"} {
+		if !strings.Contains(fix, want) {
+			t.Errorf("fix lacks %q:\n%s", want, fix)
+		}
+	}
+	if ingress := ingress.Run(s); len(ingress) > 0 && strings.Contains(ingress[0].Fix[0], "allow-dns") {
+		t.Errorf("an ingress default deny needs no DNS rule:\n%s", ingress[0].Fix[0])
+	}
+}
+
+// The DNS rule allows the DNS pods as they run: OpenShift's listen on 5353, in openshift-dns.
+func TestAllowDNSFollowsTheDNSPods(t *testing.T) {
+	dns := dnsTarget{servers: []endpoint{{namespace: "openshift-dns",
+		labels: map[string]string{"dns.operator.openshift.io/daemonset-dns": "default"},
+		spec: &corev1.PodSpec{Containers: []corev1.Container{{Ports: []corev1.ContainerPort{
+			{Name: "dns", ContainerPort: 5353, Protocol: corev1.ProtocolUDP},
+			{Name: "dns-tcp", ContainerPort: 5353, Protocol: corev1.ProtocolTCP},
+		}}}}}}}
+	policy := allowDNSPolicy(dns)
+	for _, want := range []string{
+		"namespaceSelector:\n        matchLabels: {kubernetes.io/metadata.name: openshift-dns}",
+		"podSelector:\n        matchLabels: {dns.operator.openshift.io/daemonset-dns: default}",
+		"ports: [{protocol: UDP, port: 5353}, {protocol: TCP, port: 5353}]",
+	} {
+		if !strings.Contains(policy, want) {
+			t.Errorf("policy lacks %q:\n%s", want, policy)
+		}
+	}
+	for value, want := range map[string]string{"kube-dns": "kube-dns", "true": `"true"`, "123": `"123"`, "a\nEOF": `"a\nEOF"`} {
+		if got := yamlScalar(value); got != want {
+			t.Errorf("yamlScalar(%q) = %s, want %s", value, got, want)
+		}
+	}
+}

@@ -56,8 +56,7 @@ func (c Dangling) Run(s *snapshot.Snapshot) []check.Finding {
 		}
 		f := check.New(c.Meta(), fmt.Sprintf("NetworkPolicy %s/%s selects no pod: no pod or pod template in "+
 			"namespace %s has labels matching %s.", p.Namespace, p.Name, p.Namespace, sel), policyRef(p))
-		f.Fix = []string{fmt.Sprintf("kubectl get pods -n %s --show-labels", p.Namespace),
-			fmt.Sprintf("kubectl edit networkpolicy -n %s %s", p.Namespace, p.Name)}
+		f.Fix = []string{"kubectl get pods --show-labels -n " + check.Quote(p.Namespace), editPolicy(p)}
 		findings = append(findings, f)
 	}
 	return findings
@@ -113,7 +112,7 @@ func (c PeerMatchesNothing) Run(s *snapshot.Snapshot) []check.Finding {
 			"traffic they were written for is not allowed.", p.Namespace, p.Name,
 			check.Plural(len(evidence), "peer", "peers")), policyRef(p))
 		f.Evidence = check.LimitEvidence(evidence)
-		f.Fix = []string{"kubectl get namespaces --show-labels", fmt.Sprintf("kubectl edit networkpolicy -n %s %s", p.Namespace, p.Name)}
+		f.Fix = []string{"kubectl get namespaces --show-labels", editPolicy(p)}
 		findings = append(findings, f)
 	}
 	return findings
@@ -234,7 +233,7 @@ func (c IngressFromAnywhere) Run(s *snapshot.Snapshot) []check.Finding {
 		f := check.New(c.Meta(), fmt.Sprintf("NetworkPolicy %s/%s admits every source to %s that nothing exposes "+
 			"outside the cluster.", p.Namespace, p.Name, check.Plural(len(objects)-1, "workload", "workloads")), objects...)
 		f.Evidence = check.LimitEvidence(evidence)
-		f.Fix = []string{fmt.Sprintf("kubectl edit networkpolicy -n %s %s   # narrow from: to the clients' namespaceSelector and podSelector", p.Namespace, p.Name)}
+		f.Fix = []string{editPolicy(p) + "   # narrow from: to the clients' namespaceSelector and podSelector"}
 		findings = append(findings, f)
 	}
 	return findings
@@ -370,4 +369,9 @@ func apiServerCalled(s *snapshot.Snapshot) calledServices {
 				svc.Namespace, svc.Name, strings.Join(by, ", "))})
 	}
 	return out
+}
+
+// editPolicy is the command that opens a policy in the editor.
+func editPolicy(p *networkingv1.NetworkPolicy) string {
+	return fmt.Sprintf("kubectl edit networkpolicy -n %s %s", check.Quote(p.Namespace), check.Quote(p.Name))
 }

@@ -46,12 +46,7 @@ func (b binding) roleRefOf() snapshot.Ref {
 	return snapshot.RefTo(snapshot.KindRoles, b.namespace, b.roleRef.Name)
 }
 
-func (b binding) editCommand() string {
-	if b.namespace != "" {
-		return fmt.Sprintf("kubectl edit rolebinding -n %s %s", b.namespace, b.ref.Name)
-	}
-	return "kubectl edit clusterrolebinding " + b.ref.Name
-}
+func (b binding) editCommand() string { return editBinding(b.ref) }
 
 // WildcardRole reports custom roles with wildcards in their verbs or resources.
 type WildcardRole struct{}
@@ -90,9 +85,9 @@ func (c WildcardRole) Run(s *snapshot.Snapshot) []check.Finding {
 		f := check.New(c.Meta(), fmt.Sprintf("%s grants with wildcards: %s.", describe(ref), strings.Join(evidence, "; ")), ref)
 		f.Evidence = evidence
 		if ref.Namespace != "" {
-			f.Fix = []string{fmt.Sprintf("kubectl edit role -n %s %s", ref.Namespace, ref.Name)}
+			f.Fix = []string{fmt.Sprintf("kubectl edit role -n %s %s", check.Quote(ref.Namespace), check.Quote(ref.Name))}
 		} else {
-			f.Fix = []string{"kubectl edit clusterrole " + ref.Name}
+			f.Fix = []string{"kubectl edit clusterrole " + check.Quote(ref.Name)}
 		}
 		findings = append(findings, f)
 	}
@@ -268,9 +263,9 @@ func (c DanglingBinding) Run(s *snapshot.Snapshot) []check.Finding {
 		role := b.roleRefOf()
 		f := check.New(c.Meta(), fmt.Sprintf("%s refers to %s, which does not exist.", describe(b.ref), describe(role)), b.ref)
 		if b.namespace != "" {
-			f.Fix = []string{fmt.Sprintf("kubectl delete rolebinding -n %s %s   # or create the role", b.namespace, b.ref.Name)}
+			f.Fix = []string{fmt.Sprintf("kubectl delete rolebinding -n %s %s   # or create the role", check.Quote(b.namespace), check.Quote(b.ref.Name))}
 		} else {
-			f.Fix = []string{fmt.Sprintf("kubectl delete clusterrolebinding %s   # or create the role", b.ref.Name)}
+			f.Fix = []string{fmt.Sprintf("kubectl delete clusterrolebinding %s   # or create the role", check.Quote(b.ref.Name))}
 		}
 		findings = append(findings, f)
 	}

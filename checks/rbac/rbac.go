@@ -321,7 +321,7 @@ func (a ability) Run(s *snapshot.Snapshot) []check.Finding {
 		f.Severity = h.severity
 		f.Scope = check.ScopeCluster
 		f.Evidence = check.LimitEvidence(evidence)
-		f.Fix = []string{revokeHint(grants[0])}
+		f.Fix = revokeHints(grants)
 		findings = append(findings, f)
 	}
 	return findings
@@ -342,12 +342,25 @@ func grantNamespaces(grants []snapshot.Grant) string {
 	return strings.Join(namespaces, ", ")
 }
 
-// revokeHint is the command that shows the binding to change.
-func revokeHint(g snapshot.Grant) string {
-	if g.Binding.Namespace != "" {
-		return fmt.Sprintf("kubectl edit rolebinding -n %s %s   # remove the subject, or bind a narrower role", g.Binding.Namespace, g.Binding.Name)
+// revokeHints are the commands that open each binding behind the grants, once each.
+func revokeHints(grants []snapshot.Grant) []string {
+	var bindings []snapshot.Ref
+	for _, g := range grants {
+		if !slices.Contains(bindings, g.Binding) {
+			bindings = append(bindings, g.Binding)
+		}
 	}
-	return fmt.Sprintf("kubectl edit clusterrolebinding %s   # remove the subject, or bind a narrower role", g.Binding.Name)
+	return check.FixEach(len(bindings), "bindings", func(i int) string {
+		return editBinding(bindings[i]) + "   # remove the subject, or bind a narrower role"
+	})
+}
+
+// editBinding is the command that opens a RoleBinding or ClusterRoleBinding in the editor.
+func editBinding(b snapshot.Ref) string {
+	if b.Namespace != "" {
+		return fmt.Sprintf("kubectl edit rolebinding -n %s %s", check.Quote(b.Namespace), check.Quote(b.Name))
+	}
+	return "kubectl edit clusterrolebinding " + check.Quote(b.Name)
 }
 
 // scoped is a request an ability is made of, and whether its resource lives in namespaces: the

@@ -8,6 +8,9 @@ import (
 	"strings"
 	"testing"
 
+	rbacv1 "k8s.io/api/rbac/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
 	"github.com/alertmend/kubectl-alertmend/internal/fixture"
 	"github.com/alertmend/kubectl-alertmend/pkg/check"
 	"github.com/alertmend/kubectl-alertmend/pkg/snapshot"
@@ -278,4 +281,32 @@ subjects: [{apiGroup: rbac.authorization.k8s.io, kind: User, name: ann}]
 			}
 		})
 	}
+}
+
+// A subject granted the same ability by several bindings gets one command for each binding,
+// each in its own namespace: removing it from one leaves the others.
+func TestFixOpensEveryBindingOfTheGrant(t *testing.T) {
+	s := fixture.LoadOverlay(t, "defaults.yaml", "rbac-pod-exec.yaml")
+	s.RoleBindings = append(s.RoleBindings, rbacv1.RoleBinding{
+		ObjectMeta: metav1.ObjectMeta{Name: "support-exec-billing", Namespace: "billing"},
+		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: "exec-anything"},
+		Subjects:   []rbacv1.Subject{{APIGroup: rbacv1.GroupName, Kind: rbacv1.UserKind, Name: "support"}},
+	})
+	s.Finish()
+	for _, f := range byID(t, "rbac-pod-exec").Run(s) {
+		if f.Objects[0].Name != "support" {
+			continue
+		}
+		want := []string{
+			"kubectl edit rolebinding -n shop support-exec   # remove the subject, or bind a narrower role",
+			"kubectl edit rolebinding -n billing support-exec-billing   # remove the subject, or bind a narrower role",
+		}
+		slices.Sort(want)
+		got := slices.Sorted(slices.Values(f.Fix))
+		if !slices.Equal(got, want) {
+			t.Errorf("fix %q, want %q", got, want)
+		}
+		return
+	}
+	t.Fatal("no rbac-pod-exec finding about support")
 }

@@ -151,10 +151,12 @@ func (c OOMKilled) Run(s *snapshot.Snapshot) []check.Finding {
 		var limit resource.Quantity
 		hasLimit := false
 		var peak int64
+		var killed []time.Time
 		for _, k := range kills {
 			line := fmt.Sprintf("pod %s: restarted %d times", k.pod.Name, k.status.RestartCount)
 			if !k.term.FinishedAt.IsZero() {
-				line += ", last OOM kill at " + k.term.FinishedAt.UTC().Format(time.RFC3339)
+				line += ", last OOM kill " + check.Ago(k.term.FinishedAt.Time, s.CollectedAt)
+				killed = append(killed, k.term.FinishedAt.Time)
 			}
 			if q, ok := containerLimit(k.pod, key.container); ok {
 				// Mid-rollout, pods may differ: never propose less than the largest limit.
@@ -174,7 +176,10 @@ func (c OOMKilled) Run(s *snapshot.Snapshot) []check.Finding {
 			check.Plural(len(kills), "pod", "pods")), key.owner)
 		f.Incident = true
 		f.Evidence = check.LimitEvidence(evidence)
-		f.Fix = oomFix(key, hasLimit, limit, peak)
+		// Each pod's latest kill is what the cluster still records; the earliest of them is
+		// when the workload was last seen sound in all its pods.
+		f.Since = check.Earliest(killed...)
+		f.Fix = oomFix(key, hasLimit, limit, peak, check.MetricsServed(s))
 		findings = append(findings, f)
 	}
 	return findings
@@ -183,7 +188,7 @@ func (c OOMKilled) Run(s *snapshot.Snapshot) []check.Finding {
 // oomFix proposes a new limit: measured peak usage with headroom, but never below the limit it
 // was killed at plus a quarter; without a measurement, the current limit times oomRaiseFactor.
 // Only the limit is raised: a higher request could leave new pods Pending mid-incident.
-func oomFix(key ownerContainer, hasLimit bool, limit resource.Quantity, peak int64) []string {
+func oomFix(key ownerContainer, hasLimit bool, limit resource.Quantity, peak int64, metrics bool) []string {
 	var value, why string
 	switch {
 	case peak > 0 && int64(float64(peak)*usageHeadroom) >= limit.Value()+limit.Value()/4:
@@ -194,14 +199,14 @@ func oomFix(key ownerContainer, hasLimit bool, limit resource.Quantity, peak int
 		value, why = mebibytes(limit.Value()*oomRaiseFactor), fmt.Sprintf("%dx the limit it was killed at", oomRaiseFactor)
 	default:
 		// Killed without a limit of its own: the node ran out of memory.
-		return []string{fmt.Sprintf("# container %s of %s had no memory limit: the node ran out of memory. Set a limit from its peak usage (kubectl top pod --containers).",
-			key.container, key.owner.Describe())}
+		return []string{check.Comment(fmt.Sprintf("container %s of %s had no memory limit: the node ran out of memory. Set a limit from its peak usage (%s).",
+			key.container, key.owner.Describe(), peakSource(metrics)))}
 	}
 	if !settable(key.owner) {
-		return []string{fmt.Sprintf("# raise the memory limit of container %s in the pod spec of %s to %s (%s)", key.container, key.owner.Describe(), value, why)}
+		return []string{check.Comment(fmt.Sprintf("raise the memory limit of container %s in the pod spec of %s to %s (%s)", key.container, key.owner.Describe(), value, why))}
 	}
-	return []string{fmt.Sprintf("kubectl set resources -n %s %s -c %s --limits=memory=%s   # %s",
-		key.owner.Namespace, key.owner.KubectlTarget(), key.container, value, why)}
+	return []string{fmt.Sprintf("kubectl set resources %s -c %s --limits=memory=%s   # %s",
+		check.InNamespace(key.owner), check.Quote(key.container), value, why)}
 }
 
 // UsageNearLimit finds containers whose working set is close to their memory limit.
@@ -261,10 +266,19 @@ func (c UsageNearLimit) Run(s *snapshot.Snapshot) []check.Finding {
 		f.Evidence = check.LimitEvidence(evidence)
 		if settable(key.owner) {
 			value := mebibytes(int64(float64(top.usage) * usageHeadroom))
-			f.Fix = []string{fmt.Sprintf("kubectl set resources -n %s %s -c %s --limits=memory=%s   # peak usage plus 50%%",
-				key.owner.Namespace, key.owner.KubectlTarget(), key.container, value)}
+			f.Fix = []string{fmt.Sprintf("kubectl set resources %s -c %s --limits=memory=%s   # peak usage plus 50%%",
+				check.InNamespace(key.owner), check.Quote(key.container), value)}
 		}
 		findings = append(findings, f)
 	}
 	return findings
+}
+
+// peakSource says where a container's peak usage can be read: kubectl top where the metrics API
+// answers, else the cluster's monitoring.
+func peakSource(metrics bool) string {
+	if metrics {
+		return "kubectl top pod --containers"
+	}
+	return "from your monitoring: the metrics API did not answer"
 }

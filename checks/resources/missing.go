@@ -29,6 +29,7 @@ func (st setting) String() string {
 func findMissing(s *snapshot.Snapshot, meta check.Meta, st setting) []check.Finding {
 	var findings []check.Finding
 	peaks := peakUsage(s)
+	metrics := check.MetricsServed(s)
 	for _, w := range s.Workloads() {
 		if podLevel(w.Spec, st.resource, st.limit) {
 			continue
@@ -57,7 +58,7 @@ func findMissing(s *snapshot.Snapshot, meta check.Meta, st setting) []check.Find
 			f.Evidence = append(f.Evidence, fmt.Sprintf("no LimitRange in the input sets a default %s for namespace %s; "+
 				"if the cluster has one, the API server fills it in", st, w.Ref.Namespace))
 		}
-		f.Fix = missingFixes(w.Ref, containers, st, peaks)
+		f.Fix = missingFixes(w.Ref, containers, st, peaks, metrics)
 		findings = append(findings, f)
 	}
 	return findings
@@ -73,7 +74,7 @@ type proposal struct {
 // the peak, a memory limit with headroom over the peak and never below the request. Without a
 // measurement it names a placeholder and how to fill it in, rather than guess: a limit guessed
 // too low is an OOM kill on the next rollout.
-func propose(c *corev1.Container, st setting, peak usagePeak) proposal {
+func propose(c *corev1.Container, st setting, peak usagePeak, metrics bool) proposal {
 	kind := "REQUEST"
 	if st.limit {
 		kind = "LIMIT"
@@ -91,25 +92,25 @@ func propose(c *corev1.Container, st setting, peak usagePeak) proposal {
 	case st.resource == corev1.ResourceCPU && peak.cpuMilli > 0:
 		return proposal{fmt.Sprintf("%dm", max(peak.cpuMilli, 10)), "the measured usage"}
 	}
-	return proposal{placeholder, fmt.Sprintf("%s: the container's peak %s plus headroom (kubectl top pod --containers)", placeholder, st.resource)}
+	return proposal{placeholder, fmt.Sprintf("%s: the container's peak %s plus headroom (%s)", placeholder, st.resource, peakSource(metrics))}
 }
 
 // missingFixes proposes the command for workloads kubectl can set resources on, and the YAML to
-// add otherwise.
-func missingFixes(ref snapshot.Ref, containers []*corev1.Container, st setting, peaks map[ownerContainer]usagePeak) []string {
+// add otherwise. metrics says whether kubectl top can show the usage to size a value by.
+func missingFixes(ref snapshot.Ref, containers []*corev1.Container, st setting, peaks map[ownerContainer]usagePeak, metrics bool) []string {
 	var fixes []string
 	for _, c := range containers {
-		p := propose(c, st, peaks[ownerContainer{ref, c.Name}])
+		p := propose(c, st, peaks[ownerContainer{ref, c.Name}], metrics)
 		flag, field := "--requests", "requests"
 		if st.limit {
 			flag, field = "--limits", "limits"
 		}
 		if settable(ref) {
-			fixes = append(fixes, fmt.Sprintf("kubectl set resources -n %s %s -c %s %s=%s=%s   # %s",
-				ref.Namespace, ref.KubectlTarget(), c.Name, flag, st.resource, p.value, p.why))
+			fixes = append(fixes, fmt.Sprintf("kubectl set resources %s -c %s %s=%s=%s   # %s",
+				check.InNamespace(ref), check.Quote(c.Name), flag, st.resource, p.value, p.why))
 		} else {
-			fixes = append(fixes, fmt.Sprintf("# in the pod spec of %s, container %s (%s):\nresources:\n  %s:\n    %s: %s",
-				ref.Describe(), c.Name, p.why, field, st.resource, p.value))
+			fixes = append(fixes, check.Comment(fmt.Sprintf("in the pod spec of %s, container %s (%s):", ref.Describe(), c.Name, p.why))+
+				fmt.Sprintf("\nresources:\n  %s:\n    %s: %s", field, st.resource, p.value))
 		}
 	}
 	return fixes

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 
@@ -105,7 +106,9 @@ func (c NodeMemoryOvercommit) Run(s *snapshot.Snapshot) []check.Finding {
 		f.Scope = check.ScopeCluster
 	}
 	f.Evidence = check.LimitEvidence(evidence)
-	f.Fix = []string{fmt.Sprintf("kubectl describe node %s | grep -A 20 'Non-terminated Pods'", refs[0].Name)}
+	f.Fix = check.FixEach(len(refs), "nodes", func(i int) string {
+		return fmt.Sprintf("kubectl describe node %s | grep -A 20 'Non-terminated Pods'", check.Quote(refs[i].Name))
+	})
 	return []check.Finding{f}
 }
 
@@ -119,7 +122,8 @@ func (PressureWithoutLimits) Meta() check.Meta {
 		Category: check.CategoryResources,
 		Severity: check.High,
 		Requires: []snapshot.Kind{snapshot.KindNodes, snapshot.KindPods},
-		Optional: []snapshot.Kind{snapshot.KindReplicaSets, snapshot.KindJobs},
+		// With the metrics API, kubectl top shows which of the pods use the memory.
+		Optional: []snapshot.Kind{snapshot.KindReplicaSets, snapshot.KindJobs, snapshot.KindPodMetrics},
 		LiveOnly: true,
 		Description: "For each node reporting MemoryPressure, lists the workloads of the pods on it that have a " +
 			"container without a memory limit: the likely cause, and the pods nothing stops from growing.",
@@ -138,8 +142,11 @@ func (c PressureWithoutLimits) Run(s *snapshot.Snapshot) []check.Finding {
 	for i := range s.Nodes {
 		node := &s.Nodes[i]
 		pressured := false
+		var since time.Time
 		for _, cond := range node.Status.Conditions {
-			pressured = pressured || (cond.Type == corev1.NodeMemoryPressure && cond.Status == corev1.ConditionTrue)
+			if cond.Type == corev1.NodeMemoryPressure && cond.Status == corev1.ConditionTrue {
+				pressured, since = true, cond.LastTransitionTime.Time
+			}
 		}
 		if !pressured {
 			continue
@@ -168,11 +175,19 @@ func (c PressureWithoutLimits) Run(s *snapshot.Snapshot) []check.Finding {
 			}
 			evidence = append(evidence, fmt.Sprintf("%s: %s no memory limit", owners[key].Describe(), subject))
 		}
+		pressure := fmt.Sprintf("node %s: MemoryPressure=True", node.Name)
+		if !since.IsZero() {
+			pressure += " " + check.For(since, s.CollectedAt)
+		}
 		f := check.New(meta, fmt.Sprintf("node %s is under memory pressure and runs %s without a memory limit",
 			node.Name, check.Plural(len(owners), "workload", "workloads")), refs...)
 		f.Incident = true
-		f.Evidence = check.LimitEvidence(evidence)
-		f.Fix = []string{"kubectl top pods -A --sort-by=memory", fmt.Sprintf("kubectl describe node %s", node.Name)}
+		f.Evidence = check.LimitEvidence(append([]string{pressure}, evidence...))
+		f.Since = check.Earliest(since)
+		f.Fix = []string{"kubectl describe node " + check.Quote(node.Name)}
+		if check.MetricsServed(s) {
+			f.Fix = append(f.Fix, "kubectl top pods -A --sort-by=memory")
+		}
 		findings = append(findings, f)
 	}
 	return findings
@@ -193,6 +208,8 @@ func (NamespaceWithoutLimits) Meta() check.Meta {
 		Category: check.CategoryResources,
 		Severity: check.Low,
 		Requires: []snapshot.Kind{snapshot.KindPods, snapshot.KindLimitRanges, snapshot.KindResourceQuotas},
+		// With the metrics API, kubectl top shows what to size the default requests from.
+		Optional: []snapshot.Kind{snapshot.KindPodMetrics},
 		LiveOnly: true,
 		Description: "Lists namespaces with live pods but no LimitRange and no ResourceQuota. The system namespaces " +
 			"(kube-system, kube-public, kube-node-lease) are not reported. Judged on a live cluster only, since " +
@@ -241,7 +258,16 @@ func (c NamespaceWithoutLimits) Run(s *snapshot.Snapshot) []check.Finding {
 	f.Evidence = check.LimitEvidence(evidence)
 	// Only default requests: a default limit would OOM-kill or reject (request above limit) the
 	// containers that today run without one.
-	f.Fix = []string{fmt.Sprintf(`kubectl apply -n %s -f - <<'EOF'
+	size := "size from kubectl top pods in the namespace"
+	if !check.MetricsServed(s) {
+		size = "size from the pods' usage in your monitoring"
+	}
+	names := make([]string, len(refs))
+	for i, ref := range refs {
+		names[i] = ref.Name
+	}
+	f.Fix = check.FixNames(names, "namespaces", func(namespaces string) string {
+		return fmt.Sprintf(`for ns in %s; do kubectl apply -n "$ns" -f - <<'EOF'
 apiVersion: v1
 kind: LimitRange
 metadata:
@@ -249,7 +275,9 @@ metadata:
 spec:
   limits:
   - type: Container
-    defaultRequest: {cpu: 100m, memory: 128Mi}   # size from kubectl top pods -n %s
-EOF`, refs[0].Name, refs[0].Name)}
+    defaultRequest: {cpu: 100m, memory: 128Mi}   # %s
+EOF
+done`, namespaces, size)
+	})
 	return []check.Finding{f}
 }

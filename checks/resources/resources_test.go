@@ -1,8 +1,14 @@
 package resources
 
 import (
+	"slices"
 	"strings"
 	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	metricsv1beta1 "k8s.io/metrics/pkg/apis/metrics/v1beta1"
 
 	"github.com/alertmend/kubectl-alertmend/internal/fixture"
 	"github.com/alertmend/kubectl-alertmend/pkg/check"
@@ -63,13 +69,18 @@ func TestChecksOnFixtures(t *testing.T) {
 // fixes returns the fix lines of the finding on the named object.
 func fixes(t *testing.T, findings []check.Finding, name string) []string {
 	t.Helper()
+	return finding(t, findings, name).Fix
+}
+
+func finding(t *testing.T, findings []check.Finding, name string) check.Finding {
+	t.Helper()
 	for _, f := range findings {
 		if f.Objects[0].Name == name {
-			return f.Fix
+			return f
 		}
 	}
 	t.Fatalf("no finding on %s", name)
-	return nil
+	return check.Finding{}
 }
 
 func TestOOMKilledProposesALimitFromEvidence(t *testing.T) {
@@ -137,5 +148,67 @@ func TestNamespaceFixIsSafe(t *testing.T) {
 	f := (NamespaceWithoutLimits{}).Run(fixture.Load(t, "namespace-without-limits.yaml"))
 	if len(f) != 1 || !strings.Contains(f[0].Fix[0], "defaultRequest:") || strings.Contains(f[0].Fix[0], "default:") {
 		t.Errorf("fix %q", f[0].Fix)
+	}
+}
+
+// An OOM kill is dated: the evidence says how long ago, and the finding since when the workload
+// has been killed, by the earliest of its pods' last kills.
+func TestOOMKilledSaysWhen(t *testing.T) {
+	f := finding(t, (OOMKilled{}).Run(fixture.Load(t, "container-oomkilled.yaml")), "api")
+	if f.Since == nil || f.Since.Format(time.RFC3339) != "2026-11-24T09:00:00Z" {
+		t.Errorf("since %v", f.Since)
+	}
+	if !strings.Contains(strings.Join(f.Evidence, "\n"), "last OOM kill 60m ago") {
+		t.Errorf("evidence %q", f.Evidence)
+	}
+}
+
+// Memory pressure is dated, and kubectl top is offered only where the metrics API answered.
+func TestPressureFixesNeedTheMetricsAPIForTop(t *testing.T) {
+	s := fixture.Load(t, "memory-pressure-unlimited-pods.yaml")
+	f := finding(t, (PressureWithoutLimits{}).Run(s), "n1")
+	if f.Since == nil || f.Since.Format(time.RFC3339) != "2026-11-24T09:47:00Z" || f.Evidence[0] != "node n1: MemoryPressure=True for 13m" {
+		t.Errorf("since %v, evidence %q", f.Since, f.Evidence)
+	}
+	if strings.Contains(strings.Join(f.Fix, "\n"), "kubectl top") {
+		t.Errorf("kubectl top without the metrics API: %q", f.Fix)
+	}
+	s.PodMetrics = []metricsv1beta1.PodMetrics{{ObjectMeta: metav1.ObjectMeta{Name: "leaky-1", Namespace: "app"}}}
+	f = finding(t, (PressureWithoutLimits{}).Run(s), "n1")
+	if !slices.Contains(f.Fix, "kubectl top pods -A --sort-by=memory") {
+		t.Errorf("no kubectl top although the metrics API answered: %q", f.Fix)
+	}
+}
+
+// Where nothing measured a container, the placeholder says where to read its peak: kubectl top
+// only if the metrics API is served.
+func TestPlaceholdersSayWhereToMeasure(t *testing.T) {
+	s := fixture.Load(t, "memory-limit-missing.yaml")
+	if got := fixes(t, (MemoryLimitMissing{}).Run(s), "sidecar"); len(got) != 1 || !strings.HasSuffix(got[0], "(kubectl top pod --containers)") {
+		t.Errorf("with the metrics API: %q", got)
+	}
+	s.PodMetrics = nil
+	s.MarkAbsent(snapshot.KindPodMetrics, "not served")
+	got := fixes(t, (MemoryLimitMissing{}).Run(s), "sidecar")
+	if len(got) != 1 || strings.Contains(got[0], "kubectl top") || !strings.HasSuffix(got[0], "(from your monitoring: the metrics API did not answer)") {
+		t.Errorf("without the metrics API: %q", got)
+	}
+}
+
+// One LimitRange per namespace the finding names, in one loop.
+func TestNamespaceFixCoversEveryNamespace(t *testing.T) {
+	s := fixture.Load(t, "namespace-without-limits.yaml")
+	s.Pods = append(s.Pods, corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "other", Namespace: "z"}})
+	s.Finish()
+	f := (NamespaceWithoutLimits{}).Run(s)
+	if len(f) != 1 || len(f[0].Objects) < 2 {
+		t.Fatalf("want one finding about several namespaces: %+v", f)
+	}
+	var names []string
+	for _, o := range f[0].Objects {
+		names = append(names, o.Name)
+	}
+	if want := "for ns in " + strings.Join(names, " ") + "; do kubectl apply -n \"$ns\" -f - <<'EOF'\n"; !strings.HasPrefix(f[0].Fix[0], want) {
+		t.Errorf("fix %q, want it to start with %q", f[0].Fix[0], want)
 	}
 }

@@ -20,7 +20,8 @@ func (BestEffort) Meta() check.Meta {
 		Category: check.CategoryResources,
 		Severity: check.Low,
 		Requires: templateKinds(),
-		Optional: snapshot.LegacyWorkloadKinds(),
+		// Measured usage sizes the requests the fix proposes.
+		Optional: append([]snapshot.Kind{snapshot.KindPodMetrics}, snapshot.LegacyWorkloadKinds()...),
 		Description: "Looks for workloads whose pods would get the BestEffort QoS class (no CPU or memory request or " +
 			"limit on any container, after LimitRange defaults) in namespaces where other workloads are Burstable or " +
 			"Guaranteed. A namespace where every workload is BestEffort is a deliberate choice and is not reported.",
@@ -64,7 +65,7 @@ func (c BestEffort) Run(s *snapshot.Snapshot) []check.Finding {
 			}
 			f := check.New(meta, fmt.Sprintf("%s runs BestEffort beside %s in namespace %s that set resources: it is evicted first",
 				e.workload.Ref.Describe(), check.Plural(others, "workload", "workloads"), ns), e.workload.Ref)
-			f.Fix = missingFixes(e.workload.Ref, runningContainers(e.workload.Spec), setting{corev1.ResourceMemory, false}, peaks)
+			f.Fix = missingFixes(e.workload.Ref, runningContainers(e.workload.Spec), setting{corev1.ResourceMemory, false}, peaks, check.MetricsServed(s))
 			findings = append(findings, f)
 		}
 	}
@@ -119,8 +120,8 @@ func (c MemoryOvercommit) Run(s *snapshot.Snapshot) []check.Finding {
 			}
 			evidence = append(evidence, fmt.Sprintf("container %s: memory request %s, limit %s (%.1fx)", ctr.Name, request.String(), limit.String(), ratio))
 			if settable(w.Ref) {
-				fixes = append(fixes, fmt.Sprintf("kubectl set resources -n %s %s -c %s --requests=memory=%s",
-					w.Ref.Namespace, w.Ref.KubectlTarget(), ctr.Name, mebibytes(int64(float64(limit.Value())/c.ratio()))))
+				fixes = append(fixes, fmt.Sprintf("kubectl set resources %s -c %s --requests=memory=%s",
+					check.InNamespace(w.Ref), check.Quote(ctr.Name), mebibytes(int64(float64(limit.Value())/c.ratio()))))
 			}
 		}
 		if len(evidence) == 0 {

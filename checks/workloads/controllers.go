@@ -2,9 +2,11 @@ package workloads
 
 import (
 	"fmt"
+	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/alertmend/kubectl-alertmend/pkg/check"
 	"github.com/alertmend/kubectl-alertmend/pkg/snapshot"
@@ -27,11 +29,28 @@ type shortfall struct {
 	desired   int32
 	available int32
 	detail    []string
+	// selector selects the controller's pods for kubectl -l; "" when there is none to give.
+	selector string
+	// since is when the shortfall began, as the cluster records it; zero when unknown.
+	since time.Time
 	// stuck is set when the controller says progress has stopped, or a pod is failing.
 	stuck bool
-	// offerUndo is set when a rollout may be the cause, so rolling back is a fix.
-	offerUndo bool
+	// rollback is what can be rolled back to when a rollout may be the cause.
+	rollback rollback
 }
+
+// rollback says whether kubectl rollout undo has an earlier revision to go back to.
+type rollback int
+
+const (
+	// noRollout: nothing suggests a rollout caused it; no rollback is offered.
+	noRollout rollback = iota
+	// revisionUnknown: a rollout may be the cause, but whether an earlier revision exists cannot
+	// be told from the snapshot; rollout history shows it.
+	revisionUnknown
+	// revisionKnown: an earlier revision exists, so rollout undo has somewhere to go.
+	revisionKnown
+)
 
 func (sf shortfall) finding(meta check.Meta) check.Finding {
 	f := check.New(meta, sf.message, sf.ref)
@@ -46,15 +65,29 @@ func (sf shortfall) finding(meta check.Meta) check.Finding {
 		f.Severity = check.Medium
 	}
 	f.Evidence = check.LimitEvidence(sf.detail)
-	target := sf.ref.KubectlTarget()
-	f.Fix = []string{
-		fmt.Sprintf("kubectl describe -n %s %s", sf.ref.Namespace, target),
-		fmt.Sprintf("kubectl get pods -n %s -o wide | grep %s", sf.ref.Namespace, sf.ref.Name),
+	f.Since = check.Earliest(sf.since)
+	target := check.InNamespace(sf.ref)
+	f.Fix = []string{"kubectl describe " + target}
+	if sf.selector != "" {
+		f.Fix = append(f.Fix, fmt.Sprintf("kubectl get pods -n %s -l %s -o wide", check.Quote(sf.ref.Namespace), check.Quote(sf.selector)))
 	}
-	if sf.offerUndo {
-		f.Fix = append(f.Fix, fmt.Sprintf("kubectl rollout undo -n %s %s   # if a recent rollout caused it", sf.ref.Namespace, target))
+	switch sf.rollback {
+	case revisionKnown:
+		f.Fix = append(f.Fix, fmt.Sprintf("kubectl rollout undo %s   # if a recent rollout caused it", target))
+	case revisionUnknown:
+		f.Fix = append(f.Fix, fmt.Sprintf("kubectl rollout history %s   # if a recent rollout caused it: the revisions to roll back to", target))
 	}
 	return f
+}
+
+// podSelector is a controller's selector as kubectl -l takes it; "" for one that is invalid or
+// selects every pod.
+func podSelector(sel *metav1.LabelSelector) string {
+	selector, err := metav1.LabelSelectorAsSelector(sel)
+	if err != nil || selector.Empty() {
+		return "" // invalid, or selecting everything: no -l would show the controller's own pods
+	}
+	return selector.String()
 }
 
 func pluralWord(n int, one, many string) string {
@@ -64,18 +97,26 @@ func pluralWord(n int, one, many string) string {
 	return many
 }
 
-// podReasons says, for each live pod of owner that is not ready, what state it is stuck in, and
-// whether any of them is failing rather than merely starting.
-func podReasons(s *snapshot.Snapshot, owner snapshot.Ref) (lines []string, failing bool) {
+// podReasons says, for each live pod of owner that is not ready, what state it is stuck in and
+// for how long, whether any of them is failing rather than merely starting, and when the first
+// of them began failing (podFailingSince).
+func podReasons(s *snapshot.Snapshot, owner snapshot.Ref) (lines []string, failing bool, since time.Time) {
 	for _, pod := range s.PodsOf(owner) {
 		if !snapshot.IsLive(pod) || snapshot.PodReady(pod) {
 			continue
 		}
 		state, bad := podState(pod)
-		lines = append(lines, fmt.Sprintf("pod %s: %s", pod.Name, state))
+		line := fmt.Sprintf("pod %s: %s", pod.Name, state)
+		if t := snapshot.NotReadySince(pod); !t.IsZero() {
+			line += " (not ready " + check.For(t, s.CollectedAt) + ")"
+		}
+		if t := podFailingSince(pod); !t.IsZero() && (since.IsZero() || t.Before(since)) {
+			since = t
+		}
+		lines = append(lines, line)
 		failing = failing || bad
 	}
-	return lines, failing
+	return lines, failing, since
 }
 
 // isFailingWaitReason tells container states that do not resolve by waiting from those of a
@@ -149,12 +190,21 @@ func (c DeploymentUnavailable) Run(s *snapshot.Snapshot) []check.Finding {
 		desired := replicasOrOne(d.Spec.Replicas)
 		var conditions []string
 		stuck := false
+		var since time.Time
 		for _, cond := range d.Status.Conditions {
 			failed := (cond.Type == appsv1.DeploymentProgressing && cond.Reason == "ProgressDeadlineExceeded") ||
 				(cond.Type == appsv1.DeploymentReplicaFailure && cond.Status == corev1.ConditionTrue)
 			stuck = stuck || failed
 			if failed || cond.Status != corev1.ConditionTrue {
-				conditions = append(conditions, fmt.Sprintf("condition %s=%s (%s): %s", cond.Type, cond.Status, cond.Reason, cond.Message))
+				line := fmt.Sprintf("condition %s=%s (%s)", cond.Type, cond.Status, cond.Reason)
+				if !cond.LastTransitionTime.IsZero() {
+					line += " " + check.For(cond.LastTransitionTime.Time, s.CollectedAt)
+					// Unavailable since Available turned False, stuck since the rollout was declared so.
+					if since.IsZero() || cond.LastTransitionTime.Time.Before(since) {
+						since = cond.LastTransitionTime.Time
+					}
+				}
+				conditions = append(conditions, line+": "+cond.Message)
 			}
 		}
 		short := d.Status.AvailableReplicas < desired
@@ -164,8 +214,12 @@ func (c DeploymentUnavailable) Run(s *snapshot.Snapshot) []check.Finding {
 			continue
 		}
 		ref := snapshot.RefTo(snapshot.KindDeployments, d.Namespace, d.Name)
-		pods, failing := podReasons(s, ref)
-		sf := shortfall{ref: ref, desired: desired, available: d.Status.AvailableReplicas, stuck: stuck || failing, offerUndo: true}
+		pods, failing, podsSince := podReasons(s, ref)
+		if since.IsZero() {
+			since = podsSince
+		}
+		sf := shortfall{ref: ref, desired: desired, available: d.Status.AvailableReplicas, stuck: stuck || failing,
+			selector: podSelector(d.Spec.Selector), since: since, rollback: deploymentRollback(s, d)}
 		sf.message = fmt.Sprintf("deployment %s/%s has %d of %d %s available", d.Namespace, d.Name,
 			d.Status.AvailableReplicas, desired, pluralWord(int(desired), "replica", "replicas"))
 		if !short {
@@ -177,6 +231,34 @@ func (c DeploymentUnavailable) Run(s *snapshot.Snapshot) []check.Finding {
 		findings = append(findings, sf.finding(meta))
 	}
 	return findings
+}
+
+// revisionAnnotation numbers a Deployment's ReplicaSets; rollout undo goes back to the
+// ReplicaSet with the highest number below the current one.
+const revisionAnnotation = "deployment.kubernetes.io/revision"
+
+// deploymentRollback tells whether the Deployment has an earlier revision: more than one of its
+// ReplicaSets carries a revision number. Without ReplicaSets in the snapshot it cannot be told.
+func deploymentRollback(s *snapshot.Snapshot, d *appsv1.Deployment) rollback {
+	if _, unread := s.Unavailable[snapshot.KindReplicaSets]; unread {
+		return revisionUnknown
+	}
+	revisions := 0
+	for i := range s.ReplicaSets {
+		rs := &s.ReplicaSets[i]
+		owner := metav1.GetControllerOfNoCopy(rs)
+		if rs.Namespace != d.Namespace || owner == nil || owner.Kind != "Deployment" || owner.Name != d.Name ||
+			(owner.UID != "" && d.UID != "" && owner.UID != d.UID) {
+			continue
+		}
+		if _, numbered := rs.Annotations[revisionAnnotation]; numbered {
+			revisions++
+		}
+	}
+	if revisions > 1 {
+		return revisionKnown
+	}
+	return noRollout
 }
 
 // StatefulSetUnavailable finds StatefulSets with fewer ready replicas than desired.
@@ -215,9 +297,14 @@ func (c StatefulSetUnavailable) Run(s *snapshot.Snapshot) []check.Finding {
 			continue
 		}
 		ref := snapshot.RefTo(snapshot.KindStatefulSets, st.Namespace, st.Name)
-		pods, failing := podReasons(s, ref)
+		pods, failing, since := podReasons(s, ref)
 		sf := shortfall{ref: ref, desired: desired, available: available, stuck: failing,
-			offerUndo: st.Status.UpdateRevision != "" && st.Status.CurrentRevision != st.Status.UpdateRevision}
+			selector: podSelector(st.Spec.Selector), since: since}
+		if st.Status.UpdateRevision != "" && st.Status.CurrentRevision != "" && st.Status.CurrentRevision != st.Status.UpdateRevision {
+			// Mid-rollout the controller keeps both revisions, the current one its older pods run
+			// and the update: there is an earlier revision to go back to.
+			sf.rollback = revisionKnown
+		}
 		sf.message = fmt.Sprintf("statefulset %s/%s has %d of %d %s available", st.Namespace, st.Name,
 			available, desired, pluralWord(int(desired), "replica", "replicas"))
 		sf.detail = append([]string{fmt.Sprintf("replicas: %d desired, %d current, %d updated, %d ready, %d available",
@@ -261,9 +348,18 @@ func (c DaemonSetUnavailable) Run(s *snapshot.Snapshot) []check.Finding {
 			continue
 		}
 		ref := snapshot.RefTo(snapshot.KindDaemonSets, ds.Namespace, ds.Name)
-		pods, failing := podReasons(s, ref)
+		pods, failing, since := podReasons(s, ref)
 		rolling := ds.Status.UpdatedNumberScheduled < desired
-		sf := shortfall{ref: ref, desired: desired, available: available, stuck: failing || !rolling, offerUndo: rolling}
+		sf := shortfall{ref: ref, desired: desired, available: available, stuck: failing || !rolling,
+			selector: podSelector(ds.Spec.Selector), since: since}
+		switch {
+		case ds.Status.UpdatedNumberScheduled < ds.Status.CurrentNumberScheduled:
+			// Some nodes still run pods of an earlier revision, which the controller keeps while
+			// they run: there is one to go back to.
+			sf.rollback = revisionKnown
+		case rolling:
+			sf.rollback = revisionUnknown
+		}
 		sf.message = fmt.Sprintf("daemonset %s/%s has an available pod on %d of %d %s", ds.Namespace, ds.Name,
 			available, desired, pluralWord(int(desired), "node", "nodes"))
 		sf.detail = append([]string{fmt.Sprintf("nodes: %d should run it, %d do, %d updated, %d available, %d unavailable, %d misscheduled",

@@ -55,6 +55,7 @@ func (c CrashLoop) Run(s *snapshot.Snapshot) []check.Finding {
 		}
 		var evidence []string
 		oom := false
+		var since []time.Time
 		for _, p := range problems {
 			line := fmt.Sprintf("pod %s container %s: restarted %d times", p.pod.Name, p.container, p.status.RestartCount)
 			if t := p.status.LastTerminationState.Terminated; t != nil {
@@ -63,18 +64,21 @@ func (c CrashLoop) Run(s *snapshot.Snapshot) []check.Finding {
 					line += " (" + t.Reason + ")"
 				}
 				if !t.FinishedAt.IsZero() {
-					line += " at " + t.FinishedAt.UTC().Format(time.RFC3339)
+					line += " " + check.Ago(t.FinishedAt.Time, s.CollectedAt)
 				}
 				oom = oom || t.Reason == "OOMKilled"
 			}
+			if t := snapshot.NotReadySince(p.pod); !t.IsZero() {
+				line += "; not ready " + check.For(t, s.CollectedAt)
+			}
+			since = append(since, failingSince(p))
 			evidence = append(evidence, line)
 		}
 		f.Evidence = check.LimitEvidence(evidence)
-		first := problems[0]
-		f.Fix = []string{
-			fmt.Sprintf("kubectl logs -n %s %s -c %s --previous", first.pod.Namespace, first.pod.Name, first.container),
-			fmt.Sprintf("kubectl describe pod -n %s %s", first.pod.Namespace, first.pod.Name),
-		}
+		f.Since = check.Earliest(since...)
+		f.Fix = append(perContainer(problems, func(p containerProblem) string {
+			return fmt.Sprintf("kubectl logs -n %s %s -c %s --previous", check.Quote(p.pod.Namespace), check.Quote(p.pod.Name), check.Quote(p.container))
+		}), describePods(pods)...)
 		if oom {
 			// container-oomkilled proposes the new limit, from usage where it is measured.
 			f.Message += "; the last run was OOMKilled (see container-oomkilled for the limit to set)"

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"time"
 
 	"github.com/alertmend/kubectl-alertmend/pkg/check"
 	"github.com/alertmend/kubectl-alertmend/pkg/snapshot"
@@ -43,25 +44,33 @@ func (c ImagePull) Run(s *snapshot.Snapshot) []check.Finding {
 		pods := distinctPods(problems)
 		images := map[string]bool{}
 		var evidence []string
+		var since []time.Time
 		for _, p := range problems {
 			image := p.image
 			if image == "" {
 				image = specImage(p)
 			}
 			images[image] = true
-			evidence = append(evidence, fmt.Sprintf("pod %s container %s: %s for image %q: %s",
-				p.pod.Name, p.container, p.status.State.Waiting.Reason, image, p.status.State.Waiting.Message))
+			line := fmt.Sprintf("pod %s container %s: %s for image %q", p.pod.Name, p.container, p.status.State.Waiting.Reason, image)
+			if t := snapshot.NotReadySince(p.pod); !t.IsZero() {
+				line += " (pod not ready " + check.For(t, s.CollectedAt) + ")"
+			}
+			evidence = append(evidence, line+": "+p.status.State.Waiting.Message)
+			since = append(since, failingSince(p))
 		}
 		imageList := slices.Sorted(maps.Keys(images))
 		f := check.New(meta, fmt.Sprintf("%s of %s cannot pull image %s", check.Plural(len(pods), "pod", "pods"),
 			owner.Describe(), quoteJoin(imageList)), owner)
 		f.Incident = true
 		f.Evidence = check.LimitEvidence(evidence)
-		first := problems[0]
-		f.Fix = []string{fmt.Sprintf("kubectl describe pod -n %s %s", first.pod.Namespace, first.pod.Name)}
+		f.Since = check.Earliest(since...)
+		f.Fix = describePods(pods)
 		if hasEditableTemplate(owner) {
-			f.Fix = append(f.Fix, fmt.Sprintf("kubectl set image -n %s %s %s=<registry/repository:existing-tag>",
-				owner.Namespace, owner.KubectlTarget(), first.container))
+			// NEW_IMAGE is for the reader to fill in: an image that exists, registry/repository:tag.
+			f.Fix = append(f.Fix, perContainer(problems, func(p containerProblem) string {
+				return fmt.Sprintf("kubectl set image %s %s=NEW_IMAGE   # NEW_IMAGE: an image that exists (registry/repository:tag)",
+					check.InNamespace(owner), check.Quote(p.container))
+			})...)
 		}
 		findings = append(findings, f)
 	}

@@ -48,7 +48,8 @@ func (c NodeNotReady) Run(s *snapshot.Snapshot) []check.Finding {
 	_, podsUnreadable := s.Unavailable[snapshot.KindPods]
 	countPods := !podsUnreadable && s.Namespace == ""
 	var refs []snapshot.Ref
-	var evidence []string
+	var names, evidence []string
+	var since []time.Time
 	for i := range s.Nodes {
 		node := &s.Nodes[i]
 		ready := condition(node, corev1.NodeReady)
@@ -56,6 +57,7 @@ func (c NodeNotReady) Run(s *snapshot.Snapshot) []check.Finding {
 			continue
 		}
 		refs = append(refs, snapshot.RefTo(snapshot.KindNodes, "", node.Name))
+		names = append(names, node.Name)
 		line := fmt.Sprintf("node %s: ", node.Name)
 		if ready == nil {
 			line += "no Ready condition reported"
@@ -65,7 +67,8 @@ func (c NodeNotReady) Run(s *snapshot.Snapshot) []check.Finding {
 				line += " (" + ready.Reason + ")"
 			}
 			if !ready.LastTransitionTime.IsZero() {
-				line += " since " + ready.LastTransitionTime.UTC().Format(time.RFC3339)
+				line += " " + check.For(ready.LastTransitionTime.Time, s.CollectedAt)
+				since = append(since, ready.LastTransitionTime.Time)
 			}
 			if ready.Message != "" {
 				line += ": " + ready.Message
@@ -86,10 +89,12 @@ func (c NodeNotReady) Run(s *snapshot.Snapshot) []check.Finding {
 		f.Severity = check.Critical
 	}
 	f.Evidence = check.LimitEvidence(evidence)
-	f.Fix = []string{
-		fmt.Sprintf("kubectl describe node %s", refs[0].Name),
-		fmt.Sprintf("kubectl drain %s --ignore-daemonsets --delete-emptydir-data   # only if it will not recover: evicts its pods, emptyDir data is lost", refs[0].Name),
-	}
+	f.Since = check.Earliest(since...)
+	// One drain a node: whether a node will recover is decided node by node.
+	f.Fix = append(describeNodes(names), check.FixEach(len(names), "nodes", func(i int) string {
+		return fmt.Sprintf("kubectl drain %s --ignore-daemonsets --delete-emptydir-data   # only if it will not recover: evicts its pods, emptyDir data is lost",
+			check.Quote(names[i]))
+	})...)
 	return []check.Finding{f}
 }
 
@@ -103,6 +108,8 @@ func (NodePressure) Meta() check.Meta {
 		Category: check.CategoryWorkloads,
 		Severity: check.High,
 		Requires: []snapshot.Kind{snapshot.KindNodes},
+		// With the metrics API, kubectl top shows which pods use the memory.
+		Optional: []snapshot.Kind{snapshot.KindPodMetrics},
 		LiveOnly: true,
 		Description: "Looks for nodes reporting MemoryPressure, DiskPressure or PIDPressure, one finding per kind of " +
 			"pressure, listing the nodes.",
@@ -126,7 +133,8 @@ func (c NodePressure) Run(s *snapshot.Snapshot) []check.Finding {
 	for _, pressure := range pressures {
 		kind := pressure.condition
 		var refs []snapshot.Ref
-		var evidence []string
+		var names, evidence []string
+		var since []time.Time
 		for i := range s.Nodes {
 			node := &s.Nodes[i]
 			cond := condition(node, kind)
@@ -134,7 +142,12 @@ func (c NodePressure) Run(s *snapshot.Snapshot) []check.Finding {
 				continue
 			}
 			refs = append(refs, snapshot.RefTo(snapshot.KindNodes, "", node.Name))
+			names = append(names, node.Name)
 			line := fmt.Sprintf("node %s: %s=True", node.Name, kind)
+			if !cond.LastTransitionTime.IsZero() {
+				line += " " + check.For(cond.LastTransitionTime.Time, s.CollectedAt)
+				since = append(since, cond.LastTransitionTime.Time)
+			}
 			if cond.Message != "" {
 				line += ": " + cond.Message
 			}
@@ -150,13 +163,19 @@ func (c NodePressure) Run(s *snapshot.Snapshot) []check.Finding {
 			f.Scope = check.ScopeCluster
 		}
 		f.Evidence = check.LimitEvidence(evidence)
-		f.Fix = []string{fmt.Sprintf("kubectl describe node %s", refs[0].Name)}
-		if kind == corev1.NodeMemoryPressure {
+		f.Since = check.Earliest(since...)
+		f.Fix = describeNodes(names)
+		if kind == corev1.NodeMemoryPressure && check.MetricsServed(s) {
 			f.Fix = append(f.Fix, "kubectl top pods -A --sort-by=memory")
 		}
 		findings = append(findings, f)
 	}
 	return findings
+}
+
+// describeNodes is the command that shows the nodes' conditions, events and pods.
+func describeNodes(names []string) []string {
+	return check.FixNames(names, "nodes", func(names string) string { return "kubectl describe node " + names })
 }
 
 func condition(node *corev1.Node, t corev1.NodeConditionType) *corev1.NodeCondition {

@@ -3,7 +3,9 @@
 package workloads
 
 import (
+	"fmt"
 	"sort"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 
@@ -78,6 +80,60 @@ func distinctContainers(problems []containerProblem) []string {
 	}
 	sort.Strings(names)
 	return names
+}
+
+// failingSince is when the problem's pod stopped being ready, as its conditions record it, else
+// when its container last ended: it has been failing at least since then.
+func failingSince(p containerProblem) time.Time {
+	if t := snapshot.NotReadySince(p.pod); !t.IsZero() {
+		return t
+	}
+	if t := p.status.LastTerminationState.Terminated; t != nil {
+		return t.FinishedAt.Time
+	}
+	return time.Time{}
+}
+
+// podFailingSince is failingSince for a whole pod: its not-ready transition, else the earliest
+// last end of a container that is not running.
+func podFailingSince(pod *corev1.Pod) time.Time {
+	if t := snapshot.NotReadySince(pod); !t.IsZero() {
+		return t
+	}
+	var first time.Time
+	for _, cs := range snapshot.ContainerStatuses(pod) {
+		if t := cs.LastTerminationState.Terminated; t != nil && cs.State.Running == nil && !t.FinishedAt.IsZero() &&
+			(first.IsZero() || t.FinishedAt.Time.Before(first)) {
+			first = t.FinishedAt.Time
+		}
+	}
+	return first
+}
+
+// perContainer makes command once for each failing container of a workload, from the first pod
+// where it fails: its replicas fail alike, its containers each for a reason of their own.
+func perContainer(problems []containerProblem, command func(containerProblem) string) []string {
+	var first []containerProblem
+	seen := map[string]bool{}
+	for _, p := range problems {
+		if !seen[p.container] {
+			seen[p.container] = true
+			first = append(first, p)
+		}
+	}
+	return check.FixEach(len(first), "containers", func(i int) string { return command(first[i]) })
+}
+
+// describePods is the command that shows the events of a workload's pods, which share its
+// namespace.
+func describePods(pods []*corev1.Pod) []string {
+	names := make([]string, len(pods))
+	for i, pod := range pods {
+		names[i] = pod.Name
+	}
+	return check.FixNames(names, "pods", func(names string) string {
+		return fmt.Sprintf("kubectl describe pod -n %s %s", check.Quote(pods[0].Namespace), names)
+	})
 }
 
 // isController reports whether the owner is something that keeps replicas running, as opposed

@@ -5,6 +5,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 
@@ -43,6 +44,7 @@ func (c Unschedulable) Run(s *snapshot.Snapshot) []check.Finding {
 	// Pending pods the scheduler gave up on, with its explanation, under their owners.
 	var pending check.Groups[snapshot.Ref, *corev1.Pod]
 	messages := map[*corev1.Pod]string{}
+	since := map[*corev1.Pod]time.Time{}
 	for i := range s.Pods {
 		pod := &s.Pods[i]
 		if pod.Status.Phase != corev1.PodPending {
@@ -52,6 +54,7 @@ func (c Unschedulable) Run(s *snapshot.Snapshot) []check.Finding {
 			if cond.Type == corev1.PodScheduled && cond.Status == corev1.ConditionFalse && cond.Reason == corev1.PodReasonUnschedulable {
 				pending.Add(s.TopOwner(pod), pod)
 				messages[pod] = cond.Message
+				since[pod] = cond.LastTransitionTime.Time
 			}
 		}
 	}
@@ -59,9 +62,15 @@ func (c Unschedulable) Run(s *snapshot.Snapshot) []check.Finding {
 	for _, owner := range pending.Keys() {
 		pods := pending.Get(owner)
 		var evidence []string
+		var times []time.Time
 		hints := map[string]bool{}
 		for _, pod := range pods {
-			evidence = append(evidence, fmt.Sprintf("pod %s: %s", pod.Name, messages[pod]))
+			line := "pod " + pod.Name
+			if t := since[pod]; !t.IsZero() {
+				line += " (pending " + check.For(t, s.CollectedAt) + ")"
+				times = append(times, t)
+			}
+			evidence = append(evidence, line+": "+messages[pod])
 			for _, h := range schedulingHints(messages[pod]) {
 				hints[h] = true
 			}
@@ -72,11 +81,8 @@ func (c Unschedulable) Run(s *snapshot.Snapshot) []check.Finding {
 		if len(hints) > 0 {
 			f.Remediation = strings.Join(slices.Sorted(maps.Keys(hints)), " ")
 		}
-		first := pods[0]
-		f.Fix = []string{
-			fmt.Sprintf("kubectl describe pod -n %s %s", first.Namespace, first.Name),
-			"kubectl describe nodes | grep -A 8 'Allocated resources'",
-		}
+		f.Since = check.Earliest(times...)
+		f.Fix = append(describePods(pods), "kubectl describe nodes | grep -A 8 'Allocated resources'")
 		findings = append(findings, f)
 	}
 	return findings

@@ -1,11 +1,19 @@
 package workloads
 
 import (
+	"fmt"
+	"slices"
 	"strings"
 	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	metricsv1beta1 "k8s.io/metrics/pkg/apis/metrics/v1beta1"
 
 	"github.com/alertmend/kubectl-alertmend/internal/fixture"
 	"github.com/alertmend/kubectl-alertmend/pkg/check"
+	"github.com/alertmend/kubectl-alertmend/pkg/snapshot"
 )
 
 func TestChecksOnFixtures(t *testing.T) {
@@ -99,7 +107,7 @@ func TestUnschedulableExplainsTheSchedulersReason(t *testing.T) {
 
 func TestDeploymentEvidenceNamesPodStates(t *testing.T) {
 	s := fixture.Load(t, "pod-image-pull.yaml")
-	lines, failing := podReasons(s, s.TopOwner(&s.Pods[0]))
+	lines, failing, _ := podReasons(s, s.TopOwner(&s.Pods[0]))
 	if !failing || len(lines) != 2 || !strings.Contains(lines[0], "ImagePullBackOff") || !strings.Contains(lines[1], "ErrImagePull") {
 		t.Errorf("pod states of shop/cart: %q", lines)
 	}
@@ -130,4 +138,144 @@ func containsLine(lines []string, prefix string) bool {
 		}
 	}
 	return false
+}
+
+// Each live incident says when it began as the cluster recorded it (Finding.Since), and its
+// evidence says how long ago, relative to when the snapshot was read.
+func TestIncidentsSayWhenTheyBegan(t *testing.T) {
+	for _, tc := range []struct {
+		check    check.Check
+		fixture  string
+		object   string
+		since    string // RFC 3339, "" for unknown
+		evidence string
+	}{
+		{CrashLoop{}, "pod-crashloop.yaml", "team-a/deployment/web", "2026-11-24T09:47:00Z", "last exit code 1 (Error) 2m ago; not ready for 13m"},
+		// Without a Ready transition, the last crash is the earliest the cluster records.
+		{CrashLoop{}, "pod-crashloop.yaml", "team-a/deployment/api", "2026-11-24T09:55:00Z", "last exit code 137 (OOMKilled) 5m ago"},
+		{CrashLoop{}, "pod-crashloop.yaml", "team-a/pod/debug", "", "restarted 3 times"},
+		{ImagePull{}, "pod-image-pull.yaml", "shop/deployment/cart", "2026-11-24T09:45:00Z", "(pod not ready for 15m)"},
+		{Unschedulable{}, "pod-unschedulable.yaml", "data/statefulset/postgres", "2026-11-24T09:47:00Z", "pod postgres-2 (pending for 13m)"},
+		{NodeNotReady{}, "node-not-ready.yaml", "node/node-2", "2026-11-24T08:00:00Z", "node node-3: Ready=Unknown (NodeStatusUnknown) for 45m"},
+		{NodePressure{}, "node-pressure.yaml", "node/node-a", "2026-11-24T09:47:00Z", "node node-a: MemoryPressure=True for 13m"},
+		{NodePressure{}, "node-pressure.yaml", "node/node-b", "", "node node-b: DiskPressure=True"},
+		{DeploymentUnavailable{}, "deployment-unavailable.yaml", "web/deployment/zero", "2026-11-24T09:30:00Z",
+			"condition Available=False (MinimumReplicasUnavailable) for 30m"},
+		{DeploymentUnavailable{}, "deployment-unavailable.yaml", "web/deployment/stuck", "2026-11-24T09:00:00Z",
+			"condition Progressing=False (ProgressDeadlineExceeded) for 60m"},
+		// No condition dates it: its failing pod's last run does.
+		{DeploymentUnavailable{}, "deployment-unavailable.yaml", "web/deployment/failing", "2026-11-24T09:57:00Z", "container app CrashLoopBackOff"},
+		{DeploymentUnavailable{}, "deployment-unavailable.yaml", "web/deployment/defaulted", "", "replicas: 1 desired"},
+		{StatefulSetUnavailable{}, "statefulset-unavailable.yaml", "data/statefulset/db", "2026-11-24T09:40:00Z",
+			"pod db-2: container db CrashLoopBackOff (not ready for 20m)"},
+	} {
+		f := findingAbout(t, tc.check.Run(fixture.Load(t, tc.fixture)), tc.object)
+		switch {
+		case tc.since == "" && f.Since != nil:
+			t.Errorf("%s %s: since %v, but nothing records when it began", f.Check, tc.object, f.Since)
+		case tc.since != "" && (f.Since == nil || f.Since.Format(time.RFC3339) != tc.since):
+			t.Errorf("%s %s: since %v, want %s", f.Check, tc.object, f.Since, tc.since)
+		}
+		if !slices.ContainsFunc(f.Evidence, func(line string) bool { return strings.Contains(line, tc.evidence) }) {
+			t.Errorf("%s %s: no evidence line with %q in %q", f.Check, tc.object, tc.evidence, f.Evidence)
+		}
+	}
+}
+
+// rollout undo is offered only where the snapshot shows a revision to go back to; where it
+// cannot tell, rollout history shows the revisions instead.
+func TestRollbackOnlyToARevisionThatExists(t *testing.T) {
+	withoutReplicaSets := func(t *testing.T) *snapshot.Snapshot {
+		s := fixture.Load(t, "deployment-unavailable.yaml")
+		s.ReplicaSets = nil
+		s.MarkUnavailable(snapshot.KindReplicaSets, "forbidden")
+		s.Finish()
+		return s
+	}
+	for _, tc := range []struct {
+		check    check.Check
+		snapshot func(*testing.T) *snapshot.Snapshot
+		object   string
+		want     string // the rollback line, "" for none
+	}{
+		// Two numbered ReplicaSets: revision 1 is there to go back to.
+		{DeploymentUnavailable{}, load("deployment-unavailable.yaml"), "web/deployment/zero", "kubectl rollout undo -n web deployment/zero"},
+		// One revision only, numbered or not: nothing to roll back to.
+		{DeploymentUnavailable{}, load("deployment-unavailable.yaml"), "web/deployment/stuck", ""},
+		{DeploymentUnavailable{}, load("deployment-unavailable.yaml"), "web/deployment/failing", ""},
+		{DeploymentUnavailable{}, withoutReplicaSets, "web/deployment/zero", "kubectl rollout history -n web deployment/zero"},
+		// Mid-rollout between two revisions.
+		{StatefulSetUnavailable{}, load("statefulset-unavailable.yaml"), "data/statefulset/db", "kubectl rollout undo -n data statefulset/db"},
+		{StatefulSetUnavailable{}, load("statefulset-unavailable.yaml"), "data/statefulset/queue", ""},
+		// Two nodes still run the earlier revision.
+		{DaemonSetUnavailable{}, load("daemonset-unavailable.yaml"), "kube-system/daemonset/rolling", "kubectl rollout undo -n kube-system daemonset/rolling"},
+		{DaemonSetUnavailable{}, load("daemonset-unavailable.yaml"), "kube-system/daemonset/agent", ""},
+	} {
+		f := findingAbout(t, tc.check.Run(tc.snapshot(t)), tc.object)
+		var got string
+		for _, line := range f.Fix {
+			if strings.HasPrefix(line, "kubectl rollout") {
+				got, _, _ = strings.Cut(line, "   #")
+			}
+		}
+		if got != tc.want {
+			t.Errorf("%s: rollback %q, want %q (fix %q)", tc.object, got, tc.want, f.Fix)
+		}
+	}
+}
+
+// A finding about several nodes gives each of them its command, up to check.MaxFixes, and
+// counts the rest; kubectl top is offered only where the metrics API answered.
+func TestNodeFixesNameEveryNode(t *testing.T) {
+	s := snapshot.New(snapshot.SourceCluster)
+	s.CollectedAt = fixture.Now()
+	for i := range check.MaxFixes + 2 {
+		s.Nodes = append(s.Nodes, corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("node-%d", i)},
+			Status: corev1.NodeStatus{Conditions: []corev1.NodeCondition{
+				{Type: corev1.NodeReady, Status: corev1.ConditionFalse},
+				{Type: corev1.NodeMemoryPressure, Status: corev1.ConditionTrue},
+			}}})
+	}
+	s.Finish()
+	notReady := (NodeNotReady{}).Run(s)
+	want := []string{
+		"kubectl describe node node-0 node-1 node-2 node-3 node-4",
+		"# ... and 2 more nodes (see the objects)",
+	}
+	for i := range check.MaxFixes {
+		want = append(want, fmt.Sprintf("kubectl drain node-%d --ignore-daemonsets --delete-emptydir-data", i))
+	}
+	want = append(want, "# ... and 2 more nodes (see the objects)")
+	if len(notReady) != 1 || len(notReady[0].Fix) != len(want) {
+		t.Fatalf("node-not-ready: %+v, want one finding with fix %q", notReady, want)
+	}
+	for i, line := range notReady[0].Fix {
+		if !strings.HasPrefix(line, want[i]) {
+			t.Errorf("fix line %d: %q, want %q", i, line, want[i])
+		}
+	}
+	pressure := findingAbout(t, (NodePressure{}).Run(s), "node/node-0")
+	if slices.ContainsFunc(pressure.Fix, func(l string) bool { return strings.Contains(l, "kubectl top") }) {
+		t.Errorf("kubectl top offered, but the metrics API was not read: %q", pressure.Fix)
+	}
+	s.PodMetrics = []metricsv1beta1.PodMetrics{{ObjectMeta: metav1.ObjectMeta{Name: "p", Namespace: "default"}}}
+	pressure = findingAbout(t, (NodePressure{}).Run(s), "node/node-0")
+	if !slices.Contains(pressure.Fix, "kubectl top pods -A --sort-by=memory") {
+		t.Errorf("kubectl top not offered, although the metrics API answered: %q", pressure.Fix)
+	}
+}
+
+func load(name string) func(*testing.T) *snapshot.Snapshot {
+	return func(t *testing.T) *snapshot.Snapshot { return fixture.Load(t, name) }
+}
+
+func findingAbout(t *testing.T, findings []check.Finding, object string) check.Finding {
+	t.Helper()
+	for _, f := range findings {
+		if len(f.Objects) > 0 && f.Objects[0].String() == object {
+			return f
+		}
+	}
+	t.Fatalf("no finding about %s in %d findings", object, len(findings))
+	return check.Finding{}
 }

@@ -89,8 +89,11 @@ func TestConntrackFromPrometheusAndTheCluster(t *testing.T) {
 		t.Errorf("table-small: %s %s %q", small.Severity, small.Message, small.Evidence)
 	}
 	reported := findingOf(rep, "conntrack-table-full-reported")
-	if !strings.Contains(strings.Join(reported.Evidence, "\n"), "condition ConntrackFull=True since 2026-11-24T09:44:00Z") {
-		t.Errorf("reported evidence %q", reported.Evidence)
+	// The evidence gives the condition's age relative to when the cluster was read (10:00 by the
+	// tests' clock); Since, the transition itself.
+	if !strings.Contains(strings.Join(reported.Evidence, "\n"), "condition ConntrackFull=True for 16m") ||
+		reported.Since == nil || !reported.Since.Equal(time.Date(2026, 11, 24, 9, 44, 0, 0, time.UTC)) {
+		t.Errorf("reported evidence %q, since %v", reported.Evidence, reported.Since)
 	}
 	for _, m := range prom.Methods() {
 		if m != http.MethodGet {
@@ -137,7 +140,7 @@ func TestConntrackKernelEventOnTheRealServer(t *testing.T) {
 	}
 	evidence := strings.Join(f.Evidence, "\n")
 	if f.Severity != check.Critical || len(f.Objects) != 2 ||
-		!strings.Contains(evidence, "node node-c: event KernelMessage from kernel-monitor, 12 times, last 5m0s ago: kernel: [88123.456] nf_conntrack") ||
+		!strings.Contains(evidence, "node node-c: event KernelMessage from kernel-monitor, 12 times, first 20m ago, last 5m ago: kernel: [88123.456] nf_conntrack") ||
 		!strings.Contains(evidence, "node node-b: condition ConntrackFull=True") {
 		t.Errorf("%s %v:\n%s", f.Severity, f.Objects, evidence)
 	}

@@ -27,7 +27,7 @@ func TestCoreDNSOutageLeadsTheReport(t *testing.T) {
 	}
 	evidence := strings.Join(top.Evidence, "\n")
 	for _, want := range []string{
-		"pod coredns-5c7b9d8f6-h4w8n on node node-a: not ready; container coredns CrashLoopBackOff, last terminated OOMKilled (exit code 137) at memory limit 32Mi, 9 restarts",
+		"pod coredns-5c7b9d8f6-h4w8n on node node-a: not ready; container coredns CrashLoopBackOff, last terminated OOMKilled (exit code 137) at memory limit 32Mi 3m8s ago, 9 restarts",
 		"also reported by container-oomkilled, deployment-unavailable, pod-crashloop; folded into this finding",
 	} {
 		if !strings.Contains(evidence, want) {

@@ -2,6 +2,7 @@ package snapshot
 
 import (
 	"slices"
+	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -82,6 +83,20 @@ func PodReady(pod *corev1.Pod) bool {
 		}
 	}
 	return false
+}
+
+// NotReadySince is when a pod that is not ready stopped being ready (or never was), as its
+// conditions record it: the Ready condition's last transition, else, for a pod never placed on a
+// node, the PodScheduled one. Zero when the pod is ready or nothing records it.
+func NotReadySince(pod *corev1.Pod) time.Time {
+	for _, t := range []corev1.PodConditionType{corev1.PodReady, corev1.PodScheduled} {
+		for _, c := range pod.Status.Conditions {
+			if c.Type == t && c.Status != corev1.ConditionTrue {
+				return c.LastTransitionTime.Time
+			}
+		}
+	}
+	return time.Time{}
 }
 
 // DNSMetrics is one scrape of a cluster DNS pod's Prometheus endpoint, reduced to the counters
