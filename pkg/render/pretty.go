@@ -6,7 +6,6 @@ import (
 	"strings"
 	"time"
 
-	"k8s.io/apimachinery/pkg/util/duration"
 
 	"github.com/charmbracelet/lipgloss"
 	"github.com/muesli/termenv"
@@ -330,7 +329,7 @@ func since(f check.Finding, now time.Time) string {
 	if f.Since == nil || now.IsZero() {
 		return ""
 	}
-	return duration.HumanDuration(now.Sub(*f.Since))
+	return check.Age(*f.Since, now)
 }
 
 // describeSourceParts is what the report is about: its source, namespace and checks.
