@@ -6,7 +6,6 @@ import (
 	"strings"
 	"time"
 
-
 	"github.com/charmbracelet/lipgloss"
 	"github.com/muesli/termenv"
 
