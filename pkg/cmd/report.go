@@ -492,6 +492,18 @@ func (r *reportRun) diagnose(ctx context.Context, plan engine.Plan, src source.C
 	if src.Kind() == snapshot.SourceSnapshot && snap.Namespace != "" && src.Namespace != "" && src.Namespace != snap.Namespace {
 		return nil, failed("the snapshot was recorded with -n %s: it holds nothing of namespace %s", snap.Namespace, src.Namespace)
 	}
+	var focus *snapshot.Ref
+	if r.object != nil {
+		namespace := r.object.namespace
+		if snap.LimitedToNamespace() && src.Namespace == "" {
+			namespace = snap.Namespace // a snapshot recorded with -n holds that namespace only
+		}
+		found, err := engine.Locate(snap, r.object.kind, namespace, r.object.name)
+		if err != nil {
+			return nil, failed("--object: %v", err)
+		}
+		focus = &found
+	}
 	if len(plan.Run) == 0 && len(plan.NotEvaluated) == 0 {
 		return nil, failed("none of the selected checks can judge manifests: %s need live cluster state; run them against a cluster",
 			strings.Join(plan.LiveOnlyLeftOut, ", "))
@@ -502,17 +514,7 @@ func (r *reportRun) diagnose(ctx context.Context, plan engine.Plan, src source.C
 	}
 	policy := r.policy
 	policy.Now = r.env.Now()
-	if r.object != nil {
-		namespace := r.object.namespace
-		if snap.LimitedToNamespace() && src.Namespace == "" {
-			namespace = snap.Namespace // a snapshot recorded with -n holds that namespace only
-		}
-		focus, err := engine.Locate(snap, r.object.kind, namespace, r.object.name)
-		if err != nil {
-			return nil, failed("--object: %v", err)
-		}
-		policy.Focus = &focus
-	}
+	policy.Focus = focus
 	rep := engine.Diagnose(snap, plan, policy)
 	if n := rep.Summary.OutOfScope; n > 0 {
 		fmt.Fprintf(src.Notes, "note: left out %s nothing the run is limited to (%s): other nodes, other objects, the cluster as a whole\n",

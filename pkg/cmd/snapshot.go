@@ -106,9 +106,9 @@ func (o *SnapshotOptions) Run(ctx context.Context) error {
 	where, size := o.OutputFile, int64(0)
 	if o.OutputFile == "-" {
 		where = "stdout"
-		size, err = writeStdout(o.streams.Out, file)
+		size, err = writeSnapshotStdout(o.streams.Out, file)
 	} else {
-		size, err = writeFile(o.OutputFile, file)
+		size, err = writeSnapshotFile(o.OutputFile, file)
 	}
 	if err != nil {
 		return err
@@ -129,9 +129,9 @@ func (o *SnapshotOptions) Run(ctx context.Context) error {
 	return nil
 }
 
-// writeFile writes the snapshot beside path and renames it there, so a failed run never leaves
+// writeSnapshotFile writes the snapshot beside path and renames it there, so a failed run never leaves
 // half a snapshot; it returns the file's size.
-func writeFile(path string, file *snapshot.File) (int64, error) {
+func writeSnapshotFile(path string, file *snapshot.File) (int64, error) {
 	dir := filepath.Dir(path)
 	tmp, err := os.CreateTemp(dir, ".alertmend-snapshot-*")
 	if err != nil {
@@ -155,9 +155,9 @@ func writeFile(path string, file *snapshot.File) (int64, error) {
 	return info.Size(), nil
 }
 
-// writeStdout compresses the whole snapshot before writing any of it, so that a failure leaves
+// writeSnapshotStdout compresses the whole snapshot before writing any of it, so that a failure leaves
 // nothing on stdout rather than half a snapshot.
-func writeStdout(out io.Writer, file *snapshot.File) (int64, error) {
+func writeSnapshotStdout(out io.Writer, file *snapshot.File) (int64, error) {
 	var buf bytes.Buffer
 	if err := file.Write(&buf); err != nil {
 		return 0, failed("writing the snapshot: %v", err)
