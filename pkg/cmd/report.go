@@ -13,8 +13,6 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 
@@ -228,22 +226,8 @@ func (o *reportFlags) completeReport(cmd *cobra.Command, configFlags *genericcli
 	if r.policy.Scope, err = o.scope(r.source); err != nil {
 		return nil, err
 	}
-	if o.Object != "" {
-		if r.object, err = parseObject(o.Object); err != nil {
-			return nil, failed("%v", err)
-		}
-		switch {
-		case o.AllNamespaces:
-			// Looked for in every namespace once read.
-		case r.source.Namespace != "":
-			r.object.namespace = r.source.Namespace
-		case len(o.Filenames) > 0:
-			// Manifests that name no namespace are loaded into default, whatever the kubeconfig's
-			// context says: the object is looked for where it was loaded.
-			r.object.namespace = metav1.NamespaceDefault
-		default:
-			r.object.namespace = r.target.Namespace()
-		}
+	if r.object, err = o.objectTarget(r.source, r.target); err != nil {
+		return nil, err
 	}
 	if o.BaselineFile != "" {
 		if r.policy.Baseline, err = report.ReadBaseline(o.BaselineFile); err != nil {
@@ -354,62 +338,6 @@ func loadConfig(file string, catalog []check.Check) (*config.Config, error) {
 	return cfg, nil
 }
 
-// objectTarget is --object: a kind and a name, looked for in namespace (-n's, else the
-// context's, as kubectl does; "" with -A: any) once the snapshot is read.
-type objectTarget struct {
-	kind            snapshot.Kind
-	namespace, name string
-}
-
-// parseObject reads --object TYPE/NAME.
-func parseObject(object string) (*objectTarget, error) {
-	typ, name, ok := strings.Cut(object, "/")
-	if !ok || typ == "" || name == "" || strings.Contains(name, "/") {
-		return nil, fmt.Errorf("invalid --object %q: want TYPE/NAME, e.g. pod/cart-1 or deployment/cart", object)
-	}
-	kind, ok := snapshot.KindForType(typ)
-	if !ok {
-		return nil, fmt.Errorf("invalid --object %q: unknown type %q (e.g. pod, deployment, statefulset, daemonset, node, namespace)", object, typ)
-	}
-	return &objectTarget{kind: kind, name: name}, nil
-}
-
-// addAllNamespacesFlag adds kubectl's -A: every namespace is already the default, so it only
-// says so, and conflicts with -n.
-func addAllNamespacesFlag(f *pflag.FlagSet, all *bool) {
-	f.BoolVarP(all, "all-namespaces", "A", false, "Every namespace: the default without -n, accepted as in kubectl; unlike kubectl, -A with -n is an error")
-}
-
-// namespaceFlag is -n when given ("" when not), refusing it together with -A: kubectl lets -A
-// win silently, but a run that reports on the wrong scope is worse than one that stops.
-func namespaceFlag(cmd *cobra.Command, allNamespaces bool) (string, error) {
-	nsFlag := cmd.Flag("namespace")
-	if nsFlag == nil || !nsFlag.Changed {
-		return "", nil
-	}
-	if allNamespaces {
-		return "", usageError(cmd, fmt.Errorf("-A (--all-namespaces) and -n %s ask for different runs: give one", nsFlag.Value.String()))
-	}
-	return nsFlag.Value.String(), nil
-}
-
-// scope is what the run reports on: -n on a cluster or a snapshot (manifests are not narrowed
-// by -n, which names where they would be applied), and -l.
-func (o *reportFlags) scope(src source.Config) (engine.Scope, error) {
-	var sc engine.Scope
-	if src.Kind() != snapshot.SourceManifests {
-		sc.Namespace = src.Namespace
-	}
-	if o.Selector != "" {
-		selector, err := labels.Parse(o.Selector)
-		if err != nil {
-			return sc, failed("invalid -l/--selector %q: %v", o.Selector, err)
-		}
-		sc.Selector = selector
-	}
-	return sc, nil
-}
-
 // plan is the selected checks for the run's source.
 func (r *reportRun) plan() (engine.Plan, error) {
 	plan, err := engine.Select(r.catalog, r.selection, r.source.Kind())
@@ -427,28 +355,6 @@ func (r *reportRun) plan() (engine.Plan, error) {
 // ignore annotations (not being allowed to list them blinds no check that did not ask).
 func liveKinds(plan engine.Plan) []snapshot.Kind {
 	return withKinds(plan.Kinds(), snapshot.KindNamespaces)
-}
-
-// kinds is what the run reads: the plan's, the --object's kind, to find it, and pods when the
-// scope is narrowed, to tell the nodes that run its pods.
-func (r *reportRun) kinds(plan engine.Plan) []snapshot.Kind {
-	kinds := liveKinds(plan)
-	if r.object != nil {
-		kinds = withKinds(kinds, r.object.kind)
-	}
-	if r.policy.Scope.Narrows() {
-		kinds = withKinds(kinds, snapshot.KindPods)
-	}
-	return kinds
-}
-
-func withKinds(kinds []snapshot.Kind, more ...snapshot.Kind) []snapshot.Kind {
-	for _, k := range more {
-		if !slices.Contains(kinds, k) {
-			kinds = append(kinds, k)
-		}
-	}
-	return kinds
 }
 
 // run writes the report (or the fleet's, or the permissions it would need) and returns an
@@ -492,17 +398,9 @@ func (r *reportRun) diagnose(ctx context.Context, plan engine.Plan, src source.C
 	if src.Kind() == snapshot.SourceSnapshot && snap.Namespace != "" && src.Namespace != "" && src.Namespace != snap.Namespace {
 		return nil, failed("the snapshot was recorded with -n %s: it holds nothing of namespace %s", snap.Namespace, src.Namespace)
 	}
-	var focus *snapshot.Ref
-	if r.object != nil {
-		namespace := r.object.namespace
-		if snap.LimitedToNamespace() && src.Namespace == "" {
-			namespace = snap.Namespace // a snapshot recorded with -n holds that namespace only
-		}
-		found, err := engine.Locate(snap, r.object.kind, namespace, r.object.name)
-		if err != nil {
-			return nil, failed("--object: %v", err)
-		}
-		focus = &found
+	focus, err := r.locate(snap, src)
+	if err != nil {
+		return nil, err
 	}
 	if len(plan.Run) == 0 && len(plan.NotEvaluated) == 0 {
 		return nil, failed("none of the selected checks can judge manifests: %s need live cluster state; run them against a cluster",
@@ -518,7 +416,7 @@ func (r *reportRun) diagnose(ctx context.Context, plan engine.Plan, src source.C
 	rep := engine.Diagnose(snap, plan, policy)
 	if n := rep.Summary.OutOfScope; n > 0 {
 		fmt.Fprintf(src.Notes, "note: left out %s nothing the run is limited to (%s): other nodes, other objects, the cluster as a whole\n",
-			check.Plural(n, "finding that concerns", "findings that concern"), policy.Scope.Describe())
+			check.Plural(n, "finding that concerns", "findings that concern"), policy.Scope.For(snap).Describe())
 	}
 	if r.writeBaseline != "" {
 		if err := report.WriteBaseline(r.writeBaseline, report.NewBaseline(rep.Findings)); err != nil {

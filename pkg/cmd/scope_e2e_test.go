@@ -187,7 +187,14 @@ func TestSnapshotToStdoutAndNamespaceReplays(t *testing.T) {
 		t.Fatalf("snapshot -n shop: %s", rec.stderr)
 	}
 	assertCleanFailure(t, run(t, testEnv{}, "diagnose", "--snapshot", shopOnly, "-n", "data"), "the snapshot was recorded with -n shop: it holds nothing of namespace data")
-	// Without -n, --object is looked for in the namespace it was recorded with.
+	// Without -n, the replay is shop's run, as the recording was: node-c runs nothing of shop;
+	// --object is looked for in shop.
+	r = run(t, testEnv{}, "diagnose", "--snapshot", shopOnly, "-o", "json")
+	for _, key := range findingKeys(r.report(t)) {
+		if strings.Contains(key, "node/node-c") {
+			t.Errorf("replay of shop's snapshot reported %q", key)
+		}
+	}
 	if r := run(t, testEnv{}, "diagnose", "--snapshot", shopOnly, "--object", "deployment/cart", "-o", "json"); r.code != report.ExitGateFailed {
 		t.Errorf("--object in a snapshot of shop: exit %d, stderr %s", r.code, r.stderr)
 	}

@@ -70,9 +70,10 @@ func Apply(r *report.Report, s *snapshot.Snapshot, p Policy) {
 	if p.Focus != nil {
 		inFocus = focus(s, *p.Focus)
 	}
-	inScope := p.Scope.in(s)
-	if p.Scope.Namespace != "" {
-		r.Metadata.Namespace = p.Scope.Namespace
+	scope := p.Scope.For(s)
+	inScope := scope.in(s)
+	if scope.Namespace != "" {
+		r.Metadata.Namespace = scope.Namespace
 	}
 	sup := newSuppressor(s, p)
 	kept := r.Findings[:0:0]

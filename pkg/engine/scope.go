@@ -33,6 +33,15 @@ type Scope struct {
 	Selector labels.Selector
 }
 
+// For is the scope of a run over s: a cluster read with -n, or a snapshot recorded so, holds one
+// namespace, and its run is that namespace's whatever the flags of the replay say.
+func (sc Scope) For(s *snapshot.Snapshot) Scope {
+	if sc.Namespace == "" && s.LimitedToNamespace() {
+		sc.Namespace = s.Namespace
+	}
+	return sc
+}
+
 // Narrows tells whether the scope leaves anything out.
 func (sc Scope) Narrows() bool { return sc.Namespace != "" || sc.Selector != nil }
 

@@ -257,3 +257,22 @@ func TestLocate(t *testing.T) {
 		t.Errorf("configmap: %v", err)
 	}
 }
+
+// A snapshot that holds one namespace is that namespace's run, as the live run that recorded it
+// was; manifests loaded with -n hold all of their input.
+func TestScopeForASnapshotOfOneNamespace(t *testing.T) {
+	s := scopeSnapshot(t)
+	s.Namespace = "shop"
+	if got := (Scope{}).For(s); got.Namespace != "" {
+		t.Errorf("manifests with -n: scope %+v", got)
+	}
+	s.Source = snapshot.SourceSnapshot
+	if got := (Scope{}).For(s); got.Namespace != "shop" || !got.Narrows() {
+		t.Errorf("snapshot of shop: scope %+v", got)
+	}
+	r := &report.Report{Findings: []check.Finding{about("node-not-ready", check.Critical, node("node-c"))}}
+	Apply(r, s, Policy{})
+	if len(r.Findings) != 0 || r.Summary.OutOfScope != 1 || r.Metadata.Namespace != "shop" {
+		t.Errorf("replayed without -n: findings %+v, summary %+v, metadata %+v", r.Findings, r.Summary, r.Metadata)
+	}
+}
