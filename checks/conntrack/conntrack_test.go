@@ -436,12 +436,12 @@ func TestDropsBlindWhenRatesFailed(t *testing.T) {
 // Limited to another namespace, kube-proxy's settings are out of the run's scope, said as such:
 // not "the cluster runs without kube-proxy".
 func TestTableSmallBeyondTheNamespace(t *testing.T) {
-	s := fixture.Load(t, healthy)
-	s.Namespace = "shop"
-	s.DaemonSets = nil // a namespace run lists only shop's
-	reason, notApplicable := check.WhyNot(TableSmall{}, s)
-	if !notApplicable || !strings.Contains(reason, "beyond namespace shop") || strings.Contains(reason, "without kube-proxy") {
-		t.Errorf("reason %q, not applicable %v", reason, notApplicable)
+	m := TableSmall{}.Meta()
+	if reason := m.OutOfNamespace("shop"); !strings.Contains(reason, "judges what runs in kube-system, beyond namespace shop") {
+		t.Errorf("-n shop: reason %q", reason)
+	}
+	if reason := m.OutOfNamespace("kube-system"); reason != "" {
+		t.Errorf("-n kube-system: reason %q", reason)
 	}
 }
 

@@ -251,6 +251,8 @@ func (TableSmall) Meta() check.Meta {
 		Requires: []snapshot.Kind{snapshot.KindDaemonSets, snapshot.KindConfigMaps, snapshot.KindNodes},
 		Optional: []snapshot.Kind{snapshot.KindPods, snapshot.KindConntrack},
 		LiveOnly: true,
+		// kube-proxy runs in kube-system: a run limited to another namespace does not see it.
+		ComponentNamespaces: []string{"kube-system"},
 		Description: fmt.Sprintf("Computes the nf_conntrack_max kube-proxy asks for on each node (conntrack.maxPerCore × the "+
 			"node's CPUs, capped at 1,048,576, else at least conntrack.min; from the ConfigMap its --config names, else its "+
 			"flags, else its defaults %d and %d) and reports nodes where it is below what kube-proxy's defaults would give, "+
@@ -268,9 +270,6 @@ func (TableSmall) Meta() check.Meta {
 // NotApplicable: without kube-proxy, or with one that leaves the table to the kernel, there is
 // no kube-proxy setting to judge; only a measurement (conntrack-table-usage) can.
 func (TableSmall) NotApplicable(s *snapshot.Snapshot) string {
-	if s.LimitedToNamespace() && s.Namespace != "kube-system" {
-		return "kube-proxy runs in kube-system, beyond namespace " + s.Namespace + ", to which the run was limited (-n)"
-	}
 	if kubeProxyDaemonSet(s) == nil {
 		return noKubeProxy
 	}

@@ -28,12 +28,13 @@ type NotFound struct{}
 
 func (NotFound) Meta() check.Meta {
 	return check.Meta{
-		ID:       "dns-not-found",
-		Title:    "No cluster DNS server found",
-		Category: check.CategoryDNS,
-		Severity: check.High,
-		Requires: withKinds(snapshot.KindServices),
-		LiveOnly: true,
+		ID:                  "dns-not-found",
+		Title:               "No cluster DNS server found",
+		Category:            check.CategoryDNS,
+		Severity:            check.High,
+		Requires:            withKinds(snapshot.KindServices),
+		ComponentNamespaces: snapshot.ClusterDNSNamespaces(),
+		LiveOnly:            true,
 		Description: "Looks in kube-system (and openshift-dns) for the cluster DNS server: a Deployment or DaemonSet " +
 			"labelled k8s-app=kube-dns, or named coredns, kube-dns, rke2-coredns-rke2-coredns or dns-default; and " +
 			"for the Service whose selector matches its pods (conventionally kube-dns).",
@@ -43,10 +44,6 @@ func (NotFound) Meta() check.Meta {
 			"the existing DNS Deployment k8s-app=kube-dns so it is recognised.",
 		References: []string{reference},
 	}
-}
-
-func (c NotFound) NotEvaluable(s *snapshot.Snapshot) string {
-	return snapshot.DNSOutOfScope(s.Namespace)
 }
 
 func (c NotFound) Run(s *snapshot.Snapshot) []check.Finding {
@@ -84,13 +81,14 @@ type Unavailable struct{}
 
 func (Unavailable) Meta() check.Meta {
 	return check.Meta{
-		ID:       "dns-unavailable",
-		Title:    "Cluster DNS has fewer available replicas than desired",
-		Category: check.CategoryDNS,
-		Severity: check.High,
-		Requires: controllerKinds(),
-		Optional: []snapshot.Kind{snapshot.KindPods, snapshot.KindReplicaSets},
-		LiveOnly: true,
+		ID:                  "dns-unavailable",
+		Title:               "Cluster DNS has fewer available replicas than desired",
+		Category:            check.CategoryDNS,
+		Severity:            check.High,
+		Requires:            controllerKinds(),
+		ComponentNamespaces: snapshot.ClusterDNSNamespaces(),
+		Optional:            []snapshot.Kind{snapshot.KindPods, snapshot.KindReplicaSets},
+		LiveOnly:            true,
 		// The generic controller and pod checks see the same outage; this finding says what it means.
 		Supersedes: []string{"deployment-unavailable", "daemonset-unavailable", "pod-crashloop", "container-oomkilled"},
 		Description: "Compares the DNS Deployment's (or DaemonSet's) available replicas with the desired count, and " +
@@ -151,14 +149,15 @@ type PodsUnhealthy struct{}
 
 func (PodsUnhealthy) Meta() check.Meta {
 	return check.Meta{
-		ID:         "dns-pods-unhealthy",
-		Title:      "Cluster DNS pods are restarting or were OOMKilled",
-		Category:   check.CategoryDNS,
-		Severity:   check.Medium,
-		Requires:   withKinds(snapshot.KindPods),
-		Optional:   []snapshot.Kind{snapshot.KindReplicaSets},
-		LiveOnly:   true,
-		Supersedes: []string{"pod-crashloop", "container-oomkilled"},
+		ID:                  "dns-pods-unhealthy",
+		Title:               "Cluster DNS pods are restarting or were OOMKilled",
+		Category:            check.CategoryDNS,
+		Severity:            check.Medium,
+		Requires:            withKinds(snapshot.KindPods),
+		ComponentNamespaces: snapshot.ClusterDNSNamespaces(),
+		Optional:            []snapshot.Kind{snapshot.KindReplicaSets},
+		LiveOnly:            true,
+		Supersedes:          []string{"pod-crashloop", "container-oomkilled"},
 		Description: fmt.Sprintf("Looks at each DNS pod: not ready, waiting in CrashLoopBackOff, last terminated "+
 			"OOMKilled, or restarted %d times or more. High when a pod was OOMKilled or is crash looping. Only when "+
 			"the replica count is met; otherwise dns-unavailable shows the same pods.", restartThreshold),
@@ -337,12 +336,13 @@ type ServiceNoEndpoints struct{}
 
 func (ServiceNoEndpoints) Meta() check.Meta {
 	return check.Meta{
-		ID:       "dns-service-no-endpoints",
-		Title:    "The cluster DNS Service has no ready endpoints",
-		Category: check.CategoryDNS,
-		Severity: check.Critical,
-		Requires: withKinds(snapshot.KindServices, snapshot.KindEndpointSlices),
-		LiveOnly: true,
+		ID:                  "dns-service-no-endpoints",
+		Title:               "The cluster DNS Service has no ready endpoints",
+		Category:            check.CategoryDNS,
+		Severity:            check.Critical,
+		Requires:            withKinds(snapshot.KindServices, snapshot.KindEndpointSlices),
+		ComponentNamespaces: snapshot.ClusterDNSNamespaces(),
+		LiveOnly:            true,
 		Description: "Reads the EndpointSlices of the DNS Service (label kubernetes.io/service-name) and counts the " +
 			"endpoints whose ready condition is true (or unset, which means ready). When the DNS server has no " +
 			"available replica at all, dns-unavailable reports the outage instead.",

@@ -53,11 +53,12 @@ type CorefileInvalid struct{}
 
 func (CorefileInvalid) Meta() check.Meta {
 	return check.Meta{
-		ID:       "dns-corefile-invalid",
-		Title:    "The CoreDNS Corefile is missing or does not parse",
-		Category: check.CategoryDNS,
-		Severity: check.Critical,
-		Requires: corefileKinds(),
+		ID:                  "dns-corefile-invalid",
+		Title:               "The CoreDNS Corefile is missing or does not parse",
+		Category:            check.CategoryDNS,
+		Severity:            check.Critical,
+		Requires:            corefileKinds(),
+		ComponentNamespaces: snapshot.ClusterDNSNamespaces(),
 		Description: "Parses the Corefile (from the ConfigMap the CoreDNS pods mount) with the Caddyfile parser " +
 			"CoreDNS itself uses, and reports the parser's error and line. On a live cluster, a missing ConfigMap " +
 			"or key is reported too, and so are directives that are no plugin of stock CoreDNS (which refuses to " +
@@ -146,11 +147,12 @@ type NoCache struct{}
 
 func (NoCache) Meta() check.Meta {
 	return check.Meta{
-		ID:       "dns-corefile-no-cache",
-		Title:    "The Corefile does not cache answers",
-		Category: check.CategoryDNS,
-		Severity: check.Medium,
-		Requires: corefileKinds(),
+		ID:                  "dns-corefile-no-cache",
+		Title:               "The Corefile does not cache answers",
+		Category:            check.CategoryDNS,
+		Severity:            check.Medium,
+		Requires:            corefileKinds(),
+		ComponentNamespaces: snapshot.ClusterDNSNamespaces(),
 		Description: "Reports each server block that forwards queries or serves the cluster zone (kubernetes) " +
 			"without the cache plugin.",
 		Why: "Without cache every query is answered anew: upstream resolvers see the cluster's full query rate " +
@@ -170,12 +172,13 @@ type NoLoop struct{}
 
 func (NoLoop) Meta() check.Meta {
 	return check.Meta{
-		ID:          "dns-corefile-no-loop",
-		Title:       "The Corefile does not detect forwarding loops",
-		Category:    check.CategoryDNS,
-		Severity:    check.Medium,
-		Requires:    corefileKinds(),
-		Description: "Reports each server block that forwards queries or serves the cluster zone without the loop plugin.",
+		ID:                  "dns-corefile-no-loop",
+		Title:               "The Corefile does not detect forwarding loops",
+		Category:            check.CategoryDNS,
+		Severity:            check.Medium,
+		Requires:            corefileKinds(),
+		ComponentNamespaces: snapshot.ClusterDNSNamespaces(),
+		Description:         "Reports each server block that forwards queries or serves the cluster zone without the loop plugin.",
 		Why: "If the upstream leads back to CoreDNS (a node resolver that is a loopback stub, say), queries circle " +
 			"until they time out, burning CPU and memory until CoreDNS is OOMKilled. With loop, CoreDNS stops at " +
 			"start with a clear message instead.",
@@ -194,11 +197,12 @@ type ProbePluginMissing struct{}
 
 func (ProbePluginMissing) Meta() check.Meta {
 	return check.Meta{
-		ID:       "dns-probe-plugin-missing",
-		Title:    "CoreDNS probes point at an endpoint the Corefile does not serve",
-		Category: check.CategoryDNS,
-		Severity: check.High,
-		Requires: corefileKinds(),
+		ID:                  "dns-probe-plugin-missing",
+		Title:               "CoreDNS probes point at an endpoint the Corefile does not serve",
+		Category:            check.CategoryDNS,
+		Severity:            check.High,
+		Requires:            corefileKinds(),
+		ComponentNamespaces: snapshot.ClusterDNSNamespaces(),
 		Description: "Matches the liveness and readiness probes of the CoreDNS container (HTTP GET /health and /ready) " +
 			"with the health plugin (default :8080) and the ready plugin (default :8181): the plugin must be in the " +
 			"Corefile and listen on the probe's port, on an address the kubelet can reach.",
@@ -327,11 +331,12 @@ type ForwardLoopback struct{}
 
 func (ForwardLoopback) Meta() check.Meta {
 	return check.Meta{
-		ID:       "dns-forward-loopback",
-		Title:    "CoreDNS forwards to a loopback address",
-		Category: check.CategoryDNS,
-		Severity: check.High,
-		Requires: corefileKinds(),
+		ID:                  "dns-forward-loopback",
+		Title:               "CoreDNS forwards to a loopback address",
+		Category:            check.CategoryDNS,
+		Severity:            check.High,
+		Requires:            corefileKinds(),
+		ComponentNamespaces: snapshot.ClusterDNSNamespaces(),
 		Description: "Reports forward (or proxy) destinations that are loopback addresses (127.0.0.0/8, ::1, " +
 			"localhost). Inside the CoreDNS pod, loopback is the pod itself (not so for CoreDNS on the host network, " +
 			"which is not judged).",
@@ -382,11 +387,12 @@ type RemovedPlugin struct{}
 
 func (RemovedPlugin) Meta() check.Meta {
 	return check.Meta{
-		ID:       "dns-corefile-removed-plugin",
-		Title:    "The Corefile uses plugins the running CoreDNS removed or deprecated",
-		Category: check.CategoryDNS,
-		Severity: check.High,
-		Requires: corefileKinds(),
+		ID:                  "dns-corefile-removed-plugin",
+		Title:               "The Corefile uses plugins the running CoreDNS removed or deprecated",
+		Category:            check.CategoryDNS,
+		Severity:            check.High,
+		Requires:            corefileKinds(),
+		ComponentNamespaces: snapshot.ClusterDNSNamespaces(),
 		Description: "Reads the CoreDNS version from the image tag and checks the Corefile against CoreDNS's " +
 			"migration table (github.com/coredns/corefile-migration, the library kubeadm upgrades with): high for " +
 			"a removed plugin or option (CoreDNS refuses to start), medium for an ignored one, low for a deprecated one.",

@@ -140,15 +140,13 @@ func serviceFor(s *snapshot.Snapshot, srv *server) *corev1.Service {
 	return match
 }
 
-// notEvaluable says why DNS checks cannot look at a live cluster: the run is limited to a namespace
-// other than the DNS server's, or no DNS server was found (dns-not-found reports that). Manifests
-// without a DNS server simply have nothing to judge.
+// notEvaluable says why DNS checks cannot look at a live cluster: no DNS server was found
+// (dns-not-found reports that). Manifests without a DNS server simply have nothing to judge. A
+// run limited to another namespace than the DNS server's never gets here: the checks name the
+// DNS namespaces in their ComponentNamespaces, and do not apply to it.
 func notEvaluable(s *snapshot.Snapshot) string {
 	if s.Source == snapshot.SourceManifests {
 		return ""
-	}
-	if reason := snapshot.DNSOutOfScope(s.Namespace); reason != "" {
-		return reason
 	}
 	if len(findServers(s)) == 0 {
 		return "no cluster DNS server was found (see dns-not-found)"

@@ -230,17 +230,27 @@ func TestFileImportsAreNotReadFromThisMachine(t *testing.T) {
 	}
 }
 
-func TestNotEvaluableOutsideTheDNSNamespace(t *testing.T) {
-	s := fixture.Load(t, healthy)
-	s.Namespace = "shop"
-	for _, c := range []check.Applicability{NotFound{}, Unavailable{}, CorefileInvalid{}} {
-		if reason := c.NotEvaluable(s); !strings.Contains(reason, "limited to namespace shop") {
-			t.Errorf("%T: NotEvaluable = %q", c, reason)
+// The checks of the DNS server do not apply to a run limited to another namespace; those of
+// workloads' resolver settings judge any namespace.
+func TestOutsideTheDNSNamespace(t *testing.T) {
+	for _, c := range Checks() {
+		m := c.Meta()
+		reason := m.OutOfNamespace("shop")
+		switch {
+		case strings.HasPrefix(m.ID, "dns-ndots-"):
+			if reason != "" {
+				t.Errorf("%s does not apply to -n shop: %s", m.ID, reason)
+			}
+		case !strings.Contains(reason, "beyond namespace shop"):
+			t.Errorf("%s applies to -n shop (reason %q)", m.ID, reason)
 		}
-	}
-	s.Namespace = "kube-system"
-	if reason := (Unavailable{}).NotEvaluable(s); reason != "" {
-		t.Errorf("-n kube-system: NotEvaluable = %q", reason)
+		if !m.WholeCluster {
+			for _, ns := range snapshot.ClusterDNSNamespaces() {
+				if reason := m.OutOfNamespace(ns); reason != "" {
+					t.Errorf("%s does not apply to -n %s: %s", m.ID, ns, reason)
+				}
+			}
+		}
 	}
 }
 

@@ -26,12 +26,13 @@ type ForwardLoopRisk struct{}
 
 func (ForwardLoopRisk) Meta() check.Meta {
 	return check.Meta{
-		ID:       "dns-forward-loop-risk",
-		Title:    "CoreDNS forwards to a resolver that may lead back to itself",
-		Category: check.CategoryDNS,
-		Severity: check.High,
-		Requires: corefileKinds(),
-		Optional: []snapshot.Kind{snapshot.KindKubeletConfigs, snapshot.KindNodes, snapshot.KindPods},
+		ID:                  "dns-forward-loop-risk",
+		Title:               "CoreDNS forwards to a resolver that may lead back to itself",
+		Category:            check.CategoryDNS,
+		Severity:            check.High,
+		Requires:            corefileKinds(),
+		ComponentNamespaces: snapshot.ClusterDNSNamespaces(),
+		Optional:            []snapshot.Kind{snapshot.KindKubeletConfigs, snapshot.KindNodes, snapshot.KindPods},
 		Description: "When the Corefile forwards to /etc/resolv.conf: high if the CoreDNS pods use dnsPolicy " +
 			"ClusterFirst (their resolv.conf is CoreDNS itself), or if the kubelet on a node running CoreDNS hands " +
 			"pods systemd-resolved's stub file (127.0.0.53). Medium when the kubelet hands them /etc/resolv.conf on " +

@@ -37,12 +37,13 @@ type ServfailRatio struct{}
 
 func (ServfailRatio) Meta() check.Meta {
 	return check.Meta{
-		ID:       "dns-servfail-ratio",
-		Title:    "CoreDNS answers many queries with SERVFAIL",
-		Category: check.CategoryDNS,
-		Severity: check.Medium,
-		Requires: metricsKinds(),
-		LiveOnly: true,
+		ID:                  "dns-servfail-ratio",
+		Title:               "CoreDNS answers many queries with SERVFAIL",
+		Category:            check.CategoryDNS,
+		Severity:            check.Medium,
+		Requires:            metricsKinds(),
+		ComponentNamespaces: snapshot.ClusterDNSNamespaces(),
+		LiveOnly:            true,
 		Description: fmt.Sprintf("Reads coredns_dns_responses_total by rcode from each CoreDNS pod's metrics "+
 			"endpoint (:9153) through the API server's pod proxy, with a GET, and computes the SERVFAIL share since "+
 			"the pods started: medium from %.0f%%, high from %.0f%%, once at least %d answers were given.",
@@ -98,12 +99,13 @@ type ForwardUnhealthy struct{}
 
 func (ForwardUnhealthy) Meta() check.Meta {
 	return check.Meta{
-		ID:       "dns-forward-unhealthy",
-		Title:    "CoreDNS's upstream resolvers fail health checks",
-		Category: check.CategoryDNS,
-		Severity: check.Medium,
-		Requires: metricsKinds(),
-		LiveOnly: true,
+		ID:                  "dns-forward-unhealthy",
+		Title:               "CoreDNS's upstream resolvers fail health checks",
+		Category:            check.CategoryDNS,
+		Severity:            check.Medium,
+		Requires:            metricsKinds(),
+		ComponentNamespaces: snapshot.ClusterDNSNamespaces(),
+		LiveOnly:            true,
 		Description: fmt.Sprintf("Reads the forward plugin's health-check counters from each CoreDNS pod's metrics "+
 			"endpoint through the API server's pod proxy: high when every upstream was down at once "+
 			"(coredns_forward_healthcheck_broken_total), medium from %d failed health checks "+

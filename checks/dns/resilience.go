@@ -26,12 +26,13 @@ type SingleReplica struct{}
 
 func (SingleReplica) Meta() check.Meta {
 	return check.Meta{
-		ID:          "dns-single-replica",
-		Title:       "Cluster DNS runs a single replica",
-		Category:    check.CategoryDNS,
-		Severity:    check.Medium,
-		Requires:    controllerKinds(),
-		Description: "Reads the desired replicas of the DNS Deployment (a DaemonSet runs one per node and is not judged).",
+		ID:                  "dns-single-replica",
+		Title:               "Cluster DNS runs a single replica",
+		Category:            check.CategoryDNS,
+		Severity:            check.Medium,
+		Requires:            controllerKinds(),
+		ComponentNamespaces: snapshot.ClusterDNSNamespaces(),
+		Description:         "Reads the desired replicas of the DNS Deployment (a DaemonSet runs one per node and is not judged).",
 		Why: "With one replica, every restart, eviction, node drain or upgrade of that pod stops name resolution " +
 			"for the whole cluster until a new pod is ready.",
 		Remediation: "Run at least two replicas (kubeadm's default), spread over nodes; large clusters scale them " +
@@ -68,8 +69,9 @@ func (Colocated) Meta() check.Meta {
 		Category: check.CategoryDNS,
 		Severity: check.Medium,
 		// Without pods the placement cannot be judged; without nodes only the zones cannot.
-		Requires: withKinds(snapshot.KindPods),
-		Optional: []snapshot.Kind{snapshot.KindReplicaSets, snapshot.KindNodes},
+		Requires:            withKinds(snapshot.KindPods),
+		ComponentNamespaces: snapshot.ClusterDNSNamespaces(),
+		Optional:            []snapshot.Kind{snapshot.KindReplicaSets, snapshot.KindNodes},
 		Description: "Medium when two or more ready DNS pods all run on one node; low when they all run in one zone " +
 			"of a cluster whose nodes span several, or when the pod template has neither pod anti-affinity nor a " +
 			"topology spread constraint on the DNS pods' labels (so nothing keeps replicas apart).",
@@ -189,11 +191,12 @@ type NoDisruptionBudget struct{}
 
 func (NoDisruptionBudget) Meta() check.Meta {
 	return check.Meta{
-		ID:       "dns-no-pdb",
-		Title:    "Cluster DNS has no PodDisruptionBudget",
-		Category: check.CategoryDNS,
-		Severity: check.Low,
-		Requires: withKinds(snapshot.KindPodDisruptionBudgets),
+		ID:                  "dns-no-pdb",
+		Title:               "Cluster DNS has no PodDisruptionBudget",
+		Category:            check.CategoryDNS,
+		Severity:            check.Low,
+		Requires:            withKinds(snapshot.KindPodDisruptionBudgets),
+		ComponentNamespaces: snapshot.ClusterDNSNamespaces(),
 		Description: "Looks for a PodDisruptionBudget in the DNS namespace whose selector matches the DNS pods' " +
 			"labels. kubeadm does not create one; the CoreDNS Helm chart can.",
 		Why: "Without a budget, a node drain or cluster upgrade may evict every DNS replica at once, and name " +
@@ -244,12 +247,13 @@ type PriorityClass struct{}
 
 func (PriorityClass) Meta() check.Meta {
 	return check.Meta{
-		ID:          "dns-priority-class",
-		Title:       "Cluster DNS pods are not marked system-critical",
-		Category:    check.CategoryDNS,
-		Severity:    check.Medium,
-		Requires:    controllerKinds(),
-		Description: "Reads priorityClassName of the DNS pod template; system-cluster-critical or system-node-critical pass.",
+		ID:                  "dns-priority-class",
+		Title:               "Cluster DNS pods are not marked system-critical",
+		Category:            check.CategoryDNS,
+		Severity:            check.Medium,
+		Requires:            controllerKinds(),
+		ComponentNamespaces: snapshot.ClusterDNSNamespaces(),
+		Description:         "Reads priorityClassName of the DNS pod template; system-cluster-critical or system-node-critical pass.",
 		Why: "Without a critical priority, DNS pods may be preempted by ordinary workloads when nodes are full, " +
 			"and are among the first evicted under node pressure: the cluster loses DNS exactly when it is stressed.",
 		Remediation: "Set priorityClassName: system-cluster-critical on the DNS pod template, as kubeadm does.",

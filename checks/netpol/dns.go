@@ -92,6 +92,11 @@ func (c EgressBlocksDNS) Run(s *snapshot.Snapshot) []check.Finding {
 		f.Severity = group.severity
 		f.Incident = s.Source != snapshot.SourceManifests
 		f.Evidence = check.LimitEvidence(evidence)
+		if s.LimitedToNamespace() && !slices.Contains(snapshot.ClusterDNSNamespaces(), s.Namespace) {
+			// NodeLocal DNSCache would make this moot, and its DaemonSet is beyond what -n read.
+			f.Evidence = append(f.Evidence, fmt.Sprintf("NodeLocal DNSCache, with which pods ask their own node whatever the "+
+				"policies, would run in kube-system, which this run (limited to namespace %s) did not read", s.Namespace))
+		}
 		var namespaces []string
 		for _, e := range group.endpoints {
 			if !slices.Contains(namespaces, e.namespace) {

@@ -1,6 +1,7 @@
 package netpol
 
 import (
+	"slices"
 	"strings"
 	"testing"
 
@@ -170,6 +171,29 @@ func TestDNSUnknownNamespaceLabelsAreGivenTheBenefitOfTheDoubt(t *testing.T) {
 	s.MarkUnavailable(snapshot.KindNamespaces, "forbidden")
 	if got := fixture.Summaries(EgressBlocksDNS{}.Run(s)); len(got) != 0 {
 		t.Errorf("unsure, yet reported: %q", got)
+	}
+}
+
+// Limited to a namespace, the run cannot see whether NodeLocal DNSCache runs, which would make
+// the policies moot for DNS: the finding says so, and says nothing of it on a whole-cluster run.
+func TestDNSBlockedUnderNamespaceNamesWhatItCouldNotSee(t *testing.T) {
+	const hedge = "NodeLocal DNSCache, with which pods ask their own node whatever the policies, would run in kube-system, " +
+		"which this run (limited to namespace shop) did not read"
+	s := fixture.LoadOverlay(t, base, "netpol-egress-blocks-dns.yaml")
+	for _, f := range (EgressBlocksDNS{}).Run(s) {
+		if slices.Contains(f.Evidence, hedge) {
+			t.Errorf("whole-cluster run: %q", f.Evidence)
+		}
+	}
+	s.Source, s.Namespace = snapshot.SourceCluster, "shop"
+	findings := (EgressBlocksDNS{}).Run(s)
+	if len(findings) == 0 {
+		t.Fatal("no finding under -n shop")
+	}
+	for _, f := range findings {
+		if !slices.Contains(f.Evidence, hedge) {
+			t.Errorf("-n shop: evidence %q", f.Evidence)
+		}
 	}
 }
 

@@ -5,6 +5,8 @@ package check
 import (
 	"fmt"
 	"regexp"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/alertmend/kubectl-alertmend/pkg/snapshot"
@@ -65,6 +67,10 @@ type Meta struct {
 	// WholeCluster marks checks whose answer needs every namespace (a node's total, for
 	// example); limited to one namespace with -n, they are not evaluated rather than wrong.
 	WholeCluster bool
+	// ComponentNamespaces names where the cluster components the check judges run (the cluster
+	// DNS server's namespaces, kube-proxy's); a run limited with -n to another namespace does
+	// not read them, so the check does not apply to it.
+	ComponentNamespaces []string
 	// Supersedes names generic checks whose findings this check's findings explain better: a
 	// finding of one of them about objects this check also reports on is folded into this one,
 	// so one outage is not reported three times. Only checks that both run are folded.
@@ -79,6 +85,21 @@ type Meta struct {
 	Why         string
 	Remediation string
 	References  []string
+}
+
+// OutOfNamespace says why the check does not apply to a run limited (-n) to namespace: it needs
+// the whole cluster, or it judges components that run elsewhere; "" when it applies.
+func (m Meta) OutOfNamespace(namespace string) string {
+	switch {
+	case namespace == "":
+		return ""
+	case m.WholeCluster:
+		return fmt.Sprintf("needs objects beyond namespace %s, to which the run was limited (-n)", namespace)
+	case len(m.ComponentNamespaces) > 0 && !slices.Contains(m.ComponentNamespaces, namespace):
+		return fmt.Sprintf("judges what runs in %s, beyond namespace %s, to which the run was limited (-n)",
+			strings.Join(m.ComponentNamespaces, " or "), namespace)
+	}
+	return ""
 }
 
 var idPattern = regexp.MustCompile(`^[a-z][a-z0-9]*(-[a-z0-9]+)*$`)

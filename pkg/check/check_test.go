@@ -43,3 +43,30 @@ func TestMetaValidate(t *testing.T) {
 		}
 	}
 }
+
+// A run limited to a namespace leaves out the checks that need the whole cluster and those of
+// components in other namespaces, each with its own reason; a whole-cluster run leaves out none.
+func TestOutOfNamespace(t *testing.T) {
+	plain := Meta{ID: "pod-crashloop"}
+	wide := Meta{ID: "node-memory-overcommit", WholeCluster: true}
+	dns := Meta{ID: "dns-unavailable", ComponentNamespaces: []string{"kube-system", "openshift-dns"}}
+	cases := []struct {
+		meta      Meta
+		namespace string
+		want      string
+	}{
+		{plain, "shop", ""},
+		{wide, "", ""},
+		{dns, "", ""},
+		{wide, "shop", "needs objects beyond namespace shop, to which the run was limited (-n)"},
+		{wide, "kube-system", "needs objects beyond namespace kube-system, to which the run was limited (-n)"},
+		{dns, "shop", "judges what runs in kube-system or openshift-dns, beyond namespace shop, to which the run was limited (-n)"},
+		{dns, "openshift-dns", ""},
+		{dns, "kube-system", ""},
+	}
+	for _, tc := range cases {
+		if got := tc.meta.OutOfNamespace(tc.namespace); got != tc.want {
+			t.Errorf("%s in %q: %q, want %q", tc.meta.ID, tc.namespace, got, tc.want)
+		}
+	}
+}

@@ -32,12 +32,21 @@ are listed as not evaluated, never as passed.
 With -f, it checks manifests instead (files, directories, or - for stdin), so a CI pipeline can gate
 a deploy; checks that judge live status are left out then.
 
+With -n NS the run is about one namespace: its objects, and the nodes its pods run on; checks that
+need more, or that judge components running elsewhere (cluster DNS, kube-proxy), do not apply. With
+-l SELECTOR only the findings about the objects it selects are reported; the checks still read
+everything they judge by. Findings left out by either are counted in a note on stderr. --object
+names one object, and is an error when it is not there.
+
 ` + exitCodesHelp,
 		Example: `  # Diagnose the current context's cluster
   kubectl alertmend diagnose
 
   # Only one namespace, only workload incidents
   kubectl alertmend diagnose -n shop --category workloads
+
+  # Only what concerns the objects labelled app=cart
+  kubectl alertmend diagnose -l app=cart
 
   # Gate manifests in CI: fail on medium or worse, machine-readable output
   kubectl alertmend diagnose -f deploy/ --fail-on medium -o json

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/alertmend/kubectl-alertmend/pkg/report"
+	"github.com/alertmend/kubectl-alertmend/pkg/snapshot"
 )
 
 // installManifest is shaped like a project's install manifest, written for
@@ -165,6 +166,77 @@ func TestManifestsThatCannotBeJudged(t *testing.T) {
 		r := run(t, testEnv{}, "diagnose", "-f", tc.path)
 		if r.code != report.ExitError || !strings.Contains(r.stderr, tc.want) || r.stdout != "" {
 			t.Errorf("%s: exit %d, stdout %q, stderr %q; want exit 2 saying %q", filepath.Base(tc.path), r.code, r.stdout, r.stderr, tc.want)
+		}
+	}
+}
+
+const shopManifests = `apiVersion: apps/v1
+kind: Deployment
+metadata: {name: cart, namespace: shop}
+spec:
+  selector: {matchLabels: {app: cart}}
+  template:
+    metadata: {labels: {app: cart}}
+    spec: {containers: [{name: app, image: cart:1}]}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web, namespace: shop}
+spec:
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec: {containers: [{name: app, image: web:1}]}
+`
+
+// --object that names nothing in the manifests is an error saying where the object is, never a
+// clean report; -A looks for it in whichever namespace holds it.
+func TestManifestsObjectNotFound(t *testing.T) {
+	path := writeManifest(t, "shop.yaml", shopManifests)
+	r := run(t, testEnv{}, "diagnose", "-f", path, "--object", "deployment/cart")
+	want := "error: --object: deployment/cart not found in namespace default; it exists in namespace shop: add -n shop\n"
+	if r.code != report.ExitError || r.stderr != want || r.stdout != "" {
+		t.Errorf("exit %d, stdout %q, stderr %q; want exit 2 saying %q", r.code, r.stdout, r.stderr, want)
+	}
+	for _, args := range [][]string{{"-n", "shop"}, {"-A"}} {
+		r := run(t, testEnv{}, append([]string{"diagnose", "-f", path, "--object", "deployment/cart", "-o", "json"}, args...)...)
+		if keys := findingKeys(r.report(t)); !slices.Contains(keys, "memory-limit-missing shop/deployment/cart") ||
+			slices.ContainsFunc(keys, func(k string) bool { return strings.Contains(k, "web") }) {
+			t.Errorf("%v: findings %q, want cart's only", args, keys)
+		}
+	}
+	r = run(t, testEnv{}, "diagnose", "-f", path, "--object", "statefulset/cart", "-n", "shop")
+	if want := "statefulset/cart not found in namespace shop (there is deployment/cart)"; r.code != report.ExitError || !strings.Contains(r.stderr, want) {
+		t.Errorf("another kind: exit %d, stderr %q; want %q", r.code, r.stderr, want)
+	}
+}
+
+// -l narrows the findings to the objects it selects; a selector that does not parse, and -A
+// with -n, are usage errors naming the flags.
+func TestManifestsSelector(t *testing.T) {
+	path := writeManifest(t, "shop.yaml", shopManifests)
+	r := run(t, testEnv{}, "diagnose", "-f", path, "-l", "app=cart", "-o", "json")
+	rep := r.report(t)
+	// A finding about both workloads is about cart too, and one about shop about where cart
+	// runs; one about web alone is out.
+	for _, f := range rep.Findings {
+		if !slices.ContainsFunc(f.Objects, func(o snapshot.Ref) bool { return o.Name == "cart" || o.String() == "namespace/shop" }) {
+			t.Errorf("-l app=cart reported %s on %v", f.Check, f.Objects)
+		}
+	}
+	if keys := findingKeys(rep); !slices.Contains(keys, "memory-limit-missing shop/deployment/cart") {
+		t.Errorf("findings %q", keys)
+	}
+	if rep.Summary.OutOfScope == 0 || !strings.Contains(r.stderr, "note: left out") || !strings.Contains(r.stderr, "(-l app=cart)") {
+		t.Errorf("out of scope %d, stderr %q", rep.Summary.OutOfScope, r.stderr)
+	}
+	for want, args := range map[string][]string{
+		`invalid -l/--selector "app in (cart"`:                     {"-l", "app in (cart"},
+		"-A (--all-namespaces) and -n shop ask for different runs": {"-A", "-n", "shop"},
+	} {
+		r := run(t, testEnv{}, append([]string{"diagnose", "-f", path}, args...)...)
+		if r.code != report.ExitError || !strings.Contains(r.stderr, want) || r.stdout != "" {
+			t.Errorf("%v: exit %d, stdout %q, stderr %q; want exit 2 saying %q", args, r.code, r.stdout, r.stderr, want)
 		}
 	}
 }

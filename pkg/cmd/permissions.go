@@ -33,15 +33,15 @@ func (r *reportRun) explainPermissions(ctx context.Context, plan engine.Plan) er
 		return failed("%v", err)
 	}
 	namespace := r.source.Namespace
-	// Limited to a namespace, the checks that need the whole cluster are not evaluated whatever
+	// Limited to a namespace, the checks that need objects beyond it do not apply whatever
 	// this identity may do: only the others count.
 	var counted []collect.CheckNeeds
 	for _, c := range plan.Run {
-		if m := c.Meta(); namespace == "" || !m.WholeCluster {
+		if m := c.Meta(); m.OutOfNamespace(namespace) == "" {
 			counted = append(counted, collect.CheckNeeds{ID: m.ID, Requires: m.Requires, Optional: m.Optional})
 		}
 	}
-	kinds := liveKinds(plan)
+	kinds := r.kinds(plan)
 	permissions, err := collect.ExplainPermissions(ctx, client, kinds, namespace, r.source.PrometheusURL != "", counted)
 	if err != nil {
 		return failed("%v", err)

@@ -48,7 +48,8 @@ bootstrap bindings are known defaults and not reported.
   --subject KIND:NAME   everything one subject may do: sa:NAMESPACE/NAME, user:NAME or group:NAME
   --who-can VERB RES    every subject allowed, and through which binding; RES is a resource
                         (pods, deployments.apps, pods/exec) or a non-resource path (/metrics).
-                        The namespace is -n, else the context's; cluster-scoped resources have none.
+                        The namespace is -n, else the context's, or with -A all of them at once;
+                        cluster-scoped resources have none.
 
 ` + exitCodesHelp,
 		Example: `  # Risky subjects, most dangerous first
@@ -106,6 +107,8 @@ func (o *RBACAuditOptions) validateMode(cmd *cobra.Command) error {
 		return usageError(cmd, fmt.Errorf("--explain-permissions explains the audit's own reads; it does not combine with --subject or --who-can"))
 	case o.PushGateway != "" && (o.Subject != "" || o.WhoCan):
 		return failed("--subject and --who-can answer a question rather than write a report: leave out --push-gateway")
+	case o.Selector != "" && (o.Subject != "" || o.WhoCan):
+		return failed("-l narrows a report's findings; --subject and --who-can answer a question about every binding: leave out -l")
 	case !o.WhoCan && len(o.args) > 0:
 		return usageError(cmd, fmt.Errorf("unexpected arguments %q (did you mean --who-can?)", o.args))
 	}
@@ -211,7 +214,8 @@ func (o *RBACAuditOptions) whoCanRequest() (snapshot.Request, error) {
 		return snapshot.Request{}, failed("%v", err)
 	}
 	request := snapshot.Request{Verb: verb, APIGroup: gvr.Group, Resource: gvr.Resource, Subresource: subresource}
-	if namespaced {
+	// With -A the question is asked across all namespaces, as kubectl auth can-i -A asks it.
+	if namespaced && !o.AllNamespaces {
 		request.Namespace = o.run.source.Namespace
 		if request.Namespace == "" {
 			request.Namespace = o.run.target.Namespace()

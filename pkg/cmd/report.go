@@ -13,7 +13,6 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 
@@ -89,6 +88,10 @@ type reportFlags struct {
 	WriteBaseline  string
 	// Object is --object TYPE/NAME: only the findings about it, its owners and its node.
 	Object string
+	// AllNamespaces is -A: every namespace, the default, said explicitly.
+	AllNamespaces bool
+	// Selector is -l: only the findings about the objects it selects.
+	Selector string
 	// Complete is --complete: the manifests are everything that runs.
 	Complete bool
 	// SnapshotFile is --snapshot: replay a recorded snapshot instead of reading a cluster.
@@ -122,7 +125,12 @@ func (o *reportFlags) addReportFlags(f *pflag.FlagSet) {
 	f.BoolVar(&o.ShowSuppressed, "show-suppressed", false, "Also show the findings that ignore annotations or rules silenced, and by what")
 	f.StringVar(&o.BaselineFile, "baseline", "", "Baseline file: findings it records are shown but do not fail the gate (only new ones do)")
 	f.StringVar(&o.WriteBaseline, "write-baseline", "", "Record the current findings in this baseline file (they then do not fail this run's gate)")
-	f.StringVar(&o.Object, "object", "", "Only the findings about this object (TYPE/NAME, e.g. pod/cart-1 or deployment/cart, in -n's namespace), what manages it and, for a pod, its node")
+	f.StringVar(&o.Object, "object", "", "Only the findings about this object (TYPE/NAME, e.g. pod/cart-1 or deployment/cart, in -n's namespace, or with -A in "+
+		"whichever holds it), what manages it and, for a pod, its node; an object that is not there is an error")
+	addAllNamespacesFlag(f, &o.AllNamespaces)
+	f.StringVarP(&o.Selector, "selector", "l", "", "Only the findings about objects whose labels match this selector (e.g. app=cart,tier!=cache; "+
+		"a workload also by its pods' labels), about the nodes their pods run on and the namespaces holding them. The checks "+
+		"still read everything they judge by (a NetworkPolicy check needs every pod): -l narrows the report, not what is read")
 	f.StringVar(&o.SnapshotFile, "snapshot", "", "Diagnose a snapshot recorded by `kubectl alertmend snapshot` instead of a live cluster")
 	f.BoolVar(&o.ExplainPermissions, "explain-permissions", false, "Read nothing but whether OpenShift's DNS namespace exists: list the API requests the selected checks would make and "+
 		"whether the current identity may make them (asked with SelfSubjectAccessReviews); exit 3 when some check would not be evaluated")
@@ -157,6 +165,9 @@ type reportRun struct {
 	pushGateway  string
 	pushGrouping map[string]string
 
+	// object is --object, found in the snapshot once read; nil without it.
+	object *objectTarget
+
 	// fleet is the contexts to run, resolved from the flags; empty for a run on one cluster.
 	fleet    []string
 	parallel int
@@ -176,15 +187,15 @@ func (o *reportFlags) completeReport(cmd *cobra.Command, configFlags *genericcli
 	if o.Complete && len(o.Filenames) == 0 {
 		return nil, failed("--complete describes manifests (-f); a cluster or a snapshot is judged as it is")
 	}
-	if nsFlag := cmd.Flag("namespace"); nsFlag != nil && nsFlag.Changed {
-		r.source.Namespace = nsFlag.Value.String()
+	var err error
+	if r.source.Namespace, err = namespaceFlag(cmd, o.AllNamespaces); err != nil {
+		return nil, err
 	}
 	all := checks.All(thresholds)
 	r.catalog = slices.DeleteFunc(slices.Clone(all), func(c check.Check) bool { return catalog != nil && !catalog(c.Meta()) })
 	r.selection = engine.Selection{Checks: o.Checks, Skip: o.Skip}
 
 	stdoutIsTerminal := env.IsTerminal(streams.Out)
-	var err error
 	if r.format, err = outputFormat(cmd, o.Output, stdoutIsTerminal); err != nil {
 		return nil, err
 	}
@@ -220,20 +231,15 @@ func (o *reportFlags) completeReport(cmd *cobra.Command, configFlags *genericcli
 	default:
 		return nil, usageError(cmd, fmt.Errorf("invalid --color %q (want auto, always or never)", o.Color))
 	}
-	if o.SnapshotFile != "" && (len(o.Filenames) > 0 || r.source.Namespace != "") {
-		return nil, failed("--snapshot replays what was recorded; it does not combine with -f or -n")
+	if o.SnapshotFile != "" && len(o.Filenames) > 0 {
+		return nil, failed("--snapshot replays what was recorded; it does not combine with -f")
 	}
 	r.policy = engine.Policy{Config: cfg, ShowSuppressed: o.ShowSuppressed, RecordBaseline: o.WriteBaseline != ""}
-	if o.Object != "" {
-		namespace := r.source.Namespace
-		if namespace == "" && len(o.Filenames) > 0 {
-			// Manifests that name no namespace are loaded into default, whatever the kubeconfig's
-			// context says: the object is looked for where it was loaded.
-			namespace = metav1.NamespaceDefault
-		}
-		if r.policy.Focus, err = parseObject(o.Object, namespace, r.target); err != nil {
-			return nil, failed("%v", err)
-		}
+	if r.policy.Scope, err = o.scope(r.source); err != nil {
+		return nil, err
+	}
+	if r.object, err = o.objectTarget(r.source, r.target); err != nil {
+		return nil, err
 	}
 	if o.BaselineFile != "" {
 		if r.policy.Baseline, err = report.ReadBaseline(o.BaselineFile); err != nil {
@@ -344,27 +350,6 @@ func loadConfig(file string, catalog []check.Check) (*config.Config, error) {
 	return cfg, nil
 }
 
-// parseObject reads --object TYPE/NAME; namespaced kinds are in -n's namespace, else the
-// context's, as kubectl does.
-func parseObject(object, namespace string, target connect.Target) (*snapshot.Ref, error) {
-	typ, name, ok := strings.Cut(object, "/")
-	if !ok || typ == "" || name == "" || strings.Contains(name, "/") {
-		return nil, fmt.Errorf("invalid --object %q: want TYPE/NAME, e.g. pod/cart-1 or deployment/cart", object)
-	}
-	kind, ok := snapshot.KindForType(typ)
-	if !ok {
-		return nil, fmt.Errorf("invalid --object %q: unknown type %q (e.g. pod, deployment, statefulset, daemonset, node, namespace)", object, typ)
-	}
-	ref := snapshot.RefTo(kind, "", name)
-	if kind.Info().Namespaced {
-		ref.Namespace = namespace
-		if ref.Namespace == "" {
-			ref.Namespace = target.Namespace()
-		}
-	}
-	return &ref, nil
-}
-
 // plan is the selected checks for the run's source.
 func (r *reportRun) plan() (engine.Plan, error) {
 	plan, err := engine.Select(r.catalog, r.selection, r.source.Kind())
@@ -381,11 +366,7 @@ func (r *reportRun) plan() (engine.Plan, error) {
 // liveKinds is what the plan reads from a cluster: its checks' kinds, and Namespaces for their
 // ignore annotations (not being allowed to list them blinds no check that did not ask).
 func liveKinds(plan engine.Plan) []snapshot.Kind {
-	kinds := plan.Kinds()
-	if slices.Contains(kinds, snapshot.KindNamespaces) {
-		return kinds
-	}
-	return append(kinds, snapshot.KindNamespaces)
+	return withKinds(plan.Kinds(), snapshot.KindNamespaces)
 }
 
 // run writes the report (or the fleet's, or the permissions it would need) and returns an
@@ -422,9 +403,16 @@ func (r *reportRun) run(ctx context.Context) error {
 // diagnose reads src and diagnoses it: the run of one cluster or one set of manifests. It
 // writes only notes and warnings, to src.Notes.
 func (r *reportRun) diagnose(ctx context.Context, plan engine.Plan, src source.Config) (*report.Report, error) {
-	snap, err := source.Read(ctx, src, liveKinds(plan))
+	snap, err := source.Read(ctx, src, r.kinds(plan))
 	if err != nil {
 		return nil, failed("%v", err)
+	}
+	if src.Kind() == snapshot.SourceSnapshot && snap.Namespace != "" && src.Namespace != "" && src.Namespace != snap.Namespace {
+		return nil, failed("the snapshot was recorded with -n %s: it holds nothing of namespace %s", snap.Namespace, src.Namespace)
+	}
+	focus, err := r.locate(snap, src)
+	if err != nil {
+		return nil, err
 	}
 	if len(plan.Run) == 0 && len(plan.NotEvaluated) == 0 {
 		return nil, failed("none of the selected checks can judge manifests: %s need live cluster state; run them against a cluster",
@@ -436,7 +424,12 @@ func (r *reportRun) diagnose(ctx context.Context, plan engine.Plan, src source.C
 	}
 	policy := r.policy
 	policy.Now = r.env.Now()
+	policy.Focus = focus
 	rep := engine.Diagnose(snap, plan, policy)
+	if n := rep.Summary.OutOfScope; n > 0 {
+		fmt.Fprintf(src.Notes, "note: left out %s nothing the run is limited to (%s): other nodes, other objects, the cluster as a whole\n",
+			check.Plural(n, "finding that concerns", "findings that concern"), policy.Scope.For(snap).Describe())
+	}
 	if r.writeBaseline != "" {
 		if err := report.WriteBaseline(r.writeBaseline, report.NewBaseline(rep.Findings)); err != nil {
 			return nil, failed("writing the baseline: %v", err)

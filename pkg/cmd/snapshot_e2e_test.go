@@ -93,7 +93,7 @@ func TestSnapshotReplaysTheLiveDiagnosis(t *testing.T) {
 		os.WriteFile(truncated, data[:len(data)/2], 0o644)
 		assertCleanFailure(t, run(t, testEnv{}, "diagnose", "--snapshot", truncated), "damaged or truncated")
 		assertCleanFailure(t, run(t, testEnv{}, "diagnose", "--snapshot", filepath.Join(dir, "absent.gz")), "no such file or directory")
-		assertCleanFailure(t, run(t, testEnv{}, "diagnose", "--snapshot", file, "-n", "shop"), "does not combine with -f or -n")
+		assertCleanFailure(t, run(t, testEnv{}, "diagnose", "--snapshot", file, "-f", "-"), "does not combine with -f")
 		assertCleanFailure(t, run(t, testEnv{}, "snapshot"), "-o FILE is required")
 	})
 }

@@ -99,13 +99,14 @@ func (c *collector) measureConntrack(ctx context.Context) (*snapshot.Conntrack, 
 	return result, nil
 }
 
-// noConntrackSource tells a cluster that runs no source of node metrics at all (no Prometheus
-// given or found, no node-exporter pod anywhere: the measurement does not apply to it) from one
-// whose sources could not be read or did not answer.
+// noConntrackSource tells a run that has no source of node metrics at all (no Prometheus given
+// or found, no node-exporter pod in what it read: the measurement does not apply to it) from one
+// whose sources could not be read or did not answer. A run limited with -n looks in its
+// namespace only: with no source there, the measurement does not apply to the run either.
 func (c *collector) noConntrackSource(candidates []prometheusCandidate) bool {
 	_, servicesUnread := c.snap.Unavailable[snapshot.KindServices]
 	_, podsUnread := c.snap.Unavailable[snapshot.KindPods]
-	if c.opts.PrometheusURL != "" || len(candidates) > 0 || servicesUnread || podsUnread || c.opts.Namespace != "" {
+	if c.opts.PrometheusURL != "" || len(candidates) > 0 || servicesUnread || podsUnread {
 		return false
 	}
 	return !slices.ContainsFunc(c.snap.Pods, func(p corev1.Pod) bool { return isNodeExporterPod(&p) })

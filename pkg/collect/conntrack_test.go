@@ -348,8 +348,7 @@ func TestConntrackWithoutSourcesSaysWhy(t *testing.T) {
 	}
 }
 
-// Only a cluster that runs no source of node metrics at all, as far as the whole run could see,
-// lacks the measurement by design.
+// Only a run that sees no source of node metrics at all lacks the measurement by design.
 func TestNoConntrackSourceMeansNothingInstalled(t *testing.T) {
 	exporter := corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "node-exporter-a", Labels: map[string]string{"app": "node-exporter"}}}
 	plain := corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "web-1"}}
@@ -363,7 +362,9 @@ func TestNoConntrackSourceMeansNothingInstalled(t *testing.T) {
 		{"nothing installed", []corev1.Pod{plain}, Options{}, "", true},
 		{"a node-exporter pod", []corev1.Pod{plain, exporter}, Options{}, "", false},
 		{"--prometheus-url", nil, Options{PrometheusURL: "http://127.0.0.1:9090"}, "", false},
-		{"limited to a namespace", nil, Options{Namespace: "shop"}, "", false},
+		// -n looks in its namespace only: nothing there is nothing in the run.
+		{"limited to a namespace", []corev1.Pod{plain}, Options{Namespace: "shop"}, "", true},
+		{"limited to a namespace with a node-exporter pod", []corev1.Pod{exporter}, Options{Namespace: "shop"}, "", false},
 		{"pods unreadable", nil, Options{}, snapshot.KindPods, false},
 		{"services unreadable", nil, Options{}, snapshot.KindServices, false},
 	}

@@ -164,8 +164,10 @@ func Run(s *snapshot.Snapshot, plan Plan, now time.Time) *report.Report {
 // incomplete: only when something it requires is there but could not be read. Objects beyond
 // the namespace the run is limited to, and kinds absent from the cluster, make it not applicable.
 func blindingReason(s *snapshot.Snapshot, m check.Meta) (reason, code string) {
-	if m.WholeCluster && s.LimitedToNamespace() {
-		return fmt.Sprintf("needs objects beyond namespace %s, to which the run was limited (-n)", s.Namespace), report.NotApplicable
+	if s.LimitedToNamespace() {
+		if reason := m.OutOfNamespace(s.Namespace); reason != "" {
+			return reason, report.NotApplicable
+		}
 	}
 	var reasons []string
 	code = report.NotApplicable

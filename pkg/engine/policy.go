@@ -33,6 +33,8 @@ type Policy struct {
 	ShowSuppressed bool
 	// Focus keeps only the findings about one object, its owners and its node; nil keeps all.
 	Focus *snapshot.Ref
+	// Scope narrows the findings to what the run is about (-n, -l); those left out are counted.
+	Scope Scope
 	// Ran lists the checks that ran, so a rule for a check that did not run is not called stale.
 	Ran []string
 	// Now decides which ignore rules have expired.
@@ -64,15 +66,32 @@ func Apply(r *report.Report, s *snapshot.Snapshot, p Policy) {
 	if p.Config != nil {
 		overrideSeverities(r.Findings, p.Config)
 	}
+	inFocus := func(check.Finding) bool { return true }
 	if p.Focus != nil {
-		r.Findings = focus(r.Findings, s, *p.Focus)
+		inFocus = focus(s, *p.Focus)
+	}
+	scope := p.Scope.For(s)
+	inScope := scope.in(s)
+	if scope.Namespace != "" {
+		r.Metadata.Namespace = scope.Namespace
 	}
 	sup := newSuppressor(s, p)
 	kept := r.Findings[:0:0]
 	r.Suppressed = nil
-	suppressed := 0
+	suppressed, outOfScope := 0, 0
 	for _, f := range r.Findings {
-		if by, reason, ok := sup.silence(f); ok {
+		// Findings beyond the run are still offered to the ignore rules, so that a rule
+		// silencing one of them is not called stale.
+		focused := inFocus(f)
+		in := focused && inScope(f)
+		by, reason, ok := sup.silence(f, in)
+		switch {
+		case !in:
+			if focused && !ok {
+				outOfScope++
+			}
+			continue
+		case ok:
 			suppressed++
 			if p.ShowSuppressed {
 				r.Suppressed = append(r.Suppressed, report.Suppressed{Finding: f, By: by, Reason: reason})
@@ -91,6 +110,7 @@ func Apply(r *report.Report, s *snapshot.Snapshot, p Policy) {
 	sort.SliceStable(r.Findings, func(i, j int) bool { return check.Less(r.Findings[i], r.Findings[j]) })
 	summarize(r)
 	r.Summary.Suppressed = suppressed
+	r.Summary.OutOfScope = outOfScope
 	if p.RecordBaseline {
 		for i := range r.Findings {
 			r.Findings[i].Baselined = true
@@ -109,8 +129,8 @@ func overrideSeverities(findings []check.Finding, cfg *config.Config) {
 	}
 }
 
-// focus keeps the findings that name the object, what manages it, or, for a pod, its node.
-func focus(findings []check.Finding, s *snapshot.Snapshot, target snapshot.Ref) []check.Finding {
+// focus tells the findings that name the object, what manages it, or, for a pod, its node.
+func focus(s *snapshot.Snapshot, target snapshot.Ref) func(check.Finding) bool {
 	related := []snapshot.Ref{target}
 	if target.Kind == "Pod" {
 		if o, ok := s.ObjectMeta(target); ok {
@@ -129,15 +149,11 @@ func focus(findings []check.Finding, s *snapshot.Snapshot, target snapshot.Ref) 
 	same := func(a, b snapshot.Ref) bool {
 		return strings.EqualFold(a.Kind, b.Kind) && a.Namespace == b.Namespace && a.Name == b.Name
 	}
-	var kept []check.Finding
-	for _, f := range findings {
-		if slices.ContainsFunc(f.Objects, func(o snapshot.Ref) bool {
+	return func(f check.Finding) bool {
+		return slices.ContainsFunc(f.Objects, func(o snapshot.Ref) bool {
 			return slices.ContainsFunc(related, func(r snapshot.Ref) bool { return same(o, r) })
-		}) {
-			kept = append(kept, f)
-		}
+		})
 	}
-	return kept
 }
 
 // suppressor decides which findings are silenced, remembering which rules did it.
@@ -147,7 +163,9 @@ type suppressor struct {
 	file     string
 	now      time.Time
 	used     []bool
-	wouldUse []int // per rule, findings an expired rule would have silenced
+	wouldUse []int // per rule, findings in the run an expired rule would have silenced
+	// reported says the finding being silenced is in the run.
+	reported bool
 }
 
 func newSuppressor(s *snapshot.Snapshot, p Policy) *suppressor {
@@ -163,8 +181,10 @@ func newSuppressor(s *snapshot.Snapshot, p Policy) *suppressor {
 // silence tells whether a finding is silenced, by what and why. A finding that names a chain
 // of different kinds (a subject, its binding, the role) is one thing: silencing any link
 // silences it. A finding that names many objects of one kind is many things: it is silenced
-// only when every one of them is.
-func (sup *suppressor) silence(f check.Finding) (by, reason string, ok bool) {
+// only when every one of them is. reported says the finding is in the run: only those count
+// as reported again because a rule expired.
+func (sup *suppressor) silence(f check.Finding, reported bool) (by, reason string, ok bool) {
+	sup.reported = reported
 	if len(f.Objects) == 0 {
 		return sup.byRule(f, nil)
 	}
@@ -220,7 +240,9 @@ func (sup *suppressor) byRule(f check.Finding, o *snapshot.Ref) (by, reason stri
 			continue
 		}
 		if rule.Expired(sup.now) {
-			sup.wouldUse[i]++
+			if sup.reported {
+				sup.wouldUse[i]++
+			}
 			continue
 		}
 		sup.used[i] = true

@@ -13,7 +13,8 @@ import (
 
 // PermissionNotes is what the table's summary says beyond the accesses.
 type PermissionNotes struct {
-	// WholeClusterOnly counts the checks -n leaves not evaluated whatever the permissions.
+	// WholeClusterOnly counts the checks that do not apply to a run limited with -n, whatever
+	// the permissions: they need the whole cluster, or components in other namespaces.
 	WholeClusterOnly int
 	Namespace        string
 	// AnonymousProbe says the run would probe what a caller without credentials sees.
@@ -85,8 +86,8 @@ func WritePermissions(w io.Writer, pr *report.PermissionReport, f Format, notes 
 		fmt.Fprintln(w, "Every selected check can be evaluated; the optional refusals only leave out one of several sources.")
 	}
 	if notes.WholeClusterOnly > 0 {
-		fmt.Fprintf(w, "Limited to namespace %s (-n): %s the whole cluster, not evaluated whatever the permissions.\n",
-			notes.Namespace, check.Plural(notes.WholeClusterOnly, "check needs", "checks need"))
+		fmt.Fprintf(w, "Limited to namespace %s (-n): %s, whatever the permissions.\n", notes.Namespace, check.Plural(notes.WholeClusterOnly,
+			"check needs objects beyond it and does not apply", "checks need objects beyond it and do not apply"))
 	}
 	if notes.AnonymousProbe {
 		fmt.Fprintln(w, "The anonymous-access probe sends its requests without credentials: it needs no permission.")

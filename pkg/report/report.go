@@ -72,6 +72,9 @@ type Summary struct {
 	Suppressed int `json:"suppressed"`
 	// Baselined counts the findings above that the --baseline file already records.
 	Baselined int `json:"baselined"`
+	// OutOfScope counts the findings left out because they concern nothing the run is limited
+	// to (-n, -l): other nodes, the cluster as a whole, objects the selector does not pick.
+	OutOfScope int `json:"outOfScope,omitempty"`
 	// NotApplicable counts the checks among NotEvaluated that do not apply here (code
 	// not-applicable); the rest could not see, and make the run incomplete.
 	NotApplicable int `json:"notApplicable"`

@@ -2,6 +2,7 @@ package snapshot
 
 import (
 	"slices"
+	"strings"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -18,7 +19,8 @@ func DNSOutOfScope(namespace string) string {
 	if namespace == "" || slices.Contains(ClusterDNSNamespaces(), namespace) {
 		return ""
 	}
-	return "the cluster DNS server runs in kube-system; the run was limited to namespace " + namespace + " (-n)"
+	return "the cluster DNS server runs in " + strings.Join(ClusterDNSNamespaces(), " or ") + ", beyond namespace " + namespace +
+		", to which the run was limited (-n)"
 }
 
 // IsClusterDNSPod tells the pods of the cluster DNS server by the labels distributions give them:

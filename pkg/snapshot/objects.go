@@ -1,6 +1,8 @@
 package snapshot
 
 import (
+	"slices"
+
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
@@ -12,6 +14,32 @@ func (s *Snapshot) ObjectMeta(r Ref) (metav1.Object, bool) {
 	index := Derived(s, objectIndexKey{}, s.indexObjects)
 	o, ok := index[objectKey{r.Kind, r.Namespace, r.Name}]
 	return o, ok
+}
+
+// NamespacesOf lists, sorted, the namespaces holding an object of objectKind (e.g. "Deployment")
+// named name.
+func (s *Snapshot) NamespacesOf(objectKind, name string) []string {
+	var out []string
+	for key := range Derived(s, objectIndexKey{}, s.indexObjects) {
+		if key.kind == objectKind && key.name == name && key.namespace != "" {
+			out = append(out, key.namespace)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// KindsNamed lists, sorted, the kinds of the objects named name in namespace ("" for
+// cluster-scoped objects).
+func (s *Snapshot) KindsNamed(namespace, name string) []string {
+	var out []string
+	for key := range Derived(s, objectIndexKey{}, s.indexObjects) {
+		if key.namespace == namespace && key.name == name {
+			out = append(out, key.kind)
+		}
+	}
+	slices.Sort(out)
+	return out
 }
 
 // objectKey leaves the API version out: a finding may name an object by another version of
