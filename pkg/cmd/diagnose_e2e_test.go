@@ -335,12 +335,12 @@ func TestBadClusterInput(t *testing.T) {
 		args    []string
 		message string
 	}{
-		{"missing kubeconfig", []string{"--kubeconfig", filepath.Join(dir, "absent")}, "cannot load the kubeconfig"},
+		{"missing kubeconfig", []string{"--kubeconfig", filepath.Join(dir, "absent")}, "--kubeconfig " + filepath.Join(dir, "absent") + ": no such file"},
 		{"bad --request-timeout", []string{"--kubeconfig", cluster.Kubeconfig, "--request-timeout", "soon"}, `invalid --request-timeout "soon"`},
 		{"broken kubeconfig", []string{"--kubeconfig", garbage}, "cannot load the kubeconfig"},
 		{"unknown context", []string{"--kubeconfig", cluster.Kubeconfig, "--context", "nope"}, `context "nope" does not exist`},
 		{"connection refused", []string{"--kubeconfig", refused}, "cannot reach the Kubernetes API server at https://127.0.0.1:1"},
-		{"no answer", []string{"--kubeconfig", hanging, "--request-timeout", "1s"}, "no answer within 1s"},
+		{"no answer", []string{"--kubeconfig", hanging, "--request-timeout", "1s"}, "no answer from https://" + silent.Addr().String() + " after 1s (context hanging)"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

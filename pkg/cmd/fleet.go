@@ -227,7 +227,7 @@ func (r *reportRun) runFleet(ctx context.Context, plan engine.Plan) error {
 func (r *reportRun) diagnoseContext(ctx context.Context, plan engine.Plan, name string, errOut io.Writer) report.ClusterRun {
 	src := r.source
 	src.Cluster = r.target.ForContext(name)
-	src.Notes, src.NotesTerminal = errOut, false
+	src.Notes, src.NotesTerminal, src.Notice = errOut, false, nil
 	started := r.env.Now()
 	rep, err := r.diagnose(ctx, plan, src)
 	run := report.ClusterRun{Context: name, DurationSeconds: r.env.Now().Sub(started).Seconds()}

@@ -29,7 +29,8 @@ func (r *reportRun) explainPermissions(ctx context.Context, plan engine.Plan) er
 		return failed("cannot configure a client for %s: %v", config.Host, err)
 	}
 	// Only /version: telling whether -n's namespace exists would be a read this mode does not make.
-	if err := connect.Reach(ctx, client, config, r.target.ContextName(), ""); err != nil {
+	contact := connect.Contact{Context: r.target.ContextName(), Timeout: r.source.Timeout, Notice: r.source.Notice}
+	if err := connect.Reach(ctx, client, config, contact); err != nil {
 		return failed("%v", err)
 	}
 	namespace := r.source.Namespace

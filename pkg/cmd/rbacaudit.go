@@ -176,7 +176,7 @@ func (o *RBACAuditOptions) runSubject(ctx context.Context) error {
 }
 
 func (o *RBACAuditOptions) runWhoCan(ctx context.Context) error {
-	request, err := o.whoCanRequest()
+	request, err := o.whoCanRequest(ctx)
 	if err != nil {
 		return err
 	}
@@ -194,7 +194,7 @@ func (o *RBACAuditOptions) runWhoCan(ctx context.Context) error {
 // whoCanRequest turns VERB RESOURCE into a request: the resource's API group and scope come from
 // the server's discovery (or, for manifests, from the types this tool knows), the namespace from
 // -n or the context.
-func (o *RBACAuditOptions) whoCanRequest() (snapshot.Request, error) {
+func (o *RBACAuditOptions) whoCanRequest(ctx context.Context) (snapshot.Request, error) {
 	verb, target := o.args[0], o.args[1]
 	if strings.HasPrefix(target, "/") {
 		return snapshot.Request{Verb: verb, Path: target}, nil
@@ -202,7 +202,10 @@ func (o *RBACAuditOptions) whoCanRequest() (snapshot.Request, error) {
 	resource, subresource, _ := strings.Cut(target, "/")
 	resource, group, explicitGroup := strings.Cut(resource, ".")
 	partial := schema.GroupVersionResource{Group: group, Resource: resource}
-	resolve := o.run.target.Resource
+	resolve := func(partial schema.GroupVersionResource, explicitGroup bool) (schema.GroupVersionResource, bool, error) {
+		contact := connect.Contact{Context: o.run.target.ContextName(), Timeout: o.Timeout, Notice: o.run.source.Notice}
+		return o.run.target.Resource(ctx, partial, explicitGroup, contact)
+	}
 	if len(o.Filenames) > 0 {
 		resolve = connect.BuiltinResource
 	}

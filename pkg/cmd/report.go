@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"maps"
 	"net/url"
 	"os"
@@ -69,8 +70,13 @@ func (r *readFlags) validate() error {
 // sourceConfig is where and how the command reads: manifests, a snapshot file, or the cluster
 // of the connection flags.
 func (r *readFlags) sourceConfig(target connect.Target, streams genericiooptions.IOStreams, env Environment) source.Config {
+	terminal := env.IsTerminal(streams.ErrOut)
+	var watched io.Writer // only a person at a terminal is told where a slow first request goes
+	if terminal {
+		watched = streams.ErrOut
+	}
 	return source.Config{Stdin: streams.In, Cluster: target, Timeout: r.Timeout, ChunkSize: r.ChunkSize, PrometheusURL: r.PrometheusURL,
-		Notes: streams.ErrOut, NotesTerminal: env.IsTerminal(streams.ErrOut), Now: env.Now}
+		Notes: streams.ErrOut, NotesTerminal: terminal, Notice: connect.NewNotice(watched), Now: env.Now}
 }
 
 // reportFlags are the flags of the commands that judge a cluster or manifests and print a
