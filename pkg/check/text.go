@@ -1,6 +1,11 @@
 package check
 
-import "fmt"
+import (
+	"fmt"
+	"strings"
+
+	"github.com/alertmend/kubectl-alertmend/pkg/suggest"
+)
 
 // MaxEvidence bounds the evidence lines of one finding; LimitEvidence states how many were cut.
 const MaxEvidence = 10
@@ -32,4 +37,26 @@ func Plural(n int, one, many string) string {
 		return fmt.Sprintf("%d %s", n, one)
 	}
 	return fmt.Sprintf("%d %s", n, many)
+}
+
+// UnknownIDHint ends the message about an ID that is not among ids: the close ones, or where
+// the list is.
+func UnknownIDHint(id string, ids []string) string {
+	if hint := suggest.DidYouMean(id, ids); hint != "" {
+		return hint
+	}
+	return " (run `kubectl alertmend checks` for the list)"
+}
+
+// UnknownCategoryHint ends the message about a category that does not exist: the close ones,
+// else all of them.
+func UnknownCategoryHint(name string) string {
+	var names []string
+	for _, c := range Categories() {
+		names = append(names, string(c))
+	}
+	if hint := suggest.DidYouMean(name, names); hint != "" {
+		return hint
+	}
+	return " (want one of " + strings.Join(names, ", ") + ")"
 }

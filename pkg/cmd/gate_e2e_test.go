@@ -200,7 +200,8 @@ func TestObjectFocus(t *testing.T) {
 	if !checksIn(rep)["pod-crashloop"] {
 		t.Errorf("pod-crashloop of the cart deployment is missing: %v", checksIn(rep))
 	}
-	assertCleanFailure(t, admin(t, "diagnose", "--object", "widget/x"), `unknown type "widget"`)
+	assertCleanFailure(t, admin(t, "diagnose", "--object", "widget/x"), `unknown type "widget" (e.g. pod, deployment,`)
+	assertCleanFailure(t, admin(t, "diagnose", "--object", "deploymnt/cart"), `invalid --object "deploymnt/cart": unknown type "deploymnt" (did you mean "deployment"?)`)
 	assertCleanFailure(t, admin(t, "diagnose", "--object", "cart"), "want TYPE/NAME")
 }
 

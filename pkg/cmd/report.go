@@ -347,7 +347,7 @@ func parseObject(object, namespace string, target connect.Target) (*snapshot.Ref
 	}
 	kind, ok := snapshot.KindForType(typ)
 	if !ok {
-		return nil, fmt.Errorf("invalid --object %q: unknown type %q (e.g. pod, deployment, statefulset, daemonset, node, namespace)", object, typ)
+		return nil, fmt.Errorf("invalid --object %q: unknown type %q%s", object, typ, snapshot.UnknownTypeHint(typ))
 	}
 	ref := snapshot.RefTo(kind, "", name)
 	if kind.Info().Namespaced {
