@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 	"time"
 
 	"github.com/mattn/go-isatty"
@@ -130,8 +131,19 @@ func addVerbosityFlag(flags *pflag.FlagSet) {
 	klogFlags := flag.NewFlagSet("klog", flag.ContinueOnError)
 	klog.InitFlags(klogFlags)
 	verbosity := pflag.PFlagFromGoFlag(klogFlags.Lookup("v"))
+	verbosity.Value = levelValue{verbosity.Value}
 	verbosity.Usage = "Log level of the Kubernetes client on stderr, as kubectl's -v (6: each request, 8 and above: bodies)"
 	flags.AddFlag(verbosity)
+}
+
+// levelValue is klog's level, refusing what is not one in words rather than strconv's.
+type levelValue struct{ pflag.Value }
+
+func (v levelValue) Set(s string) error {
+	if _, err := strconv.ParseUint(s, 10, 31); err != nil {
+		return errors.New("must be a whole number, such as 6")
+	}
+	return v.Value.Set(s)
 }
 
 // ExitError carries an exit code; a nil Err means the report already said everything.
