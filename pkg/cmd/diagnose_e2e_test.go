@@ -196,6 +196,7 @@ func TestDiagnoseUsageErrors(t *testing.T) {
 		`unknown check "nope"`:                                                             {"explain", "nope"},
 		`invalid --timeout -1s`:                                                            {"diagnose", "--timeout", "-1s"},
 		`invalid argument "soon" for "--timeout"`:                                          {"diagnose", "--timeout", "soon"},
+		`invalid argument "x" for "-v, --v" flag: must be a whole number, such as 6`:       {"diagnose", "-v", "x"},
 		`--explain-permissions asks the cluster`:                                           {"diagnose", "--explain-permissions", "-f", "-"},
 		`--explain-permissions explains the audit's own reads`:                             {"rbac-audit", "--explain-permissions", "--subject", "user:x"},
 	}
