@@ -245,3 +245,26 @@ func TestFromAnywhereWithoutAPIServicesSaysSo(t *testing.T) {
 		t.Errorf("findings %q: want one, saying apiservices could not be read", fixture.Summaries(findings))
 	}
 }
+
+// The message counts the peers in words that agree with the count.
+func TestPeerMatchesNothingMessageCounts(t *testing.T) {
+	s := fixture.LoadOverlay(t, base, "netpol-peer-matches-nothing.yaml")
+	message := func() string {
+		for _, f := range (PeerMatchesNothing{}).Run(s) {
+			return f.Message
+		}
+		t.Fatal("no finding")
+		return ""
+	}
+	if m := message(); !strings.Contains(m, "has 2 peers that match nothing in the cluster: the traffic they were written for") {
+		t.Errorf("two peers: %q", m)
+	}
+	for i := range s.NetworkPolicies {
+		if p := &s.NetworkPolicies[i]; p.Name == "from-frontend" {
+			p.Spec.Ingress[0].From = p.Spec.Ingress[0].From[:1]
+		}
+	}
+	if m := message(); !strings.Contains(m, "has 1 peer that matches nothing in the cluster: the traffic it was written for") {
+		t.Errorf("one peer: %q", m)
+	}
+}

@@ -152,7 +152,7 @@ func (c OOMKilled) Run(s *snapshot.Snapshot) []check.Finding {
 		hasLimit := false
 		var peak int64
 		for _, k := range kills {
-			line := fmt.Sprintf("pod %s: restarted %d times", k.pod.Name, k.status.RestartCount)
+			line := fmt.Sprintf("pod %s: restarted %s", k.pod.Name, check.Plural(int(k.status.RestartCount), "time", "times"))
 			if !k.term.FinishedAt.IsZero() {
 				line += ", last OOM kill at " + k.term.FinishedAt.UTC().Format(time.RFC3339)
 			}

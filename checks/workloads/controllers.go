@@ -57,13 +57,6 @@ func (sf shortfall) finding(meta check.Meta) check.Finding {
 	return f
 }
 
-func pluralWord(n int, one, many string) string {
-	if n == 1 {
-		return one
-	}
-	return many
-}
-
 // podReasons says, for each live pod of owner that is not ready, what state it is stuck in, and
 // whether any of them is failing rather than merely starting.
 func podReasons(s *snapshot.Snapshot, owner snapshot.Ref) (lines []string, failing bool) {
@@ -166,10 +159,10 @@ func (c DeploymentUnavailable) Run(s *snapshot.Snapshot) []check.Finding {
 		pods, failing := podReasons(s, ref)
 		sf := shortfall{ref: ref, desired: desired, available: d.Status.AvailableReplicas, stuck: stuck || failing, offerUndo: true}
 		sf.message = fmt.Sprintf("deployment %s/%s has %d of %d %s available", d.Namespace, d.Name,
-			d.Status.AvailableReplicas, desired, pluralWord(int(desired), "replica", "replicas"))
+			d.Status.AvailableReplicas, desired, check.PluralForm(int(desired), "replica", "replicas"))
 		if !short {
-			sf.message = fmt.Sprintf("deployment %s/%s: the rollout is stuck; the %d available %s are from before it", d.Namespace, d.Name,
-				d.Status.AvailableReplicas, pluralWord(int(d.Status.AvailableReplicas), "replica", "replicas"))
+			sf.message = fmt.Sprintf("deployment %s/%s: the rollout is stuck; the %d available %s from before it", d.Namespace, d.Name,
+				d.Status.AvailableReplicas, check.PluralForm(int(d.Status.AvailableReplicas), "replica is", "replicas are"))
 		}
 		sf.detail = append([]string{fmt.Sprintf("replicas: %d desired, %d updated, %d ready, %d available",
 			desired, d.Status.UpdatedReplicas, d.Status.ReadyReplicas, d.Status.AvailableReplicas)}, append(conditions, pods...)...)
@@ -217,7 +210,7 @@ func (c StatefulSetUnavailable) Run(s *snapshot.Snapshot) []check.Finding {
 		sf := shortfall{ref: ref, desired: desired, available: available, stuck: failing,
 			offerUndo: st.Status.UpdateRevision != "" && st.Status.CurrentRevision != st.Status.UpdateRevision}
 		sf.message = fmt.Sprintf("statefulset %s/%s has %d of %d %s available", st.Namespace, st.Name,
-			available, desired, pluralWord(int(desired), "replica", "replicas"))
+			available, desired, check.PluralForm(int(desired), "replica", "replicas"))
 		sf.detail = append([]string{fmt.Sprintf("replicas: %d desired, %d current, %d updated, %d ready, %d available",
 			desired, st.Status.CurrentReplicas, st.Status.UpdatedReplicas, st.Status.ReadyReplicas, st.Status.AvailableReplicas)}, pods...)
 		findings = append(findings, sf.finding(meta))
@@ -262,7 +255,7 @@ func (c DaemonSetUnavailable) Run(s *snapshot.Snapshot) []check.Finding {
 		rolling := ds.Status.UpdatedNumberScheduled < desired
 		sf := shortfall{ref: ref, desired: desired, available: available, stuck: failing || !rolling, offerUndo: rolling}
 		sf.message = fmt.Sprintf("daemonset %s/%s has an available pod on %d of %d %s", ds.Namespace, ds.Name,
-			available, desired, pluralWord(int(desired), "node", "nodes"))
+			available, desired, check.PluralForm(int(desired), "node", "nodes"))
 		sf.detail = append([]string{fmt.Sprintf("nodes: %d should run it, %d do, %d updated, %d available, %d unavailable, %d misscheduled",
 			desired, ds.Status.CurrentNumberScheduled, ds.Status.UpdatedNumberScheduled, available, ds.Status.NumberUnavailable, ds.Status.NumberMisscheduled)}, pods...)
 		findings = append(findings, sf.finding(meta))

@@ -33,10 +33,15 @@ func EvidenceOf(n int, line func(i int) string) []string {
 
 // Plural reads "1 pod" or "3 pods".
 func Plural(n int, one, many string) string {
+	return fmt.Sprintf("%d %s", n, PluralForm(n, one, many))
+}
+
+// PluralForm is one for a count of 1, else many: the verb or pronoun that goes with a count.
+func PluralForm(n int, one, many string) string {
 	if n == 1 {
-		return fmt.Sprintf("%d %s", n, one)
+		return one
 	}
-	return fmt.Sprintf("%d %s", n, many)
+	return many
 }
 
 // UnknownIDHint ends the message about an ID that is not among ids: the close ones, or where

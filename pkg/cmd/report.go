@@ -425,8 +425,8 @@ func (r *reportRun) diagnose(ctx context.Context, plan engine.Plan, src source.C
 			strings.Join(plan.LiveOnlyLeftOut, ", "))
 	}
 	if len(plan.LiveOnlyLeftOut) > 0 {
-		fmt.Fprintf(src.Notes, "note: %s that judge live status (conditions, restarts, usage) are left out for manifests\n",
-			check.Plural(len(plan.LiveOnlyLeftOut), "check", "checks"))
+		fmt.Fprintf(src.Notes, "note: %s live status (conditions, restarts, usage) %s left out for manifests\n",
+			check.Plural(len(plan.LiveOnlyLeftOut), "check that judges", "checks that judge"), check.PluralForm(len(plan.LiveOnlyLeftOut), "is", "are"))
 	}
 	policy := r.policy
 	policy.Now = r.env.Now()

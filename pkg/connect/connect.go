@@ -30,6 +30,7 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 
+	"github.com/alertmend/kubectl-alertmend/pkg/check"
 	"github.com/alertmend/kubectl-alertmend/pkg/suggest"
 	"github.com/alertmend/kubectl-alertmend/pkg/version"
 )
@@ -110,7 +111,7 @@ func (t Target) checkKubeconfig() error {
 	case flagSet(t.Flags.KubeConfig) && len(files) == 0:
 		return fmt.Errorf("--kubeconfig %s: no such file", *t.Flags.KubeConfig)
 	case len(files) == 0 && fromEnv && !flagSet(t.Flags.APIServer):
-		return fmt.Errorf("KUBECONFIG names %s, which %s not exist", joinNames(missing), plural(len(missing), "does", "do"))
+		return fmt.Errorf("KUBECONFIG names %s, which %s not exist", joinNames(missing), check.PluralForm(len(missing), "does", "do"))
 	}
 	raw, err := loader.RawConfig()
 	if err != nil {
@@ -134,7 +135,7 @@ func (t Target) checkKubeconfig() error {
 	case len(names) == 0 && !flagSet(t.Flags.ClusterName):
 		err = fmt.Errorf("%s has no contexts: add one with kubectl config set-context, or pass --server", where)
 	case name == "" && !flagSet(t.Flags.ClusterName):
-		err = fmt.Errorf("%s sets no current context: pass --context (%s %s)", where, plural(len(names), "its context is", "its contexts are"),
+		err = fmt.Errorf("%s sets no current context: pass --context (%s %s)", where, check.PluralForm(len(names), "its context is", "its contexts are"),
 			quotedList(names))
 	case name != "" && raw.Contexts[name] == nil && fromFlag:
 		err = fmt.Errorf("context %q does not exist in %s%s", name, where, suggest.DidYouMean(name, names))
@@ -143,7 +144,7 @@ func (t Target) checkKubeconfig() error {
 	}
 	if err != nil && fromEnv && len(missing) > 0 {
 		// Perhaps the file that was meant.
-		err = fmt.Errorf("%w; KUBECONFIG also names %s, which %s not exist", err, joinNames(missing), plural(len(missing), "does", "do"))
+		err = fmt.Errorf("%w; KUBECONFIG also names %s, which %s not exist", err, joinNames(missing), check.PluralForm(len(missing), "does", "do"))
 	}
 	return err
 }
@@ -162,13 +163,6 @@ func quotedList(names []string) string {
 		quoted[i] = strconv.Quote(n)
 	}
 	return strings.Join(quoted, ", ")
-}
-
-func plural(n int, one, many string) string {
-	if n == 1 {
-		return one
-	}
-	return many
 }
 
 // kubeconfigGiven tells whether the user chose where to connect: --kubeconfig, --server, or a

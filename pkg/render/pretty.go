@@ -93,7 +93,7 @@ func writePretty(w io.Writer, r *report.Report, opts Options) error {
 	b.WriteString("\n")
 	switch {
 	case len(r.Findings) == 0 && len(unseen) == 0:
-		done := fmt.Sprintf(" by %d checks", r.Summary.ChecksRun)
+		done := " by " + check.Plural(r.Summary.ChecksRun, "check", "checks")
 		if len(notApplicable) > 0 {
 			done += fmt.Sprintf("; %d not applicable here", len(notApplicable))
 		}
@@ -201,7 +201,7 @@ func describeSource(r *report.Report) string {
 	if m.Namespace != "" {
 		parts = append(parts, "namespace "+m.Namespace)
 	}
-	parts = append(parts, fmt.Sprintf("%d checks", r.Summary.ChecksRun+r.Summary.NotEvaluated))
+	parts = append(parts, check.Plural(r.Summary.ChecksRun+r.Summary.NotEvaluated, "check", "checks"))
 	return strings.Join(parts, " · ")
 }
 
