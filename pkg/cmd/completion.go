@@ -28,6 +28,12 @@ func registerCompletions(root *cobra.Command) {
 			}
 			return usageError(cmd, fmt.Errorf("unknown shell %q: want bash, zsh, fish or powershell", args[0]))
 		}
+		completion.Long = `Print the completion script of kubectl-alertmend for a shell. For
+"kubectl alertmend <TAB>", put the kubectl_complete-alertmend script on PATH
+instead (make install installs it; release archives carry it).`
+		for _, shell := range completion.Commands() {
+			shell.Long = completionHelp(shell.Name())
+		}
 	}
 	walkCommands(root, func(c *cobra.Command) {
 		for name, complete := range flagCompletions(c) {
@@ -47,6 +53,47 @@ func registerCompletions(root *cobra.Command) {
 			c.ValidArgsFunction = completeExplainArgs
 		}
 	})
+}
+
+// completionHelp says how to load a shell's script, in lines that fit 80 columns.
+func completionHelp(shell string) string {
+	switch shell {
+	case "bash":
+		return `Print the bash completion script; it needs the bash-completion package.
+
+In this shell:
+  source <(kubectl-alertmend completion bash)
+
+In every new shell (Linux; on macOS with Homebrew, write to
+$(brew --prefix)/etc/bash_completion.d/ instead):
+  kubectl-alertmend completion bash > /etc/bash_completion.d/kubectl-alertmend`
+	case "zsh":
+		return `Print the zsh completion script; completion must be on in zsh
+(autoload -U compinit; compinit in ~/.zshrc).
+
+In this shell:
+  source <(kubectl-alertmend completion zsh)
+
+In every new shell, write it to a directory of $fpath:
+  kubectl-alertmend completion zsh > "${fpath[1]}/_kubectl-alertmend"`
+	case "fish":
+		return `Print the fish completion script.
+
+In this shell:
+  kubectl-alertmend completion fish | source
+
+In every new shell:
+  kubectl-alertmend completion fish \
+    > ~/.config/fish/completions/kubectl-alertmend.fish`
+	case "powershell":
+		return `Print the PowerShell completion script.
+
+In this shell:
+  kubectl-alertmend completion powershell | Out-String | Invoke-Expression
+
+In every new shell, add that line to your PowerShell profile.`
+	}
+	return ""
 }
 
 func walkCommands(c *cobra.Command, visit func(*cobra.Command)) {

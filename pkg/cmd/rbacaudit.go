@@ -40,15 +40,18 @@ func newRBACAuditCommand(configFlags *genericclioptions.ConfigFlags, streams gen
 	cmd := &cobra.Command{
 		Use:   "rbac-audit [--subject KIND:NAME | --who-can VERB RESOURCE[/SUBRESOURCE]]",
 		Short: "Find who can take over the cluster: risky RBAC subjects, one subject's permissions, or who may do something",
-		Long: `rbac-audit computes every subject's effective permissions from Roles, ClusterRoles (aggregated
-ones included) and their bindings, and reports the risky subjects most dangerous first, each with
-the path that grants the permission: subject -> binding -> role -> rule. The API server's own
-bootstrap bindings are known defaults and not reported.
+		Long: `rbac-audit computes every subject's effective permissions from Roles,
+ClusterRoles (aggregated ones included) and their bindings, and reports the
+risky subjects most dangerous first, each with the path that grants the
+permission: subject -> binding -> role -> rule. The API server's own bootstrap
+bindings are known defaults and not reported.
 
-  --subject KIND:NAME   everything one subject may do: sa:NAMESPACE/NAME, user:NAME or group:NAME
-  --who-can VERB RES    every subject allowed, and through which binding; RES is a resource
-                        (pods, deployments.apps, pods/exec) or a non-resource path (/metrics).
-                        The namespace is -n, else the context's; cluster-scoped resources have none.
+  --subject KIND:NAME  everything one subject may do: sa:NAMESPACE/NAME,
+                       user:NAME or group:NAME
+  --who-can VERB RES   every subject allowed, and through which binding; RES is
+                       a resource (pods, deployments.apps, pods/exec) or a
+                       non-resource path (/metrics). The namespace is -n, else
+                       the context's; cluster-scoped resources have none.
 
 ` + exitCodesHelp,
 		Example: `  # Risky subjects, most dangerous first
@@ -85,7 +88,7 @@ bootstrap bindings are known defaults and not reported.
 	}
 	f := cmd.Flags()
 	o.addReportFlags(f)
-	f.StringVar(&o.Subject, "subject", "", "Show everything this subject may do: sa:NAMESPACE/NAME, user:NAME or group:NAME")
+	f.StringVar(&o.Subject, "subject", "", "Show everything this subject may do: `KIND:NAME` is sa:NAMESPACE/NAME, user:NAME or group:NAME")
 	f.BoolVar(&o.WhoCan, "who-can", false, "Show every subject allowed VERB on RESOURCE (two arguments)")
 	return cmd
 }

@@ -121,16 +121,16 @@ func (o *reportFlags) addReportFlags(f *pflag.FlagSet) {
 	o.addReadFlags(f, "Stop reading the cluster after this long and report on what was read; the rest is not evaluated, with the reason (0: no limit)",
 		"Prometheus to read node_exporter's conntrack series from (e.g. http://localhost:9090 after kubectl port-forward); "+
 			"without it, a Prometheus Service in the cluster is queried through the API server's service proxy")
-	f.StringVar(&o.ConfigFile, "config", "", "Config file with failOn, severity overrides and ignore rules (default "+config.DefaultFile+" in the working directory, if present)")
+	f.StringVar(&o.ConfigFile, "config", "", "Config `FILE` with failOn, severity overrides and ignore rules (default "+config.DefaultFile+" in the working directory, if present)")
 	f.BoolVar(&o.ShowSuppressed, "show-suppressed", false, "Also show the findings that ignore annotations or rules silenced, and by what")
-	f.StringVar(&o.BaselineFile, "baseline", "", "Baseline file: findings it records are shown but do not fail the gate (only new ones do)")
-	f.StringVar(&o.WriteBaseline, "write-baseline", "", "Record the current findings in this baseline file (they then do not fail this run's gate)")
-	f.StringVar(&o.Object, "object", "", "Only the findings about this object (TYPE/NAME, e.g. pod/cart-1 or deployment/cart, in -n's namespace), what manages it and, for a pod, its node")
-	f.StringVar(&o.SnapshotFile, "snapshot", "", "Diagnose a snapshot recorded by `kubectl alertmend snapshot` instead of a live cluster")
+	f.StringVar(&o.BaselineFile, "baseline", "", "Baseline `FILE`: findings it records are shown but do not fail the gate (only new ones do)")
+	f.StringVar(&o.WriteBaseline, "write-baseline", "", "Record the current findings in the baseline `FILE` (they then do not fail this run's gate)")
+	f.StringVar(&o.Object, "object", "", "Only the findings about this object (`TYPE/NAME`, e.g. pod/cart-1 or deployment/cart, in -n's namespace), what manages it and, for a pod, its node")
+	f.StringVar(&o.SnapshotFile, "snapshot", "", "Diagnose the snapshot `FILE` that kubectl alertmend snapshot recorded, instead of a live cluster")
 	f.BoolVar(&o.ExplainPermissions, "explain-permissions", false, "Read nothing but whether OpenShift's DNS namespace exists: list the API requests the selected checks would make and "+
 		"whether the current identity may make them (asked with SelfSubjectAccessReviews); exit 3 when some check would not be evaluated")
 	f.StringVar(&o.PushGateway, "push-gateway", "", "After the report is written, push it as metrics (those of -o prometheus) to this Pushgateway, "+
-		`e.g. http://pushgateway.monitoring:9091, grouped by job="kubectl-alertmend" and cluster="<context>"`)
+		`e.g. http://pushgateway:9091, grouped by job="kubectl-alertmend" and cluster="<context>"`)
 	f.StringToStringVar(&o.PushGrouping, "push-grouping", nil, "With --push-gateway: more labels of the pushed group, NAME=VALUE,...; cluster=NAME replaces the context's name "+
 		"(an in-cluster run's is in-cluster)")
 	o.addFleetFlags(f)

@@ -15,6 +15,7 @@ import (
 	"github.com/mattn/go-isatty"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
+	"golang.org/x/term"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 	"k8s.io/client-go/rest"
@@ -29,7 +30,10 @@ import (
 type Environment struct {
 	Getenv     func(string) string
 	IsTerminal func(io.Writer) bool
-	Now        func() time.Time
+	// TerminalWidth is the width in columns of the terminal w writes to, 0 when unknown; nil
+	// means unknown. Help is wrapped to it, else to 80.
+	TerminalWidth func(w io.Writer) int
+	Now           func() time.Time
 	// InClusterConfig is the pod's own API server address and service-account credentials,
 	// used when no kubeconfig is given and KUBERNETES_SERVICE_HOST is set; nil means
 	// rest.InClusterConfig.
@@ -49,20 +53,33 @@ func OSEnvironment() Environment {
 			f, ok := w.(*os.File)
 			return ok && (isatty.IsTerminal(f.Fd()) || isatty.IsCygwinTerminal(f.Fd()))
 		},
+		TerminalWidth: func(w io.Writer) int {
+			f, ok := w.(*os.File)
+			if !ok {
+				return 0
+			}
+			width, _, err := term.GetSize(int(f.Fd()))
+			if err != nil {
+				return 0
+			}
+			return width
+		},
 		Now:             time.Now,
 		InClusterConfig: rest.InClusterConfig,
 	}
 }
 
 const exitCodesHelp = `Exit codes:
-  0  no finding at or above --fail-on
-  1  at least one finding at or above --fail-on (the gate failed)
-  2  the tool could not do its job: bad flags, unreadable input, unreachable cluster
-  3  nothing at or above --fail-on, but some selected checks could not see what they judge
-     (forbidden, timed out); checks that do not apply to the cluster do not count
+  0    no finding at or above --fail-on
+  1    at least one finding at or above --fail-on (the gate failed)
+  2    the tool could not do its job: bad flags, unreadable input, a cluster
+       that cannot be reached or is not a Kubernetes API server
+  3    nothing at or above --fail-on, but some selected checks could not see
+       what they judge (forbidden, timed out); checks that do not apply to
+       the cluster do not count
   130  interrupted by Ctrl-C before the report was written (143 for SIGTERM)
-With --contexts or --all-contexts, the worst cluster's: 2 if any could not be diagnosed, else
-1, else 3, else 0.`
+With --contexts or --all-contexts, the worst cluster's: 2 if any could not be
+diagnosed, else 1, else 3, else 0.`
 
 // NewRootCommand builds `kubectl alertmend` and its subcommands.
 func NewRootCommand(streams genericiooptions.IOStreams, env Environment) *cobra.Command {
@@ -70,9 +87,10 @@ func NewRootCommand(streams genericiooptions.IOStreams, env Environment) *cobra.
 	root := &cobra.Command{
 		Use:   "kubectl-alertmend",
 		Short: "Incident triage for Kubernetes: what is wrong or dangerous, with evidence and the fix",
-		Long: `kubectl alertmend diagnoses a cluster (or manifests, before they are deployed) and prints a
-prioritized list of what is wrong or dangerous, each with the observed evidence and the exact fix.
-It only reads: it never changes the cluster and never reads Secrets.
+		Long: `kubectl alertmend diagnoses a cluster (or manifests, before they are
+deployed) and prints a prioritized list of what is wrong or dangerous, each with
+the observed evidence and the exact fix. It only reads: it never changes the
+cluster and never reads Secrets.
 
 ` + exitCodesHelp,
 		Annotations:   map[string]string{cobra.CommandDisplayNameAnnotation: "kubectl alertmend"},
@@ -96,6 +114,14 @@ It only reads: it never changes the cluster and never reads Secrets.
 		newVersionCommand(streams),
 	)
 	registerCompletions(root)
+	setUsage(root, func() int {
+		if env.TerminalWidth != nil {
+			if width := env.TerminalWidth(streams.Out); width > 0 {
+				return width
+			}
+		}
+		return helpWidth
+	})
 	return root
 }
 

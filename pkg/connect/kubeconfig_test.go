@@ -77,7 +77,9 @@ func TestKubeconfigProblemsNameTheFile(t *testing.T) {
 			`context "nope" does not exist in the kubeconfig ` + good},
 		{"--context in a kubeconfig without any", "", func(f *genericclioptions.ConfigFlags) { *f.KubeConfig, *f.Context = noContexts, "prod" },
 			`context "prod" does not exist: the kubeconfig ` + noContexts + ` has no contexts`},
-		{"--server needs no context", "", func(f *genericclioptions.ConfigFlags) { *f.KubeConfig, *f.APIServer = noContexts, "https://127.0.0.1:1" }, ""},
+		{"--server needs no context", "", func(f *genericclioptions.ConfigFlags) {
+			*f.KubeConfig, *f.APIServer = noContexts, "https://127.0.0.1:1"
+		}, ""},
 		{"--cluster needs no context", "", func(f *genericclioptions.ConfigFlags) { *f.KubeConfig, *f.ClusterName = noContexts, "c" }, ""},
 		{"a good kubeconfig", "", flag(good), ""},
 	} {
