@@ -113,7 +113,7 @@ cluster and never reads Secrets.
 		newExplainCommand(streams),
 		newVersionCommand(streams),
 	)
-	registerCompletions(root)
+	registerCompletions(root, env.target(configFlags))
 	setUsage(root, func() int {
 		if env.TerminalWidth != nil {
 			if width := env.TerminalWidth(streams.Out); width > 0 {
