@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/mattn/go-isatty"
@@ -23,6 +24,7 @@ import (
 
 	"github.com/alertmend/kubectl-alertmend/pkg/connect"
 	"github.com/alertmend/kubectl-alertmend/pkg/report"
+	"github.com/alertmend/kubectl-alertmend/pkg/suggest"
 )
 
 // Environment is what the commands read from the process besides flags, passed in so tests
@@ -103,7 +105,7 @@ cluster and never reads Secrets.
 	configFlags.AddFlags(root.PersistentFlags())
 	addVerbosityFlag(root.PersistentFlags())
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
-		return usageError(c, err)
+		return usageError(c, withFlagHint(c, err))
 	})
 	root.AddCommand(
 		newDiagnoseCommand(configFlags, streams, env),
@@ -190,6 +192,21 @@ func (e *ExitError) Unwrap() error { return e.Err }
 // failed wraps an error as exit code 2: the tool could not do its job.
 func failed(format string, args ...any) error {
 	return &ExitError{Code: report.ExitError, Err: fmt.Errorf(format, args...)}
+}
+
+// withFlagHint adds the close names to pflag's "unknown flag: --chekcs".
+func withFlagHint(c *cobra.Command, err error) error {
+	typed, unknown := strings.CutPrefix(err.Error(), "unknown flag: ")
+	if !unknown || !strings.HasPrefix(typed, "--") {
+		return err
+	}
+	var names []string
+	c.Flags().VisitAll(func(f *pflag.Flag) {
+		if !f.Hidden {
+			names = append(names, "--"+f.Name)
+		}
+	})
+	return fmt.Errorf("%w%s", err, suggest.DidYouMean(typed, names))
 }
 
 func usageError(c *cobra.Command, err error) error {
