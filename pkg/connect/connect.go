@@ -30,7 +30,6 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 
-	"github.com/alertmend/kubectl-alertmend/pkg/check"
 	"github.com/alertmend/kubectl-alertmend/pkg/suggest"
 	"github.com/alertmend/kubectl-alertmend/pkg/version"
 )
@@ -111,7 +110,7 @@ func (t Target) checkKubeconfig() error {
 	case flagSet(t.Flags.KubeConfig) && len(files) == 0:
 		return fmt.Errorf("--kubeconfig %s: no such file", *t.Flags.KubeConfig)
 	case len(files) == 0 && fromEnv && !flagSet(t.Flags.APIServer):
-		return fmt.Errorf("KUBECONFIG names %s, which %s not exist", joinNames(missing), check.PluralForm(len(missing), "does", "do"))
+		return fmt.Errorf("KUBECONFIG names %s", missingFiles(missing))
 	}
 	raw, err := loader.RawConfig()
 	if err != nil {
@@ -135,8 +134,7 @@ func (t Target) checkKubeconfig() error {
 	case len(names) == 0 && !flagSet(t.Flags.ClusterName):
 		err = fmt.Errorf("%s has no contexts: add one with kubectl config set-context, or pass --server", where)
 	case name == "" && !flagSet(t.Flags.ClusterName):
-		err = fmt.Errorf("%s sets no current context: pass --context (%s %s)", where, check.PluralForm(len(names), "its context is", "its contexts are"),
-			quotedList(names))
+		err = fmt.Errorf("%s sets no current context: pass --context (its contexts: %s)", where, quotedList(names))
 	case name != "" && raw.Contexts[name] == nil && fromFlag:
 		err = fmt.Errorf("context %q does not exist in %s%s", name, where, suggest.DidYouMean(name, names))
 	case name != "" && raw.Contexts[name] == nil:
@@ -144,9 +142,18 @@ func (t Target) checkKubeconfig() error {
 	}
 	if err != nil && fromEnv && len(missing) > 0 {
 		// Perhaps the file that was meant.
-		err = fmt.Errorf("%w; KUBECONFIG also names %s, which %s not exist", err, joinNames(missing), check.PluralForm(len(missing), "does", "do"))
+		err = fmt.Errorf("%w; KUBECONFIG also names %s", err, missingFiles(missing))
 	}
 	return err
+}
+
+// missingFiles says that files do not exist: "a, which does not exist", "a and b, none of
+// which exists".
+func missingFiles(files []string) string {
+	if len(files) == 1 {
+		return files[0] + ", which does not exist"
+	}
+	return joinNames(files) + ", none of which exists"
 }
 
 // joinNames lists file names for a message: "a", "a and b", "a, b and c".

@@ -58,7 +58,7 @@ func TestKubeconfigProblemsNameTheFile(t *testing.T) {
 	}{
 		{"KUBECONFIG names a missing file", missing, nil, "KUBECONFIG names " + missing + ", which does not exist"},
 		{"KUBECONFIG names missing files", list(missing, missing2), nil,
-			"KUBECONFIG names " + missing + " and " + missing2 + ", which do not exist"},
+			"KUBECONFIG names " + missing + " and " + missing2 + ", none of which exists"},
 		{"--kubeconfig names a missing file", "", flag(missing), "--kubeconfig " + missing + ": no such file"},
 		{"a kubeconfig without contexts", "", flag(noContexts),
 			"the kubeconfig " + noContexts + " has no contexts: add one with kubectl config set-context, or pass --server"},
@@ -68,7 +68,7 @@ func TestKubeconfigProblemsNameTheFile(t *testing.T) {
 				"KUBECONFIG also names " + missing + ", which does not exist"},
 		{"a missing file beside a good one is what kubectl accepts", list(missing, good), nil, ""},
 		{"no current context", "", flag(noCurrent),
-			`the kubeconfig ` + noCurrent + ` sets no current context: pass --context (its contexts are "prod", "staging")`},
+			`the kubeconfig ` + noCurrent + ` sets no current context: pass --context (its contexts: "prod", "staging")`},
 		{"a current context that does not exist", "", flag(staleCurrent),
 			`the current context of the kubeconfig ` + staleCurrent + `, "prdo", does not exist (did you mean "prod"?)`},
 		{"--context with a typo", "", func(f *genericclioptions.ConfigFlags) { *f.KubeConfig, *f.Context = good, "stagnig" },
