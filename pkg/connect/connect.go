@@ -433,11 +433,12 @@ func Reach(ctx context.Context, client kubernetes.Interface, config *rest.Config
 		if json.Unmarshal(body, &info) != nil || info.GitVersion == "" {
 			return notAPIServer(where, status, contentType)
 		}
+	case apierrors.IsUnauthorized(err):
+		// Whatever answered, in whatever format, the credentials are what it refused.
+		return fmt.Errorf("the API server at %s rejected the credentials: %v", where, err)
 	case status == http.StatusNotFound || (status != 0 && !kubernetesMediaType(contentType)):
 		// Every API server serves /version, and answers in JSON or protobuf even when it refuses.
 		return notAPIServer(where, status, contentType)
-	case apierrors.IsUnauthorized(err):
-		return fmt.Errorf("the API server at %s rejected the credentials: %v", where, err)
 	case apierrors.IsForbidden(err):
 		// /version is public on most clusters; a refusal here still shows the server is up.
 	case errors.Is(reachCtx.Err(), context.DeadlineExceeded) || (errors.As(err, &netErr) && netErr.Timeout()):
