@@ -325,8 +325,8 @@ func (c TableSmall) Run(s *snapshot.Snapshot) []check.Finding {
 		}
 		table := tableSize(kp.maxPerCore, kp.min, cpus)
 		defaults := tableSize(defaultMaxPerCore, defaultMin, cpus)
-		basis := fmt.Sprintf("kube-proxy raises the table to at least %s entries (%d CPUs × maxPerCore %d, at least min %d)",
-			count(float64(table)), cpus, kp.maxPerCore, kp.min)
+		basis := fmt.Sprintf("kube-proxy raises the table to at least %s entries (%s × maxPerCore %d, at least min %d)",
+			count(float64(table)), check.Plural(int(cpus), "CPU", "CPUs"), kp.maxPerCore, kp.min)
 		limit, measured := measuredLimit[node.Name]
 		if measured {
 			table = int64(limit)

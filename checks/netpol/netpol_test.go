@@ -326,3 +326,26 @@ func TestAllowDNSFollowsTheDNSPods(t *testing.T) {
 		}
 	}
 }
+
+// The message counts the peers in words that agree with the count.
+func TestPeerMatchesNothingMessageCounts(t *testing.T) {
+	s := fixture.LoadOverlay(t, base, "netpol-peer-matches-nothing.yaml")
+	message := func() string {
+		for _, f := range (PeerMatchesNothing{}).Run(s) {
+			return f.Message
+		}
+		t.Fatal("no finding")
+		return ""
+	}
+	if m := message(); !strings.Contains(m, "has 2 peers that match nothing in the cluster: the traffic they were written for") {
+		t.Errorf("two peers: %q", m)
+	}
+	for i := range s.NetworkPolicies {
+		if p := &s.NetworkPolicies[i]; p.Name == "from-frontend" {
+			p.Spec.Ingress[0].From = p.Spec.Ingress[0].From[:1]
+		}
+	}
+	if m := message(); !strings.Contains(m, "has 1 peer that matches nothing in the cluster: the traffic it was written for") {
+		t.Errorf("one peer: %q", m)
+	}
+}

@@ -108,9 +108,9 @@ func (c PeerMatchesNothing) Run(s *snapshot.Snapshot) []check.Finding {
 		if len(evidence) == 0 {
 			continue
 		}
-		f := check.New(c.Meta(), fmt.Sprintf("NetworkPolicy %s/%s has %s that match nothing in the cluster: the "+
-			"traffic they were written for is not allowed.", p.Namespace, p.Name,
-			check.Plural(len(evidence), "peer", "peers")), policyRef(p))
+		f := check.New(c.Meta(), fmt.Sprintf("NetworkPolicy %s/%s has %s nothing in the cluster: the "+
+			"traffic %s written for is not allowed.", p.Namespace, p.Name,
+			check.Plural(len(evidence), "peer that matches", "peers that match"), check.PluralForm(len(evidence), "it was", "they were")), policyRef(p))
 		f.Evidence = check.LimitEvidence(evidence)
 		f.Fix = []string{"kubectl get namespaces --show-labels", editPolicy(p)}
 		findings = append(findings, f)

@@ -153,7 +153,7 @@ func (c OOMKilled) Run(s *snapshot.Snapshot) []check.Finding {
 		var peak int64
 		var killed []time.Time
 		for _, k := range kills {
-			line := fmt.Sprintf("pod %s: restarted %d times", k.pod.Name, k.status.RestartCount)
+			line := fmt.Sprintf("pod %s: restarted %s", k.pod.Name, check.Plural(int(k.status.RestartCount), "time", "times"))
 			if !k.term.FinishedAt.IsZero() {
 				line += ", last OOM kill " + check.Ago(k.term.FinishedAt.Time, s.CollectedAt)
 				killed = append(killed, k.term.FinishedAt.Time)

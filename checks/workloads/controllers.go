@@ -90,13 +90,6 @@ func podSelector(sel *metav1.LabelSelector) string {
 	return selector.String()
 }
 
-func pluralWord(n int, one, many string) string {
-	if n == 1 {
-		return one
-	}
-	return many
-}
-
 // podReasons says, for each live pod of owner that is not ready, what state it is stuck in and
 // for how long, whether any of them is failing rather than merely starting, and when the first
 // of them began failing (podFailingSince).
@@ -221,10 +214,10 @@ func (c DeploymentUnavailable) Run(s *snapshot.Snapshot) []check.Finding {
 		sf := shortfall{ref: ref, desired: desired, available: d.Status.AvailableReplicas, stuck: stuck || failing,
 			selector: podSelector(d.Spec.Selector), since: since, rollback: deploymentRollback(s, d)}
 		sf.message = fmt.Sprintf("deployment %s/%s has %d of %d %s available", d.Namespace, d.Name,
-			d.Status.AvailableReplicas, desired, pluralWord(int(desired), "replica", "replicas"))
+			d.Status.AvailableReplicas, desired, check.PluralForm(int(desired), "replica", "replicas"))
 		if !short {
-			sf.message = fmt.Sprintf("deployment %s/%s: the rollout is stuck; the %d available %s are from before it", d.Namespace, d.Name,
-				d.Status.AvailableReplicas, pluralWord(int(d.Status.AvailableReplicas), "replica", "replicas"))
+			sf.message = fmt.Sprintf("deployment %s/%s: the rollout is stuck; the %d available %s from before it", d.Namespace, d.Name,
+				d.Status.AvailableReplicas, check.PluralForm(int(d.Status.AvailableReplicas), "replica is", "replicas are"))
 		}
 		sf.detail = append([]string{fmt.Sprintf("replicas: %d desired, %d updated, %d ready, %d available",
 			desired, d.Status.UpdatedReplicas, d.Status.ReadyReplicas, d.Status.AvailableReplicas)}, append(conditions, pods...)...)
@@ -306,7 +299,7 @@ func (c StatefulSetUnavailable) Run(s *snapshot.Snapshot) []check.Finding {
 			sf.rollback = revisionKnown
 		}
 		sf.message = fmt.Sprintf("statefulset %s/%s has %d of %d %s available", st.Namespace, st.Name,
-			available, desired, pluralWord(int(desired), "replica", "replicas"))
+			available, desired, check.PluralForm(int(desired), "replica", "replicas"))
 		sf.detail = append([]string{fmt.Sprintf("replicas: %d desired, %d current, %d updated, %d ready, %d available",
 			desired, st.Status.CurrentReplicas, st.Status.UpdatedReplicas, st.Status.ReadyReplicas, st.Status.AvailableReplicas)}, pods...)
 		findings = append(findings, sf.finding(meta))
@@ -361,7 +354,7 @@ func (c DaemonSetUnavailable) Run(s *snapshot.Snapshot) []check.Finding {
 			sf.rollback = revisionUnknown
 		}
 		sf.message = fmt.Sprintf("daemonset %s/%s has an available pod on %d of %d %s", ds.Namespace, ds.Name,
-			available, desired, pluralWord(int(desired), "node", "nodes"))
+			available, desired, check.PluralForm(int(desired), "node", "nodes"))
 		sf.detail = append([]string{fmt.Sprintf("nodes: %d should run it, %d do, %d updated, %d available, %d unavailable, %d misscheduled",
 			desired, ds.Status.CurrentNumberScheduled, ds.Status.UpdatedNumberScheduled, available, ds.Status.NumberUnavailable, ds.Status.NumberMisscheduled)}, pods...)
 		findings = append(findings, sf.finding(meta))

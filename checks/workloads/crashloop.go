@@ -47,7 +47,7 @@ func (c CrashLoop) Run(s *snapshot.Snapshot) []check.Finding {
 		pods := distinctPods(problems)
 		total := s.PodCount(owner)
 		f := check.New(meta, fmt.Sprintf("%s of %s %s crash looping (container %s)",
-			check.Plural(len(pods), "pod", "pods"), owner.Describe(), isAre(len(pods)), strings.Join(distinctContainers(problems), ", ")), owner)
+			check.Plural(len(pods), "pod", "pods"), owner.Describe(), check.PluralForm(len(pods), "is", "are"), strings.Join(distinctContainers(problems), ", ")), owner)
 		f.Incident = true
 		if isController(owner) && len(pods) == total {
 			f.Severity = check.Critical
@@ -57,7 +57,7 @@ func (c CrashLoop) Run(s *snapshot.Snapshot) []check.Finding {
 		oom := false
 		var since []time.Time
 		for _, p := range problems {
-			line := fmt.Sprintf("pod %s container %s: restarted %d times", p.pod.Name, p.container, p.status.RestartCount)
+			line := fmt.Sprintf("pod %s container %s: restarted %s", p.pod.Name, p.container, check.Plural(int(p.status.RestartCount), "time", "times"))
 			if t := p.status.LastTerminationState.Terminated; t != nil {
 				line += fmt.Sprintf(", last exit code %d", t.ExitCode)
 				if t.Reason != "" {
@@ -86,11 +86,4 @@ func (c CrashLoop) Run(s *snapshot.Snapshot) []check.Finding {
 		findings = append(findings, f)
 	}
 	return findings
-}
-
-func isAre(n int) string {
-	if n == 1 {
-		return "is"
-	}
-	return "are"
 }

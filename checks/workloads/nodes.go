@@ -82,7 +82,7 @@ func (c NodeNotReady) Run(s *snapshot.Snapshot) []check.Finding {
 	if len(refs) == 0 {
 		return nil
 	}
-	f := check.New(meta, fmt.Sprintf("%d of %d nodes %s not Ready", len(refs), len(s.Nodes), isAre(len(refs))), refs...)
+	f := check.New(meta, fmt.Sprintf("%d of %d nodes %s not Ready", len(refs), len(s.Nodes), check.PluralForm(len(refs), "is", "are")), refs...)
 	f.Incident = true
 	f.Scope = check.ScopeCluster
 	if 2*len(refs) >= len(s.Nodes) {

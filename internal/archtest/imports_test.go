@@ -31,12 +31,15 @@ type rule struct {
 // module has one line; a new package needs one too.
 func importRules() []rule {
 	return []rule{
-		// The data every layer shares: it depends on nothing of ours, so anything may use it.
-		{pkg: "pkg/snapshot", tests: []string{"internal/memtest"}},
-		// The check contract is stated in terms of the snapshot and nothing else.
-		{pkg: "pkg/check", may: []string{"pkg/snapshot"}},
+		// The data every layer shares: it depends on nothing of ours but a leaf helper (its
+		// messages suggest the types a typo was meant to be), so anything may use it.
+		{pkg: "pkg/snapshot", may: []string{"pkg/suggest"}, tests: []string{"internal/memtest"}},
+		// The check contract is stated in terms of the snapshot and nothing else; its messages
+		// about unknown IDs suggest close ones.
+		{pkg: "pkg/check", may: []string{"pkg/snapshot", "pkg/suggest"}},
 		// Small shared helpers are leaves, so the checks, the collector and the commands can share them.
 		{pkg: "pkg/cmdline"},
+		{pkg: "pkg/suggest"},
 		{pkg: "pkg/redact"},
 		{pkg: "pkg/version"},
 		// Checks are pure functions of the snapshot: no collector (no network), no engine, no rendering.
@@ -44,7 +47,7 @@ func importRules() []rule {
 		// The catalog only composes the families; its tests run the whole catalog through the engine.
 		{pkg: "checks", may: []string{"checks/*", "pkg/check", "pkg/snapshot"}, tests: []string{"pkg/engine"}},
 		// Reaching a cluster: kubectl's flags or the pod's service account, for every command.
-		{pkg: "pkg/connect", may: []string{"pkg/version"}},
+		{pkg: "pkg/connect", may: []string{"pkg/suggest", "pkg/version"}},
 		// The collector fills a snapshot, knowing neither the checks that read it nor the report of
 		// findings; the one document it writes is the permission report of its own request plan.
 		{pkg: "pkg/collect", may: []string{"pkg/snapshot", "pkg/redact", "pkg/report"}, tests: []string{"internal/promtest", "internal/testcluster"}},

@@ -1,6 +1,11 @@
 package check
 
-import "fmt"
+import (
+	"fmt"
+	"strings"
+
+	"github.com/alertmend/kubectl-alertmend/pkg/suggest"
+)
 
 // MaxEvidence bounds the evidence lines of one finding; LimitEvidence states how many were cut.
 const MaxEvidence = 10
@@ -28,8 +33,35 @@ func EvidenceOf(n int, line func(i int) string) []string {
 
 // Plural reads "1 pod" or "3 pods".
 func Plural(n int, one, many string) string {
+	return fmt.Sprintf("%d %s", n, PluralForm(n, one, many))
+}
+
+// PluralForm is one for a count of 1, else many: the verb or pronoun that goes with a count.
+func PluralForm(n int, one, many string) string {
 	if n == 1 {
-		return fmt.Sprintf("%d %s", n, one)
+		return one
 	}
-	return fmt.Sprintf("%d %s", n, many)
+	return many
+}
+
+// UnknownIDHint ends the message about an ID that is not among ids: the close ones, or where
+// the list is.
+func UnknownIDHint(id string, ids []string) string {
+	if hint := suggest.DidYouMean(id, ids); hint != "" {
+		return hint
+	}
+	return " (run `kubectl alertmend checks` for the list)"
+}
+
+// UnknownCategoryHint ends the message about a category that does not exist: the close ones,
+// else all of them.
+func UnknownCategoryHint(name string) string {
+	var names []string
+	for _, c := range Categories() {
+		names = append(names, string(c))
+	}
+	if hint := suggest.DidYouMean(name, names); hint != "" {
+		return hint
+	}
+	return " (want one of " + strings.Join(names, ", ") + ")"
 }

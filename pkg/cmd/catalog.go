@@ -25,7 +25,7 @@ func newChecksCommand(streams genericiooptions.IOStreams) *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			for _, c := range categories {
 				if !check.Category(c).Valid() {
-					return usageError(cmd, fmt.Errorf("unknown category %q in --category", c))
+					return usageError(cmd, fmt.Errorf("unknown category %q in --category%s", c, check.UnknownCategoryHint(c)))
 				}
 			}
 			format, err := outputFormat(cmd, output, false)
@@ -61,13 +61,15 @@ func newExplainCommand(streams genericiooptions.IOStreams) *cobra.Command {
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
+			var ids []string
 			for _, c := range checks.All(checks.DefaultOptions()) {
 				if m := c.Meta(); m.ID == args[0] {
 					_, err := io.WriteString(streams.Out, render.ExplainCheck(m))
 					return err
 				}
+				ids = append(ids, c.Meta().ID)
 			}
-			return failed("unknown check %q (run `kubectl alertmend checks` for the list)", args[0])
+			return failed("unknown check %q%s", args[0], check.UnknownIDHint(args[0], ids))
 		},
 	}
 }

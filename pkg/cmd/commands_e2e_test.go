@@ -68,7 +68,7 @@ func TestBinary(t *testing.T) {
 	}
 	cmd = exec.Command(binary, "diagnose", "--kubeconfig", "/nonexistent/kubeconfig")
 	stderr, _ := cmd.CombinedOutput()
-	assertCleanFailure(t, result{code: cmd.ProcessState.ExitCode(), stderr: string(stderr)}, "cannot load the kubeconfig")
+	assertCleanFailure(t, result{code: cmd.ProcessState.ExitCode(), stderr: string(stderr)}, "--kubeconfig /nonexistent/kubeconfig: no such file")
 }
 
 // kubectl itself finds the plugin on PATH, passes the arguments through, and returns its exit

@@ -1,23 +1,30 @@
 package cmd
 
 import (
+	"context"
 	"fmt"
 	"maps"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
-	"k8s.io/client-go/tools/clientcmd"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/metadata"
 
 	"github.com/alertmend/kubectl-alertmend/checks"
 	"github.com/alertmend/kubectl-alertmend/pkg/check"
+	"github.com/alertmend/kubectl-alertmend/pkg/connect"
+	"github.com/alertmend/kubectl-alertmend/pkg/snapshot"
 )
 
 // registerCompletions teaches `__complete` (and so the bash, zsh, fish and PowerShell scripts
 // of `completion`, and kubectl's plugin completion) the values of the flags that take a fixed
 // set, on every command that has them, and the check IDs `explain` takes. Flags are matched
-// by name, so a command added later gets the same completion for the same flag.
-func registerCompletions(root *cobra.Command) {
+// by name, so a command added later gets the same completion for the same flag. As kubectl
+// does, -n and --object complete from target's cluster and --context from its kubeconfig.
+func registerCompletions(root *cobra.Command, target connect.Target) {
 	root.InitDefaultCompletionCmd()
 	if completion, _, err := root.Find([]string{"completion"}); err == nil && completion != root {
 		// cobra's completion command prints its help, and exits 0, for a shell it does not know.
@@ -28,9 +35,23 @@ func registerCompletions(root *cobra.Command) {
 			}
 			return usageError(cmd, fmt.Errorf("unknown shell %q: want bash, zsh, fish or powershell", args[0]))
 		}
+		completion.Long = `Print the completion script of kubectl-alertmend for a shell. For
+"kubectl alertmend <TAB>", put the kubectl_complete-alertmend script on PATH
+instead (make install installs it; release archives carry it).`
+		for _, shell := range completion.Commands() {
+			shell.Long = completionHelp(shell.Name())
+		}
+	}
+	// kubectl's connection flags are the root's, and every command's.
+	for name, complete := range map[string]cobra.CompletionFunc{
+		"namespace": completeNamespaces(target),
+		"context":   completeOne(kubeconfigContexts(target)),
+	} {
+		// The only possible error is a missing flag; ConfigFlags always adds these.
+		_ = root.RegisterFlagCompletionFunc(name, complete)
 	}
 	walkCommands(root, func(c *cobra.Command) {
-		for name, complete := range flagCompletions(c) {
+		for name, complete := range flagCompletions(c, target) {
 			if c.Flags().Lookup(name) == nil || complete == nil {
 				continue
 			}
@@ -49,6 +70,47 @@ func registerCompletions(root *cobra.Command) {
 	})
 }
 
+// completionHelp says how to load a shell's script, in lines that fit 80 columns.
+func completionHelp(shell string) string {
+	switch shell {
+	case "bash":
+		return `Print the bash completion script; it needs the bash-completion package.
+
+In this shell:
+  source <(kubectl-alertmend completion bash)
+
+In every new shell (Linux; on macOS with Homebrew, write to
+$(brew --prefix)/etc/bash_completion.d/ instead):
+  kubectl-alertmend completion bash > /etc/bash_completion.d/kubectl-alertmend`
+	case "zsh":
+		return `Print the zsh completion script; completion must be on in zsh
+(autoload -U compinit; compinit in ~/.zshrc).
+
+In this shell:
+  source <(kubectl-alertmend completion zsh)
+
+In every new shell, write it to a directory of $fpath:
+  kubectl-alertmend completion zsh > "${fpath[1]}/_kubectl-alertmend"`
+	case "fish":
+		return `Print the fish completion script.
+
+In this shell:
+  kubectl-alertmend completion fish | source
+
+In every new shell:
+  kubectl-alertmend completion fish \
+    > ~/.config/fish/completions/kubectl-alertmend.fish`
+	case "powershell":
+		return `Print the PowerShell completion script.
+
+In this shell:
+  kubectl-alertmend completion powershell | Out-String | Invoke-Expression
+
+In every new shell, add that line to your PowerShell profile.`
+	}
+	return ""
+}
+
 func walkCommands(c *cobra.Command, visit func(*cobra.Command)) {
 	visit(c)
 	for _, sub := range c.Commands() {
@@ -58,7 +120,7 @@ func walkCommands(c *cobra.Command, visit func(*cobra.Command)) {
 
 // flagCompletions maps a flag name to how its values complete on command c; a nil entry means
 // c's values for that flag are not known here.
-func flagCompletions(c *cobra.Command) map[string]cobra.CompletionFunc {
+func flagCompletions(c *cobra.Command, target connect.Target) map[string]cobra.CompletionFunc {
 	ids := func() []cobra.Completion { return checkIDChoices(c.Name()) }
 	noFiles := cobra.NoFileCompletions
 	return map[string]cobra.CompletionFunc{
@@ -69,7 +131,8 @@ func flagCompletions(c *cobra.Command) map[string]cobra.CompletionFunc {
 		"fail-on":  completeOne(failOnChoices),
 		"color":    completeOne(colorChoices),
 		"subject":  completeSubjectKind,
-		"contexts": completeContexts,
+		"contexts": completeList(kubeconfigContexts(target)),
+		"object":   completeObject(target),
 		// Values that are never file names: without this the shell offers the current directory.
 		"chunk-size":               noFiles,
 		"memory-overcommit-ratio":  noFiles,
@@ -170,21 +233,99 @@ func matching(choices []cobra.Completion, prefix, partial string, exclude []stri
 	return out
 }
 
-// completeContexts offers the kubeconfig's contexts (--kubeconfig's, else KUBECONFIG's or
-// ~/.kube/config's) for --contexts, each once.
-func completeContexts(c *cobra.Command, args []string, toComplete string) ([]cobra.Completion, cobra.ShellCompDirective) {
-	rules := clientcmd.NewDefaultClientConfigLoadingRules()
-	if f := c.Flags().Lookup("kubeconfig"); f != nil && f.Value.String() != "" {
-		rules.ExplicitPath = f.Value.String()
-	}
-	contexts := func() []cobra.Completion {
-		raw, err := rules.Load()
+// kubeconfigContexts is the contexts of the kubeconfig the connection flags typed so far
+// name (--kubeconfig's, else KUBECONFIG's or ~/.kube/config's), for --context and --contexts.
+func kubeconfigContexts(target connect.Target) func() []cobra.Completion {
+	return func() []cobra.Completion {
+		contexts, err := target.Contexts()
 		if err != nil {
 			return nil
 		}
-		return slices.Sorted(maps.Keys(raw.Contexts))
+		return slices.Sorted(maps.Keys(contexts))
 	}
-	return completeList(contexts)(c, args, toComplete)
+}
+
+// completionTimeout bounds what completion asks the cluster: a TAB must not hang the shell on
+// a server that does not answer.
+const completionTimeout = 5 * time.Second
+
+// clusterNames lists the names of kind's objects from target's cluster, in namespace if the
+// kind is namespaced; none when the cluster cannot be asked. Only object metadata is listed.
+func clusterNames(ctx context.Context, target connect.Target, kind snapshot.Kind, namespace string) []cobra.Completion {
+	config, err := target.RESTConfig()
+	if err != nil {
+		return nil
+	}
+	if config.Timeout == 0 || config.Timeout > completionTimeout {
+		config.Timeout = completionTimeout
+	}
+	client, err := metadata.NewForConfig(config)
+	if err != nil {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, completionTimeout)
+	defer cancel()
+	info := kind.Info()
+	gv, err := schema.ParseGroupVersion(info.GroupVersion)
+	if err != nil {
+		return nil
+	}
+	resource := client.Resource(gv.WithResource(info.Resource))
+	var list *metav1.PartialObjectMetadataList
+	if info.Namespaced {
+		list, err = resource.Namespace(namespace).List(ctx, metav1.ListOptions{})
+	} else {
+		list, err = resource.List(ctx, metav1.ListOptions{})
+	}
+	if err != nil {
+		return nil
+	}
+	var names []cobra.Completion
+	for _, item := range list.Items {
+		names = append(names, item.Name)
+	}
+	slices.Sort(names)
+	return names
+}
+
+// completeNamespaces offers the cluster's namespaces for -n.
+func completeNamespaces(target connect.Target) cobra.CompletionFunc {
+	return func(cmd *cobra.Command, _ []string, toComplete string) ([]cobra.Completion, cobra.ShellCompDirective) {
+		names := clusterNames(commandContext(cmd), target, snapshot.KindNamespaces, "")
+		return matching(names, "", toComplete, nil), cobra.ShellCompDirectiveNoFileComp
+	}
+}
+
+// completeObject completes --object TYPE/NAME: first the types, then the names of that type
+// in the cluster, in -n's namespace or the context's, as the run would look for them.
+func completeObject(target connect.Target) cobra.CompletionFunc {
+	return func(cmd *cobra.Command, _ []string, toComplete string) ([]cobra.Completion, cobra.ShellCompDirective) {
+		typ, name, typed := strings.Cut(toComplete, "/")
+		if !typed {
+			var types []cobra.Completion
+			for _, t := range snapshot.ObjectTypes() {
+				types = append(types, t+"/")
+			}
+			return matching(types, "", strings.ToLower(typ), nil), cobra.ShellCompDirectiveNoFileComp | cobra.ShellCompDirectiveNoSpace
+		}
+		kind, ok := snapshot.KindForType(typ)
+		if !ok {
+			return nil, cobra.ShellCompDirectiveNoFileComp
+		}
+		namespace := target.Namespace()
+		if f := cmd.Flag("namespace"); f != nil && f.Changed {
+			namespace = f.Value.String()
+		}
+		names := clusterNames(commandContext(cmd), target, kind, namespace)
+		return matching(names, typ+"/", name, nil), cobra.ShellCompDirectiveNoFileComp
+	}
+}
+
+func commandContext(cmd *cobra.Command) context.Context {
+	if ctx := cmd.Context(); ctx != nil {
+		return ctx
+	}
+	return context.Background()
 }
 
 // completeSubjectKind offers the three subject kinds of --subject; the name after the colon is

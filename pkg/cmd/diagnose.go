@@ -1,6 +1,8 @@
 package cmd
 
 import (
+	"strings"
+
 	"github.com/spf13/cobra"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
@@ -24,19 +26,21 @@ func newDiagnoseCommand(configFlags *genericclioptions.ConfigFlags, streams gene
 	cmd := &cobra.Command{
 		Use:   "diagnose",
 		Short: "Diagnose the current cluster, or manifests with -f, and print prioritized findings",
-		Long: `Diagnose reads the cluster of the current kubeconfig context once, runs every selected check on
-that state, and prints the findings most urgent first: severity, then what is broken now before
-what could break, then breadth. Checks that could not see what they need (forbidden, not served)
-are listed as not evaluated, never as passed.
+		Long: `Diagnose reads the cluster of the current kubeconfig context once, runs every
+selected check on that state, and prints the findings most urgent first:
+severity, then what is broken now before what could break, then breadth. Checks
+that could not see what they need (forbidden, not served) are listed as not
+evaluated, never as passed.
 
-With -f, it checks manifests instead (files, directories, or - for stdin), so a CI pipeline can gate
-a deploy; checks that judge live status are left out then.
+With -f, it checks manifests instead (files, directories, or - for stdin), so a
+CI pipeline can gate a deploy; checks that judge live status are left out then.
 
-With -n NS the run is about one namespace: its objects, and the nodes its pods run on; checks that
-need more, or that judge components running elsewhere (cluster DNS, kube-proxy), do not apply. With
--l SELECTOR only the findings about the objects it selects are reported; the checks still read
-everything they judge by. Findings left out by either are counted in a note on stderr. --object
-names one object, and is an error when it is not there.
+With -n NS the run is about one namespace: its objects, and the nodes its pods
+run on; checks that need more, or that judge components running elsewhere
+(cluster DNS, kube-proxy), do not apply. With -l SELECTOR only the findings
+about the objects it selects are reported; the checks still read everything
+they judge by. Findings left out by either are counted in a note on stderr.
+--object names one object, and is an error when it is not there.
 
 ` + exitCodesHelp,
 		Example: `  # Diagnose the current context's cluster
@@ -51,8 +55,9 @@ names one object, and is an error when it is not there.
   # Gate manifests in CI: fail on medium or worse, machine-readable output
   kubectl alertmend diagnose -f deploy/ --fail-on medium -o json
 
-  # Gate only on what is new since the recorded baseline, for GitHub code scanning
-  helm template ./chart | kubectl alertmend diagnose -f - --baseline .alertmend-baseline.yaml -o sarif
+  # Gate only on findings new since the baseline, for GitHub code scanning
+  helm template ./chart | kubectl alertmend diagnose -f - \
+    --baseline .alertmend-baseline.yaml -o sarif
 
   # Everything about one pod: its own findings, its controller's and its node's
   kubectl alertmend diagnose -n shop --object pod/cart-7d9f8-x2x4q
@@ -67,7 +72,9 @@ names one object, and is an error when it is not there.
   kubectl alertmend diagnose --all-contexts='prod-*'
 
   # In a CronJob: push the findings as metrics to a Pushgateway
-  kubectl alertmend diagnose -o json --fail-on none --push-gateway http://pushgateway.monitoring:9091 --push-grouping cluster=prod-eu`,
+  kubectl alertmend diagnose -o json --fail-on none \
+    --push-gateway http://pushgateway.monitoring:9091 \
+    --push-grouping cluster=prod-eu`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if err := fleetArgsHint(cmd, args); err != nil {
 				return err
@@ -88,7 +95,10 @@ names one object, and is an error when it is not there.
 	f.Float64Var(&o.Thresholds.Resources.MemoryOvercommitRatio, "memory-overcommit-ratio", o.Thresholds.Resources.MemoryOvercommitRatio,
 		"memory-overcommit reports memory limits more than this many times the request")
 	f.StringSliceVar(&o.Thresholds.Netpol.SystemNamespaces, "netpol-system-namespaces", o.Thresholds.Netpol.SystemNamespaces,
-		"namespaces the NetworkPolicy coverage checks leave alone (the cluster's own components)")
+		"namespaces the NetworkPolicy coverage checks leave alone (the cluster's own components; default "+
+			strings.Join(o.Thresholds.Netpol.SystemNamespaces, ", ")+")")
+	// The default is in the usage, in words that wrap; pflag would print it as one long word.
+	f.Lookup("netpol-system-namespaces").DefValue = "[]"
 	return cmd
 }
 

@@ -171,21 +171,28 @@ func TestDiagnoseSelectionAndGate(t *testing.T) {
 
 func TestDiagnoseUsageErrors(t *testing.T) {
 	cases := map[string][]string{
-		`unknown check "nope" in --checks`:                     {"diagnose", "--checks", "nope"},
-		`unknown check "nope" in --skip`:                       {"diagnose", "--skip", "nope"},
-		`unknown category "misc"`:                              {"diagnose", "--category", "misc"},
-		`the selection matches no check`:                       {"diagnose", "--checks", "pod-crashloop", "--skip", "pod-crashloop"},
-		`invalid --fail-on`:                                    {"diagnose", "--fail-on", "severe"},
-		`invalid --output`:                                     {"diagnose", "-o", "xml"},
-		`invalid --color "sometimes"`:                          {"diagnose", "--color", "sometimes"},
-		`unknown flag: --bogus`:                                {"diagnose", "--bogus"},
-		`unknown command "diagnoze"`:                           {"diagnoze"},
-		`explain takes exactly one check ID`:                   {"explain"},
-		`unknown check "nope"`:                                 {"explain", "nope"},
-		`invalid --timeout -1s`:                                {"diagnose", "--timeout", "-1s"},
-		`invalid argument "soon" for "--timeout"`:              {"diagnose", "--timeout", "soon"},
-		`--explain-permissions asks the cluster`:               {"diagnose", "--explain-permissions", "-f", "-"},
-		`--explain-permissions explains the audit's own reads`: {"rbac-audit", "--explain-permissions", "--subject", "user:x"},
+		`unknown check "nope" in --checks`:                                                 {"diagnose", "--checks", "nope"},
+		`unknown check "nope" in --skip`:                                                   {"diagnose", "--skip", "nope"},
+		`unknown category "misc" in --category (want one of apiserver,`:                    {"diagnose", "--category", "misc"},
+		`unknown category "workload" in --category (did you mean "workloads"?)`:            {"diagnose", "--category", "workload"},
+		`unknown category "dn" in --category (did you mean "dns"?)`:                        {"checks", "--category", "dn"},
+		`unknown check "pod-crashlop" in --checks (did you mean "pod-crashloop"?)`:         {"diagnose", "--checks", "pod-crashlop"},
+		`unknown check "pod-crashlop" in --skip (did you mean "pod-crashloop"?)`:           {"diagnose", "--skip", "pod-crashlop"},
+		"unknown check \"nope\" in --checks (run `kubectl alertmend checks` for the list)": {"diagnose", "--checks", "nope"},
+		`unknown check "rbac-cluster-admn" (did you mean "rbac-cluster-admin"?)`:           {"explain", "rbac-cluster-admn"},
+		`the selection matches no check`:                                                   {"diagnose", "--checks", "pod-crashloop", "--skip", "pod-crashloop"},
+		`invalid --fail-on`:                                                                {"diagnose", "--fail-on", "severe"},
+		`invalid --output`:                                                                 {"diagnose", "-o", "xml"},
+		`invalid --color "sometimes"`:                                                      {"diagnose", "--color", "sometimes"},
+		`unknown flag: --bogus`:                                                            {"diagnose", "--bogus"},
+		`unknown command "diagnoze"`:                                                       {"diagnoze"},
+		`explain takes exactly one check ID`:                                               {"explain"},
+		`unknown check "nope"`:                                                             {"explain", "nope"},
+		`invalid --timeout -1s`:                                                            {"diagnose", "--timeout", "-1s"},
+		`invalid argument "soon" for "--timeout"`:                                          {"diagnose", "--timeout", "soon"},
+		`invalid argument "x" for "-v, --v" flag: must be a whole number, such as 6`:       {"diagnose", "-v", "x"},
+		`--explain-permissions asks the cluster`:                                           {"diagnose", "--explain-permissions", "-f", "-"},
+		`--explain-permissions explains the audit's own reads`:                             {"rbac-audit", "--explain-permissions", "--subject", "user:x"},
 	}
 	for want, args := range cases {
 		r := admin(t, args...)
@@ -329,12 +336,12 @@ func TestBadClusterInput(t *testing.T) {
 		args    []string
 		message string
 	}{
-		{"missing kubeconfig", []string{"--kubeconfig", filepath.Join(dir, "absent")}, "cannot load the kubeconfig"},
+		{"missing kubeconfig", []string{"--kubeconfig", filepath.Join(dir, "absent")}, "--kubeconfig " + filepath.Join(dir, "absent") + ": no such file"},
 		{"bad --request-timeout", []string{"--kubeconfig", cluster.Kubeconfig, "--request-timeout", "soon"}, `invalid --request-timeout "soon"`},
 		{"broken kubeconfig", []string{"--kubeconfig", garbage}, "cannot load the kubeconfig"},
 		{"unknown context", []string{"--kubeconfig", cluster.Kubeconfig, "--context", "nope"}, `context "nope" does not exist`},
 		{"connection refused", []string{"--kubeconfig", refused}, "cannot reach the Kubernetes API server at https://127.0.0.1:1"},
-		{"no answer", []string{"--kubeconfig", hanging, "--request-timeout", "1s"}, "no answer within 1s"},
+		{"no answer", []string{"--kubeconfig", hanging, "--request-timeout", "1s"}, "no answer from https://" + silent.Addr().String() + " after 1s (context hanging)"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -23,6 +23,7 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 
+	"github.com/alertmend/kubectl-alertmend/internal/testcluster"
 	"github.com/alertmend/kubectl-alertmend/pkg/report"
 )
 
@@ -299,7 +300,8 @@ func TestFaultsThroughAProxy(t *testing.T) {
 			}
 			return fault{delay: time.Minute}
 		})
-		assertCleanFailure(t, diagnoseVia(t, p, "--timeout", "2s"), "not read before the run's deadline")
+		assertCleanFailure(t, diagnoseVia(t, p, "--timeout", "2s"),
+			"after 2s (context "+testcluster.ContextName+"): no list was answered before the run's deadline (--timeout)")
 	})
 
 	t.Run("a stopped server: exit 2 with one line", func(t *testing.T) {

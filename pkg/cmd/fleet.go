@@ -19,6 +19,7 @@ import (
 	"github.com/alertmend/kubectl-alertmend/pkg/engine"
 	"github.com/alertmend/kubectl-alertmend/pkg/render"
 	"github.com/alertmend/kubectl-alertmend/pkg/report"
+	"github.com/alertmend/kubectl-alertmend/pkg/suggest"
 )
 
 // defaultParallel is how many clusters a fleet run reads at once: enough to hide one slow API
@@ -117,7 +118,7 @@ func (o *fleetFlags) completeFleet(cmd *cobra.Command, target connect.Target, fo
 		case name == "":
 			return nil, usageError(cmd, errors.New("--contexts has an empty name"))
 		case !contexts[name]:
-			return nil, failed("no context %q in the kubeconfig; there are %s", name, contextList(known))
+			return nil, failed("no context %q in the kubeconfig%s; there are %s", name, suggest.DidYouMean(name, known), contextList(known))
 		case !slices.Contains(fleet, name):
 			fleet = append(fleet, name)
 		}
@@ -234,7 +235,7 @@ func (r *reportRun) runFleet(ctx context.Context, plan engine.Plan) error {
 func (r *reportRun) diagnoseContext(ctx context.Context, plan engine.Plan, name string, errOut io.Writer) report.ClusterRun {
 	src := r.source
 	src.Cluster = r.target.ForContext(name)
-	src.Notes, src.NotesTerminal = errOut, false
+	src.Notes, src.NotesTerminal, src.Notice = errOut, false, nil
 	started := r.env.Now()
 	rep, err := r.diagnose(ctx, plan, src)
 	run := report.ClusterRun{Context: name, DurationSeconds: r.env.Now().Sub(started).Seconds()}

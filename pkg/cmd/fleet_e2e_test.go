@@ -334,6 +334,7 @@ func TestFleet(t *testing.T) {
 			message string
 		}{
 			{[]string{"diagnose", "--contexts", "alpha,nope"}, `no context "nope" in the kubeconfig; there are alpha, beta, gamma-down`},
+			{[]string{"diagnose", "--contexts", "alpha,bta"}, `no context "bta" in the kubeconfig (did you mean "beta"?); there are alpha, beta, gamma-down`},
 			{[]string{"diagnose", "--contexts", "alpha", "--all-contexts"}, "--contexts and --all-contexts both choose the clusters"},
 			{[]string{"diagnose", "--all-contexts", "prod-*"}, "give --all-contexts its glob after =, as in --all-contexts='prod-*'"},
 			{[]string{"rbac-audit", "--all-contexts", "prod-*"}, "give --all-contexts its glob after ="},

@@ -207,7 +207,8 @@ func TestObjectFocus(t *testing.T) {
 	if !folded {
 		t.Errorf("the cart deployment's finding does not carry its pods' crash loop: %v", checksIn(rep))
 	}
-	assertCleanFailure(t, admin(t, "diagnose", "--object", "widget/x"), `unknown type "widget"`)
+	assertCleanFailure(t, admin(t, "diagnose", "--object", "widget/x"), `unknown type "widget" (e.g. pod, deployment,`)
+	assertCleanFailure(t, admin(t, "diagnose", "--object", "deploymnt/cart"), `invalid --object "deploymnt/cart": unknown type "deploymnt" (did you mean "deployment"?)`)
 	assertCleanFailure(t, admin(t, "diagnose", "--object", "cart"), "want TYPE/NAME")
 }
 

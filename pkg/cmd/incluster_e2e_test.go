@@ -371,7 +371,8 @@ func TestInClusterConfigErrors(t *testing.T) {
 
 	t.Run("outside a pod", func(t *testing.T) {
 		outside := &podEnv{vars: map[string]string{}, load: failing.load}
-		assertCleanFailure(t, outside.run(t, "diagnose"), "no kubeconfig found: set KUBECONFIG, create ~/.kube/config, or pass --kubeconfig")
+		// Outside a pod, the KUBECONFIG that hides the user's own kubeconfig is what is missing.
+		assertCleanFailure(t, outside.run(t, "diagnose"), "KUBECONFIG names "+os.Getenv("KUBECONFIG")+", which does not exist")
 		if outside.loads != 0 {
 			t.Errorf("the in-cluster configuration was loaded %d times outside a pod", outside.loads)
 		}

@@ -28,8 +28,15 @@ func (r *reportRun) explainPermissions(ctx context.Context, plan engine.Plan) er
 	if err != nil {
 		return failed("cannot configure a client for %s: %v", config.Host, err)
 	}
+	if r.source.Timeout > 0 {
+		// --timeout bounds the questions as it bounds a run's reads, the first one included.
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, r.source.Timeout)
+		defer cancel()
+	}
 	// Only /version: telling whether -n's namespace exists would be a read this mode does not make.
-	if err := connect.Reach(ctx, client, config, r.target.ContextName(), ""); err != nil {
+	contact := connect.Contact{Context: r.target.ContextName(), Timeout: r.source.Timeout, Notice: r.source.Notice}
+	if err := connect.Reach(ctx, client, config, contact); err != nil {
 		return failed("%v", err)
 	}
 	namespace := r.source.Namespace

@@ -51,13 +51,16 @@ func TestRBACAuditReport(t *testing.T) {
 
 func TestRBACAuditUsageErrors(t *testing.T) {
 	cases := map[string][]string{
-		"--who-can takes two arguments":             {"rbac-audit", "--who-can", "get"},
-		"--subject and --who-can are separate":      {"rbac-audit", "--subject", "user:bob", "--who-can", "get", "pods"},
-		`invalid --subject "bob"`:                   {"rbac-audit", "--subject", "bob"},
-		"a service account is sa:NAMESPACE/NAME":    {"rbac-audit", "--subject", "sa:nonamespace"},
-		`unexpected arguments ["pods"]`:             {"rbac-audit", "pods"},
-		`unknown resource "widgets" on this server`: {"rbac-audit", "--who-can", "get", "widgets"},
-		"-n does not apply":                         {"rbac-audit", "--subject", "user:bob", "-n", "shop"},
+		"--who-can takes two arguments":          {"rbac-audit", "--who-can", "get"},
+		"--subject and --who-can are separate":   {"rbac-audit", "--subject", "user:bob", "--who-can", "get", "pods"},
+		`invalid --subject "bob"`:                {"rbac-audit", "--subject", "bob"},
+		"a service account is sa:NAMESPACE/NAME": {"rbac-audit", "--subject", "sa:nonamespace"},
+		`unexpected arguments ["pods"]`:          {"rbac-audit", "pods"},
+		`unknown resource "widgets" on https://`: {"rbac-audit", "--who-can", "get", "widgets"},
+		`unknown resource "pdos" on https://`:    {"rbac-audit", "--who-can", "get", "pdos"},
+		`(did you mean "pods"?)`:                 {"rbac-audit", "--who-can", "get", "pdos"},
+		`unknown resource "pdos" (did you mean "pods"?): a custom resource needs its group`: {"rbac-audit", "--who-can", "get", "pdos", "-f", "-"},
+		"-n does not apply": {"rbac-audit", "--subject", "user:bob", "-n", "shop"},
 	}
 	for want, args := range cases {
 		r := admin(t, args...)

@@ -40,16 +40,19 @@ func newRBACAuditCommand(configFlags *genericclioptions.ConfigFlags, streams gen
 	cmd := &cobra.Command{
 		Use:   "rbac-audit [--subject KIND:NAME | --who-can VERB RESOURCE[/SUBRESOURCE]]",
 		Short: "Find who can take over the cluster: risky RBAC subjects, one subject's permissions, or who may do something",
-		Long: `rbac-audit computes every subject's effective permissions from Roles, ClusterRoles (aggregated
-ones included) and their bindings, and reports the risky subjects most dangerous first, each with
-the path that grants the permission: subject -> binding -> role -> rule. The API server's own
-bootstrap bindings are known defaults and not reported.
+		Long: `rbac-audit computes every subject's effective permissions from Roles,
+ClusterRoles (aggregated ones included) and their bindings, and reports the
+risky subjects most dangerous first, each with the path that grants the
+permission: subject -> binding -> role -> rule. The API server's own bootstrap
+bindings are known defaults and not reported.
 
-  --subject KIND:NAME   everything one subject may do: sa:NAMESPACE/NAME, user:NAME or group:NAME
-  --who-can VERB RES    every subject allowed, and through which binding; RES is a resource
-                        (pods, deployments.apps, pods/exec) or a non-resource path (/metrics).
-                        The namespace is -n, else the context's, or with -A all of them at once;
-                        cluster-scoped resources have none.
+  --subject KIND:NAME  everything one subject may do: sa:NAMESPACE/NAME,
+                       user:NAME or group:NAME
+  --who-can VERB RES   every subject allowed, and through which binding; RES is
+                       a resource (pods, deployments.apps, pods/exec) or a
+                       non-resource path (/metrics). The namespace is -n, else
+                       the context's, or with -A all of them at once;
+                       cluster-scoped resources have none.
 
 ` + exitCodesHelp,
 		Example: `  # Risky subjects, most dangerous first
@@ -86,7 +89,7 @@ bootstrap bindings are known defaults and not reported.
 	}
 	f := cmd.Flags()
 	o.addReportFlags(f)
-	f.StringVar(&o.Subject, "subject", "", "Show everything this subject may do: sa:NAMESPACE/NAME, user:NAME or group:NAME")
+	f.StringVar(&o.Subject, "subject", "", "Show everything this subject may do: `KIND:NAME` is sa:NAMESPACE/NAME, user:NAME or group:NAME")
 	f.BoolVar(&o.WhoCan, "who-can", false, "Show every subject allowed VERB on RESOURCE (two arguments)")
 	return cmd
 }
@@ -179,7 +182,7 @@ func (o *RBACAuditOptions) runSubject(ctx context.Context) error {
 }
 
 func (o *RBACAuditOptions) runWhoCan(ctx context.Context) error {
-	request, err := o.whoCanRequest()
+	request, err := o.whoCanRequest(ctx)
 	if err != nil {
 		return err
 	}
@@ -197,7 +200,7 @@ func (o *RBACAuditOptions) runWhoCan(ctx context.Context) error {
 // whoCanRequest turns VERB RESOURCE into a request: the resource's API group and scope come from
 // the server's discovery (or, for manifests, from the types this tool knows), the namespace from
 // -n or the context.
-func (o *RBACAuditOptions) whoCanRequest() (snapshot.Request, error) {
+func (o *RBACAuditOptions) whoCanRequest(ctx context.Context) (snapshot.Request, error) {
 	verb, target := o.args[0], o.args[1]
 	if strings.HasPrefix(target, "/") {
 		return snapshot.Request{Verb: verb, Path: target}, nil
@@ -205,7 +208,10 @@ func (o *RBACAuditOptions) whoCanRequest() (snapshot.Request, error) {
 	resource, subresource, _ := strings.Cut(target, "/")
 	resource, group, explicitGroup := strings.Cut(resource, ".")
 	partial := schema.GroupVersionResource{Group: group, Resource: resource}
-	resolve := o.run.target.Resource
+	resolve := func(partial schema.GroupVersionResource, explicitGroup bool) (schema.GroupVersionResource, bool, error) {
+		contact := connect.Contact{Context: o.run.target.ContextName(), Timeout: o.Timeout, Notice: o.run.source.Notice}
+		return o.run.target.Resource(ctx, partial, explicitGroup, contact)
+	}
 	if len(o.Filenames) > 0 {
 		resolve = connect.BuiltinResource
 	}

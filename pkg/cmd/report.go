@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"maps"
 	"net/url"
 	"os"
@@ -68,8 +69,13 @@ func (r *readFlags) validate() error {
 // sourceConfig is where and how the command reads: manifests, a snapshot file, or the cluster
 // of the connection flags.
 func (r *readFlags) sourceConfig(target connect.Target, streams genericiooptions.IOStreams, env Environment) source.Config {
+	terminal := env.IsTerminal(streams.ErrOut)
+	var watched io.Writer // only a person at a terminal is told where a slow first request goes
+	if terminal {
+		watched = streams.ErrOut
+	}
 	return source.Config{Stdin: streams.In, Cluster: target, Timeout: r.Timeout, ChunkSize: r.ChunkSize, PrometheusURL: r.PrometheusURL,
-		Notes: streams.ErrOut, NotesTerminal: env.IsTerminal(streams.ErrOut), Now: env.Now}
+		Notes: streams.ErrOut, NotesTerminal: terminal, Notice: connect.NewNotice(watched), Now: env.Now}
 }
 
 // reportFlags are the flags of the commands that judge a cluster or manifests and print a
@@ -121,21 +127,21 @@ func (o *reportFlags) addReportFlags(f *pflag.FlagSet) {
 	o.addReadFlags(f, "Stop reading the cluster after this long and report on what was read; the rest is not evaluated, with the reason (0: no limit)",
 		"Prometheus to read node_exporter's conntrack series from (e.g. http://localhost:9090 after kubectl port-forward); "+
 			"without it, a Prometheus Service in the cluster is queried through the API server's service proxy")
-	f.StringVar(&o.ConfigFile, "config", "", "Config file with failOn, severity overrides and ignore rules (default "+config.DefaultFile+" in the working directory, if present)")
+	f.StringVar(&o.ConfigFile, "config", "", "Config `FILE` with failOn, severity overrides and ignore rules (default "+config.DefaultFile+" in the working directory, if present)")
 	f.BoolVar(&o.ShowSuppressed, "show-suppressed", false, "Also show the findings that ignore annotations or rules silenced, and by what")
-	f.StringVar(&o.BaselineFile, "baseline", "", "Baseline file: findings it records are shown but do not fail the gate (only new ones do)")
-	f.StringVar(&o.WriteBaseline, "write-baseline", "", "Record the current findings in this baseline file (they then do not fail this run's gate)")
-	f.StringVar(&o.Object, "object", "", "Only the findings about this object (TYPE/NAME, e.g. pod/cart-1 or deployment/cart, in -n's namespace, or with -A in "+
+	f.StringVar(&o.BaselineFile, "baseline", "", "Baseline `FILE`: findings it records are shown but do not fail the gate (only new ones do)")
+	f.StringVar(&o.WriteBaseline, "write-baseline", "", "Record the current findings in the baseline `FILE` (they then do not fail this run's gate)")
+	f.StringVar(&o.Object, "object", "", "Only the findings about this object (`TYPE/NAME`, e.g. pod/cart-1 or deployment/cart, in -n's namespace, or with -A in "+
 		"whichever holds it), what manages it and, for a pod, its node; an object that is not there is an error")
 	addAllNamespacesFlag(f, &o.AllNamespaces)
 	f.StringVarP(&o.Selector, "selector", "l", "", "Only the findings about objects whose labels match this selector (e.g. app=cart,tier!=cache; "+
 		"a workload also by its pods' labels), about the nodes their pods run on and the namespaces holding them. The checks "+
 		"still read everything they judge by (a NetworkPolicy check needs every pod): -l narrows the report, not what is read")
-	f.StringVar(&o.SnapshotFile, "snapshot", "", "Diagnose a snapshot recorded by `kubectl alertmend snapshot` instead of a live cluster")
+	f.StringVar(&o.SnapshotFile, "snapshot", "", "Diagnose the snapshot `FILE` that kubectl alertmend snapshot recorded, instead of a live cluster")
 	f.BoolVar(&o.ExplainPermissions, "explain-permissions", false, "Read nothing but whether OpenShift's DNS namespace exists: list the API requests the selected checks would make and "+
 		"whether the current identity may make them (asked with SelfSubjectAccessReviews); exit 3 when some check would not be evaluated")
 	f.StringVar(&o.PushGateway, "push-gateway", "", "After the report is written, push it as metrics (those of -o prometheus) to this Pushgateway, "+
-		`e.g. http://pushgateway.monitoring:9091, grouped by job="kubectl-alertmend" and cluster="<context>"`)
+		`e.g. http://pushgateway:9091, grouped by job="kubectl-alertmend" and cluster="<context>"`)
 	f.StringToStringVar(&o.PushGrouping, "push-grouping", nil, "With --push-gateway: more labels of the pushed group, NAME=VALUE,...; cluster=NAME replaces the context's name "+
 		"(an in-cluster run's is in-cluster)")
 	o.addFleetFlags(f)
@@ -419,8 +425,8 @@ func (r *reportRun) diagnose(ctx context.Context, plan engine.Plan, src source.C
 			strings.Join(plan.LiveOnlyLeftOut, ", "))
 	}
 	if len(plan.LiveOnlyLeftOut) > 0 {
-		fmt.Fprintf(src.Notes, "note: %s that judge live status (conditions, restarts, usage) are left out for manifests\n",
-			check.Plural(len(plan.LiveOnlyLeftOut), "check", "checks"))
+		fmt.Fprintf(src.Notes, "note: %s live status (conditions, restarts, usage) %s left out for manifests\n",
+			check.Plural(len(plan.LiveOnlyLeftOut), "check that judges", "checks that judge"), check.PluralForm(len(plan.LiveOnlyLeftOut), "is", "are"))
 	}
 	policy := r.policy
 	policy.Now = r.env.Now()

@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/mattn/go-isatty"
@@ -23,6 +24,7 @@ import (
 
 	"github.com/alertmend/kubectl-alertmend/pkg/connect"
 	"github.com/alertmend/kubectl-alertmend/pkg/report"
+	"github.com/alertmend/kubectl-alertmend/pkg/suggest"
 )
 
 // Environment is what the commands read from the process besides flags, passed in so tests
@@ -30,8 +32,8 @@ import (
 type Environment struct {
 	Getenv     func(string) string
 	IsTerminal func(io.Writer) bool
-	// TerminalWidth is the width in columns of the terminal w writes to, 0 when w is none or
-	// its width is unknown; nil for none.
+	// TerminalWidth is the width in columns of the terminal w writes to, 0 when unknown; nil
+	// means unknown. Help is wrapped to it, else to 80.
 	TerminalWidth func(w io.Writer) int
 	Now           func() time.Time
 	// InClusterConfig is the pod's own API server address and service-account credentials,
@@ -84,14 +86,16 @@ func (e Environment) width(w io.Writer) int {
 }
 
 const exitCodesHelp = `Exit codes:
-  0  no finding at or above --fail-on
-  1  at least one finding at or above --fail-on (the gate failed)
-  2  the tool could not do its job: bad flags, unreadable input, unreachable cluster
-  3  nothing at or above --fail-on, but some selected checks could not see what they judge
-     (forbidden, timed out); checks that do not apply to the cluster do not count
+  0    no finding at or above --fail-on
+  1    at least one finding at or above --fail-on (the gate failed)
+  2    the tool could not do its job: bad flags, unreadable input, a cluster
+       that cannot be reached or is not a Kubernetes API server
+  3    nothing at or above --fail-on, but some selected checks could not see
+       what they judge (forbidden, timed out); checks that do not apply to
+       the cluster do not count
   130  interrupted by Ctrl-C before the report was written (143 for SIGTERM)
-With --contexts or --all-contexts, the worst cluster's: 2 if any could not be diagnosed, else
-1, else 3, else 0.`
+With --contexts or --all-contexts, the worst cluster's: 2 if any could not be
+diagnosed, else 1, else 3, else 0.`
 
 // NewRootCommand builds `kubectl alertmend` and its subcommands.
 func NewRootCommand(streams genericiooptions.IOStreams, env Environment) *cobra.Command {
@@ -99,9 +103,10 @@ func NewRootCommand(streams genericiooptions.IOStreams, env Environment) *cobra.
 	root := &cobra.Command{
 		Use:   "kubectl-alertmend",
 		Short: "Incident triage for Kubernetes: what is wrong or dangerous, with evidence and the fix",
-		Long: `kubectl alertmend diagnoses a cluster (or manifests, before they are deployed) and prints a
-prioritized list of what is wrong or dangerous, each with the observed evidence and the exact fix.
-It only reads: it never changes the cluster and never reads Secrets.
+		Long: `kubectl alertmend diagnoses a cluster (or manifests, before they are
+deployed) and prints a prioritized list of what is wrong or dangerous, each with
+the observed evidence and the exact fix. It only reads: it never changes the
+cluster and never reads Secrets.
 
 ` + exitCodesHelp,
 		Annotations:   map[string]string{cobra.CommandDisplayNameAnnotation: "kubectl alertmend"},
@@ -114,7 +119,7 @@ It only reads: it never changes the cluster and never reads Secrets.
 	configFlags.AddFlags(root.PersistentFlags())
 	addVerbosityFlag(root.PersistentFlags())
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
-		return usageError(c, err)
+		return usageError(c, withFlagHint(c, err))
 	})
 	root.AddCommand(
 		newDiagnoseCommand(configFlags, streams, env),
@@ -124,7 +129,15 @@ It only reads: it never changes the cluster and never reads Secrets.
 		newExplainCommand(streams),
 		newVersionCommand(streams),
 	)
-	registerCompletions(root)
+	registerCompletions(root, env.target(configFlags))
+	setUsage(root, func() int {
+		if env.TerminalWidth != nil {
+			if width := env.TerminalWidth(streams.Out); width > 0 {
+				return width
+			}
+		}
+		return helpWidth
+	})
 	return root
 }
 
@@ -160,8 +173,19 @@ func addVerbosityFlag(flags *pflag.FlagSet) {
 	klogFlags := flag.NewFlagSet("klog", flag.ContinueOnError)
 	klog.InitFlags(klogFlags)
 	verbosity := pflag.PFlagFromGoFlag(klogFlags.Lookup("v"))
+	verbosity.Value = levelValue{verbosity.Value}
 	verbosity.Usage = "Log level of the Kubernetes client on stderr, as kubectl's -v (6: each request, 8 and above: bodies)"
 	flags.AddFlag(verbosity)
+}
+
+// levelValue is klog's level, refusing what is not one in words rather than strconv's.
+type levelValue struct{ pflag.Value }
+
+func (v levelValue) Set(s string) error {
+	if _, err := strconv.ParseUint(s, 10, 31); err != nil {
+		return errors.New("must be a whole number, such as 6")
+	}
+	return v.Value.Set(s)
 }
 
 // ExitError carries an exit code; a nil Err means the report already said everything.
@@ -182,6 +206,21 @@ func (e *ExitError) Unwrap() error { return e.Err }
 // failed wraps an error as exit code 2: the tool could not do its job.
 func failed(format string, args ...any) error {
 	return &ExitError{Code: report.ExitError, Err: fmt.Errorf(format, args...)}
+}
+
+// withFlagHint adds the close names to pflag's "unknown flag: --chekcs".
+func withFlagHint(c *cobra.Command, err error) error {
+	typed, unknown := strings.CutPrefix(err.Error(), "unknown flag: ")
+	if !unknown || !strings.HasPrefix(typed, "--") {
+		return err
+	}
+	var names []string
+	c.Flags().VisitAll(func(f *pflag.Flag) {
+		if !f.Hidden {
+			names = append(names, "--"+f.Name)
+		}
+	})
+	return fmt.Errorf("%w%s", err, suggest.DidYouMean(typed, names))
 }
 
 func usageError(c *cobra.Command, err error) error {

@@ -34,7 +34,7 @@ func parseObject(object string) (*objectTarget, error) {
 	}
 	kind, ok := snapshot.KindForType(typ)
 	if !ok {
-		return nil, fmt.Errorf("invalid --object %q: unknown type %q (e.g. pod, deployment, statefulset, daemonset, node, namespace)", object, typ)
+		return nil, fmt.Errorf("invalid --object %q: unknown type %q%s", object, typ, snapshot.UnknownTypeHint(typ))
 	}
 	return &objectTarget{kind: kind, name: name}, nil
 }

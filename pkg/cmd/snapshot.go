@@ -40,25 +40,28 @@ func newSnapshotCommand(configFlags *genericclioptions.ConfigFlags, streams gene
 	cmd := &cobra.Command{
 		Use:   "snapshot -o FILE|-",
 		Short: "Record what the checks read from the cluster, to diagnose it elsewhere with diagnose --snapshot",
-		Long: `snapshot reads the cluster once, as diagnose does, and writes what the checks need to a
-compressed file, so someone without access to the cluster can run the same diagnosis:
+		Long: `snapshot reads the cluster once, as diagnose does, and writes what the checks
+need to a compressed file, so someone without access to the cluster can run the
+same diagnosis:
 
   kubectl alertmend diagnose --snapshot FILE
 
-The file never holds Secrets (they are never read). ConfigMaps keep only the data checks read (the
-CoreDNS Corefile, kube-proxy's configuration); environment variable values, kubectl's
-last-applied-configuration annotations and managed fields are left out. Object names, labels,
-annotations, images and commands are in it: share it as you would share "kubectl get -o yaml".
+The file never holds Secrets (they are never read). ConfigMaps keep only the
+data checks read (the CoreDNS Corefile, kube-proxy's configuration);
+environment variable values, kubectl's last-applied-configuration annotations
+and managed fields are left out. Object names, labels, annotations, images and
+commands are in it: share it as you would share "kubectl get -o yaml".
 
-With -o - the snapshot is written to stdout, and only it: progress and the summary go to stderr.
-With -n only that namespace's objects are recorded (and the cluster-scoped ones: nodes, cluster
-roles); there is no -l, since checks judge an object by the others: record everything, and
-narrow the replay with diagnose --snapshot FILE -l SELECTOR.`,
+With -o - the snapshot is written to stdout, and only it: progress and the
+summary go to stderr. With -n only that namespace's objects are recorded (and
+the cluster-scoped ones: nodes, cluster roles); there is no -l, since checks
+judge an object by the others: record everything, and narrow the replay with
+diagnose --snapshot FILE -l SELECTOR.`,
 		Example: `  # Record the current context's cluster
   kubectl alertmend snapshot -o incident.alertmend.gz
 
   # Stream it elsewhere without a local file
-  kubectl alertmend snapshot -o - | ssh support@jump 'cat > incident.alertmend.gz'
+  kubectl alertmend snapshot -o - | ssh jump 'cat > incident.alertmend.gz'
 
   # Replay it on another machine
   kubectl alertmend diagnose --snapshot incident.alertmend.gz`,
@@ -81,7 +84,7 @@ narrow the replay with diagnose --snapshot FILE -l SELECTOR.`,
 		},
 	}
 	f := cmd.Flags()
-	f.StringVarP(&o.OutputFile, "output", "o", "", "File to write the snapshot to (gzip-compressed JSON), or - for stdout")
+	f.StringVarP(&o.OutputFile, "output", "o", "", "The `FILE` to write the snapshot to (gzip-compressed JSON), or - for stdout")
 	addAllNamespacesFlag(f, &o.allNamespaces)
 	o.addReadFlags(f, "Stop reading the cluster after this long and record what was read (0: no limit)",
 		"Prometheus to read node_exporter's conntrack series from (see diagnose --help)")

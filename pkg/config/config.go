@@ -274,7 +274,7 @@ func (p parser) severities(v *yaml.Node, into map[string]check.Severity) error {
 	for i := 0; i+1 < len(v.Content); i += 2 {
 		key, value := v.Content[i], v.Content[i+1]
 		if !slices.Contains(p.checkIDs, key.Value) {
-			return p.errorf(key, "severity: unknown check %q (run `kubectl alertmend checks` for the list)", key.Value)
+			return p.errorf(key, "severity: unknown check %q%s", key.Value, check.UnknownIDHint(key.Value, p.checkIDs))
 		}
 		if _, dup := into[key.Value]; dup {
 			return p.errorf(key, "severity: check %q is given twice", key.Value)
@@ -316,7 +316,7 @@ func (p parser) rule(item *yaml.Node) (IgnoreRule, error) {
 				return err
 			}
 			if !p.checkPatternMatches(rule.Check) {
-				return p.errorf(v, "check: %q matches no check (run `kubectl alertmend checks` for the list)", rule.Check)
+				return p.errorf(v, "check: %q matches no check%s", rule.Check, check.UnknownIDHint(rule.Check, p.checkIDs))
 			}
 			return nil
 		},

@@ -5,21 +5,32 @@ package connect
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"io/fs"
+	"maps"
+	"mime"
 	"net"
+	"net/http"
 	"net/url"
+	"os"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	apiversion "k8s.io/apimachinery/pkg/version"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 
+	"github.com/alertmend/kubectl-alertmend/pkg/suggest"
 	"github.com/alertmend/kubectl-alertmend/pkg/version"
 )
 
@@ -52,11 +63,8 @@ func (t Target) CheckFlags() error {
 			}
 		}
 	}
-	if t.kubeconfigGiven() {
-		return nil
-	}
-	if t.Getenv("KUBERNETES_SERVICE_HOST") == "" {
-		return errors.New("no kubeconfig found: set KUBECONFIG, create ~/.kube/config, or pass --kubeconfig")
+	if t.kubeconfigGiven() || t.Getenv("KUBERNETES_SERVICE_HOST") == "" {
+		return t.checkKubeconfig()
 	}
 	f := t.Flags
 	for _, flag := range []struct {
@@ -79,6 +87,90 @@ func (t Target) CheckFlags() error {
 }
 
 func flagSet(p *string) bool { return p != nil && *p != "" }
+
+// checkKubeconfig names what client-go would quietly replace with http://localhost:8080 or
+// report in its own terms: a --kubeconfig or KUBECONFIG that names missing files, a kubeconfig
+// without contexts or without a current one, and a context that does not exist.
+func (t Target) checkKubeconfig() error {
+	loader := t.Flags.ToRawKubeConfigLoader()
+	var files, missing []string
+	fromEnv := false
+	if rules, ok := loader.ConfigAccess().(*clientcmd.ClientConfigLoadingRules); ok {
+		// client-go sets WarnIfAllMissing exactly when the files come from KUBECONFIG.
+		fromEnv = rules.WarnIfAllMissing && rules.ExplicitPath == ""
+		for _, file := range rules.GetLoadingPrecedence() {
+			if _, err := os.Stat(file); errors.Is(err, fs.ErrNotExist) {
+				missing = append(missing, file)
+			} else if file != "" {
+				files = append(files, file)
+			}
+		}
+	}
+	switch {
+	case flagSet(t.Flags.KubeConfig) && len(files) == 0:
+		return fmt.Errorf("--kubeconfig %s: no such file", *t.Flags.KubeConfig)
+	case len(files) == 0 && fromEnv && !flagSet(t.Flags.APIServer):
+		return fmt.Errorf("KUBECONFIG names %s", missingFiles(missing))
+	}
+	raw, err := loader.RawConfig()
+	if err != nil {
+		return fmt.Errorf("cannot load the kubeconfig: %v", err)
+	}
+	if flagSet(t.Flags.APIServer) {
+		return nil // --server says where, whatever the kubeconfig holds
+	}
+	if len(files) == 0 {
+		return errors.New("no kubeconfig found: set KUBECONFIG, create ~/.kube/config, or pass --kubeconfig")
+	}
+	where := "the kubeconfig " + joinNames(files)
+	names := slices.Sorted(maps.Keys(raw.Contexts))
+	name, fromFlag := raw.CurrentContext, flagSet(t.Flags.Context)
+	if fromFlag {
+		name = *t.Flags.Context
+	}
+	switch {
+	case len(names) == 0 && fromFlag:
+		err = fmt.Errorf("context %q does not exist: %s has no contexts", name, where)
+	case len(names) == 0 && !flagSet(t.Flags.ClusterName):
+		err = fmt.Errorf("%s has no contexts: add one with kubectl config set-context, or pass --server", where)
+	case name == "" && !flagSet(t.Flags.ClusterName):
+		err = fmt.Errorf("%s sets no current context: pass --context (its contexts: %s)", where, quotedList(names))
+	case name != "" && raw.Contexts[name] == nil && fromFlag:
+		err = fmt.Errorf("context %q does not exist in %s%s", name, where, suggest.DidYouMean(name, names))
+	case name != "" && raw.Contexts[name] == nil:
+		err = fmt.Errorf("the current context of %s, %q, does not exist%s", where, name, suggest.DidYouMean(name, names))
+	}
+	if err != nil && fromEnv && len(missing) > 0 {
+		// Perhaps the file that was meant.
+		err = fmt.Errorf("%w; KUBECONFIG also names %s", err, missingFiles(missing))
+	}
+	return err
+}
+
+// missingFiles says that files do not exist: "a, which does not exist", "a and b, none of
+// which exists".
+func missingFiles(files []string) string {
+	if len(files) == 1 {
+		return files[0] + ", which does not exist"
+	}
+	return joinNames(files) + ", none of which exists"
+}
+
+// joinNames lists file names for a message: "a", "a and b", "a, b and c".
+func joinNames(names []string) string {
+	if len(names) <= 1 {
+		return strings.Join(names, "")
+	}
+	return strings.Join(names[:len(names)-1], ", ") + " and " + names[len(names)-1]
+}
+
+func quotedList(names []string) string {
+	quoted := make([]string, len(names))
+	for i, n := range names {
+		quoted[i] = strconv.Quote(n)
+	}
+	return strings.Join(quoted, ", ")
+}
 
 // kubeconfigGiven tells whether the user chose where to connect: --kubeconfig, --server, or a
 // kubeconfig that KUBECONFIG or ~/.kube/config supplies. One that cannot be read counts, so
@@ -248,44 +340,156 @@ func (t Target) ForContext(name string) Target {
 
 // Where names a server for messages: its address, and the context when there is one.
 func Where(config *rest.Config, contextName string) string {
-	if contextName != "" {
-		return config.Host + " (context " + contextName + ")"
-	}
-	return config.Host
+	return config.Host + inContext(contextName)
 }
 
-// Reach makes one cheap request first, so an unreachable server or rejected credentials end
-// the run with one clear line, within --request-timeout; with a namespace, it also tells one
-// that does not exist.
-func Reach(ctx context.Context, client kubernetes.Interface, config *rest.Config, contextName, namespace string) error {
-	timeout := config.Timeout
-	if timeout == 0 {
-		timeout = defaultReachTimeout
+func inContext(contextName string) string {
+	if contextName == "" {
+		return ""
 	}
-	reachCtx, cancel := context.WithTimeout(ctx, timeout)
+	return " (context " + contextName + ")"
+}
+
+// NoticeDelay is how long the first request may go unanswered before a Notice says where it is
+// connecting: longer than a healthy cluster takes, short enough that nobody wonders.
+const NoticeDelay = time.Second
+
+// Notice tells a person watching that the first contact with the API server is slow: once a
+// run, on its own line, on stderr (never on stdout, where a report may be JSON).
+type Notice struct {
+	w    io.Writer
+	once sync.Once
+}
+
+// NewNotice writes to w; a nil w makes a Notice that says nothing, for runs nobody watches.
+func NewNotice(w io.Writer) *Notice { return &Notice{w: w} }
+
+func (n *Notice) say(where string) {
+	if n == nil || n.w == nil {
+		return
+	}
+	n.once.Do(func() { fmt.Fprintf(n.w, "connecting to %s\n", where) })
+}
+
+// watch says where it is connecting once NoticeDelay has passed, unless stop was called
+// before. stop says it too if the delay has passed and the timer lost the race, so that a
+// request that took longer is always announced, and before what follows it.
+func (n *Notice) watch(where string) (stop func()) {
+	if n == nil || n.w == nil {
+		return func() {}
+	}
+	started := time.Now()
+	timer := time.AfterFunc(NoticeDelay, func() { n.say(where) })
+	return func() {
+		if !timer.Stop() || time.Since(started) >= NoticeDelay {
+			n.say(where) // a no-op after the timer's, and waits for it to finish writing
+		}
+	}
+}
+
+// Contact is how a run's first request is made and told.
+type Contact struct {
+	// Context names the server in messages.
+	Context string
+	// Namespace, when set, is checked to exist.
+	Namespace string
+	// Timeout is the run's --timeout, which bounds the first request too; 0: no limit.
+	Timeout time.Duration
+	// Notice hears when the server is slow to answer; nil says nothing.
+	Notice *Notice
+}
+
+// bound is how long the first request may take: --request-timeout (or defaultReachTimeout
+// without it), and no longer than --timeout.
+func (c Contact) bound(config *rest.Config) time.Duration {
+	bound := config.Timeout
+	if bound == 0 {
+		bound = defaultReachTimeout
+	}
+	if c.Timeout > 0 && c.Timeout < bound {
+		bound = c.Timeout
+	}
+	return bound
+}
+
+// Reach makes one cheap request first, so that an unreachable server, one that is not a
+// Kubernetes API server, or rejected credentials end the run with one clear line, within the
+// bound; with a namespace, it also tells one that does not exist.
+func Reach(ctx context.Context, client kubernetes.Interface, config *rest.Config, c Contact) error {
+	bound := c.bound(config)
+	reachCtx, cancel := context.WithTimeout(ctx, bound)
 	defer cancel()
-	where := Where(config, contextName)
-	_, err := client.Discovery().RESTClient().Get().AbsPath("/version").Do(reachCtx).Raw()
+	where := Where(config, c.Context)
+	stop := c.Notice.watch(where)
+	var status int
+	var contentType string
+	body, err := client.Discovery().RESTClient().Get().AbsPath("/version").Do(reachCtx).
+		StatusCode(&status).ContentType(&contentType).Raw()
+	stop()
+	var netErr net.Error
 	switch {
 	case err == nil:
+		var info apiversion.Info
+		if json.Unmarshal(body, &info) != nil || info.GitVersion == "" {
+			return notAPIServer(where, status, contentType)
+		}
 	case apierrors.IsUnauthorized(err):
+		// Whatever answered, in whatever format, the credentials are what it refused.
 		return fmt.Errorf("the API server at %s rejected the credentials: %v", where, err)
+	case status == http.StatusNotFound || (status != 0 && !kubernetesMediaType(contentType)):
+		// Every API server serves /version, and answers in JSON or protobuf even when it refuses.
+		return notAPIServer(where, status, contentType)
 	case apierrors.IsForbidden(err):
 		// /version is public on most clusters; a refusal here still shows the server is up.
+	case errors.Is(reachCtx.Err(), context.DeadlineExceeded) || (errors.As(err, &netErr) && netErr.Timeout()):
+		return NoAnswer(config, bound, c.Context)
 	default:
-		var netErr net.Error
-		if errors.Is(reachCtx.Err(), context.DeadlineExceeded) || (errors.As(err, &netErr) && netErr.Timeout()) {
-			return fmt.Errorf("cannot reach the Kubernetes API server at %s: no answer within %s", where, timeout)
-		}
 		return fmt.Errorf("cannot reach the Kubernetes API server at %s: %v", where, shortNetError(err))
 	}
-	if namespace == "" {
+	if c.Namespace == "" {
 		return nil
 	}
-	if _, err := client.CoreV1().Namespaces().Get(reachCtx, namespace, metav1.GetOptions{}); apierrors.IsNotFound(err) {
-		return fmt.Errorf("namespace %q not found in %s", namespace, where)
+	if _, err := client.CoreV1().Namespaces().Get(reachCtx, c.Namespace, metav1.GetOptions{}); apierrors.IsNotFound(err) {
+		return fmt.Errorf("namespace %q not found in %s", c.Namespace, where)
 	}
 	return nil
+}
+
+// NoAnswer says that the server at config did not answer in the time the run waited.
+func NoAnswer(config *rest.Config, waited time.Duration, contextName string) error {
+	return fmt.Errorf("no answer from %s after %s%s", config.Host, roundDuration(waited), inContext(contextName))
+}
+
+// roundDuration writes a duration as people set it: 5m, not 5m0s.
+func roundDuration(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
+}
+
+// kubernetesMediaType tells the content types an API server answers in.
+func kubernetesMediaType(contentType string) bool {
+	media, _, _ := mime.ParseMediaType(contentType)
+	return media == "application/json" || media == "application/vnd.kubernetes.protobuf" || media == "application/yaml"
+}
+
+// notAPIServer says what answered instead of a Kubernetes API server: a web page, a proxy's
+// error, a server that knows no /version.
+func notAPIServer(where string, status int, contentType string) error {
+	answer := fmt.Sprintf("%d %s", status, http.StatusText(status))
+	media, _, _ := mime.ParseMediaType(contentType)
+	switch {
+	case media == "text/html":
+		answer = "an HTML page (" + answer + ")"
+	case media != "":
+		answer += " (" + media + ")"
+	}
+	return fmt.Errorf("not a Kubernetes API server: %s answered GET /version with %s", where, answer)
 }
 
 // shortNetError drops the request URL that *url.Error repeats, keeping the cause.

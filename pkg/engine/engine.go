@@ -3,6 +3,7 @@ package engine
 
 import (
 	"fmt"
+	"maps"
 	"runtime"
 	"slices"
 	"sort"
@@ -48,7 +49,7 @@ func Select(catalog []check.Check, sel Selection, source snapshot.Source) (Plan,
 	}
 	for _, name := range sel.Categories {
 		if !check.Category(name).Valid() {
-			return Plan{}, fmt.Errorf("unknown category %q in --category (want one of %s)", name, joinCategories())
+			return Plan{}, fmt.Errorf("unknown category %q in --category%s", name, check.UnknownCategoryHint(name))
 		}
 	}
 	named := setOf(sel.Checks)
@@ -87,18 +88,10 @@ func Select(catalog []check.Check, sel Selection, source snapshot.Source) (Plan,
 func knownIDs(byID map[string]check.Check, ids []string, flag string) error {
 	for _, id := range ids {
 		if _, ok := byID[id]; !ok {
-			return fmt.Errorf("unknown check %q in %s (run `kubectl alertmend checks` for the list)", id, flag)
+			return fmt.Errorf("unknown check %q in %s%s", id, flag, check.UnknownIDHint(id, slices.Sorted(maps.Keys(byID))))
 		}
 	}
 	return nil
-}
-
-func joinCategories() string {
-	var names []string
-	for _, c := range check.Categories() {
-		names = append(names, string(c))
-	}
-	return strings.Join(names, ", ")
 }
 
 func setOf(values []string) map[string]bool {

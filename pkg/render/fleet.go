@@ -72,7 +72,7 @@ func writeFleetText(w io.Writer, f *report.FleetReport, format Format, opts Opti
 			return err
 		}
 	}
-	if _, err := io.WriteString(w, "\n"+p.title.Render(fmt.Sprintf("FLEET  %d clusters", f.Summary.Clusters))+"\n"); err != nil {
+	if _, err := io.WriteString(w, "\n"+p.title.Render("FLEET  "+check.Plural(f.Summary.Clusters, "cluster", "clusters"))+"\n"); err != nil {
 		return err
 	}
 	t := NewPlainTable(w, fleetHeader()...)
@@ -106,7 +106,7 @@ func fleetRow(run report.ClusterRun) []string {
 // FleetSummaryLine is the fleet's one-line result.
 func FleetSummaryLine(f *report.FleetReport) string {
 	s := f.Summary
-	line := fmt.Sprintf("%d clusters: %s", s.Clusters, severityCounts(s.Critical, s.High, s.Medium, s.Low, s.Info))
+	line := check.Plural(s.Clusters, "cluster", "clusters") + ": " + severityCounts(s.Critical, s.High, s.Medium, s.Low, s.Info)
 	if unseen := s.NotEvaluated - s.NotApplicable; unseen > 0 {
 		line += fmt.Sprintf("; %d not evaluated", unseen)
 	}

@@ -110,7 +110,7 @@ func writePretty(w io.Writer, r *report.Report, opts Options) error {
 	hidden := r.Summary.NotShown
 	switch {
 	case len(r.Findings) == 0 && len(unseen) == 0 && hidden == 0:
-		done := fmt.Sprintf("by %d checks", r.Summary.ChecksRun)
+		done := "by " + check.Plural(r.Summary.ChecksRun, "check", "checks")
 		if len(notApplicable) > 0 {
 			done += fmt.Sprintf("; %d not applicable here", len(notApplicable))
 		}
@@ -349,7 +349,7 @@ func describeSourceParts(r *report.Report) []string {
 	if m.Namespace != "" {
 		parts = append(parts, "namespace "+m.Namespace)
 	}
-	return append(parts, fmt.Sprintf("%d checks", r.Summary.ChecksRun+r.Summary.NotEvaluated))
+	return append(parts, check.Plural(r.Summary.ChecksRun+r.Summary.NotEvaluated, "check", "checks"))
 }
 
 // describeSource is describeSourceParts on one line.

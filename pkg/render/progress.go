@@ -6,6 +6,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/alertmend/kubectl-alertmend/pkg/check"
 	"github.com/alertmend/kubectl-alertmend/pkg/snapshot"
 )
 
@@ -48,7 +49,7 @@ func (p *Progress) draw() {
 	for frame := 0; ; frame++ {
 		p.mu.Lock()
 		// Short enough for an 80-column terminal, where a wrapped line could not be redrawn.
-		line := fmt.Sprintf("%s reading cluster state: %d of %d kinds, %d objects", SpinnerFrame(frame), p.done, p.total, p.objects)
+		line := fmt.Sprintf("%s reading cluster state: %d of %d kinds, %s", SpinnerFrame(frame), p.done, p.total, check.Plural(p.objects, "object", "objects"))
 		p.mu.Unlock()
 		fmt.Fprint(p.w, "\r\033[K"+line)
 		select {

@@ -10,6 +10,7 @@ import (
 	"github.com/olekukonko/tablewriter/renderer"
 	"github.com/olekukonko/tablewriter/tw"
 
+	"github.com/alertmend/kubectl-alertmend/pkg/check"
 	"github.com/alertmend/kubectl-alertmend/pkg/report"
 )
 
@@ -141,7 +142,7 @@ func writeTable(w io.Writer, r *report.Report, wide bool) error {
 // SummaryLine is the one-line result: counts per severity, what was not evaluated, checks run.
 func SummaryLine(r *report.Report) string {
 	s := r.Summary
-	line := severityCounts(s.Critical, s.High, s.Medium, s.Low, s.Info) + fmt.Sprintf(" from %d checks", s.ChecksRun)
+	line := severityCounts(s.Critical, s.High, s.Medium, s.Low, s.Info) + " from " + check.Plural(s.ChecksRun, "check", "checks")
 	if unseen := s.NotEvaluated - s.NotApplicable; unseen > 0 {
 		line += fmt.Sprintf("; %d not evaluated", unseen)
 	}

@@ -26,6 +26,9 @@ func layoutWidth(opts Options) int {
 	return opts.Width
 }
 
+// Fill is fill, for the commands' help, which is laid out as the reports are.
+func Fill(text string, width int) []string { return fill(text, width) }
+
 // fill breaks text into lines of at most width display columns at spaces. A word wider than a
 // line is cut, so no line is ever wider than width.
 func fill(text string, width int) []string {

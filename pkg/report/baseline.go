@@ -109,7 +109,7 @@ func ReadBaseline(file string) (*Baseline, error) {
 	}
 	var b Baseline
 	if err := sigsyaml.UnmarshalStrict(data, &b); err != nil {
-		return nil, fmt.Errorf("the baseline %s is not a baseline file: %v", file, strings.TrimPrefix(err.Error(), "error unmarshaling JSON: while decoding JSON: "))
+		return nil, fmt.Errorf("the baseline %s is not a baseline file: %s", file, snapshot.DescribeDecodeError(err))
 	}
 	if b.Kind != BaselineKind || b.APIVersion != APIVersion {
 		return nil, fmt.Errorf("the baseline %s has apiVersion %q and kind %q; want %s %s (written by --write-baseline)", file, b.APIVersion, b.Kind, APIVersion, BaselineKind)

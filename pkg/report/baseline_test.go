@@ -52,15 +52,20 @@ func TestReadBaselineErrors(t *testing.T) {
 		return p
 	}
 	cases := map[string]string{
-		write("report.yaml", "apiVersion: alertmend.io/v1alpha1\nkind: Report\nfindings: []\n"):                 `kind "Report"`,
-		write("typo.yaml", "apiVersion: alertmend.io/v1alpha1\nkind: Baseline\nfinding: []\n"):                  `unknown field "finding"`,
-		write("nocheck.yaml", "apiVersion: alertmend.io/v1alpha1\nkind: Baseline\nfindings: [{objects: []}]\n"): "finding 1 has no check",
+		write("report.yaml", "apiVersion: alertmend.io/v1alpha1\nkind: Report\nfindings: []\n"):                  `kind "Report"`,
+		write("typo.yaml", "apiVersion: alertmend.io/v1alpha1\nkind: Baseline\nfinding: []\n"):                   `unknown field "finding"`,
+		write("nocheck.yaml", "apiVersion: alertmend.io/v1alpha1\nkind: Baseline\nfindings: [{objects: []}]\n"):  "finding 1 has no check",
+		write("wrongtype.yaml", "apiVersion: alertmend.io/v1alpha1\nkind: Baseline\nfindings: [{check: [a]}]\n"): "is not a baseline file: findings.check: got a list, want a string",
 		write("garbage.yaml", "\x00\x01{["): "is not a baseline file",
 		filepath.Join(dir, "absent.yaml"):   "no such file or directory",
 	}
 	for file, want := range cases {
-		if _, err := ReadBaseline(file); err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), file) {
+		_, err := ReadBaseline(file)
+		if err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), file) {
 			t.Errorf("%s: %v, want %q", filepath.Base(file), err, want)
+		}
+		if err != nil && (strings.Contains(err.Error(), "json:") || strings.Contains(err.Error(), "Go struct")) {
+			t.Errorf("%s: %v speaks of the decoder", filepath.Base(file), err)
 		}
 	}
 }

@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"maps"
-	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -281,9 +280,32 @@ func expectDelim(dec *json.Decoder, delim json.Delim) error {
 		return err
 	}
 	if token != delim {
-		return &json.UnmarshalTypeError{Value: fmt.Sprintf("%v", token), Type: reflect.TypeFor[File](), Offset: dec.InputOffset()}
+		return fmt.Errorf("found %s where %s belongs", describeToken(token), describeToken(delim))
 	}
 	return nil
+}
+
+// describeToken names a JSON token for a message.
+func describeToken(token json.Token) string {
+	switch token {
+	case json.Delim('{'):
+		return "a JSON object"
+	case json.Delim('}'):
+		return "the end of the object"
+	case json.Delim('['):
+		return "a list"
+	case json.Delim(']'):
+		return "the end of a list"
+	}
+	switch token.(type) {
+	case string:
+		return "a string"
+	case nil:
+		return "null"
+	case bool:
+		return "true or false"
+	}
+	return "a number"
 }
 
 // ReadFile reads a snapshot written by Write and rebuilds the Snapshot the checks read. Kinds
@@ -311,7 +333,7 @@ func readFile(name string, r io.Reader, limit int64) (*Snapshot, *FileMetadata, 
 		case errors.As(err, &syntax):
 			return nil, nil, fmt.Errorf("%s is damaged: invalid JSON at byte %d of its content: %v", name, syntax.Offset, err)
 		case errors.As(err, &typeErr):
-			return nil, nil, fmt.Errorf("%s is damaged: field %s holds a %s where %s belongs", name, typeErr.Field, typeErr.Value, typeErr.Type)
+			return nil, nil, fmt.Errorf("%s is damaged: %s", name, DescribeDecodeError(typeErr))
 		}
 		return nil, nil, fmt.Errorf("%s is damaged or truncated: %v", name, err)
 	}

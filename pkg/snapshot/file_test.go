@@ -99,9 +99,12 @@ func TestReadFileRefusesWhatItCannotTrust(t *testing.T) {
 		"not gzip":    {[]byte("apiVersion: v1\n"), "not gzip data"},
 		"not JSON":    {gz("{{{"), "invalid JSON"},
 		"a report":    {gz(`{"apiVersion":"alertmend.io/v1alpha1","kind":"Report"}`), `kind "Report"`},
-		"wrong types": {gz(`{"apiVersion":"alertmend.io/v1alpha1","kind":"Snapshot","pods":"many"}`), "field pods holds a string"},
-		"truncated":   {gz(`{"apiVersion":"alertmend.io/v1alpha1","kind":"Snapshot","pods":[`), "damaged or truncated"},
-		"a zip bomb":  {gz(`{"apiVersion":"alertmend.io/v1alpha1","kind":"Snapshot","serverVersion":"` + strings.Repeat("v", 3<<20) + `"}`), "expands to more than 2 MiB"},
+		"wrong types": {gz(`{"apiVersion":"alertmend.io/v1alpha1","kind":"Snapshot","pods":"many"}`), "x.gz is damaged: pods: got a string, want a list"},
+		"wrong nested types": {gz(`{"apiVersion":"alertmend.io/v1alpha1","kind":"Snapshot","metadata":{"kinds":"pods"}}`),
+			"x.gz is damaged: metadata.kinds: got a string, want a list"},
+		"not an object": {gz(`[1]`), "x.gz is damaged or truncated: found a list where a JSON object belongs"},
+		"truncated":     {gz(`{"apiVersion":"alertmend.io/v1alpha1","kind":"Snapshot","pods":[`), "damaged or truncated"},
+		"a zip bomb":    {gz(`{"apiVersion":"alertmend.io/v1alpha1","kind":"Snapshot","serverVersion":"` + strings.Repeat("v", 3<<20) + `"}`), "expands to more than 2 MiB"},
 		"deeply nested": {gz(`{"apiVersion":"alertmend.io/v1alpha1","kind":"Snapshot","pods":[{"metadata":{"labels":` +
 			strings.Repeat(`{"a":`, 100000) + strings.Repeat("}", 100000) + "}}]}"), "exceeded max depth"},
 	}
@@ -110,6 +113,9 @@ func TestReadFileRefusesWhatItCannotTrust(t *testing.T) {
 			_, _, err := readFile("x.gz", bytes.NewReader(c.data), 2<<20)
 			if err == nil || !strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), "x.gz") {
 				t.Errorf("error %v, want %q naming the file", err, c.want)
+			}
+			if err != nil && goTypeNames.MatchString(err.Error()) {
+				t.Errorf("error %q names Go types", err)
 			}
 		})
 	}

@@ -15,6 +15,8 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	apiregistrationv1 "k8s.io/kube-aggregator/pkg/apis/apiregistration/v1"
 	metricsv1beta1 "k8s.io/metrics/pkg/apis/metrics/v1beta1"
+
+	"github.com/alertmend/kubectl-alertmend/pkg/suggest"
 )
 
 // Kind names a resource a check may need, as the API server's plural resource name.
@@ -275,6 +277,40 @@ func KindOf(objectKind string) (Kind, bool) {
 		}
 	}
 	return "", false
+}
+
+// ObjectTypes is the TYPEs of TYPE/NAME as people most often write them, one per kind of
+// object: the lowercase kind ("deployment"), sorted.
+func ObjectTypes() []string {
+	var types []string
+	for _, e := range kindEntries {
+		if e.objectKind != "" {
+			types = append(types, strings.ToLower(e.objectKind))
+		}
+	}
+	slices.Sort(types)
+	return types
+}
+
+// typeWords is every TYPE KindForType reads but the short names, for suggestions: a short
+// name is never what a longer typo was meant to be.
+func typeWords() []string {
+	var words []string
+	for _, e := range kindEntries {
+		if e.objectKind != "" {
+			words = append(words, strings.ToLower(e.objectKind), string(e.kind))
+		}
+	}
+	return words
+}
+
+// UnknownTypeHint ends the message about a TYPE KindForType does not read: the close ones,
+// else a few examples.
+func UnknownTypeHint(typ string) string {
+	if hint := suggest.DidYouMean(typ, typeWords()); hint != "" {
+		return hint
+	}
+	return " (e.g. pod, deployment, statefulset, daemonset, node, namespace)"
 }
 
 // KindForType reads a TYPE the way kubectl does in TYPE/NAME: the kind ("deployment"), the

@@ -296,3 +296,25 @@ func TestRBACAllowsListingEveryKind(t *testing.T) {
 		}
 	}
 }
+
+func TestObjectTypesAndTheirTypos(t *testing.T) {
+	types := ObjectTypes()
+	if !slices.Contains(types, "pod") || !slices.Contains(types, "deployment") || !slices.IsSorted(types) {
+		t.Errorf("ObjectTypes() = %q", types)
+	}
+	for _, typ := range types {
+		if _, ok := KindForType(typ); !ok {
+			t.Errorf("ObjectTypes offers %q, which KindForType does not read", typ)
+		}
+	}
+	for typ, want := range map[string]string{
+		"deploymnt": ` (did you mean "deployment"?)`,
+		"pdos":      ` (did you mean "pods"?)`,
+		"Nodee":     ` (did you mean "node" or "nodes"?)`,
+		"widget":    " (e.g. pod, deployment, statefulset, daemonset, node, namespace)",
+	} {
+		if got := UnknownTypeHint(typ); got != want {
+			t.Errorf("UnknownTypeHint(%q) = %q, want %q", typ, got, want)
+		}
+	}
+}

@@ -560,7 +560,7 @@ type typeMeta struct {
 func (l *Loader) addObject(data []byte, origin Origin) (int, error) {
 	var tm typeMeta
 	if err := json.Unmarshal(data, &tm); err != nil {
-		return 0, &InputError{File: origin.File, Line: origin.Line, Err: fmt.Errorf("not a Kubernetes object: %v", err)}
+		return 0, &InputError{File: origin.File, Line: origin.Line, Err: fmt.Errorf("not a Kubernetes object: %s", DescribeDecodeError(err))}
 	}
 	if tm.Kind == "" {
 		return 0, &InputError{File: origin.File, Line: origin.Line, Err: errors.New("object has no kind")}
@@ -613,9 +613,23 @@ func (l *Loader) addObject(data []byte, origin Origin) (int, error) {
 	}
 	obj, _, err := l.decoder.Decode(data, nil, nil)
 	if err != nil {
-		return 0, &InputError{File: origin.File, Line: origin.Line, Err: fmt.Errorf("%s: %v", tm.Kind, err)}
+		return 0, &InputError{File: origin.File, Line: origin.Line, Err: fmt.Errorf("%s: %s", tm.Kind, l.describeDecodeError(data, kind, err))}
 	}
 	return 1, l.add(kind, obj, origin)
+}
+
+// describeDecodeError words the decoder's err about data, an object of kind k. Kubernetes'
+// decoder does not export its error types, so where data fails the same way in encoding/json,
+// that error, which carries the Go type, says what belongs in the field.
+func (l *Loader) describeDecodeError(data []byte, k Kind, err error) string {
+	gv, _ := schema.ParseGroupVersion(k.Info().GroupVersion)
+	if typed, newErr := l.scheme.New(gv.WithKind(k.Info().ObjectKind)); newErr == nil {
+		var typeErr *json.UnmarshalTypeError
+		if stdErr := json.Unmarshal(data, typed); errors.As(stdErr, &typeErr) {
+			return DescribeDecodeError(typeErr)
+		}
+	}
+	return DescribeDecodeError(err)
 }
 
 // add keeps a decoded object in the list of its kind.

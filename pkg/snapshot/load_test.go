@@ -272,7 +272,16 @@ func TestLoadErrorsNameFileAndLine(t *testing.T) {
 		{"no-version.yaml", "kind: Node\nmetadata: {name: a}\n", 1, "no apiVersion"},
 		{"bad.json", "{\"apiVersion\": \"v1\",\n \"kind\": \"Node\",\n \"metadata\": {\"name\": \"a\",}\n}", 3, "invalid JSON"},
 		{"truncated.json", "{\"apiVersion\": \"v1\",\n \"kind\": \"Node\"", 2, "invalid JSON"},
-		{"wrong-type.yaml", "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: a}\nspec: {replicas: many}\n", 1, "Deployment"},
+		{"wrong-type.yaml", "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: a}\nspec: {replicas: many}\n", 1,
+			"Deployment: spec.replicas: got a string, want a whole number"},
+		{"wrong-type-embedded.yaml", "apiVersion: v1\nkind: Pod\nmetadata: {name: a}\nspec:\n  containers:\n  - name: a\n    livenessProbe: {exec: {command: ls}}\n", 1,
+			"Pod: spec.containers.livenessProbe.exec.command: got a string, want a list"},
+		{"wrong-type-meta.yaml", "apiVersion: v1\nkind: [Pod]\n", 1, "not a Kubernetes object: kind: got a list, want a string"},
+		{"wrong-items.yaml", "apiVersion: v1\nkind: List\nitems: {a: 1}\n", 1, "not a Kubernetes object: items: got a mapping, want a list"},
+		{"bad-quantity.yaml", "apiVersion: v1\nkind: Pod\nmetadata: {name: a}\nspec: {containers: [{name: a, resources: {limits: {memory: lots}}}]}\n", 1,
+			"Pod: invalid quantity: want a number with an optional unit, such as 500m, 2 or 512Mi"},
+		{"bad-time.yaml", "apiVersion: v1\nkind: Pod\nmetadata: {name: a, creationTimestamp: yesterday}\n", 1,
+			`Pod: invalid time "yesterday": want one such as 2026-01-31T09:30:00Z`},
 		{"scalar.yaml", "just a string\n", 1, "not a Kubernetes object"},
 		// Helm output: a comment after the separator must not shift the line.
 		{"helm.yaml", "---\n# Source: chart/templates/pod.yaml\napiVersion: v1\nkind: Pod\nmetadata:\n  name: a\n  labels: app: web\n", 7, "invalid YAML"},
@@ -303,6 +312,9 @@ func TestLoadErrorsNameFileAndLine(t *testing.T) {
 			}
 			if !strings.Contains(err.Error(), tc.contains) || !strings.HasPrefix(err.Error(), path+":") {
 				t.Errorf("error %q should start with the file and mention %q", err, tc.contains)
+			}
+			if goTypeNames.MatchString(err.Error()) {
+				t.Errorf("error %q names Go types", err)
 			}
 		})
 	}

@@ -5,6 +5,7 @@ package source
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -43,6 +44,8 @@ type Config struct {
 	Notes io.Writer
 	// NotesTerminal tells whether Notes is a terminal, where progress is drawn.
 	NotesTerminal bool
+	// Notice says where the run is connecting when the server is slow to answer; nil: nothing.
+	Notice *connect.Notice
 	// Now stamps when the state was read.
 	Now func() time.Time
 }
@@ -122,16 +125,18 @@ func (c Config) collect(ctx context.Context, kinds []snapshot.Kind) (*snapshot.S
 	if err != nil {
 		return nil, fmt.Errorf("cannot configure a client for %s: %v", config.Host, err)
 	}
-	if err := connect.Reach(ctx, clients.Kube, config, contextName, c.Namespace); err != nil {
-		return nil, err
-	}
-
-	progress := render.StartProgress(c.Notes, c.NotesTerminal, len(kinds))
 	if c.Timeout > 0 {
+		// From the first request on: --timeout bounds reaching the server too.
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, c.Timeout)
 		defer cancel()
 	}
+	contact := connect.Contact{Context: contextName, Namespace: c.Namespace, Timeout: c.Timeout, Notice: c.Notice}
+	if err := connect.Reach(ctx, clients.Kube, config, contact); err != nil {
+		return nil, err
+	}
+
+	progress := render.StartProgress(c.Notes, c.NotesTerminal, len(kinds))
 	snap, err := collect.Collect(ctx, clients, kinds, collect.Options{
 		Namespace: c.Namespace,
 		ChunkSize: c.ChunkSize,
@@ -142,7 +147,11 @@ func (c Config) collect(ctx context.Context, kinds []snapshot.Kind) (*snapshot.S
 		ConntrackResample: collect.DefaultConntrackResample,
 	})
 	progress.Finish()
-	if err != nil {
+	var unreachable *collect.UnreachableError
+	switch {
+	case errors.As(err, &unreachable) && c.Timeout > 0 && errors.Is(ctx.Err(), context.DeadlineExceeded):
+		return nil, fmt.Errorf("%v: no list was answered before the run's deadline (--timeout)", connect.NoAnswer(config, c.Timeout, contextName))
+	case err != nil:
 		return nil, fmt.Errorf("reading the cluster at %s: %v", config.Host, err)
 	}
 	snap.Context = contextName
