@@ -205,3 +205,16 @@ func TestFillNeverExceedsWidth(t *testing.T) {
 		}
 	}
 }
+
+// The one-line summary says what scope left out, as well as what --min-severity hid.
+func TestSummaryLineSaysWhatWasLeftOut(t *testing.T) {
+	r := sampleReport()
+	r.Summary.OutOfScope = 4
+	shown := r.AtOrAbove(check.Critical)
+	line := SummaryLine(shown)
+	for _, want := range []string{"4 outside the run's scope", "2 below critical not shown (--min-severity)"} {
+		if !strings.Contains(line, want) {
+			t.Errorf("summary %q lacks %q", line, want)
+		}
+	}
+}

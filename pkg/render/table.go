@@ -155,6 +155,9 @@ func SummaryLine(r *report.Report) string {
 	if s.Suppressed > 0 {
 		line += fmt.Sprintf("; %d suppressed", s.Suppressed)
 	}
+	if s.OutOfScope > 0 {
+		line += fmt.Sprintf("; %d outside the run's scope (-n, -l, --object)", s.OutOfScope)
+	}
 	if s.NotShown > 0 {
 		line += fmt.Sprintf("; %d below %s not shown (--min-severity)", s.NotShown, r.Metadata.MinSeverity)
 	}
