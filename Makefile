@@ -24,9 +24,12 @@ install: build ## Install kubectl-alertmend and its kubectl completion script in
 	install -m 0755 bin/$(BINARY) $(BINDIR)/$(BINARY)
 	install -m 0755 cmd/kubectl_complete-alertmend/kubectl_complete-alertmend $(BINDIR)/kubectl_complete-alertmend
 
+# The demo is built, not go run: go run exits 1 when Ctrl-C reaches it, even after the demo has
+# stopped cleanly.
 demo: build ## Start a local control plane, load an incident scenario, diagnose it, stop (KEEP=1: stay up until Ctrl-C)
 	go run ./hack/ensure-tools -for demo
-	go run ./hack/demo -binary bin/$(BINARY)$(if $(filter-out 0,$(KEEP)), -keep)
+	go build -o bin/alertmend-demo ./hack/demo
+	bin/alertmend-demo -binary bin/$(BINARY)$(if $(filter-out 0,$(KEEP)), -keep)
 
 tools: ## Build the test tools once per machine (kube-apiserver, etcd, kubectl, node_exporter, Pushgateway)
 	go run ./hack/ensure-tools -for test

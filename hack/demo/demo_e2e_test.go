@@ -155,3 +155,20 @@ func assertNoClusterLeft(t *testing.T) {
 		t.Errorf("left behind: %v", left)
 	}
 }
+
+// Ctrl-C while the control plane starts: whatever was started is stopped and removed.
+func TestInterruptedWhileStartingStopsCleanly(t *testing.T) {
+	binary := filepath.Join(t.TempDir(), "kubectl-alertmend")
+	if err := os.WriteFile(binary, []byte("#!/bin/sh\nexit 0\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("TMPDIR", t.TempDir())
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	var log bytes.Buffer
+	code := run(ctx, options{binary: binary}, io.Discard, &log)
+	if code != interrupted || !strings.Contains(log.String(), "demo: interrupted; the local control plane is stopped") {
+		t.Errorf("exit %d, want %d and the reason:\n%s", code, interrupted, log.String())
+	}
+	assertNoClusterLeft(t)
+}

@@ -91,10 +91,14 @@ func start(ctx context.Context, opts Options, bins Binaries, log io.Writer) (c *
 		return nil, err
 	}
 	c = &Cluster{Dir: dir}
+	// Not c, which a failing return sets to nil: the processes and directory would be left.
+	started := c
 	defer func() {
 		if err != nil {
-			c.dumpLogs(log)
-			c.Stop()
+			if ctx.Err() == nil {
+				started.dumpLogs(log)
+			}
+			started.Stop()
 		}
 	}()
 	if c.ca, err = newAuthority(); err != nil {
