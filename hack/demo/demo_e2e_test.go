@@ -65,6 +65,16 @@ func buildBinary(t *testing.T) string {
 	return binary
 }
 
+// standIn is a kubectl-alertmend that runs script instead.
+func standIn(t *testing.T, script string) string {
+	t.Helper()
+	binary := filepath.Join(t.TempDir(), "kubectl-alertmend")
+	if err := os.WriteFile(binary, []byte("#!/bin/sh\n"+script+"\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return binary
+}
+
 // make demo KEEP=1: after the report the control plane stays up; the kubeconfig it prints
 // reaches the scenario, the commands it suggests run, and Ctrl-C stops the API server and
 // removes the cluster's directory.
@@ -126,10 +136,7 @@ func TestKeepLeavesTheClusterUpUntilInterrupted(t *testing.T) {
 func TestInterruptedDuringTheReportStopsCleanly(t *testing.T) {
 	// A stand-in for diagnose that runs until it is ended, so that the interrupt surely lands
 	// while the report runs.
-	binary := filepath.Join(t.TempDir(), "kubectl-alertmend")
-	if err := os.WriteFile(binary, []byte("#!/bin/sh\nexec tail -f /dev/null\n"), 0o755); err != nil {
-		t.Fatal(err)
-	}
+	binary := standIn(t, "exec tail -f /dev/null")
 	t.Setenv("TMPDIR", t.TempDir())
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -158,10 +165,7 @@ func assertNoClusterLeft(t *testing.T) {
 
 // Ctrl-C while the control plane starts: whatever was started is stopped and removed.
 func TestInterruptedWhileStartingStopsCleanly(t *testing.T) {
-	binary := filepath.Join(t.TempDir(), "kubectl-alertmend")
-	if err := os.WriteFile(binary, []byte("#!/bin/sh\nexit 0\n"), 0o755); err != nil {
-		t.Fatal(err)
-	}
+	binary := standIn(t, "exit 0")
 	t.Setenv("TMPDIR", t.TempDir())
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
