@@ -63,8 +63,8 @@ type Cluster struct {
 // choice and its use (test packages start control planes in parallel).
 const startAttempts = 3
 
-// Start builds kube-apiserver and etcd if needed, then starts etcd and kube-apiserver on free loopback
-// ports and waits until the API server is ready.
+// Start builds kube-apiserver and etcd if need be, then starts them on free loopback ports and
+// waits until the API server is ready.
 func Start(ctx context.Context, opts Options) (*Cluster, error) {
 	log := opts.Log
 	if log == nil {
