@@ -24,11 +24,15 @@ install: build ## Install kubectl-alertmend and its kubectl completion script in
 	install -m 0755 bin/$(BINARY) $(BINDIR)/$(BINARY)
 	install -m 0755 cmd/kubectl_complete-alertmend/kubectl_complete-alertmend $(BINDIR)/kubectl_complete-alertmend
 
-demo: build tools ## Start a local control plane, load an incident scenario, diagnose it, stop
-	go run ./hack/demo -binary bin/$(BINARY)
+# The demo is built, not go run: go run exits 1 when Ctrl-C reaches it, even after the demo has
+# stopped cleanly.
+demo: build ## Start a local control plane, load an incident scenario, diagnose it, stop (KEEP=1: stay up until Ctrl-C)
+	go run ./hack/ensure-tools -for demo
+	go build -o bin/alertmend-demo ./hack/demo
+	bin/alertmend-demo -binary bin/$(BINARY)$(if $(filter-out 0,$(KEEP)), -keep)
 
 tools: ## Build the test tools once per machine (kube-apiserver, etcd, kubectl, node_exporter, Pushgateway)
-	go run ./hack/ensure-tools
+	go run ./hack/ensure-tools -for test
 
 test: check tools release-check ## Run the whole test suite: unit, end-to-end against a real API server (build tag e2e), fuzzing, release check
 	go test -race -tags e2e -timeout 20m ./...

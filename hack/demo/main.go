@@ -1,5 +1,6 @@
 // Command demo starts the test control plane, loads a bundled incident scenario, runs
-// `kubectl alertmend diagnose` against it, and stops. `make demo` runs it.
+// `kubectl alertmend diagnose` against it, and stops; with -keep it leaves the control plane up
+// for the reader to try other commands until Ctrl-C. `make demo` (KEEP=1) runs it.
 package main
 
 import (
@@ -7,9 +8,11 @@ import (
 	_ "embed"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 
 	"github.com/alertmend/kubectl-alertmend/internal/testcluster"
@@ -18,37 +21,91 @@ import (
 //go:embed scenario.yaml
 var scenario []byte
 
-func main() {
-	binary := flag.String("binary", "bin/kubectl-alertmend", "the kubectl-alertmend binary to run")
-	flag.Parse()
-	os.Exit(run(*binary, flag.Args()))
+type options struct {
+	binary string
+	keep   bool
+	args   []string // added to diagnose's
 }
 
-func run(binary string, extraArgs []string) int {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
+// interrupted is the exit code after Ctrl-C, as a shell reports a process ended by SIGINT.
+const interrupted = 130
 
-	fmt.Fprintln(os.Stderr, "demo: starting a local kube-apiserver and etcd on loopback ...")
-	cluster, err := testcluster.Start(ctx, testcluster.Options{Log: os.Stderr})
+func main() {
+	var opts options
+	flag.StringVar(&opts.binary, "binary", "bin/kubectl-alertmend", "the kubectl-alertmend binary to run")
+	flag.BoolVar(&opts.keep, "keep", false, "after the report, leave the control plane running, print its kubeconfig, and stop it on Ctrl-C")
+	flag.Parse()
+	opts.args = flag.Args()
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, opts, os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// run is the demo until ctx ends (Ctrl-C) or, without keep, the report is written. Whichever
+// way it returns, the control plane is stopped and its directory removed.
+func run(ctx context.Context, opts options, stdout, stderr io.Writer) int {
+	// Absolute, so that the commands printed for -keep work from any directory.
+	binary, err := filepath.Abs(opts.binary)
+	if err == nil {
+		_, err = os.Stat(binary)
+	}
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "demo: %v\n", err)
+		fmt.Fprintf(stderr, "demo: -binary: %v (make build writes bin/kubectl-alertmend)\n", err)
+		return 2
+	}
+
+	fmt.Fprintln(stderr, "demo: starting a local kube-apiserver and etcd on loopback ...")
+	cluster, err := testcluster.Start(ctx, testcluster.Options{Log: stderr})
+	if err != nil {
+		if ctx.Err() != nil {
+			fmt.Fprintln(stderr, "demo: interrupted; the local control plane is stopped")
+			return interrupted
+		}
+		fmt.Fprintf(stderr, "demo: %v\n", err)
 		return 2
 	}
 	defer cluster.Stop()
 	if err := testcluster.Apply(ctx, cluster.Config, scenario); err != nil {
-		fmt.Fprintf(os.Stderr, "demo: loading the scenario: %v\n", err)
+		if ctx.Err() != nil {
+			fmt.Fprintln(stderr, "demo: interrupted; stopping the local control plane")
+			return interrupted
+		}
+		fmt.Fprintf(stderr, "demo: loading the scenario: %v\n", err)
 		return 2
 	}
-	fmt.Fprintf(os.Stderr, "demo: loaded the incident scenario; running: kubectl alertmend diagnose\n\n")
+	fmt.Fprintf(stderr, "demo: loaded the incident scenario; running: kubectl alertmend diagnose\n\n")
 
-	cmd := exec.CommandContext(ctx, binary, append([]string{"diagnose", "--kubeconfig", cluster.Kubeconfig}, extraArgs...)...)
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
+	cmd := exec.CommandContext(ctx, binary, append([]string{"diagnose", "--kubeconfig", cluster.Kubeconfig}, opts.args...)...)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, stdout, stderr
 	err = cmd.Run()
+	if ctx.Err() != nil {
+		fmt.Fprintln(stderr, "\ndemo: interrupted; stopping the local control plane")
+		return interrupted
+	}
 	code := cmd.ProcessState.ExitCode()
 	if err != nil && code < 0 {
-		fmt.Fprintf(os.Stderr, "demo: running %s: %v\n", binary, err)
+		fmt.Fprintf(stderr, "demo: running %s: %v\n", binary, err)
 		return 2
 	}
-	fmt.Fprintf(os.Stderr, "\ndemo: kubectl alertmend exited with %d; stopping the local control plane\n", code)
+	if !opts.keep {
+		fmt.Fprintf(stderr, "\ndemo: kubectl alertmend exited with %d; stopping the local control plane\n", code)
+		return 0
+	}
+
+	fmt.Fprintf(stderr, `
+demo: kubectl alertmend exited with %d. The local control plane stays up until Ctrl-C; in another terminal:
+
+  export KUBECONFIG=%s
+  export PATH=%s:$PATH
+  kubectl-alertmend diagnose -o pretty
+  kubectl-alertmend rbac-audit
+  kubectl-alertmend diagnose -n shop
+
+  (with kubectl installed, "kubectl alertmend ..." runs the same plugin)
+
+`, code, cluster.Kubeconfig, filepath.Dir(binary))
+	<-ctx.Done()
+	fmt.Fprintf(stderr, "\ndemo: stopping the local control plane and removing %s\n", cluster.Dir)
 	return 0
 }

@@ -14,7 +14,11 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
+	"strings"
+	"sync"
 	"syscall"
+	"time"
 )
 
 // KubernetesVersion is what the test API server reports; it matches hack/tools/kube-apiserver.
@@ -37,16 +41,39 @@ type tool struct {
 	ldflags string
 }
 
-func tools() []tool {
+// catalog is every program this package can build, in the order ToolNames lists them.
+func catalog() []tool {
 	const v = "k8s.io/component-base/version"
+	kubeLdflags := fmt.Sprintf("-X %s.gitVersion=%s -X %s.gitMajor=1 -X %s.gitMinor=37", v, KubernetesVersion, v, v)
 	return []tool{
-		{name: "kube-apiserver", dir: "kube-apiserver", pkg: "k8s.io/kubernetes/cmd/kube-apiserver",
-			ldflags: fmt.Sprintf("-X %s.gitVersion=%s -X %s.gitMajor=1 -X %s.gitMinor=37", v, KubernetesVersion, v, v)},
+		{name: "kube-apiserver", dir: "kube-apiserver", pkg: "k8s.io/kubernetes/cmd/kube-apiserver", ldflags: kubeLdflags},
 		{name: "etcd", dir: "etcd", pkg: "go.etcd.io/etcd/server/v3"},
+		{name: "kubectl", dir: "kube-apiserver", pkg: "k8s.io/kubernetes/cmd/kubectl", ldflags: kubeLdflags},
 		{name: "node_exporter", dir: "node-exporter", pkg: "github.com/prometheus/node_exporter"},
-		{name: "kubectl", dir: "kube-apiserver", pkg: "k8s.io/kubernetes/cmd/kubectl",
-			ldflags: fmt.Sprintf("-X %s.gitVersion=%s -X %s.gitMajor=1 -X %s.gitMinor=37", v, KubernetesVersion, v, v)},
+		{name: "pushgateway", dir: "pushgateway", pkg: "github.com/prometheus/pushgateway"},
+		{name: "kube-score", dir: "kube-score", pkg: "github.com/zegl/kube-score/cmd/kube-score"},
+		{name: "goreleaser", dir: "goreleaser", pkg: "github.com/goreleaser/goreleaser/v2"},
+		{name: "krew", dir: "krew", pkg: "sigs.k8s.io/krew/cmd/krew"},
+		{name: "validate-krew-manifest", dir: "krew", pkg: "sigs.k8s.io/krew/cmd/validate-krew-manifest"},
 	}
+}
+
+// ToolNames are the names Ensure accepts.
+func ToolNames() []string {
+	var names []string
+	for _, t := range catalog() {
+		names = append(names, t.name)
+	}
+	return names
+}
+
+// ControlPlaneTools are what Start runs, and so all that the demo needs.
+func ControlPlaneTools() []string { return []string{"kube-apiserver", "etcd"} }
+
+// TestTools are what the tests run against besides the release tools and kube-score: the
+// control plane, kubectl, node_exporter and the Pushgateway.
+func TestTools() []string {
+	return append(ControlPlaneTools(), "kubectl", "node_exporter", "pushgateway")
 }
 
 // RepoRoot is the checkout this package was compiled from.
@@ -67,11 +94,10 @@ func cacheDir() (string, error) {
 	return filepath.Join(base, "kubectl-alertmend", "tools"), nil
 }
 
-// EnsureBinaries returns the control-plane binaries, building any that are missing. Concurrent
-// callers (test packages run in parallel) wait on a file lock instead of building twice. Build
-// output goes to log.
+// EnsureBinaries returns the control-plane binaries, kubectl and node_exporter, building any
+// that are missing. Build output goes to log.
 func EnsureBinaries(ctx context.Context, log io.Writer) (Binaries, error) {
-	paths, err := ensure(ctx, log, tools())
+	paths, err := Ensure(ctx, log, "kube-apiserver", "etcd", "kubectl", "node_exporter")
 	if err != nil {
 		return Binaries{}, err
 	}
@@ -81,14 +107,14 @@ func EnsureBinaries(ctx context.Context, log io.Writer) (Binaries, error) {
 
 // EnsureKubeScore returns kube-score, which only the benchmark runs, building it if missing.
 func EnsureKubeScore(ctx context.Context, log io.Writer) (string, error) {
-	paths, err := ensure(ctx, log, []tool{{name: "kube-score", dir: "kube-score", pkg: "github.com/zegl/kube-score/cmd/kube-score"}})
+	paths, err := Ensure(ctx, log, "kube-score")
 	return paths["kube-score"], err
 }
 
 // EnsurePushgateway returns Prometheus' Pushgateway, which only the push tests run, building it
 // if missing.
 func EnsurePushgateway(ctx context.Context, log io.Writer) (string, error) {
-	paths, err := ensure(ctx, log, []tool{{name: "pushgateway", dir: "pushgateway", pkg: "github.com/prometheus/pushgateway"}})
+	paths, err := Ensure(ctx, log, "pushgateway")
 	return paths["pushgateway"], err
 }
 
@@ -102,12 +128,25 @@ type ReleaseTools struct {
 // EnsureReleaseTools returns goreleaser, krew and krew's manifest validator, building any that
 // are missing.
 func EnsureReleaseTools(ctx context.Context, log io.Writer) (ReleaseTools, error) {
-	paths, err := ensure(ctx, log, []tool{
-		{name: "goreleaser", dir: "goreleaser", pkg: "github.com/goreleaser/goreleaser/v2"},
-		{name: "krew", dir: "krew", pkg: "sigs.k8s.io/krew/cmd/krew"},
-		{name: "validate-krew-manifest", dir: "krew", pkg: "sigs.k8s.io/krew/cmd/validate-krew-manifest"},
-	})
+	paths, err := Ensure(ctx, log, "goreleaser", "krew", "validate-krew-manifest")
 	return ReleaseTools{Goreleaser: paths["goreleaser"], Krew: paths["krew"], ValidateKrewManifest: paths["validate-krew-manifest"]}, err
+}
+
+// Ensure returns the paths of the named tools (see ToolNames), by name, building the ones not
+// in the cache yet. An unknown name is an error before anything is built. Concurrent callers
+// (test packages run in parallel) wait on a file lock instead of building twice. Build output,
+// and a line a minute while a build runs, go to log.
+func Ensure(ctx context.Context, log io.Writer, names ...string) (map[string]string, error) {
+	known := catalog()
+	var wanted []tool
+	for _, name := range names {
+		i := slices.IndexFunc(known, func(t tool) bool { return t.name == name })
+		if i < 0 {
+			return nil, fmt.Errorf("unknown tool %q (known: %s)", name, strings.Join(ToolNames(), ", "))
+		}
+		wanted = append(wanted, known[i])
+	}
+	return ensure(ctx, &syncWriter{w: log}, wanted)
 }
 
 // ensure builds the tools that are not in the cache yet, under the cache's lock, and returns
@@ -126,12 +165,18 @@ func ensure(ctx context.Context, log io.Writer, wanted []tool) (map[string]strin
 		return nil, err
 	}
 	defer lock.Close()
-	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
-		return nil, fmt.Errorf("locking %s: %w", base, err)
+	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		// Say why nothing happens while another process (make test's packages, a second
+		// terminal) builds into the same cache.
+		fmt.Fprintf(log, "testcluster: waiting for another process building into %s\n", base)
+		if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
+			return nil, fmt.Errorf("locking %s: %w", base, err)
+		}
 	}
 	defer syscall.Flock(int(lock.Fd()), syscall.LOCK_UN)
 
 	paths := map[string]string{}
+	var missing []tool
 	for _, t := range wanted {
 		key, err := buildKey(root, t)
 		if err != nil {
@@ -139,29 +184,75 @@ func ensure(ctx context.Context, log io.Writer, wanted []tool) (map[string]strin
 		}
 		path := filepath.Join(base, key, t.name)
 		paths[t.name] = path
-		if _, err := os.Stat(path); err == nil {
-			continue
+		if _, err := os.Stat(path); err != nil {
+			missing = append(missing, t)
 		}
-		fmt.Fprintf(log, "testcluster: building %s (once per machine; kube-apiserver and kubectl take a few minutes)\n", t.name)
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			return nil, err
-		}
-		tmp := path + ".tmp"
-		args := []string{"build", "-o", tmp}
-		if t.ldflags != "" {
-			args = append(args, "-ldflags", t.ldflags)
-		}
-		cmd := exec.CommandContext(ctx, "go", append(args, t.pkg)...)
-		cmd.Dir = filepath.Join(root, "hack", "tools", t.dir)
-		cmd.Stdout, cmd.Stderr = log, log
-		if err := cmd.Run(); err != nil {
-			return nil, fmt.Errorf("building %s in %s: %w", t.name, cmd.Dir, err)
-		}
-		if err := os.Rename(tmp, path); err != nil {
+	}
+	for i, t := range missing {
+		fmt.Fprintf(log, "testcluster: building %s (%d of %d; once per machine, kube-apiserver and kubectl take several minutes each)\n",
+			t.name, i+1, len(missing))
+		if err := build(ctx, log, root, t, paths[t.name]); err != nil {
 			return nil, err
 		}
 	}
 	return paths, nil
+}
+
+// heartbeatEvery is how often a running build says it is still running.
+const heartbeatEvery = time.Minute
+
+// build compiles t into path, writing a heartbeat to log while it runs so that a build of
+// several silent minutes does not look hung.
+func build(ctx context.Context, log io.Writer, root string, t tool, path string) error {
+	ticker := time.NewTicker(heartbeatEvery)
+	defer ticker.Stop()
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() { heartbeat(log, t.name, time.Now(), ticker.C, done) })
+	defer wg.Wait()
+	defer close(done)
+
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	tmp := path + ".tmp"
+	args := []string{"build", "-o", tmp}
+	if t.ldflags != "" {
+		args = append(args, "-ldflags", t.ldflags)
+	}
+	cmd := exec.CommandContext(ctx, "go", append(args, t.pkg)...)
+	cmd.Dir = filepath.Join(root, "hack", "tools", t.dir)
+	cmd.Stdout, cmd.Stderr = log, log
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("building %s in %s: %w", t.name, cmd.Dir, err)
+	}
+	return os.Rename(tmp, path)
+}
+
+// heartbeat writes, for every tick until done is closed, that what is still building and for
+// how long since start.
+func heartbeat(log io.Writer, what string, start time.Time, ticks <-chan time.Time, done <-chan struct{}) {
+	for {
+		select {
+		case <-done:
+			return
+		case now := <-ticks:
+			elapsed := now.Sub(start).Round(time.Second)
+			fmt.Fprintf(log, "testcluster: still building %s, %dm%02ds so far\n", what, int(elapsed.Minutes()), int(elapsed.Seconds())%60)
+		}
+	}
+}
+
+// syncWriter serialises writes to w: the heartbeat writes while go build's output is copied.
+type syncWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (s *syncWriter) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.Write(p)
 }
 
 // buildKey changes whenever the tool's dependencies, build flags or Go version change, so a

@@ -63,17 +63,19 @@ type Cluster struct {
 // choice and its use (test packages start control planes in parallel).
 const startAttempts = 3
 
-// Start builds the binaries if needed, then starts etcd and kube-apiserver on free loopback
-// ports and waits until the API server is ready.
+// Start builds kube-apiserver and etcd if need be, then starts them on free loopback ports and
+// waits until the API server is ready.
 func Start(ctx context.Context, opts Options) (*Cluster, error) {
 	log := opts.Log
 	if log == nil {
 		log = io.Discard
 	}
-	bins, err := EnsureBinaries(ctx, log)
+	// Only what it runs, so that the demo's first run does not build kubectl and node_exporter.
+	paths, err := Ensure(ctx, log, ControlPlaneTools()...)
 	if err != nil {
 		return nil, err
 	}
+	bins := Binaries{APIServer: paths["kube-apiserver"], Etcd: paths["etcd"]}
 	for attempt := 1; ; attempt++ {
 		c, err := start(ctx, opts, bins, log)
 		if err == nil || attempt == startAttempts || ctx.Err() != nil {
@@ -89,10 +91,14 @@ func start(ctx context.Context, opts Options, bins Binaries, log io.Writer) (c *
 		return nil, err
 	}
 	c = &Cluster{Dir: dir}
+	// Not c, which a failing return sets to nil: the processes and directory would be left.
+	started := c
 	defer func() {
 		if err != nil {
-			c.dumpLogs(log)
-			c.Stop()
+			if ctx.Err() == nil {
+				started.dumpLogs(log)
+			}
+			started.Stop()
 		}
 	}()
 	if c.ca, err = newAuthority(); err != nil {
