@@ -90,7 +90,7 @@ func TestObjectThatIsNotThere(t *testing.T) {
 	}
 	// -A finds it in whichever namespace holds it.
 	r := admin(t, "diagnose", "-A", "--object", "deployment/cart", "-o", "json")
-	if keys := findingKeys(r.report(t)); r.code != report.ExitGateFailed || !slices.Contains(keys, "pod-crashloop shop/deployment/cart") {
+	if keys := findingKeys(r.report(t)); r.code != report.ExitGateFailed || !slices.Contains(keys, "deployment-unavailable shop/deployment/cart") {
 		t.Errorf("-A: exit %d, findings %q", r.code, keys)
 	}
 }
@@ -102,7 +102,7 @@ func TestSelectorNarrowsTheReport(t *testing.T) {
 	rep := r.report(t)
 	keys := findingKeys(rep)
 	// netpol-egress-blocks-dns needs every policy and the DNS pods in kube-system to judge cart.
-	for _, want := range []string{"pod-crashloop shop/deployment/cart", "netpol-egress-blocks-dns shop/deployment/cart", "node-pressure node/node-b"} {
+	for _, want := range []string{"deployment-unavailable shop/deployment/cart", "netpol-egress-blocks-dns shop/deployment/cart", "node-pressure node/node-b"} {
 		if !slices.Contains(keys, want) {
 			t.Errorf("-l app=cart: no %q in %q", want, keys)
 		}
@@ -173,7 +173,7 @@ func TestSnapshotToStdoutAndNamespaceReplays(t *testing.T) {
 		t.Errorf("-n billing over the snapshot: findings %q, summary %+v, namespace %q", findingKeys(rep), rep.Summary, rep.Metadata.Namespace)
 	}
 	r = replay("-n", "shop", "--object", "deployment/cart", "-o", "json")
-	if keys := findingKeys(r.report(t)); !slices.Contains(keys, "pod-crashloop shop/deployment/cart") {
+	if keys := findingKeys(r.report(t)); !slices.Contains(keys, "deployment-unavailable shop/deployment/cart") {
 		t.Errorf("--object in the snapshot: findings %q, stderr %s", keys, r.stderr)
 	}
 	r = replay("--object", "deployment/cart")
