@@ -13,7 +13,9 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"regexp"
 	"syscall"
+	"time"
 
 	"github.com/alertmend/kubectl-alertmend/internal/testcluster"
 )
@@ -66,7 +68,7 @@ func run(ctx context.Context, opts options, stdout, stderr io.Writer) int {
 		return 2
 	}
 	defer cluster.Stop()
-	if err := testcluster.Apply(ctx, cluster.Config, scenario); err != nil {
+	if err := testcluster.Apply(ctx, cluster.Config, shiftTimes(scenario, time.Now())); err != nil {
 		if ctx.Err() != nil {
 			fmt.Fprintln(stderr, "demo: interrupted; stopping the local control plane")
 			return interrupted
@@ -108,4 +110,23 @@ demo: kubectl alertmend exited with %d. The local control plane stays up until C
 	<-ctx.Done()
 	fmt.Fprintf(stderr, "\ndemo: stopping the local control plane and removing %s\n", cluster.Dir)
 	return 0
+}
+
+// scenarioTime is the moment the scenario describes: its restarts, conditions and events are
+// minutes to hours before it. The end-to-end tests read it at that moment.
+var scenarioTime = time.Date(2026, 11, 24, 10, 0, 0, 0, time.UTC)
+
+var timestamp = regexp.MustCompile(`\b\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z\b`)
+
+// shiftTimes moves every timestamp of the scenario by as long as now is after scenarioTime, so
+// that the demo's ages read as in an incident happening now ("since 13m"), not weeks ago.
+func shiftTimes(scenario []byte, now time.Time) []byte {
+	shift := now.Sub(scenarioTime)
+	return timestamp.ReplaceAllFunc(scenario, func(b []byte) []byte {
+		t, err := time.Parse(time.RFC3339, string(b))
+		if err != nil {
+			return b
+		}
+		return []byte(t.Add(shift).UTC().Format(time.RFC3339))
+	})
 }
