@@ -218,3 +218,24 @@ func TestSummaryLineSaysWhatWasLeftOut(t *testing.T) {
 		}
 	}
 }
+
+// A namespace run's dozens of checks that do not apply for one reason are one table row; the
+// checks that could not see stay a row each, since each makes the run incomplete.
+func TestTableGroupsNotApplicableByReason(t *testing.T) {
+	r := sampleReport()
+	r.NotEvaluated = nil
+	for _, id := range []string{"a", "b", "c", "d"} {
+		r.NotEvaluated = append(r.NotEvaluated,
+			report.NotEvaluated{Check: "scoped-" + id, Reason: "needs objects beyond namespace shop", Code: report.NotApplicable},
+			report.NotEvaluated{Check: "blind-" + id, Reason: "forbidden", Code: report.CouldNotSee})
+	}
+	out := string(renderBytes(t, r, Table, Options{}))
+	if !strings.Contains(out, "4 checks         needs objects beyond namespace shop") || strings.Contains(out, "scoped-a") {
+		t.Errorf("not-applicable checks with one reason are not one row:\n%s", out)
+	}
+	for _, id := range []string{"a", "b", "c", "d"} {
+		if !strings.Contains(out, "blind-"+id) {
+			t.Errorf("could-not-see check blind-%s is not listed:\n%s", id, out)
+		}
+	}
+}

@@ -100,15 +100,15 @@ func writeTable(w io.Writer, r *report.Report, wide bool) error {
 	unseen, notApplicable := splitNotEvaluated(r.NotEvaluated)
 	for _, part := range []struct {
 		header string
-		list   []report.NotEvaluated
-	}{{"NOT EVALUATED", unseen}, {"NOT APPLICABLE", notApplicable}} {
-		if len(part.list) == 0 {
+		rows   [][]string
+	}{{"NOT EVALUATED", notEvaluatedRows(unseen, false)}, {"NOT APPLICABLE", notEvaluatedRows(notApplicable, true)}} {
+		if len(part.rows) == 0 {
 			continue
 		}
 		fmt.Fprintln(w)
 		t := NewPlainTable(w, part.header, "REASON")
-		for _, ne := range part.list {
-			if err := t.Append([]string{ne.Check, ne.Reason}); err != nil {
+		for _, row := range part.rows {
+			if err := t.Append(row); err != nil {
 				return err
 			}
 		}
@@ -212,3 +212,31 @@ func orDash(s string) string {
 
 // oneLine joins a text's lines, for a cell that must stay one line.
 func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
+
+// groupedAbove is how many checks with one reason make one row of their own in a table of
+// checks that do not apply: a namespace run has dozens with the same reason, and the reader
+// needs the reason once (-o json lists every check).
+const groupedAbove = 3
+
+// notEvaluatedRows is a table's rows of checks that did not judge. Those that could not see
+// are a row each, since each makes the run incomplete; with grouped, checks that share a reason
+// beyond groupedAbove are one row.
+func notEvaluatedRows(list []report.NotEvaluated, grouped bool) [][]string {
+	byReason := map[string]int{}
+	for _, ne := range list {
+		byReason[ne.Reason]++
+	}
+	var rows [][]string
+	done := map[string]bool{}
+	for _, ne := range list {
+		n := byReason[ne.Reason]
+		switch {
+		case !grouped || n <= groupedAbove:
+			rows = append(rows, []string{ne.Check, ne.Reason})
+		case !done[ne.Reason]:
+			done[ne.Reason] = true
+			rows = append(rows, []string{fmt.Sprintf("%d checks", n), ne.Reason})
+		}
+	}
+	return rows
+}
