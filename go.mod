@@ -28,6 +28,7 @@ require (
 	k8s.io/kube-aggregator v0.37.2
 	k8s.io/kube-proxy v0.37.2
 	k8s.io/metrics v0.37.2
+	k8s.io/pod-security-admission v0.37.2
 	k8s.io/utils v0.0.0-20260626114624-be93311217bd
 	sigs.k8s.io/yaml v1.6.0
 )

@@ -8,6 +8,7 @@ import (
 	"github.com/alertmend/kubectl-alertmend/checks/conntrack"
 	"github.com/alertmend/kubectl-alertmend/checks/dns"
 	"github.com/alertmend/kubectl-alertmend/checks/netpol"
+	"github.com/alertmend/kubectl-alertmend/checks/podsecurity"
 	"github.com/alertmend/kubectl-alertmend/checks/rbac"
 	"github.com/alertmend/kubectl-alertmend/checks/resources"
 	"github.com/alertmend/kubectl-alertmend/checks/workloads"
@@ -17,13 +18,14 @@ import (
 
 // Options are the thresholds of every family.
 type Options struct {
-	Resources resources.Options
-	Netpol    netpol.Options
+	Resources   resources.Options
+	Netpol      netpol.Options
+	PodSecurity podsecurity.Options
 }
 
 // DefaultOptions are the thresholds used unless the user sets others.
 func DefaultOptions() Options {
-	return Options{Resources: resources.DefaultOptions(), Netpol: netpol.DefaultOptions()}
+	return Options{Resources: resources.DefaultOptions(), Netpol: netpol.DefaultOptions(), PodSecurity: podsecurity.DefaultOptions()}
 }
 
 // ConfigMapKeys names every piece of ConfigMap data some check reads in s; the rest need not
@@ -45,6 +47,7 @@ func All(opts Options) []check.Check {
 		dns.Checks(),
 		conntrack.Checks(),
 		netpol.Checks(opts.Netpol),
+		podsecurity.Checks(opts.PodSecurity),
 	} {
 		all = append(all, family...)
 	}

@@ -54,11 +54,13 @@ const (
 	CategoryConntrack Category = "conntrack"
 	CategoryNetpol    Category = "netpol"
 	CategoryRBAC      Category = "rbac"
+	// CategorySecurity judges pods against the Pod Security Standards.
+	CategorySecurity Category = "security"
 )
 
 // Categories lists every family in the order the catalog shows them.
 func Categories() []Category {
-	return []Category{CategoryAPIServer, CategoryResources, CategoryWorkloads, CategoryDNS, CategoryConntrack, CategoryNetpol, CategoryRBAC}
+	return []Category{CategoryAPIServer, CategoryResources, CategoryWorkloads, CategoryDNS, CategoryConntrack, CategoryNetpol, CategoryRBAC, CategorySecurity}
 }
 
 func (c Category) Valid() bool {

@@ -137,6 +137,7 @@ func flagCompletions(c *cobra.Command, target connect.Target) map[string]cobra.C
 		"chunk-size":               noFiles,
 		"memory-overcommit-ratio":  noFiles,
 		"netpol-system-namespaces": noFiles,
+		"system-namespaces":        noFiles,
 		"prometheus-url":           noFiles,
 		"all-contexts":             noFiles,
 		"parallel":                 noFiles,

@@ -19,6 +19,10 @@ type DiagnoseOptions struct {
 	reportFlags
 	Categories []string
 	Thresholds checks.Options
+	// SystemNamespaces is --system-namespaces, which the NetworkPolicy and Pod Security checks
+	// share; netpolSystemNamespaces is its older name, still accepted.
+	SystemNamespaces       []string
+	netpolSystemNamespaces []string
 }
 
 func newDiagnoseCommand(configFlags *genericclioptions.ConfigFlags, streams genericiooptions.IOStreams, env Environment) *cobra.Command {
@@ -91,14 +95,17 @@ they judge by. Findings left out by either are counted in a note on stderr.
 	}
 	f := cmd.Flags()
 	o.addReportFlags(f)
-	f.StringSliceVar(&o.Categories, "category", nil, "Run only these categories: apiserver, resources, workloads, dns, conntrack, netpol, rbac")
+	f.StringSliceVar(&o.Categories, "category", nil, "Run only these categories: apiserver, resources, workloads, dns, conntrack, netpol, rbac, security")
 	f.Float64Var(&o.Thresholds.Resources.MemoryOvercommitRatio, "memory-overcommit-ratio", o.Thresholds.Resources.MemoryOvercommitRatio,
 		"memory-overcommit reports memory limits more than this many times the request")
-	f.StringSliceVar(&o.Thresholds.Netpol.SystemNamespaces, "netpol-system-namespaces", o.Thresholds.Netpol.SystemNamespaces,
-		"namespaces the NetworkPolicy coverage checks leave alone (the cluster's own components; default "+
-			strings.Join(o.Thresholds.Netpol.SystemNamespaces, ", ")+")")
+	f.StringSliceVar(&o.SystemNamespaces, "system-namespaces", o.Thresholds.Netpol.SystemNamespaces,
+		"namespaces of the cluster's own components: the NetworkPolicy coverage checks leave them alone, and the Pod Security "+
+			"checks report their privileged workloads once, at info (default "+strings.Join(o.Thresholds.Netpol.SystemNamespaces, ", ")+
+			"; --netpol-system-namespaces is its old name)")
 	// The default is in the usage, in words that wrap; pflag would print it as one long word.
-	f.Lookup("netpol-system-namespaces").DefValue = "[]"
+	f.Lookup("system-namespaces").DefValue = "[]"
+	f.StringSliceVar(&o.netpolSystemNamespaces, "netpol-system-namespaces", nil, "the old name of --system-namespaces")
+	_ = f.MarkHidden("netpol-system-namespaces")
 	return cmd
 }
 
@@ -107,6 +114,14 @@ func (o *DiagnoseOptions) Complete(cmd *cobra.Command) (*reportRun, error) {
 	if o.Thresholds.Resources.MemoryOvercommitRatio < 1 {
 		return nil, failed("invalid --memory-overcommit-ratio %g: must be 1 or more", o.Thresholds.Resources.MemoryOvercommitRatio)
 	}
+	if f := cmd.Flags(); f.Changed("netpol-system-namespaces") {
+		if f.Changed("system-namespaces") {
+			return nil, failed("--netpol-system-namespaces is the old name of --system-namespaces: give one of them")
+		}
+		o.SystemNamespaces = o.netpolSystemNamespaces
+	}
+	o.Thresholds.Netpol.SystemNamespaces = o.SystemNamespaces
+	o.Thresholds.PodSecurity.SystemNamespaces = o.SystemNamespaces
 	run, err := o.completeReport(cmd, o.configFlags, o.streams, o.env, o.Thresholds, nil)
 	if err != nil {
 		return nil, err

@@ -13,7 +13,10 @@ type Workload struct {
 	Ref Ref
 	// Labels are the pod template's labels (a pod's own): what selectors match its pods by.
 	Labels map[string]string
-	Spec   *corev1.PodSpec
+	// Annotations are the pod template's annotations (a pod's own): some security settings
+	// (AppArmor, and seccomp before v1.19) were annotations.
+	Annotations map[string]string
+	Spec        *corev1.PodSpec
 }
 
 // WorkloadKinds are the kinds Workloads reads: checks that judge workloads require them.
@@ -33,7 +36,7 @@ func LegacyWorkloadKinds() []Kind {
 func (s *Snapshot) Workloads() []Workload {
 	var out []Workload
 	add := func(k Kind, meta *metav1.ObjectMeta, template *corev1.PodTemplateSpec) {
-		out = append(out, Workload{Ref: RefTo(k, meta.Namespace, meta.Name), Labels: template.Labels, Spec: &template.Spec})
+		out = append(out, Workload{Ref: RefTo(k, meta.Namespace, meta.Name), Labels: template.Labels, Annotations: template.Annotations, Spec: &template.Spec})
 	}
 	for i := range s.Deployments {
 		d := &s.Deployments[i]
@@ -87,7 +90,7 @@ func (s *Snapshot) Workloads() []Workload {
 			continue
 		}
 		seen[owner] = true
-		out = append(out, Workload{Ref: owner, Labels: pod.Labels, Spec: &pod.Spec})
+		out = append(out, Workload{Ref: owner, Labels: pod.Labels, Annotations: pod.Annotations, Spec: &pod.Spec})
 	}
 	return out
 }
