@@ -10,7 +10,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/strategicpatch"
 	"k8s.io/pod-security-admission/api"
 
-	sigsyaml "sigs.k8s.io/yaml"
+	yamlv2 "go.yaml.in/yaml/v2"
 
 	"github.com/alertmend/kubectl-alertmend/pkg/snapshot"
 )
@@ -36,14 +36,14 @@ func templatePatch(t, fixed template) (map[string]any, error) {
 	if err := dec.Decode(&body); err != nil {
 		return nil, err
 	}
-	dropOrderDirectives(body)
-	return body, nil
+	return plain(body).(map[string]any), nil
 }
 
-// dropOrderDirectives removes the directives CreateTwoWayMergePatch adds that change nothing
-// here and would make every fix long: $setElementOrder lists restate the order of containers the
-// patch does not reorder, and $retainKeys on a volume restates the null that removes its old source.
-func dropOrderDirectives(v any) {
+// plain drops the directives CreateTwoWayMergePatch adds that change nothing here and would
+// make every fix long ($setElementOrder lists restate the order of containers the patch does not
+// reorder; $retainKeys on a volume restates the null that removes its old source), and makes
+// numbers integers where they are, so that YAML writes them as numbers.
+func plain(v any) any {
 	switch v := v.(type) {
 	case map[string]any:
 		for k, child := range v {
@@ -51,18 +51,25 @@ func dropOrderDirectives(v any) {
 				delete(v, k)
 				continue
 			}
-			dropOrderDirectives(child)
+			v[k] = plain(child)
 		}
 	case []any:
-		for _, child := range v {
-			dropOrderDirectives(child)
+		for i, child := range v {
+			v[i] = plain(child)
 		}
+	case json.Number:
+		if n, err := v.Int64(); err == nil {
+			return n
+		}
+		f, _ := v.Float64()
+		return f
 	}
+	return v
 }
 
 // patchYAML writes a patch as YAML (keys sorted), which kubectl patch reads as it reads JSON.
 func patchYAML(v any) string {
-	out, err := sigsyaml.Marshal(v)
+	out, err := yamlv2.Marshal(v)
 	if err != nil {
 		return ""
 	}
