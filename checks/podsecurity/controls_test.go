@@ -262,8 +262,8 @@ func TestFindingsAgreeWithTheEvaluator(t *testing.T) {
 					t.Errorf("%s: evidence %q does not name %s", pod.Name, line, v.control.name)
 				}
 			}
-			if len(f.Fix) != 1 || !strings.Contains(f.Fix[0], "\nkubectl get -n controls pod/"+pod.Name+" -o yaml") ||
-				!strings.Contains(f.Fix[0], "> pod-"+pod.Name+".yaml\n") {
+			if len(f.Fix) != 1 || !strings.HasPrefix(f.Fix[0], "kubectl patch --local -f POD_MANIFEST -o yaml --patch-file=/dev/stdin <<'EOF'   "+
+				"# a pod cannot change in place: patch its manifest (POD_MANIFEST, from kubectl get -n controls pod/"+pod.Name+" -o yaml)") {
 				t.Errorf("%s: fix %q", pod.Name, f.Fix)
 				continue
 			}

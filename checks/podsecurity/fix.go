@@ -12,6 +12,7 @@ import (
 
 	yamlv2 "go.yaml.in/yaml/v2"
 
+	"github.com/alertmend/kubectl-alertmend/pkg/check"
 	"github.com/alertmend/kubectl-alertmend/pkg/snapshot"
 )
 
@@ -76,42 +77,18 @@ func patchYAML(v any) string {
 	return strings.TrimSuffix(string(out), "\n")
 }
 
-// lineWidth is what a fix's line may take: 80 columns less the indentation of a fix block in
-// the terminal report.
-const lineWidth = 72
-
-// shellLine joins words into a command, continued on a further line (a backslash, then four
-// spaces) where it would grow past lineWidth, so that it pastes whole however it is shown.
-func shellLine(words ...string) string {
-	var b strings.Builder
-	width := 0
-	for i, word := range words {
-		if i > 0 && width+1+len(word) > lineWidth-2 {
-			b.WriteString(" \\\n    ")
-			width = 4
-		} else if i > 0 {
-			b.WriteString(" ")
-			width++
-		}
-		b.WriteString(word)
-		width += len(word)
-	}
-	return b.String()
-}
-
-// heredoc is comment (as a comment line, if any), a command that reads the patch from its
-// standard input, the patch, and the end of the here-document: quoted, so the shell expands
-// nothing in it.
-func heredoc(comment, command string, patch any) string {
-	var lines []string
+// heredoc is a command that reads the patch from its standard input, with comment after it (if
+// any), the patch, and the end of the here-document: quoted, so the shell expands nothing in it.
+func heredoc(command, comment string, patch any) string {
 	if comment != "" {
-		lines = append(lines, "# "+comment)
+		// Names from the cluster in a comment must not start a line of their own.
+		command += "   " + check.Comment(comment)
 	}
-	return strings.Join(append(lines, command, patchYAML(patch), "EOF"), "\n")
+	return command + "\n" + patchYAML(patch) + "\nEOF"
 }
 
 // patchCommand is the fix that applies body, a patch of the pod template, to the object that
-// owns the template, as one block of shell; note is a comment for it, if any.
+// owns the template; note is a comment for it, if any.
 func patchCommand(w snapshot.Workload, body map[string]any, note string) string {
 	ref := w.Ref
 	comment := func(more string) string {
@@ -123,39 +100,41 @@ func patchCommand(w snapshot.Workload, body map[string]any, note string) string 
 		}
 		return strings.Join(parts, "; ")
 	}
-	// Each word is what must stay on one line: a flag and its value, a pipe and its command.
-	fromStdin := []string{"--patch-file /dev/stdin", "<<'EOF'"}
+	const fromStdin = "--patch-file=/dev/stdin <<'EOF'"
 	inTemplate := map[string]any{"spec": map[string]any{"template": body}}
-	local := func(file string) []string {
-		return append([]string{"kubectl patch --local", "-f " + file, "-o yaml"}, fromStdin...)
-	}
 	switch ref.Kind {
 	case "Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "ReplicationController":
-		return heredoc(comment(""), shellLine(append([]string{"kubectl patch", "-n " + ref.Namespace, ref.KubectlTarget()}, fromStdin...)...), inTemplate)
+		return heredoc("kubectl patch "+check.InNamespace(ref)+" "+fromStdin, comment(""), inTemplate)
 	case "CronJob":
-		return heredoc(comment(""), shellLine(append([]string{"kubectl patch", "-n " + ref.Namespace, ref.KubectlTarget()}, fromStdin...)...),
+		return heredoc("kubectl patch "+check.InNamespace(ref)+" "+fromStdin, comment(""),
 			map[string]any{"spec": map[string]any{"jobTemplate": inTemplate}})
 	case "Job":
-		return heredoc(comment(fmt.Sprintf("a Job's pod template cannot change: patch the manifest of job %s/%s (JOB_MANIFEST), "+
-			"then delete the Job and create it again", ref.Namespace, ref.Name)), shellLine(local("JOB_MANIFEST")...), inTemplate)
+		return heredoc("kubectl patch --local -f JOB_MANIFEST -o yaml "+fromStdin, comment(fmt.Sprintf(
+			"a Job's pod template cannot change: patch the manifest of job %s/%s (JOB_MANIFEST), then delete the Job and create it again",
+			ref.Namespace, ref.Name)), inTemplate)
 	case "Pod":
+		where := fmt.Sprintf("a pod cannot change in place: patch its manifest (POD_MANIFEST, from kubectl get -n %s pod/%s -o yaml), "+
+			"then delete the pod and create it again (kubectl replace --force -f)", ref.Namespace, ref.Name)
 		if _, mirror := w.Annotations[corev1.MirrorPodAnnotationKey]; mirror {
-			return heredoc(comment(fmt.Sprintf("static pod %s/%s: patch its manifest (STATIC_POD_MANIFEST) in the kubelet's manifest "+
-				"directory on its node", ref.Namespace, ref.Name)), shellLine(local("STATIC_POD_MANIFEST")...), body)
+			where = fmt.Sprintf("static pod %s/%s: patch its manifest (POD_MANIFEST), a file in the kubelet's manifest directory on its node",
+				ref.Namespace, ref.Name)
 		}
-		file := fmt.Sprintf("pod-%s.yaml", ref.Name)
-		get := shellLine("kubectl get", "-n "+ref.Namespace, "pod/"+ref.Name, "-o yaml", "> "+file)
-		patch := shellLine(append(local(file), "| kubectl replace --force -f -")...)
-		return heredoc(comment("a pod cannot change in place: this deletes it and creates it again, patched"), get+"\n"+patch, body)
+		return heredoc("kubectl patch --local -f POD_MANIFEST -o yaml "+fromStdin, comment(where), body)
 	}
-	lines := []string{fmt.Sprintf("# the pod template of %s needs this change (a strategic merge patch of the template)", ref.Describe())}
+	text := fmt.Sprintf("the pod template of %s needs this change (a strategic merge patch of the template): %s", ref.Describe(), compactJSON(body))
 	if note := comment(""); note != "" {
-		lines[0] += "; " + note
+		text += "; " + note
 	}
-	for _, line := range strings.Split(patchYAML(body), "\n") {
-		lines = append(lines, "#   "+line)
+	return check.Comment(text)
+}
+
+// compactJSON is v on one line.
+func compactJSON(v any) string {
+	out, err := json.Marshal(v)
+	if err != nil {
+		return ""
 	}
-	return strings.Join(lines, "\n")
+	return string(out)
 }
 
 // fixNote says which level a patch meets, and what it asks of the workload beyond the fields it

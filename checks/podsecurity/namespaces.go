@@ -113,11 +113,11 @@ func namespaceAdvice(ns *corev1.Namespace, p nsPolicy, workloads []assessment) (
 		evidence = append(evidence, "invalid labels: "+p.invalid)
 	}
 	label := func(labels ...string) string {
-		return fmt.Sprintf("kubectl label --overwrite namespace %s %s", ns.Name, strings.Join(labels, " "))
+		return fmt.Sprintf("kubectl label --overwrite namespace %s %s", check.Quote(ns.Name), strings.Join(labels, " "))
 	}
 	dryRun := func(labels ...string) string {
 		return fmt.Sprintf("kubectl label --dry-run=server --overwrite namespace %s %s   # the API server warns about every pod the level would refuse",
-			ns.Name, strings.Join(labels, " "))
+			check.Quote(ns.Name), strings.Join(labels, " "))
 	}
 	enforce := func(level api.Level) string { return api.EnforceLevelLabel + "=" + string(level) }
 	switch {
@@ -218,7 +218,8 @@ func (a *analysis) driftFix(owner snapshot.Ref, judged api.LevelVersion, pod *co
 	}
 	switch owner.Kind {
 	case "Deployment", "StatefulSet", "DaemonSet":
-		return []string{fmt.Sprintf("kubectl rollout restart -n %s %s   # its template meets the level: new pods are admitted", owner.Namespace, owner.KubectlTarget())}
+		return []string{fmt.Sprintf("kubectl rollout restart %s   # its template meets the level: new pods are admitted", check.InNamespace(owner))}
 	}
-	return []string{fmt.Sprintf("kubectl delete pod -n %s %s   # its owner's template meets the level: the pod it creates instead is admitted", pod.Namespace, pod.Name)}
+	return []string{fmt.Sprintf("kubectl delete %s   # its owner's template meets the level: the pod it creates instead is admitted",
+		check.InNamespace(snapshot.RefTo(snapshot.KindPods, pod.Namespace, pod.Name)))}
 }

@@ -94,8 +94,7 @@ func TestBaselineEvidenceAndPatches(t *testing.T) {
 	if !slices.Equal(cart.Evidence, wantEvidence) {
 		t.Errorf("cart evidence:\n got  %q\n want %q", cart.Evidence, wantEvidence)
 	}
-	wantFix := `# meets baseline; HOST_LOGS_CLAIM: a PersistentVolumeClaim for what volume host-logs held
-kubectl patch -n shop deployment/cart --patch-file /dev/stdin <<'EOF'
+	wantFix := `kubectl patch -n shop deployment/cart --patch-file=/dev/stdin <<'EOF'   # meets baseline; HOST_LOGS_CLAIM: a PersistentVolumeClaim for what volume host-logs held
 spec:
   template:
     spec:
@@ -113,8 +112,7 @@ EOF`
 		t.Errorf("cart fix:\n got  %q\n want %q", cart.Fix, wantFix)
 	}
 	for object, want := range map[string]string{
-		"shop/cronjob/report": `# meets baseline
-kubectl patch -n shop cronjob/report --patch-file /dev/stdin <<'EOF'
+		"shop/cronjob/report": `kubectl patch -n shop cronjob/report --patch-file=/dev/stdin <<'EOF'   # meets baseline
 spec:
   jobTemplate:
     spec:
@@ -122,9 +120,7 @@ spec:
         spec:
           hostNetwork: null
 EOF`,
-		"shop/replicationcontroller/legacy": `# meets baseline
-kubectl patch -n shop replicationcontroller/legacy \
-    --patch-file /dev/stdin <<'EOF'
+		"shop/replicationcontroller/legacy": `kubectl patch -n shop replicationcontroller/legacy --patch-file=/dev/stdin <<'EOF'   # meets baseline
 spec:
   template:
     spec:
@@ -134,9 +130,7 @@ spec:
         - containerPort: 8080
           hostPort: null
 EOF`,
-		"shop/job/migrate": `# a Job's pod template cannot change: patch the manifest of job shop/migrate (JOB_MANIFEST), then delete the Job and create it again; meets baseline
-kubectl patch --local -f JOB_MANIFEST -o yaml --patch-file /dev/stdin \
-    <<'EOF'
+		"shop/job/migrate": `kubectl patch --local -f JOB_MANIFEST -o yaml --patch-file=/dev/stdin <<'EOF'   # a Job's pod template cannot change: patch the manifest of job shop/migrate (JOB_MANIFEST), then delete the Job and create it again; meets baseline
 spec:
   template:
     spec:
@@ -145,10 +139,7 @@ spec:
         securityContext:
           privileged: false
 EOF`,
-		"shop/pod/debug": `# a pod cannot change in place: this deletes it and creates it again, patched; meets baseline
-kubectl get -n shop pod/debug -o yaml > pod-debug.yaml
-kubectl patch --local -f pod-debug.yaml -o yaml \
-    --patch-file /dev/stdin <<'EOF' | kubectl replace --force -f -
+		"shop/pod/debug": `kubectl patch --local -f POD_MANIFEST -o yaml --patch-file=/dev/stdin <<'EOF'   # a pod cannot change in place: patch its manifest (POD_MANIFEST, from kubectl get -n shop pod/debug -o yaml), then delete the pod and create it again (kubectl replace --force -f); meets baseline
 spec:
   hostPID: null
 EOF`,
@@ -183,8 +174,7 @@ func TestRestrictedEvidenceAndPatches(t *testing.T) {
 	if !slices.Equal(web.Evidence[1:], wantEvidence) {
 		t.Errorf("web evidence:\n got  %q\n want %q", web.Evidence[1:], wantEvidence)
 	}
-	wantFix := `# meets restricted; the image must run as a user other than root (its USER, or runAsUser), or the kubelet will not start it
-kubectl patch -n app deployment/web --patch-file /dev/stdin <<'EOF'
+	wantFix := `kubectl patch -n app deployment/web --patch-file=/dev/stdin <<'EOF'   # meets restricted; the image must run as a user other than root (its USER, or runAsUser), or the kubelet will not start it
 spec:
   template:
     spec:
@@ -264,8 +254,7 @@ func TestDriftEvidenceAndFixes(t *testing.T) {
 	if !slices.Equal(api.Evidence, wantEvidence) {
 		t.Errorf("api evidence:\n got  %q\n want %q", api.Evidence, wantEvidence)
 	}
-	want := `# meets restricted
-kubectl patch -n strict deployment/api --patch-file /dev/stdin <<'EOF'
+	want := `kubectl patch -n strict deployment/api --patch-file=/dev/stdin <<'EOF'   # meets restricted
 spec:
   template:
     spec:

@@ -158,16 +158,24 @@ func blockLines(block string, width int) []string {
 		}
 		body := strings.TrimLeft(line, " ")
 		indent := line[:len(line)-len(body)]
-		if content, comment := splitComment(body); comment != "" {
+		content, comment := splitComment(body)
+		if comment != "" {
 			for _, c := range commandLines(comment, width-len(indent)) {
 				out = append(out, indent+c)
 			}
-			if content != "" {
-				out = append(out, indent+content)
-			}
-			continue
 		}
-		out = append(out, line)
+		switch {
+		case strings.Contains(content, "<<'EOF'") && runewidth.StringWidth(indent+content) > width:
+			// The line that opens a here-document is a command: broken as one, where the shell
+			// reads the lines as one (the document begins after the last of them).
+			for _, c := range commandLines(content, width-len(indent)) {
+				out = append(out, indent+c)
+			}
+		case comment != "" && content != "":
+			out = append(out, indent+content)
+		case comment == "":
+			out = append(out, line)
+		}
 	}
 	return out
 }
