@@ -155,8 +155,8 @@ EOF`,
 	system := find(t, findings, "kube-system/daemonset/calico-node")
 	if len(system.Fix) != 0 || !strings.Contains(system.Message, "2 workloads in system namespaces (kube-system)") ||
 		!slices.Equal(system.Evidence, []string{
-			"kube-system/daemonset/calico-node: host namespaces, privileged",
-			"kube-system/daemonset/kube-proxy: host namespaces, hostPath volumes, privileged",
+			`kube-system/daemonset/calico-node: host namespaces (hostNetwork=true), privileged (container "calico-node" must not set securityContext.privileged=true)`,
+			`kube-system/daemonset/kube-proxy: host namespaces (hostNetwork=true), hostPath volumes (volume "lib-modules"), privileged (container "kube-proxy" must not set securityContext.privileged=true)`,
 		}) {
 		t.Errorf("system finding: %q %q %q", system.Message, system.Evidence, system.Fix)
 	}

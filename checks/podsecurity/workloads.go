@@ -100,7 +100,7 @@ func systemFinding(meta check.Meta, system []assessment) check.Finding {
 	f.Severity = check.Info
 	f.Scope = check.ScopeCluster
 	f.Evidence = check.EvidenceOf(len(system), func(i int) string {
-		return fmt.Sprintf("%s: %s", system[i].workload.Ref, reasons(system[i].baselineViolations))
+		return fmt.Sprintf("%s: %s", system[i].workload.Ref, system[i].baseline.ForbiddenDetail())
 	})
 	f.Remediation = "Check that each is a component you installed and keep these namespaces for such components: " +
 		"anything else running there inherits the same trust. A namespace that is not a system one can be left out " +

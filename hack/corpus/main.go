@@ -11,6 +11,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
@@ -47,6 +48,19 @@ func polarisRules() []mapping {
 		{"rolePodExecAttach", []string{"rbac-pod-exec"}, true, false},
 		{"rolebindingClusterRolePodExecAttach", []string{"rbac-pod-exec"}, true, false},
 		{"rolebindingRolePodExecAttach", []string{"rbac-pod-exec"}, true, false},
+		{"hostIPCSet", []string{"pod-security-baseline"}, false, false},
+		{"hostNetworkSet", []string{"pod-security-baseline"}, false, false},
+		{"hostPIDSet", []string{"pod-security-baseline"}, false, false},
+		{"hostPathSet", []string{"pod-security-baseline"}, false, false},
+		{"hostPortSet", []string{"pod-security-baseline"}, false, false},
+		{"hostProcess", []string{"pod-security-baseline"}, false, false},
+		{"runAsPrivileged", []string{"pod-security-baseline"}, false, false},
+		{"procMount", []string{"pod-security-baseline"}, false, false},
+		{"dangerousCapabilities", []string{"pod-security-baseline"}, false, false},
+		{"insecureCapabilities", []string{"pod-security-restricted"}, false, false},
+		{"privilegeEscalationAllowed", []string{"pod-security-restricted"}, false, false},
+		{"runAsRootAllowed", []string{"pod-security-restricted"}, false, false},
+		{"linuxHardening", []string{"pod-security-restricted"}, false, false},
 	}
 }
 
@@ -107,8 +121,56 @@ func regoRules() []mapping {
 		{"rule-excessive-delete-rights-v1", []string{"rbac-delete-collection"}, true, true},
 		{"rule-can-access-proxy-subresource", []string{"rbac-nodes-proxy"}, true, true},
 		{"rule-can-approve-cert-signing-request", []string{"rbac-csr-approve"}, true, true},
+		{"alert-any-hostpath", []string{"pod-security-baseline"}, false, false},
+		{"alert-rw-hostpath", []string{"pod-security-baseline"}, false, false},
+		{"container-hostPort", []string{"pod-security-baseline"}, false, false},
+		{"host-ipc-privileges", []string{"pod-security-baseline"}, false, false},
+		{"host-network-access", []string{"pod-security-baseline"}, false, false},
+		{"host-pid-ipc-privileges", []string{"pod-security-baseline"}, false, false},
+		{"host-pid-privileges", []string{"pod-security-baseline"}, false, false},
+		{"insecure-capabilities", []string{"pod-security-baseline"}, false, false},
+		{"rule-privileged-container", []string{"pod-security-baseline"}, false, false},
+		{"set-hostprocess-true", []string{"pod-security-baseline"}, false, false},
+		{"set-procmount-default", []string{"pod-security-baseline"}, false, false},
+		{"set-seLinuxOptions", []string{"pod-security-baseline"}, false, false},
+		{"set-sysctls-params", []string{"pod-security-baseline"}, false, false},
+		{"drop-capability-netraw", []string{"pod-security-restricted"}, false, false},
+		{"linux-hardening", []string{"pod-security-restricted"}, false, false},
+		{"non-root-containers", []string{"pod-security-restricted"}, false, false},
+		{"rule-allow-privilege-escalation", []string{"pod-security-restricted"}, false, false},
+		{"set-seccomp-profile", []string{"pod-security-restricted"}, false, false},
+		{"set-seccomp-profile-RuntimeDefault", []string{"pod-security-restricted"}, false, false},
+		{"pod-security-admission-applied-1", []string{"namespace-pod-security-unlabelled"}, true, false},
+		{"pod-security-admission-applied-2", []string{"namespace-pod-security-unlabelled"}, true, false},
+		{"pod-security-admission-baseline-applied-1", []string{"namespace-pod-security-unlabelled"}, true, false},
+		{"pod-security-admission-baseline-applied-2", []string{"namespace-pod-security-unlabelled"}, true, false},
+		{"pod-security-admission-restricted-applied-1", nil, false, false},
+		{"pod-security-admission-restricted-applied-2", nil, false, false},
 		// ensure-that-the-cni-in-use-supports-network-policies is not measured: its cases are
 		// kubescape's host-sensor CNIInfo documents, where alertmend reads the CNI's DaemonSet.
+	}
+}
+
+// podSecurityControls says, for the rules that judge one Pod Security control, which words of the
+// PodSecurity admission plugin's message name it: a pod-security finding answers such a rule only
+// when its evidence does, since one finding covers every control a workload fails. Kubescape's
+// privileged containers include those adding SYS_ADMIN, which the standard calls capabilities.
+func podSecurityControls() map[string][]string {
+	hostNetwork, hostPID, hostIPC := []string{"hostNetwork=true"}, []string{"hostPID=true"}, []string{"hostIPC=true"}
+	hostPath, hostPort, privileged := []string{"hostPath volumes ("}, []string{"hostPort ("}, []string{"privileged ("}
+	hostProcess, procMount := []string{"hostProcess ("}, []string{"procMount ("}
+	added, dropped := []string{"non-default capabilities ("}, []string{"unrestricted capabilities ("}
+	escalation, nonRoot, seccomp := []string{"allowPrivilegeEscalation != false ("}, []string{"runAsNonRoot != true ("}, []string{"seccompProfile ("}
+	return map[string][]string{
+		"hostIPCSet": hostIPC, "hostNetworkSet": hostNetwork, "hostPIDSet": hostPID, "hostPathSet": hostPath, "hostPortSet": hostPort,
+		"hostProcess": hostProcess, "runAsPrivileged": privileged, "procMount": procMount, "dangerousCapabilities": added,
+		"insecureCapabilities": dropped, "privilegeEscalationAllowed": escalation, "runAsRootAllowed": nonRoot, "linuxHardening": seccomp,
+		"alert-any-hostpath": hostPath, "alert-rw-hostpath": hostPath, "container-hostPort": hostPort, "host-ipc-privileges": hostIPC,
+		"host-network-access": hostNetwork, "host-pid-ipc-privileges": append(hostPID, hostIPC...), "host-pid-privileges": hostPID,
+		"insecure-capabilities": added, "rule-privileged-container": append(privileged, added...), "set-hostprocess-true": hostProcess,
+		"set-procmount-default": procMount, "set-seLinuxOptions": {"seLinuxOptions ("}, "set-sysctls-params": {"forbidden sysctls ("},
+		"drop-capability-netraw": dropped, "linux-hardening": seccomp, "non-root-containers": nonRoot,
+		"rule-allow-privilege-escalation": escalation, "set-seccomp-profile": seccomp, "set-seccomp-profile-RuntimeDefault": seccomp,
 	}
 }
 
@@ -169,7 +231,7 @@ func Measure(dir string) ([]Verdict, error) {
 			if strings.HasPrefix(base, "mutated") {
 				continue // polaris's own mutation feature
 			}
-			got, err := flagged(catalog, m.checks, []string{f}, false)
+			got, err := flagged(catalog, m.checks, []string{f}, false, podSecurityControls()[m.rule])
 			if err != nil {
 				return nil, err
 			}
@@ -208,7 +270,7 @@ func Measure(dir string) ([]Verdict, error) {
 				groups = [][]string{manifestFiles(input)}
 			}
 			for _, files := range groups {
-				objects, err := flagged(catalog, m.checks, files, m.subjects)
+				objects, err := flagged(catalog, m.checks, files, m.subjects, podSecurityControls()[m.rule])
 				if err != nil {
 					return nil, err
 				}
@@ -232,8 +294,8 @@ func note(m mapping) string {
 }
 
 // flagged loads files as manifests and returns the objects the given checks report, as
-// "Kind/name", sorted.
-func flagged(catalog map[string]check.Check, ids []string, files []string, subjectsOnly bool) ([]string, error) {
+// "Kind/name", sorted; with control, only findings whose evidence names one of its words count.
+func flagged(catalog map[string]check.Check, ids []string, files []string, subjectsOnly bool, control []string) ([]string, error) {
 	if len(ids) == 0 || len(files) == 0 {
 		return []string{}, nil
 	}
@@ -249,6 +311,11 @@ func flagged(catalog map[string]check.Check, ids []string, files []string, subje
 	set := map[string]bool{}
 	for _, id := range ids {
 		for _, f := range catalog[id].Run(s) {
+			if len(control) > 0 && !slices.ContainsFunc(f.Evidence, func(line string) bool {
+				return slices.ContainsFunc(control, func(word string) bool { return strings.Contains(line, word) })
+			}) {
+				continue
+			}
 			for _, o := range f.Objects {
 				if subjectsOnly && o.Kind != "User" && o.Kind != "Group" && o.Kind != "ServiceAccount" {
 					continue

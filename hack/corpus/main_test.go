@@ -129,6 +129,15 @@ func TestDisagreementsAreDeliberate(t *testing.T) {
 		"regolibrary/ensure-that-the-api-server-request-timeout-argument-is-set-as-appropriate/rke2-args-fail":                            "only an excessive --request-timeout (over 5m) is reported",
 		"regolibrary/ensure-that-the-api-server-secure-port-argument-is-not-set-to-0/failed":                                              "a repeated flag is read as kube-apiserver reads it: the last occurrence wins",
 	}
+	// The Pod Security rules' cases, pinned where the corpus holds their rules (../shared/corpus
+	// may not: make corpus -corpus DIR measures another copy).
+	for c, why := range podSecurityDeliberate() {
+		source, rest, _ := strings.Cut(c, "/")
+		rule, _, _ := strings.Cut(rest, "/")
+		if _, err := os.Stat(filepath.Join(dir, source, rule)); err == nil {
+			deliberate[c] = why
+		}
+	}
 	var differ []string
 	for _, v := range verdicts {
 		if !v.Agree {
@@ -148,5 +157,43 @@ func TestDisagreementsAreDeliberate(t *testing.T) {
 	}
 	if len(verdicts) < 30 {
 		t.Errorf("only %d cases measured; is the corpus complete?", len(verdicts))
+	}
+}
+
+// podSecurityDeliberate are the Pod Security cases alertmend decides otherwise, each with the
+// reason: the checks judge as the standard and its admission plugin do, control by control.
+func podSecurityDeliberate() map[string]string {
+	dropAll := "restricted asks every container to drop ALL, written so: a list of capabilities, or All, does not meet it"
+	seccomp := "restricted asks for a RuntimeDefault or Localhost seccomp profile whatever AppArmor, SELinux or capabilities do, and refuses a pod-level Unconfined even where containers set their own"
+	localhost := "a Localhost seccomp profile meets the standard as RuntimeDefault does"
+	selinux := "SELinux options are judged by the values the standard forbids (another type, a user, a role); leaving them unset is allowed"
+	noWorkloads := "a namespace is asked for an enforce label only when it runs workloads"
+	notRestricted := "restricted is not asked of every namespace: the fix labels the strictest level its workloads meet"
+	return map[string]string{
+		"polaris/insecureCapabilities/success.all.yaml":                                                dropAll,
+		"polaris/insecureCapabilities/success.case.yaml":                                               dropAll,
+		"polaris/insecureCapabilities/success.pod.yaml":                                                dropAll,
+		"polaris/insecureCapabilities/success.yaml":                                                    dropAll,
+		"polaris/runAsRootAllowed/failure.yaml":                                                        "a Deployment in apiVersion v1 is no kind the API server serves: the loader skips it",
+		"polaris/linuxHardening/success.apparmor_2_containers.yaml":                                    seccomp,
+		"polaris/linuxHardening/success.drop_capabilities.yaml":                                        seccomp,
+		"polaris/linuxHardening/success.seccomp_profile_unconfined_for_pod_but_set_for_container.yaml": seccomp,
+		"polaris/linuxHardening/success.selinux_container.yaml":                                        seccomp,
+		"polaris/linuxHardening/success.selinux_pod.yaml":                                              seccomp,
+		"regolibrary/set-procmount-default/workload":                                                   "an unset procMount is the default mount, which the standard allows",
+		"regolibrary/set-seLinuxOptions/cronjob":                                                       selinux,
+		"regolibrary/set-seLinuxOptions/pod":                                                           selinux,
+		"regolibrary/set-seLinuxOptions/workloads":                                                     selinux,
+		"regolibrary/set-seccomp-profile-RuntimeDefault/pod":                                           localhost,
+		"regolibrary/set-seccomp-profile-RuntimeDefault/workloads":                                     localhost,
+		"regolibrary/pod-security-admission-applied-1/test":                                            noWorkloads,
+		"regolibrary/pod-security-admission-baseline-applied-1/test":                                   noWorkloads,
+		"regolibrary/pod-security-admission-baseline-applied-1/test2":                                  noWorkloads,
+		"regolibrary/pod-security-admission-baseline-applied-2/test":                                   noWorkloads,
+		"regolibrary/pod-security-admission-baseline-applied-2/test2":                                  noWorkloads,
+		"regolibrary/pod-security-admission-restricted-applied-1/test":                                 notRestricted,
+		"regolibrary/pod-security-admission-restricted-applied-1/test2":                                notRestricted,
+		"regolibrary/pod-security-admission-restricted-applied-2/test":                                 notRestricted,
+		"regolibrary/pod-security-admission-restricted-applied-2/test2":                                notRestricted,
 	}
 }

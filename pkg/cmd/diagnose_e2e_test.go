@@ -40,11 +40,15 @@ func TestDiagnoseFindsTheScenarioIncidents(t *testing.T) {
 		"statefulset-unavailable data/statefulset/postgres",
 		"rbac-pod-exec user/support",
 		"rbac-secrets-read group/auditors",
+		"pod-security-baseline monitoring/daemonset/node-exporter",
 		"netpol-no-default-deny namespace/data",
 		"apiserver-audit-log kube-system/pod/kube-apiserver-node-a",
 		"apiserver-encryption-at-rest kube-system/pod/kube-apiserver-node-a",
 		"apiserver-kubelet-certificate-authority kube-system/pod/kube-apiserver-node-a",
 		"kubelet-version-skew node/node-c",
+		"namespace-pod-security-unlabelled namespace/data",
+		"namespace-pod-security-unlabelled namespace/monitoring",
+		"namespace-pod-security-unlabelled namespace/shop",
 		"memory-limit-missing kube-system/pod/kube-apiserver-node-a",
 		"memory-limit-missing shop/deployment/checkout",
 		"memory-request-missing shop/deployment/checkout",
@@ -58,6 +62,10 @@ func TestDiagnoseFindsTheScenarioIncidents(t *testing.T) {
 		"cpu-request-missing shop/deployment/checkout",
 		"netpol-dangling data/networkpolicy/redis-cache",
 		"netpol-peer-matches-nothing data/networkpolicy/postgres-from-shop",
+		"pod-security-restricted data/statefulset/postgres",
+		"pod-security-restricted shop/deployment/cart",
+		"pod-security-restricted shop/deployment/checkout",
+		"pod-security-restricted shop/deployment/frontend",
 		"rbac-dangling-binding data/rolebinding/legacy-reader",
 		"netpol-egress-unisolated data/statefulset/postgres",
 	}
@@ -67,7 +75,7 @@ func TestDiagnoseFindsTheScenarioIncidents(t *testing.T) {
 	if rep.Metadata.Source != "cluster" || rep.Metadata.Context != "alertmend-test" || rep.Metadata.Server != cluster.Server {
 		t.Errorf("metadata %+v", rep.Metadata)
 	}
-	if rep.Summary.Critical != 4 || rep.Summary.High != 10 || rep.Summary.ChecksRun != len(checks.All(checks.DefaultOptions()))-7 {
+	if rep.Summary.Critical != 4 || rep.Summary.High != 11 || rep.Summary.ChecksRun != len(checks.All(checks.DefaultOptions()))-7 {
 		t.Errorf("summary %+v", rep.Summary)
 	}
 	// The test control plane has no metrics-server, refuses to proxy to the loopback addresses
@@ -122,8 +130,10 @@ func TestDiagnoseNamespaceScope(t *testing.T) {
 	want := []string{
 		"statefulset-unavailable data/statefulset/postgres",
 		"netpol-no-default-deny namespace/data",
+		"namespace-pod-security-unlabelled namespace/data",
 		"namespace-without-limits namespace/data",
 		"netpol-dangling data/networkpolicy/redis-cache",
+		"pod-security-restricted data/statefulset/postgres",
 		"netpol-egress-unisolated data/statefulset/postgres",
 	}
 	if got := findingKeys(rep); !reflect.DeepEqual(got, want) {
@@ -151,10 +161,10 @@ func TestDiagnoseSelectionAndGate(t *testing.T) {
 		{[]string{"--checks", "node-pressure", "--fail-on", "high"}, 1, 1},
 		// Usage, CoreDNS's metrics and conntrack are not evaluated here: with the gate off, the run is incomplete.
 		// The cart and checkout Deployments' pod failures are folded into their findings.
-		{[]string{"--fail-on", "none"}, 3, 34},
+		{[]string{"--fail-on", "none"}, 3, 42},
 		{[]string{"--fail-on", "none", "--skip", "memory-usage-near-limit,dns-servfail-ratio,dns-forward-unhealthy,dns-forward-loop-risk," +
-			"netpol-cni-not-enforcing,conntrack-table-usage,conntrack-drops"}, 0, 34},
-		{[]string{"--fail-on", "critical"}, 1, 34},
+			"netpol-cni-not-enforcing,conntrack-table-usage,conntrack-drops"}, 0, 42},
+		{[]string{"--fail-on", "critical"}, 1, 42},
 	}
 	for _, tc := range cases {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
