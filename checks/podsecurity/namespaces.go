@@ -143,7 +143,9 @@ func (EnforceDrift) Meta() check.Meta {
 		Category: check.CategorySecurity,
 		Severity: check.Medium,
 		Requires: []snapshot.Kind{snapshot.KindPods, snapshot.KindNamespaces},
-		Optional: append(snapshot.WorkloadKinds(), append(snapshot.LegacyWorkloadKinds(), snapshot.KindServerVersion)...),
+		// The workloads' templates, for the patch; the ReplicaSets and Jobs also name the pods' owners.
+		Optional: append(slices.DeleteFunc(snapshot.WorkloadKinds(), func(k snapshot.Kind) bool { return k == snapshot.KindPods }),
+			append(snapshot.LegacyWorkloadKinds(), snapshot.KindServerVersion)...),
 		LiveOnly: true,
 		Absorbs:  []string{"pod-security-baseline", "pod-security-restricted"},
 		Description: "Evaluates every live pod in a namespace labelled pod-security.kubernetes.io/enforce with the " +

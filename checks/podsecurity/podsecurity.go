@@ -142,6 +142,11 @@ func (a *analysis) fix(w assessment, level api.Level, v api.Version) []string {
 	if !ok {
 		return []string{}
 	}
+	if w.workload.Ref.Kind == "Pod" {
+		// A pod is created again to change it, and the API server creates none with ephemeral
+		// (debugging) containers.
+		fixed.spec.EphemeralContainers = nil
+	}
 	body, err := templatePatch(w.t, fixed)
 	if err != nil || len(body) == 0 {
 		return []string{}

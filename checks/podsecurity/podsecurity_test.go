@@ -20,6 +20,7 @@ func TestChecksOnFixtures(t *testing.T) {
 		{Check: Baseline{opts}, Fixture: "pod-security-baseline.yaml", Want: []string{
 			"high pod-security-baseline shop/deployment/cart",
 			"high pod-security-baseline shop/pod/debug",
+			"high pod-security-baseline shop/pod/debugged",
 			"high pod-security-baseline shop/cronjob/report",
 			"high pod-security-baseline shop/job/migrate",
 			"high pod-security-baseline shop/replicationcontroller/legacy",
@@ -31,6 +32,7 @@ func TestChecksOnFixtures(t *testing.T) {
 		{Check: Baseline{Options{}}, Fixture: "pod-security-baseline.yaml", Want: []string{
 			"high pod-security-baseline shop/deployment/cart",
 			"high pod-security-baseline shop/pod/debug",
+			"high pod-security-baseline shop/pod/debugged",
 			"high pod-security-baseline shop/cronjob/report",
 			"high pod-security-baseline shop/job/migrate",
 			"high pod-security-baseline shop/replicationcontroller/legacy",
@@ -41,7 +43,7 @@ func TestChecksOnFixtures(t *testing.T) {
 		{Check: Baseline{Options{SystemNamespaces: []string{"kube-system", "shop"}}}, Fixture: "pod-security-baseline.yaml", Want: []string{
 			"high pod-security-baseline locked/statefulset/db",
 			"info pod-security-baseline kube-system/daemonset/calico-node,kube-system/daemonset/kube-proxy,shop/cronjob/report," +
-				"shop/deployment/cart,shop/job/migrate,shop/pod/debug,shop/replicationcontroller/legacy",
+				"shop/deployment/cart,shop/job/migrate,shop/pod/debug,shop/pod/debugged,shop/replicationcontroller/legacy",
 		}},
 		{Check: Restricted{opts}, Fixture: "pod-security-restricted.yaml", Want: []string{
 			"low pod-security-restricted app/deployment/web",
@@ -147,6 +149,13 @@ EOF`,
 		if f := find(t, findings, object); !slices.Equal(f.Fix, []string{want}) {
 			t.Errorf("%s fix:\n got  %q\n want %q", object, f.Fix, want)
 		}
+	}
+	// A pod is created again to change it, without its ephemeral containers: the API server
+	// creates no pod with them.
+	debugged := find(t, findings, "shop/pod/debugged")
+	if !slices.Contains(debugged.Evidence, "Privileged Containers (baseline): spec.ephemeralContainers[debugger].securityContext.privileged=true") ||
+		len(debugged.Fix) != 1 || !strings.HasSuffix(debugged.Fix[0], "\nspec:\n  ephemeralContainers: null\nEOF") {
+		t.Errorf("debugged: %q %q", debugged.Evidence, debugged.Fix)
 	}
 	db := find(t, findings, "locked/statefulset/db")
 	if !strings.Contains(db.Message, "namespace locked enforces baseline:latest: the API server refuses its new pods") {
