@@ -6,7 +6,6 @@ package podsecurity
 import (
 	"fmt"
 	"slices"
-	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/pod-security-admission/api"
@@ -52,6 +51,8 @@ func optionalKinds() []snapshot.Kind {
 // analysis is what every check of the family reads: each workload's assessment at the cluster's
 // version, and the namespaces' policies. It is built once per snapshot.
 type analysis struct {
+	// manifests says the objects are to be applied, not running.
+	manifests  bool
 	e          *evaluator
 	cluster    api.Version
 	workloads  []assessment
@@ -63,7 +64,7 @@ type analysisKey struct{}
 
 func analyse(s *snapshot.Snapshot) *analysis {
 	return snapshot.Derived(s, analysisKey{}, func() *analysis {
-		a := &analysis{e: newEvaluator(), cluster: clusterVersion(s), byRef: map[snapshot.Ref]int{}, namespaces: map[string]*corev1.Namespace{}}
+		a := &analysis{manifests: s.Source == snapshot.SourceManifests, e: newEvaluator(), cluster: clusterVersion(s), byRef: map[snapshot.Ref]int{}, namespaces: map[string]*corev1.Namespace{}}
 		for _, w := range s.Workloads() {
 			a.byRef[w.Ref] = len(a.workloads)
 			a.workloads = append(a.workloads, a.e.assess(w, a.cluster))
@@ -77,8 +78,6 @@ func analyse(s *snapshot.Snapshot) *analysis {
 
 // nsPolicy is a namespace's Pod Security labels as the admission plugin reads them.
 type nsPolicy struct {
-	// known is false when the Namespace is not in the snapshot (manifests without it).
-	known bool
 	// labelled says the enforce label is set, whatever its value.
 	labelled bool
 	policy   api.Policy
@@ -95,7 +94,7 @@ func (a *analysis) policy(namespace string) nsPolicy {
 	}
 	p, errs := api.PolicyToEvaluate(ns.Labels, defaults)
 	_, labelled := ns.Labels[api.EnforceLevelLabel]
-	out := nsPolicy{known: true, labelled: labelled, policy: p}
+	out := nsPolicy{labelled: labelled, policy: p}
 	if len(errs) > 0 {
 		out.invalid = errs.ToAggregate().Error()
 	}
@@ -119,10 +118,16 @@ func (a *analysis) refusal(w assessment) (string, api.Level) {
 	if !ok || a.e.verdict(judged, w.t).Allowed {
 		return "", ""
 	}
-	if w.workload.Ref.Kind == "Pod" {
-		return fmt.Sprintf("namespace %s enforces %s: the API server will refuse this pod once it is deleted or evicted", w.workload.Ref.Namespace, label), label.Level
+	what := "the API server refuses its new pods, so the next rollout, restart or reschedule fails"
+	switch {
+	case a.manifests && w.workload.Ref.Kind == "Pod":
+		what = "the API server refuses to create this pod"
+	case a.manifests:
+		what = "the API server refuses its pods, so it never runs"
+	case w.workload.Ref.Kind == "Pod":
+		what = "the API server will refuse this pod once it is deleted or evicted"
 	}
-	return fmt.Sprintf("namespace %s enforces %s: the API server refuses its new pods, so the next rollout, restart or reschedule fails", w.workload.Ref.Namespace, label), label.Level
+	return fmt.Sprintf("namespace %s enforces %s: %s", w.workload.Ref.Namespace, label, what), label.Level
 }
 
 // admissionMessage is the warning the API server gives for t at lv, in its words.
@@ -167,12 +172,4 @@ func (e *evaluator) levelViolations(level api.Level, v api.Version, t template) 
 // hasLevel tells whether any violation is of the given level.
 func hasLevel(vs []violation, level api.Level) bool {
 	return slices.ContainsFunc(vs, func(v violation) bool { return v.control.level == level })
-}
-
-func joinRefs(refs []snapshot.Ref) string {
-	out := make([]string, len(refs))
-	for i, r := range refs {
-		out[i] = r.Describe()
-	}
-	return strings.Join(out, ", ")
 }

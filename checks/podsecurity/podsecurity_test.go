@@ -217,6 +217,13 @@ EOF`
 	if !strings.Contains(api.Message, "namespace strict enforces restricted:latest: the API server refuses its new pods, so the next rollout, restart or reschedule fails") {
 		t.Errorf("api message %q", api.Message)
 	}
+	// In manifests, the workload is yet to be applied: its pods are never admitted.
+	s := fixture.Load(t, "pod-security-restricted.yaml")
+	s.Source = snapshot.SourceManifests
+	if api := find(t, Restricted{DefaultOptions()}.Run(s), "strict/deployment/api"); !strings.HasSuffix(api.Message,
+		"namespace strict enforces restricted:latest: the API server refuses its pods, so it never runs") {
+		t.Errorf("api message from manifests %q", api.Message)
+	}
 }
 
 func TestNamespaceFixesEnforceWhatTheWorkloadsMeet(t *testing.T) {
