@@ -7,6 +7,9 @@ COMMIT  ?= $(shell git rev-parse --short HEAD 2>/dev/null)
 LDFLAGS := -s -w -X github.com/alertmend/kubectl-alertmend/pkg/version.Version=$(VERSION) \
            -X github.com/alertmend/kubectl-alertmend/pkg/version.Commit=$(COMMIT)
 FUZZTIME ?= 20s
+# Minimizing a new input may take the fuzzer's default minute, past FUZZTIME: the run then ends
+# in "context deadline exceeded" with no failure found. Bound it well inside FUZZTIME.
+FUZZMIN  ?= 3s
 SIZES    ?= 10000
 RUNS     ?= 3
 RELEASE_PLATFORMS ?= host
@@ -42,11 +45,11 @@ test-unit: ## Every test that needs no control plane: all packages, without the 
 	go test ./...
 
 fuzz: ## Fuzz every loader and parser of outside input, each for FUZZTIME
-	go test -run '^$$' -fuzz '^FuzzLoad$$' -fuzztime $(FUZZTIME) ./pkg/snapshot
-	go test -run '^$$' -fuzz '^FuzzReadFile$$' -fuzztime $(FUZZTIME) ./pkg/snapshot
-	go test -run '^$$' -fuzz '^FuzzParseCorefile$$' -fuzztime $(FUZZTIME) ./checks/dns
-	go test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./pkg/config
-	go test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./pkg/cmdline
+	go test -run '^$$' -fuzz '^FuzzLoad$$' -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMIN) ./pkg/snapshot
+	go test -run '^$$' -fuzz '^FuzzReadFile$$' -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMIN) ./pkg/snapshot
+	go test -run '^$$' -fuzz '^FuzzParseCorefile$$' -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMIN) ./checks/dns
+	go test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMIN) ./pkg/config
+	go test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMIN) ./pkg/cmdline
 
 bench: build tools ## Time diagnose, rbac-audit and -f on a seeded local control plane (SIZES=1000,10000,50000 RUNS=3), and the Go benchmarks
 	go test -run '^$$' -bench . -benchmem ./checks/...
