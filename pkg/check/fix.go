@@ -77,3 +77,49 @@ func MetricsServed(s *snapshot.Snapshot) bool {
 func Comment(text string) string {
 	return "# " + strings.NewReplacer("\r\n", " ", "\n", " ", "\r", " ").Replace(text)
 }
+
+// ShellWords splits a command at the spaces outside single and double quotes, keeping each
+// word as written (quotes included), so joining them with spaces gives the command back.
+func ShellWords(command string) []string {
+	var words []string
+	var word strings.Builder
+	var quote rune
+	escaped := false
+	for _, r := range command {
+		switch {
+		case escaped:
+			escaped = false
+		case r == '\\' && quote != '\'':
+			escaped = true
+		case quote != 0:
+			if r == quote {
+				quote = 0
+			}
+		case r == '\'' || r == '"':
+			quote = r
+		case r == ' ':
+			if word.Len() > 0 {
+				words = append(words, word.String())
+				word.Reset()
+			}
+			continue
+		}
+		word.WriteRune(r)
+	}
+	if word.Len() > 0 {
+		words = append(words, word.String())
+	}
+	return words
+}
+
+// SplitComment separates a command from its trailing shell comment (from the first word
+// outside quotes that begins with #); comment is empty when there is none.
+func SplitComment(command string) (string, string) {
+	words := ShellWords(command)
+	for i, word := range words {
+		if strings.HasPrefix(word, "#") {
+			return strings.Join(words[:i], " "), strings.Join(words[i:], " ")
+		}
+	}
+	return command, ""
+}

@@ -92,3 +92,17 @@ func TestMetricsServed(t *testing.T) {
 		}
 	}
 }
+
+// A trailing comment starts at a word outside quotes that begins with #; a # inside quotes or
+// inside a word is part of the command.
+func TestSplitComment(t *testing.T) {
+	for fix, want := range map[string][2]string{
+		"kubectl rollout undo -n shop deployment/cart # if a rollout caused it": {"kubectl rollout undo -n shop deployment/cart", "# if a rollout caused it"},
+		`kubectl annotate pod x "note=# not a comment"`:                         {`kubectl annotate pod x "note=# not a comment"`, ""},
+		"kubectl get pods -l app=a#b":                                           {"kubectl get pods -l app=a#b", ""},
+	} {
+		if command, comment := SplitComment(fix); command != want[0] || comment != want[1] {
+			t.Errorf("SplitComment(%q) = %q, %q; want %q, %q", fix, command, comment, want[0], want[1])
+		}
+	}
+}

@@ -313,10 +313,11 @@ func appendNew(list []string, lines ...string) []string {
 // comment being the same command as without: two checks may explain one command differently.
 func appendNewCommands(list, commands []string) []string {
 	command := func(fix string) string {
-		if i := strings.Index(fix, " # "); i >= 0 && !strings.Contains(fix, "\n") {
-			return strings.TrimSpace(fix[:i])
+		if strings.Contains(fix, "\n") {
+			return fix // a script or YAML block is compared whole
 		}
-		return fix
+		c, _ := check.SplitComment(fix)
+		return c
 	}
 	for _, c := range commands {
 		if !slices.ContainsFunc(list, func(have string) bool { return command(have) == command(c) }) {

@@ -257,7 +257,7 @@ func writeCommand(b *strings.Builder, p palette, fix string, width int) {
 	command := fix
 	if lipglossWidth(indent+prompt+fix) > width {
 		var comment string
-		if command, comment = splitComment(fix); comment != "" {
+		if command, comment = check.SplitComment(fix); comment != "" {
 			for _, line := range commandLines(comment, width-len(indent)) {
 				b.WriteString(indent + p.command.Render(line) + "\n")
 			}

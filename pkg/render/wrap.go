@@ -3,6 +3,8 @@ package render
 import (
 	"strings"
 
+	"github.com/alertmend/kubectl-alertmend/pkg/check"
+
 	"github.com/charmbracelet/lipgloss"
 	"github.com/mattn/go-runewidth"
 )
@@ -92,7 +94,7 @@ func commandLines(command string, width int) []string {
 	const continuation = "    "
 	var lines []string
 	line := ""
-	for _, word := range shellWords(command) {
+	for _, word := range check.ShellWords(command) {
 		limit := width - 2 // room for " \"
 		if len(lines) > 0 {
 			limit -= len(continuation)
@@ -111,40 +113,6 @@ func commandLines(command string, width int) []string {
 	return append(lines, line)
 }
 
-// shellWords splits a command at the spaces outside single and double quotes, keeping each
-// word as written (quotes included), so joining them with spaces gives the command back.
-func shellWords(command string) []string {
-	var words []string
-	var word strings.Builder
-	var quote rune
-	escaped := false
-	for _, r := range command {
-		switch {
-		case escaped:
-			escaped = false
-		case r == '\\' && quote != '\'':
-			escaped = true
-		case quote != 0:
-			if r == quote {
-				quote = 0
-			}
-		case r == '\'' || r == '"':
-			quote = r
-		case r == ' ':
-			if word.Len() > 0 {
-				words = append(words, word.String())
-				word.Reset()
-			}
-			continue
-		}
-		word.WriteRune(r)
-	}
-	if word.Len() > 0 {
-		words = append(words, word.String())
-	}
-	return words
-}
-
 // blockLines lays out a multi-line fix (YAML, a script) for width columns without changing
 // what it means: a comment too long is filled into comment lines at its own indentation, and
 // a trailing comment that makes a line too long moves to a line of its own above it. Other
@@ -158,7 +126,7 @@ func blockLines(block string, width int) []string {
 		}
 		body := strings.TrimLeft(line, " ")
 		indent := line[:len(line)-len(body)]
-		content, comment := splitComment(body)
+		content, comment := check.SplitComment(body)
 		if comment != "" {
 			for _, c := range commandLines(comment, width-len(indent)) {
 				out = append(out, indent+c)
@@ -178,18 +146,6 @@ func blockLines(block string, width int) []string {
 		}
 	}
 	return out
-}
-
-// splitComment separates a command from its trailing shell comment (from the first word
-// outside quotes that begins with #); comment is empty when there is none.
-func splitComment(command string) (string, string) {
-	words := shellWords(command)
-	for i, word := range words {
-		if strings.HasPrefix(word, "#") {
-			return strings.Join(words[:i], " "), strings.Join(words[i:], " ")
-		}
-	}
-	return command, ""
 }
 
 // truncate cuts s to width display columns, marking the cut with an ellipsis.
