@@ -43,7 +43,7 @@ func ExplainCheck(m check.Meta) string {
 	}
 	section := func(title, text string) {
 		b.WriteString("\n" + title + "\n")
-		for _, line := range fill(text, 76) {
+		for _, line := range Fill(text, 76) {
 			b.WriteString("  " + line + "\n")
 		}
 	}

@@ -198,7 +198,7 @@ func TestTrailingCommentMovesAbove(t *testing.T) {
 func TestFillNeverExceedsWidth(t *testing.T) {
 	text := "a reason naming pods/http:node-exporter-x7k2p:9100/proxy/metrics/and/a/very/long/path/that/has/no/spaces at all"
 	for _, width := range []int{10, 25, 40} {
-		for _, line := range fill(text, width) {
+		for _, line := range Fill(text, width) {
 			if runewidth.StringWidth(line) > width {
 				t.Errorf("fill at %d: %q", width, line)
 			}

@@ -59,7 +59,7 @@ func writePretty(w io.Writer, r *report.Report, opts Options) error {
 	// The heading breaks between its parts, never inside one.
 	line := p.title.Render("kubectl alertmend")
 	for _, part := range describeSourceParts(r) {
-		if lipglossWidth(line)+3+lipglossWidth(part) > width {
+		if lipgloss.Width(line)+3+lipgloss.Width(part) > width {
 			b.WriteString(line + "\n")
 			line = " " + p.dim.Render(part)
 			continue
@@ -155,17 +155,17 @@ func writeMostUrgent(b *strings.Builder, p palette, findings []check.Finding, wi
 	room := width - severityColumn
 	objectColumn := 0
 	for _, f := range shown {
-		objectColumn = max(objectColumn, min(lipglossWidth(objectSummary(f)), room/2))
+		objectColumn = max(objectColumn, min(lipgloss.Width(objectSummary(f)), room/2))
 	}
 	titleColumn := 0
 	for _, f := range shown {
-		titleColumn = max(titleColumn, lipglossWidth(f.Title))
+		titleColumn = max(titleColumn, lipgloss.Width(f.Title))
 	}
 	titleColumn = min(titleColumn, room-objectColumn-2)
 	for _, f := range shown {
 		severity := fmt.Sprintf("  %-8s  ", f.Severity)
 		title := truncate(f.Title, titleColumn)
-		title += strings.Repeat(" ", titleColumn-lipglossWidth(title)+2)
+		title += strings.Repeat(" ", titleColumn-lipgloss.Width(title)+2)
 		b.WriteString(p.severity[f.Severity].Render(severity) + p.title.Render(title) + truncate(objectSummary(f), objectColumn) + "\n")
 	}
 	if more := len(urgent) - len(shown); more > 0 {
@@ -202,7 +202,7 @@ func writePrettyFinding(b *strings.Builder, p palette, f check.Finding, width in
 		about += " · since " + age
 	}
 	heading := "  " + p.severity[f.Severity].Render(marker) + " "
-	if lipglossWidth(heading)+lipglossWidth(f.Title)+2+lipglossWidth(about) <= width {
+	if lipgloss.Width(heading)+lipgloss.Width(f.Title)+2+lipgloss.Width(about) <= width {
 		b.WriteString("\n" + heading + p.title.Render(f.Title) + p.dim.Render("  "+about) + "\n")
 	} else {
 		b.WriteString("\n")
@@ -255,7 +255,7 @@ func writeCommand(b *strings.Builder, p palette, fix string, width int) {
 	}
 	const prompt = "$ "
 	command := fix
-	if lipglossWidth(indent+prompt+fix) > width {
+	if lipgloss.Width(indent+prompt+fix) > width {
 		var comment string
 		if command, comment = check.SplitComment(fix); comment != "" {
 			for _, line := range commandLines(comment, width-len(indent)) {
@@ -294,7 +294,7 @@ func writePrettyNotEvaluated(b *strings.Builder, p palette, title string, list [
 			what = fmt.Sprintf("%d checks", len(checks))
 		}
 		// The check's name leads, plain; the reason follows, dim.
-		for i, line := range fill(what+": "+reason, width-4) {
+		for i, line := range Fill(what+": "+reason, width-4) {
 			if i == 0 {
 				rest, _ := strings.CutPrefix(line, what)
 				b.WriteString("  ○ " + what + p.dim.Render(rest) + "\n")
@@ -310,8 +310,6 @@ func writePrettyNotEvaluated(b *strings.Builder, p palette, title string, list [
 
 // plain leaves text as it is, where a style is asked for.
 func plain(s ...string) string { return strings.Join(s, " ") }
-
-func lipglossWidth(s string) int { return lipgloss.Width(s) }
 
 // reportTime is the moment the report describes: when its snapshot was recorded, for a replay,
 // else when it was made. Ages are relative to it, so a replay reads as it did then.

@@ -28,12 +28,9 @@ func layoutWidth(opts Options) int {
 	return opts.Width
 }
 
-// Fill is fill, for the commands' help, which is laid out as the reports are.
-func Fill(text string, width int) []string { return fill(text, width) }
-
-// fill breaks text into lines of at most width display columns at spaces. A word wider than a
+// Fill breaks text into lines of at most width display columns at spaces. A word wider than a
 // line is cut, so no line is ever wider than width.
-func fill(text string, width int) []string {
+func Fill(text string, width int) []string {
 	width = max(width, 1)
 	var lines []string
 	line := ""
@@ -67,7 +64,7 @@ func fill(text string, width int) []string {
 // colours the text, line by line, so a colour never spans a line break.
 func writeFilled(b *strings.Builder, first, rest, text string, width int, style func(...string) string) {
 	available := width - max(lipgloss.Width(first), lipgloss.Width(rest))
-	for i, line := range fill(text, available) {
+	for i, line := range Fill(text, available) {
 		prefix := rest
 		if i == 0 {
 			prefix = first
@@ -86,7 +83,7 @@ func commandLines(command string, width int) []string {
 	}
 	if text, ok := strings.CutPrefix(command, "#"); ok {
 		var lines []string
-		for _, line := range fill(text, width-2) {
+		for _, line := range Fill(text, width-2) {
 			lines = append(lines, "# "+line)
 		}
 		return lines
