@@ -12,9 +12,9 @@ import (
 	"github.com/alertmend/kubectl-alertmend/pkg/snapshot"
 )
 
-// Pods explain a controller's missing replicas; without them the finding still stands.
+// Pods and events explain a controller's missing replicas; without them the finding still stands.
 func controllerOptional() []snapshot.Kind {
-	return []snapshot.Kind{snapshot.KindPods, snapshot.KindReplicaSets}
+	return withEvents([]snapshot.Kind{snapshot.KindPods, snapshot.KindReplicaSets})
 }
 
 const unavailableWhy = "Fewer replicas serve than were asked for: capacity is reduced and one more failure may take the " +
@@ -37,6 +37,8 @@ type shortfall struct {
 	stuck bool
 	// rollback is what can be rolled back to when a rollout may be the cause.
 	rollback rollback
+	// event is the newest Warning event about the controller's objects, as evidence; "" for none.
+	event string
 }
 
 // rollback says whether kubectl rollout undo has an earlier revision to go back to.
@@ -64,7 +66,7 @@ func (sf shortfall) finding(meta check.Meta) check.Finding {
 		// Short of replicas but still progressing: often a rollout or a scale-up under way.
 		f.Severity = check.Medium
 	}
-	f.Evidence = check.LimitEvidence(sf.detail)
+	f.Evidence = withEvent(check.LimitEvidence(sf.detail), sf.event)
 	f.Since = check.Earliest(sf.since)
 	target := check.InNamespace(sf.ref)
 	f.Fix = []string{"kubectl describe " + target}
@@ -78,6 +80,25 @@ func (sf shortfall) finding(meta check.Meta) check.Finding {
 		f.Fix = append(f.Fix, fmt.Sprintf("kubectl rollout history %s   # if a recent rollout caused it: the revisions to roll back to", target))
 	}
 	return f
+}
+
+// explainByEvents adds the newest Warning event about the controller's objects to sf. When
+// fewer pods exist than it wants (missingPods), a controller that cannot create them comes first,
+// and its message says why: no pod's state shows a quota exceeded or an admission refusal.
+func (sf *shortfall) explainByEvents(s *snapshot.Snapshot, missingPods bool) {
+	refs := workloadObjects(s, sf.ref)
+	if missingPods {
+		if e, about := newestEvent(s, refs, cannotCreate); e != nil {
+			sf.message += "; pods cannot be created: " + check.OneLine(e.Message, 200)
+			sf.stuck = true
+			sf.event = eventLine(s, e, about)
+			return
+		}
+	}
+	if e, about := newestEvent(s, refs, anyWarning); e != nil {
+		sf.event = eventLine(s, e, about)
+		sf.stuck = sf.stuck || stuckReasons()(e)
+	}
 }
 
 // podSelector is a controller's selector as kubectl -l takes it; "" for one that is invalid or
@@ -221,6 +242,7 @@ func (c DeploymentUnavailable) Run(s *snapshot.Snapshot) []check.Finding {
 		}
 		sf.detail = append([]string{fmt.Sprintf("replicas: %d desired, %d updated, %d ready, %d available",
 			desired, d.Status.UpdatedReplicas, d.Status.ReadyReplicas, d.Status.AvailableReplicas)}, append(conditions, pods...)...)
+		sf.explainByEvents(s, d.Status.Replicas < desired)
 		findings = append(findings, sf.finding(meta))
 	}
 	return findings
@@ -302,6 +324,7 @@ func (c StatefulSetUnavailable) Run(s *snapshot.Snapshot) []check.Finding {
 			available, desired, check.PluralForm(int(desired), "replica", "replicas"))
 		sf.detail = append([]string{fmt.Sprintf("replicas: %d desired, %d current, %d updated, %d ready, %d available",
 			desired, st.Status.CurrentReplicas, st.Status.UpdatedReplicas, st.Status.ReadyReplicas, st.Status.AvailableReplicas)}, pods...)
+		sf.explainByEvents(s, st.Status.Replicas < desired)
 		findings = append(findings, sf.finding(meta))
 	}
 	return findings
@@ -357,6 +380,7 @@ func (c DaemonSetUnavailable) Run(s *snapshot.Snapshot) []check.Finding {
 			available, desired, check.PluralForm(int(desired), "node", "nodes"))
 		sf.detail = append([]string{fmt.Sprintf("nodes: %d should run it, %d do, %d updated, %d available, %d unavailable, %d misscheduled",
 			desired, ds.Status.CurrentNumberScheduled, ds.Status.UpdatedNumberScheduled, available, ds.Status.NumberUnavailable, ds.Status.NumberMisscheduled)}, pods...)
+		sf.explainByEvents(s, ds.Status.CurrentNumberScheduled < desired)
 		findings = append(findings, sf.finding(meta))
 	}
 	return findings

@@ -2,6 +2,8 @@ package workloads
 
 import (
 	"fmt"
+
+	corev1 "k8s.io/api/core/v1"
 	"strings"
 	"time"
 
@@ -74,7 +76,9 @@ func (c CrashLoop) Run(s *snapshot.Snapshot) []check.Finding {
 			since = append(since, failingSince(p))
 			evidence = append(evidence, line)
 		}
-		f.Evidence = check.LimitEvidence(evidence)
+		// A failing liveness or startup probe is why a running container is restarted; else the
+		// kubelet's back-off says how often.
+		f.Evidence = withEvent(check.LimitEvidence(evidence), eventEvidence(s, podObjects(pods), probeKilled, reasons("BackOff")))
 		f.Since = check.Earliest(since...)
 		f.Fix = append(perContainer(problems, func(p containerProblem) string {
 			return fmt.Sprintf("kubectl logs -n %s %s -c %s --previous", check.Quote(p.pod.Namespace), check.Quote(p.pod.Name), check.Quote(p.container))
@@ -86,4 +90,9 @@ func (c CrashLoop) Run(s *snapshot.Snapshot) []check.Finding {
 		findings = append(findings, f)
 	}
 	return findings
+}
+
+// probeKilled matches the kubelet's reports of the probes that restart a container.
+func probeKilled(e *corev1.Event) bool {
+	return e.Reason == "Unhealthy" && (strings.HasPrefix(e.Message, "Liveness probe failed") || strings.HasPrefix(e.Message, "Startup probe failed"))
 }

@@ -62,7 +62,7 @@ func (c ImagePull) Run(s *snapshot.Snapshot) []check.Finding {
 		f := check.New(meta, fmt.Sprintf("%s of %s cannot pull image %s", check.Plural(len(pods), "pod", "pods"),
 			owner.Describe(), quoteJoin(imageList)), owner)
 		f.Incident = true
-		f.Evidence = check.LimitEvidence(evidence)
+		f.Evidence = withEvent(check.LimitEvidence(evidence), eventEvidence(s, podObjects(pods), failedPull, reasons("Failed", "BackOff")))
 		f.Since = check.Earliest(since...)
 		f.Fix = describePods(pods)
 		if hasEditableTemplate(owner) {
