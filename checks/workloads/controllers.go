@@ -20,6 +20,11 @@ func controllerOptional() []snapshot.Kind {
 const unavailableWhy = "Fewer replicas serve than were asked for: capacity is reduced and one more failure may take the " +
 	"service down. Critical when no replica is available."
 
+// eventsDescription is what the controller checks make of events.
+const eventsDescription = "Quotes the newest Warning event about the controller, its ReplicaSets or its pods; with fewer " +
+	"pods than it wants, its FailedCreate first (a quota exceeded, a webhook or Pod Security refusing), which no pod shows. " +
+	"A FailedMount, FailedAttachVolume or FailedCreatePodSandBox makes it high: waiting does not resolve those."
+
 const unavailableReferences = "https://kubernetes.io/docs/concepts/workloads/controllers/deployment/#deployment-status"
 
 // shortfall is what the three controller checks have in common once their status is read.
@@ -188,7 +193,7 @@ func (DeploymentUnavailable) Meta() check.Meta {
 		Description: "Compares each Deployment's available replicas with spec.replicas, reads its Available, " +
 			"Progressing and ReplicaFailure conditions (ProgressDeadlineExceeded means the rollout is stuck, even while " +
 			"old replicas still serve), and names the state of each pod that is not ready. Medium while a rollout may " +
-			"still be progressing, high once it is stuck or a pod is failing.",
+			"still be progressing, high once it is stuck or a pod is failing. " + eventsDescription,
 		Why:         unavailableWhy,
 		Remediation: "Find why the new pods do not become ready (see the pod states in the evidence). If a rollout caused it, roll back, fix the spec, and roll forward.",
 		References:  []string{unavailableReferences},
@@ -290,7 +295,7 @@ func (StatefulSetUnavailable) Meta() check.Meta {
 		LiveOnly: true,
 		Description: "Compares each StatefulSet's available (or, on older servers, ready) replicas with spec.replicas, and " +
 			"names the state of each pod that is not ready. StatefulSets start pods in order, so one stuck pod blocks the " +
-			"rest. Medium while pods are only starting, high once one is failing.",
+			"rest. Medium while pods are only starting, high once one is failing. " + eventsDescription,
 		Why:         unavailableWhy + " A StatefulSet with OrderedReady pod management stops at the first pod that does not become ready.",
 		Remediation: "Fix the first pod that is not ready (its state is in the evidence); check its PersistentVolumeClaim if it is Pending.",
 		References:  []string{"https://kubernetes.io/docs/concepts/workloads/controllers/statefulset/"},
@@ -344,7 +349,7 @@ func (DaemonSetUnavailable) Meta() check.Meta {
 		LiveOnly: true,
 		Description: "Compares each DaemonSet's available pods with the number of nodes that should run one " +
 			"(desiredNumberScheduled), and names the state of each pod that is not ready. Medium while a rolling " +
-			"update is under way and no pod is failing, high otherwise.",
+			"update is under way and no pod is failing, high otherwise. " + eventsDescription,
 		Why: "DaemonSets carry node-level duties: networking, storage, log shipping, monitoring. A node without its " +
 			"CNI or storage agent breaks every pod scheduled there. Critical when no node has an available pod.",
 		Remediation: "Look at the DaemonSet's pods on the affected nodes; a taint the DaemonSet does not tolerate, or a crash " +

@@ -24,7 +24,8 @@ func (CrashLoop) Meta() check.Meta {
 		Optional: ownerKinds(),
 		LiveOnly: true,
 		Description: "Looks for containers waiting in CrashLoopBackOff: they start, exit, and are restarted with a growing delay. " +
-			"Reports them per workload with the restart count and how the last run ended.",
+			"Reports them per workload with the restart count and how the last run ended, quoting the newest failing liveness or " +
+			"startup probe (with its output), else the kubelet's back-off.",
 		Why: "A crash-looping container serves nothing; once every replica loops, the service is down. " +
 			"It becomes critical when no pod of the workload is left running.",
 		Remediation: "Read the previous run's logs to find why the process exits. Exit code 137 with reason OOMKilled means the " +

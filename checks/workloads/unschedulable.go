@@ -26,7 +26,8 @@ func (Unschedulable) Meta() check.Meta {
 		Optional: ownerKinds(),
 		LiveOnly: true,
 		Description: "Looks for Pending pods whose PodScheduled condition is False with reason Unschedulable, and reports " +
-			"the scheduler's explanation (insufficient CPU or memory, taints, node selectors or affinity, volumes).",
+			"the scheduler's explanation (insufficient CPU or memory, taints, node selectors or affinity, volumes), with its newest " +
+			"FailedScheduling event: how often and how recently it tried.",
 		Why: "The workload runs short of replicas, or not at all, until the cluster or the pod spec changes; " +
 			"a scale-up or a rollout that cannot schedule is often the first sign of a full cluster.",
 		Remediation: "Act on the scheduler's message: for insufficient resources, lower the pod's requests or add capacity; " +
