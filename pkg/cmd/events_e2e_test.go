@@ -54,7 +54,7 @@ func TestDiagnoseQuotesWarningEvents(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	now := time.Now()
+	now := time.Date(2026, 11, 24, 10, 0, 0, 0, time.UTC) // the time the tests' runs read the cluster at (main_test.go)
 	event := func(namespace, name, kind, object, typ, reason, message string, ago time.Duration, count int32) {
 		t.Helper()
 		e := &corev1.Event{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: namespace},
@@ -72,7 +72,7 @@ func TestDiagnoseQuotesWarningEvents(t *testing.T) {
 	// A Warning about an object of the same name in another namespace, which -n leaves out.
 	event("evidence-other", "quota-5f.elsewhere", "ReplicaSet", rs.Name, corev1.EventTypeWarning, "FailedCreate", "other-namespace-marker", 0, 1)
 
-	r := admin(t, "diagnose", "-n", ns, "-o", "json", "--check", "deployment-unavailable")
+	r := admin(t, "diagnose", "-n", ns, "-o", "json", "--checks", "deployment-unavailable")
 	if r.code != 1 {
 		t.Fatalf("exit %d, want 1\nstderr: %s", r.code, r.stderr)
 	}
