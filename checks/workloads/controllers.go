@@ -23,7 +23,7 @@ const unavailableWhy = "Fewer replicas serve than were asked for: capacity is re
 // eventsDescription is what the controller checks make of events.
 const eventsDescription = "Quotes the newest Warning event about the controller, its ReplicaSets or its pods; with fewer " +
 	"pods than it wants, its FailedCreate first (a quota exceeded, a webhook or Pod Security refusing), which no pod shows. " +
-	"A FailedMount, FailedAttachVolume or FailedCreatePodSandBox makes it high: waiting does not resolve those."
+	"A FailedMount, FailedAttachVolume or FailedCreatePodSandBox of the last 15 minutes makes it high: waiting does not resolve those."
 
 const unavailableReferences = "https://kubernetes.io/docs/concepts/workloads/controllers/deployment/#deployment-status"
 
@@ -102,9 +102,16 @@ func (sf *shortfall) explainByEvents(s *snapshot.Snapshot, missingPods bool) {
 	}
 	if e, about := newestEvent(s, refs, anyWarning); e != nil {
 		sf.event = eventLine(s, e, about)
-		sf.stuck = sf.stuck || stuckReasons()(e)
+		// The kubelet retries a mount or a sandbox every few minutes while it fails: one not
+		// repeated for a while is over.
+		recent := s.CollectedAt.IsZero() || s.CollectedAt.Sub(snapshot.LastSeen(e)) <= stuckEventsRecent
+		sf.stuck = sf.stuck || (recent && stuckReasons()(e))
 	}
 }
+
+// stuckEventsRecent is how recent an event of a pod that cannot start must be to mean it still
+// cannot.
+const stuckEventsRecent = 15 * time.Minute
 
 // podSelector is a controller's selector as kubectl -l takes it; "" for one that is invalid or
 // selects every pod.

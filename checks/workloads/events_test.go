@@ -4,6 +4,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/alertmend/kubectl-alertmend/internal/fixture"
 	"github.com/alertmend/kubectl-alertmend/pkg/check"
@@ -69,6 +70,12 @@ func TestStuckEventsRaiseSeverity(t *testing.T) {
 	}
 	if f := findingAbout(t, (DeploymentUnavailable{}).Run(s), "shop/deployment/cfg"); f.Severity != check.High {
 		t.Errorf("severity %s, want high", f.Severity)
+	}
+	// An hour later the same event, not repeated since, is over.
+	s.CollectedAt = s.CollectedAt.Add(time.Hour)
+	s.ForgetDerived()
+	if f := findingAbout(t, (DeploymentUnavailable{}).Run(s), "shop/deployment/cfg"); f.Severity != check.Medium {
+		t.Errorf("with an old event: severity %s, want medium", f.Severity)
 	}
 	s.Events = nil
 	s.ForgetDerived()
