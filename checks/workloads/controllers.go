@@ -12,13 +12,18 @@ import (
 	"github.com/alertmend/kubectl-alertmend/pkg/snapshot"
 )
 
-// Pods explain a controller's missing replicas; without them the finding still stands.
+// Pods and events explain a controller's missing replicas; without them the finding still stands.
 func controllerOptional() []snapshot.Kind {
-	return []snapshot.Kind{snapshot.KindPods, snapshot.KindReplicaSets}
+	return withEvents([]snapshot.Kind{snapshot.KindPods, snapshot.KindReplicaSets})
 }
 
 const unavailableWhy = "Fewer replicas serve than were asked for: capacity is reduced and one more failure may take the " +
 	"service down. Critical when no replica is available."
+
+// eventsDescription is what the controller checks make of events.
+const eventsDescription = "Quotes the newest Warning event about the controller, its ReplicaSets or its pods; with fewer " +
+	"pods than it wants, its FailedCreate first (a quota exceeded, a webhook or Pod Security refusing), which no pod shows. " +
+	"A FailedMount, FailedAttachVolume or FailedCreatePodSandBox of the last 15 minutes makes it high: waiting does not resolve those."
 
 const unavailableReferences = "https://kubernetes.io/docs/concepts/workloads/controllers/deployment/#deployment-status"
 
@@ -37,6 +42,8 @@ type shortfall struct {
 	stuck bool
 	// rollback is what can be rolled back to when a rollout may be the cause.
 	rollback rollback
+	// event is the newest Warning event about the controller's objects, as evidence; "" for none.
+	event string
 }
 
 // rollback says whether kubectl rollout undo has an earlier revision to go back to.
@@ -64,7 +71,7 @@ func (sf shortfall) finding(meta check.Meta) check.Finding {
 		// Short of replicas but still progressing: often a rollout or a scale-up under way.
 		f.Severity = check.Medium
 	}
-	f.Evidence = check.LimitEvidence(sf.detail)
+	f.Evidence = withEvent(check.LimitEvidence(sf.detail), sf.event)
 	f.Since = check.Earliest(sf.since)
 	target := check.InNamespace(sf.ref)
 	f.Fix = []string{"kubectl describe " + target}
@@ -79,6 +86,32 @@ func (sf shortfall) finding(meta check.Meta) check.Finding {
 	}
 	return f
 }
+
+// explainByEvents adds the newest Warning event about the controller's objects to sf. When
+// fewer pods exist than it wants (missingPods), a controller that cannot create them comes first,
+// and its message says why: no pod's state shows a quota exceeded or an admission refusal.
+func (sf *shortfall) explainByEvents(s *snapshot.Snapshot, missingPods bool) {
+	refs := workloadObjects(s, sf.ref)
+	if missingPods {
+		if e, about := newestEvent(s, refs, cannotCreate); e != nil {
+			sf.message += "; pods cannot be created: " + check.OneLine(e.Message, 200)
+			sf.stuck = true
+			sf.event = eventLine(s, e, about)
+			return
+		}
+	}
+	if e, about := newestEvent(s, refs, anyWarning); e != nil {
+		sf.event = eventLine(s, e, about)
+		// The kubelet retries a mount or a sandbox every few minutes while it fails: one not
+		// repeated for a while is over.
+		recent := s.CollectedAt.IsZero() || s.CollectedAt.Sub(snapshot.LastSeen(e)) <= stuckEventsRecent
+		sf.stuck = sf.stuck || (recent && stuckReasons()(e))
+	}
+}
+
+// stuckEventsRecent is how recent an event of a pod that cannot start must be to mean it still
+// cannot.
+const stuckEventsRecent = 15 * time.Minute
 
 // podSelector is a controller's selector as kubectl -l takes it; "" for one that is invalid or
 // selects every pod.
@@ -167,7 +200,7 @@ func (DeploymentUnavailable) Meta() check.Meta {
 		Description: "Compares each Deployment's available replicas with spec.replicas, reads its Available, " +
 			"Progressing and ReplicaFailure conditions (ProgressDeadlineExceeded means the rollout is stuck, even while " +
 			"old replicas still serve), and names the state of each pod that is not ready. Medium while a rollout may " +
-			"still be progressing, high once it is stuck or a pod is failing.",
+			"still be progressing, high once it is stuck or a pod is failing. " + eventsDescription,
 		Why:         unavailableWhy,
 		Remediation: "Find why the new pods do not become ready (see the pod states in the evidence). If a rollout caused it, roll back, fix the spec, and roll forward.",
 		References:  []string{unavailableReferences},
@@ -221,6 +254,7 @@ func (c DeploymentUnavailable) Run(s *snapshot.Snapshot) []check.Finding {
 		}
 		sf.detail = append([]string{fmt.Sprintf("replicas: %d desired, %d updated, %d ready, %d available",
 			desired, d.Status.UpdatedReplicas, d.Status.ReadyReplicas, d.Status.AvailableReplicas)}, append(conditions, pods...)...)
+		sf.explainByEvents(s, d.Status.Replicas < desired)
 		findings = append(findings, sf.finding(meta))
 	}
 	return findings
@@ -268,7 +302,7 @@ func (StatefulSetUnavailable) Meta() check.Meta {
 		LiveOnly: true,
 		Description: "Compares each StatefulSet's available (or, on older servers, ready) replicas with spec.replicas, and " +
 			"names the state of each pod that is not ready. StatefulSets start pods in order, so one stuck pod blocks the " +
-			"rest. Medium while pods are only starting, high once one is failing.",
+			"rest. Medium while pods are only starting, high once one is failing. " + eventsDescription,
 		Why:         unavailableWhy + " A StatefulSet with OrderedReady pod management stops at the first pod that does not become ready.",
 		Remediation: "Fix the first pod that is not ready (its state is in the evidence); check its PersistentVolumeClaim if it is Pending.",
 		References:  []string{"https://kubernetes.io/docs/concepts/workloads/controllers/statefulset/"},
@@ -302,6 +336,7 @@ func (c StatefulSetUnavailable) Run(s *snapshot.Snapshot) []check.Finding {
 			available, desired, check.PluralForm(int(desired), "replica", "replicas"))
 		sf.detail = append([]string{fmt.Sprintf("replicas: %d desired, %d current, %d updated, %d ready, %d available",
 			desired, st.Status.CurrentReplicas, st.Status.UpdatedReplicas, st.Status.ReadyReplicas, st.Status.AvailableReplicas)}, pods...)
+		sf.explainByEvents(s, st.Status.Replicas < desired)
 		findings = append(findings, sf.finding(meta))
 	}
 	return findings
@@ -321,7 +356,7 @@ func (DaemonSetUnavailable) Meta() check.Meta {
 		LiveOnly: true,
 		Description: "Compares each DaemonSet's available pods with the number of nodes that should run one " +
 			"(desiredNumberScheduled), and names the state of each pod that is not ready. Medium while a rolling " +
-			"update is under way and no pod is failing, high otherwise.",
+			"update is under way and no pod is failing, high otherwise. " + eventsDescription,
 		Why: "DaemonSets carry node-level duties: networking, storage, log shipping, monitoring. A node without its " +
 			"CNI or storage agent breaks every pod scheduled there. Critical when no node has an available pod.",
 		Remediation: "Look at the DaemonSet's pods on the affected nodes; a taint the DaemonSet does not tolerate, or a crash " +
@@ -357,6 +392,7 @@ func (c DaemonSetUnavailable) Run(s *snapshot.Snapshot) []check.Finding {
 			available, desired, check.PluralForm(int(desired), "node", "nodes"))
 		sf.detail = append([]string{fmt.Sprintf("nodes: %d should run it, %d do, %d updated, %d available, %d unavailable, %d misscheduled",
 			desired, ds.Status.CurrentNumberScheduled, ds.Status.UpdatedNumberScheduled, available, ds.Status.NumberUnavailable, ds.Status.NumberMisscheduled)}, pods...)
+		sf.explainByEvents(s, ds.Status.CurrentNumberScheduled < desired)
 		findings = append(findings, sf.finding(meta))
 	}
 	return findings

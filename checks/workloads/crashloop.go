@@ -2,6 +2,8 @@ package workloads
 
 import (
 	"fmt"
+
+	corev1 "k8s.io/api/core/v1"
 	"strings"
 	"time"
 
@@ -22,7 +24,8 @@ func (CrashLoop) Meta() check.Meta {
 		Optional: ownerKinds(),
 		LiveOnly: true,
 		Description: "Looks for containers waiting in CrashLoopBackOff: they start, exit, and are restarted with a growing delay. " +
-			"Reports them per workload with the restart count and how the last run ended.",
+			"Reports them per workload with the restart count and how the last run ended, quoting the newest failing liveness or " +
+			"startup probe (with its output), else the kubelet's back-off.",
 		Why: "A crash-looping container serves nothing; once every replica loops, the service is down. " +
 			"It becomes critical when no pod of the workload is left running.",
 		Remediation: "Read the previous run's logs to find why the process exits. Exit code 137 with reason OOMKilled means the " +
@@ -74,7 +77,9 @@ func (c CrashLoop) Run(s *snapshot.Snapshot) []check.Finding {
 			since = append(since, failingSince(p))
 			evidence = append(evidence, line)
 		}
-		f.Evidence = check.LimitEvidence(evidence)
+		// A failing liveness or startup probe is why a running container is restarted; else the
+		// kubelet's back-off says how often.
+		f.Evidence = withEvent(check.LimitEvidence(evidence), eventEvidence(s, podObjects(pods), probeKilled, reasons("BackOff")))
 		f.Since = check.Earliest(since...)
 		f.Fix = append(perContainer(problems, func(p containerProblem) string {
 			return fmt.Sprintf("kubectl logs -n %s %s -c %s --previous", check.Quote(p.pod.Namespace), check.Quote(p.pod.Name), check.Quote(p.container))
@@ -86,4 +91,9 @@ func (c CrashLoop) Run(s *snapshot.Snapshot) []check.Finding {
 		findings = append(findings, f)
 	}
 	return findings
+}
+
+// probeKilled matches the kubelet's reports of the probes that restart a container.
+func probeKilled(e *corev1.Event) bool {
+	return e.Reason == "Unhealthy" && (strings.HasPrefix(e.Message, "Liveness probe failed") || strings.HasPrefix(e.Message, "Startup probe failed"))
 }

@@ -23,7 +23,7 @@ func (ImagePull) Meta() check.Meta {
 		Optional: ownerKinds(),
 		LiveOnly: true,
 		Description: "Looks for containers waiting in ImagePullBackOff, ErrImagePull, InvalidImageName or ErrImageNeverPull, " +
-			"with the image and the kubelet's message.",
+			"with the image and the kubelet's message, quoting the registry's answer from the newest Failed event.",
 		Why: "The pod never starts. After a deploy this usually means a mistyped tag, an image that was never pushed, " +
 			"or a private registry without pull credentials; the old replicas keep serving only until they are replaced.",
 		Remediation: "Check that the image reference exists (registry, repository, tag or digest). For a private registry, " +
@@ -62,7 +62,7 @@ func (c ImagePull) Run(s *snapshot.Snapshot) []check.Finding {
 		f := check.New(meta, fmt.Sprintf("%s of %s cannot pull image %s", check.Plural(len(pods), "pod", "pods"),
 			owner.Describe(), quoteJoin(imageList)), owner)
 		f.Incident = true
-		f.Evidence = check.LimitEvidence(evidence)
+		f.Evidence = withEvent(check.LimitEvidence(evidence), eventEvidence(s, podObjects(pods), failedPull, reasons("Failed", "BackOff")))
 		f.Since = check.Earliest(since...)
 		f.Fix = describePods(pods)
 		if hasEditableTemplate(owner) {

@@ -15,9 +15,10 @@ import (
 
 func podKinds() []snapshot.Kind { return []snapshot.Kind{snapshot.KindPods} }
 
-// Owner lookups sharpen pod findings (a Deployment rather than a ReplicaSet) but are not needed.
+// Owner lookups sharpen pod findings (a Deployment rather than a ReplicaSet), and events
+// explain them, but neither is needed.
 func ownerKinds() []snapshot.Kind {
-	return []snapshot.Kind{snapshot.KindReplicaSets, snapshot.KindJobs}
+	return withEvents([]snapshot.Kind{snapshot.KindReplicaSets, snapshot.KindJobs})
 }
 
 // containerProblem is one container of one pod in a given waiting state.

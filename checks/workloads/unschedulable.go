@@ -26,7 +26,8 @@ func (Unschedulable) Meta() check.Meta {
 		Optional: ownerKinds(),
 		LiveOnly: true,
 		Description: "Looks for Pending pods whose PodScheduled condition is False with reason Unschedulable, and reports " +
-			"the scheduler's explanation (insufficient CPU or memory, taints, node selectors or affinity, volumes).",
+			"the scheduler's explanation (insufficient CPU or memory, taints, node selectors or affinity, volumes), with its newest " +
+			"FailedScheduling event: how often and how recently it tried.",
 		Why: "The workload runs short of replicas, or not at all, until the cluster or the pod spec changes; " +
 			"a scale-up or a rollout that cannot schedule is often the first sign of a full cluster.",
 		Remediation: "Act on the scheduler's message: for insufficient resources, lower the pod's requests or add capacity; " +
@@ -77,7 +78,7 @@ func (c Unschedulable) Run(s *snapshot.Snapshot) []check.Finding {
 		}
 		f := check.New(meta, fmt.Sprintf("%s of %s cannot be scheduled", check.Plural(len(pods), "pod", "pods"), owner.Describe()), owner)
 		f.Incident = true
-		f.Evidence = check.LimitEvidence(evidence)
+		f.Evidence = withEvent(check.LimitEvidence(evidence), eventEvidence(s, podObjects(pods), reasons("FailedScheduling")))
 		if len(hints) > 0 {
 			f.Remediation = strings.Join(slices.Sorted(maps.Keys(hints)), " ")
 		}

@@ -36,6 +36,7 @@ func main() {
 	flag.IntVar(&opts.nodes, "nodes", 0, "override the number of nodes")
 	flag.IntVar(&opts.policies, "policies", 0, "override the number of NetworkPolicies")
 	flag.IntVar(&opts.bindings, "bindings", 0, "override the number of RoleBindings")
+	flag.IntVar(&opts.events, "events", 0, "override the number of events (pods×5: 10 Warning events about each broken Deployment's pods, the rest older, half Warning)")
 	flag.BoolVar(&opts.hold, "hold", false, "after seeding the first size, print its kubeconfig and wait for Ctrl-C instead of measuring (to profile by hand)")
 	flag.Parse()
 	if opts.runs < 1 {
@@ -64,12 +65,13 @@ type options struct {
 	runs                                  int
 	kubeScore, hold                       bool
 	namespaces, nodes, policies, bindings int
+	events                                int
 }
 
 func (o options) size(pods int) Size {
 	s := sizeFor(pods)
 	for _, override := range []struct{ from, into *int }{
-		{&o.namespaces, &s.Namespaces}, {&o.nodes, &s.Nodes}, {&o.policies, &s.Policies}, {&o.bindings, &s.Bindings}} {
+		{&o.namespaces, &s.Namespaces}, {&o.nodes, &s.Nodes}, {&o.policies, &s.Policies}, {&o.bindings, &s.Bindings}, {&o.events, &s.Events}} {
 		if *override.from > 0 {
 			*override.into = *override.from
 		}
@@ -152,8 +154,8 @@ func measureSize(ctx context.Context, opts options, size Size, binary, kubeScore
 		return r, err
 	}
 	started := time.Now()
-	fmt.Fprintf(log, "bench: seeding %d pods, %d namespaces, %d nodes, %d policies, %d bindings\n",
-		size.Pods, size.Namespaces, size.Nodes, size.Policies, size.Bindings)
+	fmt.Fprintf(log, "bench: seeding %d pods, %d namespaces, %d nodes, %d policies, %d bindings, %d events\n",
+		size.Pods, size.Namespaces, size.Nodes, size.Policies, size.Bindings, size.Events)
 	if r.objects, err = seed(ctx, cluster.Config, client, size); err != nil {
 		return r, err
 	}

@@ -36,6 +36,7 @@ func floorPaths() []string {
 		"/api/v1/namespaces", "/api/v1/nodes", "/api/v1/pods", "/api/v1/services", "/api/v1/serviceaccounts",
 		"/api/v1/limitranges", "/api/v1/resourcequotas", "/api/v1/namespaces/kube-system/configmaps",
 		"/api/v1/events?fieldSelector=involvedObject.kind%3DNode",
+		"/api/v1/events?fieldSelector=type%3DWarning%2CinvolvedObject.kind%21%3DNode",
 		"/apis/apps/v1/deployments", "/apis/apps/v1/replicasets", "/apis/apps/v1/statefulsets", "/apis/apps/v1/daemonsets",
 		"/apis/batch/v1/jobs", "/apis/batch/v1/cronjobs", "/apis/discovery.k8s.io/v1/endpointslices",
 		"/apis/networking.k8s.io/v1/networkpolicies", "/apis/networking.k8s.io/v1/ingresses",

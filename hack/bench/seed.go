@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -30,9 +31,9 @@ var systemManifests []byte
 
 // Size is the shape of a seeded cluster. The defaults at 10,000 pods are the cluster issue #10
 // measures other tools on: 200 namespaces, 100 nodes, 2,000 Deployments and Services, 270
-// NetworkPolicies, 1,000 RoleBindings.
+// NetworkPolicies, 1,000 RoleBindings; and, as issue #22 measures, 50,000 events.
 type Size struct {
-	Pods, Namespaces, Nodes, Policies, Bindings int
+	Pods, Namespaces, Nodes, Policies, Bindings, Events int
 }
 
 // sizeFor scales that cluster to a number of pods.
@@ -43,6 +44,7 @@ func sizeFor(pods int) Size {
 		Nodes:      max(pods/100, 1),
 		Policies:   max(pods*27/1000, 1),
 		Bindings:   max(pods/10, 1),
+		Events:     pods * 5,
 	}
 }
 
@@ -135,7 +137,64 @@ func seed(ctx context.Context, config *rest.Config, client kubernetes.Interface,
 	if err != nil {
 		return 0, fmt.Errorf("rolebindings: %w", err)
 	}
+	if err := seedEvents(ctx, client, size, count); err != nil {
+		return 0, fmt.Errorf("events: %w", err)
+	}
 	return int(created.Load()), nil
+}
+
+// evidencePerBroken is how many Warning events each broken Deployment's pods carry.
+const evidencePerBroken = 10
+
+// seedEvents creates size.Events events: 10 recent Warning events about the pods of each broken
+// Deployment (back-offs and failing liveness probes of the crash loops, the registry's refusals of
+// the image pulls), and older ones about all pods to make up the count, half Normal (pulled,
+// started) and half Warning (a readiness probe that failed once): more Warning events than a run
+// keeps, so the bound is measured too.
+func seedEvents(ctx context.Context, client kubernetes.Interface, size Size, count func(error) error) error {
+	deployments := max(size.Pods/podsPerDeployment, 1)
+	var broken []int
+	for i := range deployments {
+		if i%20 == 0 || i%20 == 2 {
+			broken = append(broken, i)
+		}
+	}
+	evidence := min(len(broken)*evidencePerBroken, size.Events)
+	now := time.Now()
+	return parallel(ctx, size.Events, func(n int) error {
+		var deployment, pod int
+		var typ, reason, message string
+		var ago time.Duration
+		if n < evidence {
+			deployment, pod = broken[n/evidencePerBroken], n%evidencePerBroken%podsPerDeployment
+			ago = time.Duration(n%evidencePerBroken) * time.Minute
+			typ, reason, message = corev1.EventTypeWarning, "BackOff", "Back-off restarting failed container app"
+			switch {
+			case deployment%20 == 2:
+				typ, reason, message = corev1.EventTypeWarning, "Failed", `Failed to pull image "registry.example/app:1.4.3": not found`
+			case n%2 == 1:
+				reason, message = "Unhealthy", "Liveness probe failed: HTTP probe failed with statuscode: 503"
+			}
+		} else {
+			k := n - evidence
+			deployment, pod = k%deployments, k/deployments%podsPerDeployment
+			ago = 10*time.Minute + time.Duration(k%3000)*time.Second
+			typ, reason, message = corev1.EventTypeNormal, "Pulled", `Container image "registry.example/app:1.4.2" already present on machine`
+			if k%2 == 1 {
+				typ, reason, message = corev1.EventTypeWarning, "Unhealthy", "Readiness probe failed: Get \"http://127.2.0.1:8080/ready\": context deadline exceeded"
+			}
+		}
+		ns := namespaceName(deployment % size.Namespaces)
+		podName := fmt.Sprintf("app-%05d-6d8f7b9c4-%05d", deployment, pod)
+		_, err := client.CoreV1().Events(ns).Create(ctx, &corev1.Event{
+			ObjectMeta:     metav1.ObjectMeta{Name: fmt.Sprintf("%s.%06d", podName, n), Namespace: ns},
+			InvolvedObject: corev1.ObjectReference{APIVersion: "v1", Kind: "Pod", Namespace: ns, Name: podName},
+			Type:           typ, Reason: reason, Message: message, Count: int32(1 + n%40),
+			Source:         corev1.EventSource{Component: "kubelet", Host: fmt.Sprintf("node-%04d", (deployment*podsPerDeployment+pod)%size.Nodes)},
+			FirstTimestamp: metav1.NewTime(now.Add(-time.Hour)), LastTimestamp: metav1.NewTime(now.Add(-ago)),
+		}, metav1.CreateOptions{})
+		return count(err)
+	})
 }
 
 func namespaceName(i int) string { return fmt.Sprintf("team-%03d", i) }

@@ -314,10 +314,13 @@ func (c *collector) list(ctx context.Context, kind snapshot.Kind) error {
 		}
 		return nil
 	case snapshot.KindEvents:
-		// Only node events: the kernel's and node-problem-detector's reports. All events of a
-		// large cluster would be many times the size of everything else read. Nodes are not
-		// namespaced, so their events (kept in default) are read whatever -n says.
-		return c.listObjects(ctx, kind, metav1.NamespaceAll, "involvedObject.kind=Node")
+		// Every event about nodes, Normal ones included: node-problem-detector reports some
+		// there. Nodes are not namespaced, so their events (kept in default) are read whatever -n
+		// says.
+		if err := c.listObjects(ctx, kind, metav1.NamespaceAll, nodeEvents); err != nil {
+			return err
+		}
+		return c.listWarningEvents(ctx, ns)
 	case snapshot.KindPodMetrics:
 		// An aggregated API, served by metrics-server when it is installed, through its own client.
 		if c.clients.Metrics == nil {

@@ -115,7 +115,8 @@ func accessesFor(kinds []snapshot.Kind, namespace string, directPrometheus bool,
 			}
 		case snapshot.KindEvents:
 			// Node events live in default, whatever -n says: always across all namespaces.
-			t.list(kind, "", need, "events about nodes only (field selector involvedObject.kind=Node)")
+			t.list(kind, "", need, "every event about nodes (field selector "+nodeEvents+")")
+			t.list(kind, namespace, need, "Warning events about everything else (field selector "+warningEvents+")")
 		case snapshot.KindServerVersion:
 			t.add(snapshot.Request{Verb: "get", Path: "/version"}, false, need, "")
 		case snapshot.KindAnonymousAccess:

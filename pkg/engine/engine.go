@@ -137,6 +137,9 @@ func Run(s *snapshot.Snapshot, plan Plan, now time.Time) *report.Report {
 		Findings:     []check.Finding{},
 		NotEvaluated: append([]report.NotEvaluated{}, plan.NotEvaluated...),
 	}
+	if note := s.EventsLeftOutNote(); note != "" {
+		r.Metadata.Notes = append(r.Metadata.Notes, note)
+	}
 	for i, o := range evaluateAll(s, plan.Run) {
 		if o.reason != "" {
 			r.NotEvaluated = append(r.NotEvaluated, report.NotEvaluated{Check: plan.Run[i].Meta().ID, Reason: o.reason, Code: o.code})

@@ -67,6 +67,9 @@ func writePretty(w io.Writer, r *report.Report, opts Options) error {
 		line += p.dim.Render(" · " + part)
 	}
 	b.WriteString(line + "\n")
+	for _, note := range r.Metadata.Notes {
+		writeFilled(&b, p.dim.Render(" ○ "), "   ", note, width, p.dim.Render)
+	}
 
 	for _, sev := range check.Severities() {
 		var group []check.Finding

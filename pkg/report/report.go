@@ -57,6 +57,9 @@ type Metadata struct {
 	// MinSeverity is --min-severity: findings below it are counted in the summary but not
 	// listed.
 	MinSeverity check.Severity `json:"minSeverity,omitempty"`
+	// Notes say what the run read only in part, though no check was blinded by it: the Warning
+	// events past the bound a live run keeps.
+	Notes []string `json:"notes,omitempty"`
 }
 
 type Summary struct {

@@ -55,6 +55,8 @@ type FileMetadata struct {
 	// Kinds lists what was read (or tried); a check needing anything else is not evaluated on
 	// replay rather than judging an absence that was never looked at.
 	Kinds []Kind `json:"kinds"`
+	// EventsLeftOut is Snapshot.EventsLeftOut: a replay says, as the run did, that events were cut.
+	EventsLeftOut int `json:"eventsLeftOut,omitempty"`
 }
 
 // Record turns a collected snapshot into what is written for sharing: ConfigMaps keep only the
@@ -65,7 +67,7 @@ func Record(s *Snapshot, kinds []Kind, keep []ConfigMapKey, tool string) *File {
 	f := &File{
 		APIVersion: FileAPIVersion, Kind: FileKind,
 		Metadata: FileMetadata{Context: s.Context, Server: s.Server, Namespace: s.Namespace, CollectedAt: s.CollectedAt.UTC(),
-			Tool: tool, Kinds: slices.Sorted(slices.Values(kinds))},
+			Tool: tool, Kinds: slices.Sorted(slices.Values(kinds)), EventsLeftOut: s.EventsLeftOut},
 		Unavailable: s.Unavailable,
 		recorded:    &Snapshot{},
 	}
@@ -343,6 +345,7 @@ func readFile(name string, r io.Reader, limit int64) (*Snapshot, *FileMetadata, 
 	}
 	s := f.recorded
 	s.Context, s.Server, s.Namespace, s.CollectedAt = f.Metadata.Context, f.Metadata.Server, f.Metadata.Namespace, f.Metadata.CollectedAt
+	s.EventsLeftOut = max(f.Metadata.EventsLeftOut, 0)
 	for k, why := range f.Unavailable {
 		if slices.Contains(f.Absent, k) {
 			s.MarkAbsent(k, why)

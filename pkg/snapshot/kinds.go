@@ -73,8 +73,9 @@ const (
 	// KindConntrack is each node's connection-tracking table as node_exporter reports it, read
 	// from Prometheus or from the node-exporter pods through the API server's pod proxy.
 	KindConntrack Kind = "conntrack"
-	// KindEvents are events about nodes (involvedObject.kind=Node) on a live cluster: kernel
-	// and node-problem-detector reports live there, and other events are many and not needed.
+	// KindEvents are, on a live cluster, the Warning events about every kind of object (the
+	// newest few of each, see BoundEvents), the evidence of what is failing, and every event
+	// about nodes, Normal ones included: node-problem-detector reports there.
 	KindEvents Kind = "events"
 )
 

@@ -69,8 +69,12 @@ type Snapshot struct {
 	ConfigMaps           []corev1.ConfigMap
 	NetworkPolicies      []networkingv1.NetworkPolicy
 	Ingresses            []networkingv1.Ingress
-	// Events are events about nodes only (see KindEvents).
+	// Events are the Warning events about every kind of object, and every event about nodes
+	// (see KindEvents); read them through WarningEvents.
 	Events []corev1.Event
+	// EventsLeftOut counts the Warning events a live run did not keep, past EventsPerObject for
+	// one object or MaxEvents in all (see BoundEvents).
+	EventsLeftOut int
 
 	ServiceAccounts     []corev1.ServiceAccount
 	ClusterRoleBindings []rbacv1.ClusterRoleBinding
