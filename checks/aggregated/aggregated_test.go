@@ -1,0 +1,111 @@
+package aggregated
+
+import (
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/alertmend/kubectl-alertmend/internal/fixture"
+	"github.com/alertmend/kubectl-alertmend/pkg/check"
+	"github.com/alertmend/kubectl-alertmend/pkg/engine"
+	"github.com/alertmend/kubectl-alertmend/pkg/snapshot"
+)
+
+func TestChecksOnFixtures(t *testing.T) {
+	fixture.RunCases(t, check.CategoryAPIServer, Checks(), []fixture.Case{
+		{Check: APIServiceUnavailable{}, Fixture: "apiservice-unavailable.yaml", Want: []string{
+			"high apiservice-unavailable apiservice/v1beta1.metrics.k8s.io,kube-system/deployment/metrics-server,namespace/old-team",
+			"high apiservice-unavailable apiservice/v1beta1.custom.metrics.k8s.io",
+		}},
+		{Check: NamespaceTerminatingStuck{}, Fixture: "namespace-terminating-stuck.yaml", Want: []string{
+			"medium namespace-terminating-stuck namespace/leftovers",
+			"medium namespace-terminating-stuck namespace/old-team",
+		}},
+	})
+}
+
+func TestAPIServiceUnavailableSaysWhatBreaks(t *testing.T) {
+	byName := map[string]check.Finding{}
+	for _, f := range (APIServiceUnavailable{}).Run(fixture.Load(t, "apiservice-unavailable.yaml")) {
+		byName[f.Objects[0].Name] = f
+	}
+	metrics := byName["v1beta1.metrics.k8s.io"]
+	for _, want := range []string{"Available=False (MissingEndpoints)", "kubectl top fails", "HPAs cannot scale on CPU or memory", "namespaces cannot finish deleting"} {
+		if !strings.Contains(metrics.Message, want) {
+			t.Errorf("metrics message lacks %q: %s", want, metrics.Message)
+		}
+	}
+	for _, want := range []string{"Service kube-system/metrics-server has no ready endpoints (1 endpoint not ready)",
+		"backend deployment kube-system/metrics-server: 0 of 1 replicas available",
+		"deletion of namespace is stalled on discovery of metrics.k8s.io/v1beta1: old-team"} {
+		if !slices.Contains(metrics.Evidence, want) {
+			t.Errorf("metrics evidence lacks %q: %q", want, metrics.Evidence)
+		}
+	}
+	if metrics.Since == nil || metrics.Since.Format("15:04") != "08:00" {
+		t.Errorf("since %v, want the condition's transition", metrics.Since)
+	}
+	if last := metrics.Fix[len(metrics.Fix)-1]; !strings.HasPrefix(last, "# last resort") || !strings.Contains(last, "kubectl delete apiservice v1beta1.metrics.k8s.io") {
+		t.Errorf("deleting the APIService is not a commented last resort: %q", last)
+	}
+	custom := byName["v1beta1.custom.metrics.k8s.io"]
+	if !strings.Contains(custom.Message, "ServiceNotFound") || !slices.Contains(custom.Evidence, "Service monitoring/prometheus-adapter does not exist") {
+		t.Errorf("custom metrics: %s %q", custom.Message, custom.Evidence)
+	}
+}
+
+// A namespace whose deletion waits on the unavailable API is reported once, under that API,
+// with its own message kept as evidence; one stuck for another reason stays on its own.
+func TestStuckNamespaceFoldsUnderTheAPIService(t *testing.T) {
+	s := fixture.Load(t, "apiservice-unavailable.yaml")
+	plan, err := engine.Select(Checks(), engine.Selection{}, snapshot.SourceCluster)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := engine.Run(s, plan, fixture.Now())
+	if got := fixture.Summaries(r.Findings); !slices.Equal(got, []string{
+		"high apiservice-unavailable apiservice/v1beta1.custom.metrics.k8s.io",
+		"high apiservice-unavailable apiservice/v1beta1.metrics.k8s.io,kube-system/deployment/metrics-server,namespace/old-team",
+	}) {
+		t.Fatalf("findings %q", got)
+	}
+	for _, f := range r.Findings {
+		if f.Objects[0].Name != "v1beta1.metrics.k8s.io" {
+			continue
+		}
+		evidence := strings.Join(f.Evidence, "\n")
+		if !strings.Contains(evidence, "namespace old-team has been terminating for 3h") ||
+			!strings.Contains(evidence, "folded into this finding") {
+			t.Errorf("the stuck namespace is not folded in:\n%s", evidence)
+		}
+	}
+
+	other := fixture.Load(t, "namespace-terminating-stuck.yaml")
+	r = engine.Run(other, plan, fixture.Now())
+	if got := fixture.Summaries(r.Findings); !slices.Equal(got, []string{
+		"medium namespace-terminating-stuck namespace/leftovers",
+		"medium namespace-terminating-stuck namespace/old-team",
+	}) {
+		t.Errorf("without an unavailable APIService: %q", got)
+	}
+}
+
+func TestNamespaceTerminatingStuckNamesTheCause(t *testing.T) {
+	for _, f := range (NamespaceTerminatingStuck{}).Run(fixture.Load(t, "namespace-terminating-stuck.yaml")) {
+		switch f.Objects[0].Name {
+		case "leftovers":
+			// Finalizers are the first thing to read of the two conditions.
+			if !strings.Contains(f.Message, "terminating for 24h: NamespaceFinalizersRemaining: ") ||
+				!strings.Contains(f.Evidence[0], "NamespaceContentRemaining (SomeResourcesRemain)") {
+				t.Errorf("leftovers: %s %q", f.Message, f.Evidence)
+			}
+			if f.Fix[0] != "kubectl -n leftovers get widgets.example.com -o custom-columns=NAME:.metadata.name,FINALIZERS:.metadata.finalizers" {
+				t.Errorf("leftovers fix %q", f.Fix)
+			}
+		case "old-team":
+			if !strings.Contains(f.Message, "NamespaceDeletionDiscoveryFailure: Discovery failed") || !strings.HasPrefix(f.Fix[0], "kubectl get apiservices") {
+				t.Errorf("old-team: %s %q", f.Message, f.Fix)
+			}
+		}
+	}
+}
