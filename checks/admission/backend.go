@@ -169,8 +169,11 @@ func (b *Backend) judge(s *snapshot.Snapshot, port int32) {
 	}
 	b.Down = true
 	reason := svc + " has no EndpointSlices"
-	if sliceCount > 0 {
+	switch {
+	case notReady > 0:
 		reason = fmt.Sprintf("%s has no ready endpoints (%s not ready)", svc, check.Plural(notReady, "endpoint", "endpoints"))
+	case sliceCount > 0:
+		reason = fmt.Sprintf("%s has no endpoints (%s, empty)", svc, check.Plural(sliceCount, "EndpointSlice", "EndpointSlices"))
 	}
 	b.Evidence = []string{reason}
 	if len(b.Service.Spec.Selector) == 0 {
