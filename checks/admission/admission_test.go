@@ -186,3 +186,27 @@ func TestWorkloadsFoldUnderTheWebhook(t *testing.T) {
 		t.Errorf("webhook findings that took in a Deployment's: %q", got)
 	}
 }
+
+// A webhook configuration that could not be read blinds every check of the family: each is
+// reported not evaluated, with the reason, rather than passing.
+func TestNotEvaluatedWhenWebhooksCannotBeRead(t *testing.T) {
+	s := fixture.Load(t, "webhook-backend-unavailable.yaml")
+	s.MarkUnavailable(snapshot.KindMutatingWebhookConfigurations, "forbidden: cannot list mutatingwebhookconfigurations")
+	plan, err := engine.Select(Checks(), engine.Selection{}, snapshot.SourceCluster)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := engine.Run(s, plan, fixture.Now())
+	if len(r.Findings) != 0 {
+		t.Errorf("findings from half the webhooks: %q", fixture.Summaries(r.Findings))
+	}
+	var blind []string
+	for _, ne := range r.NotEvaluated {
+		if strings.Contains(ne.Reason, "cannot read mutatingwebhookconfigurations: forbidden") {
+			blind = append(blind, ne.Check)
+		}
+	}
+	if len(blind) != len(Checks()) {
+		t.Errorf("not evaluated: %q, want all %d checks", blind, len(Checks()))
+	}
+}

@@ -79,15 +79,19 @@ func (c APIServiceUnavailable) Run(s *snapshot.Snapshot) []check.Finding {
 			if svc.Port != nil {
 				port = *svc.Port
 			}
-			b := admission.ServiceBackend(s, svc.Namespace, svc.Name, port)
-			if b.Down {
-				f.Evidence = append(f.Evidence, b.Evidence...)
+			if why := backendUnseen(s, svc.Namespace); why != "" {
+				f.Evidence = append(f.Evidence, fmt.Sprintf("Service %s/%s not judged: %s", svc.Namespace, svc.Name, why))
 			} else {
-				f.Evidence = append(f.Evidence, fmt.Sprintf("Service %s/%s has ready endpoints: the API server cannot reach or "+
-					"talk to them (network policy, TLS, the backend's own errors)", svc.Namespace, svc.Name))
+				b := admission.ServiceBackend(s, svc.Namespace, svc.Name, port)
+				if b.Down {
+					f.Evidence = append(f.Evidence, b.Evidence...)
+				} else {
+					f.Evidence = append(f.Evidence, fmt.Sprintf("Service %s/%s has ready endpoints: the API server cannot reach or "+
+						"talk to them (network policy, TLS, the backend's own errors)", svc.Namespace, svc.Name))
+				}
+				f.Objects = append(f.Objects, b.Workloads...)
+				f.Fix = append(f.Fix, b.Fix()...)
 			}
-			f.Objects = append(f.Objects, b.Workloads...)
-			f.Fix = append(f.Fix, b.Fix()...)
 		}
 		stuck := stuckOn(s, groupVersion)
 		for _, ns := range stuck {
@@ -106,6 +110,21 @@ func (c APIServiceUnavailable) Run(s *snapshot.Snapshot) []check.Finding {
 		findings = append(findings, f)
 	}
 	return findings
+}
+
+// backendUnseen says why the snapshot cannot tell the state of a Service in namespace: the
+// Services or EndpointSlices could not be read, or the run was limited (-n) to another
+// namespace; "" when it can.
+func backendUnseen(s *snapshot.Snapshot, namespace string) string {
+	for _, k := range []snapshot.Kind{snapshot.KindServices, snapshot.KindEndpointSlices} {
+		if why, unread := s.Unavailable[k]; unread {
+			return fmt.Sprintf("cannot read %s: %s", k, why)
+		}
+	}
+	if s.LimitedToNamespace() && s.Namespace != namespace {
+		return fmt.Sprintf("the run was limited (-n) to namespace %s", s.Namespace)
+	}
+	return ""
 }
 
 // availability returns the Available condition and whether it says the API cannot be used. A

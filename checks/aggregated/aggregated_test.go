@@ -109,3 +109,20 @@ func TestNamespaceTerminatingStuckNamesTheCause(t *testing.T) {
 		}
 	}
 }
+
+// Without the Services, or limited to another namespace, the backend is not judged: a Service
+// that was not read is not one that does not exist.
+func TestAPIServiceBackendUnseen(t *testing.T) {
+	unread := fixture.Load(t, "apiservice-unavailable.yaml")
+	unread.MarkUnavailable(snapshot.KindServices, "forbidden")
+	limited := fixture.Load(t, "apiservice-unavailable.yaml")
+	limited.Namespace = "shop"
+	for name, s := range map[string]*snapshot.Snapshot{"unread": unread, "limited": limited} {
+		for _, f := range (APIServiceUnavailable{}).Run(s) {
+			evidence := strings.Join(f.Evidence, "\n")
+			if !strings.Contains(evidence, "not judged: ") || strings.Contains(evidence, "does not exist") {
+				t.Errorf("%s: %s: %q", name, f.Objects[0], f.Evidence)
+			}
+		}
+	}
+}
