@@ -6,10 +6,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/alertmend/kubectl-alertmend/checks/workloads"
 	"github.com/alertmend/kubectl-alertmend/internal/fixture"
 	"github.com/alertmend/kubectl-alertmend/pkg/check"
-	"github.com/alertmend/kubectl-alertmend/pkg/engine"
 	"github.com/alertmend/kubectl-alertmend/pkg/snapshot"
 )
 
@@ -158,55 +156,5 @@ func TestRiskChecksJudgeManifests(t *testing.T) {
 	if got := fixture.Summaries(MatchesOwnBackend{}.Run(s)); !reflect.DeepEqual(got,
 		[]string{"high webhook-matches-own-backend mutatingwebhookconfiguration/self-inject,kyv/deployment/kyverno"}) {
 		t.Errorf("manifests: %q", got)
-	}
-}
-
-// The Deployments a down webhook keeps from creating pods, and its own backend's, are one
-// outage with it: their findings fold into the webhook's.
-func TestWorkloadsFoldUnderTheWebhook(t *testing.T) {
-	s := fixture.Load(t, "webhook-backend-unavailable.yaml")
-	plan, err := engine.Select(slices.Concat(Checks(), workloads.Checks()), engine.Selection{}, snapshot.SourceCluster)
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := engine.Run(s, plan, fixture.Now())
-	var got []string
-	for _, f := range r.Findings {
-		if f.Check == "deployment-unavailable" {
-			t.Errorf("not folded: %s", fixture.Summary(f))
-		}
-		if f.Check != "webhook-backend-unavailable" || len(f.Evidence) == 0 {
-			continue
-		}
-		if folded := f.Evidence[len(f.Evidence)-1]; strings.HasPrefix(folded, "also reported by ") && strings.Contains(folded, "deployment-unavailable") {
-			got = append(got, f.Objects[0].Name)
-		}
-	}
-	if slices.Sort(got); !slices.Equal(got, []string{"policy-gate", "sidecar-injector"}) {
-		t.Errorf("webhook findings that took in a Deployment's: %q", got)
-	}
-}
-
-// A webhook configuration that could not be read blinds every check of the family: each is
-// reported not evaluated, with the reason, rather than passing.
-func TestNotEvaluatedWhenWebhooksCannotBeRead(t *testing.T) {
-	s := fixture.Load(t, "webhook-backend-unavailable.yaml")
-	s.MarkUnavailable(snapshot.KindMutatingWebhookConfigurations, "forbidden: cannot list mutatingwebhookconfigurations")
-	plan, err := engine.Select(Checks(), engine.Selection{}, snapshot.SourceCluster)
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := engine.Run(s, plan, fixture.Now())
-	if len(r.Findings) != 0 {
-		t.Errorf("findings from half the webhooks: %q", fixture.Summaries(r.Findings))
-	}
-	var blind []string
-	for _, ne := range r.NotEvaluated {
-		if strings.Contains(ne.Reason, "cannot read mutatingwebhookconfigurations: forbidden") {
-			blind = append(blind, ne.Check)
-		}
-	}
-	if len(blind) != len(Checks()) {
-		t.Errorf("not evaluated: %q, want all %d checks", blind, len(Checks()))
 	}
 }

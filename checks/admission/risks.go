@@ -278,7 +278,7 @@ func namedRequests(all []hook) []request {
 // backendTemplates are the workloads whose pods the Service namespace/name selects, with their
 // pod templates' labels (a live pod's own, for a workload the snapshot has no template of).
 func backendTemplates(s *snapshot.Snapshot, namespace, name string) []snapshot.Workload {
-	b := lookUpBackend(s, namespace, name)
+	b := check.LookUpBackend(s, namespace, name)
 	var out []snapshot.Workload
 	for _, w := range s.Workloads() {
 		if slices.Contains(b.Workloads, w.Ref) {

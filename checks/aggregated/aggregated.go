@@ -12,7 +12,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apiregistrationv1 "k8s.io/kube-aggregator/pkg/apis/apiregistration/v1"
 
-	"github.com/alertmend/kubectl-alertmend/checks/admission"
 	"github.com/alertmend/kubectl-alertmend/pkg/check"
 	"github.com/alertmend/kubectl-alertmend/pkg/snapshot"
 )
@@ -82,7 +81,7 @@ func (c APIServiceUnavailable) Run(s *snapshot.Snapshot) []check.Finding {
 			if why := backendUnseen(s, svc.Namespace); why != "" {
 				f.Evidence = append(f.Evidence, fmt.Sprintf("Service %s/%s not judged: %s", svc.Namespace, svc.Name, why))
 			} else {
-				b := admission.ServiceBackend(s, svc.Namespace, svc.Name, port)
+				b := check.ServiceBackend(s, svc.Namespace, svc.Name, port)
 				if b.Down {
 					f.Evidence = append(f.Evidence, b.Evidence...)
 				} else {

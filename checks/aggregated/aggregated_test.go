@@ -7,7 +7,6 @@ import (
 
 	"github.com/alertmend/kubectl-alertmend/internal/fixture"
 	"github.com/alertmend/kubectl-alertmend/pkg/check"
-	"github.com/alertmend/kubectl-alertmend/pkg/engine"
 	"github.com/alertmend/kubectl-alertmend/pkg/snapshot"
 )
 
@@ -51,42 +50,6 @@ func TestAPIServiceUnavailableSaysWhatBreaks(t *testing.T) {
 	custom := byName["v1beta1.custom.metrics.k8s.io"]
 	if !strings.Contains(custom.Message, "ServiceNotFound") || !slices.Contains(custom.Evidence, "Service monitoring/prometheus-adapter does not exist") {
 		t.Errorf("custom metrics: %s %q", custom.Message, custom.Evidence)
-	}
-}
-
-// A namespace whose deletion waits on the unavailable API is reported once, under that API,
-// with its own message kept as evidence; one stuck for another reason stays on its own.
-func TestStuckNamespaceFoldsUnderTheAPIService(t *testing.T) {
-	s := fixture.Load(t, "apiservice-unavailable.yaml")
-	plan, err := engine.Select(Checks(), engine.Selection{}, snapshot.SourceCluster)
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := engine.Run(s, plan, fixture.Now())
-	if got := fixture.Summaries(r.Findings); !slices.Equal(got, []string{
-		"high apiservice-unavailable apiservice/v1beta1.custom.metrics.k8s.io",
-		"high apiservice-unavailable apiservice/v1beta1.metrics.k8s.io,kube-system/deployment/metrics-server,namespace/old-team",
-	}) {
-		t.Fatalf("findings %q", got)
-	}
-	for _, f := range r.Findings {
-		if f.Objects[0].Name != "v1beta1.metrics.k8s.io" {
-			continue
-		}
-		evidence := strings.Join(f.Evidence, "\n")
-		if !strings.Contains(evidence, "namespace old-team has been terminating for 3h") ||
-			!strings.Contains(evidence, "folded into this finding") {
-			t.Errorf("the stuck namespace is not folded in:\n%s", evidence)
-		}
-	}
-
-	other := fixture.Load(t, "namespace-terminating-stuck.yaml")
-	r = engine.Run(other, plan, fixture.Now())
-	if got := fixture.Summaries(r.Findings); !slices.Equal(got, []string{
-		"medium namespace-terminating-stuck namespace/leftovers",
-		"medium namespace-terminating-stuck namespace/old-team",
-	}) {
-		t.Errorf("without an unavailable APIService: %q", got)
 	}
 }
 
