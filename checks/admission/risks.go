@@ -28,7 +28,7 @@ func (FailClosedUnscoped) Meta() check.Meta {
 		Requires: webhookKinds(),
 		Optional: []snapshot.Kind{snapshot.KindNamespaces},
 		Description: "Flags webhooks with failurePolicy Fail (the v1 default) whose rules intercept the writes a " +
-			"cluster heals itself with (pods, ReplicaSets, Deployments, leases, EndpointSlices, nodes) and whose " +
+			"cluster heals itself with (pods, ReplicaSets, Deployments, leases, EndpointSlices) and whose " +
 			"namespaceSelector, matched against the namespaces' labels, does not leave out kube-system and the " +
 			"namespace of the webhook's own Service. An objectSelector that requires a label counts as leaving " +
 			"system objects out.",

@@ -131,8 +131,9 @@ func (r request) String() string {
 // podCreate is the request no workload can start without.
 var podCreate = request{operation: admissionregistrationv1.Create, resource: "pods"}
 
-// recoveryRequests are the writes a cluster needs to heal itself and the webhook's own backend
-// to restart: pods and their controllers, leases (leader election, node heartbeats), endpoints.
+// recoveryRequests are the namespaced writes a cluster needs to heal itself and the webhook's
+// own backend to restart: pods and their controllers, leases (leader election), endpoints. A
+// namespaceSelector does not apply to cluster-scoped writes, so they are no part of this.
 func recoveryRequests() []request {
 	out := []request{podCreate,
 		{operation: admissionregistrationv1.Update, resource: "pods/status"},
@@ -140,7 +141,6 @@ func recoveryRequests() []request {
 		{operation: admissionregistrationv1.Update, group: "apps", resource: "deployments"},
 		{operation: admissionregistrationv1.Update, group: "coordination.k8s.io", resource: "leases"},
 		{operation: admissionregistrationv1.Create, group: "discovery.k8s.io", resource: "endpointslices"},
-		{operation: admissionregistrationv1.Update, resource: "nodes", clusterScoped: true},
 	}
 	return out
 }

@@ -58,18 +58,15 @@ func (c APIServiceUnavailable) Run(s *snapshot.Snapshot) []check.Finding {
 			continue
 		}
 		groupVersion := a.Spec.Group + "/" + a.Spec.Version
-		reason := "no Available condition yet"
-		if cond != nil {
-			reason = fmt.Sprintf("Available=%s (%s)", cond.Status, cond.Reason)
-			if cond.Message != "" {
-				reason += ": " + cond.Message
-			}
+		reason := fmt.Sprintf("Available=%s (%s)", cond.Status, cond.Reason)
+		if cond.Message != "" {
+			reason += ": " + cond.Message
 		}
 		f := check.New(meta, fmt.Sprintf("APIService %s is unavailable, %s; %s", a.Name, reason, consequences(a.Spec.Group)),
 			snapshot.RefTo(snapshot.KindAPIServices, "", a.Name))
 		f.Incident = true
 		f.Scope = check.ScopeCluster
-		if cond != nil && !cond.LastTransitionTime.IsZero() {
+		if !cond.LastTransitionTime.IsZero() {
 			f.Since = check.Earliest(cond.LastTransitionTime.Time)
 		}
 		f.Fix = []string{"kubectl get apiservice " + check.Quote(a.Name) + " -o yaml"}
@@ -126,8 +123,8 @@ func backendUnseen(s *snapshot.Snapshot, namespace string) string {
 	return ""
 }
 
-// availability returns the Available condition and whether it says the API cannot be used. A
-// local APIService (no spec.service) is served by the API server itself.
+// availability returns the Available condition and whether it says the API cannot be used (never
+// without the condition). A local APIService (no spec.service) is served by the API server itself.
 func availability(a *apiregistrationv1.APIService) (*apiregistrationv1.APIServiceCondition, bool) {
 	if a.Spec.Service == nil {
 		return nil, false
