@@ -4,6 +4,8 @@ package checks
 import (
 	"sort"
 
+	"github.com/alertmend/kubectl-alertmend/checks/admission"
+	"github.com/alertmend/kubectl-alertmend/checks/aggregated"
 	"github.com/alertmend/kubectl-alertmend/checks/apiserver"
 	"github.com/alertmend/kubectl-alertmend/checks/conntrack"
 	"github.com/alertmend/kubectl-alertmend/checks/dns"
@@ -41,6 +43,8 @@ func All(opts Options) []check.Check {
 	var all []check.Check
 	for _, family := range [][]check.Check{
 		apiserver.Checks(),
+		aggregated.Checks(),
+		admission.Checks(),
 		rbac.Checks(),
 		resources.Checks(opts.Resources),
 		workloads.Checks(),

@@ -359,6 +359,9 @@ func kubectlProblems(s *snapshot.Snapshot, meta check.Meta, f check.Finding, wor
 	}
 	for _, tg := range targets {
 		kind, ok := snapshot.KindForType(tg.typ)
+		if !ok && strings.Contains(tg.typ, ".") {
+			continue // resource.group: a custom resource, which no snapshot holds
+		}
 		if !ok {
 			problems = append(problems, fmt.Sprintf("unknown resource type %q", tg.typ))
 			continue

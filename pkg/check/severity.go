@@ -48,6 +48,8 @@ type Category string
 
 const (
 	CategoryAPIServer Category = "apiserver"
+	// CategoryAdmission judges the admission webhooks every write passes through.
+	CategoryAdmission Category = "admission"
 	CategoryResources Category = "resources"
 	CategoryWorkloads Category = "workloads"
 	CategoryDNS       Category = "dns"
@@ -60,7 +62,7 @@ const (
 
 // Categories lists every family in the order the catalog shows them.
 func Categories() []Category {
-	return []Category{CategoryAPIServer, CategoryResources, CategoryWorkloads, CategoryDNS, CategoryConntrack, CategoryNetpol, CategoryRBAC, CategorySecurity}
+	return []Category{CategoryAPIServer, CategoryAdmission, CategoryResources, CategoryWorkloads, CategoryDNS, CategoryConntrack, CategoryNetpol, CategoryRBAC, CategorySecurity}
 }
 
 func (c Category) Valid() bool {

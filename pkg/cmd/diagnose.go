@@ -95,7 +95,7 @@ they judge by. Findings left out by either are counted in a note on stderr.
 	}
 	f := cmd.Flags()
 	o.addReportFlags(f)
-	f.StringSliceVar(&o.Categories, "category", nil, "Run only these categories: apiserver, resources, workloads, dns, conntrack, netpol, rbac, security")
+	f.StringSliceVar(&o.Categories, "category", nil, "Run only these categories: apiserver, admission, resources, workloads, dns, conntrack, netpol, rbac, security")
 	f.Float64Var(&o.Thresholds.Resources.MemoryOvercommitRatio, "memory-overcommit-ratio", o.Thresholds.Resources.MemoryOvercommitRatio,
 		"memory-overcommit reports memory limits more than this many times the request")
 	f.StringSliceVar(&o.SystemNamespaces, "system-namespaces", o.Thresholds.Netpol.SystemNamespaces,

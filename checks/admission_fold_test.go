@@ -1,0 +1,122 @@
+package checks
+
+import (
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/alertmend/kubectl-alertmend/checks/admission"
+	"github.com/alertmend/kubectl-alertmend/checks/aggregated"
+	"github.com/alertmend/kubectl-alertmend/checks/workloads"
+	"github.com/alertmend/kubectl-alertmend/pkg/check"
+	"github.com/alertmend/kubectl-alertmend/pkg/engine"
+	"github.com/alertmend/kubectl-alertmend/pkg/snapshot"
+)
+
+// Folding across families, and blindness, as the engine runs the admission and aggregation
+// checks; their fixtures are in their families' testdata.
+
+// The Deployments a down webhook keeps from creating pods, and its own backend's, are one
+// outage with it: their findings fold into the webhook's.
+func TestWorkloadsFoldUnderTheWebhook(t *testing.T) {
+	s := loadFixture(t, "admission/testdata/webhook-backend-unavailable.yaml")
+	plan, err := engine.Select(slices.Concat(admission.Checks(), workloads.Checks()), engine.Selection{}, snapshot.SourceCluster)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := engine.Run(s, plan, fixNow)
+	var got []string
+	for _, f := range r.Findings {
+		if f.Check == "deployment-unavailable" {
+			t.Errorf("not folded: %s", summary(f))
+		}
+		if f.Check != "webhook-backend-unavailable" || len(f.Evidence) == 0 {
+			continue
+		}
+		if folded := f.Evidence[len(f.Evidence)-1]; strings.HasPrefix(folded, "also reported by ") && strings.Contains(folded, "deployment-unavailable") {
+			got = append(got, f.Objects[0].Name)
+		}
+	}
+	if slices.Sort(got); !slices.Equal(got, []string{"policy-gate", "sidecar-injector"}) {
+		t.Errorf("webhook findings that took in a Deployment's: %q", got)
+	}
+}
+
+// A webhook configuration that could not be read blinds every check of the family: each is
+// reported not evaluated, with the reason, rather than passing.
+func TestNotEvaluatedWhenWebhooksCannotBeRead(t *testing.T) {
+	s := loadFixture(t, "admission/testdata/webhook-backend-unavailable.yaml")
+	s.MarkUnavailable(snapshot.KindMutatingWebhookConfigurations, "forbidden: cannot list mutatingwebhookconfigurations")
+	plan, err := engine.Select(admission.Checks(), engine.Selection{}, snapshot.SourceCluster)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := engine.Run(s, plan, fixNow)
+	if len(r.Findings) != 0 {
+		t.Errorf("findings from half the webhooks: %q", summaries(r.Findings))
+	}
+	var blind []string
+	for _, ne := range r.NotEvaluated {
+		if strings.Contains(ne.Reason, "cannot read mutatingwebhookconfigurations: forbidden") {
+			blind = append(blind, ne.Check)
+		}
+	}
+	if len(blind) != len(admission.Checks()) {
+		t.Errorf("not evaluated: %q, want all %d checks", blind, len(admission.Checks()))
+	}
+}
+
+// A namespace whose deletion waits on the unavailable API is reported once, under that API,
+// with its own message kept as evidence; one stuck for another reason stays on its own.
+func TestStuckNamespaceFoldsUnderTheAPIService(t *testing.T) {
+	s := loadFixture(t, "aggregated/testdata/apiservice-unavailable.yaml")
+	plan, err := engine.Select(aggregated.Checks(), engine.Selection{}, snapshot.SourceCluster)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := engine.Run(s, plan, fixNow)
+	if got := summaries(r.Findings); !slices.Equal(got, []string{
+		"high apiservice-unavailable apiservice/v1beta1.custom.metrics.k8s.io",
+		"high apiservice-unavailable apiservice/v1beta1.metrics.k8s.io,kube-system/deployment/metrics-server,namespace/old-team",
+	}) {
+		t.Fatalf("findings %q", got)
+	}
+	for _, f := range r.Findings {
+		if f.Objects[0].Name != "v1beta1.metrics.k8s.io" {
+			continue
+		}
+		evidence := strings.Join(f.Evidence, "\n")
+		if !strings.Contains(evidence, "namespace old-team has been terminating for 3h") ||
+			!strings.Contains(evidence, "folded into this finding") {
+			t.Errorf("the stuck namespace is not folded in:\n%s", evidence)
+		}
+	}
+
+	other := loadFixture(t, "aggregated/testdata/namespace-terminating-stuck.yaml")
+	r = engine.Run(other, plan, fixNow)
+	if got := summaries(r.Findings); !slices.Equal(got, []string{
+		"medium namespace-terminating-stuck namespace/leftovers",
+		"medium namespace-terminating-stuck namespace/old-team",
+	}) {
+		t.Errorf("without an unavailable APIService: %q", got)
+	}
+}
+
+func summary(f check.Finding) string {
+	objects := make([]string, len(f.Objects))
+	for i, o := range f.Objects {
+		objects[i] = o.String()
+	}
+	return fmt.Sprintf("%s %s %s", f.Severity, f.Check, strings.Join(objects, ","))
+}
+
+func summaries(findings []check.Finding) []string {
+	out := make([]string, len(findings))
+	for i, f := range findings {
+		out[i] = summary(f)
+	}
+	sort.Strings(out)
+	return out
+}
