@@ -56,11 +56,13 @@ const (
 	CategoryRBAC      Category = "rbac"
 	// CategorySecurity judges pods against the Pod Security Standards.
 	CategorySecurity Category = "security"
+	// CategoryTraffic follows the path requests take: Ingress or route, Service, endpoints, pods.
+	CategoryTraffic Category = "traffic"
 )
 
 // Categories lists every family in the order the catalog shows them.
 func Categories() []Category {
-	return []Category{CategoryAPIServer, CategoryResources, CategoryWorkloads, CategoryDNS, CategoryConntrack, CategoryNetpol, CategoryRBAC, CategorySecurity}
+	return []Category{CategoryAPIServer, CategoryResources, CategoryWorkloads, CategoryDNS, CategoryConntrack, CategoryNetpol, CategoryRBAC, CategorySecurity, CategoryTraffic}
 }
 
 func (c Category) Valid() bool {
