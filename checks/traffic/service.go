@@ -153,6 +153,7 @@ func (c TargetPortMissing) Run(s *snapshot.Snapshot) []check.Finding {
 		severity := check.Info
 		var problems []string
 		var broken []corev1.ServicePort
+		var partial, undeclared corev1.ServicePort
 		for _, p := range svc.Spec.Ports {
 			missing, having := namedPortMissing(p, members)
 			switch {
@@ -163,10 +164,12 @@ func (c TargetPortMissing) Run(s *snapshot.Snapshot) []check.Finding {
 					portLabel(p), targetPort(&p).StrVal, describeAll(missing)))
 			case len(missing) > 0:
 				severity = stronger(severity, check.Medium)
+				partial = p
 				problems = append(problems, fmt.Sprintf("port %s: targetPort %q is declared by %s but not by %s, whose pods get no endpoint for it",
 					portLabel(p), targetPort(&p).StrVal, describeAll(having), describeAll(missing)))
 			case numericPortUndeclared(p, members):
 				severity = stronger(severity, check.Low)
+				undeclared = p
 				problems = append(problems, fmt.Sprintf("port %s: targetPort %d is declared by no container (they may still listen on it)",
 					portLabel(p), targetPort(&p).IntVal))
 			}
@@ -179,10 +182,14 @@ func (c TargetPortMissing) Run(s *snapshot.Snapshot) []check.Finding {
 		f.Severity = severity
 		f.Incident = m.live && severity == check.High
 		f.Evidence = check.LimitEvidence(declaredPorts(members))
-		if len(broken) > 0 {
+		switch {
+		case len(broken) > 0:
 			f.Fix = targetPortFix(svc, broken[0], members)
-		} else {
-			f.Fix = targetPortFix(svc, svc.Spec.Ports[0], members)
+		case severity == check.Low:
+			f.Fix = append([]string{check.Comment("only if the containers do not listen on the port undeclared:")},
+				targetPortFix(svc, undeclared, members)...)
+		default:
+			f.Fix = targetPortFix(svc, partial, members)
 		}
 		findings = append(findings, f)
 	}

@@ -1,0 +1,52 @@
+package traffic_test
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/alertmend/kubectl-alertmend/checks"
+	"github.com/alertmend/kubectl-alertmend/internal/fixture"
+	"github.com/alertmend/kubectl-alertmend/pkg/engine"
+	"github.com/alertmend/kubectl-alertmend/pkg/snapshot"
+)
+
+// One outage, one finding: Deployment api has no available replica, so Service api has no
+// ready endpoint, so Ingress api serves nothing. The whole catalog reports it once, headed by
+// what it cuts off (the Ingress, critical), with the workload's cause and fixes folded in.
+func TestOutageIsReportedOnceAsWhatItCutsOff(t *testing.T) {
+	s := fixture.LoadOverlay(t, "healthy.yaml", "ingress-backend-broken.yaml")
+	plan, err := engine.Select(checks.All(checks.DefaultOptions()), engine.Selection{}, snapshot.SourceCluster)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := engine.Run(s, plan, fixture.Now())
+	var about []string
+	for _, f := range r.Findings {
+		if !f.Incident {
+			continue // latent risks of the same objects (no memory limit) are other matters
+		}
+		for _, o := range f.Objects {
+			if o.Name == "api" {
+				about = append(about, f.Check)
+				break
+			}
+		}
+	}
+	if strings.Join(about, ",") != "ingress-backend-broken" {
+		t.Fatalf("findings about api: %q, want only ingress-backend-broken", about)
+	}
+	for _, f := range r.Findings {
+		if f.Check != "ingress-backend-broken" || f.Objects[0].Name != "api" {
+			continue
+		}
+		evidence := strings.Join(f.Evidence, "\n")
+		for _, want := range []string{"deployment shop/api", "also reported by deployment-unavailable, service-no-ready-endpoints"} {
+			if !strings.Contains(evidence, want) {
+				t.Errorf("evidence lacks %q:\n%s", want, evidence)
+			}
+		}
+		if f.Severity != "critical" {
+			t.Errorf("severity %s", f.Severity)
+		}
+	}
+}
