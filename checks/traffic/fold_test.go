@@ -5,8 +5,10 @@ import (
 	"testing"
 
 	"github.com/alertmend/kubectl-alertmend/checks"
+	"github.com/alertmend/kubectl-alertmend/checks/traffic"
 	"github.com/alertmend/kubectl-alertmend/internal/fixture"
 	"github.com/alertmend/kubectl-alertmend/pkg/engine"
+	"github.com/alertmend/kubectl-alertmend/pkg/report"
 	"github.com/alertmend/kubectl-alertmend/pkg/snapshot"
 )
 
@@ -47,6 +49,27 @@ func TestOutageIsReportedOnceAsWhatItCutsOff(t *testing.T) {
 		}
 		if f.Severity != "critical" {
 			t.Errorf("severity %s", f.Severity)
+		}
+	}
+}
+
+// Without the pods, no Service's path can be followed: every traffic check says it could not
+// see, rather than passing.
+func TestBlindWithoutPods(t *testing.T) {
+	s := fixture.LoadOverlay(t, "healthy.yaml", "ingress-backend-broken.yaml")
+	s.Pods = nil
+	s.MarkUnavailable(snapshot.KindPods, `pods is forbidden: User "viewer" cannot list resource "pods"`)
+	plan, err := engine.Select(checks.All(checks.DefaultOptions()), engine.Selection{Categories: []string{"traffic"}}, snapshot.SourceCluster)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := engine.Run(s, plan, fixture.Now())
+	if len(r.Findings) != 0 || len(r.NotEvaluated) != len(traffic.Checks()) {
+		t.Fatalf("findings %d, not evaluated %+v", len(r.Findings), r.NotEvaluated)
+	}
+	for _, n := range r.NotEvaluated {
+		if n.Code != report.CouldNotSee || !strings.Contains(n.Reason, "cannot read pods") {
+			t.Errorf("%+v", n)
 		}
 	}
 }

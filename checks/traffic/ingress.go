@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
@@ -22,7 +23,7 @@ func (IngressBackend) Meta() check.Meta {
 		Category: check.CategoryTraffic,
 		Severity: check.Critical,
 		Requires: append([]snapshot.Kind{snapshot.KindIngresses}, serviceKinds()...),
-		Optional: append([]snapshot.Kind{snapshot.KindEndpointSlices, snapshot.KindEvents}, snapshot.LegacyWorkloadKinds()...),
+		Optional: ownerKinds(snapshot.KindEndpointSlices, snapshot.KindEvents),
 		// The Service's own findings are hops of this path; the workload's outage is its cause.
 		Supersedes: []string{"service-selector-no-match", "service-no-ready-endpoints", "service-target-port-missing"},
 		Absorbs:    workloadUnavailable(),
@@ -82,7 +83,7 @@ func (c IngressBackend) Run(s *snapshot.Snapshot) []check.Finding {
 		objects := []snapshot.Ref{ingRef}
 		seen := map[snapshot.Ref]bool{ingRef: true}
 		var broken, evidence, fix []string
-		var since []hop
+		var since []time.Time
 		traced := map[string]bool{}
 		for _, use := range backendUses(ing) {
 			svcName := use.backend.Name
@@ -125,7 +126,7 @@ func (c IngressBackend) Run(s *snapshot.Snapshot) []check.Finding {
 				traced[key] = true
 				evidence = append(evidence, h.evidence...)
 				fix = appendNew(fix, h.fix...)
-				since = append(since, h)
+				since = append(since, h.since)
 			}
 		}
 		if len(broken) == 0 {
@@ -147,11 +148,7 @@ func (c IngressBackend) Run(s *snapshot.Snapshot) []check.Finding {
 		if !m.live {
 			f.Severity = check.High
 		}
-		for _, h := range since {
-			if t := earliest(h.since); t != nil && (f.Since == nil || t.Before(*f.Since)) {
-				f.Since = t
-			}
-		}
+		f.Since = check.Earliest(since...)
 		findings = append(findings, f)
 	}
 	return findings

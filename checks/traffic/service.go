@@ -13,8 +13,22 @@ import (
 
 const endpointsReference = "https://kubernetes.io/docs/concepts/services-networking/service/#services-without-selectors"
 
+// serviceKinds are what a Service's path is followed through: without Services or pods the
+// checks are blind. The controllers only name the pods' owners (and give the templates with -f).
 func serviceKinds() []snapshot.Kind {
-	return append([]snapshot.Kind{snapshot.KindServices}, snapshot.WorkloadKinds()...)
+	return []snapshot.Kind{snapshot.KindServices, snapshot.KindPods}
+}
+
+// ownerKinds name the pods' top-level owners; without them a finding names the pods' nearest
+// owner instead.
+func ownerKinds(more ...snapshot.Kind) []snapshot.Kind {
+	var kinds []snapshot.Kind
+	for _, k := range slices.Concat(snapshot.WorkloadKinds(), snapshot.LegacyWorkloadKinds()) {
+		if k != snapshot.KindPods {
+			kinds = append(kinds, k)
+		}
+	}
+	return append(kinds, more...)
 }
 
 // SelectorNoMatch reports a Service whose selector matches no pod: it has no endpoint at all.
@@ -27,7 +41,7 @@ func (SelectorNoMatch) Meta() check.Meta {
 		Category: check.CategoryTraffic,
 		Severity: check.High,
 		Requires: serviceKinds(),
-		Optional: snapshot.LegacyWorkloadKinds(),
+		Optional: ownerKinds(),
 		Description: "Matches each Service's selector against the pods of its namespace (with -f, against the pod " +
 			"templates of the workloads in the manifests) and, when nothing matches, names the pods or templates " +
 			"that differ by one label (app=web-v2 where the selector wants app=web). Services without a selector " +
@@ -70,7 +84,7 @@ func (NoReadyEndpoints) Meta() check.Meta {
 		Category: check.CategoryTraffic,
 		Severity: check.High,
 		Requires: serviceKinds(),
-		Optional: append([]snapshot.Kind{snapshot.KindEndpointSlices, snapshot.KindEvents}, snapshot.LegacyWorkloadKinds()...),
+		Optional: ownerKinds(snapshot.KindEndpointSlices, snapshot.KindEvents),
 		LiveOnly: true,
 		Absorbs:  workloadUnavailable(),
 		Description: "Counts the ready endpoints of each Service's EndpointSlices (from its pods' Ready condition " +
@@ -124,7 +138,7 @@ func (TargetPortMissing) Meta() check.Meta {
 		Category: check.CategoryTraffic,
 		Severity: check.High,
 		Requires: serviceKinds(),
-		Optional: snapshot.LegacyWorkloadKinds(),
+		Optional: ownerKinds(),
 		Description: "Looks up each Service port's targetPort in the containers (and sidecars) of the pods the " +
 			"Service selects (with -f, of the selected pod templates in the manifests), as the endpoint controller " +
 			"does: a named targetPort must be a container port of that name and protocol. High when no selected " +
@@ -214,7 +228,7 @@ func (LocalTrafficNodes) Meta() check.Meta {
 		Category: check.CategoryTraffic,
 		Severity: check.Low,
 		Requires: append(serviceKinds(), snapshot.KindNodes),
-		Optional: append([]snapshot.Kind{snapshot.KindEndpointSlices}, snapshot.LegacyWorkloadKinds()...),
+		Optional: ownerKinds(snapshot.KindEndpointSlices),
 		LiveOnly: true,
 		Description: "For each LoadBalancer or NodePort Service with externalTrafficPolicy Local that has a ready " +
 			"endpoint somewhere, lists the Ready nodes (not labelled node.kubernetes.io/exclude-from-external-load-" +
