@@ -49,6 +49,9 @@ type model struct {
 	// namespace: what a Service selector can match.
 	members map[string][]member
 	slices  map[nsName][]*discoveryv1.EndpointSlice
+	// templates are, on a cluster, the workloads' templates by namespace: what a selector that
+	// matches no pod may still match (a Deployment scaled to zero, a CronJob between runs).
+	templates map[string][]snapshot.Workload
 	// judged are the Services the checks follow (see judged), each with the first broken hop
 	// behind it over all its ports.
 	judged []tracedService
@@ -84,8 +87,12 @@ func newModel(s *snapshot.Snapshot) *model {
 					member{owner: s.TopOwner(pod), labels: pod.Labels, spec: &pod.Spec, pod: pod})
 			}
 		}
-	} else {
-		for _, w := range s.Workloads() {
+	}
+	m.templates = map[string][]snapshot.Workload{}
+	for _, w := range s.Workloads() {
+		if m.live {
+			m.templates[w.Ref.Namespace] = append(m.templates[w.Ref.Namespace], w)
+		} else {
 			m.members[w.Ref.Namespace] = append(m.members[w.Ref.Namespace], member{owner: w.Ref, labels: w.Labels, spec: w.Spec})
 		}
 	}

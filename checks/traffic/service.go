@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/alertmend/kubectl-alertmend/pkg/check"
@@ -65,8 +66,12 @@ func (c SelectorNoMatch) Run(s *snapshot.Snapshot) []check.Finding {
 		if h.kind != hopNoMatch || (!m.live && !s.Complete && len(h.nearMisses) == 0) {
 			continue
 		}
-		f := check.New(meta, fmt.Sprintf("Service %s/%s %s.", svc.Namespace, svc.Name, h.reason), serviceRef(svc))
+		f := check.New(meta, fmt.Sprintf("Service %s/%s %s.", svc.Namespace, svc.Name, h.reason), append([]snapshot.Ref{serviceRef(svc)}, h.idle...)...)
 		f.Incident = m.live
+		if len(h.idle) > 0 && idleByDesign(s, h.idle) {
+			// Scaled to zero, or a job between runs: nothing to reach, by someone's choice.
+			f.Severity, f.Incident = check.Low, false
+		}
 		f.Evidence = check.LimitEvidence(h.evidence)
 		f.Fix = h.fix
 		findings = append(findings, f)
@@ -306,4 +311,27 @@ func nodeReady(n *corev1.Node) bool {
 	return slices.ContainsFunc(n.Status.Conditions, func(c corev1.NodeCondition) bool {
 		return c.Type == corev1.NodeReady && c.Status == corev1.ConditionTrue
 	})
+}
+
+// idleByDesign tells workloads that run no pod because they were asked to run none: scaled to
+// zero replicas, or jobs, whose pods come and go.
+func idleByDesign(s *snapshot.Snapshot, refs []snapshot.Ref) bool {
+	zero := func(r *int32) bool { return r != nil && *r == 0 }
+	for _, ref := range refs {
+		idle := false
+		switch ref.Kind {
+		case "CronJob", "Job":
+			idle = true
+		case "Deployment":
+			i := slices.IndexFunc(s.Deployments, func(d appsv1.Deployment) bool { return d.Namespace == ref.Namespace && d.Name == ref.Name })
+			idle = i >= 0 && zero(s.Deployments[i].Spec.Replicas)
+		case "StatefulSet":
+			i := slices.IndexFunc(s.StatefulSets, func(d appsv1.StatefulSet) bool { return d.Namespace == ref.Namespace && d.Name == ref.Name })
+			idle = i >= 0 && zero(s.StatefulSets[i].Spec.Replicas)
+		}
+		if !idle {
+			return false
+		}
+	}
+	return true
 }

@@ -38,6 +38,9 @@ type hop struct {
 	since  time.Time
 	// nearMisses are, for hopNoMatch, the workloads one label away from the selector.
 	nearMisses []nearMiss
+	// idle are, for hopNoMatch on a cluster, the workloads whose template the selector matches
+	// although none of their pods runs.
+	idle []snapshot.Ref
 }
 
 // trace follows svc to its pods: the selector, the targetPort of ports (every port when nil)
@@ -63,7 +66,9 @@ func (m *model) trace(s *snapshot.Snapshot, svc *corev1.Service, ports []corev1.
 			return h
 		}
 	}
-	if !m.live {
+	// publishNotReadyAddresses sends traffic to pods whether ready or not (a StatefulSet's peers
+	// finding each other before they are ready): readiness does not cut it off.
+	if !m.live || svc.Spec.PublishNotReadyAddresses {
 		return h
 	}
 	ready, notReady, haveSlices := m.endpointCounts(svc)
@@ -105,6 +110,14 @@ func (m *model) noMatch(svc *corev1.Service) hop {
 	}
 	h := hop{kind: hopNoMatch, nearMisses: m.nearest(svc)}
 	h.reason = fmt.Sprintf("selects no %s: nothing in namespace %s has labels %s", what, svc.Namespace, selectorString(svc.Spec.Selector))
+	for _, w := range m.templates[svc.Namespace] {
+		if w.Ref.Kind != "Pod" && selects(svc.Spec.Selector, w.Labels) {
+			h.idle = append(h.idle, w.Ref)
+		}
+	}
+	if len(h.idle) > 0 {
+		h.reason = fmt.Sprintf("selects no pod: the template of %s matches, but no pod of it runs", describeAll(h.idle))
+	}
 	for _, n := range h.nearMisses {
 		h.evidence = append(h.evidence, "nearest: "+n.String())
 	}

@@ -23,7 +23,11 @@ func TestChecksOnFixtures(t *testing.T) {
 		}},
 		fixture.Case{Check: SelectorNoMatch{}, Base: "healthy.yaml", Fixture: "service-selector-no-match.yaml", Want: []string{
 			"high service-selector-no-match shop/service/web",
+			"low service-selector-no-match shop/service/reports,shop/deployment/reports",
+			"high service-selector-no-match shop/service/search,shop/deployment/search",
 		}},
+		// peers publishes its unready pods: no readiness finding.
+		fixture.Case{Check: NoReadyEndpoints{}, Base: "healthy.yaml", Fixture: "service-selector-no-match.yaml"},
 		// The Ingress in front of the relabelled pods breaks at the selector.
 		fixture.Case{Check: IngressBackend{}, Base: "healthy.yaml", Fixture: "service-no-ready-endpoints.yaml"},
 		fixture.Case{Check: NoReadyEndpoints{}, Base: "healthy.yaml", Fixture: "service-no-ready-endpoints.yaml", Want: []string{
