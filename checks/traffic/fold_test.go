@@ -37,6 +37,12 @@ func TestOutageIsReportedOnceAsWhatItCutsOff(t *testing.T) {
 	if strings.Join(about, ",") != "ingress-backend-broken" {
 		t.Fatalf("findings about api: %q, want only ingress-backend-broken", about)
 	}
+	// The Service behind Ingress canary selects nothing: its own finding is superseded.
+	for _, f := range r.Findings {
+		if f.Check == "service-selector-no-match" {
+			t.Errorf("not folded into the Ingress's finding: %s %v", f.Check, f.Objects)
+		}
+	}
 	for _, f := range r.Findings {
 		if f.Check != "ingress-backend-broken" || f.Objects[0].Name != "api" {
 			continue

@@ -66,7 +66,7 @@ func (c SelectorNoMatch) Run(s *snapshot.Snapshot) []check.Finding {
 		if h.kind != hopNoMatch || (!m.live && !s.Complete && len(h.nearMisses) == 0) {
 			continue
 		}
-		f := check.New(meta, fmt.Sprintf("Service %s/%s %s.", svc.Namespace, svc.Name, h.reason), append([]snapshot.Ref{serviceRef(svc)}, h.idle...)...)
+		f := check.New(meta, fmt.Sprintf("Service %s/%s %s.", svc.Namespace, svc.Name, h.reason), refs(svc, h)...)
 		f.Incident = m.live
 		if len(h.idle) > 0 && idleByDesign(s, h.idle) {
 			// Scaled to zero, or a job between runs: nothing to reach, by someone's choice.

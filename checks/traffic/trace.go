@@ -2,6 +2,7 @@ package traffic
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -253,7 +254,7 @@ func describeAll(refs []snapshot.Ref) string {
 // refs lists svc with the owners of its pods: the objects a traffic finding names, so that a
 // workload's own finding about the same outage folds into it.
 func refs(svc *corev1.Service, h hop) []snapshot.Ref {
-	return append([]snapshot.Ref{serviceRef(svc)}, h.owners...)
+	return slices.Concat([]snapshot.Ref{serviceRef(svc)}, h.owners, h.idle)
 }
 
 func serviceRef(svc *corev1.Service) snapshot.Ref {

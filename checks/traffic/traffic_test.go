@@ -20,6 +20,10 @@ func TestChecksOnFixtures(t *testing.T) {
 			"critical ingress-backend-broken shop/ingress/ghost",
 			"critical ingress-backend-broken shop/ingress/wrong-port,shop/service/web",
 			"critical ingress-backend-broken shop/ingress/api,shop/service/api,shop/deployment/api",
+			"critical ingress-backend-broken shop/ingress/canary,shop/service/canary",
+		}},
+		fixture.Case{Check: SelectorNoMatch{}, Base: "healthy.yaml", Fixture: "ingress-backend-broken.yaml", Want: []string{
+			"high service-selector-no-match shop/service/canary",
 		}},
 		fixture.Case{Check: SelectorNoMatch{}, Base: "healthy.yaml", Fixture: "service-selector-no-match.yaml", Want: []string{
 			"high service-selector-no-match shop/service/web",
@@ -28,8 +32,6 @@ func TestChecksOnFixtures(t *testing.T) {
 		}},
 		// peers publishes its unready pods: no readiness finding.
 		fixture.Case{Check: NoReadyEndpoints{}, Base: "healthy.yaml", Fixture: "service-selector-no-match.yaml"},
-		// The Ingress in front of the relabelled pods breaks at the selector.
-		fixture.Case{Check: IngressBackend{}, Base: "healthy.yaml", Fixture: "service-no-ready-endpoints.yaml"},
 		fixture.Case{Check: NoReadyEndpoints{}, Base: "healthy.yaml", Fixture: "service-no-ready-endpoints.yaml", Want: []string{
 			"high service-no-ready-endpoints shop/service/web,shop/deployment/web",
 			"critical service-no-ready-endpoints shop/service/web-public,shop/deployment/web",
@@ -79,6 +81,7 @@ func TestIngressNamesTheBrokenHop(t *testing.T) {
 		"ghost":      "ghost.example/ -> service ghost:80: the Service does not exist",
 		"wrong-port": "shop.example/v2 -> service web:8080: the Service has no such port (its ports: 80/http)",
 		"api":        "api.example/ -> service api:http: Service api has no ready endpoint: none of its 2 pods (deployment shop/api) is ready",
+		"canary":     "canary.example/ -> service canary:80: Service canary selects no pod: nothing in namespace shop has labels app=web,track=canary",
 	} {
 		if f := find(t, findings, object); !strings.Contains(f.Message, want) || !f.Incident {
 			t.Errorf("%s: message %q does not say %q", object, f.Message, want)
