@@ -2,9 +2,7 @@ package traffic
 
 import (
 	"fmt"
-	"slices"
 	"strings"
-	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
@@ -79,77 +77,15 @@ func (c IngressBackend) Run(s *snapshot.Snapshot) []check.Finding {
 	var findings []check.Finding
 	for i := range s.Ingresses {
 		ing := &s.Ingresses[i]
-		ingRef := snapshot.RefTo(snapshot.KindIngresses, ing.Namespace, ing.Name)
-		objects := []snapshot.Ref{ingRef}
-		seen := map[snapshot.Ref]bool{ingRef: true}
-		var broken, evidence, fix []string
-		var since []time.Time
-		traced := map[string]bool{}
+		r := newRoute(snapshot.RefTo(snapshot.KindIngresses, ing.Namespace, ing.Name))
 		for _, use := range backendUses(ing) {
-			svcName := use.backend.Name
-			svc, ok := m.services[nsName{ing.Namespace, svcName}]
-			target := fmt.Sprintf("%s -> service %s:%s", use.where, svcName, backendPort(use.backend.Port))
-			if !ok {
-				if !m.live && !s.Complete {
-					continue // the Service may be in files that are not in the input
-				}
-				broken = append(broken, target+": the Service does not exist")
-				fix = appendNew(fix, fmt.Sprintf("kubectl get services -n %s   # the backend names service %s", check.Quote(ing.Namespace), check.Quote(svcName)))
-				continue
-			}
-			port, ok := servicePort(svc, use.backend.Port)
-			if !ok {
-				broken = append(broken, fmt.Sprintf("%s: the Service has no such port (its ports: %s)", target, portLabels(svc.Spec.Ports)))
-				fix = appendNew(fix, ingressPortFix(ing, use, svc))
-				if !seen[serviceRef(svc)] {
-					seen[serviceRef(svc)] = true
-					objects = append(objects, serviceRef(svc))
-				}
-				continue
-			}
-			if !judged(svc) {
-				continue
-			}
-			h := m.trace(s, svc, []corev1.ServicePort{port})
-			if h.kind == hopOK {
-				continue
-			}
-			broken = append(broken, fmt.Sprintf("%s: Service %s %s", target, svcName, h.reason))
-			for _, r := range refs(svc, h) {
-				if !seen[r] {
-					seen[r] = true
-					objects = append(objects, r)
-				}
-			}
-			key := fmt.Sprintf("%s/%d", svcName, h.kind)
-			if !traced[key] {
-				traced[key] = true
-				evidence = append(evidence, h.evidence...)
-				fix = appendNew(fix, h.fix...)
-				since = append(since, h.since)
-			}
+			b := use.backend
+			r.follow(s, m, backend{where: use.where, namespace: ing.Namespace, service: b.Name, port: b.Port,
+				portFix: func(svc *corev1.Service) string { return ingressPortFix(ing, use, svc) }})
 		}
-		if len(broken) == 0 {
-			continue
+		if f, ok := r.finding(meta, m, fmt.Sprintf("Ingress %s/%s", ing.Namespace, ing.Name), lbAddresses(ing)); ok {
+			findings = append(findings, f)
 		}
-		verb := "routes"
-		if m.live {
-			verb = "serves"
-		}
-		message := fmt.Sprintf("Ingress %s/%s %s %s with no working backend: %s.", ing.Namespace, ing.Name, verb,
-			check.Plural(len(broken), "path", "paths"), strings.Join(broken, "; "))
-		f := check.New(meta, message, objects...)
-		if addresses := lbAddresses(ing); addresses != "" {
-			evidence = append([]string{"the Ingress is served at " + addresses}, evidence...)
-		}
-		f.Evidence = check.LimitEvidence(evidence)
-		f.Fix = fix
-		f.Incident = m.live
-		if !m.live {
-			f.Severity = check.High
-		}
-		f.Since = check.Earliest(since...)
-		findings = append(findings, f)
 	}
 	return findings
 }
@@ -191,13 +127,4 @@ func lbAddresses(ing *networkingv1.Ingress) string {
 		}
 	}
 	return strings.Join(out, ", ")
-}
-
-func appendNew(list []string, lines ...string) []string {
-	for _, l := range lines {
-		if !slices.Contains(list, l) {
-			list = append(list, l)
-		}
-	}
-	return list
 }

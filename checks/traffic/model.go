@@ -21,7 +21,7 @@ import (
 
 // Checks is the family's list, in the catalog's order.
 func Checks() []check.Check {
-	return []check.Check{IngressBackend{}, SelectorNoMatch{}, NoReadyEndpoints{}, TargetPortMissing{}, LocalTrafficNodes{}}
+	return []check.Check{IngressBackend{}, HTTPRouteBackend{}, SelectorNoMatch{}, NoReadyEndpoints{}, TargetPortMissing{}, LocalTrafficNodes{}}
 }
 
 // workloadUnavailable are the workload checks whose outage a Service's missing endpoints are the

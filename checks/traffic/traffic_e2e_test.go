@@ -97,6 +97,12 @@ func TestTrafficPathOnTheControlPlane(t *testing.T) {
 	if !slices.Equal(got, want) {
 		t.Fatalf("findings\n got  %q\n want %q", got, want)
 	}
+	// The test API server serves no Gateway API: the HTTPRoute check says so, and the run is complete.
+	gateway := slices.IndexFunc(r.NotEvaluated, func(n report.NotEvaluated) bool { return n.Check == "httproute-backend-broken" })
+	if gateway < 0 || r.NotEvaluated[gateway].Code != report.NotApplicable ||
+		!strings.Contains(r.NotEvaluated[gateway].Reason, "the Gateway API (gateway.networking.k8s.io/v1) is not served") {
+		t.Errorf("not evaluated: %+v", r.NotEvaluated)
+	}
 	for _, f := range r.Findings {
 		evidence := strings.Join(f.Evidence, "\n")
 		switch f.Objects[0].Name {

@@ -22,6 +22,14 @@ func TestChecksOnFixtures(t *testing.T) {
 			"critical ingress-backend-broken shop/ingress/api,shop/service/api,shop/deployment/api",
 			"critical ingress-backend-broken shop/ingress/canary,shop/service/canary",
 		}},
+		// HTTPRoutes come from a probe of the Gateway API, as the collector reads them.
+		fixture.Case{Check: HTTPRouteBackend{}, Base: "healthy.yaml", Fixture: "ingress-backend-broken.yaml", Probes: withRoutes, Want: []string{
+			"critical httproute-backend-broken shop/httproute/api,shop/service/api,shop/deployment/api",
+			"critical httproute-backend-broken shop/httproute/split,shop/service/web",
+		}},
+		fixture.Case{Check: HTTPRouteBackend{}, Fixture: "healthy.yaml", Probes: func(s *snapshot.Snapshot) {
+			s.HTTPRoutes = []snapshot.HTTPRoute{httpRoute("shop", "web", backendRef("web", 80))}
+		}},
 		fixture.Case{Check: SelectorNoMatch{}, Base: "healthy.yaml", Fixture: "ingress-backend-broken.yaml", Want: []string{
 			"high service-selector-no-match shop/service/canary",
 		}},
@@ -89,7 +97,7 @@ func TestIngressNamesTheBrokenHop(t *testing.T) {
 	}
 	api := find(t, findings, "api")
 	for _, want := range []string{
-		"the Ingress is served at lb.example",
+		"Ingress shop/api is served at lb.example",
 		"EndpointSlices: 0 ready, 2 not-ready endpoints",
 		"pod api-7c9b-ccccc on node node-a: Ready=False (ContainersNotReady) for 20m: containers with unready status: [api]; " +
 			"event Unhealthy: Readiness probe failed: HTTP probe failed with statuscode: 503 (x42)",
@@ -182,4 +190,42 @@ func sorted(lines []string) []string {
 		}
 	}
 	return out
+}
+
+func backendRef(name string, port int32) snapshot.HTTPBackendRef {
+	return snapshot.HTTPBackendRef{Name: name, Port: &port}
+}
+
+func httpRoute(namespace, name string, refs ...snapshot.HTTPBackendRef) snapshot.HTTPRoute {
+	return snapshot.HTTPRoute{Namespace: namespace, Name: name, Rules: []snapshot.HTTPRouteRules{{BackendRefs: refs}}}
+}
+
+// withRoutes adds routes to the Ingress fixture's Services: api's pods are not ready; split sends
+// to web (fine), to a Service that does not exist, and to a port web does not have; bucket's
+// backend is not a Service.
+func withRoutes(s *snapshot.Snapshot) {
+	bucket, group := "Bucket", "storage.example"
+	s.HTTPRoutes = []snapshot.HTTPRoute{
+		httpRoute("shop", "api", backendRef("api", 80)),
+		httpRoute("shop", "split", backendRef("web", 80), backendRef("ghost", 80), backendRef("web", 9999)),
+		httpRoute("shop", "bucket", snapshot.HTTPBackendRef{Group: &group, Kind: &bucket, Name: "assets"}),
+	}
+}
+
+func TestHTTPRouteNamesTheBrokenHop(t *testing.T) {
+	s := fixture.LoadOverlay(t, "healthy.yaml", "ingress-backend-broken.yaml")
+	withRoutes(s)
+	f := find(t, HTTPRouteBackend{}.Run(s), "split")
+	for _, want := range []string{
+		"HTTPRoute shop/split serves 2 paths with no working backend",
+		"rule 1 -> service ghost:80: the Service does not exist",
+		"rule 1 -> service web:9999: the Service has no such port (its ports: 80/http)",
+	} {
+		if !strings.Contains(f.Message, want) {
+			t.Errorf("message %q lacks %q", f.Message, want)
+		}
+	}
+	if !hasLine(f.Fix, `kubectl patch httproute -n shop split --type=json -p '[{"op":"replace","path":"/spec/rules/0/backendRefs/2/port","value":80}]'`) {
+		t.Errorf("fix %q", f.Fix)
+	}
 }

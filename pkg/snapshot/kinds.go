@@ -76,6 +76,9 @@ const (
 	// KindEvents are events about nodes (involvedObject.kind=Node) on a live cluster: kernel
 	// and node-problem-detector reports live there, and other events are many and not needed.
 	KindEvents Kind = "events"
+	// KindHTTPRoutes are the Gateway API's HTTPRoutes, reduced to their backends (HTTPRoute):
+	// read as JSON, and absent where the API server does not serve gateway.networking.k8s.io/v1.
+	KindHTTPRoutes Kind = "httproutes"
 )
 
 // kindEntry is everything the snapshot, its file and the collector know about one kind.
@@ -192,6 +195,11 @@ func kindTable() []kindEntry {
 				if *c != nil {
 					slices.SortStableFunc((*c).Nodes, func(a, b ConntrackNode) int { return strings.Compare(a.Node, b.Node) })
 				}
+			})},
+
+		{kind: KindHTTPRoutes, fileField: "httpRoutes",
+			data: probe(func(s *Snapshot) *[]HTTPRoute { return &s.HTTPRoutes }, func(r *[]HTTPRoute) {
+				slices.SortStableFunc(*r, func(a, b HTTPRoute) int { return compareQualified(a.Namespace, a.Name, b.Namespace, b.Name) })
 			})},
 
 		{kind: KindAPIServices, groupVersion: "apiregistration.k8s.io/v1", objectKind: "APIService", fileField: "apiServices",
