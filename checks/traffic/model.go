@@ -16,7 +16,6 @@ import (
 
 	"github.com/alertmend/kubectl-alertmend/pkg/check"
 	"github.com/alertmend/kubectl-alertmend/pkg/snapshot"
-	"github.com/alertmend/kubectl-alertmend/pkg/suggest"
 )
 
 // Checks is the family's list, in the catalog's order.
@@ -193,13 +192,20 @@ func (m *model) nearest(svc *corev1.Service) []nearMiss {
 
 // similar tells, for a selector of one label, a value that is plausibly the same label changed
 // (web-v2 for web) from an unrelated workload (cache for web): one contains the other, or they
-// are a typo apart. A member without the label shares nothing with the selector.
+// share most of their start. A member without the label shares nothing with the selector.
 func similar(n nearMiss) bool {
 	if n.absent {
 		return false
 	}
-	return strings.Contains(n.have, n.want) || strings.Contains(n.want, n.have) ||
-		slices.Contains(suggest.Closest(n.want, []string{n.have}), n.have)
+	if strings.Contains(n.have, n.want) || strings.Contains(n.want, n.have) {
+		return true
+	}
+	shared := 0
+	for shared < min(len(n.have), len(n.want)) && n.have[shared] == n.want[shared] {
+		shared++
+	}
+	// frontend and frontend2, api-gw and api-gateway: a long common start.
+	return shared >= 3 && 2*shared >= min(len(n.have), len(n.want))
 }
 
 func sortedKeys(m map[string]string) []string {

@@ -1,6 +1,7 @@
-package traffic_test
+package cmd
 
 import (
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -12,11 +13,16 @@ import (
 	"github.com/alertmend/kubectl-alertmend/pkg/snapshot"
 )
 
+// trafficFixture names a fixture of the traffic checks, as internal/fixture finds it from here.
+func trafficFixture(name string) string {
+	return filepath.Join("..", "..", "..", "checks", "traffic", "testdata", name)
+}
+
 // One outage, one finding: Deployment api has no available replica, so Service api has no
 // ready endpoint, so Ingress api serves nothing. The whole catalog reports it once, headed by
 // what it cuts off (the Ingress, critical), with the workload's cause and fixes folded in.
-func TestOutageIsReportedOnceAsWhatItCutsOff(t *testing.T) {
-	s := fixture.LoadOverlay(t, "healthy.yaml", "ingress-backend-broken.yaml")
+func TestTrafficOutageIsReportedOnceAsWhatItCutsOff(t *testing.T) {
+	s := fixture.LoadOverlay(t, trafficFixture("healthy.yaml"), trafficFixture("ingress-backend-broken.yaml"))
 	plan, err := engine.Select(checks.All(checks.DefaultOptions()), engine.Selection{}, snapshot.SourceCluster)
 	if err != nil {
 		t.Fatal(err)
@@ -61,8 +67,8 @@ func TestOutageIsReportedOnceAsWhatItCutsOff(t *testing.T) {
 
 // Without the pods, no Service's path can be followed: every traffic check says it could not
 // see, rather than passing.
-func TestBlindWithoutPods(t *testing.T) {
-	s := fixture.LoadOverlay(t, "healthy.yaml", "ingress-backend-broken.yaml")
+func TestTrafficChecksBlindWithoutPods(t *testing.T) {
+	s := fixture.LoadOverlay(t, trafficFixture("healthy.yaml"), trafficFixture("ingress-backend-broken.yaml"))
 	s.Pods = nil
 	s.MarkUnavailable(snapshot.KindPods, `pods is forbidden: User "viewer" cannot list resource "pods"`)
 	plan, err := engine.Select(checks.All(checks.DefaultOptions()), engine.Selection{Categories: []string{"traffic"}}, snapshot.SourceCluster)
