@@ -47,6 +47,11 @@ type model struct {
 	// members are the live pods (on a cluster) or the workloads' templates (manifests) of each
 	// namespace: what a Service selector can match.
 	members map[string][]member
+	// byLabel indexes each namespace's members by label ("app=web"), so a selector looks only at
+	// the members that carry one of its labels rather than at the whole namespace.
+	byLabel map[string]map[string][]int
+	// selection is what each judged Service selects, computed once.
+	selection map[*corev1.Service][]member
 	slices  map[nsName][]*discoveryv1.EndpointSlice
 	// templates are, on a cluster, the workloads' templates by namespace: what a selector that
 	// matches no pod may still match (a Deployment scaled to zero, a CronJob between runs).
@@ -95,6 +100,16 @@ func newModel(s *snapshot.Snapshot) *model {
 			m.members[w.Ref.Namespace] = append(m.members[w.Ref.Namespace], member{owner: w.Ref, labels: w.Labels, spec: w.Spec})
 		}
 	}
+	m.byLabel = map[string]map[string][]int{}
+	for ns, members := range m.members {
+		index := map[string][]int{}
+		for i, mb := range members {
+			for k, v := range mb.labels {
+				index[k+"="+v] = append(index[k+"="+v], i)
+			}
+		}
+		m.byLabel[ns] = index
+	}
 	for i := range s.EndpointSlices {
 		slice := &s.EndpointSlices[i]
 		if name := slice.Labels[discoveryv1.LabelServiceName]; name != "" {
@@ -102,8 +117,10 @@ func newModel(s *snapshot.Snapshot) *model {
 			m.slices[key] = append(m.slices[key], slice)
 		}
 	}
+	m.selection = map[*corev1.Service][]member{}
 	for i := range s.Services {
 		if svc := &s.Services[i]; judged(svc) {
+			m.selection[svc] = m.match(svc)
 			m.judged = append(m.judged, tracedService{svc, m.trace(s, svc, nil)})
 		}
 	}
@@ -139,10 +156,27 @@ func selects(selector, labels map[string]string) bool {
 
 // selected lists what svc's selector matches.
 func (m *model) selected(svc *corev1.Service) []member {
+	if members, ok := m.selection[svc]; ok {
+		return members
+	}
+	return m.match(svc)
+}
+
+// match looks for svc's selector among the members that carry its rarest label.
+func (m *model) match(svc *corev1.Service) []member {
+	index := m.byLabel[svc.Namespace]
+	var candidates []int
+	first := true
+	for k, v := range svc.Spec.Selector {
+		if bucket := index[k+"="+v]; first || len(bucket) < len(candidates) {
+			candidates, first = bucket, false
+		}
+	}
+	members := m.members[svc.Namespace]
 	var out []member
-	for _, mb := range m.members[svc.Namespace] {
-		if selects(svc.Spec.Selector, mb.labels) {
-			out = append(out, mb)
+	for _, i := range candidates {
+		if selects(svc.Spec.Selector, members[i].labels) {
+			out = append(out, members[i])
 		}
 	}
 	return out
