@@ -52,7 +52,7 @@ type model struct {
 	byLabel map[string]map[string][]int
 	// selection is what each judged Service selects, computed once.
 	selection map[*corev1.Service][]member
-	slices  map[nsName][]*discoveryv1.EndpointSlice
+	slices    map[nsName][]*discoveryv1.EndpointSlice
 	// templates are, on a cluster, the workloads' templates by namespace: what a selector that
 	// matches no pod may still match (a Deployment scaled to zero, a CronJob between runs).
 	templates map[string][]snapshot.Workload
