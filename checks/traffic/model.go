@@ -352,15 +352,15 @@ func (m *model) endpointCounts(svc *corev1.Service) (ready, notReady int, haveSl
 // its ready pods).
 func (m *model) readyNodes(svc *corev1.Service, members []member) map[string]bool {
 	nodes := map[string]bool{}
-	slices := m.slices[nsName{svc.Namespace, svc.Name}]
-	for _, slice := range slices {
+	own := m.slices[nsName{svc.Namespace, svc.Name}]
+	for _, slice := range own {
 		for _, ep := range slice.Endpoints {
 			if (ep.Conditions.Ready == nil || *ep.Conditions.Ready) && ep.NodeName != nil {
 				nodes[*ep.NodeName] = true
 			}
 		}
 	}
-	if len(slices) == 0 {
+	if len(own) == 0 {
 		for _, mb := range members {
 			if mb.pod != nil && snapshot.PodReady(mb.pod) && mb.pod.Spec.NodeName != "" {
 				nodes[mb.pod.Spec.NodeName] = true
