@@ -7,6 +7,8 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
@@ -45,13 +47,13 @@ func syntheticCluster(deployments, podsPer, nodes int) *snapshot.Snapshot {
 			Status:     appsv1.DeploymentStatus{AvailableReplicas: available},
 		})
 		s.Services = append(s.Services, corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns},
-			Spec: corev1.ServiceSpec{Selector: map[string]string{"app": name}}})
+			Spec: corev1.ServiceSpec{Selector: map[string]string{"app": name}, Ports: []corev1.ServicePort{{Port: 80}}}})
 		rs := name + "-5d4f"
 		s.ReplicaSets = append(s.ReplicaSets, appsv1.ReplicaSet{ObjectMeta: metav1.ObjectMeta{Name: rs, Namespace: ns,
 			OwnerReferences: []metav1.OwnerReference{{APIVersion: "apps/v1", Kind: "Deployment", Name: name, Controller: ptr.To(true)}}}})
 		for p := 0; p < podsPer; p++ {
 			pod := corev1.Pod{
-				ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("%s-%d", rs, p), Namespace: ns,
+				ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("%s-%d", rs, p), Namespace: ns, Labels: map[string]string{"app": name},
 					OwnerReferences: []metav1.OwnerReference{{APIVersion: "apps/v1", Kind: "ReplicaSet", Name: rs, Controller: ptr.To(true)}}},
 				Spec:   *spec.DeepCopy(),
 				Status: corev1.PodStatus{Phase: corev1.PodRunning},
@@ -66,8 +68,32 @@ func syntheticCluster(deployments, podsPer, nodes int) *snapshot.Snapshot {
 	}
 	addClusterDNS(s)
 	addConntrack(s)
+	addTraffic(s)
 	s.Finish()
 	return s
+}
+
+// addTraffic gives every Service the EndpointSlice the endpoint controller would write (an
+// endpoint per pod, ready unless the pod crash loops) and puts an Ingress in front of one in ten.
+func addTraffic(s *snapshot.Snapshot) {
+	byService := map[string][]discoveryv1.Endpoint{}
+	for i := range s.Pods {
+		pod := &s.Pods[i]
+		ready := len(pod.Status.ContainerStatuses) == 0
+		key := pod.Namespace + "/" + pod.Labels["app"]
+		byService[key] = append(byService[key], discoveryv1.Endpoint{Addresses: []string{fmt.Sprintf("10.2.%d.%d", i/250%250, i%250+1)},
+			Conditions: discoveryv1.EndpointConditions{Ready: ptr.To(ready)}, NodeName: ptr.To(pod.Spec.NodeName)})
+	}
+	for i, svc := range s.Services {
+		s.EndpointSlices = append(s.EndpointSlices, discoveryv1.EndpointSlice{
+			ObjectMeta: metav1.ObjectMeta{Name: svc.Name + "-x7k2p", Namespace: svc.Namespace, Labels: map[string]string{discoveryv1.LabelServiceName: svc.Name}},
+			Endpoints:  byService[svc.Namespace+"/"+svc.Name]})
+		if i%10 == 0 {
+			backend := networkingv1.IngressBackend{Service: &networkingv1.IngressServiceBackend{Name: svc.Name, Port: networkingv1.ServiceBackendPort{Number: 80}}}
+			s.Ingresses = append(s.Ingresses, networkingv1.Ingress{ObjectMeta: metav1.ObjectMeta{Name: svc.Name, Namespace: svc.Namespace},
+				Spec: networkingv1.IngressSpec{DefaultBackend: &backend}})
+		}
+	}
 }
 
 // addConntrack gives the synthetic cluster kube-proxy with its configuration, and a measured

@@ -13,6 +13,7 @@ import (
 	"github.com/alertmend/kubectl-alertmend/checks/podsecurity"
 	"github.com/alertmend/kubectl-alertmend/checks/rbac"
 	"github.com/alertmend/kubectl-alertmend/checks/resources"
+	"github.com/alertmend/kubectl-alertmend/checks/traffic"
 	"github.com/alertmend/kubectl-alertmend/checks/workloads"
 	"github.com/alertmend/kubectl-alertmend/pkg/check"
 	"github.com/alertmend/kubectl-alertmend/pkg/snapshot"
@@ -52,6 +53,7 @@ func All(opts Options) []check.Check {
 		conntrack.Checks(),
 		netpol.Checks(opts.Netpol),
 		podsecurity.Checks(opts.PodSecurity),
+		traffic.Checks(),
 	} {
 		all = append(all, family...)
 	}

@@ -164,7 +164,7 @@ func (c *requestCounter) count() (int, error) {
 	return lines, scanner.Err()
 }
 
-// exportManifests writes the cluster's Deployments, Services, NetworkPolicies, Roles and
+// exportManifests writes the cluster's Deployments, Services, NetworkPolicies, Ingresses, Roles and
 // RoleBindings as one multi-document YAML file, as they would be kept in a repository: no
 // status, no server-set metadata.
 func exportManifests(ctx context.Context, client kubernetes.Interface, path string) (objects, size int, err error) {
@@ -201,6 +201,13 @@ func exportManifests(ctx context.Context, client kubernetes.Interface, path stri
 	if err != nil {
 		return 0, 0, err
 	}
+	ingresses, err := client.NetworkingV1().Ingresses("").List(ctx, all)
+	if err == nil {
+		err = export(&buf, "networking.k8s.io/v1", "Ingress", ingresses.Items)
+	}
+	if err != nil {
+		return 0, 0, err
+	}
 	roles, err := client.RbacV1().Roles("").List(ctx, all)
 	if err == nil {
 		err = export(&buf, "rbac.authorization.k8s.io/v1", "Role", roles.Items)
@@ -215,7 +222,7 @@ func exportManifests(ctx context.Context, client kubernetes.Interface, path stri
 	if err != nil {
 		return 0, 0, err
 	}
-	objects = len(deployments.Items) + len(kept) + len(policies.Items) + len(roles.Items) + len(bindings.Items)
+	objects = len(deployments.Items) + len(kept) + len(policies.Items) + len(ingresses.Items) + len(roles.Items) + len(bindings.Items)
 	return objects, buf.Len(), os.WriteFile(path, buf.Bytes(), 0o600)
 }
 

@@ -11,6 +11,7 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -199,7 +200,8 @@ func seedEvents(ctx context.Context, client kubernetes.Interface, size Size, cou
 
 func namespaceName(i int) string { return fmt.Sprintf("team-%03d", i) }
 
-// seedDeployment creates Deployment i, its ReplicaSet and pods, and its Service.
+// seedDeployment creates Deployment i, its ReplicaSet and pods, its Service with its
+// EndpointSlice, and for one in ingressEvery an Ingress in front of the Service.
 func seedDeployment(ctx context.Context, client kubernetes.Interface, size Size, i int, count func(error) error) error {
 	ns := namespaceName(i % size.Namespaces)
 	name := fmt.Sprintf("app-%05d", i)
@@ -266,7 +268,49 @@ func seedDeployment(ctx context.Context, client kubernetes.Interface, size Size,
 		Spec: corev1.ServiceSpec{Selector: labels, ClusterIP: corev1.ClusterIPNone,
 			Ports: []corev1.ServicePort{{Name: "http", Port: 80, TargetPort: intstr.FromString("http")}}},
 	}, metav1.CreateOptions{})
+	if count(err) != nil {
+		return err
+	}
+	_, err = client.DiscoveryV1().EndpointSlices(ns).Create(ctx, endpointSlice(name, i, crashing, pullFailing), metav1.CreateOptions{})
+	if count(err) != nil || i%ingressEvery != 0 {
+		return err
+	}
+	_, err = client.NetworkingV1().Ingresses(ns).Create(ctx, ingress(name), metav1.CreateOptions{})
 	return count(err)
+}
+
+// ingressEvery puts an Ingress in front of one Service in ten: 200 of 2,000.
+const ingressEvery = 10
+
+// endpointSlice is what the endpoint controller would write for Deployment i's Service: one
+// endpoint per pod, ready as the pod is. The API server refuses loopback addresses here, so they
+// are private ones; nothing dials them.
+func endpointSlice(name string, i int, crashing, pullFailing bool) *discoveryv1.EndpointSlice {
+	slice := &discoveryv1.EndpointSlice{
+		ObjectMeta:  metav1.ObjectMeta{Name: name + "-x7k2p", Labels: map[string]string{discoveryv1.LabelServiceName: name}},
+		AddressType: discoveryv1.AddressTypeIPv4,
+		Ports:       []discoveryv1.EndpointPort{{Name: ptr.To("http"), Port: ptr.To(int32(8080)), Protocol: ptr.To(corev1.ProtocolTCP)}},
+	}
+	for p := range podsPerDeployment {
+		n := i*podsPerDeployment + p
+		ready := !crashing && !(pullFailing && p == 0)
+		slice.Endpoints = append(slice.Endpoints, discoveryv1.Endpoint{
+			Addresses:  []string{fmt.Sprintf("10.2.%d.%d", n/250%250, n%250+1)},
+			Conditions: discoveryv1.EndpointConditions{Ready: ptr.To(ready)},
+		})
+	}
+	return slice
+}
+
+// ingress routes a host to Service name's port 80.
+func ingress(name string) *networkingv1.Ingress {
+	backend := networkingv1.IngressBackend{Service: &networkingv1.IngressServiceBackend{Name: name, Port: networkingv1.ServiceBackendPort{Number: 80}}}
+	return &networkingv1.Ingress{
+		ObjectMeta: metav1.ObjectMeta{Name: name},
+		Spec: networkingv1.IngressSpec{Rules: []networkingv1.IngressRule{{Host: name + ".example",
+			IngressRuleValue: networkingv1.IngressRuleValue{HTTP: &networkingv1.HTTPIngressRuleValue{Paths: []networkingv1.HTTPIngressPath{
+				{Path: "/", PathType: ptr.To(networkingv1.PathTypePrefix), Backend: backend}}}}}}},
+	}
 }
 
 func updatePodStatus(ctx context.Context, client kubernetes.Interface, pod *corev1.Pod) error {

@@ -58,11 +58,13 @@ const (
 	CategoryRBAC      Category = "rbac"
 	// CategorySecurity judges pods against the Pod Security Standards.
 	CategorySecurity Category = "security"
+	// CategoryTraffic follows the path requests take: Ingress or route, Service, endpoints, pods.
+	CategoryTraffic Category = "traffic"
 )
 
 // Categories lists every family in the order the catalog shows them.
 func Categories() []Category {
-	return []Category{CategoryAPIServer, CategoryAdmission, CategoryResources, CategoryWorkloads, CategoryDNS, CategoryConntrack, CategoryNetpol, CategoryRBAC, CategorySecurity}
+	return []Category{CategoryAPIServer, CategoryAdmission, CategoryResources, CategoryWorkloads, CategoryTraffic, CategoryDNS, CategoryConntrack, CategoryNetpol, CategoryRBAC, CategorySecurity}
 }
 
 func (c Category) Valid() bool {

@@ -3,6 +3,8 @@ package cmd
 import (
 	"strings"
 
+	"github.com/alertmend/kubectl-alertmend/pkg/check"
+
 	"github.com/spf13/cobra"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
@@ -95,7 +97,7 @@ they judge by. Findings left out by either are counted in a note on stderr.
 	}
 	f := cmd.Flags()
 	o.addReportFlags(f)
-	f.StringSliceVar(&o.Categories, "category", nil, "Run only these categories: apiserver, admission, resources, workloads, dns, conntrack, netpol, rbac, security")
+	f.StringSliceVar(&o.Categories, "category", nil, "Run only these categories: "+categoryList())
 	f.Float64Var(&o.Thresholds.Resources.MemoryOvercommitRatio, "memory-overcommit-ratio", o.Thresholds.Resources.MemoryOvercommitRatio,
 		"memory-overcommit reports memory limits more than this many times the request")
 	f.StringSliceVar(&o.SystemNamespaces, "system-namespaces", o.Thresholds.Netpol.SystemNamespaces,
@@ -128,4 +130,13 @@ func (o *DiagnoseOptions) Complete(cmd *cobra.Command) (*reportRun, error) {
 	}
 	run.selection.Categories = o.Categories
 	return run, nil
+}
+
+// categoryList names the categories for --category's help, from the catalog's own list.
+func categoryList() string {
+	var names []string
+	for _, c := range check.Categories() {
+		names = append(names, string(c))
+	}
+	return strings.Join(names, ", ")
 }

@@ -37,6 +37,7 @@ func TestDiagnoseFindsTheScenarioIncidents(t *testing.T) {
 		"daemonset-unavailable kube-system/daemonset/kube-proxy",
 		"deployment-unavailable shop/deployment/checkout",
 		"node-pressure node/node-b",
+		"service-selector-no-match monitoring/service/prometheus-k8s",
 		"statefulset-unavailable data/statefulset/postgres",
 		"rbac-pod-exec user/support",
 		"rbac-secrets-read group/auditors",
@@ -75,7 +76,7 @@ func TestDiagnoseFindsTheScenarioIncidents(t *testing.T) {
 	if rep.Metadata.Source != "cluster" || rep.Metadata.Context != "alertmend-test" || rep.Metadata.Server != cluster.Server {
 		t.Errorf("metadata %+v", rep.Metadata)
 	}
-	if rep.Summary.Critical != 4 || rep.Summary.High != 11 || rep.Summary.ChecksRun != len(checks.All(checks.DefaultOptions()))-7 {
+	if rep.Summary.Critical != 4 || rep.Summary.High != 12 || rep.Summary.ChecksRun != len(checks.All(checks.DefaultOptions()))-8 {
 		t.Errorf("summary %+v", rep.Summary)
 	}
 	// The test control plane has no metrics-server, refuses to proxy to the loopback addresses
@@ -93,13 +94,15 @@ func TestDiagnoseFindsTheScenarioIncidents(t *testing.T) {
 		"memory-usage-near-limit": "install metrics-server",
 		// The test control plane runs no network plugin at all.
 		"netpol-cni-not-enforcing": "no known network plugin's DaemonSet is in view",
+		// Nor the Gateway API.
+		"httproute-backend-broken": "the Gateway API (gateway.networking.k8s.io/v1) is not served",
 	}
 	if len(rep.NotEvaluated) != len(wantBlind) {
 		t.Errorf("not evaluated %+v", rep.NotEvaluated)
 	}
 	// What the cluster does not run is not applicable; what it runs but could not be read is
 	// unseen, and only that makes the run incomplete.
-	notApplicable := map[string]bool{"memory-usage-near-limit": true, "netpol-cni-not-enforcing": true}
+	notApplicable := map[string]bool{"memory-usage-near-limit": true, "netpol-cni-not-enforcing": true, "httproute-backend-broken": true}
 	for _, ne := range rep.NotEvaluated {
 		if want, ok := wantBlind[ne.Check]; !ok || !strings.Contains(ne.Reason, want) {
 			t.Errorf("not evaluated %s: %s", ne.Check, ne.Reason)
@@ -161,10 +164,10 @@ func TestDiagnoseSelectionAndGate(t *testing.T) {
 		{[]string{"--checks", "node-pressure", "--fail-on", "high"}, 1, 1},
 		// Usage, CoreDNS's metrics and conntrack are not evaluated here: with the gate off, the run is incomplete.
 		// The cart and checkout Deployments' pod failures are folded into their findings.
-		{[]string{"--fail-on", "none"}, 3, 42},
+		{[]string{"--fail-on", "none"}, 3, 43},
 		{[]string{"--fail-on", "none", "--skip", "memory-usage-near-limit,dns-servfail-ratio,dns-forward-unhealthy,dns-forward-loop-risk," +
-			"netpol-cni-not-enforcing,conntrack-table-usage,conntrack-drops"}, 0, 42},
-		{[]string{"--fail-on", "critical"}, 1, 42},
+			"netpol-cni-not-enforcing,conntrack-table-usage,conntrack-drops"}, 0, 43},
+		{[]string{"--fail-on", "critical"}, 1, 43},
 	}
 	for _, tc := range cases {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {

@@ -242,6 +242,8 @@ func unavailableReason(ctx context.Context, kind snapshot.Kind, err error) (reas
 		// The aggregator's answer for a registered APIService whose backend is down: the metrics
 		// API is there, and could not be read.
 		return "the metrics API (metrics.k8s.io) is registered but not answering: check that metrics-server is running", false, true
+	case kind == snapshot.KindHTTPRoutes && apierrors.IsNotFound(err):
+		return "the Gateway API (" + snapshot.GatewayGroupVersion + ") is not served: no HTTPRoutes to follow", true, true
 	case apierrors.IsForbidden(err):
 		return "forbidden: " + statusMessage(err), false, true
 	case apierrors.IsUnauthorized(err):
@@ -336,6 +338,10 @@ func (c *collector) list(ctx context.Context, kind snapshot.Kind) error {
 	case snapshot.KindKubeletConfigs:
 		var err error
 		c.snap.KubeletConfigs, err = readKubeletConfigs(ctx, core, ns)
+		return err
+	case snapshot.KindHTTPRoutes:
+		var err error
+		c.snap.HTTPRoutes, err = listHTTPRoutes(ctx, core.RESTClient(), ns, c.opts.ChunkSize)
 		return err
 	case snapshot.KindServerVersion:
 		info, err := c.clients.Kube.Discovery().ServerVersionWithContext(ctx)

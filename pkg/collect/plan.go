@@ -117,6 +117,9 @@ func accessesFor(kinds []snapshot.Kind, namespace string, directPrometheus bool,
 			// Node events live in default, whatever -n says: always across all namespaces.
 			t.list(kind, "", need, "every event about nodes (field selector "+nodeEvents+")")
 			t.list(kind, namespace, need, "Warning events about everything else (field selector "+warningEvents+")")
+		case snapshot.KindHTTPRoutes:
+			t.add(snapshot.Request{Verb: "list", APIGroup: "gateway.networking.k8s.io", Resource: "httproutes", Namespace: namespace}, true, need,
+				"where the Gateway API is served")
 		case snapshot.KindServerVersion:
 			t.add(snapshot.Request{Verb: "get", Path: "/version"}, false, need, "")
 		case snapshot.KindAnonymousAccess:

@@ -77,6 +77,9 @@ const (
 	// newest few of each, see BoundEvents), the evidence of what is failing, and every event
 	// about nodes, Normal ones included: node-problem-detector reports there.
 	KindEvents Kind = "events"
+	// KindHTTPRoutes are the Gateway API's HTTPRoutes, reduced to their backends (HTTPRoute):
+	// read as JSON, and absent where the API server does not serve gateway.networking.k8s.io/v1.
+	KindHTTPRoutes Kind = "httproutes"
 )
 
 // kindEntry is everything the snapshot, its file and the collector know about one kind.
@@ -193,6 +196,11 @@ func kindTable() []kindEntry {
 				if *c != nil {
 					slices.SortStableFunc((*c).Nodes, func(a, b ConntrackNode) int { return strings.Compare(a.Node, b.Node) })
 				}
+			})},
+
+		{kind: KindHTTPRoutes, fileField: "httpRoutes",
+			data: probe(func(s *Snapshot) *[]HTTPRoute { return &s.HTTPRoutes }, func(r *[]HTTPRoute) {
+				slices.SortStableFunc(*r, func(a, b HTTPRoute) int { return compareQualified(a.Namespace, a.Name, b.Namespace, b.Name) })
 			})},
 
 		{kind: KindAPIServices, groupVersion: "apiregistration.k8s.io/v1", objectKind: "APIService", fileField: "apiServices",

@@ -98,6 +98,8 @@ type Snapshot struct {
 	KubeletConfigs []KubeletConfig
 	// Conntrack holds the measured connection-tracking tables; nil when not read.
 	Conntrack *Conntrack
+	// HTTPRoutes are the Gateway API routes' backends, where the API server serves them.
+	HTTPRoutes []HTTPRoute
 
 	// Unavailable maps a kind that could not be read to the reason, for example
 	// "forbidden: User "bob" cannot list resource "nodes" ...".

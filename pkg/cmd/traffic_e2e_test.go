@@ -1,0 +1,105 @@
+//go:build e2e
+
+package cmd
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/alertmend/kubectl-alertmend/internal/fixture"
+	"github.com/alertmend/kubectl-alertmend/internal/testcluster"
+	"github.com/alertmend/kubectl-alertmend/pkg/report"
+)
+
+// The traffic path on a control plane of its own, with the scenario of
+// checks/traffic/testdata/e2e-scenario.yaml (the demo's cluster has no Ingress): Ingress api in
+// front of unready pods, Ingress shop in front of a Service one label off its pods. Diagnosed as
+// an on-call engineer would, and every request the tool made is a read.
+func TestTrafficPathOnItsOwnControlPlane(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	traffic, err := testcluster.Start(ctx, testcluster.Options{Log: os.Stderr, Audit: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer traffic.Stop()
+	scenario, err := os.ReadFile(filepath.Join(testcluster.RepoRoot(), "checks", "traffic", "testdata", "e2e-scenario.yaml"))
+	if err == nil {
+		err = testcluster.Apply(ctx, traffic.Config, scenario)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	res := run(t, testEnv{}, "diagnose", "-o", "json", "--category", "traffic,workloads", "--kubeconfig", traffic.Kubeconfig)
+	if res.code != 1 {
+		t.Fatalf("exit %d, want 1 (critical findings)\n%s", res.code, res.stderr)
+	}
+	r := res.report(t)
+	var got []string
+	for _, f := range r.Findings {
+		if f.Incident {
+			got = append(got, fixture.Summary(f))
+		}
+	}
+	slices.Sort(got)
+	want := []string{
+		"critical ingress-backend-broken shop/ingress/api,shop/service/api,shop/deployment/api",
+		"critical ingress-backend-broken shop/ingress/shop,shop/service/web",
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("findings\n got  %q\n want %q", got, want)
+	}
+	for _, f := range r.Findings {
+		evidence := strings.Join(f.Evidence, "\n")
+		switch f.Objects[0].Name {
+		case "api":
+			for _, part := range []string{
+				"EndpointSlices: 0 ready, 2 not-ready endpoints",
+				"pod api-7c9b-ccccc on node node-a: Ready=False (ContainersNotReady)",
+				"containers with unready status: [api]",
+				"deployment shop/api has 0 of 2 replicas available",
+				"also reported by deployment-unavailable, service-no-ready-endpoints",
+			} {
+				if !strings.Contains(evidence, part) {
+					t.Errorf("api evidence lacks %q:\n%s", part, evidence)
+				}
+			}
+		case "shop":
+			if !strings.Contains(f.Message, "Service web selects no pod") ||
+				!strings.Contains(evidence, "nearest: pod shop/web-0 has app=web-v2, the selector wants app=web") {
+				t.Errorf("shop: %s\n%s", f.Message, evidence)
+			}
+		}
+	}
+	// The test API server serves no Gateway API: the HTTPRoute check says so, and the run is complete.
+	gateway := slices.IndexFunc(r.NotEvaluated, func(n report.NotEvaluated) bool { return n.Check == "httproute-backend-broken" })
+	if gateway < 0 || r.NotEvaluated[gateway].Code != report.NotApplicable ||
+		!strings.Contains(r.NotEvaluated[gateway].Reason, "the Gateway API (gateway.networking.k8s.io/v1) is not served") {
+		t.Errorf("not evaluated: %+v", r.NotEvaluated)
+	}
+
+	events, err := traffic.AuditEvents("kubectl-alertmend/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resources := map[string]bool{}
+	for _, e := range events {
+		if e.Verb != "get" && e.Verb != "list" && e.Verb != "watch" {
+			t.Errorf("%s %s: not a read", e.Verb, e.RequestURI)
+		}
+		if e.ObjectRef != nil {
+			resources[e.ObjectRef.Resource] = true
+		}
+	}
+	for _, kind := range []string{"ingresses", "services", "endpointslices", "pods", "httproutes"} {
+		if !resources[kind] {
+			t.Errorf("no %s were read: %v", kind, resources)
+		}
+	}
+}
