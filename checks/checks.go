@@ -5,6 +5,7 @@ import (
 	"sort"
 
 	"github.com/alertmend/kubectl-alertmend/checks/apiserver"
+	"github.com/alertmend/kubectl-alertmend/checks/certificates"
 	"github.com/alertmend/kubectl-alertmend/checks/conntrack"
 	"github.com/alertmend/kubectl-alertmend/checks/dns"
 	"github.com/alertmend/kubectl-alertmend/checks/netpol"
@@ -48,6 +49,7 @@ func All(opts Options) []check.Check {
 		conntrack.Checks(),
 		netpol.Checks(opts.Netpol),
 		podsecurity.Checks(opts.PodSecurity),
+		certificates.Checks(),
 	} {
 		all = append(all, family...)
 	}

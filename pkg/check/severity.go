@@ -56,11 +56,14 @@ const (
 	CategoryRBAC      Category = "rbac"
 	// CategorySecurity judges pods against the Pod Security Standards.
 	CategorySecurity Category = "security"
+	// CategoryCertificates judges certificates: the API server's, CA bundles, cert-manager's,
+	// and the kubelets' requests for theirs.
+	CategoryCertificates Category = "certificates"
 )
 
 // Categories lists every family in the order the catalog shows them.
 func Categories() []Category {
-	return []Category{CategoryAPIServer, CategoryResources, CategoryWorkloads, CategoryDNS, CategoryConntrack, CategoryNetpol, CategoryRBAC, CategorySecurity}
+	return []Category{CategoryAPIServer, CategoryResources, CategoryWorkloads, CategoryDNS, CategoryConntrack, CategoryNetpol, CategoryRBAC, CategorySecurity, CategoryCertificates}
 }
 
 func (c Category) Valid() bool {

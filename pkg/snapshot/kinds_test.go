@@ -13,6 +13,7 @@ import (
 	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 )
 
@@ -35,6 +36,11 @@ func everyKind(t *testing.T) *Snapshot {
 	s.KubeletConfigs = []KubeletConfig{{Node: "node-b", ResolvConf: "/run/systemd/resolve/resolv.conf"}, {Node: "node-a", Error: "forbidden"}}
 	s.Conntrack = &Conntrack{Sources: []string{"Prometheus at http://127.0.0.1:9090"},
 		Nodes: []ConntrackNode{{Node: "node-b", Entries: 9, Limit: 10, Counters: &ConntrackCounters{Drop: 4}}, {Node: "node-a", Entries: 1, Limit: 10}}}
+	s.ServingCertificate = &ServingCertificate{Chain: []CertificateInfo{{Subject: "CN=kube-apiserver", Issuer: "CN=kubernetes",
+		NotBefore: metav1.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), NotAfter: metav1.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC), Leaf: true}}}
+	expires := metav1.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
+	s.CertManagerCertificates = []CertManagerCertificate{{Namespace: "shop", Name: "shop-tls", SecretName: "shop-tls", NotAfter: &expires,
+		Conditions: []CertManagerCondition{{Type: "Ready", Status: "False", Reason: "Failed"}}}}
 	s.Finish()
 	for _, e := range kindEntries {
 		if isEmpty(e.data.field(s)) {
@@ -76,7 +82,7 @@ func TestEveryKindSurvivesRecordAndReplay(t *testing.T) {
 			t.Errorf("%s: replayed %+v, recorded %+v", e.kind, replayed, recorded)
 		}
 	}
-	if got, want := f.ObjectCount(), len(kindEntries)-5; got != want {
+	if got, want := f.ObjectCount(), len(kindEntries)-7; got != want {
 		t.Errorf("the file counts %d objects, want one per object kind (%d)", got, want)
 	}
 
