@@ -102,7 +102,10 @@ func (c WebhookCABundle) judgeConfiguration(s *snapshot.Snapshot, ref snapshot.R
 			consequence = "once it expires, " + consequence
 		}
 		problems = append(problems, h.name)
-		evidence = append(evidence, fmt.Sprintf("webhook %s: the caBundle %s; %s", h.name, e.text, consequence))
+		if len(problems) > 1 {
+			// The first is the message; the others are told here.
+			evidence = append(evidence, fmt.Sprintf("webhook %s: the caBundle %s; %s", h.name, e.text, consequence))
+		}
 		for _, line := range certs {
 			evidence = append(evidence, "webhook "+h.name+": "+line)
 		}

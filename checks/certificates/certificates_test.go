@@ -1,13 +1,7 @@
 package certificates
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
-	"math/big"
 	"strings"
 	"testing"
 	"time"
@@ -21,64 +15,25 @@ import (
 
 const day = 24 * time.Hour
 
-// newCert makes a real self-signed ECDSA certificate valid from a year before now+until-year
-// to now+until (negative: expired), as a CA or a server's.
-func newCert(t *testing.T, cn string, until time.Duration, isCA bool) (*x509.Certificate, []byte) {
+// newCert makes a real certificate that expires until after the fixtures are read.
+func newCert(t *testing.T, cn string, until time.Duration, isCA bool) *x509.Certificate {
 	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	notAfter := fixture.Now().Add(until)
-	tmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(time.Now().UnixNano()),
-		Subject:               pkix.Name{CommonName: cn},
-		NotBefore:             notAfter.Add(-365 * day),
-		NotAfter:              notAfter,
-		DNSNames:              []string{cn + ".example.com"},
-		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
-		BasicConstraintsValid: true,
-		IsCA:                  isCA,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return cert, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
+	c, _ := fixture.Certificate(t, cn, fixture.Now().Add(until), isCA)
+	return c
 }
 
 func caPEM(t *testing.T, cn string, until time.Duration) []byte {
 	t.Helper()
-	_, p := newCert(t, cn, until, true)
-	return p
-}
-
-// newCSR makes a real PEM certificate signing request for a node's client certificate.
-func newCSR(t *testing.T, node string) []byte {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	der, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{
-		Subject: pkix.Name{CommonName: "system:node:" + node, Organization: []string{"system:nodes"}}}, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: der})
+	return fixture.CAPEM(t, cn, fixture.Now().Add(until))
 }
 
 func servedChain(t *testing.T, leafUntil, intermediateUntil time.Duration) func(*snapshot.Snapshot) {
 	return func(s *snapshot.Snapshot) {
 		s.Server = "https://127.0.0.1:6443"
-		leaf, _ := newCert(t, "kube-apiserver", leafUntil, false)
+		leaf := newCert(t, "kube-apiserver", leafUntil, false)
 		s.ServingCertificate = &snapshot.ServingCertificate{Chain: []snapshot.CertificateInfo{snapshot.CertificateInfoOf(leaf, true)}}
 		if intermediateUntil != 0 {
-			mid, _ := newCert(t, "intermediate-ca", intermediateUntil, true)
+			mid := newCert(t, "intermediate-ca", intermediateUntil, true)
 			s.ServingCertificate.Chain = append(s.ServingCertificate.Chain, snapshot.CertificateInfoOf(mid, false))
 		}
 	}
@@ -129,7 +84,7 @@ func TestChecksOnFixtures(t *testing.T) {
 	csrRequests := func(s *snapshot.Snapshot) {
 		for i := range s.CertificateSigningRequests {
 			if s.CertificateSigningRequests[i].Name == "csr-bootstrap" {
-				s.CertificateSigningRequests[i].Spec.Request = newCSR(t, "node-c")
+				s.CertificateSigningRequests[i].Spec.Request = fixture.NodeCSR(t, "node-c", false)
 			}
 		}
 	}
@@ -205,13 +160,13 @@ func TestJudgeThresholds(t *testing.T) {
 		{30 * day, check.High, false},
 		{90 * day, "", false},
 	} {
-		cert, _ := newCert(t, "c", tc.until, false)
+		cert := newCert(t, "c", tc.until, false)
 		e, ok := judge(cert.NotBefore, cert.NotAfter, now)
 		if (tc.want != "") != ok || e.severity != tc.want || e.broken != tc.broken {
 			t.Errorf("a certificate expiring in %s: got %+v (reported %v), want %q, broken %v", tc.until, e, ok, tc.want, tc.broken)
 		}
 	}
-	notYet, _ := newCert(t, "future", 400*day, false)
+	notYet := newCert(t, "future", 400*day, false)
 	if e, ok := judge(notYet.NotBefore, notYet.NotAfter, now); !ok || !e.broken || !strings.Contains(e.text, "not valid before") {
 		t.Errorf("a certificate valid from next month: %+v", e)
 	}
@@ -236,7 +191,7 @@ func TestFindingsSayWhatBreaks(t *testing.T) {
 	s := fixture.Load(t, "certificates-csr-pending.yaml")
 	for i := range s.CertificateSigningRequests {
 		if s.CertificateSigningRequests[i].Name == "csr-bootstrap" {
-			s.CertificateSigningRequests[i].Spec.Request = newCSR(t, "node-c")
+			s.CertificateSigningRequests[i].Spec.Request = fixture.NodeCSR(t, "node-c", false)
 		}
 	}
 	var client check.Finding

@@ -88,8 +88,8 @@ func (p *servingCertProbe) read(ctx context.Context) (*snapshot.ServingCertifica
 	p.seen.mu.Lock()
 	defer p.seen.mu.Unlock()
 	if !p.seen.done || !p.seen.tls {
-		return nil, &blindError{reason: "the connection to the API server is not TLS (plain-HTTP server URL, kubectl proxy?): " +
-			"there is no certificate to read; run against the API server's https:// URL"}
+		return nil, &blindError{reason: "the server URL is plain HTTP (kubectl proxy?): there is no TLS handshake to read the " +
+			"API server's certificate from; run against the API server's https:// URL"}
 	}
 	out := &snapshot.ServingCertificate{Proxy: p.proxyFor()}
 	for i, c := range p.seen.certs {
