@@ -9,6 +9,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/alertmend/kubectl-alertmend/internal/fixture"
+	"github.com/alertmend/kubectl-alertmend/internal/testpki"
 	"github.com/alertmend/kubectl-alertmend/pkg/check"
 	"github.com/alertmend/kubectl-alertmend/pkg/snapshot"
 )
@@ -18,13 +19,13 @@ const day = 24 * time.Hour
 // newCert makes a real certificate that expires until after the fixtures are read.
 func newCert(t *testing.T, cn string, until time.Duration, isCA bool) *x509.Certificate {
 	t.Helper()
-	c, _ := fixture.Certificate(t, cn, fixture.Now().Add(until), isCA)
+	c, _ := testpki.Certificate(t, cn, fixture.Now().Add(until), isCA)
 	return c
 }
 
 func caPEM(t *testing.T, cn string, until time.Duration) []byte {
 	t.Helper()
-	return fixture.CAPEM(t, cn, fixture.Now().Add(until))
+	return testpki.CAPEM(t, cn, fixture.Now().Add(until))
 }
 
 func servedChain(t *testing.T, leafUntil, intermediateUntil time.Duration) func(*snapshot.Snapshot) {
@@ -84,7 +85,7 @@ func TestChecksOnFixtures(t *testing.T) {
 	csrRequests := func(s *snapshot.Snapshot) {
 		for i := range s.CertificateSigningRequests {
 			if s.CertificateSigningRequests[i].Name == "csr-bootstrap" {
-				s.CertificateSigningRequests[i].Spec.Request = fixture.NodeCSR(t, "node-c", false)
+				s.CertificateSigningRequests[i].Spec.Request = testpki.NodeCSR(t, "node-c", false)
 			}
 		}
 	}
@@ -191,7 +192,7 @@ func TestFindingsSayWhatBreaks(t *testing.T) {
 	s := fixture.Load(t, "certificates-csr-pending.yaml")
 	for i := range s.CertificateSigningRequests {
 		if s.CertificateSigningRequests[i].Name == "csr-bootstrap" {
-			s.CertificateSigningRequests[i].Spec.Request = fixture.NodeCSR(t, "node-c", false)
+			s.CertificateSigningRequests[i].Spec.Request = testpki.NodeCSR(t, "node-c", false)
 		}
 	}
 	var client check.Finding

@@ -21,8 +21,8 @@ import (
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/rest"
 
-	"github.com/alertmend/kubectl-alertmend/internal/fixture"
 	"github.com/alertmend/kubectl-alertmend/internal/testcluster"
+	"github.com/alertmend/kubectl-alertmend/internal/testpki"
 	"github.com/alertmend/kubectl-alertmend/pkg/report"
 )
 
@@ -81,7 +81,7 @@ kind: ValidatingWebhookConfiguration
 metadata: {name: expiring-validating}
 webhooks:
 - name: validate.alertmend.test
-  clientConfig: {service: {namespace: no-such, name: webhook}, caBundle: ` + b64(fixture.CAPEM(t, "validating-ca", start.Add(20*certDay))) + `}
+  clientConfig: {service: {namespace: no-such, name: webhook}, caBundle: ` + b64(testpki.CAPEM(t, "validating-ca", start.Add(20*certDay))) + `}
   rules: [{apiGroups: [alertmend.test], apiVersions: [v1], resources: [nothings], operations: [CREATE]}]
   failurePolicy: Fail
   sideEffects: None
@@ -92,7 +92,7 @@ kind: MutatingWebhookConfiguration
 metadata: {name: expired-mutating}
 webhooks:
 - name: mutate.alertmend.test
-  clientConfig: {service: {namespace: no-such, name: webhook}, caBundle: ` + b64(fixture.CAPEM(t, "mutating-ca", start.Add(-certDay))) + `}
+  clientConfig: {service: {namespace: no-such, name: webhook}, caBundle: ` + b64(testpki.CAPEM(t, "mutating-ca", start.Add(-certDay))) + `}
   rules: [{apiGroups: [alertmend.test], apiVersions: [v1], resources: [nothings], operations: [CREATE]}]
   sideEffects: None
   admissionReviewVersions: [v1]
@@ -104,7 +104,7 @@ spec:
   group: expiring.alertmend.test
   version: v1
   service: {namespace: no-such, name: api}
-  caBundle: ` + b64(fixture.CAPEM(t, "aggregated-ca", start.Add(5*certDay))) + `
+  caBundle: ` + b64(testpki.CAPEM(t, "aggregated-ca", start.Add(5*certDay))) + `
   groupPriorityMinimum: 100
   versionPriority: 100
 ---
@@ -113,7 +113,7 @@ kind: CertificateSigningRequest
 metadata: {name: node-e2e-client}
 spec:
   signerName: kubernetes.io/kube-apiserver-client-kubelet
-  request: ` + b64(fixture.NodeCSR(t, "node-e2e", false)) + `
+  request: ` + b64(testpki.NodeCSR(t, "node-e2e", false)) + `
   usages: [digital signature, client auth]
 ---
 apiVersion: certificates.k8s.io/v1
@@ -121,7 +121,7 @@ kind: CertificateSigningRequest
 metadata: {name: node-e2e-serving}
 spec:
   signerName: kubernetes.io/kubelet-serving
-  request: ` + b64(fixture.NodeCSR(t, "node-e2e", true)) + `
+  request: ` + b64(testpki.NodeCSR(t, "node-e2e", true)) + `
   usages: [digital signature, server auth]
 ---
 ` + certManagerCRD

@@ -9,13 +9,14 @@ import (
 	"time"
 
 	"github.com/alertmend/kubectl-alertmend/internal/fixture"
+	"github.com/alertmend/kubectl-alertmend/internal/testpki"
 )
 
 // Manifests that carry a caBundle are judged as a cluster's objects are: the CI gate stops a
 // webhook whose CA expires in five days (run() reads at fixture.Now).
 func TestManifestCABundlesAreJudged(t *testing.T) {
-	soon := base64.StdEncoding.EncodeToString(fixture.CAPEM(t, "webhook-ca", fixture.Now().Add(5*24*time.Hour)))
-	later := base64.StdEncoding.EncodeToString(fixture.CAPEM(t, "api-ca", fixture.Now().Add(90*24*time.Hour)))
+	soon := base64.StdEncoding.EncodeToString(testpki.CAPEM(t, "webhook-ca", fixture.Now().Add(5*24*time.Hour)))
+	later := base64.StdEncoding.EncodeToString(testpki.CAPEM(t, "api-ca", fixture.Now().Add(90*24*time.Hour)))
 	manifest := `apiVersion: admissionregistration.k8s.io/v1
 kind: ValidatingWebhookConfiguration
 metadata: {name: policy}

@@ -12,7 +12,7 @@ import (
 
 	"k8s.io/client-go/rest"
 
-	"github.com/alertmend/kubectl-alertmend/internal/fixture"
+	"github.com/alertmend/kubectl-alertmend/internal/testpki"
 	"github.com/alertmend/kubectl-alertmend/pkg/snapshot"
 )
 
@@ -27,7 +27,7 @@ func versionHandler() http.Handler {
 // configuration trusts it; no private part is kept.
 func TestServingCertificateFromTheHandshake(t *testing.T) {
 	notAfter := time.Now().Add(5 * 24 * time.Hour).Truncate(time.Second)
-	cert, certPEM := fixture.ServerCertificate(t, "apiserver-under-test", notAfter)
+	cert, certPEM := testpki.ServerCertificate(t, "apiserver-under-test", notAfter)
 	server := httptest.NewUnstartedServer(versionHandler())
 	server.TLS = &tls.Config{Certificates: []tls.Certificate{cert}}
 	server.StartTLS()
