@@ -75,7 +75,7 @@ func TestDiagnoseFindsTheScenarioIncidents(t *testing.T) {
 	if rep.Metadata.Source != "cluster" || rep.Metadata.Context != "alertmend-test" || rep.Metadata.Server != cluster.Server {
 		t.Errorf("metadata %+v", rep.Metadata)
 	}
-	if rep.Summary.Critical != 4 || rep.Summary.High != 11 || rep.Summary.ChecksRun != len(checks.All(checks.DefaultOptions()))-7 {
+	if rep.Summary.Critical != 4 || rep.Summary.High != 11 || rep.Summary.ChecksRun != len(checks.All(checks.DefaultOptions()))-8 {
 		t.Errorf("summary %+v", rep.Summary)
 	}
 	// The test control plane has no metrics-server, refuses to proxy to the loopback addresses
@@ -92,14 +92,15 @@ func TestDiagnoseFindsTheScenarioIncidents(t *testing.T) {
 		"dns-servfail-ratio":      "pods/coredns-5c7b9d8f6-h4w8n:9153/proxy/metrics: address not allowed",
 		"memory-usage-near-limit": "install metrics-server",
 		// The test control plane runs no network plugin at all.
-		"netpol-cni-not-enforcing": "no known network plugin's DaemonSet is in view",
+		"netpol-cni-not-enforcing":  "no known network plugin's DaemonSet is in view",
+		"certificates-cert-manager": "cert-manager is not installed",
 	}
 	if len(rep.NotEvaluated) != len(wantBlind) {
 		t.Errorf("not evaluated %+v", rep.NotEvaluated)
 	}
 	// What the cluster does not run is not applicable; what it runs but could not be read is
 	// unseen, and only that makes the run incomplete.
-	notApplicable := map[string]bool{"memory-usage-near-limit": true, "netpol-cni-not-enforcing": true}
+	notApplicable := map[string]bool{"memory-usage-near-limit": true, "netpol-cni-not-enforcing": true, "certificates-cert-manager": true}
 	for _, ne := range rep.NotEvaluated {
 		if want, ok := wantBlind[ne.Check]; !ok || !strings.Contains(ne.Reason, want) {
 			t.Errorf("not evaluated %s: %s", ne.Check, ne.Reason)
@@ -269,10 +270,11 @@ func TestDiagnoseWithLimitedIdentities(t *testing.T) {
 	t.Run("no permissions at all", func(t *testing.T) {
 		r := as(t, "nobody", "diagnose", "-o", "json")
 		rep := r.report(t)
-		// Only what any caller may see is judged: the public /version and the anonymous probe.
+		// Only what any caller may see is judged: the public /version, the anonymous probe, and
+		// the certificate the server presents in the handshake.
 		total := len(checks.All(checks.DefaultOptions()))
-		if r.code != 3 || rep.Summary.ChecksRun != 2 || rep.Summary.NotEvaluated != total-2 {
-			t.Errorf("exit %d, summary %+v; want exit 3, 2 run, %d not evaluated", r.code, rep.Summary, total-2)
+		if r.code != 3 || rep.Summary.ChecksRun != 3 || rep.Summary.NotEvaluated != total-3 {
+			t.Errorf("exit %d, summary %+v; want exit 3, 3 run, %d not evaluated", r.code, rep.Summary, total-3)
 		}
 	})
 }
