@@ -7,6 +7,7 @@ import (
 	"github.com/alertmend/kubectl-alertmend/checks/admission"
 	"github.com/alertmend/kubectl-alertmend/checks/aggregated"
 	"github.com/alertmend/kubectl-alertmend/checks/apiserver"
+	"github.com/alertmend/kubectl-alertmend/checks/certificates"
 	"github.com/alertmend/kubectl-alertmend/checks/conntrack"
 	"github.com/alertmend/kubectl-alertmend/checks/dns"
 	"github.com/alertmend/kubectl-alertmend/checks/netpol"
@@ -54,6 +55,7 @@ func All(opts Options) []check.Check {
 		netpol.Checks(opts.Netpol),
 		podsecurity.Checks(opts.PodSecurity),
 		traffic.Checks(),
+		certificates.Checks(),
 	} {
 		all = append(all, family...)
 	}

@@ -43,14 +43,14 @@ func importRules() []rule {
 		{pkg: "pkg/redact"},
 		{pkg: "pkg/version"},
 		// Checks are pure functions of the snapshot: no collector (no network), no engine, no rendering.
-		{pkg: "checks/*", may: []string{"pkg/check", "pkg/snapshot", "pkg/cmdline"}, tests: []string{"internal/fixture", "internal/memtest"}},
+		{pkg: "checks/*", may: []string{"pkg/check", "pkg/snapshot", "pkg/cmdline"}, tests: []string{"internal/fixture", "internal/memtest", "internal/testpki"}},
 		// The catalog only composes the families; its tests run the whole catalog through the engine.
 		{pkg: "checks", may: []string{"checks/*", "pkg/check", "pkg/snapshot"}, tests: []string{"pkg/engine"}},
 		// Reaching a cluster: kubectl's flags or the pod's service account, for every command.
 		{pkg: "pkg/connect", may: []string{"pkg/suggest", "pkg/version"}},
 		// The collector fills a snapshot, knowing neither the checks that read it nor the report of
 		// findings; the one document it writes is the permission report of its own request plan.
-		{pkg: "pkg/collect", may: []string{"pkg/snapshot", "pkg/redact", "pkg/report"}, tests: []string{"internal/promtest", "internal/testcluster"}},
+		{pkg: "pkg/collect", may: []string{"pkg/snapshot", "pkg/redact", "pkg/report"}, tests: []string{"internal/promtest", "internal/testcluster", "internal/testpki"}},
 		// The first step of a run: a cluster through the collector, manifests or a snapshot file
 		// into a snapshot, with the progress line render draws while a cluster is read.
 		{pkg: "pkg/source", may: []string{"pkg/collect", "pkg/connect", "pkg/render", "pkg/snapshot"}},
@@ -65,7 +65,7 @@ func importRules() []rule {
 		// The pusher sends a finished report's metrics, without reaching into the collector.
 		{pkg: "pkg/push", may: []string{"pkg/check", "pkg/report", "pkg/redact"}, tests: []string{"pkg/render", "internal/testcluster"}},
 		// The commands wire everything together; with the binaries and the tools, only they know the catalog.
-		{pkg: "pkg/cmd", may: []string{"pkg/*", "checks", "checks/*"}, tests: []string{"internal/fixture", "internal/promtest", "internal/testcluster"}},
+		{pkg: "pkg/cmd", may: []string{"pkg/*", "checks", "checks/*"}, tests: []string{"internal/fixture", "internal/promtest", "internal/testcluster", "internal/testpki"}},
 		// Binaries are wiring only: the commands, and the report's exit codes.
 		{pkg: "cmd/*", may: []string{"pkg/cmd", "pkg/report", "checks", "checks/*"}},
 		// Developer tools (demo, bench, corpus, docs, release checks) may use anything.
@@ -76,6 +76,7 @@ func importRules() []rule {
 		{pkg: "internal/memtest"},
 		{pkg: "internal/promtest"},
 		{pkg: "internal/testcluster"},
+		{pkg: "internal/testpki"},
 		// This test reads source files; it imports nothing of ours.
 		{pkg: "internal/archtest"},
 	}

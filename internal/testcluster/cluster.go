@@ -36,6 +36,9 @@ type Options struct {
 	// Audit turns on the API server's audit log (every request, at Metadata level), so tests
 	// can prove what a command did to the cluster; see Cluster.AuditEvents.
 	Audit bool
+	// ServingCertValidity is how long from now the API server's serving certificate is valid;
+	// 0 means a year, so no run reports it expiring. A few days makes the certificate checks fire.
+	ServingCertValidity time.Duration
 }
 
 // Cluster is a running etcd and kube-apiserver on loopback.
@@ -104,7 +107,7 @@ func start(ctx context.Context, opts Options, bins Binaries, log io.Writer) (c *
 	if c.ca, err = newAuthority(); err != nil {
 		return nil, err
 	}
-	if err := c.writePKI(); err != nil {
+	if err := c.writePKI(opts.ServingCertValidity); err != nil {
 		return nil, err
 	}
 	ports, err := freePorts(3)
@@ -144,11 +147,14 @@ func start(ctx context.Context, opts Options, bins Binaries, log io.Writer) (c *
 
 func (c *Cluster) path(name string) string { return filepath.Join(c.Dir, name) }
 
-func (c *Cluster) writePKI() error {
+func (c *Cluster) writePKI(servingValidity time.Duration) error {
 	if err := os.WriteFile(c.path("ca.crt"), c.ca.certPEM, 0o600); err != nil {
 		return err
 	}
-	cert, key, err := c.ca.issue("kube-apiserver", nil, []net.IP{net.IPv4(127, 0, 0, 1)})
+	if servingValidity == 0 {
+		servingValidity = 365 * 24 * time.Hour
+	}
+	cert, key, err := c.ca.issue("kube-apiserver", nil, []net.IP{net.IPv4(127, 0, 0, 1)}, servingValidity)
 	if err != nil {
 		return err
 	}
@@ -328,7 +334,7 @@ func poll(ctx context.Context, timeout time.Duration, what string, try func() er
 // UserKubeconfig writes a kubeconfig that authenticates as user with groups, by a client
 // certificate the cluster's authority signs, and returns its path.
 func (c *Cluster) UserKubeconfig(user string, groups ...string) (string, error) {
-	cert, key, err := c.ca.issue(user, groups, nil)
+	cert, key, err := c.ca.issue(user, groups, nil, 0)
 	if err != nil {
 		return "", err
 	}

@@ -47,8 +47,11 @@ func newAuthority() (*authority, error) {
 }
 
 // issue signs a certificate for a client (user and groups become CN and O, as Kubernetes reads
-// them) or, with ips set, for the API server.
-func (a *authority) issue(commonName string, organizations []string, ips []net.IP) (certPEM, keyPEM []byte, err error) {
+// them) or, with ips set, for the API server; valid for validity from now, or a day if 0.
+func (a *authority) issue(commonName string, organizations []string, ips []net.IP, validity time.Duration) (certPEM, keyPEM []byte, err error) {
+	if validity == 0 {
+		validity = 24 * time.Hour
+	}
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return nil, nil, err
@@ -61,7 +64,7 @@ func (a *authority) issue(commonName string, organizations []string, ips []net.I
 		SerialNumber: serial,
 		Subject:      pkix.Name{CommonName: commonName, Organization: organizations},
 		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(24 * time.Hour),
+		NotAfter:     time.Now().Add(validity),
 		KeyUsage:     x509.KeyUsageDigitalSignature,
 		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
 	}

@@ -60,11 +60,14 @@ const (
 	CategorySecurity Category = "security"
 	// CategoryTraffic follows the path requests take: Ingress or route, Service, endpoints, pods.
 	CategoryTraffic Category = "traffic"
+	// CategoryCertificates judges certificates: the API server's, CA bundles, cert-manager's,
+	// and the kubelets' requests for theirs.
+	CategoryCertificates Category = "certificates"
 )
 
 // Categories lists every family in the order the catalog shows them.
 func Categories() []Category {
-	return []Category{CategoryAPIServer, CategoryAdmission, CategoryResources, CategoryWorkloads, CategoryTraffic, CategoryDNS, CategoryConntrack, CategoryNetpol, CategoryRBAC, CategorySecurity}
+	return []Category{CategoryAPIServer, CategoryAdmission, CategoryResources, CategoryWorkloads, CategoryTraffic, CategoryDNS, CategoryConntrack, CategoryNetpol, CategoryRBAC, CategorySecurity, CategoryCertificates}
 }
 
 func (c Category) Valid() bool {

@@ -95,14 +95,15 @@ func TestDiagnoseFindsTheScenarioIncidents(t *testing.T) {
 		// The test control plane runs no network plugin at all.
 		"netpol-cni-not-enforcing": "no known network plugin's DaemonSet is in view",
 		// Nor the Gateway API.
-		"httproute-backend-broken": "the Gateway API (gateway.networking.k8s.io/v1) is not served",
+		"httproute-backend-broken":  "the Gateway API (gateway.networking.k8s.io/v1) is not served",
+		"certificates-cert-manager": "cert-manager is not installed",
 	}
 	if len(rep.NotEvaluated) != len(wantBlind) {
 		t.Errorf("not evaluated %+v", rep.NotEvaluated)
 	}
 	// What the cluster does not run is not applicable; what it runs but could not be read is
 	// unseen, and only that makes the run incomplete.
-	notApplicable := map[string]bool{"memory-usage-near-limit": true, "netpol-cni-not-enforcing": true, "httproute-backend-broken": true}
+	notApplicable := map[string]bool{"memory-usage-near-limit": true, "netpol-cni-not-enforcing": true, "httproute-backend-broken": true, "certificates-cert-manager": true}
 	for _, ne := range rep.NotEvaluated {
 		if want, ok := wantBlind[ne.Check]; !ok || !strings.Contains(ne.Reason, want) {
 			t.Errorf("not evaluated %s: %s", ne.Check, ne.Reason)
@@ -272,10 +273,11 @@ func TestDiagnoseWithLimitedIdentities(t *testing.T) {
 	t.Run("no permissions at all", func(t *testing.T) {
 		r := as(t, "nobody", "diagnose", "-o", "json")
 		rep := r.report(t)
-		// Only what any caller may see is judged: the public /version and the anonymous probe.
+		// Only what any caller may see is judged: the public /version, the anonymous probe, and
+		// the certificate the server presents in the handshake.
 		total := len(checks.All(checks.DefaultOptions()))
-		if r.code != 3 || rep.Summary.ChecksRun != 2 || rep.Summary.NotEvaluated != total-2 {
-			t.Errorf("exit %d, summary %+v; want exit 3, 2 run, %d not evaluated", r.code, rep.Summary, total-2)
+		if r.code != 3 || rep.Summary.ChecksRun != 3 || rep.Summary.NotEvaluated != total-3 {
+			t.Errorf("exit %d, summary %+v; want exit 3, 3 run, %d not evaluated", r.code, rep.Summary, total-3)
 		}
 	})
 }

@@ -35,6 +35,9 @@ type testEnv struct {
 	terminal bool
 	vars     map[string]string
 	stdin    io.Reader
+	// now, when set, is the clock instead of the fixed one: for runs that judge the age of
+	// what a real server made.
+	now func() time.Time
 }
 
 // run executes the command line in process, as main does.
@@ -50,6 +53,9 @@ func run(t *testing.T, env testEnv, args ...string) result {
 		Getenv:     func(k string) string { return env.vars[k] },
 		IsTerminal: func(io.Writer) bool { return env.terminal },
 		Now:        func() time.Time { return time.Date(2026, 11, 24, 10, 0, 0, 0, time.UTC) },
+	}
+	if env.now != nil {
+		environment.Now = env.now
 	}
 	code := Execute(context.Background(), NewRootCommand(streams, environment), args, &stderr)
 	return result{code: code, stdout: stdout.String(), stderr: stderr.String()}

@@ -73,6 +73,9 @@ type Clients struct {
 	// Aggregator lists the aggregation layer's APIServices (apiregistration.k8s.io), which the
 	// Kubernetes clientset does not serve.
 	Aggregator aggregatorclient.Interface
+	// ServingCert reads the API server's certificate chain from a TLS handshake; nil means it
+	// is not read.
+	ServingCert *servingCertProbe
 	// Config reaches in-cluster services through the API server's service proxy (Prometheus);
 	// nil means none is asked.
 	Config *rest.Config
@@ -98,7 +101,12 @@ func NewClients(config *rest.Config) (Clients, error) {
 	if err != nil {
 		return Clients{}, err
 	}
-	return Clients{Kube: kube, Metrics: metrics, Aggregator: aggregator, Anonymous: anonymous.Discovery().RESTClient(), Config: config}, nil
+	servingCert, err := newServingCertProbe(config)
+	if err != nil {
+		return Clients{}, err
+	}
+	return Clients{Kube: kube, Metrics: metrics, Aggregator: aggregator, Anonymous: anonymous.Discovery().RESTClient(),
+		ServingCert: servingCert, Config: config}, nil
 }
 
 // Collect lists the given kinds into a new snapshot. Conntrack is measured last, from the pods,
@@ -244,6 +252,8 @@ func unavailableReason(ctx context.Context, kind snapshot.Kind, err error) (reas
 		return "the metrics API (metrics.k8s.io) is registered but not answering: check that metrics-server is running", false, true
 	case kind == snapshot.KindHTTPRoutes && apierrors.IsNotFound(err):
 		return "the Gateway API (" + snapshot.GatewayGroupVersion + ") is not served: no HTTPRoutes to follow", true, true
+	case kind == snapshot.KindCertManagerCertificates && apierrors.IsNotFound(err):
+		return "cert-manager's Certificate API (cert-manager.io/v1) is not served: cert-manager is not installed", true, true
 	case apierrors.IsForbidden(err):
 		return "forbidden: " + statusMessage(err), false, true
 	case apierrors.IsUnauthorized(err):
@@ -353,6 +363,18 @@ func (c *collector) list(ctx context.Context, kind snapshot.Kind) error {
 		var err error
 		c.snap.AnonymousAccess, err = probeAnonymous(ctx, c.clients.Anonymous)
 		return err
+	case snapshot.KindServingCertificate:
+		var err error
+		c.snap.ServingCertificate, err = c.clients.ServingCert.read(ctx)
+		return err
+	case snapshot.KindCertManagerCertificates:
+		var client rest.Interface
+		if c.clients.Kube != nil {
+			client = c.clients.Kube.CoreV1().RESTClient()
+		}
+		var err error
+		c.snap.CertManagerCertificates, err = listCertManagerCertificates(ctx, client, ns, c.opts.ChunkSize)
+		return err
 	}
 	if _, isObjectKind := kind.ObjectsIn(c.snap); !isObjectKind {
 		return fmt.Errorf("no collector for kind %q", kind)
@@ -408,6 +430,8 @@ func (c Clients) listClient(groupVersion string) (typedClient, error) {
 		return typedClient{rest: kube.RbacV1().RESTClient()}, nil
 	case "admissionregistration.k8s.io/v1":
 		return typedClient{rest: kube.AdmissionregistrationV1().RESTClient()}, nil
+	case "certificates.k8s.io/v1":
+		return typedClient{rest: kube.CertificatesV1().RESTClient()}, nil
 	case "apiregistration.k8s.io/v1":
 		if c.Aggregator != nil {
 			return typedClient{rest: c.Aggregator.ApiregistrationV1().RESTClient(),

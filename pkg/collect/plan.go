@@ -124,6 +124,11 @@ func accessesFor(kinds []snapshot.Kind, namespace string, directPrometheus bool,
 			t.add(snapshot.Request{Verb: "get", Path: "/version"}, false, need, "")
 		case snapshot.KindAnonymousAccess:
 			// Probed without credentials: no permission of this identity is involved.
+		case snapshot.KindServingCertificate:
+			t.add(snapshot.Request{Verb: "get", Path: "/version"}, false, need, "the API server's certificate, from the TLS handshake")
+		case snapshot.KindCertManagerCertificates:
+			r := snapshot.Request{Verb: "list", APIGroup: "cert-manager.io", Resource: "certificates", Namespace: namespace}
+			t.add(r, true, need, "where cert-manager is installed; never its Secrets")
 		case snapshot.KindDNSMetrics, snapshot.KindKubeletConfigs:
 			dnsProbeAccesses(&t, kind, namespace)
 		case snapshot.KindConntrack:

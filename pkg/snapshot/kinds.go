@@ -7,6 +7,7 @@ import (
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
+	certificatesv1 "k8s.io/api/certificates/v1"
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	networkingv1 "k8s.io/api/networking/v1"
@@ -80,6 +81,14 @@ const (
 	// KindHTTPRoutes are the Gateway API's HTTPRoutes, reduced to their backends (HTTPRoute):
 	// read as JSON, and absent where the API server does not serve gateway.networking.k8s.io/v1.
 	KindHTTPRoutes Kind = "httproutes"
+	// KindServingCertificate is the certificate chain the API server presented in the run's own
+	// TLS handshake.
+	KindServingCertificate Kind = "serving-certificate"
+	// KindCertificateSigningRequests are the cluster's CSRs (certificates.k8s.io).
+	KindCertificateSigningRequests Kind = "certificatesigningrequests"
+	// KindCertManagerCertificates are cert-manager's Certificates (cert-manager.io/v1), where
+	// the CRD is served; read as the few fields the checks judge, never their Secrets.
+	KindCertManagerCertificates Kind = "certificates.cert-manager.io"
 )
 
 // kindEntry is everything the snapshot, its file and the collector know about one kind.
@@ -214,6 +223,19 @@ func kindTable() []kindEntry {
 			fileField: "mutatingWebhookConfigurations",
 			data: objects[admissionregistrationv1.MutatingWebhookConfigurationList](func(s *Snapshot) *[]admissionregistrationv1.MutatingWebhookConfiguration {
 				return &s.MutatingWebhookConfigurations
+			})},
+		{kind: KindCertificateSigningRequests, groupVersion: "certificates.k8s.io/v1", objectKind: "CertificateSigningRequest",
+			shortNames: []string{"csr"}, fileField: "certificateSigningRequests",
+			data: objects[certificatesv1.CertificateSigningRequestList](func(s *Snapshot) *[]certificatesv1.CertificateSigningRequest {
+				return &s.CertificateSigningRequests
+			})},
+		{kind: KindServingCertificate, fileField: "servingCertificate",
+			data: probe(func(s *Snapshot) **ServingCertificate { return &s.ServingCertificate }, nil)},
+		{kind: KindCertManagerCertificates, fileField: "certManagerCertificates",
+			data: probe(func(s *Snapshot) *[]CertManagerCertificate { return &s.CertManagerCertificates }, func(c *[]CertManagerCertificate) {
+				slices.SortStableFunc(*c, func(a, b CertManagerCertificate) int {
+					return compareQualified(a.Namespace, a.Name, b.Namespace, b.Name)
+				})
 			})},
 	}
 }

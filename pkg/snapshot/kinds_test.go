@@ -13,6 +13,7 @@ import (
 	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 )
 
@@ -37,6 +38,11 @@ func everyKind(t *testing.T) *Snapshot {
 		Nodes: []ConntrackNode{{Node: "node-b", Entries: 9, Limit: 10, Counters: &ConntrackCounters{Drop: 4}}, {Node: "node-a", Entries: 1, Limit: 10}}}
 	port := int32(80)
 	s.HTTPRoutes = []HTTPRoute{{Namespace: "shop", Name: "cart", Rules: []HTTPRouteRules{{BackendRefs: []HTTPBackendRef{{Name: "cart", Port: &port}}}}}}
+	s.ServingCertificate = &ServingCertificate{Chain: []CertificateInfo{{Subject: "CN=kube-apiserver", Issuer: "CN=kubernetes",
+		NotBefore: metav1.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), NotAfter: metav1.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC), Leaf: true}}}
+	expires := metav1.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
+	s.CertManagerCertificates = []CertManagerCertificate{{Namespace: "shop", Name: "shop-tls", SecretName: "shop-tls", NotAfter: &expires,
+		Conditions: []CertManagerCondition{{Type: "Ready", Status: "False", Reason: "Failed"}}}}
 	s.Finish()
 	for _, e := range kindEntries {
 		if isEmpty(e.data.field(s)) {

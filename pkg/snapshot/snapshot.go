@@ -10,6 +10,7 @@ import (
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
+	certificatesv1 "k8s.io/api/certificates/v1"
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	networkingv1 "k8s.io/api/networking/v1"
@@ -87,6 +88,13 @@ type Snapshot struct {
 	APIServices                     []apiregistrationv1.APIService
 	ValidatingWebhookConfigurations []admissionregistrationv1.ValidatingWebhookConfiguration
 	MutatingWebhookConfigurations   []admissionregistrationv1.MutatingWebhookConfiguration
+
+	// CertificateSigningRequests are the cluster's CSRs; kubelets ask for their certificates so.
+	CertificateSigningRequests []certificatesv1.CertificateSigningRequest
+	// ServingCertificate is the chain the API server presented; nil when not read.
+	ServingCertificate *ServingCertificate
+	// CertManagerCertificates are cert-manager's Certificates, where its CRD is served.
+	CertManagerCertificates []CertManagerCertificate
 
 	// ServerVersion is the API server's /version answer, e.g. "v1.37.2".
 	ServerVersion string
