@@ -56,11 +56,13 @@ const (
 	CategoryRBAC      Category = "rbac"
 	// CategorySecurity judges pods against the Pod Security Standards.
 	CategorySecurity Category = "security"
+	// CategoryReliability judges workloads' hygiene: probes, images, structure, disruption.
+	CategoryReliability Category = "reliability"
 )
 
 // Categories lists every family in the order the catalog shows them.
 func Categories() []Category {
-	return []Category{CategoryAPIServer, CategoryResources, CategoryWorkloads, CategoryDNS, CategoryConntrack, CategoryNetpol, CategoryRBAC, CategorySecurity}
+	return []Category{CategoryAPIServer, CategoryResources, CategoryWorkloads, CategoryDNS, CategoryConntrack, CategoryNetpol, CategoryRBAC, CategorySecurity, CategoryReliability}
 }
 
 func (c Category) Valid() bool {
