@@ -7,6 +7,7 @@ import (
 	"github.com/alertmend/kubectl-alertmend/checks/apiserver"
 	"github.com/alertmend/kubectl-alertmend/checks/conntrack"
 	"github.com/alertmend/kubectl-alertmend/checks/dns"
+	"github.com/alertmend/kubectl-alertmend/checks/hygiene"
 	"github.com/alertmend/kubectl-alertmend/checks/netpol"
 	"github.com/alertmend/kubectl-alertmend/checks/podsecurity"
 	"github.com/alertmend/kubectl-alertmend/checks/rbac"
@@ -48,6 +49,7 @@ func All(opts Options) []check.Check {
 		conntrack.Checks(),
 		netpol.Checks(opts.Netpol),
 		podsecurity.Checks(opts.PodSecurity),
+		hygiene.Checks(),
 	} {
 		all = append(all, family...)
 	}
