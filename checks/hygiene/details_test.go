@@ -17,18 +17,6 @@ import (
 	"github.com/alertmend/kubectl-alertmend/pkg/snapshot"
 )
 
-// find returns the finding about the named object.
-func find(t *testing.T, findings []check.Finding, object string) check.Finding {
-	t.Helper()
-	for _, f := range findings {
-		if f.Objects[0].String() == object {
-			return f
-		}
-	}
-	t.Fatalf("no finding on %s among %q", object, fixture.Summaries(findings))
-	return check.Finding{}
-}
-
 // manifests loads a fixture as diagnose -f reads files.
 func manifests(t *testing.T, name string) *snapshot.Snapshot {
 	s := fixture.Load(t, name)
@@ -38,7 +26,7 @@ func manifests(t *testing.T, name string) *snapshot.Snapshot {
 
 func TestReadinessNamesThePortAndPatchesIt(t *testing.T) {
 	findings := ReadinessMissing{}.Run(fixture.Load(t, "readiness-probe-missing.yaml"))
-	web := find(t, findings, "shop/deployment/web")
+	web := fixture.Find(t, findings, "shop/deployment/web")
 	if !strings.HasPrefix(web.Message, "deployment shop/web is behind Service web, but container app has no readiness probe") ||
 		!slices.Equal(web.Evidence, []string{"service web port 80 reaches container app port 8080, which has no readinessProbe"}) {
 		t.Errorf("web: %q %q", web.Message, web.Evidence)
@@ -58,11 +46,11 @@ EOF`
 		t.Errorf("web fix:\n got  %q\n want %q", web.Fix, want)
 	}
 	// Liveness already checks the port by TCP: readiness must ask something else.
-	queue := find(t, findings, "shop/deployment/queue")
+	queue := fixture.Find(t, findings, "shop/deployment/queue")
 	if len(queue.Fix) != 1 || !strings.Contains(queue.Fix[0], "path: /READINESS_PATH") || strings.Contains(queue.Fix[0], "tcpSocket") {
 		t.Errorf("queue fix %q", queue.Fix)
 	}
-	cache := find(t, findings, "shop/statefulset/cache")
+	cache := fixture.Find(t, findings, "shop/statefulset/cache")
 	if len(cache.Fix) != 1 || !strings.Contains(cache.Fix[0], "port: 6379") {
 		t.Errorf("cache fix %q", cache.Fix)
 	}
@@ -70,7 +58,7 @@ EOF`
 
 func TestLivenessSameAsReadinessSeverityFollowsTheEvents(t *testing.T) {
 	s := fixture.Load(t, "liveness-probe-same-as-readiness.yaml")
-	web := find(t, LivenessIsReadiness{}.Run(s), "shop/deployment/web")
+	web := fixture.Find(t, LivenessIsReadiness{}.Run(s), "shop/deployment/web")
 	if web.Severity != check.Medium || !web.Incident || len(web.Evidence) != 2 ||
 		!strings.HasPrefix(web.Evidence[1], `pod web-7d9f8c6b5-k2x4q: Liveness probe failed: Get "http://10.0.0.7:8080/health": context deadline exceeded (12 times`) {
 		t.Errorf("web: %s %v %q", web.Severity, web.Incident, web.Evidence)
@@ -80,14 +68,14 @@ func TestLivenessSameAsReadinessSeverityFollowsTheEvents(t *testing.T) {
 	}
 	// Without the events, nothing shows the restarts: the latent risk is low.
 	s.Events = nil
-	if web := find(t, LivenessIsReadiness{}.Run(s), "shop/deployment/web"); web.Severity != check.Low || web.Incident {
+	if web := fixture.Find(t, LivenessIsReadiness{}.Run(s), "shop/deployment/web"); web.Severity != check.Low || web.Incident {
 		t.Errorf("web without events: %s %v", web.Severity, web.Incident)
 	}
 }
 
 func TestLivenessKillsStartupEvidenceAndStartupProbe(t *testing.T) {
 	findings := LivenessKillsStartup{}.Run(fixture.Load(t, "liveness-probe-kills-startup.yaml"))
-	search := find(t, findings, "shop/deployment/search")
+	search := fixture.Find(t, findings, "shop/deployment/search")
 	if !slices.Equal(search.Evidence, []string{"pod search-6c7d8f9b4-h7j2k container engine: restarted 6 times; liveness allows 30s to start " +
 		"(initialDelaySeconds 0 + 3 × 10s); the last run lasted 35s, exit code 137 (Error)"}) || !search.Incident || search.Since == nil {
 		t.Errorf("search: %q %v %v", search.Evidence, search.Incident, search.Since)
@@ -108,7 +96,7 @@ EOF`
 	if !slices.Equal(search.Fix, []string{want}) {
 		t.Errorf("search fix:\n got  %q\n want %q", search.Fix, want)
 	}
-	db := find(t, findings, "shop/statefulset/db")
+	db := fixture.Find(t, findings, "shop/statefulset/db")
 	if len(db.Evidence) != 1 || !strings.HasSuffix(db.Evidence[0], "; Liveness probe failed: /var/run/postgresql:5432 - rejecting connections") {
 		t.Errorf("db evidence %q", db.Evidence)
 	}
@@ -120,7 +108,7 @@ EOF`
 
 func TestMutableTagPinsTheRunningDigest(t *testing.T) {
 	findings := MutableImageTag{}.Run(fixture.Load(t, "image-tag-mutable.yaml"))
-	web := find(t, findings, "shop/deployment/web")
+	web := fixture.Find(t, findings, "shop/deployment/web")
 	if len(web.Fix) != 1 || !strings.Contains(web.Fix[0], "image: registry.example/web@sha256:4b2e9c1f3a5d7e9f0b1c2d3e4f5a6b7c8d9e0f1a2b3c4d5e6f7a8b9c0d1e2f3a") ||
 		!strings.Contains(web.Fix[0], "initContainers:\n      - image: registry.example/migrate@DIGEST") {
 		t.Errorf("web fix %q", web.Fix)
@@ -174,13 +162,13 @@ func TestPullRateLimitInManifestsSkipsAccountsElsewhere(t *testing.T) {
 
 func TestSelectorMessagesQuoteTheAPIServer(t *testing.T) {
 	findings := SelectorRefused{}.Run(manifests(t, "controller-selector-invalid.yaml"))
-	db := find(t, findings, "shop/statefulset/db")
+	db := fixture.Find(t, findings, "shop/statefulset/db")
 	if db.Message != "statefulset shop/db: spec.template.metadata.labels: Invalid value: app=database: `selector` does not match template `labels`; "+
 		"the API server refuses it, so applying the manifest fails" ||
 		!slices.Equal(db.Fix, []string{"# testdata/controller-selector-invalid.yaml:39: add app: db, tier: data to spec.template.metadata.labels (or change spec.selector to labels the template has)"}) {
 		t.Errorf("db: %q %q", db.Message, db.Fix)
 	}
-	api := find(t, findings, "shop/deployment/api")
+	api := fixture.Find(t, findings, "shop/deployment/api")
 	if !strings.HasPrefix(api.Message, "deployment shop/api: spec.selector: Required value;") {
 		t.Errorf("api: %q", api.Message)
 	}
@@ -242,7 +230,7 @@ func TestSpreadInManifestsAndOnUnreadNodes(t *testing.T) {
 	s := fixture.Load(t, "replicas-not-spread.yaml")
 	s.Nodes = nil
 	s.MarkUnavailable(snapshot.KindNodes, "forbidden")
-	f := find(t, ReplicasNotSpread{}.Run(s), "shop/deployment/web")
+	f := fixture.Find(t, ReplicasNotSpread{}.Run(s), "shop/deployment/web")
 	if len(f.Evidence) != 0 {
 		t.Errorf("unread nodes counted: %q", f.Evidence)
 	}
