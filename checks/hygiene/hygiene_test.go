@@ -37,9 +37,9 @@ func TestChecksOnFixtures(t *testing.T) {
 			"high controller-selector-invalid shop/statefulset/db",
 			"high controller-selector-invalid shop/replicationcontroller/old",
 		}},
-		{Check: ContainersRefused{}, Fixture: "container-spec-refused.yaml", Want: []string{
-			"high container-spec-refused shop/deployment/web",
-			"high container-spec-refused shop/daemonset/agent",
+		{Check: ContainersRefused{}, Fixture: "container-spec-invalid.yaml", Want: []string{
+			"high container-spec-invalid shop/deployment/web",
+			"high container-spec-invalid shop/daemonset/agent",
 		}},
 		{Check: PortsAmbiguous{}, Fixture: "container-port-ambiguous.yaml", Want: []string{
 			"low container-port-ambiguous shop/deployment/web",

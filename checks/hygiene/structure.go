@@ -134,7 +134,7 @@ type ContainersRefused struct{}
 
 func (ContainersRefused) Meta() check.Meta {
 	return check.Meta{
-		ID:       "container-spec-refused",
+		ID:       "container-spec-invalid",
 		Title:    "Pod specs have duplicate names the API server refuses",
 		Category: check.CategoryReliability,
 		Severity: check.High,

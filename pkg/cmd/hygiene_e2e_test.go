@@ -106,7 +106,7 @@ func TestHygieneOnALiveCluster(t *testing.T) {
 	}
 }
 
-// What container-spec-refused and controller-selector-invalid say the API server refuses, it
+// What container-spec-invalid and controller-selector-invalid say the API server refuses, it
 // refuses, in the words their findings quote; and diagnose -f reports both.
 func TestHygieneRefusalsAreTheAPIServers(t *testing.T) {
 	ctx := context.Background()
@@ -153,7 +153,7 @@ func TestHygieneRefusalsAreTheAPIServers(t *testing.T) {
 	rep := run(t, testEnv{}, "diagnose", "-f", file, "--category", "reliability", "-o", "json").report(t)
 	quotes := map[string]string{}
 	for _, f := range rep.Findings {
-		if f.Check == "controller-selector-invalid" || f.Check == "container-spec-refused" {
+		if f.Check == "controller-selector-invalid" || f.Check == "container-spec-invalid" {
 			quotes[f.Objects[0].Name] = f.Evidence[0]
 			if f.Check == "controller-selector-invalid" {
 				// Its message holds the quote; the evidence shows the template's labels.
