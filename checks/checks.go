@@ -10,6 +10,7 @@ import (
 	"github.com/alertmend/kubectl-alertmend/checks/certificates"
 	"github.com/alertmend/kubectl-alertmend/checks/conntrack"
 	"github.com/alertmend/kubectl-alertmend/checks/dns"
+	"github.com/alertmend/kubectl-alertmend/checks/hygiene"
 	"github.com/alertmend/kubectl-alertmend/checks/netpol"
 	"github.com/alertmend/kubectl-alertmend/checks/podsecurity"
 	"github.com/alertmend/kubectl-alertmend/checks/rbac"
@@ -56,6 +57,7 @@ func All(opts Options) []check.Check {
 		podsecurity.Checks(opts.PodSecurity),
 		traffic.Checks(),
 		certificates.Checks(),
+		hygiene.Checks(),
 	} {
 		all = append(all, family...)
 	}

@@ -17,8 +17,8 @@ import (
 )
 
 const (
-	labelHostname = "kubernetes.io/hostname"
-	labelZone     = "topology.kubernetes.io/zone"
+	labelHostname = snapshot.LabelHostname
+	labelZone     = snapshot.LabelZone
 )
 
 // SingleReplica reports a DNS Deployment with fewer than two replicas.
@@ -127,7 +127,7 @@ func (c Colocated) Run(s *snapshot.Snapshot) []check.Finding {
 				ready, srv.ref.Describe(), zone, len(zones)), srv.ref)
 			f.Severity = check.Low
 			f.Evidence = []string{fmt.Sprintf("pods on nodes %v, all in zone %s", slices.Sorted(maps.Keys(nodes)), zone)}
-		case !spreadsReplicas(srv.template):
+		case !snapshot.SpreadsReplicas(srv.template):
 			f = check.New(meta, fmt.Sprintf("Nothing keeps the %d replicas of %s apart: the pod template has no pod "+
 				"anti-affinity and no topology spread constraint on their labels.", srv.desired, srv.ref.Describe()), srv.ref)
 			f.Severity = check.Low
@@ -139,35 +139,6 @@ func (c Colocated) Run(s *snapshot.Snapshot) []check.Finding {
 		findings = append(findings, f)
 	}
 	return findings
-}
-
-// spreadsReplicas tells whether the template asks the scheduler to keep its own pods apart, by
-// node or by zone.
-func spreadsReplicas(template *corev1.PodTemplateSpec) bool {
-	own := labels.Set(template.Labels)
-	selects := func(sel *metav1.LabelSelector) bool {
-		selector, err := metav1.LabelSelectorAsSelector(sel)
-		return err == nil && selector.Matches(own) // nil selects nothing, {} everything
-	}
-	spreadKey := func(key string) bool { return key == labelHostname || key == labelZone }
-	for _, tsc := range template.Spec.TopologySpreadConstraints {
-		if spreadKey(tsc.TopologyKey) && selects(tsc.LabelSelector) {
-			return true
-		}
-	}
-	if a := template.Spec.Affinity; a != nil && a.PodAntiAffinity != nil {
-		for _, term := range a.PodAntiAffinity.RequiredDuringSchedulingIgnoredDuringExecution {
-			if spreadKey(term.TopologyKey) && selects(term.LabelSelector) {
-				return true
-			}
-		}
-		for _, weighted := range a.PodAntiAffinity.PreferredDuringSchedulingIgnoredDuringExecution {
-			if spreadKey(weighted.PodAffinityTerm.TopologyKey) && selects(weighted.PodAffinityTerm.LabelSelector) {
-				return true
-			}
-		}
-	}
-	return false
 }
 
 func spreadPatch(srv server) string {

@@ -156,7 +156,7 @@ func (a *analysis) fix(w assessment, level api.Level, v api.Version) []string {
 	if err != nil || len(body) == 0 {
 		return []string{}
 	}
-	return []string{patchCommand(w.workload, body, fixNote(level, w.t, fixed))}
+	return []string{check.TemplatePatch(w.workload, body, fixNote(level, w.t, fixed))}
 }
 
 // levelViolations lists what t fails at level: the baseline controls, and for restricted the

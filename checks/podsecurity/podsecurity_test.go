@@ -73,21 +73,9 @@ func TestChecksOnFixtures(t *testing.T) {
 	})
 }
 
-// find returns the finding about the named object.
-func find(t *testing.T, findings []check.Finding, object string) check.Finding {
-	t.Helper()
-	for _, f := range findings {
-		if f.Objects[0].String() == object {
-			return f
-		}
-	}
-	t.Fatalf("no finding on %s among %q", object, fixture.Summaries(findings))
-	return check.Finding{}
-}
-
 func TestBaselineEvidenceAndPatches(t *testing.T) {
 	findings := Baseline{DefaultOptions()}.Run(fixture.Load(t, "pod-security-baseline.yaml"))
-	cart := find(t, findings, "shop/deployment/cart")
+	cart := fixture.Find(t, findings, "shop/deployment/cart")
 	wantEvidence := []string{
 		`would violate PodSecurity "baseline:latest": hostPath volumes (volume "host-logs"), privileged (container "app" must not set securityContext.privileged=true)`,
 		"HostPath Volumes (baseline): spec.volumes[host-logs].hostPath=/var/log",
@@ -146,22 +134,22 @@ spec:
   hostPID: null
 EOF`,
 	} {
-		if f := find(t, findings, object); !slices.Equal(f.Fix, []string{want}) {
+		if f := fixture.Find(t, findings, object); !slices.Equal(f.Fix, []string{want}) {
 			t.Errorf("%s fix:\n got  %q\n want %q", object, f.Fix, want)
 		}
 	}
 	// A pod is created again to change it, without its ephemeral containers: the API server
 	// creates no pod with them.
-	debugged := find(t, findings, "shop/pod/debugged")
+	debugged := fixture.Find(t, findings, "shop/pod/debugged")
 	if !slices.Contains(debugged.Evidence, "Privileged Containers (baseline): spec.ephemeralContainers[debugger].securityContext.privileged=true") ||
 		len(debugged.Fix) != 1 || !strings.HasSuffix(debugged.Fix[0], "\nspec:\n  ephemeralContainers: null\nEOF") {
 		t.Errorf("debugged: %q %q", debugged.Evidence, debugged.Fix)
 	}
-	db := find(t, findings, "locked/statefulset/db")
+	db := fixture.Find(t, findings, "locked/statefulset/db")
 	if !strings.Contains(db.Message, "namespace locked enforces baseline:latest: the API server refuses its new pods") {
 		t.Errorf("db message %q does not say its pods are refused", db.Message)
 	}
-	system := find(t, findings, "kube-system/daemonset/calico-node")
+	system := fixture.Find(t, findings, "kube-system/daemonset/calico-node")
 	if len(system.Fix) != 0 || !strings.Contains(system.Message, "2 workloads in system namespaces (kube-system)") ||
 		!slices.Equal(system.Evidence, []string{
 			`kube-system/daemonset/calico-node: host namespaces (hostNetwork=true), privileged (container "calico-node" must not set securityContext.privileged=true)`,
@@ -173,7 +161,7 @@ EOF`,
 
 func TestRestrictedEvidenceAndPatches(t *testing.T) {
 	findings := Restricted{DefaultOptions()}.Run(fixture.Load(t, "pod-security-restricted.yaml"))
-	web := find(t, findings, "app/deployment/web")
+	web := fixture.Find(t, findings, "app/deployment/web")
 	wantEvidence := []string{
 		"Privilege Escalation (restricted): spec.containers[app].securityContext.allowPrivilegeEscalation unset",
 		"Capabilities (restricted): spec.containers[app].securityContext.capabilities.drop lacks ALL",
@@ -204,7 +192,7 @@ EOF`
 	}
 	// Privileged too: the restricted patch also fixes what baseline refuses, and the evidence
 	// does not repeat what the baseline finding names.
-	root := find(t, findings, "app/deployment/root")
+	root := fixture.Find(t, findings, "app/deployment/root")
 	if len(root.Fix) != 1 || !strings.Contains(root.Fix[0], "privileged: false") {
 		t.Errorf("root fix %q does not fix baseline's violation too", root.Fix)
 	}
@@ -213,14 +201,14 @@ EOF`
 			t.Errorf("root evidence repeats baseline's: %q", line)
 		}
 	}
-	api := find(t, findings, "strict/deployment/api")
+	api := fixture.Find(t, findings, "strict/deployment/api")
 	if !strings.Contains(api.Message, "namespace strict enforces restricted:latest: the API server refuses its new pods, so the next rollout, restart or reschedule fails") {
 		t.Errorf("api message %q", api.Message)
 	}
 	// In manifests, the workload is yet to be applied: its pods are never admitted.
 	s := fixture.Load(t, "pod-security-restricted.yaml")
 	s.Source = snapshot.SourceManifests
-	if api := find(t, Restricted{DefaultOptions()}.Run(s), "strict/deployment/api"); !strings.HasSuffix(api.Message,
+	if api := fixture.Find(t, Restricted{DefaultOptions()}.Run(s), "strict/deployment/api"); !strings.HasSuffix(api.Message,
 		"namespace strict enforces restricted:latest: the API server refuses its pods, so it never runs") {
 		t.Errorf("api message from manifests %q", api.Message)
 	}
@@ -241,16 +229,16 @@ func TestNamespaceFixesEnforceWhatTheWorkloadsMeet(t *testing.T) {
 			"kubectl label --overwrite namespace open pod-security.kubernetes.io/warn=baseline pod-security.kubernetes.io/audit=baseline   # warns about each violating pod without refusing it; enforce baseline once the workloads above are fixed",
 		},
 	} {
-		if f := find(t, findings, object); !slices.Equal(f.Fix, want) {
+		if f := fixture.Find(t, findings, object); !slices.Equal(f.Fix, want) {
 			t.Errorf("%s fix:\n got  %q\n want %q", object, f.Fix, want)
 		}
 	}
-	open := find(t, findings, "namespace/open")
+	open := fixture.Find(t, findings, "namespace/open")
 	if !strings.Contains(open.Message, "is labelled pod-security.kubernetes.io/enforce=privileged") ||
 		!slices.Contains(open.Evidence, "baseline: 0 of 1 workloads meet it; not daemonset open/agent (privileged)") {
 		t.Errorf("open: %q %q", open.Message, open.Evidence)
 	}
-	mid := find(t, findings, "namespace/mid")
+	mid := fixture.Find(t, findings, "namespace/mid")
 	if !slices.Contains(mid.Evidence, "labelled pod-security.kubernetes.io/warn=baseline: these report violations but refuse nothing") {
 		t.Errorf("mid evidence %q", mid.Evidence)
 	}
@@ -258,7 +246,7 @@ func TestNamespaceFixesEnforceWhatTheWorkloadsMeet(t *testing.T) {
 
 func TestDriftEvidenceAndFixes(t *testing.T) {
 	findings := EnforceDrift{}.Run(fixture.Load(t, "pod-security-enforce-drift.yaml"))
-	api := find(t, findings, "strict/deployment/api")
+	api := fixture.Find(t, findings, "strict/deployment/api")
 	if !strings.HasPrefix(api.Message, "2 running pods of deployment strict/api would be refused by namespace strict's enforce level restricted:latest") {
 		t.Errorf("api message %q", api.Message)
 	}
@@ -281,11 +269,11 @@ EOF`
 	if !slices.Equal(api.Fix, []string{want}) {
 		t.Errorf("api fix %q, want %q", api.Fix, want)
 	}
-	fixed := find(t, findings, "strict/deployment/fixed")
+	fixed := fixture.Find(t, findings, "strict/deployment/fixed")
 	if len(fixed.Fix) != 1 || !strings.HasPrefix(fixed.Fix[0], "kubectl rollout restart -n strict deployment/fixed") {
 		t.Errorf("fixed: %q", fixed.Fix)
 	}
-	tuned := find(t, findings, "pinned/pod/tuned")
+	tuned := fixture.Find(t, findings, "pinned/pod/tuned")
 	if !strings.Contains(tuned.Evidence[len(tuned.Evidence)-1], `violates PodSecurity "baseline:v1.28": forbidden sysctls (net.ipv4.tcp_keepalive_time)`) {
 		t.Errorf("tuned evidence %q", tuned.Evidence)
 	}

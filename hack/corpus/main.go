@@ -61,6 +61,10 @@ func polarisRules() []mapping {
 		{"privilegeEscalationAllowed", []string{"pod-security-restricted"}, false, false},
 		{"runAsRootAllowed", []string{"pod-security-restricted"}, false, false},
 		{"linuxHardening", []string{"pod-security-restricted"}, false, false},
+		{"readinessProbeMissing", []string{"readiness-probe-missing"}, false, false},
+		{"livenessProbeMissing", nil, false, false},
+		{"missingPodDisruptionBudget", nil, false, false},
+		{"deploymentMissingReplicas", nil, false, false},
 	}
 }
 

@@ -129,9 +129,13 @@ func TestDisagreementsAreDeliberate(t *testing.T) {
 		"regolibrary/ensure-that-the-api-server-request-timeout-argument-is-set-as-appropriate/rke2-args-fail":                            "only an excessive --request-timeout (over 5m) is reported",
 		"regolibrary/ensure-that-the-api-server-secure-port-argument-is-not-set-to-0/failed":                                              "a repeated flag is read as kube-apiserver reads it: the last occurrence wins",
 	}
-	// The Pod Security rules' cases, pinned where the corpus holds their rules (../shared/corpus
-	// may not: make corpus -corpus DIR measures another copy).
-	for c, why := range podSecurityDeliberate() {
+	// The Pod Security and workload hygiene rules' cases, pinned where the corpus holds their
+	// rules (../shared/corpus may not: make corpus -corpus DIR measures another copy).
+	podSecurity := podSecurityDeliberate()
+	for c, why := range hygieneDeliberate() {
+		podSecurity[c] = why
+	}
+	for c, why := range podSecurity {
 		source, rest, _ := strings.Cut(c, "/")
 		rule, _, _ := strings.Cut(rest, "/")
 		if _, err := os.Stat(filepath.Join(dir, source, rule)); err == nil {
@@ -195,5 +199,26 @@ func podSecurityDeliberate() map[string]string {
 		"regolibrary/pod-security-admission-restricted-applied-1/test2":                                notRestricted,
 		"regolibrary/pod-security-admission-restricted-applied-2/test":                                 notRestricted,
 		"regolibrary/pod-security-admission-restricted-applied-2/test2":                                notRestricted,
+	}
+}
+
+// hygieneDeliberate are the workload hygiene cases alertmend decides otherwise, each with the reason.
+func hygieneDeliberate() map[string]string {
+	noPDB := "a workload without a PodDisruptionBudget is not reported: a budget only helps where replicas can be spared, " +
+		"and pdb-blocks-eviction reports the budgets that block every drain"
+	return map[string]string{
+		"polaris/readinessProbeMissing/failure.yaml": "a readiness probe is asked only of containers a Service sends traffic to: " +
+			"this pod is behind no Service, where readiness gates nothing",
+		"polaris/livenessProbeMissing/failure.yaml": "no liveness probe is asked for: a process that exits is restarted without one, " +
+			"and a liveness probe that asks too much restarts healthy pods (liveness-probe-same-as-readiness, liveness-probe-kills-startup)",
+		"polaris/missingPodDisruptionBudget/failure-bad-ns.yaml":       noPDB,
+		"polaris/missingPodDisruptionBudget/failure.bad-name.yaml":     noPDB,
+		"polaris/missingPodDisruptionBudget/failure.empty-labels.yaml": noPDB,
+		"polaris/missingPodDisruptionBudget/failure.no-labels.yaml":    noPDB,
+		"polaris/missingPodDisruptionBudget/failure.no-metadata.yaml":  noPDB,
+		"polaris/missingPodDisruptionBudget/failure.wrong-place.yaml":  noPDB,
+		"polaris/missingPodDisruptionBudget/failure.yaml":              noPDB,
+		"polaris/deploymentMissingReplicas/failure.yaml": "a single replica is not reported by itself (it is a choice, and an " +
+			"autoscaler may own the count); replicas-not-spread and pdb-blocks-eviction judge replicas where they fail",
 	}
 }

@@ -63,11 +63,13 @@ const (
 	// CategoryCertificates judges certificates: the API server's, CA bundles, cert-manager's,
 	// and the kubelets' requests for theirs.
 	CategoryCertificates Category = "certificates"
+	// CategoryReliability judges workloads' hygiene: probes, images, structure, disruption.
+	CategoryReliability Category = "reliability"
 )
 
 // Categories lists every family in the order the catalog shows them.
 func Categories() []Category {
-	return []Category{CategoryAPIServer, CategoryAdmission, CategoryResources, CategoryWorkloads, CategoryTraffic, CategoryDNS, CategoryConntrack, CategoryNetpol, CategoryRBAC, CategorySecurity, CategoryCertificates}
+	return []Category{CategoryAPIServer, CategoryAdmission, CategoryResources, CategoryWorkloads, CategoryReliability, CategoryTraffic, CategoryDNS, CategoryConntrack, CategoryNetpol, CategoryRBAC, CategorySecurity, CategoryCertificates}
 }
 
 func (c Category) Valid() bool {

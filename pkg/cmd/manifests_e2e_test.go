@@ -27,9 +27,9 @@ func TestDiagnoseManifests(t *testing.T) {
 		r := run(t, testEnv{}, "diagnose", "-f", filepath.Join(good, "deploy.yaml"), "-o", "json")
 		rep := r.report(t)
 		// memory-limit-missing, memory-request-missing and netpol-no-default-deny (medium);
-		// cpu-request-missing, netpol-ingress-unisolated and pod-security-restricted (low);
-		// netpol-egress-unisolated (info).
-		if r.code != 0 || rep.Summary.Medium != 3 || rep.Summary.Low != 3 || rep.Summary.Info != 1 {
+		// cpu-request-missing, netpol-ingress-unisolated, pod-security-restricted and
+		// image-pull-rate-limited (low: web:1 is Docker Hub's); netpol-egress-unisolated (info).
+		if r.code != 0 || rep.Summary.Medium != 3 || rep.Summary.Low != 4 || rep.Summary.Info != 1 {
 			t.Errorf("default gate (high): exit %d, summary %+v", r.code, rep.Summary)
 		}
 		if r := run(t, testEnv{}, "diagnose", "-f", filepath.Join(good, "deploy.yaml"), "--fail-on", "medium"); r.code != 1 {

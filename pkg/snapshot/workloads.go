@@ -3,6 +3,7 @@ package snapshot
 import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
 )
 
 // Workload is something a person manages that carries a pod template: a controller's template,
@@ -93,4 +94,40 @@ func (s *Snapshot) Workloads() []Workload {
 		out = append(out, Workload{Ref: owner, Labels: pod.Labels, Annotations: pod.Annotations, Spec: &pod.Spec})
 	}
 	return out
+}
+
+// The node labels the scheduler spreads replicas over: one node, one zone.
+const (
+	LabelHostname = "kubernetes.io/hostname"
+	LabelZone     = "topology.kubernetes.io/zone"
+)
+
+// SpreadsReplicas tells whether the template asks the scheduler to keep its own pods apart, by
+// node or by zone: a topology spread constraint or a pod anti-affinity term whose selector
+// matches the template's own labels.
+func SpreadsReplicas(template *corev1.PodTemplateSpec) bool {
+	own := labels.Set(template.Labels)
+	selects := func(sel *metav1.LabelSelector) bool {
+		selector, err := metav1.LabelSelectorAsSelector(sel)
+		return err == nil && selector.Matches(own) // nil selects nothing, {} everything
+	}
+	spreadKey := func(key string) bool { return key == LabelHostname || key == LabelZone }
+	for _, tsc := range template.Spec.TopologySpreadConstraints {
+		if spreadKey(tsc.TopologyKey) && selects(tsc.LabelSelector) {
+			return true
+		}
+	}
+	if a := template.Spec.Affinity; a != nil && a.PodAntiAffinity != nil {
+		for _, term := range a.PodAntiAffinity.RequiredDuringSchedulingIgnoredDuringExecution {
+			if spreadKey(term.TopologyKey) && selects(term.LabelSelector) {
+				return true
+			}
+		}
+		for _, weighted := range a.PodAntiAffinity.PreferredDuringSchedulingIgnoredDuringExecution {
+			if spreadKey(weighted.PodAffinityTerm.TopologyKey) && selects(weighted.PodAffinityTerm.LabelSelector) {
+				return true
+			}
+		}
+	}
+	return false
 }
