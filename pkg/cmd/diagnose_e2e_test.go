@@ -80,7 +80,7 @@ func TestDiagnoseFindsTheScenarioIncidents(t *testing.T) {
 	if rep.Metadata.Source != "cluster" || rep.Metadata.Context != "alertmend-test" || rep.Metadata.Server != cluster.Server {
 		t.Errorf("metadata %+v", rep.Metadata)
 	}
-	if rep.Summary.Critical != 4 || rep.Summary.High != 12 || rep.Summary.ChecksRun != len(checks.All(checks.DefaultOptions()))-8 {
+	if rep.Summary.Critical != 4 || rep.Summary.High != 12 || rep.Summary.ChecksRun != len(checks.All(checks.DefaultOptions()))-9 {
 		t.Errorf("summary %+v", rep.Summary)
 	}
 	// The test control plane has no metrics-server, refuses to proxy to the loopback addresses

@@ -24,7 +24,7 @@ func TestNamespaceRunOfAHealthyNamespace(t *testing.T) {
 		t.Errorf("exit %d, findings %q; want 0 and none: node-c, which is not Ready, runs nothing of billing\n%s", r.code, findingKeys(rep), r.stderr)
 	}
 	// The reasons this cluster gives, each true of it: the run was limited, the conntrack
-	// sources run in monitoring, metrics-server and cert-manager are not installed.
+	// sources run in monitoring, metrics-server, cert-manager and the Gateway API are not installed.
 	truths := []*regexp.Regexp{
 		regexp.MustCompile(`^needs objects beyond namespace billing, to which the run was limited \(-n\)$`),
 		regexp.MustCompile(`^judges what runs in kube-system( or openshift-dns)?, beyond namespace billing, to which the run was limited \(-n\)$`),
@@ -32,6 +32,7 @@ func TestNamespaceRunOfAHealthyNamespace(t *testing.T) {
 			`and no Prometheus Service was found in namespace billing \(-n limits the search\); node-exporter pods: none running in namespace billing \(-n limits the search\)\)`),
 		regexp.MustCompile(`^cannot read podmetrics: the metrics API \(metrics.k8s.io\) is not served`),
 		regexp.MustCompile(`^cannot read certificates.cert-manager.io: cert-manager's Certificate API \(cert-manager.io/v1\) is not served`),
+		regexp.MustCompile(`^cannot read httproutes: the Gateway API \(gateway.networking.k8s.io/v1\) is not served`),
 	}
 	for _, ne := range rep.NotEvaluated {
 		if ne.Code != report.NotApplicable {
