@@ -23,7 +23,8 @@ const unavailableWhy = "Fewer replicas serve than were asked for: capacity is re
 // eventsDescription is what the controller checks make of events.
 const eventsDescription = "Quotes the newest Warning event about the controller, its ReplicaSets or its pods; with fewer " +
 	"pods than it wants, its FailedCreate first (a quota exceeded, a webhook or Pod Security refusing), which no pod shows. " +
-	"A FailedMount, FailedAttachVolume or FailedCreatePodSandBox of the last 15 minutes makes it high: waiting does not resolve those."
+	"A FailedMount, FailedAttachVolume or FailedCreatePodSandBox of the last 15 minutes makes it high: waiting does not resolve those. " +
+	"Pods the scheduler preempted in the last hour for pods of higher priority are named, with the preemptor and its priority."
 
 const unavailableReferences = "https://kubernetes.io/docs/concepts/workloads/controllers/deployment/#deployment-status"
 
@@ -44,6 +45,8 @@ type shortfall struct {
 	rollback rollback
 	// event is the newest Warning event about the controller's objects, as evidence; "" for none.
 	event string
+	// preempted says which of its pods the scheduler took away for others lately; "" for none.
+	preempted string
 }
 
 // rollback says whether kubectl rollout undo has an earlier revision to go back to.
@@ -71,7 +74,7 @@ func (sf shortfall) finding(meta check.Meta) check.Finding {
 		// Short of replicas but still progressing: often a rollout or a scale-up under way.
 		f.Severity = check.Medium
 	}
-	f.Evidence = withEvent(check.LimitEvidence(sf.detail), sf.event)
+	f.Evidence = withEvent(withEvent(check.LimitEvidence(sf.detail), sf.event), sf.preempted)
 	f.Since = check.Earliest(sf.since)
 	target := check.InNamespace(sf.ref)
 	f.Fix = []string{"kubectl describe " + target}
@@ -92,6 +95,7 @@ func (sf shortfall) finding(meta check.Meta) check.Finding {
 // and its message says why: no pod's state shows a quota exceeded or an admission refusal.
 func (sf *shortfall) explainByEvents(s *snapshot.Snapshot, missingPods bool) {
 	refs := workloadObjects(s, sf.ref)
+	sf.preempted = preemptionEvidence(s, sf.ref)
 	if missingPods {
 		if e, about := newestEvent(s, refs, cannotCreate); e != nil {
 			sf.message += "; pods cannot be created: " + check.OneLine(e.Message, 200)

@@ -9,6 +9,7 @@ import (
 	"github.com/alertmend/kubectl-alertmend/internal/fixture"
 	"github.com/alertmend/kubectl-alertmend/pkg/check"
 	"github.com/alertmend/kubectl-alertmend/pkg/snapshot"
+	corev1 "k8s.io/api/core/v1"
 )
 
 // Each workload finding quotes the newest event that explains it, one line, with how long ago
@@ -103,3 +104,44 @@ func TestFindingsWithoutEvents(t *testing.T) {
 }
 
 func ptrTo[T any](v T) *T { return &v }
+
+// Pods the scheduler took away for others of higher priority explain a shortfall and a pending
+// replacement: the last hour's Preempted events about the workload's pods (named after its
+// ReplicaSet), with the preemptor and its priority; not another workload's, not older ones.
+func TestPreemptionIsEvidence(t *testing.T) {
+	want := "2 pods preempted in the last hour, the newest 4m ago: api-6b-ccccc for pod batch/train-0 (priority 1000000, class urgent) on node n1"
+	for _, c := range []check.Check{DeploymentUnavailable{}, Unschedulable{}} {
+		s := fixture.Load(t, "preempted.yaml")
+		f := findingAbout(t, c.Run(s), "shop/deployment/api")
+		if !slices.Contains(f.Evidence, want) {
+			t.Errorf("%s: no line %q in %q", c.Meta().ID, want, f.Evidence)
+		}
+	}
+	// Without the preemptor among the pods read, the scheduler's own words.
+	s := fixture.Load(t, "preempted.yaml")
+	s.Pods = slices.DeleteFunc(s.Pods, func(p corev1.Pod) bool { return p.Name == "train-0" })
+	s.ForgetDerived()
+	f := findingAbout(t, (DeploymentUnavailable{}).Run(s), "shop/deployment/api")
+	if !slices.Contains(f.Evidence, "2 pods preempted in the last hour, the newest 4m ago: api-6b-ccccc (Preempted by pod 0b6c2a8e-1f3d-4c5b-9a7e-2d8f6e4c1a90 on node n1)") {
+		t.Errorf("without the preemptor: %q", f.Evidence)
+	}
+}
+
+func TestPodNamePrefixes(t *testing.T) {
+	for _, tc := range []struct {
+		prefix podNamePrefix
+		pod    string
+		want   bool
+	}{
+		{podNamePrefix{name: "web-7c"}, "web-7c-x2k4q", true},
+		{podNamePrefix{name: "web-7c"}, "web-7c-x2k4", false},
+		{podNamePrefix{name: "web"}, "web-api-x2k4q", false},
+		{podNamePrefix{name: "db", ordinal: true}, "db-12", true},
+		{podNamePrefix{name: "db", ordinal: true}, "db-backup-0", false},
+		{podNamePrefix{name: "db", ordinal: true}, "db-", false},
+	} {
+		if got := tc.prefix.names(tc.pod); got != tc.want {
+			t.Errorf("%+v names %s: %v, want %v", tc.prefix, tc.pod, got, tc.want)
+		}
+	}
+}

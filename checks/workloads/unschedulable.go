@@ -78,7 +78,8 @@ func (c Unschedulable) Run(s *snapshot.Snapshot) []check.Finding {
 		}
 		f := check.New(meta, fmt.Sprintf("%s of %s cannot be scheduled", check.Plural(len(pods), "pod", "pods"), owner.Describe()), owner)
 		f.Incident = true
-		f.Evidence = withEvent(check.LimitEvidence(evidence), eventEvidence(s, podObjects(pods), reasons("FailedScheduling")))
+		f.Evidence = withEvent(withEvent(check.LimitEvidence(evidence), eventEvidence(s, podObjects(pods), reasons("FailedScheduling"))),
+			preemptionEvidence(s, owner))
 		if len(hints) > 0 {
 			f.Remediation = strings.Join(slices.Sorted(maps.Keys(hints)), " ")
 		}

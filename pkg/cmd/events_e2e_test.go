@@ -23,7 +23,7 @@ import (
 // A Deployment whose ReplicaSet cannot create pods (a quota exceeded, as the ReplicaSet
 // controller reports it) has no pod to show why: diagnose quotes the ReplicaSet's Warning
 // event, created through the real API server. Normal events are never read (the server filters
-// by type), nor Warning events outside -n; and every request diagnose made for them is a read.
+// by type), except the scheduler's Preempted ones, nor events outside -n; and every request diagnose made for them is a read.
 func TestDiagnoseQuotesWarningEvents(t *testing.T) {
 	ctx := context.Background()
 	c := cluster.Client
@@ -69,6 +69,10 @@ func TestDiagnoseQuotesWarningEvents(t *testing.T) {
 	event(ns, "quota-5f.failed", "ReplicaSet", rs.Name, corev1.EventTypeWarning, "FailedCreate", refused, 3*time.Minute, 12)
 	// Newer, and Normal: not evidence, and not read at all.
 	event(ns, "quota-5f.normal", "ReplicaSet", rs.Name, corev1.EventTypeNormal, "SuccessfulCreate", "Created pod: normal-event-marker", time.Minute, 1)
+	// The scheduler's Preempted event is Normal, yet read: it says where a pod went. Its pod,
+	// named after the ReplicaSet, is gone.
+	event(ns, "quota-5f-ab12c.preempted", "Pod", "quota-5f-ab12c", corev1.EventTypeNormal, "Preempted",
+		"Preempted by pod 0b6c2a8e-1f3d-4c5b-9a7e-2d8f6e4c1a90 on node n1", 5*time.Minute, 1)
 	// A Warning about an object of the same name in another namespace, which -n leaves out.
 	event("evidence-other", "quota-5f.elsewhere", "ReplicaSet", rs.Name, corev1.EventTypeWarning, "FailedCreate", "other-namespace-marker", 0, 1)
 
@@ -85,6 +89,9 @@ func TestDiagnoseQuotesWarningEvents(t *testing.T) {
 		t.Errorf("%s: %q", f.Severity, f.Message)
 	}
 	if want := "event on replicaset quota-5f: FailedCreate, last: 3m ago, x12: " + refused; !slices.Contains(f.Evidence, want) {
+		t.Errorf("no evidence line %q in %q", want, f.Evidence)
+	}
+	if want := "1 pod preempted in the last hour, the newest 5m ago: quota-5f-ab12c (Preempted by pod 0b6c2a8e-1f3d-4c5b-9a7e-2d8f6e4c1a90 on node n1)"; !slices.Contains(f.Evidence, want) {
 		t.Errorf("no evidence line %q in %q", want, f.Evidence)
 	}
 	if strings.Contains(r.stdout, "marker") {
@@ -109,12 +116,12 @@ func TestDiagnoseQuotesWarningEvents(t *testing.T) {
 	for _, e := range snap.Events {
 		if e.InvolvedObject.Kind != "Node" {
 			read = append(read, e.Namespace+"/"+e.Name)
-			if e.Type != corev1.EventTypeWarning || e.Namespace != ns {
+			if (e.Type != corev1.EventTypeWarning && e.Reason != "Preempted") || e.Namespace != ns {
 				t.Errorf("read %s/%s, a %s event", e.Namespace, e.Name, e.Type)
 			}
 		}
 	}
-	if !slices.Contains(read, ns+"/quota-5f.failed") {
+	if !slices.Contains(read, ns+"/quota-5f.failed") || !slices.Contains(read, ns+"/quota-5f-ab12c.preempted") {
 		t.Errorf("events read: %v", read)
 	}
 

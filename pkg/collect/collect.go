@@ -332,7 +332,10 @@ func (c *collector) list(ctx context.Context, kind snapshot.Kind) error {
 		if err := c.listObjects(ctx, kind, metav1.NamespaceAll, nodeEvents); err != nil {
 			return err
 		}
-		return c.listWarningEvents(ctx, ns)
+		if err := c.listWarningEvents(ctx, ns); err != nil {
+			return err
+		}
+		return c.listPreemptedEvents(ctx, ns)
 	case snapshot.KindPodMetrics:
 		// An aggregated API, served by metrics-server when it is installed, through its own client.
 		if c.clients.Metrics == nil {

@@ -12,29 +12,47 @@ import (
 	"github.com/alertmend/kubectl-alertmend/pkg/snapshot"
 )
 
-// The field selectors of the two event lists: every event about nodes, and the Warning events
-// about everything else. The server filters, so a cluster's Normal events (most of them: pulled,
-// created, started, scaled) never cross the wire; the second leaves nodes out, which the first
-// already read.
+// The field selectors of the three event lists: every event about nodes, the Warning events
+// about everything else, and the scheduler's Preempted events, which it reports as Normal though
+// they say why a pod was taken away. The server filters, so a cluster's other Normal events (most
+// of them: pulled, created, started, scaled) never cross the wire; the second leaves nodes out,
+// which the first already read.
 const (
-	nodeEvents    = "involvedObject.kind=Node"
-	warningEvents = "type=Warning,involvedObject.kind!=Node"
+	nodeEvents      = "involvedObject.kind=Node"
+	warningEvents   = "type=Warning,involvedObject.kind!=Node"
+	preemptedEvents = "reason=Preempted,involvedObject.kind=Pod"
 )
 
 // listWarningEvents reads the Warning events in namespace ("" for all) in pages, keeping only the
 // newest few of each object and the newest snapshot.MaxEvents in all as it goes, so a cluster
 // holding a hundred thousand events never has them all in memory at once.
 func (c *collector) listWarningEvents(ctx context.Context, namespace string) error {
-	into := &boundedEvents{perObject: snapshot.EventsPerObject, total: snapshot.MaxEvents}
+	dropped, err := c.listBoundedEvents(ctx, namespace, warningEvents, snapshot.EventsPerObject, snapshot.MaxEvents)
+	c.snap.EventsLeftOut = dropped
+	return err
+}
+
+// listPreemptedEvents reads the scheduler's Preempted events in namespace ("" for all), the newest
+// snapshot.MaxPreemptedEvents of them: one per pod taken away (the pod is gone, so nothing
+// repeats it).
+func (c *collector) listPreemptedEvents(ctx context.Context, namespace string) error {
+	dropped, err := c.listBoundedEvents(ctx, namespace, preemptedEvents, 1, snapshot.MaxPreemptedEvents)
+	c.snap.EventsLeftOut += dropped
+	return err
+}
+
+// listBoundedEvents adds the events fieldSelector selects in namespace to the snapshot, in pages,
+// bounded as BoundEvents bounds them; it says how many it left out.
+func (c *collector) listBoundedEvents(ctx context.Context, namespace, fieldSelector string, perObject, total int) (int, error) {
+	into := &boundedEvents{perObject: perObject, total: total}
 	lister := newPageLister(c.clients.Kube.CoreV1().RESTClient(), namespace, "events", into.NewList)
-	err := pages(ctx, metav1.ListOptions{Limit: c.opts.ChunkSize, FieldSelector: warningEvents}, c.counter(snapshot.KindEvents), lister.list, into)
+	err := pages(ctx, metav1.ListOptions{Limit: c.opts.ChunkSize, FieldSelector: fieldSelector}, c.counter(snapshot.KindEvents), lister.list, into)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	kept, dropped := snapshot.BoundEvents(into.events, into.perObject, into.total)
 	c.snap.Events = append(c.snap.Events, kept...)
-	c.snap.EventsLeftOut = into.dropped + dropped
-	return nil
+	return into.dropped + dropped, nil
 }
 
 // boundedEvents is the snapshot.ObjectList the Warning events are paged into: it keeps what

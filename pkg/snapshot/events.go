@@ -19,6 +19,9 @@ import (
 const (
 	EventsPerObject = 5
 	MaxEvents       = 10000
+	// MaxPreemptedEvents bounds the scheduler's Preempted events, one per pod it took away: a
+	// thousand is a preemption storm already, and the newest say what is happening now.
+	MaxPreemptedEvents = 1000
 )
 
 // LastSeen is when an event last happened: the newest of the times its reporter filled in
@@ -122,4 +125,25 @@ func (s *Snapshot) EventsLeftOutNote() string {
 	}
 	return fmt.Sprintf("events: only the newest %d Warning events of each object, %d in all, were read; %d older ones were left out",
 		EventsPerObject, MaxEvents, s.EventsLeftOut)
+}
+
+type preemptedIndexKey struct{}
+
+// PreemptedPods are the scheduler's Preempted events in namespace, newest first: each is about a
+// pod taken away for a pod of higher priority, which is gone by now, so its owner is told by its
+// name alone.
+func (s *Snapshot) PreemptedPods(namespace string) []corev1.Event {
+	index := Derived(s, preemptedIndexKey{}, func() map[string][]corev1.Event {
+		index := map[string][]corev1.Event{}
+		for i := range s.Events {
+			if e := &s.Events[i]; e.Reason == "Preempted" && e.InvolvedObject.Kind == "Pod" {
+				index[e.InvolvedObject.Namespace] = append(index[e.InvolvedObject.Namespace], *e)
+			}
+		}
+		for _, events := range index {
+			slices.SortFunc(events, func(a, b corev1.Event) int { return newerEvent(&a, &b) })
+		}
+		return index
+	})
+	return index[namespace]
 }
