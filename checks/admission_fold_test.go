@@ -6,6 +6,11 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
+
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/alertmend/kubectl-alertmend/checks/admission"
 	"github.com/alertmend/kubectl-alertmend/checks/aggregated"
@@ -119,4 +124,38 @@ func summaries(findings []check.Finding) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// A CronJob whose Jobs the down webhook refuses is part of the same outage: job-cannot-create-pods
+// folds into the webhook's finding, by the CronJob its Job belongs to.
+func TestRefusedJobFoldsUnderTheWebhook(t *testing.T) {
+	s := loadFixture(t, "admission/testdata/webhook-backend-unavailable.yaml")
+	controller := true
+	s.CronJobs = append(s.CronJobs, batchv1.CronJob{ObjectMeta: metav1.ObjectMeta{Name: "nightly", Namespace: "shop", UID: "c1"}})
+	s.Jobs = append(s.Jobs, batchv1.Job{ObjectMeta: metav1.ObjectMeta{Name: "nightly-29", Namespace: "shop",
+		OwnerReferences: []metav1.OwnerReference{{APIVersion: "batch/v1", Kind: "CronJob", Name: "nightly", UID: "c1", Controller: &controller}}}})
+	s.Events = append(s.Events, corev1.Event{ObjectMeta: metav1.ObjectMeta{Name: "nightly-29.1", Namespace: "shop"},
+		InvolvedObject: corev1.ObjectReference{APIVersion: "batch/v1", Kind: "Job", Namespace: "shop", Name: "nightly-29"},
+		Type:           corev1.EventTypeWarning, Reason: "FailedCreate", LastTimestamp: metav1.NewTime(fixNow.Add(-2 * time.Minute)),
+		Message: `Error creating: Internal error occurred: failed calling webhook "pods.policy.example.com": service "policy-webhook" not found`})
+	s.ForgetDerived()
+	plan, err := engine.Select(slices.Concat(admission.Checks(), workloads.Checks()), engine.Selection{}, snapshot.SourceCluster)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := engine.Run(s, plan, fixNow)
+	folded := false
+	for _, f := range r.Findings {
+		if f.Check == "job-cannot-create-pods" {
+			t.Errorf("not folded: %s", summary(f))
+		}
+		if f.Check == "webhook-backend-unavailable" && slices.ContainsFunc(f.Evidence, func(l string) bool {
+			return strings.HasPrefix(l, "also reported by ") && strings.Contains(l, "job-cannot-create-pods")
+		}) {
+			folded = true
+		}
+	}
+	if !folded {
+		t.Errorf("no webhook finding took in the CronJob's: %q", summaries(r.Findings))
+	}
 }

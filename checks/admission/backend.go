@@ -40,7 +40,7 @@ func (BackendUnavailable) Meta() check.Meta {
 			"through meanwhile, set the webhook's failurePolicy to Ignore, and set it back once the backend answers.",
 		References: []string{"https://kubernetes.io/docs/reference/access-authn-authz/extensible-admission-controllers/#failure-policy"},
 		Absorbs: []string{"webhook-matches-own-backend", "webhook-fail-closed-unscoped",
-			"deployment-unavailable", "statefulset-unavailable", "daemonset-unavailable"},
+			"deployment-unavailable", "statefulset-unavailable", "daemonset-unavailable", "job-cannot-create-pods"},
 	}
 }
 
@@ -108,7 +108,7 @@ func failedCalls(s *snapshot.Snapshot, h hook) (quoted []string, blocked []snaps
 			matched = append(matched, e)
 		}
 	}
-	slices.SortStableFunc(matched, func(a, b corev1.Event) int { return lastSeen(b).Compare(lastSeen(a)) })
+	slices.SortStableFunc(matched, func(a, b corev1.Event) int { return snapshot.LastSeen(&b).Compare(snapshot.LastSeen(&a)) })
 	for i, e := range matched {
 		o := e.InvolvedObject
 		if i < 3 {
@@ -116,7 +116,7 @@ func failedCalls(s *snapshot.Snapshot, h hook) (quoted []string, blocked []snaps
 			if e.Count > 1 {
 				line += fmt.Sprintf(" (x%d)", e.Count)
 			}
-			if t := lastSeen(e); !t.IsZero() {
+			if t := snapshot.LastSeen(&e); !t.IsZero() {
 				line += ", last " + check.Ago(t, s.CollectedAt)
 			}
 			quoted = append(quoted, line+": "+e.Message)
@@ -134,16 +134,6 @@ func failedCalls(s *snapshot.Snapshot, h hook) (quoted []string, blocked []snaps
 	return quoted, blocked, first
 }
 
-func lastSeen(e corev1.Event) time.Time {
-	t := e.FirstTimestamp.Time
-	for _, u := range []time.Time{e.LastTimestamp.Time, e.EventTime.Time} {
-		if u.After(t) {
-			t = u
-		}
-	}
-	return t
-}
-
 // controllerOf names the workload a person manages for an event's object: a ReplicaSet's
 // Deployment, or the controller itself.
 func controllerOf(s *snapshot.Snapshot, o corev1.ObjectReference) (snapshot.Ref, bool) {
@@ -158,7 +148,18 @@ func controllerOf(s *snapshot.Snapshot, o corev1.ObjectReference) (snapshot.Ref,
 				return snapshot.RefTo(snapshot.KindReplicaSets, o.Namespace, o.Name), true
 			}
 		}
-	case "Deployment", "StatefulSet", "DaemonSet", "Job", "CronJob":
+	case "Job":
+		// A CronJob's Job is the CronJob's, as job-cannot-create-pods names it.
+		for i := range s.Jobs {
+			job := &s.Jobs[i]
+			if job.Namespace == o.Namespace && job.Name == o.Name {
+				if owner := metav1.GetControllerOf(job); owner != nil && owner.Kind == "CronJob" {
+					return snapshot.RefTo(snapshot.KindCronJobs, o.Namespace, owner.Name), true
+				}
+			}
+		}
+		return snapshot.RefTo(snapshot.KindJobs, o.Namespace, o.Name), true
+	case "Deployment", "StatefulSet", "DaemonSet", "CronJob":
 		if kind, ok := snapshot.KindOf(o.Kind); ok {
 			return snapshot.RefTo(kind, o.Namespace, o.Name), true
 		}

@@ -145,3 +145,18 @@ func TestPodNamePrefixes(t *testing.T) {
 		}
 	}
 }
+
+// A Job that cannot create its pods has only its event to say why: quoted, with the CronJob that
+// made it named.
+func TestJobCannotCreatePodsQuotesItsEvent(t *testing.T) {
+	f := findingAbout(t, (JobCannotCreatePods{}).Run(fixture.Load(t, "job-cannot-create-pods.yaml")), "shop/cronjob/nightly")
+	if want := `cronjob shop/nightly cannot create its pods: Error creating: pods "nightly-29-k8s2p" is forbidden: exceeded quota: compute`; !strings.HasPrefix(f.Message, want) {
+		t.Errorf("message %q, want it to begin %q", f.Message, want)
+	}
+	if want := "event on job nightly-29: FailedCreate, last: 3m ago, x6: Error creating:"; !slices.ContainsFunc(f.Evidence, func(l string) bool { return strings.HasPrefix(l, want) }) {
+		t.Errorf("no evidence line %q in %q", want, f.Evidence)
+	}
+	if f.Since == nil || !f.Since.Equal(time.Date(2026, 11, 24, 9, 30, 0, 0, time.UTC)) {
+		t.Errorf("since %v, want the first refusal", f.Since)
+	}
+}

@@ -156,5 +156,5 @@ func hasEditableTemplate(r snapshot.Ref) bool {
 // Checks is every check of the family, as the catalog lists it.
 func Checks() []check.Check {
 	return []check.Check{CrashLoop{}, ImagePull{}, Unschedulable{}, NodeNotReady{}, NodePressure{},
-		DeploymentUnavailable{}, StatefulSetUnavailable{}, DaemonSetUnavailable{}}
+		DeploymentUnavailable{}, StatefulSetUnavailable{}, DaemonSetUnavailable{}, JobCannotCreatePods{}}
 }

@@ -33,6 +33,10 @@ func TestChecksOnFixtures(t *testing.T) {
 			"high pod-image-pull shop/deployment/cart",
 			"high pod-image-pull tools/pod/probe",
 		}},
+		{Check: JobCannotCreatePods{}, Fixture: "job-cannot-create-pods.yaml", Want: []string{
+			"high job-cannot-create-pods shop/cronjob/nightly",
+			"high job-cannot-create-pods shop/job/migrate",
+		}},
 		{Check: Unschedulable{}, Fixture: "pod-unschedulable.yaml", Want: []string{
 			"high pod-unschedulable data/statefulset/postgres",
 		}},
