@@ -113,8 +113,8 @@ func failedCalls(s *snapshot.Snapshot, h hook) (quoted []string, blocked []snaps
 		o := e.InvolvedObject
 		if i < 3 {
 			line := fmt.Sprintf("event %s on %s %s/%s", e.Reason, strings.ToLower(o.Kind), o.Namespace, o.Name)
-			if e.Count > 1 {
-				line += fmt.Sprintf(" (x%d)", e.Count)
+			if n := snapshot.EventCount(&e); n > 1 {
+				line += fmt.Sprintf(" (x%d)", n)
 			}
 			if t := snapshot.LastSeen(&e); !t.IsZero() {
 				line += ", last " + check.Ago(t, s.CollectedAt)

@@ -214,7 +214,7 @@ func TestBudgetArithmeticFollowsTheDisruptionController(t *testing.T) {
 		{min: pct("66%"), replicas: 3, want: 1},
 		{max: pct("0"), replicas: 5, want: 0},
 		{max: pct("10%"), replicas: 3, want: 1}, // rounded up
-		{replicas: 1, want: 0},                  // minAvailable defaults to 1
+		{replicas: 1, want: 1},                  // policy/v1 has no default: nothing is kept
 	} {
 		pdb := &policyv1.PodDisruptionBudget{Spec: policyv1.PodDisruptionBudgetSpec{MinAvailable: tc.min, MaxUnavailable: tc.max}}
 		if got, ok := allowedDisruptions(pdb, tc.replicas); !ok || got != tc.want {

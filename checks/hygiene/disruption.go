@@ -147,8 +147,9 @@ func allowedDisruptions(pdb *policyv1.PodDisruptionBudget, replicas int32) (int,
 		n, err := intstr.GetScaledValueFromIntOrPercent(pdb.Spec.MinAvailable, int(replicas), true)
 		return int(replicas) - n, err == nil
 	}
-	// Neither set: the API server defaults minAvailable to 1.
-	return int(replicas) - 1, true
+	// Neither set: policy/v1 has no default (v1beta1 defaulted minAvailable to 1), and the
+	// disruption controller then wants no pod healthy: every eviction is allowed.
+	return int(replicas), true
 }
 
 func describeBudget(pdb *policyv1.PodDisruptionBudget, replicas int32, live bool) string {
@@ -159,7 +160,7 @@ func describeBudget(pdb *policyv1.PodDisruptionBudget, replicas int32, live bool
 	case pdb.Spec.MinAvailable != nil:
 		spec = "minAvailable " + pdb.Spec.MinAvailable.String()
 	default:
-		spec = "minAvailable 1 (the default)"
+		spec = "neither minAvailable nor maxUnavailable"
 	}
 	line := fmt.Sprintf("poddisruptionbudget %s: %s, selector %s, over %s", pdb.Name, spec, metav1.FormatLabelSelector(pdb.Spec.Selector),
 		check.Plural(int(replicas), "replica", "replicas"))

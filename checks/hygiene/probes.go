@@ -231,7 +231,7 @@ func (c LivenessIsReadiness) Run(s *snapshot.Snapshot) []check.Finding {
 			f.Message += fmt.Sprintf("; %s failed %s liveness probe", check.Plural(len(failures), "pod", "pods"), check.PluralForm(len(failures), "its", "their"))
 			for _, e := range failures {
 				evidence = append(evidence, fmt.Sprintf("pod %s: %s (%s, %s)", e.InvolvedObject.Name, firstLine(e.Message),
-					check.Plural(int(e.Count), "time", "times"), check.Ago(eventTime(e), s.CollectedAt)))
+					check.Plural(int(snapshot.EventCount(&e)), "time", "times"), check.Ago(snapshot.LastSeen(&e), s.CollectedAt)))
 			}
 		}
 		f.Evidence = check.LimitEvidence(evidence)
@@ -306,16 +306,6 @@ func eventAbout(e corev1.Event, container string) bool {
 func firstLine(s string) string {
 	line, _, _ := strings.Cut(strings.TrimSpace(s), "\n")
 	return line
-}
-
-func eventTime(e corev1.Event) time.Time {
-	t := e.LastTimestamp.Time
-	for _, c := range []time.Time{e.EventTime.Time, e.FirstTimestamp.Time} {
-		if c.After(t) {
-			t = c
-		}
-	}
-	return t
 }
 
 // LivenessKillsStartup finds containers that the liveness probe kills before they finish

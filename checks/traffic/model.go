@@ -427,9 +427,9 @@ func probeFailure(s *snapshot.Snapshot, pod *corev1.Pod) string {
 		if e.Reason != "Unhealthy" || !strings.HasPrefix(e.Message, "Readiness probe") {
 			continue
 		}
-		line := "event Unhealthy: " + strings.TrimSpace(e.Message)
-		if e.Count > 1 {
-			line += fmt.Sprintf(" (x%d)", e.Count)
+		line := "event Unhealthy: " + check.OneLine(e.Message, 240)
+		if n := snapshot.EventCount(&e); n > 1 {
+			line += fmt.Sprintf(" (x%d)", n)
 		}
 		return line
 	}

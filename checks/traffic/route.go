@@ -52,6 +52,9 @@ func (r *route) name(refs ...snapshot.Ref) {
 // follow walks one backend to its pods and records the first broken hop, if any.
 func (r *route) follow(s *snapshot.Snapshot, m *model, b backend) {
 	target := fmt.Sprintf("%s -> service %s:%s", b.where, b.service, backendPort(b.port))
+	if s.LimitedToNamespace() && b.namespace != s.Namespace {
+		return // a route to another namespace's Service, which a run limited by -n did not read
+	}
 	svc, ok := m.services[nsName{b.namespace, b.service}]
 	if !ok {
 		if !m.live && !s.Complete {

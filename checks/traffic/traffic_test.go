@@ -229,3 +229,22 @@ func TestHTTPRouteNamesTheBrokenHop(t *testing.T) {
 		t.Errorf("fix %q", f.Fix)
 	}
 }
+
+// A run limited by -n read no other namespace's Services: a route to one is not judged, never
+// reported as a Service that does not exist.
+func TestHTTPRouteToAnotherNamespaceUnderN(t *testing.T) {
+	s := fixture.LoadOverlay(t, "healthy.yaml", "ingress-backend-broken.yaml")
+	other := "payments"
+	ref := backendRef("gateway", 80)
+	ref.Namespace = &other
+	s.HTTPRoutes = []snapshot.HTTPRoute{httpRoute("shop", "cross", ref)}
+	s.Source, s.Namespace = snapshot.SourceCluster, "shop"
+	if findings := (HTTPRouteBackend{}).Run(s); len(findings) != 0 {
+		t.Errorf("findings about a Service -n did not read: %q", findings[0].Message)
+	}
+	// Across the whole cluster, the missing Service is reported.
+	s.Namespace = ""
+	if findings := (HTTPRouteBackend{}).Run(s); len(findings) != 1 || !strings.Contains(findings[0].Message, "payments") && !strings.Contains(findings[0].Message, "gateway") {
+		t.Errorf("whole cluster: %d findings", len(findings))
+	}
+}

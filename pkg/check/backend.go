@@ -11,6 +11,7 @@ import (
 	discoveryv1 "k8s.io/api/discovery/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/utils/ptr"
 
 	"github.com/alertmend/kubectl-alertmend/pkg/snapshot"
 )
@@ -162,7 +163,7 @@ func endpointsOf(s *snapshot.Snapshot, svc *corev1.Service, portName string) (re
 		}
 		count++
 		if len(slice.Ports) > 0 && !slices.ContainsFunc(slice.Ports, func(p discoveryv1.EndpointPort) bool {
-			return p.Name != nil && *p.Name == portName
+			return ptr.Deref(p.Name, "") == portName // an unnamed port is the Service's single port, ""
 		}) {
 			continue
 		}

@@ -22,7 +22,6 @@ import (
 
 	"github.com/alertmend/kubectl-alertmend/internal/testcluster"
 	"github.com/alertmend/kubectl-alertmend/pkg/check"
-	"github.com/alertmend/kubectl-alertmend/pkg/collect"
 	"github.com/alertmend/kubectl-alertmend/pkg/snapshot"
 )
 
@@ -99,9 +98,6 @@ func TestAdmissionAndAggregationOutagesOnARealServer(t *testing.T) {
 	}
 
 	t.Run("quotes the failed calls", func(t *testing.T) {
-		if !collectorReadsEventsAbout(ctx, t, c, "ReplicaSet") {
-			t.Skip("the collector reads only events about nodes on this branch; events about ReplicaSets come with the events collection")
-		}
 		if !slices.ContainsFunc(missing.Evidence, func(e string) bool {
 			return strings.HasPrefix(e, "event FailedCreate on replicaset shop/cart-7d9") && strings.Contains(e, `failed calling webhook "pods.policy.example.com"`)
 		}) {
@@ -263,19 +259,4 @@ func setUpAdmissionOutage(ctx context.Context, t *testing.T, c *testcluster.Clus
 			"empty.example.com/v1beta1: stale GroupVersion discovery: empty.example.com/v1beta1",
 	})
 	must(kube.CoreV1().Namespaces().UpdateStatus(ctx, ns, metav1.UpdateOptions{}))
-}
-
-// collectorReadsEventsAbout tells whether the collector, as built, reads Warning events about
-// objects of kind (not only about nodes).
-func collectorReadsEventsAbout(ctx context.Context, t *testing.T, c *testcluster.Cluster, kind string) bool {
-	t.Helper()
-	clients, err := collect.NewClients(c.Config)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := collect.Collect(ctx, clients, []snapshot.Kind{snapshot.KindEvents}, collect.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return slices.ContainsFunc(s.Events, func(e corev1.Event) bool { return e.InvolvedObject.Kind == kind })
 }
