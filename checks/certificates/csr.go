@@ -89,7 +89,7 @@ func (c PendingNodeCSRs) Run(s *snapshot.Snapshot) []check.Finding {
 		f.Fix = append([]string{"kubectl get csr --sort-by=.metadata.creationTimestamp"},
 			check.FixEach(len(pending), "requests", func(i int) string {
 				return fmt.Sprintf("kubectl certificate approve %s   # only after checking that node %s asked for it (spec.username %s)",
-					check.Quote(pending[i].Name), oneLine(nodes[i]), oneLine(pending[i].Spec.Username))
+					check.Quote(pending[i].Name), check.OneLine(nodes[i], 253), check.OneLine(pending[i].Spec.Username, 253))
 			})...)
 		f.Fix = append(f.Fix, check.Comment(approver))
 		findings = append(findings, f)
@@ -129,9 +129,4 @@ func sortedUnique(names []string) []string {
 	out := slices.Clone(names)
 	slices.Sort(out)
 	return slices.Compact(out)
-}
-
-// oneLine keeps a name from the cluster on the line of the comment it is put in.
-func oneLine(s string) string {
-	return strings.NewReplacer("\r", " ", "\n", " ").Replace(s)
 }

@@ -40,19 +40,6 @@ func isConntrackEvent(e *corev1.Event) bool {
 		strings.Contains(strings.ToLower(e.Reason), "conntrack")
 }
 
-// lastSeen is when an event last happened, whichever of its time fields the reporter filled.
-func lastSeen(e *corev1.Event) time.Time {
-	switch {
-	case e.Series != nil && !e.Series.LastObservedTime.IsZero():
-		return e.Series.LastObservedTime.Time
-	case !e.LastTimestamp.IsZero():
-		return e.LastTimestamp.Time
-	case !e.EventTime.IsZero():
-		return e.EventTime.Time
-	}
-	return e.CreationTimestamp.Time
-}
-
 // firstSeen is when an event first occurred, as the API records it.
 func firstSeen(e *corev1.Event) time.Time {
 	switch {
@@ -162,7 +149,7 @@ func (c TableFullReported) Run(s *snapshot.Snapshot) []check.Finding {
 		if !isConntrackEvent(e) {
 			continue
 		}
-		seen := lastSeen(e)
+		seen := snapshot.LastSeen(e)
 		age := s.CollectedAt.Sub(seen)
 		times := max(e.Count, 1)
 		if e.Series != nil {
