@@ -251,13 +251,8 @@ func readyNodes(s *snapshot.Snapshot) int {
 	n := 0
 	for i := range s.Nodes {
 		node := &s.Nodes[i]
-		if node.Spec.Unschedulable {
-			continue
-		}
-		for _, c := range node.Status.Conditions {
-			if c.Type == corev1.NodeReady && c.Status == corev1.ConditionTrue {
-				n++
-			}
+		if !node.Spec.Unschedulable && snapshot.NodeReady(node) {
+			n++
 		}
 	}
 	return n

@@ -210,7 +210,7 @@ func refusedContainers(spec *corev1.PodSpec, prefix string) []string {
 			if p.HostPort == 0 {
 				continue
 			}
-			key := fmt.Sprintf("%s/%s/%d", protocolOf(p.Protocol), p.HostIP, p.HostPort)
+			key := fmt.Sprintf("%s/%s/%d", snapshot.PortProtocol(p.Protocol), p.HostIP, p.HostPort)
 			if hostPorts[key] {
 				errs = append(errs, fmt.Sprintf("%s.containers[%d].ports[%d].hostPort: Duplicate value: %q", prefix, ci, pi, key))
 			}
@@ -218,13 +218,6 @@ func refusedContainers(spec *corev1.PodSpec, prefix string) []string {
 		}
 	}
 	return errs
-}
-
-func protocolOf(p corev1.Protocol) corev1.Protocol {
-	if p == "" {
-		return corev1.ProtocolTCP // the API server's default
-	}
-	return p
 }
 
 // PortsAmbiguous finds ports declared twice across a pod's containers, which the API server
@@ -269,7 +262,7 @@ func portWarnings(spec *corev1.PodSpec, prefix string) []string {
 	for _, ct := range containersOf(spec, prefix) {
 		for i, p := range ct.c.Ports {
 			path := fmt.Sprintf("%s.ports[%d]", ct.path, i)
-			key := fmt.Sprintf("%d/%s", p.ContainerPort, protocolOf(p.Protocol))
+			key := fmt.Sprintf("%d/%s", p.ContainerPort, snapshot.PortProtocol(p.Protocol))
 			for _, other := range byPort[key] {
 				// The same host binding is a duplicate; differing host ports are a choice, not a clash.
 				if p.HostIP == other.port.HostIP && p.HostPort == other.port.HostPort {

@@ -289,18 +289,11 @@ func containerPorts(spec *corev1.PodSpec) []corev1.ContainerPort {
 	return out
 }
 
-func protocolOf(p corev1.Protocol) corev1.Protocol {
-	if p == "" {
-		return corev1.ProtocolTCP
-	}
-	return p
-}
-
 // hasNamedPort tells whether spec declares the port named name with the Service port's protocol,
 // as the endpoint controller looks a named targetPort up.
 func hasNamedPort(spec *corev1.PodSpec, name string, protocol corev1.Protocol) bool {
 	return slices.ContainsFunc(containerPorts(spec), func(p corev1.ContainerPort) bool {
-		return p.Name == name && protocolOf(p.Protocol) == protocolOf(protocol)
+		return p.Name == name && snapshot.PortProtocol(p.Protocol) == snapshot.PortProtocol(protocol)
 	})
 }
 

@@ -260,7 +260,7 @@ func (c LocalTrafficNodes) Run(s *snapshot.Snapshot) []check.Finding {
 	var eligible []string
 	for i := range s.Nodes {
 		n := &s.Nodes[i]
-		if _, excluded := n.Labels[excludeFromLB]; !excluded && nodeReady(n) {
+		if _, excluded := n.Labels[excludeFromLB]; !excluded && snapshot.NodeReady(n) {
 			eligible = append(eligible, n.Name)
 		}
 	}
@@ -305,12 +305,6 @@ func (c LocalTrafficNodes) Run(s *snapshot.Snapshot) []check.Finding {
 		findings = append(findings, f)
 	}
 	return findings
-}
-
-func nodeReady(n *corev1.Node) bool {
-	return slices.ContainsFunc(n.Status.Conditions, func(c corev1.NodeCondition) bool {
-		return c.Type == corev1.NodeReady && c.Status == corev1.ConditionTrue
-	})
 }
 
 // idleByDesign tells workloads that run no pod because they were asked to run none: scaled to

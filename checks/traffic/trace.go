@@ -174,7 +174,7 @@ func numericPortUndeclared(p corev1.ServicePort, members []member) bool {
 			return false // declaring nothing says nothing about what the container listens on
 		}
 		for _, cp := range ports {
-			if cp.ContainerPort == tp.IntVal && protocolOf(cp.Protocol) == protocolOf(p.Protocol) {
+			if cp.ContainerPort == tp.IntVal && snapshot.PortProtocol(cp.Protocol) == snapshot.PortProtocol(p.Protocol) {
 				return false
 			}
 		}
@@ -194,9 +194,9 @@ func declaredPorts(members []member) []string {
 		var ports []string
 		for _, cp := range containerPorts(mb.spec) {
 			if cp.Name != "" {
-				ports = append(ports, fmt.Sprintf("%s=%d/%s", cp.Name, cp.ContainerPort, protocolOf(cp.Protocol)))
+				ports = append(ports, fmt.Sprintf("%s=%d/%s", cp.Name, cp.ContainerPort, snapshot.PortProtocol(cp.Protocol)))
 			} else {
-				ports = append(ports, fmt.Sprintf("%d/%s", cp.ContainerPort, protocolOf(cp.Protocol)))
+				ports = append(ports, fmt.Sprintf("%d/%s", cp.ContainerPort, snapshot.PortProtocol(cp.Protocol)))
 			}
 		}
 		if len(ports) == 0 {
@@ -220,7 +220,7 @@ func targetPortFix(svc *corev1.Service, p corev1.ServicePort, members []member) 
 	var only corev1.ContainerPort
 	for _, mb := range members {
 		for _, cp := range containerPorts(mb.spec) {
-			if protocolOf(cp.Protocol) == protocolOf(p.Protocol) {
+			if snapshot.PortProtocol(cp.Protocol) == snapshot.PortProtocol(p.Protocol) {
 				declared[fmt.Sprintf("%s/%d", cp.Name, cp.ContainerPort)] = true
 				only = cp
 			}

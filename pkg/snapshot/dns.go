@@ -87,6 +87,24 @@ func PodReady(pod *corev1.Pod) bool {
 	return false
 }
 
+// NodeReady tells whether a node's Ready condition is true.
+func NodeReady(node *corev1.Node) bool {
+	for _, c := range node.Status.Conditions {
+		if c.Type == corev1.NodeReady {
+			return c.Status == corev1.ConditionTrue
+		}
+	}
+	return false
+}
+
+// PortProtocol is a port's protocol as the API server defaults it: TCP when unset.
+func PortProtocol(p corev1.Protocol) corev1.Protocol {
+	if p == "" {
+		return corev1.ProtocolTCP
+	}
+	return p
+}
+
 // NotReadySince is when a pod that is not ready stopped being ready (or never was), as its
 // conditions record it: the Ready condition's last transition, else, for a pod never placed on a
 // node, the PodScheduled one. Zero when the pod is ready or nothing records it.
