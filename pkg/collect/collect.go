@@ -387,7 +387,8 @@ func (c *collector) list(ctx context.Context, kind snapshot.Kind) error {
 
 // listObjects appends the objects of kind in namespace ("" for all, and ignored for a
 // cluster-scoped kind) to the snapshot, those fieldSelector selects if it is set. Every page
-// is read as a protobuf answer without managedFields (listWithoutManagedFields).
+// is read as a protobuf answer without managedFields (listWithoutManagedFields), or without
+// their field sets for the kinds that keep who changed them (KindInfo.ChangeTimes).
 func (c *collector) listObjects(ctx context.Context, kind snapshot.Kind, namespace, fieldSelector string) error {
 	info := kind.Info()
 	client, err := c.clients.listClient(info.GroupVersion)
@@ -398,7 +399,7 @@ func (c *collector) listObjects(ctx context.Context, kind snapshot.Kind, namespa
 		namespace = ""
 	}
 	into, _ := kind.ObjectsIn(c.snap)
-	lister := newPageLister(client.rest, namespace, info.Resource, into.NewList).decodingWith(client)
+	lister := newPageLister(client.rest, namespace, info.Resource, into.NewList).decodingWith(client).keepingChangeTimes(info.ChangeTimes)
 	return pages(ctx, metav1.ListOptions{Limit: c.opts.ChunkSize, FieldSelector: fieldSelector}, c.counter(kind), lister.list, into)
 }
 
@@ -600,8 +601,9 @@ func pages(ctx context.Context, first metav1.ListOptions, received func(int), li
 			// thousand pods each time it grows; within reason, as the count is the server's word.
 			into.Grow(apimeta.LenList(page) + int(min(*remaining, maxPresize)))
 		}
-		// No check reads managedFields; Append leaves them out. (The lists read with
-		// listWithoutManagedFields leave them out before decoding.)
+		// No check reads managedFields; Append leaves them out, but for the slim form some
+		// kinds keep (KindInfo.ChangeTimes). (The lists read with listWithoutManagedFields
+		// leave them out before decoding.)
 		got, err := into.Append(page)
 		if err != nil {
 			into.Truncate(start)

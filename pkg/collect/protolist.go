@@ -34,6 +34,7 @@ const (
 	listItems         = 2  // <Kind>List.items
 	objectMetadata    = 1  // <Kind>.metadata
 	metaManagedFields = 17 // ObjectMeta.managedFields
+	managedFieldsV1   = 7  // ManagedFieldsEntry.fieldsV1
 )
 
 // listWithoutManagedFields is the typed clientset's List for a resource of client's group, but
@@ -93,9 +94,19 @@ type pageLister struct {
 	decoder runtime.Decoder
 	params  runtime.ParameterCodec
 
+	// changeTimes keeps the items' managedFields but for their field sets (fieldsV1), for a
+	// kind whose KindInfo.ChangeTimes is set; Append slims them further.
+	changeTimes bool
+
 	bodies   [2]bytes.Buffer
 	stripped []byte // the decoder's scratch space; the generated decoders copy what they keep
 	ahead    *readAhead
+}
+
+// keepingChangeTimes makes the lister keep what the slim managedFields need (see changeTimes).
+func (l *pageLister) keepingChangeTimes(keep bool) *pageLister {
+	l.changeTimes = keep
+	return l
 }
 
 // readAhead is a page asked for before the caller wanted it, being read into bodies[into].
@@ -144,7 +155,11 @@ func (l *pageLister) list(ctx context.Context, opts metav1.ListOptions) (runtime
 	list := l.newList()
 	if generated, ok := list.(interface{ Unmarshal([]byte) error }); ok {
 		var decoded bool
-		if decoded, l.stripped = unmarshalWithoutManagedFields(body, generated, l.stripped); decoded {
+		strip := unmarshalWithoutManagedFields
+		if l.changeTimes {
+			strip = unmarshalWithoutFieldSets
+		}
+		if decoded, l.stripped = strip(body, generated, l.stripped); decoded {
 			return list, nil
 		}
 		list = l.newList()
@@ -243,11 +258,23 @@ func continueToken(body []byte) string {
 // managedFields. It tells whether it did: not for JSON, a Status, or an answer it cannot
 // read. buf is scratch space, handed back for the next page; list copies what it keeps.
 func unmarshalWithoutManagedFields(body []byte, list interface{ Unmarshal([]byte) error }, buf []byte) (bool, []byte) {
+	return unmarshalWithout(body, list, buf, []protowire.Number{listItems, objectMetadata, metaManagedFields})
+}
+
+// unmarshalWithoutFieldSets is unmarshalWithoutManagedFields keeping the managedFields entries
+// but for their field sets: who changed an object and when, without what, which is their bulk.
+func unmarshalWithoutFieldSets(body []byte, list interface{ Unmarshal([]byte) error }, buf []byte) (bool, []byte) {
+	return unmarshalWithout(body, list, buf, []protowire.Number{listItems, objectMetadata, metaManagedFields, managedFieldsV1})
+}
+
+// unmarshalWithout decodes a protobuf LIST answer into list without the fields at path (see
+// appendWithout).
+func unmarshalWithout(body []byte, list interface{ Unmarshal([]byte) error }, buf []byte, path []protowire.Number) (bool, []byte) {
 	raw, ok := protobufList(body)
 	if !ok {
 		return false, buf
 	}
-	buf, err := appendWithoutManagedFields(buf[:0], raw)
+	buf, err := appendWithout(buf[:0], raw, path)
 	if err != nil {
 		return false, buf
 	}

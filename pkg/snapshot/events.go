@@ -42,6 +42,17 @@ func LastSeen(e *corev1.Event) time.Time {
 	return last
 }
 
+// FirstSeen is when an event first happened: its firstTimestamp, else its eventTime (the
+// events.k8s.io reporters' first occurrence), else when it was stored.
+func FirstSeen(e *corev1.Event) time.Time {
+	for _, t := range []time.Time{e.FirstTimestamp.Time, e.EventTime.Time} {
+		if !t.IsZero() {
+			return t
+		}
+	}
+	return e.CreationTimestamp.Time
+}
+
 // EventCount is how many times an event happened: its series' count (events.k8s.io reporters),
 // else its count (core/v1 reporters), at least once.
 func EventCount(e *corev1.Event) int32 {

@@ -61,7 +61,8 @@ type FileMetadata struct {
 
 // Record turns a collected snapshot into what is written for sharing: ConfigMaps keep only the
 // data the checks read (keep), and what could carry credentials or bulk is dropped: container
-// environment values, kubectl's last-applied-configuration copies, and managed fields.
+// environment values, kubectl's last-applied-configuration copies, and managed fields (but for
+// their slim form, who changed what when, on the kinds that keep it: see KindInfo.ChangeTimes).
 // Secrets are never in a snapshot to begin with. The snapshot itself is left as it was.
 func Record(s *Snapshot, kinds []Kind, keep []ConfigMapKey, tool string) *File {
 	f := &File{
@@ -115,20 +116,24 @@ func keptData(configMaps []corev1.ConfigMap, keep []ConfigMapKey) []corev1.Confi
 // and environment values included.
 const lastAppliedAnnotation = "kubectl.kubernetes.io/last-applied-configuration"
 
-// scrubbed copies items without managed fields, last-applied copies and, in the pod spec that
-// spec finds (a nil spec for none), environment values. Maps and slices it changes are copied first:
-// the items share them with the live snapshot.
+// scrubbed copies items without managed fields (their slim form when changeTimes is set),
+// last-applied copies and, in the pod spec that spec finds (a nil spec for none), environment
+// values. Maps and slices it changes are copied first: the items share them with the live snapshot.
 func scrubbed[T any, PT interface {
 	*T
 	metav1.Object
-}](items []T, spec func(*T) *corev1.PodSpec) []T {
+}](items []T, spec func(*T) *corev1.PodSpec, changeTimes bool) []T {
 	if len(items) == 0 {
 		return nil
 	}
 	out := slices.Clone(items)
 	for i := range out {
 		o := PT(&out[i])
-		o.SetManagedFields(nil)
+		if changeTimes {
+			o.SetManagedFields(SlimManagedFields(o.GetManagedFields()))
+		} else {
+			o.SetManagedFields(nil)
+		}
 		if annotations := o.GetAnnotations(); annotations[lastAppliedAnnotation] != "" {
 			copied := maps.Clone(annotations)
 			delete(copied, lastAppliedAnnotation)

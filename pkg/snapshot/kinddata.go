@@ -32,6 +32,7 @@ type objectData interface {
 	add(l *Loader, k Kind, obj runtime.Object, origin Origin) error
 	index(s *Snapshot, objectKind string, into map[objectKey]metav1.Object)
 	list(s *Snapshot) ObjectList
+	keepsChangeTimes() bool
 }
 
 // objectKind is the objectData of objects of type T, listed as L (e.g. corev1.Pod in
@@ -48,6 +49,9 @@ type objectKind[L any, T any, PL interface {
 	podSpec func(*T) *corev1.PodSpec
 	// kept, when set, is what of the objects a recording keeps (ConfigMaps' data the checks read).
 	kept func([]T, []ConfigMapKey) []T
+	// changeTimes keeps the objects' managedFields in their slim form (SlimManagedFields): who
+	// changed them and when, which the changes timeline reads. Other kinds lose them whole.
+	changeTimes bool
 }
 
 // objects describes the kind held in the field of Snapshot that of points at, listed as an L.
@@ -71,6 +75,14 @@ func (k objectKind[L, T, PL, PT]) recordedAs(kept func([]T, []ConfigMapKey) []T)
 	return k
 }
 
+// keepingChangeTimes keeps the slim managedFields of the kind's objects (see changeTimes).
+func (k objectKind[L, T, PL, PT]) keepingChangeTimes() objectKind[L, T, PL, PT] {
+	k.changeTimes = true
+	return k
+}
+
+func (k objectKind[L, T, PL, PT]) keepsChangeTimes() bool { return k.changeTimes }
+
 func (k objectKind[L, T, PL, PT]) field(s *Snapshot) any { return k.of(s) }
 
 func (k objectKind[L, T, PL, PT]) count(s *Snapshot) int { return len(*k.of(s)) }
@@ -91,7 +103,7 @@ func (k objectKind[L, T, PL, PT]) record(dst, src *Snapshot, keep []ConfigMapKey
 	if k.kept != nil {
 		items = k.kept(items, keep)
 	}
-	*k.of(dst) = scrubbed[T, PT](items, k.podSpec)
+	*k.of(dst) = scrubbed[T, PT](items, k.podSpec, k.changeTimes)
 }
 
 func (k objectKind[L, T, PL, PT]) add(l *Loader, kind Kind, obj runtime.Object, origin Origin) error {
@@ -111,7 +123,7 @@ func (k objectKind[L, T, PL, PT]) index(s *Snapshot, objectKind string, into map
 }
 
 func (k objectKind[L, T, PL, PT]) list(s *Snapshot) ObjectList {
-	return objectList[L, T, PL, PT]{items: k.of(s)}
+	return objectList[L, T, PL, PT]{items: k.of(s), changeTimes: k.changeTimes}
 }
 
 // compareQualified orders two objects as their "namespace/name" strings compare, without
@@ -145,6 +157,7 @@ type ObjectList interface {
 	NewList() runtime.Object
 	// Append adds the items of a page NewList made, without their managedFields (no check
 	// reads them, and on large clusters they are a large share of memory), and says how many.
+	// Kinds whose KindInfo.ChangeTimes is set keep them in their slim form instead.
 	Append(page runtime.Object) (int, error)
 	// Len is how many objects the snapshot holds; Truncate forgets those past n, to read a
 	// list again from its start.
@@ -174,7 +187,8 @@ type objectList[L any, T any, PL interface {
 	*T
 	metav1.Object
 }] struct {
-	items *[]T
+	items       *[]T
+	changeTimes bool
 }
 
 func (o objectList[L, T, PL, PT]) NewList() runtime.Object { return PL(new(L)) }
@@ -190,7 +204,12 @@ func (o objectList[L, T, PL, PT]) Append(page runtime.Object) (int, error) {
 		return 0, fmt.Errorf("%T has no Items of %T", list, *new(T))
 	}
 	for i := range items {
-		PT(&items[i]).SetManagedFields(nil)
+		obj := PT(&items[i])
+		if o.changeTimes {
+			obj.SetManagedFields(SlimManagedFields(obj.GetManagedFields()))
+		} else {
+			obj.SetManagedFields(nil)
+		}
 	}
 	*o.items = append(*o.items, items...)
 	return len(items), nil

@@ -156,9 +156,9 @@ func kindTable() []kindEntry {
 			data: objects[policyv1.PodDisruptionBudgetList](func(s *Snapshot) *[]policyv1.PodDisruptionBudget { return &s.PodDisruptionBudgets })},
 		// Only the data keys the checks read are recorded: other values may be credentials.
 		{kind: KindConfigMaps, groupVersion: "v1", objectKind: "ConfigMap", namespaced: true, shortNames: []string{"cm"}, fileField: "configMaps",
-			data: objects[corev1.ConfigMapList](func(s *Snapshot) *[]corev1.ConfigMap { return &s.ConfigMaps }).recordedAs(keptData)},
+			data: objects[corev1.ConfigMapList](func(s *Snapshot) *[]corev1.ConfigMap { return &s.ConfigMaps }).recordedAs(keptData).keepingChangeTimes()},
 		{kind: KindNetworkPolicies, groupVersion: "networking.k8s.io/v1", objectKind: "NetworkPolicy", namespaced: true, shortNames: []string{"netpol"}, fileField: "networkPolicies",
-			data: objects[networkingv1.NetworkPolicyList](func(s *Snapshot) *[]networkingv1.NetworkPolicy { return &s.NetworkPolicies })},
+			data: objects[networkingv1.NetworkPolicyList](func(s *Snapshot) *[]networkingv1.NetworkPolicy { return &s.NetworkPolicies }).keepingChangeTimes()},
 		{kind: KindIngresses, groupVersion: "networking.k8s.io/v1", objectKind: "Ingress", namespaced: true, shortNames: []string{"ing"}, fileField: "ingresses",
 			data: objects[networkingv1.IngressList](func(s *Snapshot) *[]networkingv1.Ingress { return &s.Ingresses })},
 		{kind: KindEvents, groupVersion: "v1", objectKind: "Event", namespaced: true, shortNames: []string{"ev"}, fileField: "events",
@@ -218,12 +218,12 @@ func kindTable() []kindEntry {
 			fileField: "validatingWebhookConfigurations",
 			data: objects[admissionregistrationv1.ValidatingWebhookConfigurationList](func(s *Snapshot) *[]admissionregistrationv1.ValidatingWebhookConfiguration {
 				return &s.ValidatingWebhookConfigurations
-			})},
+			}).keepingChangeTimes()},
 		{kind: KindMutatingWebhookConfigurations, groupVersion: "admissionregistration.k8s.io/v1", objectKind: "MutatingWebhookConfiguration",
 			fileField: "mutatingWebhookConfigurations",
 			data: objects[admissionregistrationv1.MutatingWebhookConfigurationList](func(s *Snapshot) *[]admissionregistrationv1.MutatingWebhookConfiguration {
 				return &s.MutatingWebhookConfigurations
-			})},
+			}).keepingChangeTimes()},
 		{kind: KindCertificateSigningRequests, groupVersion: "certificates.k8s.io/v1", objectKind: "CertificateSigningRequest",
 			shortNames: []string{"csr"}, fileField: "certificateSigningRequests",
 			data: objects[certificatesv1.CertificateSigningRequestList](func(s *Snapshot) *[]certificatesv1.CertificateSigningRequest {
@@ -257,7 +257,8 @@ func indexKinds(entries []kindEntry) map[Kind]*kindEntry {
 }
 
 func infoOf(e *kindEntry) KindInfo {
-	if _, isObject := e.data.(objectData); !isObject {
+	objects, isObject := e.data.(objectData)
+	if !isObject {
 		return KindInfo{Probe: true}
 	}
 	resource := e.resource
@@ -265,7 +266,8 @@ func infoOf(e *kindEntry) KindInfo {
 		resource = string(e.kind)
 	}
 	gv, _ := schema.ParseGroupVersion(e.groupVersion)
-	return KindInfo{Group: gv.Group, GroupVersion: e.groupVersion, ObjectKind: e.objectKind, Resource: resource, Namespaced: e.namespaced}
+	return KindInfo{Group: gv.Group, GroupVersion: e.groupVersion, ObjectKind: e.objectKind, Resource: resource, Namespaced: e.namespaced,
+		ChangeTimes: objects.keepsChangeTimes()}
 }
 
 // AllKinds lists every kind a snapshot can hold, sorted by name.
@@ -290,6 +292,10 @@ type KindInfo struct {
 	// Probe marks what the collector learns by asking the server rather than by listing
 	// objects; manifests never carry it.
 	Probe bool
+	// ChangeTimes marks the kinds whose objects keep their managedFields in the slim form
+	// SlimManagedFields makes (who changed them and when), for the changes timeline: ConfigMaps,
+	// NetworkPolicies and webhook configurations, few and small. Every other kind loses them.
+	ChangeTimes bool
 }
 
 // Info returns the facts of a kind; an unknown kind yields the zero value.
