@@ -125,13 +125,17 @@ func (t *timeline) admittingWebhooks() {
 	if len(t.namespaces) == 0 {
 		return
 	}
-	validating := func(w admissionregistrationv1.ValidatingWebhook) bool { return t.admitsPods(w.Rules, w.NamespaceSelector) }
+	validating := func(w admissionregistrationv1.ValidatingWebhook) bool {
+		return t.admitsPods(w.Rules, w.NamespaceSelector)
+	}
 	for i := range t.s.ValidatingWebhookConfigurations {
 		if c := &t.s.ValidatingWebhookConfigurations[i]; slices.ContainsFunc(c.Webhooks, validating) {
 			t.follow(snapshot.RefTo(snapshot.KindValidatingWebhookConfigurations, "", c.Name))
 		}
 	}
-	mutating := func(w admissionregistrationv1.MutatingWebhook) bool { return t.admitsPods(w.Rules, w.NamespaceSelector) }
+	mutating := func(w admissionregistrationv1.MutatingWebhook) bool {
+		return t.admitsPods(w.Rules, w.NamespaceSelector)
+	}
 	for i := range t.s.MutatingWebhookConfigurations {
 		if c := &t.s.MutatingWebhookConfigurations[i]; slices.ContainsFunc(c.Webhooks, mutating) {
 			t.follow(snapshot.RefTo(snapshot.KindMutatingWebhookConfigurations, "", c.Name))
