@@ -154,13 +154,13 @@ func listDiff(what string, added, removed, changed []string) string {
 	}{{"added", added}, {"removed", removed}, {"changed", changed}} {
 		if len(p.names) > 0 {
 			slices.Sort(p.names)
-			parts = append(parts, p.verb+" "+strings.Join(slices.Compact(p.names), ", "))
+			parts = append(parts, p.verb+" "+strings.Join(slices.Compact(p.names), " "))
 		}
 	}
 	if len(parts) == 0 {
 		return ""
 	}
-	return what + " " + strings.Join(parts, "; ")
+	return what + " " + strings.Join(parts, ", ")
 }
 
 func envFromDiff(old, new []corev1.EnvFromSource) string {
@@ -265,11 +265,11 @@ func probeDiff(name string, old, new *corev1.Probe) string {
 func describeHandler(h *corev1.ProbeHandler) string {
 	switch {
 	case h.HTTPGet != nil:
-		return fmt.Sprintf("httpGet %s %s", h.HTTPGet.Port.String(), h.HTTPGet.Path)
+		return fmt.Sprintf("httpGet :%s%s", h.HTTPGet.Port.String(), h.HTTPGet.Path)
 	case h.TCPSocket != nil:
-		return "tcpSocket " + h.TCPSocket.Port.String()
+		return "tcpSocket :" + h.TCPSocket.Port.String()
 	case h.GRPC != nil:
-		return fmt.Sprintf("grpc %d", h.GRPC.Port)
+		return fmt.Sprintf("grpc :%d", h.GRPC.Port)
 	case h.Exec != nil:
 		return "exec"
 	}
