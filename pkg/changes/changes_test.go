@@ -33,7 +33,7 @@ const secretValue = "s3cr3t-value"
 // container is the web Deployment's container at one revision.
 func webContainer(image string, env []corev1.EnvVar, args []string, memory string, readinessPath string) corev1.Container {
 	return corev1.Container{Name: "app", Image: image, Env: env, Args: args,
-		EnvFrom: []corev1.EnvFromSource{{ConfigMapRef: &corev1.ConfigMapEnvSource{LocalObjectReference: corev1.LocalObjectReference{Name: "web-env"}}}},
+		EnvFrom:   []corev1.EnvFromSource{{ConfigMapRef: &corev1.ConfigMapEnvSource{LocalObjectReference: corev1.LocalObjectReference{Name: "web-env"}}}},
 		Resources: corev1.ResourceRequirements{Limits: corev1.ResourceList{corev1.ResourceMemory: resource.MustParse(memory)}},
 		ReadinessProbe: &corev1.Probe{ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: readinessPath, Port: intstr.FromInt32(8080)}},
 			PeriodSeconds: 10}}
@@ -185,6 +185,18 @@ func line(c Change) string {
 	return out
 }
 
+// webTimeline is what led to the web Deployment's failure.
+var webTimeline = []string{
+	"-30m0s webhook validatingwebhookconfiguration/policy-agent: created",
+	"-20m0s config shop/configmap/web-config: updated by helm [helm]",
+	"-15m0s policy shop/networkpolicy/deny-egress: created by kubectl-client-side-apply [kubectl-client-side-apply]",
+	"-10m0s rollout shop/deployment/web: revision 3 -> 4: image app:1.4 -> app:1.5; env added NEW_FLAG, removed OLD_FLAG, changed DB_PASSWORD; " +
+		"args changed; limits.memory 512Mi -> 256Mi; readiness probe httpGet :8080/healthz -> httpGet :8080/ready; volume extra added (configmap web-extra)" +
+		" | kubectl rollout undo deployment/web -n shop --to-revision=3",
+	`-6m0s event shop/pod/web-h4-a: Failed: Failed to pull image "app:1.5": not found`,
+	`-5m0s event shop/pod/web-h4-b: BackOff: Back-off pulling image "app:1.5"`,
+}
+
 func TestBefore(t *testing.T) {
 	tests := []struct {
 		name    string
@@ -193,29 +205,11 @@ func TestBefore(t *testing.T) {
 	}{{
 		name:    "a failing pod brings in its Deployment's rollout, ConfigMaps, policies, webhooks and the first events",
 		objects: []snapshot.Ref{podRef},
-		want: []string{
-			"-30m0s webhook validatingwebhookconfiguration/policy-agent: created",
-			"-20m0s config shop/configmap/web-config: updated by helm [helm]",
-			"-15m0s policy shop/networkpolicy/deny-egress: created by kubectl-client-side-apply [kubectl-client-side-apply]",
-			"-10m0s rollout shop/deployment/web: revision 3 -> 4: image app:1.4 -> app:1.5; env added NEW_FLAG, removed OLD_FLAG, changed DB_PASSWORD; " +
-				"args changed; limits.memory 512Mi -> 256Mi; readiness probe httpGet :8080/healthz -> httpGet :8080/ready; volume extra added (configmap web-extra)" +
-				" | kubectl rollout undo deployment/web -n shop --to-revision=3",
-			`-6m0s event shop/pod/web-h4-a: Failed: Failed to pull image "app:1.5": not found`,
-			`-5m0s event shop/pod/web-h4-b: BackOff: Back-off pulling image "app:1.5"`,
-		},
+		want:    webTimeline,
 	}, {
 		name:    "the Deployment itself gives the same timeline",
 		objects: []snapshot.Ref{webRef},
-		want: []string{
-			"-30m0s webhook validatingwebhookconfiguration/policy-agent: created",
-			"-20m0s config shop/configmap/web-config: updated by helm [helm]",
-			"-15m0s policy shop/networkpolicy/deny-egress: created by kubectl-client-side-apply [kubectl-client-side-apply]",
-			"-10m0s rollout shop/deployment/web: revision 3 -> 4: image app:1.4 -> app:1.5; env added NEW_FLAG, removed OLD_FLAG, changed DB_PASSWORD; " +
-				"args changed; limits.memory 512Mi -> 256Mi; readiness probe httpGet :8080/healthz -> httpGet :8080/ready; volume extra added (configmap web-extra)" +
-				" | kubectl rollout undo deployment/web -n shop --to-revision=3",
-			`-6m0s event shop/pod/web-h4-a: Failed: Failed to pull image "app:1.5": not found`,
-			`-5m0s event shop/pod/web-h4-b: BackOff: Back-off pulling image "app:1.5"`,
-		},
+		want:    webTimeline,
 	}, {
 		name:    "a node's transitions: pressure, NotReady, a NoExecute taint, a cordon",
 		objects: []snapshot.Ref{nodeRef},
@@ -399,4 +393,3 @@ func TestConfigMapsOf(t *testing.T) {
 		t.Errorf("ConfigMapsOf = %q, want %q", got, want)
 	}
 }
-
