@@ -393,3 +393,48 @@ func TestConfigMapsOf(t *testing.T) {
 		t.Errorf("ConfigMapsOf = %q, want %q", got, want)
 	}
 }
+
+// managedFields say who wrote an object and when, one entry per manager and operation: a write
+// at the creation second is the creation (by whom, when one manager alone wrote then), server-side
+// apply is "applied", and a status subresource write is no change to the object.
+func TestObjectChanges(t *testing.T) {
+	created := ago(40 * time.Minute)
+	entry := func(manager string, op metav1.ManagedFieldsOperationType, at *metav1.Time, subresource string) metav1.ManagedFieldsEntry {
+		return metav1.ManagedFieldsEntry{Manager: manager, Operation: op, Time: at, Subresource: subresource}
+	}
+	update, apply := metav1.ManagedFieldsOperationUpdate, metav1.ManagedFieldsOperationApply
+	tests := []struct {
+		name    string
+		created metav1.Time
+		entries []metav1.ManagedFieldsEntry
+		want    []string
+	}{
+		{"two managers in the creation second, then argocd applies", created, []metav1.ManagedFieldsEntry{
+			entry("kubectl-create", update, &created, ""), entry("kubectl-label", update, &created, ""),
+			entry("argocd-controller", apply, agoPtr(2*time.Minute), ""), entry("some-controller", update, agoPtr(time.Minute), "status"),
+		}, []string{
+			"-40m0s config shop/configmap/c: created or updated by kubectl-create [kubectl-create]",
+			"-40m0s config shop/configmap/c: created or updated by kubectl-label [kubectl-label]",
+			"-2m0s config shop/configmap/c: applied by argocd-controller [argocd-controller]",
+		}},
+		{"created before the window, a manager without a name in it", ago(5 * time.Hour), []metav1.ManagedFieldsEntry{
+			entry("", update, agoPtr(time.Minute), ""), entry("helm", update, agoPtr(2*time.Hour), ""),
+		}, []string{"-1m0s config shop/configmap/c: updated by an unnamed manager"}},
+		{"created in the window with no managedFields (a snapshot recorded before they were kept)", created, nil,
+			[]string{"-40m0s config shop/configmap/c: created"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := snapshot.New(snapshot.SourceCluster)
+			s.ConfigMaps = []corev1.ConfigMap{{ObjectMeta: metav1.ObjectMeta{Name: "c", Namespace: "shop", CreationTimestamp: tt.created, ManagedFields: tt.entries}}}
+			s.Finish()
+			var got []string
+			for _, c := range Before(s, []snapshot.Ref{snapshot.RefTo(snapshot.KindConfigMaps, "shop", "c")}, started, time.Hour) {
+				got = append(got, line(c))
+			}
+			if !slices.Equal(got, tt.want) {
+				t.Errorf("got\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(tt.want, "\n"))
+			}
+		})
+	}
+}

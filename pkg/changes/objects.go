@@ -22,29 +22,36 @@ func (t *timeline) objectChanges(ref snapshot.Ref, kind string) {
 		return
 	}
 	created := obj.GetCreationTimestamp().Time
-	creator := ""
+	// A status written by a controller is not a change anyone made to the object.
+	var entries, atCreation []metav1.ManagedFieldsEntry
 	for _, e := range obj.GetManagedFields() {
-		// A status written by a controller is not a change anyone made to the object.
-		if e.Time == nil || e.Subresource != "" {
-			continue
-		}
-		if e.Time.Time.Equal(created) {
-			// The write that created it (as long as its manager wrote nothing since).
-			if creator == "" {
-				creator = e.Manager
-			}
-			continue
-		}
-		if t.in(e.Time.Time) {
-			t.add(Change{Time: e.Time.Time, Object: ref, Kind: kind, Summary: operationVerb(e.Operation) + " by " + managerName(e.Manager), Manager: e.Manager})
+		switch {
+		case e.Time == nil || e.Subresource != "":
+		case e.Time.Time.Equal(created):
+			atCreation = append(atCreation, e)
+		default:
+			entries = append(entries, e)
 		}
 	}
 	if t.in(created) {
-		c := Change{Time: created, Object: ref, Kind: kind, Summary: "created", Manager: creator}
-		if creator != "" {
-			c.Summary += " by " + managerName(creator)
+		switch len(atCreation) {
+		case 0:
+			t.add(Change{Time: created, Object: ref, Kind: kind, Summary: "created"})
+		case 1:
+			// The write that created it, as long as its manager wrote nothing since.
+			manager := atCreation[0].Manager
+			t.add(Change{Time: created, Object: ref, Kind: kind, Summary: "created by " + managerName(manager), Manager: manager})
+		default:
+			// Times are whole seconds: which of them created it cannot be told.
+			for _, e := range atCreation {
+				t.add(Change{Time: created, Object: ref, Kind: kind, Summary: "created or " + operationVerb(e.Operation) + " by " + managerName(e.Manager), Manager: e.Manager})
+			}
 		}
-		t.add(c)
+	}
+	for _, e := range entries {
+		if t.in(e.Time.Time) {
+			t.add(Change{Time: e.Time.Time, Object: ref, Kind: kind, Summary: operationVerb(e.Operation) + " by " + managerName(e.Manager), Manager: e.Manager})
+		}
 	}
 }
 
