@@ -94,7 +94,7 @@ func TestBeforeOnARealControlPlane(t *testing.T) {
 		tmpl := podTemplate(rs.hash, rs.c)
 		must(c.AppsV1().ReplicaSets(ns).Create(ctx, &appsv1.ReplicaSet{
 			ObjectMeta: metav1.ObjectMeta{Name: "web-" + rs.hash, OwnerReferences: owner, Annotations: map[string]string{RevisionAnnotation: rs.revision}},
-			Spec: appsv1.ReplicaSetSpec{Replicas: &one, Selector: &metav1.LabelSelector{MatchLabels: tmpl.Labels}, Template: tmpl}}, metav1.CreateOptions{}))
+			Spec:       appsv1.ReplicaSetSpec{Replicas: &one, Selector: &metav1.LabelSelector{MatchLabels: tmpl.Labels}, Template: tmpl}}, metav1.CreateOptions{}))
 	}
 	newest, err := c.AppsV1().ReplicaSets(ns).Get(ctx, "web-h2", metav1.GetOptions{})
 	if err != nil {
