@@ -234,6 +234,7 @@ type kubectlCommand struct {
 	allSpaces  bool
 	selector   bool
 	container  string
+	toRevision string
 	positional []string
 }
 
@@ -262,6 +263,8 @@ func parseKubectl(words []string) kubectlCommand {
 			k.selector = true
 		case "-c", "--container":
 			k.container = value
+		case "--to-revision":
+			k.toRevision = value
 		}
 	}
 	return k
@@ -404,6 +407,9 @@ func kubectlProblems(s *snapshot.Snapshot, meta check.Meta, f check.Finding, wor
 		if verb == "rollout" && k.positional[1] == "undo" && !hasEarlierRevision(s, ref) {
 			problems = append(problems, fmt.Sprintf("rollout undo, but %s has no earlier revision the snapshot shows", ref))
 		}
+		if verb == "rollout" && k.toRevision != "" && !hasRevision(s, ref, k.toRevision) {
+			problems = append(problems, fmt.Sprintf("rollout undo --to-revision=%s, but %s has no such revision", k.toRevision, ref))
+		}
 	}
 	return problems
 }
@@ -455,6 +461,19 @@ func templateHasContainer(s *snapshot.Snapshot, ref snapshot.Ref, container stri
 		}
 	}
 	return true
+}
+
+// hasRevision tells whether a Deployment has a ReplicaSet numbered revision.
+func hasRevision(s *snapshot.Snapshot, ref snapshot.Ref, revision string) bool {
+	for i := range s.ReplicaSets {
+		rs := &s.ReplicaSets[i]
+		owner := metav1.GetControllerOf(rs)
+		if rs.Namespace == ref.Namespace && owner != nil && owner.Kind == ref.Kind && owner.Name == ref.Name &&
+			rs.Annotations["deployment.kubernetes.io/revision"] == revision {
+			return true
+		}
+	}
+	return false
 }
 
 // hasEarlierRevision tells, from the snapshot alone, that rollout undo has a revision to go back

@@ -8,6 +8,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/alertmend/kubectl-alertmend/pkg/changes"
 	"github.com/alertmend/kubectl-alertmend/pkg/check"
 	"github.com/alertmend/kubectl-alertmend/pkg/snapshot"
 )
@@ -43,6 +44,9 @@ type shortfall struct {
 	stuck bool
 	// rollback is what can be rolled back to when a rollout may be the cause.
 	rollback rollback
+	// undo is the exact rollback when the newest revision is the one failing (exactRollback);
+	// "" otherwise.
+	undo string
 	// event is the newest Warning event about the controller's objects, as evidence; "" for none.
 	event string
 	// preempted says which of its pods the scheduler took away for others lately; "" for none.
@@ -81,10 +85,12 @@ func (sf shortfall) finding(meta check.Meta) check.Finding {
 	if sf.selector != "" {
 		f.Fix = append(f.Fix, fmt.Sprintf("kubectl get pods -n %s -l %s -o wide", check.Quote(sf.ref.Namespace), check.Quote(sf.selector)))
 	}
-	switch sf.rollback {
-	case revisionKnown:
+	switch {
+	case sf.undo != "":
+		f.Fix = append(f.Fix, sf.undo)
+	case sf.rollback == revisionKnown:
 		f.Fix = append(f.Fix, fmt.Sprintf("kubectl rollout undo %s   # if a recent rollout caused it", target))
-	case revisionUnknown:
+	case sf.rollback == revisionUnknown:
 		f.Fix = append(f.Fix, fmt.Sprintf("kubectl rollout history %s   # if a recent rollout caused it: the revisions to roll back to", target))
 	}
 	return f
@@ -249,7 +255,8 @@ func (c DeploymentUnavailable) Run(s *snapshot.Snapshot) []check.Finding {
 			since = podsSince
 		}
 		sf := shortfall{ref: ref, desired: desired, available: d.Status.AvailableReplicas, stuck: stuck || failing,
-			selector: podSelector(d.Spec.Selector), since: since, rollback: deploymentRollback(s, d)}
+			selector: podSelector(d.Spec.Selector), since: since, rollback: deploymentRollback(s, ref)}
+		sf.undo, _ = exactRollback(s, ref, notReadyPods(s, ref))
 		sf.message = fmt.Sprintf("deployment %s/%s has %d of %d %s available", d.Namespace, d.Name,
 			d.Status.AvailableReplicas, desired, check.PluralForm(int(desired), "replica", "replicas"))
 		if !short {
@@ -264,32 +271,27 @@ func (c DeploymentUnavailable) Run(s *snapshot.Snapshot) []check.Finding {
 	return findings
 }
 
-// revisionAnnotation numbers a Deployment's ReplicaSets; rollout undo goes back to the
-// ReplicaSet with the highest number below the current one.
-const revisionAnnotation = "deployment.kubernetes.io/revision"
-
 // deploymentRollback tells whether the Deployment has an earlier revision: more than one of its
 // ReplicaSets carries a revision number. Without ReplicaSets in the snapshot it cannot be told.
-func deploymentRollback(s *snapshot.Snapshot, d *appsv1.Deployment) rollback {
+func deploymentRollback(s *snapshot.Snapshot, d snapshot.Ref) rollback {
 	if _, unread := s.Unavailable[snapshot.KindReplicaSets]; unread {
 		return revisionUnknown
 	}
-	revisions := 0
-	for i := range s.ReplicaSets {
-		rs := &s.ReplicaSets[i]
-		owner := metav1.GetControllerOfNoCopy(rs)
-		if rs.Namespace != d.Namespace || owner == nil || owner.Kind != "Deployment" || owner.Name != d.Name ||
-			(owner.UID != "" && d.UID != "" && owner.UID != d.UID) {
-			continue
-		}
-		if _, numbered := rs.Annotations[revisionAnnotation]; numbered {
-			revisions++
-		}
-	}
-	if revisions > 1 {
+	if len(changes.Revisions(s, d)) > 1 {
 		return revisionKnown
 	}
 	return noRollout
+}
+
+// notReadyPods are the live pods of owner that are not ready.
+func notReadyPods(s *snapshot.Snapshot, owner snapshot.Ref) []*corev1.Pod {
+	var out []*corev1.Pod
+	for _, pod := range s.PodsOf(owner) {
+		if snapshot.IsLive(pod) && !snapshot.PodReady(pod) {
+			out = append(out, pod)
+		}
+	}
+	return out
 }
 
 // StatefulSetUnavailable finds StatefulSets with fewer ready replicas than desired.

@@ -21,7 +21,8 @@ func (CrashLoop) Meta() check.Meta {
 		Category: check.CategoryWorkloads,
 		Severity: check.High,
 		Requires: podKinds(),
-		Optional: ownerKinds(),
+		// Deployments and their ReplicaSets tell when the rollout is what fails (exactRollback).
+		Optional: append(ownerKinds(), snapshot.KindDeployments),
 		LiveOnly: true,
 		Description: "Looks for containers waiting in CrashLoopBackOff: they start, exit, and are restarted with a growing delay. " +
 			"Reports them per workload with the restart count and how the last run ended, quoting the newest failing liveness or " +
@@ -84,6 +85,9 @@ func (c CrashLoop) Run(s *snapshot.Snapshot) []check.Finding {
 		f.Fix = append(perContainer(problems, func(p containerProblem) string {
 			return fmt.Sprintf("kubectl logs -n %s %s -c %s --previous", check.Quote(p.pod.Namespace), check.Quote(p.pod.Name), check.Quote(p.container))
 		}), describePods(pods)...)
+		if undo, ok := exactRollback(s, owner, pods); ok {
+			f.Fix = append(f.Fix, undo)
+		}
 		if oom {
 			// container-oomkilled proposes the new limit, from usage where it is measured.
 			f.Message += "; the last run was OOMKilled (see container-oomkilled for the limit to set)"

@@ -20,7 +20,8 @@ func (ImagePull) Meta() check.Meta {
 		Category: check.CategoryWorkloads,
 		Severity: check.High,
 		Requires: podKinds(),
-		Optional: ownerKinds(),
+		// Deployments and their ReplicaSets tell when the rollout is what fails (exactRollback).
+		Optional: append(ownerKinds(), snapshot.KindDeployments),
 		LiveOnly: true,
 		Description: "Looks for containers waiting in ImagePullBackOff, ErrImagePull, InvalidImageName or ErrImageNeverPull, " +
 			"with the image and the kubelet's message, quoting the registry's answer from the newest Failed event.",
@@ -71,6 +72,9 @@ func (c ImagePull) Run(s *snapshot.Snapshot) []check.Finding {
 				return fmt.Sprintf("kubectl set image %s %s=NEW_IMAGE   # NEW_IMAGE: an image that exists (registry/repository:tag)",
 					check.InNamespace(owner), check.Quote(p.container))
 			})...)
+		}
+		if undo, ok := exactRollback(s, owner, pods); ok {
+			f.Fix = append(f.Fix, undo)
 		}
 		findings = append(findings, f)
 	}

@@ -283,3 +283,32 @@ func findingAbout(t *testing.T, findings []check.Finding, object string) check.F
 	t.Fatalf("no finding about %s in %d findings", object, len(findings))
 	return check.Finding{}
 }
+
+// Where a Deployment's newest revision is the one failing while the previous one still serves,
+// the fixes roll back to exactly that previous revision; where the failing pods are an earlier
+// revision's, no rollback is offered by the pod checks.
+func TestExactRollbackWhenTheNewRevisionFails(t *testing.T) {
+	s := fixture.Load(t, "rollout-undo.yaml")
+	for _, tc := range []struct {
+		check  check.Check
+		object string
+		want   string // the exact undo line, "" for none
+	}{
+		{ImagePull{}, "shop/deployment/web", "kubectl rollout undo deployment/web -n shop --to-revision=1"},
+		{DeploymentUnavailable{}, "shop/deployment/web", "kubectl rollout undo deployment/web -n shop --to-revision=1"},
+		{CrashLoop{}, "shop/deployment/api", "kubectl rollout undo deployment/api -n shop --to-revision=3"},
+		{CrashLoop{}, "shop/deployment/old", ""},
+		{DeploymentUnavailable{}, "shop/deployment/old", ""},
+	} {
+		f := findingAbout(t, tc.check.Run(s), tc.object)
+		var got string
+		for _, line := range f.Fix {
+			if strings.Contains(line, "--to-revision") {
+				got, _, _ = strings.Cut(line, "   #")
+			}
+		}
+		if got != tc.want {
+			t.Errorf("%s %s: undo %q, want %q (fix %q)", tc.check.Meta().ID, tc.object, got, tc.want, f.Fix)
+		}
+	}
+}
