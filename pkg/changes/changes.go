@@ -53,6 +53,8 @@ func Before(s *snapshot.Snapshot, objects []snapshot.Ref, started time.Time, win
 // events, its Deployment's ReplicaSets, the ConfigMaps its pod template reads (volumes, envFrom,
 // env valueFrom), the NetworkPolicies selecting its pods and the webhooks that admit pods in its
 // namespace. A change at started itself counts: the API server's times are whole seconds.
+// Only what the snapshot holds is told: a live run without -n reads the ConfigMaps of the
+// add-on namespaces alone (see snapshot.KindConfigMaps), so it tells no application ConfigMap's.
 func Timeline(s *snapshot.Snapshot, objects []snapshot.Ref, started time.Time, window time.Duration) ([]Change, int) {
 	t := &timeline{s: s, from: started.Add(-window), to: started, seen: map[snapshot.Ref]bool{},
 		added: map[changeKey]bool{}, firstEvents: map[eventGroup]Change{}, namespaces: map[string]bool{}}
