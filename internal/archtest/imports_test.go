@@ -42,8 +42,12 @@ func importRules() []rule {
 		{pkg: "pkg/suggest"},
 		{pkg: "pkg/redact"},
 		{pkg: "pkg/version"},
-		// Checks are pure functions of the snapshot: no collector (no network), no engine, no rendering.
-		{pkg: "checks/*", may: []string{"pkg/check", "pkg/snapshot", "pkg/cmdline"}, tests: []string{"internal/fixture", "internal/memtest", "internal/testpki"}},
+		// What changed before an incident is a pure function of the snapshot too, told in the fix
+		// helpers' words; its end-to-end test reads a cluster as diagnose does.
+		{pkg: "pkg/changes", may: []string{"pkg/check", "pkg/snapshot"}, tests: []string{"internal/testcluster", "pkg/connect", "pkg/source"}},
+		// Checks are pure functions of the snapshot: no collector (no network), no engine, no
+		// rendering. Their fixes roll a Deployment back to the revision pkg/changes finds.
+		{pkg: "checks/*", may: []string{"pkg/changes", "pkg/check", "pkg/snapshot", "pkg/cmdline"}, tests: []string{"internal/fixture", "internal/memtest", "internal/testpki"}},
 		// The catalog only composes the families; its tests run the whole catalog through the engine.
 		{pkg: "checks", may: []string{"checks/*", "pkg/check", "pkg/snapshot"}, tests: []string{"pkg/engine"}},
 		// Reaching a cluster: kubectl's flags or the pod's service account, for every command.
