@@ -120,27 +120,7 @@ spec:
   source: {persistentVolumeName: pv-queue}
 status: {attached: true}
 ---
-apiVersion: apps/v1
-kind: Deployment
-metadata: {name: queue, namespace: shop}
-spec:
-  selector: {matchLabels: {app: queue}}
-  template:
-    metadata: {labels: {app: queue}}
-    spec: {containers: [{name: queue, image: rabbitmq:4}]}
----
-apiVersion: apps/v1
-kind: ReplicaSet
-metadata:
-  name: queue-5c4
-  namespace: shop
-  ownerReferences: [{apiVersion: apps/v1, kind: Deployment, name: queue, controller: true}]
-spec:
-  selector: {matchLabels: {app: queue}}
-  template:
-    metadata: {labels: {app: queue}}
-    spec: {containers: [{name: queue, image: rabbitmq:4}]}
----
+` + deploymentAndReplicaSet("queue", "queue-5c4", "rabbitmq:4") + `---
 apiVersion: v1
 kind: Pod
 metadata:
@@ -165,27 +145,7 @@ count: 5
 firstTimestamp: "` + ago(15*time.Minute) + `"
 lastTimestamp: "` + ago(2*time.Minute) + `"
 ---
-apiVersion: apps/v1
-kind: Deployment
-metadata: {name: api, namespace: shop}
-spec:
-  selector: {matchLabels: {app: api}}
-  template:
-    metadata: {labels: {app: api}}
-    spec: {containers: [{name: api, image: api:2}]}
----
-apiVersion: apps/v1
-kind: ReplicaSet
-metadata:
-  name: api-7b
-  namespace: shop
-  ownerReferences: [{apiVersion: apps/v1, kind: Deployment, name: api, controller: true}]
-spec:
-  selector: {matchLabels: {app: api}}
-  template:
-    metadata: {labels: {app: api}}
-    spec: {containers: [{name: api, image: api:2}]}
----
+` + deploymentAndReplicaSet("api", "api-7b", "api:2") + `---
 apiVersion: v1
 kind: Pod
 metadata:
@@ -249,6 +209,28 @@ status:
   phase: Running
   conditions: [{type: Ready, status: "True"}]
 `
+}
+
+// deploymentAndReplicaSet is Deployment name in shop and its ReplicaSet, as the Deployment
+// controller would have made it.
+func deploymentAndReplicaSet(name, replicaSet, image string) string {
+	template := `
+  selector: {matchLabels: {app: ` + name + `}}
+  template:
+    metadata: {labels: {app: ` + name + `}}
+    spec: {containers: [{name: ` + name + `, image: "` + image + `"}]}
+`
+	return `apiVersion: apps/v1
+kind: Deployment
+metadata: {name: ` + name + `, namespace: shop}
+spec:` + template + `---
+apiVersion: apps/v1
+kind: ReplicaSet
+metadata:
+  name: ` + replicaSet + `
+  namespace: shop
+  ownerReferences: [{apiVersion: apps/v1, kind: Deployment, name: ` + name + `, controller: true}]
+spec:` + template
 }
 
 // The storage family against a real API server: each check finds what the scenario breaks,
@@ -379,19 +361,7 @@ func TestStorageChecksOnARealServer(t *testing.T) {
 			t.Errorf("--explain-permissions lacks %s:\n%s", want, p.stdout)
 		}
 	}
-	events, err := c.AuditEvents("kubectl-alertmend/")
-	if err != nil {
-		t.Fatal(err)
-	}
-	read := map[string]bool{}
-	for _, e := range events {
-		if e.Verb != "get" && e.Verb != "list" && e.Verb != "watch" && !isReview(e) {
-			t.Errorf("%s %s: not a read", e.Verb, e.RequestURI)
-		}
-		if e.ObjectRef != nil {
-			read[e.ObjectRef.APIGroup+"/"+e.ObjectRef.Resource] = true
-		}
-	}
+	read := auditedReads(t, c)
 	for _, want := range []string{"/persistentvolumeclaims", "/persistentvolumes", "storage.k8s.io/storageclasses",
 		"storage.k8s.io/volumeattachments", "storage.k8s.io/csinodes"} {
 		if !read[want] {
