@@ -82,12 +82,7 @@ func (c CSIDriverMissing) Run(s *snapshot.Snapshot) []check.Finding {
 			}
 			evidence = append(evidence, line)
 		}
-		elsewhere := 0
-		for i := range s.CSINodes {
-			if hasDriver(&s.CSINodes[i], g.driver) {
-				elsewhere++
-			}
-		}
+		elsewhere := m.registered[g.driver]
 		cause := "no node has registered it: the driver is not installed"
 		if elsewhere > 0 {
 			cause = fmt.Sprintf("%s registered it: its node plugin does not run on %s", check.Plural(elsewhere, "other node has", "other nodes have"),

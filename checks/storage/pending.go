@@ -212,7 +212,7 @@ func (m *model) diagnose(claim *corev1.PersistentVolumeClaim) (diagnosis, bool) 
 		return diagnosis{reason: "failed " + provisioner, text: "provisioning failed: " + check.OneLine(failed.Message, 240),
 			fix: provisionerFix(provisioner)}, true
 	}
-	if provisioner != "" && !strings.HasPrefix(provisioner, "kubernetes.io/") && m.csiRead() && !m.registeredAnywhere(provisioner) {
+	if provisioner != "" && !strings.HasPrefix(provisioner, "kubernetes.io/") && m.csiRead() && m.registered[provisioner] == 0 {
 		return diagnosis{reason: "unregistered " + provisioner, text: fmt.Sprintf("it waits for provisioner %s, a CSI driver that no node has "+
 			"registered (no CSINode lists it): the driver is not installed, or its pods run nowhere", provisioner),
 			fix: provisionerFix(provisioner)}, true
@@ -264,16 +264,6 @@ func provisionerFix(provisioner string) []string {
 func (m *model) csiRead() bool {
 	_, unread := m.s.Unavailable[snapshot.KindCSINodes]
 	return !unread && len(m.s.CSINodes) > 0
-}
-
-// registeredAnywhere tells whether any node has registered the CSI driver.
-func (m *model) registeredAnywhere(driver string) bool {
-	for _, n := range m.s.CSINodes {
-		if hasDriver(&n, driver) {
-			return true
-		}
-	}
-	return false
 }
 
 func hasDriver(n *storagev1.CSINode, driver string) bool {

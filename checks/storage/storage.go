@@ -54,6 +54,8 @@ type model struct {
 	volumes    map[string]*corev1.PersistentVolume
 	nodes      map[string]*corev1.Node
 	csiNodes   map[string]*storagev1.CSINode
+	// registered counts the nodes that have registered each CSI driver.
+	registered map[string]int
 	readyPods  map[snapshot.Ref]int
 	ownerCache map[*corev1.Pod]snapshot.Ref
 }
@@ -63,7 +65,7 @@ type key struct{ namespace, name string }
 func newModel(s *snapshot.Snapshot) *model {
 	m := &model{s: s, claims: map[key]*corev1.PersistentVolumeClaim{}, consumers: map[key][]*corev1.Pod{},
 		classes: map[string]*storagev1.StorageClass{}, volumes: map[string]*corev1.PersistentVolume{},
-		nodes: map[string]*corev1.Node{}, csiNodes: map[string]*storagev1.CSINode{}, readyPods: map[snapshot.Ref]int{},
+		nodes: map[string]*corev1.Node{}, csiNodes: map[string]*storagev1.CSINode{}, registered: map[string]int{}, readyPods: map[snapshot.Ref]int{},
 		ownerCache: map[*corev1.Pod]snapshot.Ref{}}
 	for i := range s.PersistentVolumeClaims {
 		c := &s.PersistentVolumeClaims[i]
@@ -84,6 +86,9 @@ func newModel(s *snapshot.Snapshot) *model {
 	}
 	for i := range s.CSINodes {
 		m.csiNodes[s.CSINodes[i].Name] = &s.CSINodes[i]
+		for _, d := range s.CSINodes[i].Spec.Drivers {
+			m.registered[d.Name]++
+		}
 	}
 	for i := range s.Pods {
 		pod := &s.Pods[i]
