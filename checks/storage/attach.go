@@ -176,7 +176,7 @@ func multiAttachFix(node string, down, exists bool, vas []*storagev1.VolumeAttac
 	n := check.Quote(node)
 	return append([]string{
 		"kubectl get node " + n + " -o wide   # confirm the machine is shut down or deleted, not just unreachable",
-		"kubectl taint node " + n + " node.kubernetes.io/out-of-service=nodeshutdown:NoExecute   # once confirmed: its pods are deleted and volumes detached",
+		"kubectl taint node " + n + " node.kubernetes.io/out-of-service=nodeshutdown:NoExecute   # once confirmed: its pods are deleted and volumes detached; remove the taint when the node returns",
 		"kubectl delete node " + n + "   # instead of the taint, if the machine will not come back",
 	}, deleteVAs...)
 }

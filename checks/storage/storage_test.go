@@ -111,7 +111,7 @@ func TestMultiAttachFix(t *testing.T) {
 	contains(t, "evidence", db.Evidence, `Multi-Attach error for volume "pvc-111"`, "VolumeAttachment csi-aaa: volume pvc-111 attached=true on node node-a")
 	want := []string{
 		"kubectl get node node-a -o wide   # confirm the machine is shut down or deleted, not just unreachable",
-		"kubectl taint node node-a node.kubernetes.io/out-of-service=nodeshutdown:NoExecute   # once confirmed: its pods are deleted and volumes detached",
+		"kubectl taint node node-a node.kubernetes.io/out-of-service=nodeshutdown:NoExecute   # once confirmed: its pods are deleted and volumes detached; remove the taint when the node returns",
 		"kubectl delete node node-a   # instead of the taint, if the machine will not come back",
 		"kubectl delete volumeattachment csi-aaa   # only if still there once the node is gone",
 	}
