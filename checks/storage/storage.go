@@ -46,14 +46,14 @@ const recentEvents = time.Hour
 // model indexes what the family's checks look up, built once per run of a check: linear in the
 // objects, never a scan per claim.
 type model struct {
-	s          *snapshot.Snapshot
-	claims     map[key]*corev1.PersistentVolumeClaim
-	consumers  map[key][]*corev1.Pod
-	classes    map[string]*storagev1.StorageClass
-	defaults   []string
-	volumes    map[string]*corev1.PersistentVolume
-	nodes      map[string]*corev1.Node
-	csiNodes   map[string]*storagev1.CSINode
+	s         *snapshot.Snapshot
+	claims    map[key]*corev1.PersistentVolumeClaim
+	consumers map[key][]*corev1.Pod
+	classes   map[string]*storagev1.StorageClass
+	defaults  []string
+	volumes   map[string]*corev1.PersistentVolume
+	nodes     map[string]*corev1.Node
+	csiNodes  map[string]*storagev1.CSINode
 	// registered counts the nodes that have registered each CSI driver.
 	registered map[string]int
 	readyPods  map[snapshot.Ref]int
