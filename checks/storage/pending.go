@@ -16,6 +16,10 @@ import (
 // PendingClaims finds PersistentVolumeClaims that do not bind, and says why.
 type PendingClaims struct{}
 
+// noProvisioner is the provisioner of StorageClasses for statically created volumes (local
+// volumes): nothing creates them on demand.
+const noProvisioner = "kubernetes.io/no-provisioner"
+
 // pendingPatience is how long a claim may wait for what usually takes seconds (a provisioner
 // creating its volume) before the wait itself is reported.
 const pendingPatience = 5 * time.Minute
@@ -212,7 +216,14 @@ func (m *model) diagnose(claim *corev1.PersistentVolumeClaim) (diagnosis, bool) 
 		return diagnosis{reason: "failed " + provisioner, text: "provisioning failed: " + check.OneLine(failed.Message, 240),
 			fix: provisionerFix(provisioner)}, true
 	}
-	if provisioner != "" && !strings.HasPrefix(provisioner, "kubernetes.io/") && m.csiRead() && m.registered[provisioner] == 0 {
+	if provisioner == noProvisioner {
+		return diagnosis{reason: "static", text: fmt.Sprintf("StorageClass %s provisions nothing (%s), and no Available PersistentVolume "+
+			"of the class matches its size, access modes and selector", class.Name, noProvisioner),
+			fix: []string{"kubectl get pv", check.Comment("create a PersistentVolume of class " + class.Name + " that matches the claim")}}, true
+	}
+	// A CSI driver's name is a domain name; an external provisioner that is no CSI driver
+	// (example.com/nfs), or an in-tree one (kubernetes.io/...), never registers on a node.
+	if provisioner != "" && !strings.Contains(provisioner, "/") && m.csiRead() && m.registered[provisioner] == 0 {
 		return diagnosis{reason: "unregistered " + provisioner, text: fmt.Sprintf("it waits for provisioner %s, a CSI driver that no node has "+
 			"registered (no CSINode lists it): the driver is not installed, or its pods run nowhere", provisioner),
 			fix: provisionerFix(provisioner)}, true

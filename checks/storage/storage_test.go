@@ -32,6 +32,7 @@ func TestChecksOnFixtures(t *testing.T) {
 		"low pvc-pending shop/persistentvolumeclaim/archive",
 		"medium pvc-pending shop/persistentvolumeclaim/reports-data",
 		"critical pvc-pending shop/pod/uploader,shop/persistentvolumeclaim/upload",
+		"low pvc-pending shop/persistentvolumeclaim/static-data",
 	}
 	fixture.RunCases(t, check.CategoryStorage, Checks(), []fixture.Case{
 		{Check: PendingClaims{}, Fixture: "pvc-pending.yaml", Want: pending},
@@ -93,6 +94,9 @@ func TestPendingClaimsSayWhy(t *testing.T) {
 	archive := findingOn(t, PendingClaims{}, tc, "shop/persistentvolumeclaim/archive")
 	contains(t, "message", []string{archive.Message}, "provisioning failed: failed to provision volume", "Volume size exceeds the limit")
 	contains(t, "evidence", archive.Evidence, "ProvisioningFailed, last: 2m ago, x12")
+
+	static := findingOn(t, PendingClaims{}, tc, "shop/persistentvolumeclaim/static-data")
+	contains(t, "message", []string{static.Message}, "StorageClass local-static provisions nothing (kubernetes.io/no-provisioner)")
 
 	two := findingOn(t, PendingClaims{}, fixture.Case{Fixture: "pvc-two-defaults.yaml", Base: "pvc-pending.yaml"}, "shop/deployment/cache")
 	contains(t, "message", []string{two.Message}, "2 StorageClasses are marked default (gp2, gp3)")
