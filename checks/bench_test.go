@@ -2,6 +2,7 @@ package checks
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -9,6 +10,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	networkingv1 "k8s.io/api/networking/v1"
+	storagev1 "k8s.io/api/storage/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
@@ -69,8 +71,64 @@ func syntheticCluster(deployments, podsPer, nodes int) *snapshot.Snapshot {
 	addClusterDNS(s)
 	addConntrack(s)
 	addTraffic(s)
+	addStorage(s)
 	s.Finish()
 	return s
+}
+
+// addStorage gives one Deployment in ten a claim its pods mount, bound to a CSI volume attached
+// to the first pod's node, with its kubelet's usage (one in ten of them nearly full); every node
+// registers the driver; and one claim in twenty of them stays Pending on a StorageClass that
+// does not exist.
+func addStorage(s *snapshot.Snapshot) {
+	const driver = "ebs.csi.aws.com"
+	s.StorageClasses = append(s.StorageClasses, storagev1.StorageClass{ObjectMeta: metav1.ObjectMeta{Name: "standard",
+		Annotations: map[string]string{"storageclass.kubernetes.io/is-default-class": "true"}}, Provisioner: driver})
+	for _, node := range s.Nodes {
+		s.CSINodes = append(s.CSINodes, storagev1.CSINode{ObjectMeta: metav1.ObjectMeta{Name: node.Name},
+			Spec: storagev1.CSINodeSpec{Drivers: []storagev1.CSINodeDriver{{Name: driver, NodeID: node.Name}}}})
+	}
+	s.VolumeStats = &snapshot.VolumeStats{Source: "Prometheus at http://127.0.0.1:9090"}
+	claims := 0
+	for i := range s.Pods {
+		pod := &s.Pods[i]
+		owner := pod.OwnerReferences[0].Name
+		if !strings.HasSuffix(owner, "0-5d4f") || strings.HasPrefix(pod.Namespace, "kube-") {
+			continue // one Deployment in ten: app-0000, app-0010, ...
+		}
+		claim := strings.TrimSuffix(owner, "-5d4f") + "-data"
+		pod.Spec.Volumes = append(pod.Spec.Volumes, corev1.Volume{Name: "data", VolumeSource: corev1.VolumeSource{
+			PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: claim}}})
+		if !strings.HasSuffix(pod.Name, "-0") {
+			continue
+		}
+		pv := "pvc-" + pod.Namespace + "-" + claim
+		class, phase := "standard", corev1.ClaimBound
+		if claims%20 == 19 {
+			class, phase, pv = "fast", corev1.ClaimPending, ""
+		}
+		s.PersistentVolumeClaims = append(s.PersistentVolumeClaims, corev1.PersistentVolumeClaim{
+			ObjectMeta: metav1.ObjectMeta{Name: claim, Namespace: pod.Namespace},
+			Spec:       corev1.PersistentVolumeClaimSpec{StorageClassName: ptr.To(class), VolumeName: pv},
+			Status:     corev1.PersistentVolumeClaimStatus{Phase: phase}})
+		claims++
+		if pv == "" {
+			continue
+		}
+		s.PersistentVolumes = append(s.PersistentVolumes, corev1.PersistentVolume{ObjectMeta: metav1.ObjectMeta{Name: pv},
+			Spec: corev1.PersistentVolumeSpec{ClaimRef: &corev1.ObjectReference{Namespace: pod.Namespace, Name: claim},
+				PersistentVolumeSource: corev1.PersistentVolumeSource{CSI: &corev1.CSIPersistentVolumeSource{Driver: driver, VolumeHandle: pv}}}})
+		s.VolumeAttachments = append(s.VolumeAttachments, storagev1.VolumeAttachment{ObjectMeta: metav1.ObjectMeta{Name: "csi-" + pv},
+			Spec: storagev1.VolumeAttachmentSpec{Attacher: driver, NodeName: pod.Spec.NodeName,
+				Source: storagev1.VolumeAttachmentSource{PersistentVolumeName: ptr.To(pv)}},
+			Status: storagev1.VolumeAttachmentStatus{Attached: true}})
+		available := 50.0
+		if claims%10 == 0 {
+			available = 2
+		}
+		s.VolumeStats.Volumes = append(s.VolumeStats.Volumes, snapshot.VolumeUsage{Namespace: pod.Namespace, Claim: claim,
+			Node: pod.Spec.NodeName, CapacityBytes: 100, AvailableBytes: available})
+	}
 }
 
 // addTraffic gives every Service the EndpointSlice the endpoint controller would write (an

@@ -15,6 +15,7 @@ import (
 	"github.com/alertmend/kubectl-alertmend/checks/podsecurity"
 	"github.com/alertmend/kubectl-alertmend/checks/rbac"
 	"github.com/alertmend/kubectl-alertmend/checks/resources"
+	"github.com/alertmend/kubectl-alertmend/checks/storage"
 	"github.com/alertmend/kubectl-alertmend/checks/traffic"
 	"github.com/alertmend/kubectl-alertmend/checks/workloads"
 	"github.com/alertmend/kubectl-alertmend/pkg/check"
@@ -58,6 +59,7 @@ func All(opts Options) []check.Check {
 		traffic.Checks(),
 		certificates.Checks(),
 		hygiene.Checks(),
+		storage.Checks(),
 	} {
 		all = append(all, family...)
 	}

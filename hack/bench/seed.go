@@ -14,6 +14,7 @@ import (
 	discoveryv1 "k8s.io/api/discovery/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
+	storagev1 "k8s.io/api/storage/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
@@ -57,7 +58,9 @@ const seedWorkers = 32
 
 // seed creates the cluster: nodes, namespaces with their default ServiceAccount, Deployments
 // with their ReplicaSets and pods (status written as controllers and kubelets would), Services,
-// NetworkPolicies, Roles and RoleBindings, and a cluster DNS and kube-proxy in kube-system. One
+// NetworkPolicies, Roles and RoleBindings, and a cluster DNS and kube-proxy in kube-system; one
+// Deployment in ten mounts a claim bound to a CSI volume attached to a node, whose CSINode
+// registers the driver, as every node's does. One
 // Deployment in twenty crash loops after OOM kills, one in twenty has no memory limit, one in
 // twenty cannot pull its image, and one node in fifty is not ready.
 func seed(ctx context.Context, config *rest.Config, client kubernetes.Interface, size Size) (int, error) {
@@ -89,7 +92,11 @@ func seed(ctx context.Context, config *rest.Config, client kubernetes.Interface,
 			Addresses:   []corev1.NodeAddress{{Type: corev1.NodeInternalIP, Address: fmt.Sprintf("127.1.%d.%d", i/250, i%250+1)}},
 			NodeInfo:    corev1.NodeSystemInfo{KubeletVersion: "v1.37.2"},
 		}
-		_, err = core.Nodes().UpdateStatus(ctx, node, metav1.UpdateOptions{})
+		if _, err = core.Nodes().UpdateStatus(ctx, node, metav1.UpdateOptions{}); count(err) != nil {
+			return err
+		}
+		_, err = client.StorageV1().CSINodes().Create(ctx, &storagev1.CSINode{ObjectMeta: metav1.ObjectMeta{Name: node.Name},
+			Spec: storagev1.CSINodeSpec{Drivers: []storagev1.CSINodeDriver{{Name: csiDriver, NodeID: node.Name}}}}, metav1.CreateOptions{})
 		return count(err)
 	})
 	if err != nil {
@@ -106,6 +113,11 @@ func seed(ctx context.Context, config *rest.Config, client kubernetes.Interface,
 	})
 	if err != nil {
 		return 0, fmt.Errorf("namespaces: %w", err)
+	}
+	_, err = client.StorageV1().StorageClasses().Create(ctx, &storagev1.StorageClass{ObjectMeta: metav1.ObjectMeta{Name: "standard",
+		Annotations: map[string]string{"storageclass.kubernetes.io/is-default-class": "true"}}, Provisioner: csiDriver}, metav1.CreateOptions{})
+	if count(err) != nil {
+		return 0, fmt.Errorf("storageclass: %w", err)
 	}
 	if err := testcluster.Apply(ctx, config, systemManifests); err != nil {
 		return 0, fmt.Errorf("kube-system: %w", err)
@@ -217,6 +229,14 @@ func seedDeployment(ctx context.Context, client kubernetes.Interface, size Size,
 		container.Resources.Limits = nil
 	}
 	template := corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: labels}, Spec: corev1.PodSpec{Containers: []corev1.Container{container}}}
+	if i%claimEvery == claimEvery/2 {
+		claim, err := seedClaim(ctx, client, ns, name, fmt.Sprintf("node-%04d", (i*podsPerDeployment)%size.Nodes), count)
+		if err != nil {
+			return err
+		}
+		template.Spec.Volumes = []corev1.Volume{{Name: "data", VolumeSource: corev1.VolumeSource{
+			PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: claim}}}}
+	}
 	apps := client.AppsV1()
 	deployment, err := apps.Deployments(ns).Create(ctx, &appsv1.Deployment{
 		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns, Labels: labels},
@@ -277,6 +297,53 @@ func seedDeployment(ctx context.Context, client kubernetes.Interface, size Size,
 	}
 	_, err = client.NetworkingV1().Ingresses(ns).Create(ctx, ingress(name), metav1.CreateOptions{})
 	return count(err)
+}
+
+// claimEvery gives one Deployment in ten a PersistentVolumeClaim its pods mount: 200 of 2,000.
+const claimEvery = 10
+
+// csiDriver provisions and attaches the seeded volumes.
+const csiDriver = "ebs.csi.aws.com"
+
+// seedClaim creates Deployment name's claim, bound to a CSI volume attached to node, with the
+// statuses the PV controller and the attacher would write; it returns the claim's name.
+func seedClaim(ctx context.Context, client kubernetes.Interface, ns, name, node string, count func(error) error) (string, error) {
+	core, storage := client.CoreV1(), client.StorageV1()
+	claimName, pvName := name+"-data", "pvc-"+ns+"-"+name
+	size := corev1.ResourceList{corev1.ResourceStorage: resource.MustParse("10Gi")}
+	pv, err := core.PersistentVolumes().Create(ctx, &corev1.PersistentVolume{ObjectMeta: metav1.ObjectMeta{Name: pvName},
+		Spec: corev1.PersistentVolumeSpec{Capacity: size, AccessModes: []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
+			StorageClassName: "standard", ClaimRef: &corev1.ObjectReference{Namespace: ns, Name: claimName},
+			PersistentVolumeSource: corev1.PersistentVolumeSource{CSI: &corev1.CSIPersistentVolumeSource{Driver: csiDriver, VolumeHandle: pvName}}},
+	}, metav1.CreateOptions{})
+	if err != nil {
+		return "", err
+	}
+	pv.Status.Phase = corev1.VolumeBound
+	if _, err := core.PersistentVolumes().UpdateStatus(ctx, pv, metav1.UpdateOptions{}); count(err) != nil {
+		return "", err
+	}
+	claim, err := core.PersistentVolumeClaims(ns).Create(ctx, &corev1.PersistentVolumeClaim{ObjectMeta: metav1.ObjectMeta{Name: claimName},
+		Spec: corev1.PersistentVolumeClaimSpec{StorageClassName: ptr.To("standard"), VolumeName: pvName,
+			AccessModes: []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce}, Resources: corev1.VolumeResourceRequirements{Requests: size}},
+	}, metav1.CreateOptions{})
+	if err != nil {
+		return "", err
+	}
+	claim.Status = corev1.PersistentVolumeClaimStatus{Phase: corev1.ClaimBound, Capacity: size,
+		AccessModes: []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce}}
+	if _, err := core.PersistentVolumeClaims(ns).UpdateStatus(ctx, claim, metav1.UpdateOptions{}); count(err) != nil {
+		return "", err
+	}
+	attachment, err := storage.VolumeAttachments().Create(ctx, &storagev1.VolumeAttachment{ObjectMeta: metav1.ObjectMeta{Name: "csi-" + pvName},
+		Spec: storagev1.VolumeAttachmentSpec{Attacher: csiDriver, NodeName: node, Source: storagev1.VolumeAttachmentSource{PersistentVolumeName: ptr.To(pvName)}},
+	}, metav1.CreateOptions{})
+	if err != nil {
+		return "", err
+	}
+	attachment.Status.Attached = true
+	_, err = storage.VolumeAttachments().UpdateStatus(ctx, attachment, metav1.UpdateOptions{})
+	return claimName, count(err)
 }
 
 // ingressEvery puts an Ingress in front of one Service in ten: 200 of 2,000.

@@ -65,11 +65,13 @@ const (
 	CategoryCertificates Category = "certificates"
 	// CategoryReliability judges workloads' hygiene: probes, images, structure, disruption.
 	CategoryReliability Category = "reliability"
+	// CategoryStorage judges volumes: claims that do not bind, attach and mount failures, full volumes.
+	CategoryStorage Category = "storage"
 )
 
 // Categories lists every family in the order the catalog shows them.
 func Categories() []Category {
-	return []Category{CategoryAPIServer, CategoryAdmission, CategoryResources, CategoryWorkloads, CategoryReliability, CategoryTraffic, CategoryDNS, CategoryConntrack, CategoryNetpol, CategoryRBAC, CategorySecurity, CategoryCertificates}
+	return []Category{CategoryAPIServer, CategoryAdmission, CategoryResources, CategoryWorkloads, CategoryStorage, CategoryReliability, CategoryTraffic, CategoryDNS, CategoryConntrack, CategoryNetpol, CategoryRBAC, CategorySecurity, CategoryCertificates}
 }
 
 func (c Category) Valid() bool {

@@ -201,6 +201,19 @@ status:
 	}
 
 	// The runs only read, and never Secrets: the API server's audit log says so.
+	read := auditedReads(t, c)
+	for _, want := range []string{"certificates.k8s.io/certificatesigningrequests", "cert-manager.io/certificates",
+		"admissionregistration.k8s.io/validatingwebhookconfigurations", "apiregistration.k8s.io/apiservices"} {
+		if !read[want] {
+			t.Errorf("the audit log shows no read of %s: %v", want, read)
+		}
+	}
+}
+
+// auditedReads fails the test for any request of the tool's that was not a read, or touched
+// Secrets, in c's audit log; it returns the resources read, as "group/resource".
+func auditedReads(t *testing.T, c *testcluster.Cluster) map[string]bool {
+	t.Helper()
 	events, err := c.AuditEvents("kubectl-alertmend/")
 	if err != nil {
 		t.Fatal(err)
@@ -217,12 +230,7 @@ status:
 			read[e.ObjectRef.APIGroup+"/"+e.ObjectRef.Resource] = true
 		}
 	}
-	for _, want := range []string{"certificates.k8s.io/certificatesigningrequests", "cert-manager.io/certificates",
-		"admissionregistration.k8s.io/validatingwebhookconfigurations", "apiregistration.k8s.io/apiservices"} {
-		if !read[want] {
-			t.Errorf("the audit log shows no read of %s: %v", want, read)
-		}
-	}
+	return read
 }
 
 func notEvaluated(rep *report.Report, id string) *report.NotEvaluated {

@@ -80,7 +80,7 @@ func TestDiagnoseFindsTheScenarioIncidents(t *testing.T) {
 	if rep.Metadata.Source != "cluster" || rep.Metadata.Context != "alertmend-test" || rep.Metadata.Server != cluster.Server {
 		t.Errorf("metadata %+v", rep.Metadata)
 	}
-	if rep.Summary.Critical != 4 || rep.Summary.High != 12 || rep.Summary.ChecksRun != len(checks.All(checks.DefaultOptions()))-9 {
+	if rep.Summary.Critical != 4 || rep.Summary.High != 12 || rep.Summary.ChecksRun != len(checks.All(checks.DefaultOptions()))-10 {
 		t.Errorf("summary %+v", rep.Summary)
 	}
 	// The test control plane has no metrics-server, refuses to proxy to the loopback addresses
@@ -101,13 +101,16 @@ func TestDiagnoseFindsTheScenarioIncidents(t *testing.T) {
 		// Nor the Gateway API.
 		"httproute-backend-broken":  "the Gateway API (gateway.networking.k8s.io/v1) is not served",
 		"certificates-cert-manager": "cert-manager is not installed",
+		// Volume usage is read from --prometheus-url alone.
+		"volume-nearly-full": "--prometheus-url not given",
 	}
 	if len(rep.NotEvaluated) != len(wantBlind) {
 		t.Errorf("not evaluated %+v", rep.NotEvaluated)
 	}
 	// What the cluster does not run is not applicable; what it runs but could not be read is
 	// unseen, and only that makes the run incomplete.
-	notApplicable := map[string]bool{"memory-usage-near-limit": true, "netpol-cni-not-enforcing": true, "httproute-backend-broken": true, "certificates-cert-manager": true}
+	notApplicable := map[string]bool{"memory-usage-near-limit": true, "netpol-cni-not-enforcing": true, "httproute-backend-broken": true, "certificates-cert-manager": true,
+		"volume-nearly-full": true}
 	for _, ne := range rep.NotEvaluated {
 		if want, ok := wantBlind[ne.Check]; !ok || !strings.Contains(ne.Reason, want) {
 			t.Errorf("not evaluated %s: %s", ne.Check, ne.Reason)

@@ -112,7 +112,7 @@ spec:
     spec: {containers: [{name: app, image: cart:1, resources: {requests: {cpu: 100m, memory: 128Mi}}}]}
 `)
 	second := writeManifest(t, "b.yaml", `apiVersion: v1
-kind: PersistentVolumeClaim
+kind: PodTemplate
 metadata: {name: data, namespace: shop}
 ---
 apiVersion: apps/v1
@@ -139,7 +139,7 @@ spec:
 	}
 	for _, want := range []string{
 		"warning: shop/deployment/cart is defined twice, at " + first + ":1 and " + second + ":5; the last one is judged\n",
-		"note: skipped 1 object, the first at " + second + ":1; not checked by alertmend: v1 PersistentVolumeClaim\n",
+		"note: skipped 1 object, the first at " + second + ":1; not checked by alertmend: v1 PodTemplate\n",
 	} {
 		if !strings.Contains(r.stderr, want) {
 			t.Errorf("stderr %q does not say %q", r.stderr, want)
@@ -155,7 +155,7 @@ spec:
 func TestManifestsThatCannotBeJudged(t *testing.T) {
 	template := writeManifest(t, "deployment.yaml", "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: {{ .Release.Name }}\n")
 	startsWithAction := writeManifest(t, "configmap.yaml", "{{- if .Values.enabled }}\napiVersion: v1\nkind: ConfigMap\n")
-	unchecked := writeManifest(t, "crds.yaml", "apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w}\n---\napiVersion: v1\nkind: PersistentVolumeClaim\nmetadata: {name: c}\n")
+	unchecked := writeManifest(t, "crds.yaml", "apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w}\n---\napiVersion: v1\nkind: PodTemplate\nmetadata: {name: c}\n")
 	for _, tc := range []struct {
 		path, want string
 	}{

@@ -24,7 +24,8 @@ func TestNamespaceRunOfAHealthyNamespace(t *testing.T) {
 		t.Errorf("exit %d, findings %q; want 0 and none: node-c, which is not Ready, runs nothing of billing\n%s", r.code, findingKeys(rep), r.stderr)
 	}
 	// The reasons this cluster gives, each true of it: the run was limited, the conntrack
-	// sources run in monitoring, metrics-server, cert-manager and the Gateway API are not installed.
+	// sources run in monitoring, metrics-server, cert-manager and the Gateway API are not installed,
+	// and no --prometheus-url names where the volume usage is.
 	truths := []*regexp.Regexp{
 		regexp.MustCompile(`^needs objects beyond namespace billing, to which the run was limited \(-n\)$`),
 		regexp.MustCompile(`^judges what runs in kube-system( or openshift-dns)?, beyond namespace billing, to which the run was limited \(-n\)$`),
@@ -33,6 +34,7 @@ func TestNamespaceRunOfAHealthyNamespace(t *testing.T) {
 		regexp.MustCompile(`^cannot read podmetrics: the metrics API \(metrics.k8s.io\) is not served`),
 		regexp.MustCompile(`^cannot read certificates.cert-manager.io: cert-manager's Certificate API \(cert-manager.io/v1\) is not served`),
 		regexp.MustCompile(`^cannot read httproutes: the Gateway API \(gateway.networking.k8s.io/v1\) is not served`),
+		regexp.MustCompile(`^cannot read volume-stats: --prometheus-url not given`),
 	}
 	for _, ne := range rep.NotEvaluated {
 		if ne.Code != report.NotApplicable {

@@ -356,6 +356,10 @@ func (c *collector) list(ctx context.Context, kind snapshot.Kind) error {
 		var err error
 		c.snap.HTTPRoutes, err = listHTTPRoutes(ctx, core.RESTClient(), ns, c.opts.ChunkSize)
 		return err
+	case snapshot.KindVolumeStats:
+		var err error
+		c.snap.VolumeStats, err = c.readVolumeStats(ctx)
+		return err
 	case snapshot.KindServerVersion:
 		info, err := c.clients.Kube.Discovery().ServerVersionWithContext(ctx)
 		if err == nil {
@@ -436,6 +440,8 @@ func (c Clients) listClient(groupVersion string) (typedClient, error) {
 		return typedClient{rest: kube.AdmissionregistrationV1().RESTClient()}, nil
 	case "certificates.k8s.io/v1":
 		return typedClient{rest: kube.CertificatesV1().RESTClient()}, nil
+	case "storage.k8s.io/v1":
+		return typedClient{rest: kube.StorageV1().RESTClient()}, nil
 	case "apiregistration.k8s.io/v1":
 		if c.Aggregator != nil {
 			return typedClient{rest: c.Aggregator.ApiregistrationV1().RESTClient(),

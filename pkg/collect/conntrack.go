@@ -298,24 +298,7 @@ func conntrackQueries() []string {
 // left out: series of no known node, rates that could not be read.
 func queryConntrack(ctx context.Context, api promv1.API, nodes nodeIndex, source string) (found []snapshot.ConntrackNode, notes []string, err error) {
 	queries := conntrackQueries()
-	type answer struct {
-		vector model.Vector
-		err    error
-	}
-	answers := probeEach(queries, func(query *string) answer {
-		reqCtx, cancel := context.WithTimeout(ctx, probeTimeout)
-		defer cancel()
-		value, _, _, err := api.Query(reqCtx, *query, time.Time{})
-		if err != nil {
-			return answer{err: err}
-		}
-		vector, ok := value.(model.Vector)
-		if !ok {
-			// Whatever answered is not Prometheus, or not this query's: no data is not a zero.
-			return answer{err: fmt.Errorf("query %s returned %T, not an instant vector", *query, value)}
-		}
-		return answer{vector: vector}
-	})
+	answers := queryVectors(ctx, api, queries)
 	entries, limits := answers[0], answers[1]
 	if entries.err != nil {
 		return nil, nil, prometheusErrorText(entries.err)
@@ -363,7 +346,7 @@ func queryConntrack(ctx context.Context, api promv1.API, nodes nodeIndex, source
 		}
 	}
 	rateSeries := []struct {
-		answer answer
+		answer vectorAnswer
 		field  func(*snapshot.ConntrackCounters) *float64
 	}{
 		{answers[2], func(c *snapshot.ConntrackCounters) *float64 { return &c.Drop }},
@@ -408,6 +391,30 @@ func queryConntrack(ctx context.Context, api promv1.API, nodes nodeIndex, source
 		found = append(found, *byNode[name])
 	}
 	return found, notes, nil
+}
+
+// vectorAnswer is Prometheus' answer to one instant query.
+type vectorAnswer struct {
+	vector model.Vector
+	err    error
+}
+
+// queryVectors sends the instant queries at once, each a GET within probeTimeout.
+func queryVectors(ctx context.Context, api promv1.API, queries []string) []vectorAnswer {
+	return probeEach(queries, func(query *string) vectorAnswer {
+		reqCtx, cancel := context.WithTimeout(ctx, probeTimeout)
+		defer cancel()
+		value, _, _, err := api.Query(reqCtx, *query, time.Time{})
+		if err != nil {
+			return vectorAnswer{err: err}
+		}
+		vector, ok := value.(model.Vector)
+		if !ok {
+			// Whatever answered is not Prometheus, or not this query's: no data is not a zero.
+			return vectorAnswer{err: fmt.Errorf("query %s returned %T, not an instant vector", *query, value)}
+		}
+		return vectorAnswer{vector: vector}
+	})
 }
 
 // prometheusErrorText keeps the client's error short: Prometheus' own message, or the HTTP

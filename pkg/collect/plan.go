@@ -123,6 +123,8 @@ func accessesFor(kinds []snapshot.Kind, namespace string, directPrometheus bool,
 				"where the Gateway API is served")
 		case snapshot.KindServerVersion:
 			t.add(snapshot.Request{Verb: "get", Path: "/version"}, false, need, "")
+		case snapshot.KindVolumeStats:
+			// Read from the Prometheus of --prometheus-url alone: no request to the API server.
 		case snapshot.KindAnonymousAccess:
 			// Probed without credentials: no permission of this identity is involved.
 		case snapshot.KindServingCertificate:

@@ -13,6 +13,7 @@ import (
 	networkingv1 "k8s.io/api/networking/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
+	storagev1 "k8s.io/api/storage/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	apiregistrationv1 "k8s.io/kube-aggregator/pkg/apis/apiregistration/v1"
 	metricsv1beta1 "k8s.io/metrics/pkg/apis/metrics/v1beta1"
@@ -89,6 +90,19 @@ const (
 	// KindCertManagerCertificates are cert-manager's Certificates (cert-manager.io/v1), where
 	// the CRD is served; read as the few fields the checks judge, never their Secrets.
 	KindCertManagerCertificates Kind = "certificates.cert-manager.io"
+
+	// KindPersistentVolumeClaims, KindPersistentVolumes, KindStorageClasses,
+	// KindVolumeAttachments and KindCSINodes are the storage objects: claims, the volumes bound
+	// to them, the classes that provision them, their attachments to nodes, and the CSI drivers
+	// each node's kubelet has registered.
+	KindPersistentVolumeClaims Kind = "persistentvolumeclaims"
+	KindPersistentVolumes      Kind = "persistentvolumes"
+	KindStorageClasses         Kind = "storageclasses"
+	KindVolumeAttachments      Kind = "volumeattachments"
+	KindCSINodes               Kind = "csinodes"
+	// KindVolumeStats is the kubelets' volume usage (kubelet_volume_stats_*), read from the
+	// Prometheus of --prometheus-url.
+	KindVolumeStats Kind = "volume-stats"
 )
 
 // kindEntry is everything the snapshot, its file and the collector know about one kind.
@@ -236,6 +250,25 @@ func kindTable() []kindEntry {
 				slices.SortStableFunc(*c, func(a, b CertManagerCertificate) int {
 					return compareQualified(a.Namespace, a.Name, b.Namespace, b.Name)
 				})
+			})},
+		{kind: KindPersistentVolumeClaims, groupVersion: "v1", objectKind: "PersistentVolumeClaim", namespaced: true, shortNames: []string{"pvc"},
+			fileField: "persistentVolumeClaims",
+			data:      objects[corev1.PersistentVolumeClaimList](func(s *Snapshot) *[]corev1.PersistentVolumeClaim { return &s.PersistentVolumeClaims })},
+		{kind: KindPersistentVolumes, groupVersion: "v1", objectKind: "PersistentVolume", shortNames: []string{"pv"}, fileField: "persistentVolumes",
+			data: objects[corev1.PersistentVolumeList](func(s *Snapshot) *[]corev1.PersistentVolume { return &s.PersistentVolumes })},
+		{kind: KindStorageClasses, groupVersion: "storage.k8s.io/v1", objectKind: "StorageClass", shortNames: []string{"sc"}, fileField: "storageClasses",
+			data: objects[storagev1.StorageClassList](func(s *Snapshot) *[]storagev1.StorageClass { return &s.StorageClasses })},
+		{kind: KindVolumeAttachments, groupVersion: "storage.k8s.io/v1", objectKind: "VolumeAttachment", fileField: "volumeAttachments",
+			data: objects[storagev1.VolumeAttachmentList](func(s *Snapshot) *[]storagev1.VolumeAttachment { return &s.VolumeAttachments })},
+		{kind: KindCSINodes, groupVersion: "storage.k8s.io/v1", objectKind: "CSINode", fileField: "csiNodes",
+			data: objects[storagev1.CSINodeList](func(s *Snapshot) *[]storagev1.CSINode { return &s.CSINodes })},
+		{kind: KindVolumeStats, fileField: "volumeStats",
+			data: probe(func(s *Snapshot) **VolumeStats { return &s.VolumeStats }, func(v **VolumeStats) {
+				if *v != nil {
+					slices.SortStableFunc((*v).Volumes, func(a, b VolumeUsage) int {
+						return compareQualified(a.Namespace, a.Claim, b.Namespace, b.Claim)
+					})
+				}
 			})},
 	}
 }

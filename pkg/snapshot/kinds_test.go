@@ -43,6 +43,8 @@ func everyKind(t *testing.T) *Snapshot {
 	expires := metav1.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
 	s.CertManagerCertificates = []CertManagerCertificate{{Namespace: "shop", Name: "shop-tls", SecretName: "shop-tls", NotAfter: &expires,
 		Conditions: []CertManagerCondition{{Type: "Ready", Status: "False", Reason: "Failed"}}}}
+	s.VolumeStats = &VolumeStats{Source: "Prometheus at http://127.0.0.1:9090",
+		Volumes: []VolumeUsage{{Namespace: "shop", Claim: "data-db-0", Node: "node-a", CapacityBytes: 100, AvailableBytes: 5, Inodes: 10, InodesFree: 9}}}
 	s.Finish()
 	for _, e := range kindEntries {
 		if isEmpty(e.data.field(s)) {

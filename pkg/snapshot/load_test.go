@@ -215,7 +215,7 @@ metadata: {name: s}
 data: {password: c2VjcmV0}
 ---
 apiVersion: v1
-kind: PersistentVolumeClaim
+kind: PodTemplate
 metadata: {name: claim}
 ---
 apiVersion: v1
@@ -231,7 +231,7 @@ metadata: {name: n1}
 		{APIVersion: "example.com/v1", Kind: "Widget", Origin: Origin{File: path, Line: 1}, Unknown: true},
 		{APIVersion: "apps/v1", Kind: "Deploymnet", Origin: Origin{File: path, Line: 5}, Unknown: true},
 		{APIVersion: "v1", Kind: "Secret", Origin: Origin{File: path, Line: 9}},
-		{APIVersion: "v1", Kind: "PersistentVolumeClaim", Origin: Origin{File: path, Line: 14}},
+		{APIVersion: "v1", Kind: "PodTemplate", Origin: Origin{File: path, Line: 14}},
 	}
 	if !reflect.DeepEqual(l.Skipped, want) {
 		t.Errorf("skipped\n%+v\nwant\n%+v", l.Skipped, want)
@@ -239,7 +239,7 @@ metadata: {name: n1}
 	if len(s.Origins) != 1 || len(s.Nodes) != 1 {
 		t.Errorf("kept %v, want the node alone", s.Origins)
 	}
-	if got, want := l.SkippedSummary(), "skipped 4 objects, the first at "+path+":1; not checked by alertmend: v1 PersistentVolumeClaim, v1 Secret; "+
+	if got, want := l.SkippedSummary(), "skipped 4 objects, the first at "+path+":1; not checked by alertmend: v1 PodTemplate, v1 Secret; "+
 		"unknown to Kubernetes (custom resources, or misspelt): apps/v1 Deploymnet, example.com/v1 Widget"; got != want {
 		t.Errorf("summary %q\nwant    %q", got, want)
 	}
@@ -250,10 +250,10 @@ metadata: {name: n1}
 func TestLoadNothingCheckable(t *testing.T) {
 	dir := t.TempDir()
 	crds := write(t, dir, "crds.yaml", "apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w}\n")
-	claims := write(t, dir, "claims.yaml", "apiVersion: v1\nkind: PersistentVolumeClaim\nmetadata: {name: c}\n")
+	claims := write(t, dir, "claims.yaml", "apiVersion: v1\nkind: PodTemplate\nmetadata: {name: c}\n")
 	_, err := (&Loader{}).LoadFiles([]string{crds, claims})
 	wantInputError(t, err, crds+", "+claims, 0, "no object of a kind alertmend checks: skipped 2 objects, the first at "+crds+
-		":1; not checked by alertmend: v1 PersistentVolumeClaim; unknown to Kubernetes (custom resources, or misspelt): example.com/v1 Widget")
+		":1; not checked by alertmend: v1 PodTemplate; unknown to Kubernetes (custom resources, or misspelt): example.com/v1 Widget")
 	if !errors.Is(err, ErrNothingToCheck) {
 		t.Errorf("err = %v, want ErrNothingToCheck", err)
 	}

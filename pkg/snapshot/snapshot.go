@@ -16,6 +16,7 @@ import (
 	networkingv1 "k8s.io/api/networking/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
+	storagev1 "k8s.io/api/storage/v1"
 	apiregistrationv1 "k8s.io/kube-aggregator/pkg/apis/apiregistration/v1"
 	metricsv1beta1 "k8s.io/metrics/pkg/apis/metrics/v1beta1"
 )
@@ -108,6 +109,15 @@ type Snapshot struct {
 	Conntrack *Conntrack
 	// HTTPRoutes are the Gateway API routes' backends, where the API server serves them.
 	HTTPRoutes []HTTPRoute
+
+	PersistentVolumeClaims []corev1.PersistentVolumeClaim
+	PersistentVolumes      []corev1.PersistentVolume
+	StorageClasses         []storagev1.StorageClass
+	VolumeAttachments      []storagev1.VolumeAttachment
+	// CSINodes list the CSI drivers each node's kubelet has registered.
+	CSINodes []storagev1.CSINode
+	// VolumeStats is the kubelets' volume usage from Prometheus; nil when not read.
+	VolumeStats *VolumeStats
 
 	// Unavailable maps a kind that could not be read to the reason, for example
 	// "forbidden: User "bob" cannot list resource "nodes" ...".

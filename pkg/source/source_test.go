@@ -102,7 +102,7 @@ metadata: {name: cart}
 spec: {ports: [{port: 80}]}
 ---
 apiVersion: v1
-kind: PersistentVolumeClaim
+kind: PodTemplate
 metadata: {name: data}
 ---
 apiVersion: v1
@@ -124,7 +124,7 @@ metadata: {name: w}
 		t.Errorf("services %v, want cart once, with port 8080", snap.Services)
 	}
 	want := "warning: shop/service/cart is defined twice, at <stdin>:1 and <stdin>:10; the last one is judged\n" +
-		"note: skipped 2 objects, the first at <stdin>:6; not checked by alertmend: v1 PersistentVolumeClaim; " +
+		"note: skipped 2 objects, the first at <stdin>:6; not checked by alertmend: v1 PodTemplate; " +
 		"unknown to Kubernetes (custom resources, or misspelt): example.com/v1 Widget\n"
 	if notes.String() != want {
 		t.Errorf("notes\n%s\nwant\n%s", notes.String(), want)
