@@ -6,6 +6,7 @@ import (
 
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	appsv1 "k8s.io/api/apps/v1"
+	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	batchv1 "k8s.io/api/batch/v1"
 	certificatesv1 "k8s.io/api/certificates/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -89,6 +90,9 @@ const (
 	// KindCertManagerCertificates are cert-manager's Certificates (cert-manager.io/v1), where
 	// the CRD is served; read as the few fields the checks judge, never their Secrets.
 	KindCertManagerCertificates Kind = "certificates.cert-manager.io"
+	// KindHorizontalPodAutoscalers are the HPAs (autoscaling/v2), with the metrics they scale on
+	// and the conditions the controller sets.
+	KindHorizontalPodAutoscalers Kind = "horizontalpodautoscalers"
 )
 
 // kindEntry is everything the snapshot, its file and the collector know about one kind.
@@ -236,6 +240,11 @@ func kindTable() []kindEntry {
 				slices.SortStableFunc(*c, func(a, b CertManagerCertificate) int {
 					return compareQualified(a.Namespace, a.Name, b.Namespace, b.Name)
 				})
+			})},
+		{kind: KindHorizontalPodAutoscalers, groupVersion: "autoscaling/v2", objectKind: "HorizontalPodAutoscaler", namespaced: true,
+			shortNames: []string{"hpa"}, fileField: "horizontalPodAutoscalers",
+			data: objects[autoscalingv2.HorizontalPodAutoscalerList](func(s *Snapshot) *[]autoscalingv2.HorizontalPodAutoscaler {
+				return &s.HorizontalPodAutoscalers
 			})},
 	}
 }
