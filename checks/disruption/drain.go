@@ -226,12 +226,15 @@ func (c DrainBlocked) finding(s *snapshot.Snapshot, nodes map[string]*drainingNo
 	now := s.CollectedAt
 	var owners []snapshot.Ref
 	var held []*drainingNode
+	seenOwner, seenNode := map[snapshot.Ref]bool{}, map[string]bool{}
 	for _, pod := range st.pods {
-		if owner := s.TopOwner(pod); !slices.Contains(owners, owner) {
+		if owner := s.TopOwner(pod); !seenOwner[owner] {
+			seenOwner[owner] = true
 			owners = append(owners, owner)
 		}
-		if n := nodes[pod.Spec.NodeName]; !slices.Contains(held, n) {
-			held = append(held, n)
+		if !seenNode[pod.Spec.NodeName] {
+			seenNode[pod.Spec.NodeName] = true
+			held = append(held, nodes[pod.Spec.NodeName])
 		}
 	}
 	objects := slices.Clone(owners)
@@ -248,14 +251,19 @@ func (c DrainBlocked) finding(s *snapshot.Snapshot, nodes map[string]*drainingNo
 	if len(owners) == 1 && owners[0].Kind == "Pod" {
 		what = owners[0].Describe() // a bare pod is its own workload
 	}
-	where := fmt.Sprintf("the drain of %s %s cannot evict %s there", check.PluralForm(len(held), "node", "nodes"),
-		strings.Join(nodeNames, ", "), what)
+	named := strings.Join(nodeNames[:min(len(nodeNames), check.MaxFixes)], ", ")
+	if len(nodeNames) > check.MaxFixes {
+		named += fmt.Sprintf(" and %d more", len(nodeNames)-check.MaxFixes)
+	}
+	where := fmt.Sprintf("the drain of %s %s cannot evict %s there", check.PluralForm(len(held), "node", "nodes"), named, what)
 
 	f := check.New(c.Meta(), "", objects...)
 	f.Incident = true
 	var sinces []time.Time
-	for _, n := range held {
-		f.Evidence = append(f.Evidence, n.describe(now))
+	for i, n := range held {
+		if i < check.MaxFixes {
+			f.Evidence = append(f.Evidence, n.describe(now))
+		}
 		sinces = append(sinces, n.since)
 	}
 	f.Since = check.Earliest(sinces...)
@@ -290,8 +298,8 @@ func (c DrainBlocked) finding(s *snapshot.Snapshot, nodes map[string]*drainingNo
 		f.Message, f.Fix = c.oneBudget(s, pdb, st.pods, owners, where)
 	}
 	f.Fix = append(f.Fix, check.FixNames(nodeNames, "nodes", func(names string) string {
-		return "kubectl drain " + names + " --ignore-daemonsets --delete-emptydir-data  # kubectl drain retries refused evictions until its " +
-			"--timeout: run it again once the budget allows one"
+		return "kubectl drain " + names + " --ignore-daemonsets  # kubectl drain retries refused evictions until its --timeout: run it " +
+			"again once the budget allows one (--delete-emptydir-data if pods keep emptyDir volumes, whose data goes with them)"
 	})...)
 	f.Evidence = check.LimitEvidence(f.Evidence)
 	return f
@@ -460,11 +468,15 @@ func namesBudget(message string) bool {
 
 func first[T any](items []T, n int) []T { return items[:min(n, len(items))] }
 
-// describeAll reads "deployment shop/cart" or "deployment shop/cart and statefulset shop/db".
+// describeAll reads "deployment shop/cart" or "deployment shop/cart and statefulset shop/db",
+// naming MaxFixes of them at most.
 func describeAll(refs []snapshot.Ref) string {
-	parts := make([]string, len(refs))
-	for i, r := range refs {
-		parts[i] = r.Describe()
+	parts := make([]string, 0, min(len(refs), check.MaxFixes)+1)
+	for _, r := range refs[:min(len(refs), check.MaxFixes)] {
+		parts = append(parts, r.Describe())
+	}
+	if len(refs) > check.MaxFixes {
+		parts = append(parts, fmt.Sprintf("%d more workloads", len(refs)-check.MaxFixes))
 	}
 	if len(parts) <= 1 {
 		return strings.Join(parts, "")

@@ -139,7 +139,6 @@ func (c HPAMetricsUnavailable) metricFinding(s *snapshot.Snapshot, hpa *autoscal
 	}
 	state, fix := apiState(s, group)
 	f.Message += "; " + state
-	f.Evidence = append(f.Evidence, state)
 	f.Fix = append(fix, probeFix(hpa, group)...)
 	f.Fix = append(f.Fix, describe)
 	return f
