@@ -1,12 +1,17 @@
 package disruption
 
 import (
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
 
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	corev1 "k8s.io/api/core/v1"
+	policyv1 "k8s.io/api/policy/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/utils/ptr"
 
 	"github.com/alertmend/kubectl-alertmend/internal/fixture"
 	"github.com/alertmend/kubectl-alertmend/pkg/check"
@@ -198,3 +203,34 @@ type (
 	corePod           = corev1.Pod
 	autoscalingStatus = autoscalingv2.HorizontalPodAutoscalerStatus
 )
+
+// A budget over a whole namespace (an empty selector) on many cordoned nodes is one finding
+// whose message and evidence stay short.
+func TestDrainBlockedStaysShort(t *testing.T) {
+	s := snapshot.New(snapshot.SourceCluster)
+	s.CollectedAt = fixture.Now()
+	for i := range 8 {
+		node := fmt.Sprintf("node-%d", i)
+		s.Nodes = append(s.Nodes, corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: node}, Spec: corev1.NodeSpec{Unschedulable: true}})
+		s.Pods = append(s.Pods, corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("job-%d", i), Namespace: "batch"},
+			Spec:   corev1.PodSpec{NodeName: node},
+			Status: corev1.PodStatus{Phase: corev1.PodRunning, Conditions: []corev1.PodCondition{{Type: corev1.PodReady, Status: corev1.ConditionTrue}}}})
+	}
+	s.PodDisruptionBudgets = []policyv1.PodDisruptionBudget{{ObjectMeta: metav1.ObjectMeta{Name: "everything", Namespace: "batch"},
+		Spec:   policyv1.PodDisruptionBudgetSpec{MinAvailable: ptr.To(intstr.FromString("100%")), Selector: &metav1.LabelSelector{}},
+		Status: policyv1.PodDisruptionBudgetStatus{CurrentHealthy: 8, DesiredHealthy: 8, ExpectedPods: 8}}}
+	s.Finish()
+	findings := DrainBlocked{}.Run(s)
+	if len(findings) != 1 {
+		t.Fatalf("findings %q", fixture.Summaries(findings))
+	}
+	f := findings[0]
+	if len(f.Objects) != 8+1+8 || !strings.Contains(f.Message, "node-4 and 3 more cannot evict 8 pods of pod batch/job-0") ||
+		!strings.Contains(f.Message, "pod batch/job-4 and 3 more workloads there") || len(f.Evidence) > check.MaxEvidence+1 {
+		t.Errorf("%d objects, message %s, %d evidence lines", len(f.Objects), f.Message, len(f.Evidence))
+	}
+	// minAvailable 100%: no replica count helps, so no scale is offered.
+	if strings.HasPrefix(f.Fix[0], "kubectl scale") {
+		t.Errorf("fix %q", f.Fix)
+	}
+}
