@@ -7,12 +7,15 @@ import (
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
+	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	networkingv1 "k8s.io/api/networking/v1"
+	policyv1 "k8s.io/api/policy/v1"
 	storagev1 "k8s.io/api/storage/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/utils/ptr"
 
 	"github.com/alertmend/kubectl-alertmend/pkg/engine"
@@ -72,6 +75,7 @@ func syntheticCluster(deployments, podsPer, nodes int) *snapshot.Snapshot {
 	addConntrack(s)
 	addTraffic(s)
 	addStorage(s)
+	addDisruption(s, nodes)
 	s.Finish()
 	return s
 }
@@ -128,6 +132,51 @@ func addStorage(s *snapshot.Snapshot) {
 		}
 		s.VolumeStats.Volumes = append(s.VolumeStats.Volumes, snapshot.VolumeUsage{Namespace: pod.Namespace, Claim: claim,
 			Node: pod.Spec.NodeName, CapacityBytes: 100, AvailableBytes: available})
+	}
+}
+
+// addDisruption gives every Deployment a PodDisruptionBudget and an autoscaler, as the disruption
+// and autoscaler controllers would report them, and cordons one node in ten: one budget in twenty
+// needs every pod (holding up the drains), one autoscaler in twenty is at its maximum with cpu
+// above target, one in twenty cannot read its metrics.
+func addDisruption(s *snapshot.Snapshot, nodes int) {
+	for n := 0; n < nodes; n += 10 {
+		s.Nodes[n].Spec.Unschedulable = true
+	}
+	for d := range s.Deployments {
+		dep := &s.Deployments[d]
+		replicas := *dep.Spec.Replicas
+		allowed := int32(1)
+		budget := policyv1.PodDisruptionBudgetSpec{MaxUnavailable: ptr.To(intstr.FromInt32(1)),
+			Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": dep.Name}}}
+		if d%20 == 3 {
+			budget.MaxUnavailable, budget.MinAvailable, allowed = nil, ptr.To(intstr.FromInt32(replicas)), 0
+		}
+		s.PodDisruptionBudgets = append(s.PodDisruptionBudgets, policyv1.PodDisruptionBudget{
+			ObjectMeta: metav1.ObjectMeta{Name: dep.Name, Namespace: dep.Namespace}, Spec: budget,
+			Status: policyv1.PodDisruptionBudgetStatus{DisruptionsAllowed: allowed, CurrentHealthy: replicas, DesiredHealthy: replicas - allowed, ExpectedPods: replicas},
+		})
+		utilization := int32(50)
+		limited := autoscalingv2.HorizontalPodAutoscalerCondition{Type: autoscalingv2.ScalingLimited, Status: corev1.ConditionFalse, Reason: "DesiredWithinRange"}
+		active := autoscalingv2.HorizontalPodAutoscalerCondition{Type: autoscalingv2.ScalingActive, Status: corev1.ConditionTrue, Reason: "ValidMetricFound"}
+		switch d % 20 {
+		case 4:
+			utilization, limited.Status, limited.Reason = 150, corev1.ConditionTrue, "TooManyReplicas"
+		case 5:
+			active.Status, active.Reason = corev1.ConditionFalse, "FailedGetResourceMetric"
+		}
+		s.HorizontalPodAutoscalers = append(s.HorizontalPodAutoscalers, autoscalingv2.HorizontalPodAutoscaler{
+			ObjectMeta: metav1.ObjectMeta{Name: dep.Name, Namespace: dep.Namespace},
+			Spec: autoscalingv2.HorizontalPodAutoscalerSpec{
+				ScaleTargetRef: autoscalingv2.CrossVersionObjectReference{APIVersion: "apps/v1", Kind: "Deployment", Name: dep.Name},
+				MaxReplicas:    replicas,
+				Metrics: []autoscalingv2.MetricSpec{{Type: autoscalingv2.ResourceMetricSourceType, Resource: &autoscalingv2.ResourceMetricSource{
+					Name: corev1.ResourceCPU, Target: autoscalingv2.MetricTarget{Type: autoscalingv2.UtilizationMetricType, AverageUtilization: ptr.To(int32(70))}}}},
+			},
+			Status: autoscalingv2.HorizontalPodAutoscalerStatus{CurrentReplicas: replicas, Conditions: []autoscalingv2.HorizontalPodAutoscalerCondition{active, limited},
+				CurrentMetrics: []autoscalingv2.MetricStatus{{Type: autoscalingv2.ResourceMetricSourceType, Resource: &autoscalingv2.ResourceMetricStatus{
+					Name: corev1.ResourceCPU, Current: autoscalingv2.MetricValueStatus{AverageUtilization: &utilization}}}}},
+		})
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 	"github.com/alertmend/kubectl-alertmend/checks/apiserver"
 	"github.com/alertmend/kubectl-alertmend/checks/certificates"
 	"github.com/alertmend/kubectl-alertmend/checks/conntrack"
+	"github.com/alertmend/kubectl-alertmend/checks/disruption"
 	"github.com/alertmend/kubectl-alertmend/checks/dns"
 	"github.com/alertmend/kubectl-alertmend/checks/hygiene"
 	"github.com/alertmend/kubectl-alertmend/checks/netpol"
@@ -60,6 +61,7 @@ func All(opts Options) []check.Check {
 		certificates.Checks(),
 		hygiene.Checks(),
 		storage.Checks(),
+		disruption.Checks(),
 	} {
 		all = append(all, family...)
 	}

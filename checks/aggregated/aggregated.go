@@ -31,7 +31,8 @@ func (APIServiceUnavailable) Meta() check.Meta {
 		Category: check.CategoryAPIServer,
 		Severity: check.High,
 		Requires: []snapshot.Kind{snapshot.KindAPIServices},
-		Optional: append(snapshot.WorkloadKinds(), snapshot.KindServices, snapshot.KindEndpointSlices, snapshot.KindNamespaces),
+		Optional: append(snapshot.WorkloadKinds(), snapshot.KindServices, snapshot.KindEndpointSlices, snapshot.KindNamespaces,
+			snapshot.KindHorizontalPodAutoscalers),
 		LiveOnly: true,
 		Description: "Reads each APIService's Available condition, which the API server's aggregator sets (ServiceNotFound, " +
 			"MissingEndpoints, EndpointsNotFound, FailedDiscoveryCheck, ...), says what stops working with its group " +
@@ -44,7 +45,7 @@ func (APIServiceUnavailable) Meta() check.Meta {
 		Remediation: "Bring the backend back (its Deployment, its Service and endpoints, its serving certificate). If the " +
 			"API is no longer wanted, remove its APIService with what installed it.",
 		References: []string{"https://kubernetes.io/docs/tasks/extend-kubernetes/configure-aggregation-layer/"},
-		Absorbs:    []string{"namespace-terminating-stuck"},
+		Absorbs:    []string{"namespace-terminating-stuck", "hpa-metrics-unavailable"},
 	}
 }
 
@@ -99,6 +100,23 @@ func (c APIServiceUnavailable) Run(s *snapshot.Snapshot) []check.Finding {
 		if len(stuck) > 0 {
 			f.Evidence = append(f.Evidence, fmt.Sprintf("deletion of %s is stalled on discovery of %s: %s",
 				check.PluralForm(len(stuck), "namespace", "namespaces"), groupVersion, strings.Join(stuck, ", ")))
+		}
+		// The autoscalers that cannot read their metrics from the group are part of the outage:
+		// their own findings (hpa-metrics-unavailable) fold into this one.
+		var hpas []string
+		for i := range s.HorizontalPodAutoscalers {
+			if hpa := &s.HorizontalPodAutoscalers[i]; snapshot.HPAMetricsAPI(hpa) == a.Spec.Group {
+				f.Objects = append(f.Objects, snapshot.ScaleTarget(hpa), snapshot.RefTo(snapshot.KindHorizontalPodAutoscalers, hpa.Namespace, hpa.Name))
+				hpas = append(hpas, hpa.Namespace+"/"+hpa.Name)
+			}
+		}
+		if len(hpas) > 0 {
+			names := strings.Join(hpas[:min(len(hpas), check.MaxFixes)], ", ")
+			if len(hpas) > check.MaxFixes {
+				names += fmt.Sprintf(" and %d more", len(hpas)-check.MaxFixes)
+			}
+			f.Evidence = append(f.Evidence, fmt.Sprintf("%s cannot scale without it: %s",
+				check.Plural(len(hpas), "HorizontalPodAutoscaler", "HorizontalPodAutoscalers"), names))
 		}
 		f.Evidence = check.LimitEvidence(f.Evidence)
 		f.Fix = append(f.Fix, check.Comment(fmt.Sprintf("last resort, if the API is not coming back: kubectl delete apiservice %s "+

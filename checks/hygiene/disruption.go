@@ -86,10 +86,19 @@ func (DisruptionBlocked) Meta() check.Meta {
 
 func (c DisruptionBlocked) Run(s *snapshot.Snapshot) []check.Finding {
 	meta := c.Meta()
-	budgets := map[string][]*policyv1.PodDisruptionBudget{}
+	// Each selector is parsed once: a namespace's controllers are each matched against all of
+	// its budgets.
+	type budget struct {
+		pdb      *policyv1.PodDisruptionBudget
+		selector labels.Selector
+	}
+	budgets := map[string][]budget{}
 	for i := range s.PodDisruptionBudgets {
 		pdb := &s.PodDisruptionBudgets[i]
-		budgets[pdb.Namespace] = append(budgets[pdb.Namespace], pdb)
+		// In policy/v1 a null selector selects no pod, an empty one every pod of the namespace.
+		if sel, err := metav1.LabelSelectorAsSelector(pdb.Spec.Selector); err == nil {
+			budgets[pdb.Namespace] = append(budgets[pdb.Namespace], budget{pdb, sel})
+		}
 	}
 	var findings []check.Finding
 	for _, r := range replicatedControllers(s) {
@@ -97,10 +106,9 @@ func (c DisruptionBlocked) Run(s *snapshot.Snapshot) []check.Finding {
 			continue
 		}
 		var matching []*policyv1.PodDisruptionBudget
-		for _, pdb := range budgets[r.ref.Namespace] {
-			// In policy/v1 a null selector selects no pod, an empty one every pod of the namespace.
-			if sel, err := metav1.LabelSelectorAsSelector(pdb.Spec.Selector); err == nil && sel.Matches(labels.Set(r.template.Labels)) {
-				matching = append(matching, pdb)
+		for _, b := range budgets[r.ref.Namespace] {
+			if b.selector.Matches(labels.Set(r.template.Labels)) {
+				matching = append(matching, b.pdb)
 			}
 		}
 		if len(matching) == 0 {

@@ -40,7 +40,7 @@ func floorPaths() []string {
 		"/apis/apps/v1/deployments", "/apis/apps/v1/replicasets", "/apis/apps/v1/statefulsets", "/apis/apps/v1/daemonsets",
 		"/apis/batch/v1/jobs", "/apis/batch/v1/cronjobs", "/apis/discovery.k8s.io/v1/endpointslices",
 		"/apis/networking.k8s.io/v1/networkpolicies", "/apis/networking.k8s.io/v1/ingresses",
-		"/apis/policy/v1/poddisruptionbudgets",
+		"/apis/policy/v1/poddisruptionbudgets", "/apis/autoscaling/v2/horizontalpodautoscalers",
 		"/apis/rbac.authorization.k8s.io/v1/clusterroles", "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings",
 		"/apis/rbac.authorization.k8s.io/v1/roles", "/apis/rbac.authorization.k8s.io/v1/rolebindings",
 	}

@@ -10,9 +10,11 @@ import (
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
+	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	networkingv1 "k8s.io/api/networking/v1"
+	policyv1 "k8s.io/api/policy/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	storagev1 "k8s.io/api/storage/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -77,6 +79,10 @@ func seed(ctx context.Context, config *rest.Config, client kubernetes.Interface,
 	err := parallel(ctx, size.Nodes, func(i int) error {
 		node := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("node-%04d", i),
 			Labels: map[string]string{"topology.kubernetes.io/zone": fmt.Sprintf("zone-%d", i%3)}}}
+		if i%50 == 48 { // being drained
+			node.Spec.Unschedulable = true
+			node.Spec.Taints = []corev1.Taint{{Key: corev1.TaintNodeUnschedulable, Effect: corev1.TaintEffectNoSchedule, TimeAdded: &metav1.Time{Time: time.Now().Add(-time.Hour)}}}
+		}
 		node, err := core.Nodes().Create(ctx, node, metav1.CreateOptions{})
 		if err != nil {
 			return err
@@ -291,6 +297,9 @@ func seedDeployment(ctx context.Context, client kubernetes.Interface, size Size,
 	if count(err) != nil {
 		return err
 	}
+	if err := seedBudgetAndAutoscaler(ctx, client, ns, name, i, count); err != nil {
+		return err
+	}
 	_, err = client.DiscoveryV1().EndpointSlices(ns).Create(ctx, endpointSlice(name, i, crashing, pullFailing), metav1.CreateOptions{})
 	if count(err) != nil || i%ingressEvery != 0 {
 		return err
@@ -344,6 +353,63 @@ func seedClaim(ctx context.Context, client kubernetes.Interface, ns, name, node 
 	attachment.Status.Attached = true
 	_, err = storage.VolumeAttachments().UpdateStatus(ctx, attachment, metav1.UpdateOptions{})
 	return claimName, count(err)
+}
+
+// seedBudgetAndAutoscaler gives Deployment i a PodDisruptionBudget and a HorizontalPodAutoscaler
+// with the status their controllers would write: the budget allows one eviction, but one in
+// twenty needs every pod (and holds up the drains of the cordoned nodes); one autoscaler in
+// twenty is at its maximum with cpu above target, one in twenty cannot read its metrics.
+func seedBudgetAndAutoscaler(ctx context.Context, client kubernetes.Interface, ns, name string, i int, count func(error) error) error {
+	budget := intstr.FromInt32(1)
+	spec := policyv1.PodDisruptionBudgetSpec{MaxUnavailable: &budget, Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": name}}}
+	allowed := int32(1)
+	if i%20 == 3 {
+		all := intstr.FromInt32(podsPerDeployment)
+		spec = policyv1.PodDisruptionBudgetSpec{MinAvailable: &all, Selector: spec.Selector}
+		allowed = 0
+	}
+	pdb, err := client.PolicyV1().PodDisruptionBudgets(ns).Create(ctx, &policyv1.PodDisruptionBudget{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns}, Spec: spec}, metav1.CreateOptions{})
+	if err != nil {
+		return err
+	}
+	pdb.Status = policyv1.PodDisruptionBudgetStatus{ObservedGeneration: pdb.Generation, DisruptionsAllowed: allowed,
+		CurrentHealthy: podsPerDeployment, DesiredHealthy: podsPerDeployment - allowed, ExpectedPods: podsPerDeployment}
+	if _, err := client.PolicyV1().PodDisruptionBudgets(ns).UpdateStatus(ctx, pdb, metav1.UpdateOptions{}); count(err) != nil {
+		return err
+	}
+	hpa, err := client.AutoscalingV2().HorizontalPodAutoscalers(ns).Create(ctx, &autoscalingv2.HorizontalPodAutoscaler{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns},
+		Spec: autoscalingv2.HorizontalPodAutoscalerSpec{
+			ScaleTargetRef: autoscalingv2.CrossVersionObjectReference{APIVersion: "apps/v1", Kind: "Deployment", Name: name},
+			MinReplicas:    ptr.To(int32(2)), MaxReplicas: podsPerDeployment,
+			Metrics: []autoscalingv2.MetricSpec{{Type: autoscalingv2.ResourceMetricSourceType, Resource: &autoscalingv2.ResourceMetricSource{
+				Name: corev1.ResourceCPU, Target: autoscalingv2.MetricTarget{Type: autoscalingv2.UtilizationMetricType, AverageUtilization: ptr.To(int32(70))}}}},
+		},
+	}, metav1.CreateOptions{})
+	if err != nil {
+		return err
+	}
+	utilization := int32(50)
+	conditions := []autoscalingv2.HorizontalPodAutoscalerCondition{
+		{Type: autoscalingv2.AbleToScale, Status: corev1.ConditionTrue, Reason: "ReadyForNewScale"},
+		{Type: autoscalingv2.ScalingActive, Status: corev1.ConditionTrue, Reason: "ValidMetricFound"},
+		{Type: autoscalingv2.ScalingLimited, Status: corev1.ConditionFalse, Reason: "DesiredWithinRange"},
+	}
+	switch i % 20 {
+	case 4:
+		utilization = 150
+		conditions[2] = autoscalingv2.HorizontalPodAutoscalerCondition{Type: autoscalingv2.ScalingLimited, Status: corev1.ConditionTrue, Reason: "TooManyReplicas"}
+	case 5:
+		conditions[1] = autoscalingv2.HorizontalPodAutoscalerCondition{Type: autoscalingv2.ScalingActive, Status: corev1.ConditionFalse,
+			Reason: "FailedGetResourceMetric", Message: "the HPA was unable to compute the replica count: failed to get cpu utilization: " +
+				"unable to get metrics for resource cpu: unable to fetch metrics from resource metrics API: the server could not find the requested resource (get pods.metrics.k8s.io)"}
+	}
+	hpa.Status = autoscalingv2.HorizontalPodAutoscalerStatus{CurrentReplicas: podsPerDeployment, DesiredReplicas: podsPerDeployment, Conditions: conditions,
+		CurrentMetrics: []autoscalingv2.MetricStatus{{Type: autoscalingv2.ResourceMetricSourceType, Resource: &autoscalingv2.ResourceMetricStatus{
+			Name: corev1.ResourceCPU, Current: autoscalingv2.MetricValueStatus{AverageUtilization: &utilization}}}}}
+	_, err = client.AutoscalingV2().HorizontalPodAutoscalers(ns).UpdateStatus(ctx, hpa, metav1.UpdateOptions{})
+	return count(err)
 }
 
 // ingressEvery puts an Ingress in front of one Service in ten: 200 of 2,000.

@@ -67,11 +67,13 @@ const (
 	CategoryReliability Category = "reliability"
 	// CategoryStorage judges volumes: claims that do not bind, attach and mount failures, full volumes.
 	CategoryStorage Category = "storage"
+	// CategoryCapacity judges whether workloads fit and keep running: quotas, scheduling, disruption, autoscaling.
+	CategoryCapacity Category = "capacity"
 )
 
 // Categories lists every family in the order the catalog shows them.
 func Categories() []Category {
-	return []Category{CategoryAPIServer, CategoryAdmission, CategoryResources, CategoryWorkloads, CategoryStorage, CategoryReliability, CategoryTraffic, CategoryDNS, CategoryConntrack, CategoryNetpol, CategoryRBAC, CategorySecurity, CategoryCertificates}
+	return []Category{CategoryAPIServer, CategoryAdmission, CategoryResources, CategoryWorkloads, CategoryCapacity, CategoryStorage, CategoryReliability, CategoryTraffic, CategoryDNS, CategoryConntrack, CategoryNetpol, CategoryRBAC, CategorySecurity, CategoryCertificates}
 }
 
 func (c Category) Valid() bool {

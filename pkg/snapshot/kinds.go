@@ -6,6 +6,7 @@ import (
 
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	appsv1 "k8s.io/api/apps/v1"
+	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	batchv1 "k8s.io/api/batch/v1"
 	certificatesv1 "k8s.io/api/certificates/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -103,6 +104,9 @@ const (
 	// KindVolumeStats is the kubelets' volume usage (kubelet_volume_stats_*), read from the
 	// Prometheus of --prometheus-url.
 	KindVolumeStats Kind = "volume-stats"
+	// KindHorizontalPodAutoscalers are the HPAs (autoscaling/v2), with the metrics they scale on
+	// and the conditions the controller sets.
+	KindHorizontalPodAutoscalers Kind = "horizontalpodautoscalers"
 )
 
 // kindEntry is everything the snapshot, its file and the collector know about one kind.
@@ -269,6 +273,11 @@ func kindTable() []kindEntry {
 						return compareQualified(a.Namespace, a.Claim, b.Namespace, b.Claim)
 					})
 				}
+			})},
+		{kind: KindHorizontalPodAutoscalers, groupVersion: "autoscaling/v2", objectKind: "HorizontalPodAutoscaler", namespaced: true,
+			shortNames: []string{"hpa"}, fileField: "horizontalPodAutoscalers",
+			data: objects[autoscalingv2.HorizontalPodAutoscalerList](func(s *Snapshot) *[]autoscalingv2.HorizontalPodAutoscaler {
+				return &s.HorizontalPodAutoscalers
 			})},
 	}
 }

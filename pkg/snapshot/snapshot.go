@@ -9,6 +9,7 @@ import (
 
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	appsv1 "k8s.io/api/apps/v1"
+	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	batchv1 "k8s.io/api/batch/v1"
 	certificatesv1 "k8s.io/api/certificates/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -96,6 +97,9 @@ type Snapshot struct {
 	ServingCertificate *ServingCertificate
 	// CertManagerCertificates are cert-manager's Certificates, where its CRD is served.
 	CertManagerCertificates []CertManagerCertificate
+	// HorizontalPodAutoscalers are the HPAs (autoscaling/v2): what they scale, on which metrics,
+	// and the controller's conditions.
+	HorizontalPodAutoscalers []autoscalingv2.HorizontalPodAutoscaler
 
 	// ServerVersion is the API server's /version answer, e.g. "v1.37.2".
 	ServerVersion string
