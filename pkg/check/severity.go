@@ -65,11 +65,13 @@ const (
 	CategoryCertificates Category = "certificates"
 	// CategoryReliability judges workloads' hygiene: probes, images, structure, disruption.
 	CategoryReliability Category = "reliability"
+	// CategoryCapacity judges whether workloads fit and keep running: quotas, scheduling, disruption, autoscaling.
+	CategoryCapacity Category = "capacity"
 )
 
 // Categories lists every family in the order the catalog shows them.
 func Categories() []Category {
-	return []Category{CategoryAPIServer, CategoryAdmission, CategoryResources, CategoryWorkloads, CategoryReliability, CategoryTraffic, CategoryDNS, CategoryConntrack, CategoryNetpol, CategoryRBAC, CategorySecurity, CategoryCertificates}
+	return []Category{CategoryAPIServer, CategoryAdmission, CategoryResources, CategoryWorkloads, CategoryCapacity, CategoryReliability, CategoryTraffic, CategoryDNS, CategoryConntrack, CategoryNetpol, CategoryRBAC, CategorySecurity, CategoryCertificates}
 }
 
 func (c Category) Valid() bool {

@@ -13,6 +13,7 @@ import (
 	networkingv1 "k8s.io/api/networking/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
+	schedulingv1 "k8s.io/api/scheduling/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	apiregistrationv1 "k8s.io/kube-aggregator/pkg/apis/apiregistration/v1"
 	metricsv1beta1 "k8s.io/metrics/pkg/apis/metrics/v1beta1"
@@ -89,6 +90,9 @@ const (
 	// KindCertManagerCertificates are cert-manager's Certificates (cert-manager.io/v1), where
 	// the CRD is served; read as the few fields the checks judge, never their Secrets.
 	KindCertManagerCertificates Kind = "certificates.cert-manager.io"
+	// KindPriorityClasses are the pods' priorities by name (scheduling.k8s.io/v1): which pods
+	// preempt which.
+	KindPriorityClasses Kind = "priorityclasses"
 )
 
 // kindEntry is everything the snapshot, its file and the collector know about one kind.
@@ -237,6 +241,9 @@ func kindTable() []kindEntry {
 					return compareQualified(a.Namespace, a.Name, b.Namespace, b.Name)
 				})
 			})},
+		{kind: KindPriorityClasses, groupVersion: "scheduling.k8s.io/v1", objectKind: "PriorityClass", shortNames: []string{"pc"},
+			fileField: "priorityClasses",
+			data: objects[schedulingv1.PriorityClassList](func(s *Snapshot) *[]schedulingv1.PriorityClass { return &s.PriorityClasses })},
 	}
 }
 

@@ -16,6 +16,7 @@ import (
 	networkingv1 "k8s.io/api/networking/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
+	schedulingv1 "k8s.io/api/scheduling/v1"
 	apiregistrationv1 "k8s.io/kube-aggregator/pkg/apis/apiregistration/v1"
 	metricsv1beta1 "k8s.io/metrics/pkg/apis/metrics/v1beta1"
 )
@@ -108,6 +109,8 @@ type Snapshot struct {
 	Conntrack *Conntrack
 	// HTTPRoutes are the Gateway API routes' backends, where the API server serves them.
 	HTTPRoutes []HTTPRoute
+	// PriorityClasses name the priorities pods are scheduled and preempted by.
+	PriorityClasses []schedulingv1.PriorityClass
 
 	// Unavailable maps a kind that could not be read to the reason, for example
 	// "forbidden: User "bob" cannot list resource "nodes" ...".
