@@ -243,7 +243,7 @@ func kindTable() []kindEntry {
 			})},
 		{kind: KindPriorityClasses, groupVersion: "scheduling.k8s.io/v1", objectKind: "PriorityClass", shortNames: []string{"pc"},
 			fileField: "priorityClasses",
-			data: objects[schedulingv1.PriorityClassList](func(s *Snapshot) *[]schedulingv1.PriorityClass { return &s.PriorityClasses })},
+			data:      objects[schedulingv1.PriorityClassList](func(s *Snapshot) *[]schedulingv1.PriorityClass { return &s.PriorityClasses })},
 	}
 }
 
