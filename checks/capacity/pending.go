@@ -218,7 +218,13 @@ func pendingFinding(s *snapshot.Snapshot, meta check.Meta, g *pendingGroup) chec
 	f.Since = check.Earliest(since...)
 	var head []string
 	if name, ok := strings.CutPrefix(g.class.key, "insufficient:"); ok {
-		head = append(head, resourceTotals(s, pods, corev1.ResourceName(name))...)
+		// A workload's pods share their selectors and tolerations: one of each stands for where
+		// they could run, so nodes are matched once per workload, not once per pod.
+		var first []*corev1.Pod
+		for _, owner := range owners {
+			first = append(first, g.owners.Get(owner)[0])
+		}
+		head = append(head, resourceTotals(s, pods, first, corev1.ResourceName(name))...)
 	}
 	f.Evidence = append(head, check.LimitEvidence(evidence)...)
 	f.Fix = append([]string{"kubectl get pods -A --field-selector=status.phase=Pending -o wide"}, classFixes(s, g.class)...)
@@ -226,8 +232,8 @@ func pendingFinding(s *snapshot.Snapshot, meta check.Meta, g *pendingGroup) chec
 }
 
 // resourceTotals compares what pods request of name, in all and at most for one pod, with the
-// most a node has free among those each could otherwise run on.
-func resourceTotals(s *snapshot.Snapshot, pods []*corev1.Pod, name corev1.ResourceName) []string {
+// most a node has free among those one of placements could otherwise run on.
+func resourceTotals(s *snapshot.Snapshot, pods, placements []*corev1.Pod, name corev1.ResourceName) []string {
 	var total, largest resource.Quantity
 	for _, pod := range pods {
 		q := podRequests(pod)[name]
@@ -243,7 +249,7 @@ func resourceTotals(s *snapshot.Snapshot, pods []*corev1.Pod, name corev1.Resour
 	bestNode, candidates := "", 0
 	for i := range s.Nodes {
 		node := &s.Nodes[i]
-		if !slices.ContainsFunc(pods, func(p *corev1.Pod) bool { return fitsOtherwise(p, node) }) {
+		if !slices.ContainsFunc(placements, func(p *corev1.Pod) bool { return fitsOtherwise(p, node) }) {
 			continue
 		}
 		candidates++
