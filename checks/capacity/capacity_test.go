@@ -27,6 +27,7 @@ func TestChecksOnFixtures(t *testing.T) {
 		"quota-exhausted": {
 			"high quota-exhausted shop/resourcequota/compute,shop/cronjob/nightly,shop/deployment/web",
 			"low quota-exhausted tools/resourcequota/small",
+			"high quota-exhausted strict/resourcequota/strict,strict/replicaset/worker-1",
 		},
 		"limitrange-unschedulable": {
 			"high limitrange-unschedulable big/limitrange/defaults",
@@ -81,6 +82,9 @@ func TestQuotaDetails(t *testing.T) {
 	if !f.Incident || f.Since == nil {
 		t.Errorf("incident %v, since %v", f.Incident, f.Since)
 	}
+	strict := fixture.Find(t, QuotaExhausted{}.Run(fixture.Load(t, "quota-exhausted.yaml")), "strict/resourcequota/strict")
+	lines(t, strict, "refuses the pods of replicaset strict/worker-1: they set no request or limit it counts",
+		"replicaset strict/worker-1 must specify requests.memory for: app", "a LimitRange whose defaults set them")
 }
 
 func TestLimitRangeDetails(t *testing.T) {
@@ -177,7 +181,7 @@ func TestFolding(t *testing.T) {
 		}
 	}
 	r := run("quota-exhausted.yaml", "quota-exhausted", "deployment-unavailable", "job-cannot-create-pods")
-	only(r, "quota-exhausted", "quota-exhausted")
+	only(r, "quota-exhausted", "quota-exhausted", "quota-exhausted")
 	r = run("pods-pending.yaml", "pods-pending", "pod-unschedulable")
 	only(r, "pods-pending", "pod-unschedulable") // gpu's, alone in its reason
 	r = run("replicas-concentrated.yaml", "replicas-concentrated", "replicas-not-spread")

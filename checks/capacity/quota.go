@@ -77,6 +77,9 @@ func (c QuotaExhausted) Run(s *snapshot.Snapshot) []check.Finding {
 			continue
 		}
 		r.owner = ownerOf(s, eventRef(e))
+		if missing, known := missingPods(s, r.owner); known && missing == 0 {
+			continue // the workload has all its pods again: the refusal is over
+		}
 		key := quotaKey{e.InvolvedObject.Namespace, name}
 		if j := slices.IndexFunc(refusals[key], func(o refusal) bool { return o.owner == r.owner }); j >= 0 {
 			if snapshot.LastSeen(e).After(snapshot.LastSeen(refusals[key][j].event)) {
@@ -113,7 +116,7 @@ func quotaRefusing(s *snapshot.Snapshot, meta check.Meta, q *corev1.ResourceQuot
 	var unset []string
 	for _, r := range refused {
 		owners = append(owners, r.owner)
-		missing := missingPods(s, r.owner)
+		missing, _ := missingPods(s, r.owner)
 		line := r.owner.Describe()
 		if missing > 0 {
 			line += fmt.Sprintf(" is short of %s", check.Plural(int(missing), "pod", "pods"))
@@ -138,13 +141,13 @@ func quotaRefusing(s *snapshot.Snapshot, meta check.Meta, q *corev1.ResourceQuot
 	}
 	f := check.New(meta, "", objects...)
 	f.Incident = true
-	what := "refuses"
-	if len(usage) > 0 {
-		what = "is at its limit for " + strings.Join(resourceNames(resources), ", ") + " and refuses"
-	}
-	f.Message = fmt.Sprintf("ResourceQuota %s/%s %s the pods of %s", q.Namespace, q.Name, what, describeAll(owners))
-	if len(unset) > 0 && len(usage) == 0 {
-		f.Message += ": they set no request or limit it counts"
+	f.Message = fmt.Sprintf("ResourceQuota %s/%s has no room for the pods of %s", q.Namespace, q.Name, describeAll(owners))
+	switch {
+	case len(usage) > 0:
+		f.Message += " (" + usage[0] + ")"
+	case len(unset) > 0:
+		f.Message = fmt.Sprintf("ResourceQuota %s/%s refuses the pods of %s: they set no request or limit it counts",
+			q.Namespace, q.Name, describeAll(owners))
 	}
 	f.Evidence = check.LimitEvidence(slices.Concat(usage, unset, evidence))
 	var first []*corev1.Event
@@ -190,7 +193,8 @@ func quotaFull(meta check.Meta, q *corev1.ResourceQuota, ref snapshot.Ref, full 
 func atLimit(q *corev1.ResourceQuota) []corev1.ResourceName {
 	var full []corev1.ResourceName
 	for name, hard := range q.Status.Hard {
-		if used, ok := q.Status.Used[name]; ok && used.Cmp(hard) >= 0 {
+		// A hard limit of 0 forbids the resource on purpose (no LoadBalancer Services here).
+		if used, ok := q.Status.Used[name]; ok && !hard.IsZero() && used.Cmp(hard) >= 0 {
 			full = append(full, name)
 		}
 	}
@@ -237,11 +241,12 @@ func parseResources(text string) corev1.ResourceList {
 	return list
 }
 
-// missingPods is how many pods a workload wants and does not have; 0 when unknown.
-func missingPods(s *snapshot.Snapshot, owner snapshot.Ref) int32 {
+// missingPods is how many pods a workload wants and does not have; known is false for a
+// workload that does not say (a Job, or one not read).
+func missingPods(s *snapshot.Snapshot, owner snapshot.Ref) (missing int32, known bool) {
 	meta, ok := s.ObjectMeta(owner)
 	if !ok {
-		return 0
+		return 0, false
 	}
 	var want, have int32
 	switch o := meta.(type) {
@@ -253,8 +258,10 @@ func missingPods(s *snapshot.Snapshot, owner snapshot.Ref) int32 {
 		want, have = replicas(o.Spec.Replicas), o.Status.Replicas
 	case *appsv1.DaemonSet:
 		want, have = o.Status.DesiredNumberScheduled, o.Status.CurrentNumberScheduled
+	default:
+		return 0, false
 	}
-	return max(want-have, 0)
+	return max(want-have, 0), true
 }
 
 func replicas(r *int32) int32 {
