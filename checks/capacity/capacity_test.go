@@ -5,12 +5,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/alertmend/kubectl-alertmend/checks/hygiene"
-	"github.com/alertmend/kubectl-alertmend/checks/workloads"
 	"github.com/alertmend/kubectl-alertmend/internal/fixture"
 	"github.com/alertmend/kubectl-alertmend/pkg/check"
-	"github.com/alertmend/kubectl-alertmend/pkg/engine"
-	"github.com/alertmend/kubectl-alertmend/pkg/report"
 	"github.com/alertmend/kubectl-alertmend/pkg/snapshot"
 )
 
@@ -146,72 +142,4 @@ func TestPodCIDRDetails(t *testing.T) {
 	findings := PodCIDRTooSmall{}.Run(fixture.Load(t, "node-podcidr-too-small.yaml"))
 	lines(t, fixture.Find(t, findings, "node/a"), "2 nodes may run 300 pods", "holds 254 addresses", "set maxPods: 254")
 	lines(t, fixture.Find(t, findings, "node/d"), "holds 126 addresses", "podCIDR 10.0.4.0/25, fd00:10:4::/64")
-}
-
-// The family's findings fold the generic ones they explain: a quota absorbs the workloads it
-// starves, the grouped pending pods supersede each workload's, the live concentration the
-// static spread finding.
-func TestFolding(t *testing.T) {
-	run := func(fixtureName string, ids ...string) *report.Report {
-		t.Helper()
-		var catalog []check.Check
-		for _, c := range slices.Concat(Checks(), workloads.Checks(), hygiene.Checks()) {
-			if slices.Contains(ids, c.Meta().ID) {
-				catalog = append(catalog, c)
-			}
-		}
-		plan, err := engine.Select(catalog, engine.Selection{}, snapshot.SourceCluster)
-		if err != nil {
-			t.Fatal(err)
-		}
-		s := fixture.Load(t, fixtureName)
-		s.Finish()
-		return engine.Run(s, plan, fixture.Now())
-	}
-	only := func(r *report.Report, want ...string) {
-		t.Helper()
-		var got []string
-		for _, f := range r.Findings {
-			got = append(got, f.Check)
-		}
-		slices.Sort(got)
-		slices.Sort(want)
-		if !slices.Equal(got, want) {
-			t.Errorf("findings %q, want %q", got, want)
-		}
-	}
-	r := run("quota-exhausted.yaml", "quota-exhausted", "deployment-unavailable", "job-cannot-create-pods")
-	only(r, "quota-exhausted", "quota-exhausted", "quota-exhausted")
-	r = run("pods-pending.yaml", "pods-pending", "pod-unschedulable")
-	only(r, "pods-pending", "pod-unschedulable") // gpu's, alone in its reason
-	r = run("replicas-concentrated.yaml", "replicas-concentrated", "replicas-not-spread")
-	only(r, "replicas-concentrated", "replicas-concentrated", "replicas-concentrated", "replicas-not-spread")
-	r = run("priorityclass-preemption.yaml", "priorityclass-preemption", "pod-unschedulable", "deployment-unavailable")
-	only(r, "priorityclass-preemption", "pod-unschedulable") // report's, preempted too long ago
-}
-
-// Blind, the checks say so: an unreadable kind, or -n for the check that needs every namespace.
-func TestNotEvaluated(t *testing.T) {
-	plan, err := engine.Select(Checks(), engine.Selection{}, snapshot.SourceCluster)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := fixture.Load(t, "priorityclass-preemption.yaml")
-	s.MarkUnavailable(snapshot.KindPriorityClasses, "forbidden")
-	s.Namespace = "shop"
-	s.Finish()
-	r := engine.Run(s, plan, fixture.Now())
-	reasons := map[string]string{}
-	for _, n := range r.NotEvaluated {
-		reasons[n.Check] = n.Reason
-	}
-	if !strings.Contains(reasons["priorityclass-preemption"], "cannot read priorityclasses: forbidden") {
-		t.Errorf("priorityclass-preemption: %q", reasons["priorityclass-preemption"])
-	}
-	if !strings.Contains(reasons["pods-pending"], "limited (-n)") {
-		t.Errorf("pods-pending: %q", reasons["pods-pending"])
-	}
-	if _, ok := reasons["quota-exhausted"]; ok {
-		t.Error("quota-exhausted judges a namespace's quotas within it")
-	}
 }

@@ -120,6 +120,11 @@ func (c PodIPExhausted) Run(s *snapshot.Snapshot) []check.Finding {
 		f.Incident = true
 		if node := nodes[name]; node != nil {
 			line := fmt.Sprintf("node %s: %s hold an address of the pod network", name, check.Plural(withAddress[name], "pod", "pods"))
+			if s.LimitedToNamespace() {
+				// The node's pods of other namespaces were not read.
+				line = fmt.Sprintf("node %s: %s of namespace %s hold an address of the pod network", name,
+					check.Plural(withAddress[name], "pod", "pods"), s.Namespace)
+			}
 			if cidrs := podCIDRs(node); len(cidrs) > 0 {
 				line += fmt.Sprintf("; podCIDR %s holds %s", strings.Join(cidrs, ", "), addressCount(node))
 			}

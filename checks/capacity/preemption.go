@@ -26,6 +26,8 @@ func (PriorityPreemption) Meta() check.Meta {
 		Requires: []snapshot.Kind{snapshot.KindEvents, snapshot.KindPods, snapshot.KindPriorityClasses},
 		Optional: ownerKinds(),
 		LiveOnly: true,
+		// Preemptors and victims are often in different namespaces.
+		WholeCluster: true,
 		Description: "Reads the scheduler's Preempted events of the last hour (\"Preempted by pod UID on node N\"), finds the " +
 			"preemptor among the pods by its UID and its PriorityClass, and the victims' workloads by their pods' names, and " +
 			"reports each PriorityClass whose preemptions left workloads with pods the scheduler cannot place: the class " +

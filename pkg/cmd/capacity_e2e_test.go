@@ -115,11 +115,13 @@ func TestCapacityOnItsOwnControlPlane(t *testing.T) {
 		}
 	}
 
-	// Blind: limited to one namespace, the cluster-wide grouping does not apply; without
-	// PriorityClasses, preemption cannot be judged.
+	// Blind: limited to one namespace, the cluster-wide grouping and preemption (whose pods
+	// cross namespaces) do not apply; without PriorityClasses, preemption cannot be judged.
 	_, limited := diagnose(c.Kubeconfig, "--category", "capacity", "-n", "shop")
-	if ne := notEvaluated(limited, "pods-pending"); ne == nil || ne.Code != report.NotApplicable || !strings.Contains(ne.Reason, "(-n)") {
-		t.Errorf("pods-pending under -n: %+v", ne)
+	for _, id := range []string{"pods-pending", "priorityclass-preemption"} {
+		if ne := notEvaluated(limited, id); ne == nil || ne.Code != report.NotApplicable || !strings.Contains(ne.Reason, "(-n)") {
+			t.Errorf("%s under -n: %+v", id, ne)
+		}
 	}
 	reader := &rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: "capacity-reader"}, Rules: []rbacv1.PolicyRule{
 		{APIGroups: []string{""}, Resources: []string{"pods", "nodes", "events", "namespaces", "resourcequotas", "limitranges", "replicationcontrollers"}, Verbs: []string{"get", "list"}},
