@@ -12,6 +12,7 @@ import (
 	discoveryv1 "k8s.io/api/discovery/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	policyv1 "k8s.io/api/policy/v1"
+	schedulingv1 "k8s.io/api/scheduling/v1"
 	storagev1 "k8s.io/api/storage/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -76,6 +77,7 @@ func syntheticCluster(deployments, podsPer, nodes int) *snapshot.Snapshot {
 	addTraffic(s)
 	addStorage(s)
 	addDisruption(s, nodes)
+	addCapacity(s)
 	s.Finish()
 	return s
 }
@@ -200,6 +202,55 @@ func addTraffic(s *snapshot.Snapshot) {
 			s.Ingresses = append(s.Ingresses, networkingv1.Ingress{ObjectMeta: metav1.ObjectMeta{Name: svc.Name, Namespace: svc.Namespace},
 				Spec: networkingv1.IngressSpec{DefaultBackend: &backend}})
 		}
+	}
+}
+
+// addCapacity gives the synthetic cluster what the capacity checks read: PriorityClasses, a
+// ResourceQuota and a LimitRange in every namespace, pod ranges on the nodes, and, for one
+// Deployment in fifty, a pod the scheduler cannot place, a pod preempted for a pod of high
+// priority, a refusal by its namespace's quota, and a pod without an address.
+func addCapacity(s *snapshot.Snapshot) {
+	s.PriorityClasses = []schedulingv1.PriorityClass{
+		{ObjectMeta: metav1.ObjectMeta{Name: "default-low"}, Value: 0, GlobalDefault: true},
+		{ObjectMeta: metav1.ObjectMeta{Name: "urgent"}, Value: 1000000},
+	}
+	for i := range s.Nodes {
+		s.Nodes[i].Spec.PodCIDR = fmt.Sprintf("10.%d.%d.0/24", 100+i/250, i%250)
+		s.Nodes[i].Status.Capacity[corev1.ResourcePods] = resource.MustParse("110")
+	}
+	for n := 0; n < 200; n++ {
+		ns := fmt.Sprintf("ns-%03d", n)
+		s.ResourceQuotas = append(s.ResourceQuotas, corev1.ResourceQuota{ObjectMeta: metav1.ObjectMeta{Name: "compute", Namespace: ns},
+			Status: corev1.ResourceQuotaStatus{Hard: corev1.ResourceList{corev1.ResourceRequestsMemory: resource.MustParse("64Gi")},
+				Used: corev1.ResourceList{corev1.ResourceRequestsMemory: resource.MustParse("64Gi")}}})
+		s.LimitRanges = append(s.LimitRanges, corev1.LimitRange{ObjectMeta: metav1.ObjectMeta{Name: "defaults", Namespace: ns},
+			Spec: corev1.LimitRangeSpec{Limits: []corev1.LimitRangeItem{{Type: corev1.LimitTypeContainer,
+				DefaultRequest: corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("128Mi")}}}}})
+	}
+	preemptor := corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "train-0", Namespace: "ns-000", UID: "0b6c2a8e-1f3d-4c5b-9a7e-2d8f6e4c1a90"},
+		Spec: corev1.PodSpec{NodeName: "node-000", PriorityClassName: "urgent"}, Status: corev1.PodStatus{Phase: corev1.PodRunning}}
+	s.Pods = append(s.Pods, preemptor)
+	at := metav1.NewTime(time.Date(2026, 11, 24, 9, 58, 0, 0, time.UTC))
+	event := func(ns, kind, name, typ, reason, message string) {
+		s.Events = append(s.Events, corev1.Event{ObjectMeta: metav1.ObjectMeta{Name: name + "." + reason, Namespace: ns},
+			InvolvedObject: corev1.ObjectReference{Kind: kind, Namespace: ns, Name: name}, Type: typ, Reason: reason, Message: message, LastTimestamp: at})
+	}
+	for d := 0; d < len(s.Deployments); d += 50 {
+		deploy := s.Deployments[d]
+		rs := deploy.Name + "-5d4f"
+		pending := corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: rs + "-pendx", Namespace: deploy.Namespace, Labels: map[string]string{"app": deploy.Name},
+			OwnerReferences: []metav1.OwnerReference{{APIVersion: "apps/v1", Kind: "ReplicaSet", Name: rs, Controller: ptr.To(true)}}},
+			Spec: *deploy.Spec.Template.Spec.DeepCopy(),
+			Status: corev1.PodStatus{Phase: corev1.PodPending, Conditions: []corev1.PodCondition{{Type: corev1.PodScheduled, Status: corev1.ConditionFalse,
+				Reason: corev1.PodReasonUnschedulable, Message: fmt.Sprintf("0/%d nodes are available: %d Insufficient memory.", len(s.Nodes), len(s.Nodes))}}}}
+		stuck := *pending.DeepCopy()
+		stuck.Name, stuck.Spec.NodeName, stuck.Status = rs+"-nonet", "node-001", corev1.PodStatus{Phase: corev1.PodPending}
+		s.Pods = append(s.Pods, pending, stuck)
+		event(deploy.Namespace, "Pod", rs+"-gonex", corev1.EventTypeNormal, "Preempted", "Preempted by pod "+string(preemptor.UID)+" on node node-000")
+		event(deploy.Namespace, "ReplicaSet", rs, corev1.EventTypeWarning, "FailedCreate", fmt.Sprintf(`Error creating: pods "%s-x2k4q" is forbidden: `+
+			"exceeded quota: compute, requested: requests.memory=128Mi, used: requests.memory=64Gi, limited: requests.memory=64Gi", rs))
+		event(deploy.Namespace, "Pod", stuck.Name, corev1.EventTypeWarning, "FailedCreatePodSandBox",
+			"failed to allocate for range 0: no IP addresses available in range set: 10.100.1.1-10.100.1.254")
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"github.com/alertmend/kubectl-alertmend/checks/admission"
 	"github.com/alertmend/kubectl-alertmend/checks/aggregated"
 	"github.com/alertmend/kubectl-alertmend/checks/apiserver"
+	"github.com/alertmend/kubectl-alertmend/checks/capacity"
 	"github.com/alertmend/kubectl-alertmend/checks/certificates"
 	"github.com/alertmend/kubectl-alertmend/checks/conntrack"
 	"github.com/alertmend/kubectl-alertmend/checks/disruption"
@@ -53,6 +54,7 @@ func All(opts Options) []check.Check {
 		rbac.Checks(),
 		resources.Checks(opts.Resources),
 		workloads.Checks(),
+		capacity.Checks(),
 		dns.Checks(),
 		conntrack.Checks(),
 		netpol.Checks(opts.Netpol),

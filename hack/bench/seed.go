@@ -16,6 +16,7 @@ import (
 	networkingv1 "k8s.io/api/networking/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
+	schedulingv1 "k8s.io/api/scheduling/v1"
 	storagev1 "k8s.io/api/storage/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -159,7 +160,37 @@ func seed(ctx context.Context, config *rest.Config, client kubernetes.Interface,
 	if err := seedEvents(ctx, client, size, count); err != nil {
 		return 0, fmt.Errorf("events: %w", err)
 	}
+	if err := seedCapacity(ctx, client, size, count); err != nil {
+		return 0, fmt.Errorf("capacity: %w", err)
+	}
 	return int(created.Load()), nil
+}
+
+// seedCapacity creates what the capacity checks read: two PriorityClasses, and in every
+// namespace a ResourceQuota and a LimitRange. They come after the pods, which the quota
+// admission would otherwise judge.
+func seedCapacity(ctx context.Context, client kubernetes.Interface, size Size, count func(error) error) error {
+	for _, pc := range []schedulingv1.PriorityClass{
+		{ObjectMeta: metav1.ObjectMeta{Name: "bench-default"}, Value: 0, GlobalDefault: true},
+		{ObjectMeta: metav1.ObjectMeta{Name: "bench-urgent"}, Value: 1000000},
+	} {
+		if _, err := client.SchedulingV1().PriorityClasses().Create(ctx, &pc, metav1.CreateOptions{}); count(err) != nil {
+			return err
+		}
+	}
+	return parallel(ctx, size.Namespaces, func(i int) error {
+		ns := namespaceName(i)
+		quota := &corev1.ResourceQuota{ObjectMeta: metav1.ObjectMeta{Name: "compute", Namespace: ns},
+			Spec: corev1.ResourceQuotaSpec{Hard: corev1.ResourceList{corev1.ResourceRequestsCPU: resource.MustParse("1000")}}}
+		if _, err := client.CoreV1().ResourceQuotas(ns).Create(ctx, quota, metav1.CreateOptions{}); count(err) != nil {
+			return err
+		}
+		limits := &corev1.LimitRange{ObjectMeta: metav1.ObjectMeta{Name: "defaults", Namespace: ns},
+			Spec: corev1.LimitRangeSpec{Limits: []corev1.LimitRangeItem{{Type: corev1.LimitTypeContainer,
+				DefaultRequest: corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("128Mi")}}}}}
+		_, err := client.CoreV1().LimitRanges(ns).Create(ctx, limits, metav1.CreateOptions{})
+		return count(err)
+	})
 }
 
 // evidencePerBroken is how many Warning events each broken Deployment's pods carry.

@@ -4,15 +4,12 @@ package cmd
 
 import (
 	"context"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/alertmend/kubectl-alertmend/internal/fixture"
-	"github.com/alertmend/kubectl-alertmend/internal/testcluster"
 	"github.com/alertmend/kubectl-alertmend/pkg/report"
 )
 
@@ -23,18 +20,7 @@ import (
 func TestTrafficPathOnItsOwnControlPlane(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
-	traffic, err := testcluster.Start(ctx, testcluster.Options{Log: os.Stderr, Audit: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer traffic.Stop()
-	scenario, err := os.ReadFile(filepath.Join(testcluster.RepoRoot(), "checks", "traffic", "testdata", "e2e-scenario.yaml"))
-	if err == nil {
-		err = testcluster.Apply(ctx, traffic.Config, scenario)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
+	traffic := scenarioControlPlane(ctx, t, "traffic")
 
 	res := run(t, testEnv{}, "diagnose", "-o", "json", "--category", "traffic,workloads", "--kubeconfig", traffic.Kubeconfig)
 	if res.code != 1 {
@@ -84,15 +70,8 @@ func TestTrafficPathOnItsOwnControlPlane(t *testing.T) {
 		t.Errorf("not evaluated: %+v", r.NotEvaluated)
 	}
 
-	events, err := traffic.AuditEvents("kubectl-alertmend/")
-	if err != nil {
-		t.Fatal(err)
-	}
 	resources := map[string]bool{}
-	for _, e := range events {
-		if e.Verb != "get" && e.Verb != "list" && e.Verb != "watch" {
-			t.Errorf("%s %s: not a read", e.Verb, e.RequestURI)
-		}
+	for _, e := range readsOnly(t, traffic) {
 		if e.ObjectRef != nil {
 			resources[e.ObjectRef.Resource] = true
 		}

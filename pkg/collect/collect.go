@@ -444,6 +444,8 @@ func (c Clients) listClient(groupVersion string) (typedClient, error) {
 		return typedClient{rest: kube.StorageV1().RESTClient()}, nil
 	case "autoscaling/v2":
 		return typedClient{rest: kube.AutoscalingV2().RESTClient()}, nil
+	case "scheduling.k8s.io/v1":
+		return typedClient{rest: kube.SchedulingV1().RESTClient()}, nil
 	case "apiregistration.k8s.io/v1":
 		if c.Aggregator != nil {
 			return typedClient{rest: c.Aggregator.ApiregistrationV1().RESTClient(),

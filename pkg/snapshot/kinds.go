@@ -14,6 +14,7 @@ import (
 	networkingv1 "k8s.io/api/networking/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
+	schedulingv1 "k8s.io/api/scheduling/v1"
 	storagev1 "k8s.io/api/storage/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	apiregistrationv1 "k8s.io/kube-aggregator/pkg/apis/apiregistration/v1"
@@ -107,6 +108,9 @@ const (
 	// KindHorizontalPodAutoscalers are the HPAs (autoscaling/v2), with the metrics they scale on
 	// and the conditions the controller sets.
 	KindHorizontalPodAutoscalers Kind = "horizontalpodautoscalers"
+	// KindPriorityClasses are the pods' priorities by name (scheduling.k8s.io/v1): which pods
+	// preempt which.
+	KindPriorityClasses Kind = "priorityclasses"
 )
 
 // kindEntry is everything the snapshot, its file and the collector know about one kind.
@@ -279,6 +283,9 @@ func kindTable() []kindEntry {
 			data: objects[autoscalingv2.HorizontalPodAutoscalerList](func(s *Snapshot) *[]autoscalingv2.HorizontalPodAutoscaler {
 				return &s.HorizontalPodAutoscalers
 			})},
+		{kind: KindPriorityClasses, groupVersion: "scheduling.k8s.io/v1", objectKind: "PriorityClass", shortNames: []string{"pc"},
+			fileField: "priorityClasses",
+			data:      objects[schedulingv1.PriorityClassList](func(s *Snapshot) *[]schedulingv1.PriorityClass { return &s.PriorityClasses })},
 	}
 }
 

@@ -17,6 +17,7 @@ import (
 	networkingv1 "k8s.io/api/networking/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
+	schedulingv1 "k8s.io/api/scheduling/v1"
 	storagev1 "k8s.io/api/storage/v1"
 	apiregistrationv1 "k8s.io/kube-aggregator/pkg/apis/apiregistration/v1"
 	metricsv1beta1 "k8s.io/metrics/pkg/apis/metrics/v1beta1"
@@ -113,6 +114,8 @@ type Snapshot struct {
 	Conntrack *Conntrack
 	// HTTPRoutes are the Gateway API routes' backends, where the API server serves them.
 	HTTPRoutes []HTTPRoute
+	// PriorityClasses name the priorities pods are scheduled and preempted by.
+	PriorityClasses []schedulingv1.PriorityClass
 
 	PersistentVolumeClaims []corev1.PersistentVolumeClaim
 	PersistentVolumes      []corev1.PersistentVolume
