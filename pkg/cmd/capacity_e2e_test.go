@@ -125,7 +125,7 @@ func TestCapacityOnItsOwnControlPlane(t *testing.T) {
 	}
 	reader := &rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: "capacity-reader"}, Rules: []rbacv1.PolicyRule{
 		{APIGroups: []string{""}, Resources: []string{"pods", "nodes", "events", "namespaces", "resourcequotas", "limitranges", "replicationcontrollers"}, Verbs: []string{"get", "list"}},
-		{APIGroups: []string{"apps", "batch"}, Resources: []string{"*"}, Verbs: []string{"get", "list"}},
+		{APIGroups: []string{"apps", "batch", "policy", "autoscaling"}, Resources: []string{"*"}, Verbs: []string{"get", "list"}},
 	}}
 	if _, err := c.Client.RbacV1().ClusterRoles().Create(ctx, reader, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
