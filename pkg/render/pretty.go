@@ -71,10 +71,13 @@ func writePretty(w io.Writer, r *report.Report, opts Options) error {
 		writeFilled(&b, p.dim.Render(" ○ "), "   ", note, width, p.dim.Render)
 	}
 
+	views := incidentViews(r)
+	writePrettyIncidents(&b, p, views, width, now)
+	inIncident := inIncidents(views)
 	for _, sev := range check.Severities() {
 		var group []check.Finding
 		for _, f := range r.Findings {
-			if f.Severity == sev {
+			if _, ok := inIncident[f.ID]; !ok && f.Severity == sev {
 				group = append(group, f)
 			}
 		}
