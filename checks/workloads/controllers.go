@@ -208,6 +208,7 @@ func (DeploymentUnavailable) Meta() check.Meta {
 		Why:         unavailableWhy,
 		Remediation: "Find why the new pods do not become ready (see the pod states in the evidence). If a rollout caused it, roll back, fix the spec, and roll forward.",
 		References:  []string{unavailableReferences},
+		Links:       []check.Link{servedLink()},
 	}
 }
 
@@ -309,6 +310,7 @@ func (StatefulSetUnavailable) Meta() check.Meta {
 		Why:         unavailableWhy + " A StatefulSet with OrderedReady pod management stops at the first pod that does not become ready.",
 		Remediation: "Fix the first pod that is not ready (its state is in the evidence); check its PersistentVolumeClaim if it is Pending.",
 		References:  []string{"https://kubernetes.io/docs/concepts/workloads/controllers/statefulset/"},
+		Links:       []check.Link{servedLink()},
 	}
 }
 
@@ -364,6 +366,7 @@ func (DaemonSetUnavailable) Meta() check.Meta {
 		Remediation: "Look at the DaemonSet's pods on the affected nodes; a taint the DaemonSet does not tolerate, or a crash " +
 			"on some kernels or images, are common causes.",
 		References: []string{"https://kubernetes.io/docs/concepts/workloads/controllers/daemonset/"},
+		Links:      []check.Link{servedLink()},
 	}
 }
 

@@ -1,7 +1,11 @@
 package workloads
 
 import (
+	"slices"
+
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	"k8s.io/apimachinery/pkg/labels"
 
 	"github.com/alertmend/kubectl-alertmend/pkg/check"
 	"github.com/alertmend/kubectl-alertmend/pkg/snapshot"
@@ -73,4 +77,82 @@ func restarted(pod *corev1.Pod) bool {
 		}
 	}
 	return false
+}
+
+// trafficChecks are the checks that report a Service, Ingress or HTTPRoute serving nothing.
+func trafficChecks() []string {
+	return []string{"service-no-ready-endpoints", "ingress-backend-broken", "httproute-backend-broken"}
+}
+
+// servedLink: a workload with no ready replica leaves the Services whose endpoints its pods are
+// without any, and the Ingresses and HTTPRoutes routing to them serving nothing.
+func servedLink() check.Link {
+	return check.Link{
+		Explains: trafficChecks(),
+		How:      "the Services whose endpoints its pods are, and the Ingresses and HTTPRoutes routing to them",
+		Reach:    servedBy,
+	}
+}
+
+// servedBy is the workloads of the finding, the Services in their namespace that select their
+// pods, and the Ingresses and HTTPRoutes naming those Services.
+func servedBy(s *snapshot.Snapshot, f check.Finding) []snapshot.Ref {
+	workloads := map[snapshot.Ref]bool{}
+	for _, o := range f.Objects {
+		workloads[o] = true
+	}
+	podLabels := map[string][]labels.Set{} // by namespace, the labels of the workloads' pods
+	for i := range s.Pods {
+		pod := &s.Pods[i]
+		if workloads[s.TopOwner(pod)] {
+			podLabels[pod.Namespace] = append(podLabels[pod.Namespace], pod.Labels)
+		}
+	}
+	reach := slices.Clone(f.Objects)
+	services := map[string]bool{} // namespace/name
+	for i := range s.Services {
+		svc := &s.Services[i]
+		if len(svc.Spec.Selector) == 0 {
+			continue
+		}
+		selector := labels.SelectorFromSet(svc.Spec.Selector)
+		if slices.ContainsFunc(podLabels[svc.Namespace], func(l labels.Set) bool { return selector.Matches(l) }) {
+			services[svc.Namespace+"/"+svc.Name] = true
+			reach = append(reach, snapshot.RefTo(snapshot.KindServices, svc.Namespace, svc.Name))
+		}
+	}
+	for i := range s.Ingresses {
+		ing := &s.Ingresses[i]
+		var backends []*networkingv1.IngressBackend
+		if ing.Spec.DefaultBackend != nil {
+			backends = append(backends, ing.Spec.DefaultBackend)
+		}
+		for _, rule := range ing.Spec.Rules {
+			if rule.HTTP != nil {
+				for j := range rule.HTTP.Paths {
+					backends = append(backends, &rule.HTTP.Paths[j].Backend)
+				}
+			}
+		}
+		if slices.ContainsFunc(backends, func(b *networkingv1.IngressBackend) bool {
+			return b.Service != nil && services[ing.Namespace+"/"+b.Service.Name]
+		}) {
+			reach = append(reach, snapshot.RefTo(snapshot.KindIngresses, ing.Namespace, ing.Name))
+		}
+	}
+	for _, route := range s.HTTPRoutes {
+		for _, rule := range route.Rules {
+			if slices.ContainsFunc(rule.BackendRefs, func(b snapshot.HTTPBackendRef) bool {
+				namespace := route.Namespace
+				if b.Namespace != nil {
+					namespace = *b.Namespace
+				}
+				return (b.Kind == nil || *b.Kind == "Service") && services[namespace+"/"+b.Name]
+			}) {
+				reach = append(reach, snapshot.RefTo(snapshot.KindHTTPRoutes, route.Namespace, route.Name))
+				break
+			}
+		}
+	}
+	return reach
 }

@@ -113,7 +113,7 @@ func writePretty(w io.Writer, r *report.Report, opts Options) error {
 
 	b.WriteString("\n")
 	summary := SummaryLine(r)
-	hidden := r.Summary.NotShown
+	hidden := r.Summary.NotShown + r.Summary.NotInIncidents
 	switch {
 	case len(r.Findings) == 0 && len(unseen) == 0 && hidden == 0:
 		done := "by " + check.Plural(r.Summary.ChecksRun, "check", "checks")

@@ -173,6 +173,9 @@ func SummaryLine(r *report.Report) string {
 	if s.NotShown > 0 {
 		line += fmt.Sprintf("; %d below %s not shown (--min-severity)", s.NotShown, r.Metadata.MinSeverity)
 	}
+	if s.NotInIncidents > 0 {
+		line += fmt.Sprintf("; %d in no incident not shown (--incidents)", s.NotInIncidents)
+	}
 	return line
 }
 

@@ -116,7 +116,8 @@ func (r *Report) Arrange() {
 }
 
 // OnlyIncidents is r listing only the findings of its incidents: what --incidents shows. The
-// summary still counts every finding; the gate is applied to r itself.
+// summary still counts every finding, and says how many are not listed; the gate is applied
+// to r itself.
 func (r *Report) OnlyIncidents() *Report {
 	shown := *r
 	of := r.IncidentOf()
@@ -124,6 +125,8 @@ func (r *Report) OnlyIncidents() *Report {
 	for _, f := range r.Findings {
 		if _, ok := of[f.ID]; ok {
 			shown.Findings = append(shown.Findings, f)
+		} else {
+			shown.Summary.NotInIncidents++
 		}
 	}
 	return &shown

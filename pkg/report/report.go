@@ -90,6 +90,9 @@ type Summary struct {
 	NotApplicable int `json:"notApplicable"`
 	// NotShown counts the findings above that --min-severity left out of the list.
 	NotShown int `json:"notShown,omitempty"`
+	// NotInIncidents counts the findings above that --incidents left out of the list: those in
+	// no incident.
+	NotInIncidents int `json:"notInIncidents,omitempty"`
 }
 
 // NotEvaluated is a selected check that did not judge, and why.
