@@ -95,38 +95,54 @@ func servedLink() check.Link {
 }
 
 // servedBy is the workloads of the finding, the Services in their namespace that select their
-// pods, and the Ingresses and HTTPRoutes naming those Services.
+// pods, and the Ingresses and HTTPRoutes naming those Services. The snapshot is indexed once,
+// so that each finding costs what its own pods and their namespace's Services do.
 func servedBy(s *snapshot.Snapshot, f check.Finding) []snapshot.Ref {
-	workloads := map[snapshot.Ref]bool{}
-	for _, o := range f.Objects {
-		workloads[o] = true
-	}
-	podLabels := map[string][]labels.Set{} // by namespace, the labels of the workloads' pods
-	for i := range s.Pods {
-		pod := &s.Pods[i]
-		if workloads[s.TopOwner(pod)] {
-			podLabels[pod.Namespace] = append(podLabels[pod.Namespace], pod.Labels)
-		}
-	}
+	idx := snapshot.Derived(s, servedKey{}, func() *served { return indexServed(s) })
 	reach := slices.Clone(f.Objects)
-	services := map[string]bool{} // namespace/name
-	for i := range s.Services {
-		svc := &s.Services[i]
-		if len(svc.Spec.Selector) == 0 {
-			continue
-		}
-		selector := labels.SelectorFromSet(svc.Spec.Selector)
-		if slices.ContainsFunc(podLabels[svc.Namespace], func(l labels.Set) bool { return selector.Matches(l) }) {
-			services[svc.Namespace+"/"+svc.Name] = true
+	for _, owner := range f.Objects {
+		for _, svc := range idx.services[owner.Namespace] {
+			selector := labels.SelectorFromSet(svc.Spec.Selector)
+			if !slices.ContainsFunc(idx.podLabels[owner], func(l labels.Set) bool { return selector.Matches(l) }) {
+				continue
+			}
 			reach = append(reach, snapshot.RefTo(snapshot.KindServices, svc.Namespace, svc.Name))
+			reach = append(reach, idx.routes[svc.Namespace+"/"+svc.Name]...)
+		}
+	}
+	return reach
+}
+
+type servedKey struct{}
+
+// served indexes what servedBy reads: the pods' labels by workload, the Services that select
+// pods by namespace, and the Ingresses and HTTPRoutes by the Services they route to.
+type served struct {
+	podLabels map[snapshot.Ref][]labels.Set
+	services  map[string][]*corev1.Service
+	routes    map[string][]snapshot.Ref // namespace/name of a Service
+}
+
+func indexServed(s *snapshot.Snapshot) *served {
+	idx := &served{podLabels: map[snapshot.Ref][]labels.Set{}, services: map[string][]*corev1.Service{}, routes: map[string][]snapshot.Ref{}}
+	for i := range s.Pods {
+		owner := s.TopOwner(&s.Pods[i])
+		idx.podLabels[owner] = append(idx.podLabels[owner], s.Pods[i].Labels)
+	}
+	for i := range s.Services {
+		if svc := &s.Services[i]; len(svc.Spec.Selector) > 0 {
+			idx.services[svc.Namespace] = append(idx.services[svc.Namespace], svc)
+		}
+	}
+	route := func(service string, ref snapshot.Ref) {
+		if !slices.Contains(idx.routes[service], ref) {
+			idx.routes[service] = append(idx.routes[service], ref)
 		}
 	}
 	for i := range s.Ingresses {
 		ing := &s.Ingresses[i]
-		var backends []*networkingv1.IngressBackend
-		if ing.Spec.DefaultBackend != nil {
-			backends = append(backends, ing.Spec.DefaultBackend)
-		}
+		ref := snapshot.RefTo(snapshot.KindIngresses, ing.Namespace, ing.Name)
+		backends := []*networkingv1.IngressBackend{ing.Spec.DefaultBackend}
 		for _, rule := range ing.Spec.Rules {
 			if rule.HTTP != nil {
 				for j := range rule.HTTP.Paths {
@@ -134,25 +150,26 @@ func servedBy(s *snapshot.Snapshot, f check.Finding) []snapshot.Ref {
 				}
 			}
 		}
-		if slices.ContainsFunc(backends, func(b *networkingv1.IngressBackend) bool {
-			return b.Service != nil && services[ing.Namespace+"/"+b.Service.Name]
-		}) {
-			reach = append(reach, snapshot.RefTo(snapshot.KindIngresses, ing.Namespace, ing.Name))
-		}
-	}
-	for _, route := range s.HTTPRoutes {
-		for _, rule := range route.Rules {
-			if slices.ContainsFunc(rule.BackendRefs, func(b snapshot.HTTPBackendRef) bool {
-				namespace := route.Namespace
-				if b.Namespace != nil {
-					namespace = *b.Namespace
-				}
-				return (b.Kind == nil || *b.Kind == "Service") && services[namespace+"/"+b.Name]
-			}) {
-				reach = append(reach, snapshot.RefTo(snapshot.KindHTTPRoutes, route.Namespace, route.Name))
-				break
+		for _, b := range backends {
+			if b != nil && b.Service != nil {
+				route(ing.Namespace+"/"+b.Service.Name, ref)
 			}
 		}
 	}
-	return reach
+	for _, r := range s.HTTPRoutes {
+		ref := snapshot.RefTo(snapshot.KindHTTPRoutes, r.Namespace, r.Name)
+		for _, rule := range r.Rules {
+			for _, b := range rule.BackendRefs {
+				if b.Kind != nil && *b.Kind != "Service" {
+					continue
+				}
+				namespace := r.Namespace
+				if b.Namespace != nil {
+					namespace = *b.Namespace
+				}
+				route(namespace+"/"+b.Name, ref)
+			}
+		}
+	}
+	return idx
 }

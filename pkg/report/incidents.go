@@ -115,11 +115,12 @@ func (r *Report) Arrange() {
 	}
 }
 
-// OnlyIncidents is r listing only the findings of its incidents: what --incidents shows. The
-// summary still counts every finding, and says how many are not listed; the gate is applied
-// to r itself.
+// OnlyIncidents is r listing only its incidents and their findings: what --incidents shows,
+// without the checks that did not judge or the silenced findings. The summary still counts
+// everything, and says how many findings are not listed; the gate is applied to r itself.
 func (r *Report) OnlyIncidents() *Report {
 	shown := *r
+	shown.NotEvaluated, shown.Suppressed, shown.RuleNotices = []NotEvaluated{}, nil, nil
 	of := r.IncidentOf()
 	shown.Findings = nil
 	for _, f := range r.Findings {
