@@ -94,19 +94,16 @@ func servedLink() check.Link {
 	}
 }
 
-// servedBy is the workloads of the finding, the Services in their namespace that select their
-// pods, and the Ingresses and HTTPRoutes naming those Services. The snapshot is indexed once,
-// so that each finding costs what its own pods and their namespace's Services do.
+// servedBy is the workloads of the finding, the Services that select their pods, and the
+// Ingresses and HTTPRoutes naming those Services. The snapshot is indexed once, matching each
+// Service's selector against its namespace's pods as the traffic checks do, so that each
+// finding costs only what it reaches.
 func servedBy(s *snapshot.Snapshot, f check.Finding) []snapshot.Ref {
 	idx := snapshot.Derived(s, servedKey{}, func() *served { return indexServed(s) })
 	reach := slices.Clone(f.Objects)
 	for _, owner := range f.Objects {
-		for _, svc := range idx.services[owner.Namespace] {
-			selector := labels.SelectorFromSet(svc.Spec.Selector)
-			if !slices.ContainsFunc(idx.podLabels[owner], func(l labels.Set) bool { return selector.Matches(l) }) {
-				continue
-			}
-			reach = append(reach, snapshot.RefTo(snapshot.KindServices, svc.Namespace, svc.Name))
+		for _, svc := range idx.services[owner] {
+			reach = append(reach, svc)
 			reach = append(reach, idx.routes[svc.Namespace+"/"+svc.Name]...)
 		}
 	}
@@ -115,23 +112,30 @@ func servedBy(s *snapshot.Snapshot, f check.Finding) []snapshot.Ref {
 
 type servedKey struct{}
 
-// served indexes what servedBy reads: the pods' labels by workload, the Services that select
-// pods by namespace, and the Ingresses and HTTPRoutes by the Services they route to.
+// served indexes what servedBy reads: the Services that select each workload's pods, and the
+// Ingresses and HTTPRoutes by the Services they route to.
 type served struct {
-	podLabels map[snapshot.Ref][]labels.Set
-	services  map[string][]*corev1.Service
-	routes    map[string][]snapshot.Ref // namespace/name of a Service
+	services map[snapshot.Ref][]snapshot.Ref
+	routes   map[string][]snapshot.Ref // by namespace/name of a Service
 }
 
 func indexServed(s *snapshot.Snapshot) *served {
-	idx := &served{podLabels: map[snapshot.Ref][]labels.Set{}, services: map[string][]*corev1.Service{}, routes: map[string][]snapshot.Ref{}}
+	idx := &served{services: map[snapshot.Ref][]snapshot.Ref{}, routes: map[string][]snapshot.Ref{}}
+	pods := map[string][]*corev1.Pod{}
 	for i := range s.Pods {
-		owner := s.TopOwner(&s.Pods[i])
-		idx.podLabels[owner] = append(idx.podLabels[owner], s.Pods[i].Labels)
+		pods[s.Pods[i].Namespace] = append(pods[s.Pods[i].Namespace], &s.Pods[i])
 	}
 	for i := range s.Services {
-		if svc := &s.Services[i]; len(svc.Spec.Selector) > 0 {
-			idx.services[svc.Namespace] = append(idx.services[svc.Namespace], svc)
+		svc := &s.Services[i]
+		if len(svc.Spec.Selector) == 0 {
+			continue
+		}
+		selector := labels.SelectorFromSet(svc.Spec.Selector)
+		ref := snapshot.RefTo(snapshot.KindServices, svc.Namespace, svc.Name)
+		for _, pod := range pods[svc.Namespace] {
+			if owner := s.TopOwner(pod); selector.Matches(labels.Set(pod.Labels)) && !slices.Contains(idx.services[owner], ref) {
+				idx.services[owner] = append(idx.services[owner], ref)
+			}
 		}
 	}
 	route := func(service string, ref snapshot.Ref) {
