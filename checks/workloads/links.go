@@ -133,7 +133,10 @@ func indexServed(s *snapshot.Snapshot) *served {
 		selector := labels.SelectorFromSet(svc.Spec.Selector)
 		ref := snapshot.RefTo(snapshot.KindServices, svc.Namespace, svc.Name)
 		for _, pod := range pods[svc.Namespace] {
-			if owner := s.TopOwner(pod); selector.Matches(labels.Set(pod.Labels)) && !slices.Contains(idx.services[owner], ref) {
+			if !selector.Matches(labels.Set(pod.Labels)) {
+				continue
+			}
+			if owner := s.TopOwner(pod); !slices.Contains(idx.services[owner], ref) {
 				idx.services[owner] = append(idx.services[owner], ref)
 			}
 		}

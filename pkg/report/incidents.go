@@ -45,9 +45,9 @@ func (r *Report) IncidentOf() map[string]int {
 // member's severity, live before latent, each root first and its symptoms after it, among the
 // findings in no incident, which keep their priority order.
 func (r *Report) Arrange() {
-	byID := make(map[string]check.Finding, len(r.Findings))
-	for _, f := range r.Findings {
-		byID[f.ID] = f
+	byID := make(map[string]int, len(r.Findings))
+	for i, f := range r.Findings {
+		byID[f.ID] = i
 	}
 	kept := r.Incidents[:0:0]
 	for _, inc := range r.Incidents {
@@ -60,59 +60,63 @@ func (r *Report) Arrange() {
 		}
 	}
 	// A unit is an incident, or a finding in none; each ranks by its lead finding: the worst
-	// of the incident's members, with the incident's root as the tie-breaker.
+	// of the incident's members, with the incident's root as the tie-breaker. Units refer to
+	// the findings by index: a report may hold a hundred thousand.
 	type unit struct {
-		lead     check.Finding
-		root     check.Finding
-		findings []check.Finding
-		incident *Incident
+		lead     *check.Finding
+		members  []int // nil for a finding in no incident: the lead itself
+		incident int   // index in kept, or -1
 	}
-	in := map[string]bool{}
-	var units []unit
-	for n := range kept {
-		inc := &kept[n]
-		u := unit{root: byID[inc.Root], incident: inc}
-		u.lead = u.root
+	in := make([]bool, len(r.Findings))
+	units := make([]unit, 0, len(r.Findings))
+	for n, inc := range kept {
+		lead := r.Findings[byID[inc.Root]]
+		u := unit{lead: &lead, incident: n}
 		for _, id := range inc.Members() {
-			f := byID[id]
-			in[id] = true
-			u.findings = append(u.findings, f)
-			if f.Severity.Rank() < u.lead.Severity.Rank() {
-				u.lead.Severity = f.Severity
+			i := byID[id]
+			in[i] = true
+			u.members = append(u.members, i)
+			if f := &r.Findings[i]; f.Severity.Rank() < lead.Severity.Rank() {
+				lead.Severity = f.Severity
 			}
-			u.lead.Incident = u.lead.Incident || f.Incident
+			lead.Incident = lead.Incident || r.Findings[i].Incident
 		}
 		units = append(units, u)
 	}
-	for _, f := range r.Findings {
-		if !in[f.ID] {
-			units = append(units, unit{lead: f, root: f, findings: []check.Finding{f}})
+	for i := range r.Findings {
+		if !in[i] {
+			units = append(units, unit{lead: &r.Findings[i], incident: -1})
 		}
 	}
 	slices.SortStableFunc(units, func(a, b unit) int {
 		switch {
-		case check.Less(a.lead, b.lead) && !check.Less(b.lead, a.lead):
+		case check.Less(*a.lead, *b.lead) && !check.Less(*b.lead, *a.lead):
 			return -1
-		case check.Less(b.lead, a.lead):
+		case check.Less(*b.lead, *a.lead):
 			return 1
 		}
 		// As urgent as a finding in no incident: the incident, which explains more, first.
 		switch {
-		case a.incident != nil && b.incident == nil:
+		case a.incident >= 0 && b.incident < 0:
 			return -1
-		case a.incident == nil && b.incident != nil:
+		case a.incident < 0 && b.incident >= 0:
 			return 1
 		}
 		return 0
 	})
-	r.Findings = r.Findings[:0:0]
+	findings := make([]check.Finding, 0, len(r.Findings))
 	r.Incidents = []Incident{}
 	for _, u := range units {
-		r.Findings = append(r.Findings, u.findings...)
-		if u.incident != nil {
-			r.Incidents = append(r.Incidents, *u.incident)
+		if u.incident < 0 {
+			findings = append(findings, *u.lead)
+			continue
 		}
+		for _, i := range u.members {
+			findings = append(findings, r.Findings[i])
+		}
+		r.Incidents = append(r.Incidents, kept[u.incident])
 	}
+	r.Findings = findings
 }
 
 // OnlyIncidents is r listing only its incidents and their findings: what --incidents shows,
