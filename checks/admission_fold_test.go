@@ -23,29 +23,21 @@ import (
 // Folding across families, and blindness, as the engine runs the admission and aggregation
 // checks; their fixtures are in their families' testdata.
 
-// The Deployments a down webhook keeps from creating pods, and its own backend's, are one
-// outage with it: their findings fold into the webhook's.
-func TestWorkloadsFoldUnderTheWebhook(t *testing.T) {
+// The Deployments a down webhook keeps from creating pods are its symptoms: their findings
+// stand in the report, in the webhook's incident, after it.
+func TestWorkloadsAreSymptomsOfTheWebhook(t *testing.T) {
 	s := loadFixture(t, "admission/testdata/webhook-backend-unavailable.yaml")
 	plan, err := engine.Select(slices.Concat(admission.Checks(), workloads.Checks()), engine.Selection{}, snapshot.SourceCluster)
 	if err != nil {
 		t.Fatal(err)
 	}
 	r := engine.Run(s, plan, fixNow)
-	var got []string
-	for _, f := range r.Findings {
-		if f.Check == "deployment-unavailable" {
-			t.Errorf("not folded: %s", summary(f))
-		}
-		if f.Check != "webhook-backend-unavailable" || len(f.Evidence) == 0 {
-			continue
-		}
-		if folded := f.Evidence[len(f.Evidence)-1]; strings.HasPrefix(folded, "also reported by ") && strings.Contains(folded, "deployment-unavailable") {
-			got = append(got, f.Objects[0].Name)
-		}
+	if got, want := rootOf(r, "deployment-unavailable", "cart"),
+		"critical webhook-backend-unavailable validatingwebhookconfiguration/policy-gate,shop/deployment/cart"; got != want {
+		t.Errorf("root cause of deployment shop/cart: %q, want %q", got, want)
 	}
-	if slices.Sort(got); !slices.Equal(got, []string{"policy-gate", "sidecar-injector"}) {
-		t.Errorf("webhook findings that took in a Deployment's: %q", got)
+	if got := summary(r.Findings[0]); !strings.Contains(got, "webhook-backend-unavailable validatingwebhookconfiguration/policy-gate") {
+		t.Errorf("findings[0] = %s, want the webhook's", got)
 	}
 }
 
@@ -73,9 +65,9 @@ func TestNotEvaluatedWhenWebhooksCannotBeRead(t *testing.T) {
 	}
 }
 
-// A namespace whose deletion waits on the unavailable API is reported once, under that API,
-// with its own message kept as evidence; one stuck for another reason stays on its own.
-func TestStuckNamespaceFoldsUnderTheAPIService(t *testing.T) {
+// A namespace whose deletion waits on the unavailable API is that API's symptom, in its
+// incident; one stuck for another reason stays on its own.
+func TestStuckNamespaceIsASymptomOfTheAPIService(t *testing.T) {
 	s := loadFixture(t, "aggregated/testdata/apiservice-unavailable.yaml")
 	plan, err := engine.Select(aggregated.Checks(), engine.Selection{}, snapshot.SourceCluster)
 	if err != nil {
@@ -85,18 +77,13 @@ func TestStuckNamespaceFoldsUnderTheAPIService(t *testing.T) {
 	if got := summaries(r.Findings); !slices.Equal(got, []string{
 		"high apiservice-unavailable apiservice/v1beta1.custom.metrics.k8s.io",
 		"high apiservice-unavailable apiservice/v1beta1.metrics.k8s.io,kube-system/deployment/metrics-server,namespace/old-team",
+		"medium namespace-terminating-stuck namespace/old-team",
 	}) {
 		t.Fatalf("findings %q", got)
 	}
-	for _, f := range r.Findings {
-		if f.Objects[0].Name != "v1beta1.metrics.k8s.io" {
-			continue
-		}
-		evidence := strings.Join(f.Evidence, "\n")
-		if !strings.Contains(evidence, "namespace old-team has been terminating for 3h") ||
-			!strings.Contains(evidence, "folded into this finding") {
-			t.Errorf("the stuck namespace is not folded in:\n%s", evidence)
-		}
+	if got, want := rootOf(r, "namespace-terminating-stuck", "old-team"),
+		"high apiservice-unavailable apiservice/v1beta1.metrics.k8s.io,kube-system/deployment/metrics-server,namespace/old-team"; got != want {
+		t.Errorf("root cause of the stuck namespace: %q, want %q", got, want)
 	}
 
 	other := loadFixture(t, "aggregated/testdata/namespace-terminating-stuck.yaml")
@@ -126,9 +113,9 @@ func summaries(findings []check.Finding) []string {
 	return out
 }
 
-// A CronJob whose Jobs the down webhook refuses is part of the same outage: job-cannot-create-pods
-// folds into the webhook's finding, by the CronJob its Job belongs to.
-func TestRefusedJobFoldsUnderTheWebhook(t *testing.T) {
+// A CronJob whose Jobs the down webhook refuses is a symptom of the same outage, by the
+// CronJob its Job belongs to.
+func TestRefusedJobIsASymptomOfTheWebhook(t *testing.T) {
 	s := loadFixture(t, "admission/testdata/webhook-backend-unavailable.yaml")
 	controller := true
 	s.CronJobs = append(s.CronJobs, batchv1.CronJob{ObjectMeta: metav1.ObjectMeta{Name: "nightly", Namespace: "shop", UID: "c1"}})
@@ -144,18 +131,7 @@ func TestRefusedJobFoldsUnderTheWebhook(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := engine.Run(s, plan, fixNow)
-	folded := false
-	for _, f := range r.Findings {
-		if f.Check == "job-cannot-create-pods" {
-			t.Errorf("not folded: %s", summary(f))
-		}
-		if f.Check == "webhook-backend-unavailable" && slices.ContainsFunc(f.Evidence, func(l string) bool {
-			return strings.HasPrefix(l, "also reported by ") && strings.Contains(l, "job-cannot-create-pods")
-		}) {
-			folded = true
-		}
-	}
-	if !folded {
-		t.Errorf("no webhook finding took in the CronJob's: %q", summaries(r.Findings))
+	if got := rootOf(r, "job-cannot-create-pods", "nightly"); !strings.HasPrefix(got, "critical webhook-backend-unavailable validatingwebhookconfiguration/policy-gate,") {
+		t.Errorf("root cause of the CronJob's finding: %q", got)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/alertmend/kubectl-alertmend/checks/workloads"
 	"github.com/alertmend/kubectl-alertmend/pkg/check"
 	"github.com/alertmend/kubectl-alertmend/pkg/engine"
+	"github.com/alertmend/kubectl-alertmend/pkg/report"
 	"github.com/alertmend/kubectl-alertmend/pkg/snapshot"
 )
 
@@ -20,7 +21,7 @@ import (
 // starves, the grouped pending pods supersede each workload's, the live concentration the
 // static spread finding.
 func TestCapacityFolding(t *testing.T) {
-	run := func(fixtureName string, ids ...string) []check.Finding {
+	run := func(fixtureName string, ids ...string) *report.Report {
 		t.Helper()
 		var catalog []check.Check
 		for _, c := range slices.Concat(capacity.Checks(), workloads.Checks(), hygiene.Checks()) {
@@ -34,13 +35,17 @@ func TestCapacityFolding(t *testing.T) {
 		}
 		s := loadFixture(t, "capacity/testdata/"+fixtureName)
 		s.Finish()
-		return engine.Run(s, plan, fixNow).Findings
+		return engine.Run(s, plan, fixNow)
 	}
-	only := func(findings []check.Finding, want ...string) {
+	// only says which findings stand as their own or lead an incident; under says which
+	// findings are symptoms of an incident led by root.
+	only := func(r *report.Report, want ...string) {
 		t.Helper()
 		var got []string
-		for _, f := range findings {
-			got = append(got, f.Check)
+		for _, f := range r.Findings {
+			if root := rootCheck(r, f); root == "" || root == f.Check {
+				got = append(got, f.Check)
+			}
 		}
 		slices.Sort(got)
 		slices.Sort(want)
@@ -48,14 +53,30 @@ func TestCapacityFolding(t *testing.T) {
 			t.Errorf("findings %q, want %q", got, want)
 		}
 	}
+	under := func(r *report.Report, root string, want ...string) {
+		t.Helper()
+		var got []string
+		for _, f := range r.Findings {
+			if rootCheck(r, f) == root && f.Check != root {
+				got = append(got, f.Check)
+			}
+		}
+		slices.Sort(got)
+		slices.Sort(want)
+		if !slices.Equal(got, want) {
+			t.Errorf("symptoms of %s: %q, want %q", root, got, want)
+		}
+	}
 	r := run("quota-exhausted.yaml", "quota-exhausted", "deployment-unavailable", "job-cannot-create-pods")
 	only(r, "quota-exhausted", "quota-exhausted", "quota-exhausted")
+	under(r, "quota-exhausted", "deployment-unavailable", "job-cannot-create-pods")
 	r = run("pods-pending.yaml", "pods-pending", "pod-unschedulable")
 	only(r, "pods-pending", "pod-unschedulable") // gpu's, alone in its reason
 	r = run("replicas-concentrated.yaml", "replicas-concentrated", "replicas-not-spread")
 	only(r, "replicas-concentrated", "replicas-concentrated", "replicas-concentrated", "replicas-not-spread")
 	r = run("priorityclass-preemption.yaml", "priorityclass-preemption", "pod-unschedulable", "deployment-unavailable")
 	only(r, "priorityclass-preemption", "pod-unschedulable") // report's, preempted too long ago
+	under(r, "priorityclass-preemption", "deployment-unavailable", "pod-unschedulable")
 }
 
 // Blind, the checks say so: an unreadable kind, or -n for the check that needs every namespace.

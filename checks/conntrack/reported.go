@@ -64,6 +64,7 @@ func (TableFullReported) Meta() check.Meta {
 		Requires: []snapshot.Kind{snapshot.KindNodes},
 		Optional: []snapshot.Kind{snapshot.KindEvents, snapshot.KindPods, snapshot.KindDaemonSets},
 		LiveOnly: true,
+		Links:    []check.Link{fullTableLink()},
 		Description: fmt.Sprintf("Reads node conditions whose type names conntrack (ConntrackFull, as node-problem-detector "+
 			"rules set it) and node events carrying the kernel's \"nf_conntrack: table full, dropping packet\". Critical "+
 			"when a condition is true or such an event was seen within %s, medium for older events. Not evaluated when "+

@@ -91,6 +91,7 @@ func (Unavailable) Meta() check.Meta {
 		LiveOnly:            true,
 		// The generic controller and pod checks see the same outage; this finding says what it means.
 		Supersedes: []string{"deployment-unavailable", "daemonset-unavailable", "pod-crashloop", "container-oomkilled"},
+		Links:      []check.Link{downLink()},
 		Description: "Compares the DNS Deployment's (or DaemonSet's) available replicas with the desired count, and " +
 			"shows each DNS pod that is not ready or was killed: its state, restarts and last termination " +
 			"(OOMKilled with the memory limit). Critical when no replica is available.",
@@ -343,6 +344,7 @@ func (ServiceNoEndpoints) Meta() check.Meta {
 		Requires:            withKinds(snapshot.KindServices, snapshot.KindEndpointSlices),
 		ComponentNamespaces: snapshot.ClusterDNSNamespaces(),
 		LiveOnly:            true,
+		Links:               []check.Link{downLink()},
 		Description: "Reads the EndpointSlices of the DNS Service (label kubernetes.io/service-name) and counts the " +
 			"endpoints whose ready condition is true (or unset, which means ready). When the DNS server has no " +
 			"available replica at all, dns-unavailable reports the outage instead.",

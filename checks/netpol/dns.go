@@ -28,6 +28,9 @@ func (EgressBlocksDNS) Meta() check.Meta {
 		Severity: check.High,
 		Requires: withWorkloads(),
 		Optional: append([]snapshot.Kind{snapshot.KindNamespaces, snapshot.KindServices}, snapshot.LegacyWorkloadKinds()...),
+		// The workloads it reports cannot resolve a name: when they are down, this is why.
+		Links: []check.Link{check.SameObjects("the workloads whose egress it isolates",
+			"deployment-unavailable", "statefulset-unavailable", "daemonset-unavailable", "pod-crashloop")},
 		Description: "For every pod isolated for egress that resolves through the cluster DNS (dnsPolicy " +
 			"ClusterFirst or ClusterFirstWithHostNet, or None naming the DNS Service), looks for an egress rule, in " +
 			"the policies that select it, admitting the DNS pods' port (53, or what their dns ports say, e.g. 5353 " +

@@ -120,6 +120,9 @@ func (OOMKilled) Meta() check.Meta {
 		Remediation: "Raise the container's memory limit, or find the leak if usage grows without bound. The evidence " +
 			"shows the limit it was killed at; raise the request later, once the cluster has room for it.",
 		References: []string{"https://kubernetes.io/docs/tasks/configure-pod-container/assign-memory-resource/#exceed-a-container-s-memory-limit"},
+		// A workload whose containers are killed is short of replicas because of it.
+		Links: []check.Link{check.SameObjects("the workload whose containers were killed",
+			"deployment-unavailable", "statefulset-unavailable", "daemonset-unavailable")},
 	}
 }
 

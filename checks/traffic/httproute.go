@@ -24,7 +24,6 @@ func (HTTPRouteBackend) Meta() check.Meta {
 		LiveOnly: true,
 		// As for an Ingress: the Service's findings are hops of this path, the workload's its cause.
 		Supersedes: []string{"service-selector-no-match", "service-no-ready-endpoints", "service-target-port-missing"},
-		Absorbs:    workloadUnavailable(),
 		Description: "Where the API server serves the Gateway API (gateway.networking.k8s.io/v1), follows each " +
 			"HTTPRoute rule's Service backendRefs (in the route's namespace unless the ref names another) like " +
 			"ingress-backend-broken follows an Ingress: the Service does not exist, has no such port, selects no " +

@@ -24,7 +24,6 @@ func (IngressBackend) Meta() check.Meta {
 		Optional: ownerKinds(snapshot.KindEndpointSlices, snapshot.KindEvents),
 		// The Service's own findings are hops of this path; the workload's outage is its cause.
 		Supersedes: []string{"service-selector-no-match", "service-no-ready-endpoints", "service-target-port-missing"},
-		Absorbs:    workloadUnavailable(),
 		Description: "Follows each Ingress backend (the default backend and every rule's paths) to its Service and " +
 			"reports the first broken hop: the Service does not exist, it has no port of that number or name, its " +
 			"selector matches no pod, no selected container declares its named targetPort, or (live) none of its " +

@@ -23,13 +23,6 @@ func Checks() []check.Check {
 	return []check.Check{IngressBackend{}, HTTPRouteBackend{}, SelectorNoMatch{}, NoReadyEndpoints{}, TargetPortMissing{}, LocalTrafficNodes{}}
 }
 
-// workloadUnavailable are the workload checks whose outage a Service's missing endpoints are the
-// traffic consequence of: their findings fold into the traffic finding that names the same
-// workload, so the report shows one outage, with what it cuts off at its head.
-func workloadUnavailable() []string {
-	return []string{"deployment-unavailable", "statefulset-unavailable", "daemonset-unavailable"}
-}
-
 // member is what a Service selects: a live pod, or with -f a workload's pod template.
 type member struct {
 	owner  snapshot.Ref

@@ -91,14 +91,12 @@ func (NoReadyEndpoints) Meta() check.Meta {
 		Requires: serviceKinds(),
 		Optional: ownerKinds(snapshot.KindEndpointSlices, snapshot.KindEvents),
 		LiveOnly: true,
-		Absorbs:  workloadUnavailable(),
 		Description: "Counts the ready endpoints of each Service's EndpointSlices (from its pods' Ready condition " +
 			"when no slice was read) and, when pods are selected but none is ready, shows each pod's Ready " +
 			"condition, containers that are waiting, and the readiness probe failures its Unhealthy events quote. " +
 			"Critical for a LoadBalancer or NodePort Service, which takes traffic from outside; an Ingress in " +
-			"front of the Service is reported by ingress-backend-broken. A Deployment's, StatefulSet's or " +
-			"DaemonSet's unavailable finding about the same pods is folded into this one: the outage is reported " +
-			"once, as what it cuts off, with the workload's cause and fixes.",
+			"front of the Service is reported by ingress-backend-broken. When a Deployment, StatefulSet or " +
+			"DaemonSet whose pods these are is unavailable, this finding is a symptom in its incident, after it.",
 		Why: "Only ready endpoints receive traffic: with none, every connection to the Service fails although its " +
 			"pods run.",
 		Remediation: "Read why the pods are not ready (the probe's output in the evidence): fix what the probe " +

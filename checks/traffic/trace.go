@@ -251,8 +251,8 @@ func describeAll(refs []snapshot.Ref) string {
 	return strings.Join(parts, ", ")
 }
 
-// refs lists svc with the owners of its pods: the objects a traffic finding names, so that a
-// workload's own finding about the same outage folds into it.
+// refs lists svc with the owners of its pods: the objects a traffic finding names, so that it is
+// linked as a symptom of the workload's own finding about the same outage.
 func refs(svc *corev1.Service, h hop) []snapshot.Ref {
 	return slices.Concat([]snapshot.Ref{serviceRef(svc)}, h.owners, h.idle)
 }

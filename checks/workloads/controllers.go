@@ -214,7 +214,7 @@ func (DeploymentUnavailable) Meta() check.Meta {
 		Why:         unavailableWhy,
 		Remediation: "Find why the new pods do not become ready (see the pod states in the evidence). If a rollout caused it, roll back, fix the spec, and roll forward.",
 		References:  []string{unavailableReferences},
-		Absorbs:     podFailureChecks(),
+		Links:       []check.Link{servedLink()},
 	}
 }
 
@@ -312,7 +312,7 @@ func (StatefulSetUnavailable) Meta() check.Meta {
 		Why:         unavailableWhy + " A StatefulSet with OrderedReady pod management stops at the first pod that does not become ready.",
 		Remediation: "Fix the first pod that is not ready (its state is in the evidence); check its PersistentVolumeClaim if it is Pending.",
 		References:  []string{"https://kubernetes.io/docs/concepts/workloads/controllers/statefulset/"},
-		Absorbs:     podFailureChecks(),
+		Links:       []check.Link{servedLink()},
 	}
 }
 
@@ -368,7 +368,7 @@ func (DaemonSetUnavailable) Meta() check.Meta {
 		Remediation: "Look at the DaemonSet's pods on the affected nodes; a taint the DaemonSet does not tolerate, or a crash " +
 			"on some kernels or images, are common causes.",
 		References: []string{"https://kubernetes.io/docs/concepts/workloads/controllers/daemonset/"},
-		Absorbs:    podFailureChecks(),
+		Links:      []check.Link{servedLink()},
 	}
 }
 
@@ -402,11 +402,4 @@ func (c DaemonSetUnavailable) Run(s *snapshot.Snapshot) []check.Finding {
 		findings = append(findings, sf.finding(meta))
 	}
 	return findings
-}
-
-// podFailureChecks are the checks that report why a workload's pods fail, per workload: their
-// findings about an unavailable workload are the reasons it is unavailable, so they are folded
-// into its finding.
-func podFailureChecks() []string {
-	return []string{"pod-crashloop", "pod-image-pull", "pod-unschedulable", "container-oomkilled"}
 }

@@ -39,6 +39,7 @@ func (CrashLoop) Meta() check.Meta {
 		// An OOMKilled container is how a crash loop often begins: its finding (with the limit to
 		// raise) belongs under the loop's.
 		Absorbs: []string{"container-oomkilled"},
+		Links:   []check.Link{PodFailureLink()},
 	}
 }
 

@@ -29,6 +29,7 @@ func (ImagePull) Meta() check.Meta {
 			"or a private registry without pull credentials; the old replicas keep serving only until they are replaced.",
 		Remediation: "Check that the image reference exists (registry, repository, tag or digest). For a private registry, " +
 			"add an imagePullSecret to the pod spec or its service account. Then set the correct image on the workload.",
+		Links: []check.Link{PodFailureLink()},
 		References: []string{
 			"https://kubernetes.io/docs/concepts/containers/images/#imagepullbackoff",
 			"https://kubernetes.io/docs/tasks/configure-pod-container/pull-image-private-registry/",

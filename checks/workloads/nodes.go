@@ -22,6 +22,7 @@ func (NodeNotReady) Meta() check.Meta {
 		Requires: []snapshot.Kind{snapshot.KindNodes},
 		Optional: []snapshot.Kind{snapshot.KindPods},
 		LiveOnly: true,
+		Links:    []check.Link{nodeNotReadyLink()},
 		Description: "Looks for nodes whose Ready condition is False (the kubelet reports a problem) or Unknown (the " +
 			"kubelet stopped reporting), with how long ago that changed and how many pods are on them.",
 		Why: "Pods on a NotReady node stop being served and are evicted after the toleration period; new pods are not " +
@@ -111,6 +112,7 @@ func (NodePressure) Meta() check.Meta {
 		// With the metrics API, kubectl top shows which pods use the memory.
 		Optional: []snapshot.Kind{snapshot.KindPodMetrics},
 		LiveOnly: true,
+		Links:    []check.Link{nodePressureLink()},
 		Description: "Looks for nodes reporting MemoryPressure, DiskPressure or PIDPressure, one finding per kind of " +
 			"pressure, listing the nodes.",
 		Why: "Under pressure the kubelet evicts pods, starting with BestEffort and those over their requests, and the " +

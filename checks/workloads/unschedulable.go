@@ -33,6 +33,7 @@ func (Unschedulable) Meta() check.Meta {
 		Remediation: "Act on the scheduler's message: for insufficient resources, lower the pod's requests or add capacity; " +
 			"for taints, add a toleration or use other nodes; for node selectors or affinity, fix the labels; for volumes, " +
 			"check that the PersistentVolumeClaim binds in the pod's zone.",
+		Links: []check.Link{PodFailureLink()},
 		References: []string{
 			"https://kubernetes.io/docs/concepts/scheduling-eviction/kube-scheduler/",
 			"https://kubernetes.io/docs/tasks/debug/debug-application/debug-pods/#my-pod-stays-pending",

@@ -49,7 +49,8 @@ func importRules() []rule {
 		// rendering. Their fixes roll a Deployment back to the revision pkg/changes finds.
 		{pkg: "checks/*", may: []string{"pkg/changes", "pkg/check", "pkg/snapshot", "pkg/cmdline"}, tests: []string{"internal/fixture", "internal/memtest", "internal/testpki"}},
 		// The catalog only composes the families; its tests run the whole catalog through the engine.
-		{pkg: "checks", may: []string{"checks/*", "pkg/check", "pkg/snapshot"}, tests: []string{"pkg/engine"}},
+		// (its incident examples lay fixtures over each other and read the report's incidents).
+		{pkg: "checks", may: []string{"checks/*", "pkg/check", "pkg/snapshot"}, tests: []string{"pkg/engine", "pkg/report", "internal/fixture"}},
 		// Reaching a cluster: kubectl's flags or the pod's service account, for every command.
 		{pkg: "pkg/connect", may: []string{"pkg/suggest", "pkg/version"}},
 		// The collector fills a snapshot, knowing neither the checks that read it nor the report of
@@ -60,12 +61,15 @@ func importRules() []rule {
 		{pkg: "pkg/source", may: []string{"pkg/collect", "pkg/connect", "pkg/render", "pkg/snapshot"}},
 		// Configuration names checks and severities, nothing that runs.
 		{pkg: "pkg/config", may: []string{"pkg/check"}},
-		// The report contract: findings of checks about objects of a snapshot.
-		{pkg: "pkg/report", may: []string{"pkg/check", "pkg/snapshot"}},
+		// What changed before an incident is read from the snapshot alone.
+		{pkg: "pkg/changes", may: []string{"pkg/snapshot"}},
+		// The report contract: findings of checks about objects of a snapshot, grouped into
+		// incidents with what changed before them.
+		{pkg: "pkg/report", may: []string{"pkg/changes", "pkg/check", "pkg/snapshot"}},
 		// The engine is a plain function from a snapshot and checks to a report: it never fetches or renders.
-		{pkg: "pkg/engine", may: []string{"pkg/check", "pkg/config", "pkg/report", "pkg/snapshot"}},
+		{pkg: "pkg/engine", may: []string{"pkg/changes", "pkg/check", "pkg/config", "pkg/report", "pkg/snapshot"}},
 		// Renderers present a report: they neither collect, nor run checks, nor read flags.
-		{pkg: "pkg/render", may: []string{"pkg/check", "pkg/report", "pkg/snapshot"}},
+		{pkg: "pkg/render", may: []string{"pkg/changes", "pkg/check", "pkg/report", "pkg/snapshot"}},
 		// The pusher sends a finished report's metrics, without reaching into the collector.
 		{pkg: "pkg/push", may: []string{"pkg/check", "pkg/report", "pkg/redact"}, tests: []string{"pkg/render", "internal/testcluster"}},
 		// The commands wire everything together; with the binaries and the tools, only they know the catalog.

@@ -1,6 +1,6 @@
 //go:build e2e
 
-package changes
+package changes_test
 
 import (
 	"bytes"
@@ -20,6 +20,7 @@ import (
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 
 	"github.com/alertmend/kubectl-alertmend/internal/testcluster"
+	"github.com/alertmend/kubectl-alertmend/pkg/changes"
 	"github.com/alertmend/kubectl-alertmend/pkg/connect"
 	"github.com/alertmend/kubectl-alertmend/pkg/snapshot"
 	"github.com/alertmend/kubectl-alertmend/pkg/source"
@@ -93,7 +94,7 @@ func TestBeforeOnARealControlPlane(t *testing.T) {
 	}{{"h1", "1", container("app:1", "OLD_FLAG")}, {"h2", "2", container("app:2", "NEW_FLAG")}} {
 		tmpl := podTemplate(rs.hash, rs.c)
 		must(c.AppsV1().ReplicaSets(ns).Create(ctx, &appsv1.ReplicaSet{
-			ObjectMeta: metav1.ObjectMeta{Name: "web-" + rs.hash, OwnerReferences: owner, Annotations: map[string]string{RevisionAnnotation: rs.revision}},
+			ObjectMeta: metav1.ObjectMeta{Name: "web-" + rs.hash, OwnerReferences: owner, Annotations: map[string]string{changes.RevisionAnnotation: rs.revision}},
 			Spec:       appsv1.ReplicaSetSpec{Replicas: &one, Selector: &metav1.LabelSelector{MatchLabels: tmpl.Labels}, Template: tmpl}}, metav1.CreateOptions{}))
 	}
 	newest, err := c.AppsV1().ReplicaSets(ns).Get(ctx, "web-h2", metav1.GetOptions{})
@@ -148,12 +149,12 @@ func TestBeforeOnARealControlPlane(t *testing.T) {
 		"rollout shop/deployment/web: revision 1 -> 2: image app:1 -> app:2; env added NEW_FLAG, removed OLD_FLAG | " +
 			"kubectl rollout undo deployment/web -n shop --to-revision=1",
 	}
-	check := func(t *testing.T, s *snapshot.Snapshot) []Change {
-		changes := Before(s, objects, started, time.Hour)
+	check := func(t *testing.T, s *snapshot.Snapshot) []changes.Change {
+		found := changes.Before(s, objects, started, time.Hour)
 		var got []string
-		for i, c := range changes {
-			if i > 0 && c.Time.Before(changes[i-1].Time) {
-				t.Errorf("not oldest first: %v", changes)
+		for i, c := range found {
+			if i > 0 && c.Time.Before(found[i-1].Time) {
+				t.Errorf("not oldest first: %v", found)
 			}
 			if c.Time.Before(started.Add(-time.Minute)) || c.Time.After(started) {
 				t.Errorf("%s: at %s, not in the minute before %s", withoutTime(c), c.Time, started)
@@ -167,10 +168,10 @@ func TestBeforeOnARealControlPlane(t *testing.T) {
 		if !slices.Equal(got, want) {
 			t.Errorf("got\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 		}
-		return changes
+		return found
 	}
 	live := check(t, snap)
-	if undo, ok := RolloutUndo(snap, snapshot.RefTo(snapshot.KindDeployments, ns, "web")); !ok || undo != "kubectl rollout undo deployment/web -n shop --to-revision=1" {
+	if undo, ok := changes.RolloutUndo(snap, snapshot.RefTo(snapshot.KindDeployments, ns, "web")); !ok || undo != "kubectl rollout undo deployment/web -n shop --to-revision=1" {
 		t.Errorf("RolloutUndo = %q, %v", undo, ok)
 	}
 
@@ -195,7 +196,7 @@ func TestBeforeOnARealControlPlane(t *testing.T) {
 	})
 }
 
-func withoutTime(c Change) string {
+func withoutTime(c changes.Change) string {
 	out := fmt.Sprintf("%s %s: %s", c.Kind, c.Object, c.Summary)
 	if c.Manager != "" {
 		out += " [" + c.Manager + "]"

@@ -79,7 +79,15 @@ type Meta struct {
 	// finding (a Deployment is unavailable because its pods crash loop because their container
 	// is OOMKilled): they are folded in with their messages as evidence and their fixes after
 	// this one's, so the outage reads as one finding that still says what to do about each part.
+	//
+	// An absorbed finding about other objects than the absorbing finding's own (its first
+	// object: a webhook that refuses Deployments' pods, a quota that keeps them short) is not
+	// folded: it stays a finding of its own, linked as a symptom of the absorbing one, as a Link
+	// over the absorbing finding's objects would.
 	Absorbs []string
+	// Links declare the findings of other checks that this check's findings cause (their
+	// symptoms), and how the objects connect; see Link.
+	Links []Link
 	// Description says what the check looks at; Why says what goes wrong when it fires.
 	Description string
 	Why         string
@@ -144,6 +152,9 @@ func (s Scope) rank() int {
 
 // Finding is one problem, possibly spanning many objects that share a cause.
 type Finding struct {
+	// ID names the finding within a report, for incidents to refer to (FindingID); the engine
+	// sets it.
+	ID          string         `json:"id,omitempty"`
 	Check       string         `json:"check"`
 	Category    Category       `json:"category"`
 	Severity    Severity       `json:"severity"`

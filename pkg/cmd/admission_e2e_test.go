@@ -22,6 +22,7 @@ import (
 
 	"github.com/alertmend/kubectl-alertmend/internal/testcluster"
 	"github.com/alertmend/kubectl-alertmend/pkg/check"
+	"github.com/alertmend/kubectl-alertmend/pkg/report"
 	"github.com/alertmend/kubectl-alertmend/pkg/snapshot"
 )
 
@@ -59,6 +60,7 @@ func TestAdmissionAndAggregationOutagesOnARealServer(t *testing.T) {
 	want := []string{
 		"apiservice-unavailable apiservice/v1beta1.empty.example.com",
 		"apiservice-unavailable apiservice/v1beta1.missing.example.com",
+		"namespace-terminating-stuck namespace/old-team",
 		"webhook-backend-unavailable validatingwebhookconfiguration/missing-backend",
 		"webhook-backend-unavailable validatingwebhookconfiguration/no-endpoints",
 	}
@@ -91,10 +93,11 @@ func TestAdmissionAndAggregationOutagesOnARealServer(t *testing.T) {
 		!slices.Contains(empty.Evidence, "Service aggr/empty has no endpoints (1 EndpointSlice, empty)") {
 		t.Errorf("missing endpoints: %s %q", empty.Message, empty.Evidence)
 	}
-	// The namespace stuck on its discovery is folded in, not reported twice.
+	// The namespace stuck on its discovery is the APIService's symptom, in its incident.
+	stuck := byObject["namespace-terminating-stuck namespace/old-team"]
 	if !slices.Contains(empty.Objects, snapshot.RefTo(snapshot.KindNamespaces, "", "old-team")) ||
-		!slices.ContainsFunc(empty.Evidence, func(e string) bool { return strings.Contains(e, "namespace old-team has been terminating") }) {
-		t.Errorf("the stuck namespace is not folded into the APIService's finding: %v %q", empty.Objects, empty.Evidence)
+		!slices.ContainsFunc(rep.Incidents, func(inc report.Incident) bool { return inc.Root == empty.ID && slices.Contains(inc.Symptoms, stuck.ID) }) {
+		t.Errorf("the stuck namespace is not a symptom of the APIService's finding: %v %+v", empty.Objects, rep.Incidents)
 	}
 
 	t.Run("quotes the failed calls", func(t *testing.T) {

@@ -25,6 +25,8 @@ type DiagnoseOptions struct {
 	// share; netpolSystemNamespaces is its older name, still accepted.
 	SystemNamespaces       []string
 	netpolSystemNamespaces []string
+	// Incidents is --incidents: list only the incidents, root causes with their symptoms.
+	Incidents bool
 }
 
 func newDiagnoseCommand(configFlags *genericclioptions.ConfigFlags, streams genericiooptions.IOStreams, env Environment) *cobra.Command {
@@ -54,6 +56,9 @@ they judge by. Findings left out by either are counted in a note on stderr.
 
   # Only one namespace, only workload incidents
   kubectl alertmend diagnose -n shop --category workloads
+
+  # What on-call reads first: root causes, their symptoms, what changed before
+  kubectl alertmend diagnose --incidents
 
   # Only what concerns the objects labelled app=cart
   kubectl alertmend diagnose -l app=cart
@@ -106,6 +111,8 @@ they judge by. Findings left out by either are counted in a note on stderr.
 			"; --netpol-system-namespaces is its old name)")
 	// The default is in the usage, in words that wrap; pflag would print it as one long word.
 	f.Lookup("system-namespaces").DefValue = "[]"
+	f.BoolVar(&o.Incidents, "incidents", false, "List only the incidents: each root cause with the findings it explains and what changed before it "+
+		"(the summary still counts every finding, and --fail-on still judges them all)")
 	f.StringSliceVar(&o.netpolSystemNamespaces, "netpol-system-namespaces", nil, "the old name of --system-namespaces")
 	_ = f.MarkHidden("netpol-system-namespaces")
 	return cmd
@@ -129,6 +136,7 @@ func (o *DiagnoseOptions) Complete(cmd *cobra.Command) (*reportRun, error) {
 		return nil, err
 	}
 	run.selection.Categories = o.Categories
+	run.incidentsOnly = o.Incidents
 	return run, nil
 }
 

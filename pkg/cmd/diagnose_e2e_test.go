@@ -25,20 +25,25 @@ func TestDiagnoseFindsTheScenarioIncidents(t *testing.T) {
 		t.Fatalf("exit %d, want 1 (critical findings)\nstderr: %s", r.code, r.stderr)
 	}
 	rep := r.report(t)
+	// Each incident's root cause first, then its symptoms: the egress policy that blocks DNS
+	// explains cart's crash loop, which explains its Deployment's outage.
 	want := []string{
 		"dns-unavailable kube-system/deployment/coredns",
-		"conntrack-table-full-reported node/node-b",
+		"netpol-egress-blocks-dns shop/deployment/cart",
+		"pod-crashloop shop/deployment/cart",
 		"deployment-unavailable shop/deployment/cart",
+		"deployment-unavailable shop/deployment/checkout",
+		"conntrack-table-full-reported node/node-b",
 		"rbac-cluster-admin ci/serviceaccount/deployer",
 		"dns-memory-limit-low kube-system/deployment/coredns",
 		"node-not-ready node/node-c",
 		"memory-pressure-unlimited-pods node/node-b",
-		"netpol-egress-blocks-dns shop/deployment/cart",
 		"daemonset-unavailable kube-system/daemonset/kube-proxy",
-		"deployment-unavailable shop/deployment/checkout",
 		"node-pressure node/node-b",
-		"service-selector-no-match monitoring/service/prometheus-k8s",
+		"pod-image-pull shop/deployment/checkout",
+		"pod-unschedulable data/statefulset/postgres",
 		"statefulset-unavailable data/statefulset/postgres",
+		"service-selector-no-match monitoring/service/prometheus-k8s",
 		"rbac-pod-exec user/support",
 		"rbac-secrets-read group/auditors",
 		"pod-security-baseline monitoring/daemonset/node-exporter",
@@ -80,7 +85,7 @@ func TestDiagnoseFindsTheScenarioIncidents(t *testing.T) {
 	if rep.Metadata.Source != "cluster" || rep.Metadata.Context != "alertmend-test" || rep.Metadata.Server != cluster.Server {
 		t.Errorf("metadata %+v", rep.Metadata)
 	}
-	if rep.Summary.Critical != 4 || rep.Summary.High != 12 || rep.Summary.ChecksRun != len(checks.All(checks.DefaultOptions()))-10 {
+	if rep.Summary.Critical != 5 || rep.Summary.High != 14 || rep.Summary.ChecksRun != len(checks.All(checks.DefaultOptions()))-10 {
 		t.Errorf("summary %+v", rep.Summary)
 	}
 	// The test control plane has no metrics-server, refuses to proxy to the loopback addresses
@@ -139,6 +144,7 @@ func TestDiagnoseNamespaceScope(t *testing.T) {
 	// data's one pod is pending: no node runs any, so no node's finding is data's.
 	rep := admin(t, "diagnose", "-n", "data", "-o", "json").report(t)
 	want := []string{
+		"pod-unschedulable data/statefulset/postgres",
 		"statefulset-unavailable data/statefulset/postgres",
 		"netpol-no-default-deny namespace/data",
 		"namespace-pod-security-unlabelled namespace/data",
@@ -167,16 +173,17 @@ func TestDiagnoseSelectionAndGate(t *testing.T) {
 	}{
 		// Without dns-unavailable in the run, CoreDNS's crash loop is reported by the generic check.
 		{[]string{"--checks", "pod-crashloop"}, 1, 2},
-		// The unschedulable postgres pod is folded into its StatefulSet's finding.
-		{[]string{"--category", "workloads", "--skip", "pod-crashloop,deployment-unavailable"}, 1, 5},
+		// The unschedulable postgres pod is a finding of its own, its StatefulSet's root cause.
+		{[]string{"--category", "workloads", "--skip", "pod-crashloop,deployment-unavailable"}, 1, 6},
 		{[]string{"--checks", "node-pressure", "--fail-on", "critical"}, 0, 1},
 		{[]string{"--checks", "node-pressure", "--fail-on", "high"}, 1, 1},
 		// Usage, CoreDNS's metrics and conntrack are not evaluated here: with the gate off, the run is incomplete.
-		// The cart and checkout Deployments' pod failures are folded into their findings.
-		{[]string{"--fail-on", "none"}, 3, 47},
+		// The cart, checkout and postgres pod failures are findings of their own, in their
+		// workloads' incidents.
+		{[]string{"--fail-on", "none"}, 3, 50},
 		{[]string{"--fail-on", "none", "--skip", "memory-usage-near-limit,dns-servfail-ratio,dns-forward-unhealthy,dns-forward-loop-risk," +
-			"netpol-cni-not-enforcing,conntrack-table-usage,conntrack-drops"}, 0, 47},
-		{[]string{"--fail-on", "critical"}, 1, 47},
+			"netpol-cni-not-enforcing,conntrack-table-usage,conntrack-drops"}, 0, 50},
+		{[]string{"--fail-on", "critical"}, 1, 50},
 	}
 	for _, tc := range cases {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
@@ -242,7 +249,7 @@ func TestDiagnoseWithLimitedIdentities(t *testing.T) {
 				t.Errorf("%s: not evaluated reason %q", id, notEvaluated[id])
 			}
 		}
-		if got := findingKeys(rep); len(got) < 4 || got[0] != "deployment-unavailable shop/deployment/cart" {
+		if got := findingKeys(rep); len(got) < 4 || got[0] != "pod-crashloop shop/deployment/cart" || got[1] != "deployment-unavailable shop/deployment/cart" {
 			t.Errorf("findings as shop-viewer: %q", got)
 		}
 		for _, f := range rep.Findings {

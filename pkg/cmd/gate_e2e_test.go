@@ -197,15 +197,21 @@ func TestObjectFocus(t *testing.T) {
 			t.Errorf("finding %s about %v is not about the pod, its owner or its node", f.Check, f.Objects)
 		}
 	}
-	// The pod's crash loop is folded into its Deployment's finding, which says so.
-	folded := false
-	for _, f := range rep.Findings {
-		folded = folded || (f.Check == "deployment-unavailable" && slices.ContainsFunc(f.Evidence, func(e string) bool {
-			return strings.Contains(e, "crash looping")
-		}))
+	// The pod's crash loop is a finding of its own, in the incident of its Deployment's outage.
+	linked := false
+	for _, inc := range rep.Incidents {
+		var checks []string
+		for _, id := range inc.Members() {
+			for _, f := range rep.Findings {
+				if f.ID == id {
+					checks = append(checks, f.Check)
+				}
+			}
+		}
+		linked = linked || (slices.Contains(checks, "pod-crashloop") && slices.Contains(checks, "deployment-unavailable"))
 	}
-	if !folded {
-		t.Errorf("the cart deployment's finding does not carry its pods' crash loop: %v", checksIn(rep))
+	if !linked {
+		t.Errorf("the cart deployment's outage and its pods' crash loop are not one incident: %v %+v", checksIn(rep), rep.Incidents)
 	}
 	assertCleanFailure(t, admin(t, "diagnose", "--object", "widget/x"), `unknown type "widget" (e.g. pod, deployment,`)
 	assertCleanFailure(t, admin(t, "diagnose", "--object", "deploymnt/cart"), `invalid --object "deploymnt/cart": unknown type "deploymnt" (did you mean "deployment"?)`)

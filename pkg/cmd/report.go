@@ -165,8 +165,10 @@ type reportRun struct {
 	failOn check.Severity
 	// minSeverity is the lowest severity listed; "" lists all.
 	minSeverity check.Severity
-	color       bool
-	width       int
+	// incidentsOnly is diagnose --incidents: only the findings of incidents are listed.
+	incidentsOnly bool
+	color         bool
+	width         int
 
 	pushGateway  string
 	pushGrouping map[string]string
@@ -465,10 +467,16 @@ func (r *reportRun) renderOptions(plan engine.Plan, took time.Duration) render.O
 // shown is what of rep the run lists: the findings at or above --min-severity, except in the
 // Prometheus format, whose metrics count every finding. The gate and the push judge rep itself.
 func (r *reportRun) shown(rep *report.Report) *report.Report {
-	if r.minSeverity == "" || r.format == render.Prometheus {
+	if r.format == render.Prometheus {
 		return rep
 	}
-	return rep.AtOrAbove(r.minSeverity)
+	if r.minSeverity != "" {
+		rep = rep.AtOrAbove(r.minSeverity)
+	}
+	if r.incidentsOnly {
+		rep = rep.OnlyIncidents()
+	}
+	return rep
 }
 
 // push sends the report's metrics to --push-gateway, grouped by the cluster's context, so that

@@ -2,12 +2,14 @@ package cmd
 
 import (
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/alertmend/kubectl-alertmend/checks"
 	"github.com/alertmend/kubectl-alertmend/checks/traffic"
 	"github.com/alertmend/kubectl-alertmend/internal/fixture"
+	"github.com/alertmend/kubectl-alertmend/pkg/check"
 	"github.com/alertmend/kubectl-alertmend/pkg/engine"
 	"github.com/alertmend/kubectl-alertmend/pkg/report"
 	"github.com/alertmend/kubectl-alertmend/pkg/snapshot"
@@ -18,10 +20,11 @@ func trafficFixture(name string) string {
 	return filepath.Join("..", "..", "..", "checks", "traffic", "testdata", name)
 }
 
-// One outage, one finding: Deployment api has no available replica, so Service api has no
-// ready endpoint, so Ingress api serves nothing. The whole catalog reports it once, headed by
-// what it cuts off (the Ingress, critical), with the workload's cause and fixes folded in.
-func TestTrafficOutageIsReportedOnceAsWhatItCutsOff(t *testing.T) {
+// One outage, one incident: Deployment api has no available replica, so Service api has no
+// ready endpoint, so Ingress api serves nothing. The Deployment is the root cause; the Ingress,
+// critical for what it cuts off, is its symptom, after it; the Service's own finding is a hop of
+// the Ingress's path, folded into it.
+func TestTrafficOutageIsOneIncidentRootedAtTheWorkload(t *testing.T) {
 	s := fixture.LoadOverlay(t, trafficFixture("healthy.yaml"), trafficFixture("ingress-backend-broken.yaml"))
 	plan, err := engine.Select(checks.All(checks.DefaultOptions()), engine.Selection{}, snapshot.SourceCluster)
 	if err != nil {
@@ -40,8 +43,23 @@ func TestTrafficOutageIsReportedOnceAsWhatItCutsOff(t *testing.T) {
 			}
 		}
 	}
-	if strings.Join(about, ",") != "ingress-backend-broken" {
-		t.Fatalf("findings about api: %q, want only ingress-backend-broken", about)
+	if strings.Join(about, ",") != "deployment-unavailable,ingress-backend-broken" {
+		t.Fatalf("findings about api, in order: %q, want the Deployment's, then the Ingress's", about)
+	}
+	if len(r.Incidents) != 1 || !strings.HasPrefix(r.Incidents[0].Root, "deployment-unavailable-") {
+		t.Fatalf("incidents %+v, want one rooted at the Deployment's finding", r.Incidents)
+	}
+	var ingress check.Finding
+	for _, f := range r.Findings {
+		if f.Check == "ingress-backend-broken" && f.Objects[0].Name == "api" {
+			ingress = f
+		}
+	}
+	if !slices.Contains(r.Incidents[0].Symptoms, ingress.ID) {
+		t.Errorf("the Ingress's finding %s is not a symptom of the Deployment's: %+v", ingress.ID, r.Incidents[0])
+	}
+	if ingress.Severity != "critical" {
+		t.Errorf("severity %s", ingress.Severity)
 	}
 	// The Service behind Ingress canary selects nothing: its own finding is superseded.
 	for _, f := range r.Findings {
@@ -49,19 +67,8 @@ func TestTrafficOutageIsReportedOnceAsWhatItCutsOff(t *testing.T) {
 			t.Errorf("not folded into the Ingress's finding: %s %v", f.Check, f.Objects)
 		}
 	}
-	for _, f := range r.Findings {
-		if f.Check != "ingress-backend-broken" || f.Objects[0].Name != "api" {
-			continue
-		}
-		evidence := strings.Join(f.Evidence, "\n")
-		for _, want := range []string{"deployment shop/api", "also reported by deployment-unavailable, service-no-ready-endpoints"} {
-			if !strings.Contains(evidence, want) {
-				t.Errorf("evidence lacks %q:\n%s", want, evidence)
-			}
-		}
-		if f.Severity != "critical" {
-			t.Errorf("severity %s", f.Severity)
-		}
+	if evidence := strings.Join(ingress.Evidence, "\n"); !strings.Contains(evidence, "also reported by service-no-ready-endpoints") {
+		t.Errorf("the Service's finding is not folded into the Ingress's:\n%s", evidence)
 	}
 }
 

@@ -135,6 +135,7 @@ func Run(s *snapshot.Snapshot, plan Plan, now time.Time) *report.Report {
 			GeneratedAt: now.UTC().Truncate(time.Second),
 		},
 		Findings:     []check.Finding{},
+		Incidents:    []report.Incident{},
 		NotEvaluated: append([]report.NotEvaluated{}, plan.NotEvaluated...),
 	}
 	if note := s.EventsLeftOutNote(); note != "" {
@@ -151,6 +152,9 @@ func Run(s *snapshot.Snapshot, plan Plan, now time.Time) *report.Report {
 	r.Findings = fold(r.Findings, plan.Run)
 	locate(r.Findings, s.Origins)
 	sort.SliceStable(r.Findings, func(i, j int) bool { return check.Less(r.Findings[i], r.Findings[j]) })
+	name(r.Findings)
+	r.Incidents = incidents(s, r.Findings, plan.Run)
+	r.Arrange()
 	sort.SliceStable(r.NotEvaluated, func(i, j int) bool { return r.NotEvaluated[i].Check < r.NotEvaluated[j].Check })
 	summarize(r)
 	return r
@@ -251,7 +255,9 @@ func fold(findings []check.Finding, ran []check.Check) []check.Finding {
 			}
 			rel := relations[findings[h.index].Check]
 			// An absorbing finding is preferred: the folded one's details then travel with it.
-			if slices.Contains(rel.absorbs, f.Check) {
+			// One about other objects than the absorbing finding's own is its symptom instead,
+			// which incidents link.
+			if slices.Contains(rel.absorbs, f.Check) && slices.Contains(f.Objects, findings[h.index].Objects[0]) {
 				parent[i], absorbed[i] = h.index, true
 				break
 			}

@@ -108,6 +108,7 @@ func Apply(r *report.Report, s *snapshot.Snapshot, p Policy) {
 		}
 	}
 	sort.SliceStable(r.Findings, func(i, j int) bool { return check.Less(r.Findings[i], r.Findings[j]) })
+	r.Arrange()
 	summarize(r)
 	r.Summary.Suppressed = suppressed
 	r.Summary.OutOfScope = outOfScope

@@ -26,11 +26,39 @@ func writeMarkdown(w io.Writer, r *report.Report, opts Options) error {
 		b.WriteString("\n" + generated + "\n")
 	}
 
-	b.WriteString("\n## Checklist\n\n")
+	views := incidentViews(safe)
+	now := reportTime(r)
+	for _, v := range views {
+		b.WriteString(fmt.Sprintf("\n## Incident %d: %s\n\n", v.number, markdownText(v.incident.Title)))
+		if when := incidentSince(v.incident.Started, now); when != "" {
+			b.WriteString("_" + strings.ToUpper(when[:1]) + when[1:] + "; the root cause first, then what it explains._\n\n")
+		}
+		writeMarkdownItem(&b, v.root)
+		for _, f := range v.symptoms {
+			b.WriteString("\n")
+			writeMarkdownItem(&b, f)
+		}
+		if len(v.incident.Changes) > 0 {
+			b.WriteString("\nChanged before it:\n\n")
+			for _, c := range v.incident.Changes {
+				b.WriteString("- " + markdownText(changeLine(c)) + "\n")
+			}
+		}
+	}
+	inIncident := inIncidents(views)
+	var rest []check.Finding
+	for _, f := range safe.Findings {
+		if _, ok := inIncident[f.ID]; !ok {
+			rest = append(rest, f)
+		}
+	}
+	if len(views) == 0 || len(rest) > 0 {
+		b.WriteString("\n## Checklist\n\n")
+	}
 	if len(safe.Findings) == 0 {
 		b.WriteString("No problems found.\n")
 	}
-	for i, f := range safe.Findings {
+	for i, f := range rest {
 		if i > 0 {
 			b.WriteString("\n")
 		}

@@ -71,10 +71,13 @@ func writePretty(w io.Writer, r *report.Report, opts Options) error {
 		writeFilled(&b, p.dim.Render(" ○ "), "   ", note, width, p.dim.Render)
 	}
 
+	views := incidentViews(r)
+	writePrettyIncidents(&b, p, views, width, now)
+	inIncident := inIncidents(views)
 	for _, sev := range check.Severities() {
 		var group []check.Finding
 		for _, f := range r.Findings {
-			if f.Severity == sev {
+			if _, ok := inIncident[f.ID]; !ok && f.Severity == sev {
 				group = append(group, f)
 			}
 		}
@@ -110,7 +113,7 @@ func writePretty(w io.Writer, r *report.Report, opts Options) error {
 
 	b.WriteString("\n")
 	summary := SummaryLine(r)
-	hidden := r.Summary.NotShown
+	hidden := r.Summary.NotShown + r.Summary.NotInIncidents
 	switch {
 	case len(r.Findings) == 0 && len(unseen) == 0 && hidden == 0:
 		done := "by " + check.Plural(r.Summary.ChecksRun, "check", "checks")

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/alertmend/kubectl-alertmend/pkg/changes"
 	"github.com/alertmend/kubectl-alertmend/pkg/check"
 	"github.com/alertmend/kubectl-alertmend/pkg/report"
 	"github.com/alertmend/kubectl-alertmend/pkg/snapshot"
@@ -17,6 +18,7 @@ import (
 var update = flag.Bool("update", false, "rewrite the golden files")
 
 func sampleReport() *report.Report {
+	notReadySince := time.Date(2026, 11, 24, 9, 41, 0, 0, time.UTC)
 	return &report.Report{
 		APIVersion: report.APIVersion,
 		Kind:       report.Kind,
@@ -24,19 +26,24 @@ func sampleReport() *report.Report {
 			GeneratedAt: time.Date(2026, 11, 24, 10, 0, 0, 0, time.UTC)},
 		Summary: report.Summary{Critical: 1, High: 1, Low: 1, ChecksRun: 7, NotEvaluated: 2, NotApplicable: 1},
 		Findings: []check.Finding{
-			{Check: "pod-crashloop", Category: check.CategoryWorkloads, Severity: check.Critical, Title: "Containers are crash looping",
+			{ID: "node-not-ready-4a5b6c7d", Check: "node-not-ready", Category: check.CategoryWorkloads, Severity: check.High, Title: "Nodes are not Ready",
+				Message: "2 of 5 nodes are not Ready", Remediation: "Look at the kubelet.", Fix: []string{"kubectl describe node n2", "# on the node: journalctl -u kubelet"},
+				Objects:  []snapshot.Ref{snapshot.RefTo(snapshot.KindNodes, "", "n2"), snapshot.RefTo(snapshot.KindNodes, "", "n3")},
+				Incident: true, Scope: check.ScopeCluster, Since: &notReadySince},
+			{ID: "pod-crashloop-0c1d2e3f", Check: "pod-crashloop", Category: check.CategoryWorkloads, Severity: check.Critical, Title: "Containers are crash looping",
 				Message: "2 pods of deployment shop/cart are crash looping (container app): no replica is running", Remediation: "Read the previous run's logs.",
 				Fix:      []string{"kubectl logs -n shop cart-1 -c app --previous"},
 				Objects:  []snapshot.Ref{snapshot.RefTo(snapshot.KindDeployments, "shop", "cart")},
 				Evidence: []string{"pod cart-1 container app: restarted 14 times, last exit code 137 (OOMKilled)"}, Incident: true, Scope: check.ScopeObject},
-			{Check: "node-not-ready", Category: check.CategoryWorkloads, Severity: check.High, Title: "Nodes are not Ready",
-				Message: "2 of 5 nodes are not Ready", Remediation: "Look at the kubelet.", Fix: []string{"kubectl describe node n2", "# on the node: journalctl -u kubelet"},
-				Objects:  []snapshot.Ref{snapshot.RefTo(snapshot.KindNodes, "", "n2"), snapshot.RefTo(snapshot.KindNodes, "", "n3")},
-				Incident: true, Scope: check.ScopeCluster},
 			{Check: "example-risk", Category: check.CategoryResources, Severity: check.Low, Title: "A latent risk",
 				Message: "something could break", Remediation: "Prevent it.", Fix: []string{"# in the pod spec:\nresources:\n  limits:\n    memory: 256Mi"},
 				Objects: []snapshot.Ref{snapshot.RefTo(snapshot.KindPods, "tools", "debug")}, Scope: check.ScopeObject},
 		},
+		// The crash loop is on the NotReady nodes: one incident, the nodes first.
+		Incidents: []report.Incident{{Title: "Nodes are not Ready", Root: "node-not-ready-4a5b6c7d", Symptoms: []string{"pod-crashloop-0c1d2e3f"},
+			Started: &notReadySince, Changes: []changes.Change{{Time: time.Date(2026, 11, 24, 9, 30, 0, 0, time.UTC),
+				Object: snapshot.RefTo(snapshot.KindDeployments, "shop", "cart"), Kind: "rollout", Summary: "image cart:1.4 -> cart:1.5",
+				Manager: "kubectl", Undo: "kubectl rollout undo -n shop deployment/cart --to-revision=3"}}}},
 		NotEvaluated: []report.NotEvaluated{
 			{Check: "node-pressure", Reason: `cannot read nodes: forbidden: User "bob" cannot list resource "nodes"`, Code: report.CouldNotSee},
 			{Check: "usage-near-limit", Reason: "cannot read podmetrics: the metrics API (metrics.k8s.io) is not available", Code: report.NotApplicable},
@@ -88,7 +95,7 @@ func TestJSONContract(t *testing.T) {
 	if err := json.Unmarshal(buf.Bytes(), &doc); err != nil {
 		t.Fatal(err)
 	}
-	for _, key := range []string{"apiVersion", "kind", "metadata", "summary", "findings", "notEvaluated"} {
+	for _, key := range []string{"apiVersion", "kind", "metadata", "summary", "findings", "incidents", "notEvaluated"} {
 		if _, ok := doc[key]; !ok {
 			t.Errorf("report has no %q", key)
 		}
@@ -105,8 +112,8 @@ func TestJSONContract(t *testing.T) {
 			t.Errorf("summary has no %q", key)
 		}
 	}
-	f := doc["findings"].([]any)[0].(map[string]any)
-	for _, key := range []string{"check", "category", "severity", "title", "message", "remediation", "fix", "objects"} {
+	f := doc["findings"].([]any)[1].(map[string]any) // the crash loop, whose object is namespaced
+	for _, key := range []string{"id", "check", "category", "severity", "title", "message", "remediation", "fix", "objects"} {
 		if _, ok := f[key]; !ok {
 			t.Errorf("finding has no %q", key)
 		}
@@ -116,6 +123,15 @@ func TestJSONContract(t *testing.T) {
 		if _, ok := obj[key]; !ok {
 			t.Errorf("object has no %q", key)
 		}
+	}
+	incident := doc["incidents"].([]any)[0].(map[string]any)
+	for _, key := range []string{"title", "root", "symptoms", "started", "changes"} {
+		if _, ok := incident[key]; !ok {
+			t.Errorf("incident has no %q", key)
+		}
+	}
+	if incident["root"] != doc["findings"].([]any)[0].(map[string]any)["id"] {
+		t.Errorf("the first incident's root %v is not findings[0]", incident["root"])
 	}
 	ne := doc["notEvaluated"].([]any)[0].(map[string]any)
 	if ne["check"] != "node-pressure" || ne["reason"] == "" {

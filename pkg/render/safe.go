@@ -91,6 +91,15 @@ func terminalSafeReport(r *report.Report) *report.Report {
 	for i := range c.NotEvaluated {
 		c.NotEvaluated[i].Reason = TerminalSafe(c.NotEvaluated[i].Reason)
 	}
+	c.Incidents = slices.Clone(r.Incidents)
+	for i, inc := range c.Incidents {
+		c.Incidents[i].Title = TerminalSafe(inc.Title)
+		c.Incidents[i].Changes = slices.Clone(inc.Changes)
+		for j, ch := range c.Incidents[i].Changes {
+			ch.Object, ch.Summary, ch.Manager, ch.Undo = safeRef(ch.Object), TerminalSafe(ch.Summary), TerminalSafe(ch.Manager), TerminalSafe(ch.Undo)
+			c.Incidents[i].Changes[j] = ch
+		}
+	}
 	return &c
 }
 

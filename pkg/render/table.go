@@ -61,8 +61,17 @@ func writeTable(w io.Writer, r *report.Report, wide bool) error {
 			// One line a finding: evidence and fixes are -o pretty's.
 			header = []string{"SEVERITY", "CATEGORY", "NAMESPACE", "CHECK", "OBJECT", "AGE", "MESSAGE", "EVIDENCE"}
 		}
+		// With incidents, a first column groups each root cause with its symptoms.
+		inIncident := inIncidents(incidentViews(r))
+		if len(inIncident) > 0 {
+			header = append([]string{"INCIDENT"}, header...)
+		}
 		t := NewPlainTable(w, header...)
 		now := reportTime(r)
+		roots := map[string]bool{}
+		for _, inc := range r.Incidents {
+			roots[inc.Root] = true
+		}
 		for _, f := range r.Findings {
 			severity := string(f.Severity)
 			if f.Baselined {
@@ -88,6 +97,9 @@ func writeTable(w io.Writer, r *report.Report, wide bool) error {
 					evidence = truncate(strings.Join(strings.Fields(f.Evidence[0]), " "), evidenceColumn)
 				}
 				row = []string{severity, string(f.Category), orDash(namespace), f.Check, object, age, oneLine(f.Message), evidence}
+			}
+			if len(inIncident) > 0 {
+				row = append([]string{incidentCell(inIncident, roots, f)}, row...)
 			}
 			if err := t.Append(row); err != nil {
 				return err
@@ -160,6 +172,9 @@ func SummaryLine(r *report.Report) string {
 	}
 	if s.NotShown > 0 {
 		line += fmt.Sprintf("; %d below %s not shown (--min-severity)", s.NotShown, r.Metadata.MinSeverity)
+	}
+	if s.NotInIncidents > 0 {
+		line += fmt.Sprintf("; %d in no incident not shown (--incidents)", s.NotInIncidents)
 	}
 	return line
 }
@@ -239,4 +254,17 @@ func notEvaluatedRows(list []report.NotEvaluated, grouped bool) [][]string {
 		}
 	}
 	return rows
+}
+
+// incidentCell is a finding's INCIDENT column: its incident's number, marked on the root
+// cause; "-" for a finding in none.
+func incidentCell(in map[string]int, roots map[string]bool, f check.Finding) string {
+	n, ok := in[f.ID]
+	switch {
+	case !ok:
+		return "-"
+	case roots[f.ID]:
+		return fmt.Sprintf("%d cause", n)
+	}
+	return fmt.Sprint(n)
 }

@@ -3,6 +3,7 @@
 package report
 
 import (
+	"slices"
 	"time"
 
 	"github.com/alertmend/kubectl-alertmend/pkg/check"
@@ -14,12 +15,18 @@ const (
 )
 
 type Report struct {
-	APIVersion   string          `json:"apiVersion"`
-	Kind         string          `json:"kind"`
-	Metadata     Metadata        `json:"metadata"`
-	Summary      Summary         `json:"summary"`
-	Findings     []check.Finding `json:"findings"`
-	NotEvaluated []NotEvaluated  `json:"notEvaluated"`
+	APIVersion string   `json:"apiVersion"`
+	Kind       string   `json:"kind"`
+	Metadata   Metadata `json:"metadata"`
+	Summary    Summary  `json:"summary"`
+	// Findings are ordered incident by incident, each root first, then the findings in no
+	// incident by priority: findings[0] is the most urgent incident's root cause.
+	Findings []check.Finding `json:"findings"`
+	// Incidents group the findings into root causes and the findings they explain, most urgent
+	// first. Added to v1alpha1; readers that do not know it find the same findings in the same
+	// order.
+	Incidents    []Incident     `json:"incidents"`
+	NotEvaluated []NotEvaluated `json:"notEvaluated"`
 	// Suppressed lists the findings an ignore annotation or rule silenced; filled only with
 	// --show-suppressed (the summary counts them either way).
 	Suppressed []Suppressed `json:"suppressed,omitempty"`
@@ -83,6 +90,9 @@ type Summary struct {
 	NotApplicable int `json:"notApplicable"`
 	// NotShown counts the findings above that --min-severity left out of the list.
 	NotShown int `json:"notShown,omitempty"`
+	// NotInIncidents counts the findings above that --incidents left out of the list: those in
+	// no incident.
+	NotInIncidents int `json:"notInIncidents,omitempty"`
 }
 
 // NotEvaluated is a selected check that did not judge, and why.
@@ -151,5 +161,7 @@ func (r *Report) AtOrAbove(min check.Severity) *Report {
 			shown.Summary.NotShown++
 		}
 	}
+	shown.Incidents = slices.Clone(r.Incidents)
+	shown.Arrange()
 	return &shown
 }

@@ -1,0 +1,126 @@
+package engine
+
+import (
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/alertmend/kubectl-alertmend/pkg/check"
+	"github.com/alertmend/kubectl-alertmend/pkg/config"
+	"github.com/alertmend/kubectl-alertmend/pkg/report"
+	"github.com/alertmend/kubectl-alertmend/pkg/snapshot"
+)
+
+// order is the report's findings as "check:first object", in order.
+func order(r *report.Report) []string {
+	var out []string
+	for _, f := range r.Findings {
+		out = append(out, f.Check+":"+f.Objects[0].Name)
+	}
+	return out
+}
+
+// incidentsOf is the report's incidents as "root > symptom, ..." with the findings' checks and
+// first objects.
+func incidentsOf(r *report.Report) []string {
+	byID := map[string]check.Finding{}
+	for _, f := range r.Findings {
+		byID[f.ID] = f
+	}
+	name := func(id string) string { return byID[id].Check + ":" + byID[id].Objects[0].Name }
+	var out []string
+	for _, inc := range r.Incidents {
+		var symptoms []string
+		for _, id := range inc.Symptoms {
+			symptoms = append(symptoms, name(id))
+		}
+		out = append(out, name(inc.Root)+" > "+strings.Join(symptoms, ", "))
+	}
+	return out
+}
+
+// A node's finding explains the workloads its link reaches; the workload it does not reach
+// stands alone. The incident ranks by its worst member (the critical symptom), above a
+// critical latent risk, and lists its root first although the root is only high.
+func TestIncidentsGroupWhatLinksReachAndRankByTheWorst(t *testing.T) {
+	node := stub("node-down", check.CategoryWorkloads, check.High, true)
+	node.meta.Links = []check.Link{{Explains: []string{"workload-down"}, How: "the workloads on it",
+		Reach: func(*snapshot.Snapshot, check.Finding) []snapshot.Ref {
+			return []snapshot.Ref{snapshot.RefTo(snapshot.KindPods, "ns", "cart"), snapshot.RefTo(snapshot.KindPods, "ns", "web")}
+		}}}
+	node.findings = []check.Finding{finding("node-down", check.High, true, check.ScopeCluster, "n1")}
+	workload := stub("workload-down", check.CategoryWorkloads, check.Critical, true)
+	workload.findings = []check.Finding{
+		finding("workload-down", check.Critical, true, check.ScopeObject, "cart"),
+		finding("workload-down", check.Medium, true, check.ScopeObject, "web"),
+		finding("workload-down", check.Critical, true, check.ScopeObject, "api"), // not on the node
+	}
+	risk := stub("risk", check.CategoryRBAC, check.Critical, false)
+	risk.findings = []check.Finding{finding("risk", check.Critical, false, check.ScopeCluster, "admin")}
+	r := Run(snapshot.New(snapshot.SourceCluster), Plan{Run: []check.Check{risk, workload, node}}, time.Unix(0, 0))
+
+	if got, want := incidentsOf(r), []string{"node-down:n1 > workload-down:cart, workload-down:web"}; !slices.Equal(got, want) {
+		t.Errorf("incidents %q, want %q", got, want)
+	}
+	want := []string{"node-down:n1", "workload-down:cart", "workload-down:web", "workload-down:api", "risk:admin"}
+	if got := order(r); !slices.Equal(got, want) {
+		t.Errorf("findings %q, want %q", got, want)
+	}
+	if r.Incidents[0].Root != r.Findings[0].ID || r.Findings[0].ID == "" {
+		t.Errorf("findings[0] %q is not the first incident's root %q", r.Findings[0].ID, r.Incidents[0].Root)
+	}
+}
+
+// An absorbed finding about the absorbing finding's own object is a part of it, folded in; one
+// about another object is its symptom, a finding of its own in its incident.
+func TestAbsorbedFindingsAboutOtherObjectsAreSymptoms(t *testing.T) {
+	webhook := stub("webhook-down", check.CategoryAdmission, check.High, true)
+	webhook.meta.Absorbs = []string{"webhook-risky", "workload-down"}
+	webhook.findings = []check.Finding{finding("webhook-down", check.High, true, check.ScopeCluster, "hook", "cart")}
+	risky := stub("webhook-risky", check.CategoryAdmission, check.Medium, false)
+	risky.findings = []check.Finding{finding("webhook-risky", check.Medium, false, check.ScopeCluster, "hook")}
+	workload := stub("workload-down", check.CategoryWorkloads, check.Critical, true)
+	workload.findings = []check.Finding{finding("workload-down", check.Critical, true, check.ScopeObject, "cart")}
+	r := Run(snapshot.New(snapshot.SourceCluster), Plan{Run: []check.Check{webhook, risky, workload}}, time.Unix(0, 0))
+
+	if got, want := order(r), []string{"webhook-down:hook", "workload-down:cart"}; !slices.Equal(got, want) {
+		t.Fatalf("findings %q, want %q", got, want)
+	}
+	if got, want := incidentsOf(r), []string{"webhook-down:hook > workload-down:cart"}; !slices.Equal(got, want) {
+		t.Errorf("incidents %q, want %q", got, want)
+	}
+	if !slices.ContainsFunc(r.Findings[0].Evidence, func(e string) bool { return strings.Contains(e, "also reported by webhook-risky") }) {
+		t.Errorf("the risky shape is not folded into the webhook's finding: %q", r.Findings[0].Evidence)
+	}
+}
+
+// Links that would make a cycle are not followed: each finding has one cause, and the chain
+// has a root.
+func TestIncidentLinksNeverCycle(t *testing.T) {
+	a := stub("a", check.CategoryWorkloads, check.High, true)
+	a.meta.Links = []check.Link{check.SameObjects("same", "b")}
+	a.findings = []check.Finding{finding("a", check.High, true, check.ScopeObject, "x")}
+	b := stub("b", check.CategoryWorkloads, check.High, true)
+	b.meta.Links = []check.Link{check.SameObjects("same", "a")}
+	b.findings = []check.Finding{finding("b", check.High, true, check.ScopeObject, "x")}
+	r := Run(snapshot.New(snapshot.SourceCluster), Plan{Run: []check.Check{a, b}}, time.Unix(0, 0))
+	if got, want := incidentsOf(r), []string{"a:x > b:x"}; !slices.Equal(got, want) {
+		t.Errorf("incidents %q, want %q", got, want)
+	}
+}
+
+// An incident whose root a rule silences ends; its symptom stands alone and still reports.
+func TestSilencedRootEndsItsIncident(t *testing.T) {
+	node := stub("node-down", check.CategoryWorkloads, check.High, true)
+	node.meta.Links = []check.Link{check.SameObjects("same", "workload-down")}
+	node.findings = []check.Finding{finding("node-down", check.High, true, check.ScopeObject, "cart")}
+	workload := stub("workload-down", check.CategoryWorkloads, check.Critical, true)
+	workload.findings = []check.Finding{finding("workload-down", check.Critical, true, check.ScopeObject, "cart")}
+	plan := Plan{Run: []check.Check{node, workload}}
+	s := snapshot.New(snapshot.SourceCluster)
+	r := Diagnose(s, plan, Policy{Now: time.Unix(0, 0), Config: &config.Config{Ignore: []config.IgnoreRule{{Check: "node-down"}}}})
+	if len(r.Incidents) != 0 || len(r.Findings) != 1 || r.Findings[0].Check != "workload-down" {
+		t.Errorf("incidents %q, findings %q", incidentsOf(r), order(r))
+	}
+}
