@@ -49,13 +49,18 @@ const (
 )
 
 // livingControllers are the kube-controller-manager controllers a living cluster runs: the
-// workload controllers, what computes the status of PDBs, quotas and HPAs, node health, and
-// what a namespace needs to hold pods. Cloud and certificate controllers stay off.
+// workload controllers, what computes the status of PDBs, quotas, HPAs and claims, node health,
+// and what a namespace needs to hold pods. Cloud, IPAM and certificate controllers stay off, so
+// nothing tries to reach a cloud.
 var livingControllers = []string{
-	"deployment", "replicaset", "statefulset", "daemonset", "job", "cronjob", "ttl-after-finished",
-	"disruption", "resourcequota", "horizontalpodautoscaling", "namespace", "garbagecollector", "podgc",
-	"endpoint", "endpointslice", "serviceaccount", "serviceaccount-token", "root-ca-certificate-publisher",
-	"nodelifecycle", "taint-eviction-controller",
+	"deployment-controller", "replicaset-controller", "statefulset-controller", "daemonset-controller",
+	"job-controller", "cronjob-controller", "ttl-after-finished-controller",
+	"disruption-controller", "resourcequota-controller", "horizontal-pod-autoscaler-controller",
+	"persistentvolume-binder-controller",
+	"namespace-controller", "garbage-collector-controller", "pod-garbage-collector-controller",
+	"endpoints-controller", "endpointslice-controller",
+	"serviceaccount-controller", "serviceaccount-token-controller", "root-ca-certificate-publisher-controller",
+	"clusterrole-aggregation-controller", "node-lifecycle-controller", "taint-eviction-controller",
 }
 
 //go:embed kwok-stages.yaml
