@@ -390,10 +390,10 @@ func testCrash(t *testing.T, ctx context.Context, c *Cluster) {
 	}
 }
 
-// kwok reports the node not ready; the controller-manager taints it and marks its pods not
-// ready; when it is ready again, the taint goes.
+// kwok reports the node not ready; the controller-manager taints it, so the scheduler keeps new
+// pods off; when it is ready again, the taints go and the pod is placed.
 func testNodeNotReady(t *testing.T, ctx context.Context, c *Cluster) {
-	names, err := c.AddNodes(ctx, 1, NodeOptions{NamePrefix: "flaky", Labels: map[string]string{"pool": "flaky"}})
+	names, err := c.AddNodes(ctx, 1, NodeOptions{NamePrefix: "flaky", Labels: map[string]string{"pool": "flaky"}, Zones: []string{"zone-a"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -418,39 +418,58 @@ func testNodeNotReady(t *testing.T, ctx context.Context, c *Cluster) {
 	if err := c.SetNodeReady(ctx, node, false); err != nil {
 		t.Fatal(err)
 	}
-	notReadyTaint := func(n *corev1.Node) bool {
+	notReadyTaint := func(n *corev1.Node, effect corev1.TaintEffect) bool {
 		return slices.ContainsFunc(n.Spec.Taints, func(taint corev1.Taint) bool {
-			return taint.Key == corev1.TaintNodeNotReady && taint.Effect == corev1.TaintEffectNoExecute
+			return taint.Key == corev1.TaintNodeNotReady && taint.Effect == effect
 		})
 	}
-	eventually(t, ctx, "the node tainted not-ready:NoExecute and its pod not ready", func() error {
+	eventually(t, ctx, "the node tainted not-ready, NoSchedule and NoExecute", func() error {
 		n, err := c.Client.CoreV1().Nodes().Get(ctx, node, metav1.GetOptions{})
 		if err != nil {
 			return err
 		}
-		if !notReadyTaint(n) {
+		if !notReadyTaint(n, corev1.TaintEffectNoExecute) || !notReadyTaint(n, corev1.TaintEffectNoSchedule) {
 			return fmt.Errorf("taints %v", n.Spec.Taints)
 		}
-		p, err := c.Client.CoreV1().Pods(ns).Get(ctx, "pinned", metav1.GetOptions{})
+		return nil
+	})
+	// The pod tolerates not-ready:NoExecute for 300 s (the API server's default toleration), so
+	// it stays meanwhile; the controller marks it not ready when it next sees it change.
+	p2 := pod("late", "registry.example/app:1")
+	p2.Spec.NodeSelector = map[string]string{"pool": "flaky"}
+	if _, err := c.Client.CoreV1().Pods(ns).Create(ctx, p2, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, ctx, "the scheduler keeping a new pod off the tainted node", func() error {
+		p, err := c.Client.CoreV1().Pods(ns).Get(ctx, "late", metav1.GetOptions{})
 		if err != nil {
 			return err
 		}
-		if podReady(p) {
-			return fmt.Errorf("the pod is still ready")
+		for _, cond := range p.Status.Conditions {
+			if cond.Type == corev1.PodScheduled && cond.Status == corev1.ConditionFalse && strings.Contains(cond.Message, "1 node(s) had untolerated taint") {
+				return nil
+			}
 		}
-		return nil
+		return fmt.Errorf("on %q, conditions %v", p.Spec.NodeName, p.Status.Conditions)
 	})
 
 	if err := c.SetNodeReady(ctx, node, true); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, ctx, "the taint removed", func() error {
+	eventually(t, ctx, "the taints removed and the new pod running there", func() error {
 		n, err := c.Client.CoreV1().Nodes().Get(ctx, node, metav1.GetOptions{})
 		if err != nil {
 			return err
 		}
-		if notReadyTaint(n) {
+		if notReadyTaint(n, corev1.TaintEffectNoExecute) || notReadyTaint(n, corev1.TaintEffectNoSchedule) {
 			return fmt.Errorf("taints %v", n.Spec.Taints)
+		}
+		p, err := c.Client.CoreV1().Pods(ns).Get(ctx, "late", metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		if p.Spec.NodeName != node || !podReady(p) {
+			return fmt.Errorf("the new pod on %q, ready %v", p.Spec.NodeName, podReady(p))
 		}
 		return nil
 	})
