@@ -420,6 +420,9 @@ func (c *Cluster) Stop() {
 	os.RemoveAll(c.Dir)
 }
 
+// DumpLogs writes the tail of every process's log to w, for a test that failed.
+func (c *Cluster) DumpLogs(w io.Writer) { c.dumpLogs(w) }
+
 func (c *Cluster) dumpLogs(w io.Writer) {
 	for _, name := range []string{"etcd.log", "kube-apiserver.log", "kube-controller-manager.log", "kube-scheduler.log", "kwok.log"} {
 		data, err := os.ReadFile(c.path(name))
