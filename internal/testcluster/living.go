@@ -52,15 +52,17 @@ const (
 // workload controllers, what computes the status of PDBs, quotas, HPAs and claims, node health,
 // and what a namespace needs to hold pods. Cloud, IPAM and certificate controllers stay off, so
 // nothing tries to reach a cloud.
-var livingControllers = []string{
-	"deployment-controller", "replicaset-controller", "statefulset-controller", "daemonset-controller",
-	"job-controller", "cronjob-controller", "ttl-after-finished-controller",
-	"disruption-controller", "resourcequota-controller", "horizontal-pod-autoscaler-controller",
-	"persistentvolume-binder-controller",
-	"namespace-controller", "garbage-collector-controller", "pod-garbage-collector-controller",
-	"endpoints-controller", "endpointslice-controller",
-	"serviceaccount-controller", "serviceaccount-token-controller", "root-ca-certificate-publisher-controller",
-	"clusterrole-aggregation-controller", "node-lifecycle-controller", "taint-eviction-controller",
+func livingControllers() []string {
+	return []string{
+		"deployment-controller", "replicaset-controller", "statefulset-controller", "daemonset-controller",
+		"job-controller", "cronjob-controller", "ttl-after-finished-controller",
+		"disruption-controller", "resourcequota-controller", "horizontal-pod-autoscaler-controller",
+		"persistentvolume-binder-controller",
+		"namespace-controller", "garbage-collector-controller", "pod-garbage-collector-controller",
+		"endpoints-controller", "endpointslice-controller",
+		"serviceaccount-controller", "serviceaccount-token-controller", "root-ca-certificate-publisher-controller",
+		"clusterrole-aggregation-controller", "node-lifecycle-controller", "taint-eviction-controller",
+	}
 }
 
 //go:embed kwok-stages.yaml
@@ -129,7 +131,7 @@ func (c *Cluster) startLiving(ctx context.Context, paths map[string]string, kcmP
 		"--use-service-account-credentials=true",
 		"--service-account-private-key-file="+c.path("sa.key"),
 		"--root-ca-file="+c.path("ca.crt"),
-		"--controllers="+strings.Join(livingControllers, ","),
+		"--controllers="+strings.Join(livingControllers(), ","),
 		"--allocate-node-cidrs=false",
 		"--configure-cloud-routes=false",
 	)
