@@ -5,6 +5,7 @@
 package testcluster
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -39,18 +40,32 @@ type tool struct {
 	dir     string // module directory under hack/tools
 	pkg     string // package to build
 	ldflags string
+	// group names the tools one go build compiles together into one cache directory, because
+	// they share most packages; "" is a group of the tool alone. Tools of a group share dir
+	// and ldflags.
+	group string
 }
+
+// kubernetesGroup is the Kubernetes programs: one build, since a second compile of the
+// packages they share would cost CPU-minutes for nothing.
+const kubernetesGroup = "kubernetes"
 
 // catalog is every program this package can build, in the order ToolNames lists them.
 func catalog() []tool {
 	const v = "k8s.io/component-base/version"
 	kubeLdflags := fmt.Sprintf("-X %s.gitVersion=%s -X %s.gitMajor=1 -X %s.gitMinor=37", v, KubernetesVersion, v, v)
+	kube := func(name string) tool {
+		return tool{name: name, dir: "kube-apiserver", pkg: "k8s.io/kubernetes/cmd/" + name, ldflags: kubeLdflags, group: kubernetesGroup}
+	}
 	return []tool{
-		{name: "kube-apiserver", dir: "kube-apiserver", pkg: "k8s.io/kubernetes/cmd/kube-apiserver", ldflags: kubeLdflags},
+		kube("kube-apiserver"),
 		{name: "etcd", dir: "etcd", pkg: "go.etcd.io/etcd/server/v3"},
-		{name: "kubectl", dir: "kube-apiserver", pkg: "k8s.io/kubernetes/cmd/kubectl", ldflags: kubeLdflags},
+		kube("kubectl"),
 		{name: "node_exporter", dir: "node-exporter", pkg: "github.com/prometheus/node_exporter"},
 		{name: "pushgateway", dir: "pushgateway", pkg: "github.com/prometheus/pushgateway"},
+		kube("kube-controller-manager"),
+		kube("kube-scheduler"),
+		{name: "kwok", dir: "kwok", pkg: "sigs.k8s.io/kwok/cmd/kwok"},
 		{name: "kube-score", dir: "kube-score", pkg: "github.com/zegl/kube-score/cmd/kube-score"},
 		{name: "goreleaser", dir: "goreleaser", pkg: "github.com/goreleaser/goreleaser/v2"},
 		{name: "krew", dir: "krew", pkg: "sigs.k8s.io/krew/cmd/krew"},
@@ -70,10 +85,14 @@ func ToolNames() []string {
 // ControlPlaneTools are what Start runs, and so all that the demo needs.
 func ControlPlaneTools() []string { return []string{"kube-apiserver", "etcd"} }
 
+// LivingTools are what Start adds with Options.Living: the controllers, the scheduler and kwok,
+// which plays the nodes' kubelets.
+func LivingTools() []string { return []string{"kube-controller-manager", "kube-scheduler", "kwok"} }
+
 // TestTools are what the tests run against besides the release tools and kube-score: the
-// control plane, kubectl, node_exporter and the Pushgateway.
+// control plane, kubectl, node_exporter, the Pushgateway and the living cluster's programs.
 func TestTools() []string {
-	return append(ControlPlaneTools(), "kubectl", "node_exporter", "pushgateway")
+	return slices.Concat(ControlPlaneTools(), []string{"kubectl", "node_exporter", "pushgateway"}, LivingTools())
 }
 
 // RepoRoot is the checkout this package was compiled from.
@@ -149,8 +168,40 @@ func Ensure(ctx context.Context, log io.Writer, names ...string) (map[string]str
 	return ensure(ctx, &syncWriter{w: log}, wanted)
 }
 
-// ensure builds the tools that are not in the cache yet, under the cache's lock, and returns
-// their paths by name.
+// unit is what one go build compiles into one cache directory: a group of tools, or one tool.
+type unit struct {
+	name  string // the group's name, or the tool's
+	tools []tool
+}
+
+// unitsOf returns the units that hold the wanted tools, each once, in the order first wanted:
+// asking for one tool of a group builds the whole group.
+func unitsOf(wanted []tool) []unit {
+	var units []unit
+	for _, t := range wanted {
+		name := cmp.Or(t.group, t.name)
+		if slices.ContainsFunc(units, func(u unit) bool { return u.name == name }) {
+			continue
+		}
+		u := unit{name: name, tools: []tool{t}}
+		if t.group != "" {
+			u.tools = slices.DeleteFunc(catalog(), func(o tool) bool { return o.group != t.group })
+		}
+		units = append(units, u)
+	}
+	return units
+}
+
+func (u unit) names() []string {
+	var names []string
+	for _, t := range u.tools {
+		names = append(names, t.name)
+	}
+	return names
+}
+
+// ensure builds the units of the wanted tools that are not in the cache yet, under the cache's
+// lock, and returns the tools' paths by name.
 func ensure(ctx context.Context, log io.Writer, wanted []tool) (map[string]string, error) {
 	root := RepoRoot()
 	base, err := cacheDir()
@@ -176,23 +227,38 @@ func ensure(ctx context.Context, log io.Writer, wanted []tool) (map[string]strin
 	defer syscall.Flock(int(lock.Fd()), syscall.LOCK_UN)
 
 	paths := map[string]string{}
-	var missing []tool
-	for _, t := range wanted {
-		key, err := buildKey(root, t)
+	type pending struct {
+		unit unit
+		dir  string
+	}
+	var missing []pending
+	for _, u := range unitsOf(wanted) {
+		key, err := buildKey(root, u)
 		if err != nil {
 			return nil, err
 		}
-		path := filepath.Join(base, key, t.name)
-		paths[t.name] = path
-		if _, err := os.Stat(path); err != nil {
-			missing = append(missing, t)
+		dir := filepath.Join(base, key)
+		complete := true
+		for _, t := range u.tools {
+			paths[t.name] = filepath.Join(dir, t.name)
+			if _, err := os.Stat(paths[t.name]); err != nil {
+				complete = false
+			}
+		}
+		if !complete {
+			missing = append(missing, pending{u, dir})
 		}
 	}
-	for i, t := range missing {
-		fmt.Fprintf(log, "testcluster: building %s (%d of %d; once per machine, kube-apiserver and kubectl take several minutes each)\n",
-			t.name, i+1, len(missing))
-		if err := build(ctx, log, root, t, paths[t.name]); err != nil {
+	for i, m := range missing {
+		fmt.Fprintf(log, "testcluster: building %s (%d of %d; once per machine, the Kubernetes programs take several minutes)\n",
+			strings.Join(m.unit.names(), ", "), i+1, len(missing))
+		if err := build(ctx, log, root, m.unit, m.dir); err != nil {
 			return nil, err
+		}
+	}
+	for name := range paths {
+		if !slices.ContainsFunc(wanted, func(t tool) bool { return t.name == name }) {
+			delete(paths, name)
 		}
 	}
 	return paths, nil
@@ -201,32 +267,54 @@ func ensure(ctx context.Context, log io.Writer, wanted []tool) (map[string]strin
 // heartbeatEvery is how often a running build says it is still running.
 const heartbeatEvery = time.Minute
 
-// build compiles t into path, writing a heartbeat to log while it runs so that a build of
-// several silent minutes does not look hung.
-func build(ctx context.Context, log io.Writer, root string, t tool, path string) error {
+// build compiles u's tools by one go build into a new directory that replaces dir once every
+// binary is there, writing a heartbeat to log while it runs so that a build of several silent
+// minutes does not look hung.
+func build(ctx context.Context, log io.Writer, root string, u unit, dir string) error {
 	ticker := time.NewTicker(heartbeatEvery)
 	defer ticker.Stop()
 	done := make(chan struct{})
 	var wg sync.WaitGroup
-	wg.Go(func() { heartbeat(log, t.name, time.Now(), ticker.C, done) })
+	wg.Go(func() { heartbeat(log, strings.Join(u.names(), ", "), time.Now(), ticker.C, done) })
 	defer wg.Wait()
 	defer close(done)
 
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+	tmp := dir + ".tmp"
+	if err := os.RemoveAll(tmp); err != nil {
 		return err
 	}
-	tmp := path + ".tmp"
-	args := []string{"build", "-o", tmp}
-	if t.ldflags != "" {
-		args = append(args, "-ldflags", t.ldflags)
+	if err := os.MkdirAll(tmp, 0o755); err != nil {
+		return err
 	}
-	cmd := exec.CommandContext(ctx, "go", append(args, t.pkg)...)
-	cmd.Dir = filepath.Join(root, "hack", "tools", t.dir)
+	// One package is written to a named file: go build names a directory's binaries after
+	// their packages, which for a major-version path (etcd's server/v3) is not the tool's name.
+	out := filepath.Join(tmp, u.tools[0].name)
+	var pkgs []string
+	for _, t := range u.tools {
+		pkgs = append(pkgs, t.pkg)
+	}
+	if len(u.tools) > 1 {
+		out = tmp + string(filepath.Separator)
+	}
+	args := []string{"build", "-o", out}
+	if ldflags := u.tools[0].ldflags; ldflags != "" {
+		args = append(args, "-ldflags", ldflags)
+	}
+	cmd := exec.CommandContext(ctx, "go", append(args, pkgs...)...)
+	cmd.Dir = filepath.Join(root, "hack", "tools", u.tools[0].dir)
 	cmd.Stdout, cmd.Stderr = log, log
 	if err := cmd.Run(); err != nil {
-		return fmt.Errorf("building %s in %s: %w", t.name, cmd.Dir, err)
+		return fmt.Errorf("building %s in %s: %w", strings.Join(u.names(), ", "), cmd.Dir, err)
 	}
-	return os.Rename(tmp, path)
+	for _, t := range u.tools {
+		if _, err := os.Stat(filepath.Join(tmp, t.name)); err != nil {
+			return fmt.Errorf("building %s in %s: go build wrote no %s", strings.Join(u.names(), ", "), cmd.Dir, t.name)
+		}
+	}
+	if err := os.RemoveAll(dir); err != nil {
+		return err
+	}
+	return os.Rename(tmp, dir)
 }
 
 // heartbeat writes, for every tick until done is closed, that what is still building and for
@@ -255,17 +343,23 @@ func (s *syncWriter) Write(p []byte) (int, error) {
 	return s.w.Write(p)
 }
 
-// buildKey changes whenever the tool's dependencies, build flags or Go version change, so a
-// stale binary is never reused.
-func buildKey(root string, t tool) (string, error) {
+// buildKey names u's cache directory; it changes whenever the tools' dependencies, packages,
+// build flags or Go version change, so a stale binary is never reused. (For a tool alone it is
+// what it was before groups, so those caches stay valid.)
+func buildKey(root string, u unit) (string, error) {
+	first := u.tools[0]
 	h := sha256.New()
 	for _, f := range []string{"go.mod", "go.sum"} {
-		data, err := os.ReadFile(filepath.Join(root, "hack", "tools", t.dir, f))
+		data, err := os.ReadFile(filepath.Join(root, "hack", "tools", first.dir, f))
 		if err != nil {
-			return "", fmt.Errorf("reading the build recipe of %s: %w", t.name, err)
+			return "", fmt.Errorf("reading the build recipe of %s: %w", u.name, err)
 		}
 		h.Write(data)
 	}
-	fmt.Fprintf(h, "%s|%s|%s|%s/%s", t.pkg, t.ldflags, runtime.Version(), runtime.GOOS, runtime.GOARCH)
-	return t.name + "-" + hex.EncodeToString(h.Sum(nil))[:16], nil
+	var pkgs []string
+	for _, t := range u.tools {
+		pkgs = append(pkgs, t.pkg)
+	}
+	fmt.Fprintf(h, "%s|%s|%s|%s/%s", strings.Join(pkgs, ","), first.ldflags, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+	return u.name + "-" + hex.EncodeToString(h.Sum(nil))[:16], nil
 }

@@ -39,6 +39,12 @@ type Options struct {
 	// ServingCertValidity is how long from now the API server's serving certificate is valid;
 	// 0 means a year, so no run reports it expiring. A few days makes the certificate checks fire.
 	ServingCertValidity time.Duration
+	// Living also starts kube-controller-manager, kube-scheduler and kwok, so the cluster
+	// behaves as a real one: Deployments make ReplicaSets and pods, the scheduler places pods
+	// (or says why not), and kwok plays the kubelets of the nodes AddNodes creates, pods
+	// included (running, ready, and the faults of FaultAnnotation). Start returns once the
+	// controllers and the scheduler are healthy; there are no nodes until AddNodes.
+	Living bool
 }
 
 // Cluster is a running etcd and kube-apiserver on loopback.
@@ -59,7 +65,11 @@ type Cluster struct {
 	ca        *authority
 	apiserver *process
 	etcd      *process
-	stopped   bool
+	// The living cluster's programs (Options.Living), nil otherwise.
+	controllerManager, scheduler, kwok *process
+	// nodesAdded numbers AddNodes' nodes and their addresses across calls.
+	nodesAdded int
+	stopped    bool
 }
 
 // startAttempts bounds the retries when a free port was taken by another process between its
@@ -73,14 +83,17 @@ func Start(ctx context.Context, opts Options) (*Cluster, error) {
 	if log == nil {
 		log = io.Discard
 	}
-	// Only what it runs, so that the demo's first run does not build kubectl and node_exporter.
-	paths, err := Ensure(ctx, log, ControlPlaneTools()...)
+	// Only what it runs, so that the demo's first run does not build node_exporter.
+	tools := ControlPlaneTools()
+	if opts.Living {
+		tools = append(tools, LivingTools()...)
+	}
+	paths, err := Ensure(ctx, log, tools...)
 	if err != nil {
 		return nil, err
 	}
-	bins := Binaries{APIServer: paths["kube-apiserver"], Etcd: paths["etcd"]}
 	for attempt := 1; ; attempt++ {
-		c, err := start(ctx, opts, bins, log)
+		c, err := start(ctx, opts, paths, log)
 		if err == nil || attempt == startAttempts || ctx.Err() != nil {
 			return c, err
 		}
@@ -88,7 +101,7 @@ func Start(ctx context.Context, opts Options) (*Cluster, error) {
 	}
 }
 
-func start(ctx context.Context, opts Options, bins Binaries, log io.Writer) (c *Cluster, err error) {
+func start(ctx context.Context, opts Options, paths map[string]string, log io.Writer) (c *Cluster, err error) {
 	dir, err := os.MkdirTemp("", "alertmend-testcluster-")
 	if err != nil {
 		return nil, err
@@ -110,12 +123,12 @@ func start(ctx context.Context, opts Options, bins Binaries, log io.Writer) (c *
 	if err := c.writePKI(opts.ServingCertValidity); err != nil {
 		return nil, err
 	}
-	ports, err := freePorts(3)
+	ports, err := freePorts(5)
 	if err != nil {
 		return nil, err
 	}
 	etcdClient, etcdPeer, securePort := ports[0], ports[1], ports[2]
-	if err := c.startEtcd(ctx, bins.Etcd, etcdClient, etcdPeer); err != nil {
+	if err := c.startEtcd(ctx, paths["etcd"], etcdClient, etcdPeer); err != nil {
 		return nil, err
 	}
 	extra := opts.APIServerArgs
@@ -126,7 +139,7 @@ func start(ctx context.Context, opts Options, bins Binaries, log io.Writer) (c *
 		}
 		extra = append([]string{"--audit-policy-file=" + c.path("audit-policy.yaml"), "--audit-log-path=" + c.AuditLog}, extra...)
 	}
-	if err := c.startAPIServer(ctx, bins.APIServer, etcdClient, securePort, extra); err != nil {
+	if err := c.startAPIServer(ctx, paths["kube-apiserver"], etcdClient, securePort, extra); err != nil {
 		return nil, err
 	}
 	c.Server = "https://127.0.0.1:" + strconv.Itoa(securePort)
@@ -141,6 +154,11 @@ func start(ctx context.Context, opts Options, bins Binaries, log io.Writer) (c *
 	}
 	if err := c.waitReady(ctx); err != nil {
 		return nil, err
+	}
+	if opts.Living {
+		if err := c.startLiving(ctx, paths, ports[3], ports[4]); err != nil {
+			return nil, err
+		}
 	}
 	return c, nil
 }
@@ -204,7 +222,12 @@ func (p *process) exited() bool {
 }
 
 func (c *Cluster) startProcess(ctx context.Context, binary, logName string, args []string) (*process, error) {
-	p, err := startLogged(binary, c.path(logName), args)
+	return c.startProcessEnv(ctx, binary, logName, args, nil)
+}
+
+// startProcessEnv is startProcess with env added to the test's environment.
+func (c *Cluster) startProcessEnv(ctx context.Context, binary, logName string, args, env []string) (*process, error) {
+	p, err := startLoggedEnv(binary, c.path(logName), args, env)
 	if err != nil {
 		return nil, err
 	}
@@ -214,11 +237,18 @@ func (c *Cluster) startProcess(ctx context.Context, binary, logName string, args
 // startLogged starts binary with its output in logPath. If the test process dies without
 // stopping it, the kernel ends it too.
 func startLogged(binary, logPath string, args []string) (*process, error) {
+	return startLoggedEnv(binary, logPath, args, nil)
+}
+
+func startLoggedEnv(binary, logPath string, args, env []string) (*process, error) {
 	logFile, err := os.Create(logPath)
 	if err != nil {
 		return nil, err
 	}
 	cmd := exec.Command(binary, args...)
+	if env != nil {
+		cmd.Env = append(os.Environ(), env...)
+	}
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
@@ -368,13 +398,14 @@ func (c *Cluster) UserConfig(user string, groups ...string) (*rest.Config, error
 	return clientcmd.BuildConfigFromFlags("", path)
 }
 
-// Stop ends both processes and removes the cluster's directory. It is safe to call twice.
+// Stop ends the processes, clients of the API server first, and removes the cluster's
+// directory. It is safe to call twice.
 func (c *Cluster) Stop() {
 	if c.stopped {
 		return
 	}
 	c.stopped = true
-	for _, p := range []*process{c.apiserver, c.etcd} {
+	for _, p := range []*process{c.kwok, c.scheduler, c.controllerManager, c.apiserver, c.etcd} {
 		if p == nil {
 			continue
 		}
@@ -389,8 +420,11 @@ func (c *Cluster) Stop() {
 	os.RemoveAll(c.Dir)
 }
 
+// DumpLogs writes the tail of every process's log to w, for a test that failed.
+func (c *Cluster) DumpLogs(w io.Writer) { c.dumpLogs(w) }
+
 func (c *Cluster) dumpLogs(w io.Writer) {
-	for _, name := range []string{"etcd.log", "kube-apiserver.log"} {
+	for _, name := range []string{"etcd.log", "kube-apiserver.log", "kube-controller-manager.log", "kube-scheduler.log", "kwok.log"} {
 		data, err := os.ReadFile(c.path(name))
 		if err != nil {
 			continue
