@@ -47,6 +47,9 @@ func TestIncidentExamples(t *testing.T) {
 		root          about
 		symptoms      []about
 		unrelated     []about
+		// changed is what the incident's timeline must say changed before it; undo, a line
+		// the root's fix must hold.
+		changed, undo string
 	}{
 		{name: "cluster DNS down", base: "../dns/testdata/healthy.yaml", fixture: "incidents/dns-down.yaml",
 			root:      about{"dns-unavailable", "coredns"},
@@ -64,7 +67,8 @@ func TestIncidentExamples(t *testing.T) {
 			symptoms: []about{{"deployment-unavailable", "cart"}}},
 		{name: "image pull failing", base: "../dns/testdata/healthy.yaml", fixture: "incidents/image-pull-rollout.yaml",
 			root:     about{"pod-image-pull", "cart"},
-			symptoms: []about{{"deployment-unavailable", "cart"}}},
+			symptoms: []about{{"deployment-unavailable", "cart"}},
+			changed:  "image cart:1.4 -> cart:1.5", undo: "kubectl rollout undo deployment/cart -n shop --to-revision=1"},
 		{name: "node NotReady", fixture: "incidents/node-not-ready.yaml",
 			root:      about{"node-not-ready", "node-a"},
 			symptoms:  []about{{"deployment-unavailable", "cart"}},
@@ -109,6 +113,18 @@ func TestIncidentExamples(t *testing.T) {
 			for _, other := range tc.unrelated {
 				if got := rootOf(r, other.check, other.name); got == summary(first) {
 					t.Errorf("%s about %s is linked to %s, which the evidence does not connect it to", other.check, other.name, got)
+				}
+			}
+			if tc.changed != "" {
+				var timeline []string
+				for _, c := range r.Incidents[0].Changes {
+					timeline = append(timeline, c.Kind+": "+c.Summary)
+				}
+				if !slices.ContainsFunc(timeline, func(line string) bool { return strings.Contains(line, tc.changed) }) {
+					t.Errorf("changed before it: %q, want %q", timeline, tc.changed)
+				}
+				if !slices.ContainsFunc(first.Fix, func(line string) bool { return strings.Contains(line, tc.undo) }) {
+					t.Errorf("the root's fix lacks %q:\n%s", tc.undo, strings.Join(first.Fix, "\n"))
 				}
 			}
 			// A cause is never listed below its own symptom.
