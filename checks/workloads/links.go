@@ -52,10 +52,11 @@ func onlyOnNodes(s *snapshot.Snapshot, f check.Finding) []snapshot.Ref {
 }
 
 // nodePressureLink: a node under pressure evicts pods and, under memory pressure, the kernel
-// kills their containers: the workloads of the pods on it that were evicted or restarted.
+// kills their containers: the workloads of the pods on it that were evicted or restarted. The
+// replacements of evicted pods may find no room, the pressured node being tainted.
 func nodePressureLink() check.Link {
 	return check.Link{
-		Explains: append(ControllerChecks(), "pod-crashloop", "container-oomkilled"),
+		Explains: append(ControllerChecks(), "pod-crashloop", "container-oomkilled", "pod-unschedulable"),
 		How:      "the workloads whose pods on these nodes were evicted or restarted",
 		Reach: func(s *snapshot.Snapshot, f check.Finding) []snapshot.Ref {
 			nodes := check.NodesOf(f)

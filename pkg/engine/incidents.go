@@ -78,20 +78,29 @@ func incidents(s *snapshot.Snapshot, findings []check.Finding, ran []check.Check
 		}
 		return false
 	}
-	for i, f := range findings {
-		for _, l := range links[f.Check] {
-			reach := l.Reaches(s, f)
-			reached := make(map[snapshot.Ref]bool, len(reach))
-			for _, o := range reach {
-				reached[o] = true
-			}
-			for _, o := range reach {
-				for _, j := range byObject[o] {
-					if parent[j] >= 0 || !slices.Contains(l.Explains, findings[j].Check) || causes(i, j) {
-						continue
-					}
-					if !slices.ContainsFunc(findings[j].Objects, func(r snapshot.Ref) bool { return !reached[r] }) {
-						parent[j] = i
+	// The most specific cause claims a symptom first: one about the same object (the image
+	// pull of the Deployment that is short), then any other that reaches it (the policy that
+	// isolates that Deployment among others), each pass in priority order.
+	samePrimary := func(i, j int) bool {
+		a, b := findings[i].Objects, findings[j].Objects
+		return len(a) > 0 && len(b) > 0 && a[0] == b[0]
+	}
+	for _, specific := range []bool{true, false} {
+		for i, f := range findings {
+			for _, l := range links[f.Check] {
+				reach := l.Reaches(s, f)
+				reached := make(map[snapshot.Ref]bool, len(reach))
+				for _, o := range reach {
+					reached[o] = true
+				}
+				for _, o := range reach {
+					for _, j := range byObject[o] {
+						if parent[j] >= 0 || (specific && !samePrimary(i, j)) || !slices.Contains(l.Explains, findings[j].Check) || causes(i, j) {
+							continue
+						}
+						if !slices.ContainsFunc(findings[j].Objects, func(r snapshot.Ref) bool { return !reached[r] }) {
+							parent[j] = i
+						}
 					}
 				}
 			}

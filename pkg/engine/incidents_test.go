@@ -124,3 +124,42 @@ func TestSilencedRootEndsItsIncident(t *testing.T) {
 		t.Errorf("incidents %q, findings %q", incidentsOf(r), order(r))
 	}
 }
+
+// A symptom goes to its most specific cause: the finding about the same workload (its image
+// pull) over a more urgent one that reaches it among others (a policy isolating two
+// workloads), which still explains the workload it alone reaches.
+func TestTheMostSpecificCauseClaimsASymptom(t *testing.T) {
+	policy := stub("policy-blocks", check.CategoryNetpol, check.Critical, true)
+	policy.meta.Links = []check.Link{check.SameObjects("the workloads it isolates", "workload-down")}
+	policy.findings = []check.Finding{finding("policy-blocks", check.Critical, true, check.ScopeObject, "cart", "checkout")}
+	pull := stub("image-pull", check.CategoryWorkloads, check.High, true)
+	pull.meta.Links = []check.Link{check.SameObjects("its workload", "workload-down")}
+	pull.findings = []check.Finding{finding("image-pull", check.High, true, check.ScopeObject, "checkout")}
+	workload := stub("workload-down", check.CategoryWorkloads, check.High, true)
+	workload.findings = []check.Finding{
+		finding("workload-down", check.High, true, check.ScopeObject, "cart"),
+		finding("workload-down", check.High, true, check.ScopeObject, "checkout"),
+	}
+	r := Run(snapshot.New(snapshot.SourceCluster), Plan{Run: []check.Check{policy, pull, workload}}, time.Unix(0, 0))
+	want := []string{"policy-blocks:cart > workload-down:cart", "image-pull:checkout > workload-down:checkout"}
+	if got := incidentsOf(r); !slices.Equal(got, want) {
+		t.Errorf("incidents %q, want %q", got, want)
+	}
+}
+
+// At one severity an incident, which explains more, ranks above a finding in no incident,
+// whatever their checks' own order.
+func TestAnIncidentRanksAboveALoneFindingOfItsSeverity(t *testing.T) {
+	lone := stub("a-lone", check.CategoryWorkloads, check.Critical, true)
+	lone.findings = []check.Finding{finding("a-lone", check.Critical, true, check.ScopeCluster, "dns", "x", "y")}
+	policy := stub("policy-blocks", check.CategoryNetpol, check.High, true)
+	policy.meta.Links = []check.Link{check.SameObjects("the workloads it isolates", "workload-down")}
+	policy.findings = []check.Finding{finding("policy-blocks", check.High, true, check.ScopeObject, "cart")}
+	workload := stub("workload-down", check.CategoryWorkloads, check.Critical, true)
+	workload.findings = []check.Finding{finding("workload-down", check.Critical, true, check.ScopeObject, "cart")}
+	r := Run(snapshot.New(snapshot.SourceCluster), Plan{Run: []check.Check{lone, policy, workload}}, time.Unix(0, 0))
+	want := []string{"policy-blocks:cart", "workload-down:cart", "a-lone:dns"}
+	if got := order(r); !slices.Equal(got, want) {
+		t.Errorf("findings %q, want %q", got, want)
+	}
+}
