@@ -61,8 +61,6 @@ func importRules() []rule {
 		{pkg: "pkg/source", may: []string{"pkg/collect", "pkg/connect", "pkg/render", "pkg/snapshot"}},
 		// Configuration names checks and severities, nothing that runs.
 		{pkg: "pkg/config", may: []string{"pkg/check"}},
-		// What changed before an incident is read from the snapshot alone.
-		{pkg: "pkg/changes", may: []string{"pkg/snapshot"}},
 		// The report contract: findings of checks about objects of a snapshot, grouped into
 		// incidents with what changed before them.
 		{pkg: "pkg/report", may: []string{"pkg/changes", "pkg/check", "pkg/snapshot"}},
