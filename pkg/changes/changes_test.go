@@ -304,6 +304,12 @@ func TestRolloutUndo(t *testing.T) {
 			s.ReplicaSets[1].Annotations[RevisionAnnotation] = "9"
 			s.ReplicaSets[2].Annotations[RevisionAnnotation] = "10"
 		}, "kubectl rollout undo deployment/web -n shop --to-revision=9"},
+		{"an earlier rollout that failed too was scaled away: back to the revision still serving", func(s *snapshot.Snapshot) {
+			// web-h3 (revision 3) ran no pod; web-h2 (revision 2) still serves.
+			two, zero := int32(2), int32(0)
+			s.ReplicaSets[1].Spec.Replicas, s.ReplicaSets[1].Status.Replicas = &zero, 0
+			s.ReplicaSets[0].Spec.Replicas, s.ReplicaSets[0].Status.Replicas = &two, 2
+		}, "kubectl rollout undo deployment/web -n shop --to-revision=2"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

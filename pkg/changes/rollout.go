@@ -107,7 +107,9 @@ func RolloutUndo(s *snapshot.Snapshot, deployment snapshot.Ref) (cmd string, ok 
 	}
 	for _, r := range revisions[1:] {
 		if r.ReplicaSet.Status.Replicas > 0 || (r.ReplicaSet.Spec.Replicas != nil && *r.ReplicaSet.Spec.Replicas > 0) {
-			return UndoCommand(deployment, revisions[1].Number), true
+			// The newest revision that still runs pods is the one that served before the rollout;
+			// a revision between them scaled to nothing is an earlier rollout that failed too.
+			return UndoCommand(deployment, r.Number), true
 		}
 	}
 	return "", false
