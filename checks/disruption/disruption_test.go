@@ -114,6 +114,13 @@ func TestDrainBlockedFixesThroughTheAutoscaler(t *testing.T) {
 	if !strings.HasPrefix(cart.Fix[0], `kubectl patch -n shop horizontalpodautoscaler/cart --type=merge -p '{"spec":{"minReplicas":3}}'`) {
 		t.Errorf("cart fix:\n%s", strings.Join(cart.Fix, "\n"))
 	}
+	// An autoscaler capped at the replicas there are: minReplicas alone above maxReplicas is
+	// refused by validation, so the patch raises both.
+	s.HorizontalPodAutoscalers[0].Spec.MaxReplicas = 2
+	cart = fixture.Find(t, DrainBlocked{}.Run(s), "shop/deployment/cart")
+	if !strings.HasPrefix(cart.Fix[0], `kubectl patch -n shop horizontalpodautoscaler/cart --type=merge -p '{"spec":{"minReplicas":3,"maxReplicas":3}}'`) {
+		t.Errorf("cart fix with maxReplicas 2:\n%s", strings.Join(cart.Fix, "\n"))
+	}
 }
 
 func TestHPAAtMaxNamesTheMetric(t *testing.T) {

@@ -390,8 +390,15 @@ func scaleFix(s *snapshot.Snapshot, pdb *policyv1.PodDisruptionBudget, owners []
 	for i := range s.HorizontalPodAutoscalers {
 		hpa := &s.HorizontalPodAutoscalers[i]
 		if snapshot.ScaleTarget(hpa) == owner {
-			return fmt.Sprintf(`kubectl patch -n %s horizontalpodautoscaler/%s --type=merge -p '{"spec":{"minReplicas":%d}}'`,
-				check.Quote(hpa.Namespace), check.Quote(hpa.Name), max(int32(replicas), ptrOr(hpa.Spec.MinReplicas, 1))) +
+			minReplicas := max(int32(replicas), ptrOr(hpa.Spec.MinReplicas, 1))
+			// Validation refuses minReplicas above maxReplicas: raise both when the autoscaler
+			// is capped at what the budget needs healthy.
+			spec := fmt.Sprintf(`"minReplicas":%d`, minReplicas)
+			if minReplicas > hpa.Spec.MaxReplicas {
+				spec += fmt.Sprintf(`,"maxReplicas":%d`, minReplicas)
+			}
+			return fmt.Sprintf(`kubectl patch -n %s horizontalpodautoscaler/%s --type=merge -p '{"spec":{%s}}'`,
+				check.Quote(hpa.Namespace), check.Quote(hpa.Name), spec) +
 				"  # its autoscaler sets the replicas: one more than the budget needs healthy, so it allows one eviction"
 		}
 	}
