@@ -168,3 +168,30 @@ func TestPodRequestsInitBeforeSidecar(t *testing.T) {
 		t.Errorf("cpu %s, want 2100m", got.String())
 	}
 }
+
+// A rollout whose new ReplicaSet the quota refuses its surge pod stalls while the Deployment,
+// its old pods running, has all the replicas it wants: the refusal is still reported.
+func TestQuotaRefusesARolloutsNewReplicaSet(t *testing.T) {
+	s := fixture.Load(t, "quota-exhausted.yaml")
+	for i := range s.Deployments {
+		if d := &s.Deployments[i]; d.Name == "web" {
+			d.Status.Replicas = *d.Spec.Replicas // the old revision's pods
+		}
+	}
+	for i := range s.ReplicaSets {
+		if rs := &s.ReplicaSets[i]; rs.Name == "web-5d4f" {
+			one := int32(1)
+			rs.Spec.Replicas, rs.Status.Replicas = &one, 0 // the new revision's surge pod, refused
+		}
+	}
+	s.ForgetDerived()
+	var found bool
+	for _, f := range (QuotaExhausted{}).Run(s) {
+		if slices.Contains(f.Objects, snapshot.RefTo(snapshot.KindDeployments, "shop", "web")) {
+			found = true
+		}
+	}
+	if !found {
+		t.Error("the refused rollout of deployment shop/web is not reported")
+	}
+}
