@@ -444,3 +444,23 @@ func TestObjectChanges(t *testing.T) {
 		})
 	}
 }
+
+// The timeline's undo of a rollout goes back to the revision that still serves, past an
+// earlier failed rollout scaled to nothing.
+func TestRolloutChangeUndoesToTheServingRevision(t *testing.T) {
+	s := fixture()
+	two, zero := int32(2), int32(0)
+	s.ReplicaSets[1].Spec.Replicas, s.ReplicaSets[1].Status.Replicas = &zero, 0
+	s.ReplicaSets[0].Spec.Replicas, s.ReplicaSets[0].Status.Replicas = &two, 2
+	s.Finish()
+	s.ForgetDerived()
+	var undo []string
+	for _, c := range Before(s, []snapshot.Ref{webRef}, started, time.Hour) {
+		if c.Kind == KindRollout {
+			undo = append(undo, c.Undo)
+		}
+	}
+	if want := "kubectl rollout undo deployment/web -n shop --to-revision=2"; !slices.Equal(undo, []string{want}) {
+		t.Errorf("rollout undo %q, want %q", undo, want)
+	}
+}
