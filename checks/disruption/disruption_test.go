@@ -123,6 +123,24 @@ func TestDrainBlockedFixesThroughTheAutoscaler(t *testing.T) {
 	}
 }
 
+// A budget whose sync failed keeps a stale status (expectedPods 0 when never computed): the
+// integer minAvailable suggested counts the pods it selects, one less than them.
+func TestDrainBlockedSyncFailedCountsTheSelectedPods(t *testing.T) {
+	s := fixture.Load(t, "drain-blocked-by-pdb.yaml")
+	i := slices.IndexFunc(s.Pods, func(p corePod) bool { return p.Name == "batch-runner" })
+	for _, name := range []string{"batch-runner-2", "batch-runner-3"} {
+		extra := *s.Pods[i].DeepCopy()
+		extra.Name = name
+		s.Pods = append(s.Pods, extra)
+	}
+	s.Finish()
+	s.ForgetDerived()
+	runner := fixture.Find(t, DrainBlocked{}.Run(s), "shop/pod/batch-runner")
+	if !strings.Contains(strings.Join(runner.Fix, "\n"), `'{"spec":{"maxUnavailable":null,"minAvailable":2}}'`) {
+		t.Errorf("runner fix:\n%s", strings.Join(runner.Fix, "\n"))
+	}
+}
+
 func TestHPAAtMaxNamesTheMetric(t *testing.T) {
 	findings := HPAAtMax{}.Run(fixture.Load(t, "hpa-at-max.yaml"))
 	cart := fixture.Find(t, findings, "shop/deployment/cart")
