@@ -94,19 +94,29 @@ func podRequests(pod *corev1.Pod) corev1.ResourceList {
 	total := corev1.ResourceList{}
 	add(total, pod.Spec.Containers...)
 	sidecars := corev1.ResourceList{}
+	// The most any init container needs while it runs, beside the sidecars started before it;
+	// kept apart from total until the end, as component-helpers' AggregateContainerRequests
+	// does, so that a sidecar declared after it is not added on top of it.
+	initMax := corev1.ResourceList{}
 	for _, c := range pod.Spec.InitContainers {
+		running := corev1.ResourceList{}
 		if c.RestartPolicy != nil && *c.RestartPolicy == corev1.ContainerRestartPolicyAlways {
 			add(sidecars, c)
 			add(total, c)
-			continue
+			running = sidecars.DeepCopy()
+		} else {
+			running = sidecars.DeepCopy()
+			add(running, c)
 		}
-		// An init container runs beside the sidecars started before it.
-		running := sidecars.DeepCopy()
-		add(running, c)
 		for name, q := range running {
-			if have, ok := total[name]; !ok || q.Cmp(have) > 0 {
-				total[name] = q
+			if have, ok := initMax[name]; !ok || q.Cmp(have) > 0 {
+				initMax[name] = q
 			}
+		}
+	}
+	for name, q := range initMax {
+		if have, ok := total[name]; !ok || q.Cmp(have) > 0 {
+			total[name] = q
 		}
 	}
 	return withOverhead(total, pod)

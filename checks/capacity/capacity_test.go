@@ -5,6 +5,9 @@ import (
 	"strings"
 	"testing"
 
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+
 	"github.com/alertmend/kubectl-alertmend/internal/fixture"
 	"github.com/alertmend/kubectl-alertmend/pkg/check"
 	"github.com/alertmend/kubectl-alertmend/pkg/snapshot"
@@ -142,4 +145,53 @@ func TestPodCIDRDetails(t *testing.T) {
 	findings := PodCIDRTooSmall{}.Run(fixture.Load(t, "node-podcidr-too-small.yaml"))
 	lines(t, fixture.Find(t, findings, "node/a"), "2 nodes may run 300 pods", "holds 254 addresses", "set maxPods: 254")
 	lines(t, fixture.Find(t, findings, "node/d"), "holds 126 addresses", "podCIDR 10.0.4.0/25, fd00:10:4::/64")
+}
+
+// An init container's request is the floor of the pod's, not added to the sidecars declared
+// after it: init 2 cpu, then a sidecar of 100m, beside an app of 500m reserves 2 cpu (as
+// component-helpers' AggregateContainerRequests computes it), not 2.1.
+func TestPodRequestsInitBeforeSidecar(t *testing.T) {
+	always := corev1.ContainerRestartPolicyAlways
+	req := func(cpu string) corev1.ResourceRequirements {
+		return corev1.ResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse(cpu)}}
+	}
+	pod := &corev1.Pod{Spec: corev1.PodSpec{
+		InitContainers: []corev1.Container{{Name: "migrate", Resources: req("2")}, {Name: "proxy", RestartPolicy: &always, Resources: req("100m")}},
+		Containers:     []corev1.Container{{Name: "app", Resources: req("500m")}},
+	}}
+	if got := podRequests(pod)[corev1.ResourceCPU]; got.Cmp(resource.MustParse("2")) != 0 {
+		t.Errorf("cpu %s, want 2", got.String())
+	}
+	// A sidecar before the init container runs beside it: 100m + 2.
+	pod.Spec.InitContainers[0], pod.Spec.InitContainers[1] = pod.Spec.InitContainers[1], pod.Spec.InitContainers[0]
+	if got := podRequests(pod)[corev1.ResourceCPU]; got.Cmp(resource.MustParse("2100m")) != 0 {
+		t.Errorf("cpu %s, want 2100m", got.String())
+	}
+}
+
+// A rollout whose new ReplicaSet the quota refuses its surge pod stalls while the Deployment,
+// its old pods running, has all the replicas it wants: the refusal is still reported.
+func TestQuotaRefusesARolloutsNewReplicaSet(t *testing.T) {
+	s := fixture.Load(t, "quota-exhausted.yaml")
+	for i := range s.Deployments {
+		if d := &s.Deployments[i]; d.Name == "web" {
+			d.Status.Replicas = *d.Spec.Replicas // the old revision's pods
+		}
+	}
+	for i := range s.ReplicaSets {
+		if rs := &s.ReplicaSets[i]; rs.Name == "web-5d4f" {
+			one := int32(1)
+			rs.Spec.Replicas, rs.Status.Replicas = &one, 0 // the new revision's surge pod, refused
+		}
+	}
+	s.ForgetDerived()
+	var found bool
+	for _, f := range (QuotaExhausted{}).Run(s) {
+		if slices.Contains(f.Objects, snapshot.RefTo(snapshot.KindDeployments, "shop", "web")) {
+			found = true
+		}
+	}
+	if !found {
+		t.Error("the refused rollout of deployment shop/web is not reported")
+	}
 }

@@ -55,6 +55,9 @@ type refusal struct {
 	requested corev1.ResourceList
 	// unset is what the pods must specify, when the quota refused them for that.
 	unset string
+	// missing is how many pods the refused controller (the event's object: the rollout's new
+	// ReplicaSet, not its Deployment) still lacks.
+	missing int32
 }
 
 func (c QuotaExhausted) Run(s *snapshot.Snapshot) []check.Finding {
@@ -77,9 +80,14 @@ func (c QuotaExhausted) Run(s *snapshot.Snapshot) []check.Finding {
 			continue
 		}
 		r.owner = ownerOf(s, eventRef(e))
-		if missing, known := missingPods(s, r.owner); known && missing == 0 {
-			continue // the workload has all its pods again: the refusal is over
+		// Counted on the controller refused, not on its Deployment: a rollout's new ReplicaSet
+		// refused its surge pod lacks pods while the Deployment, its old pods still running,
+		// has as many as it wants.
+		missing, known := missingPods(s, eventRef(e))
+		if known && missing == 0 {
+			continue // the controller has all its pods again: the refusal is over
 		}
+		r.missing = missing
 		key := quotaKey{e.InvolvedObject.Namespace, name}
 		if j := slices.IndexFunc(refusals[key], func(o refusal) bool { return o.owner == r.owner }); j >= 0 {
 			if snapshot.LastSeen(e).After(snapshot.LastSeen(refusals[key][j].event)) {
@@ -116,7 +124,7 @@ func quotaRefusing(s *snapshot.Snapshot, meta check.Meta, q *corev1.ResourceQuot
 	var unset []string
 	for _, r := range refused {
 		owners = append(owners, r.owner)
-		missing, _ := missingPods(s, r.owner)
+		missing := r.missing
 		line := r.owner.Describe()
 		if missing > 0 {
 			line += fmt.Sprintf(" is short of %s", check.Plural(int(missing), "pod", "pods"))

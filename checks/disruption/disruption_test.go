@@ -114,6 +114,31 @@ func TestDrainBlockedFixesThroughTheAutoscaler(t *testing.T) {
 	if !strings.HasPrefix(cart.Fix[0], `kubectl patch -n shop horizontalpodautoscaler/cart --type=merge -p '{"spec":{"minReplicas":3}}'`) {
 		t.Errorf("cart fix:\n%s", strings.Join(cart.Fix, "\n"))
 	}
+	// An autoscaler capped at the replicas there are: minReplicas alone above maxReplicas is
+	// refused by validation, so the patch raises both.
+	s.HorizontalPodAutoscalers[0].Spec.MaxReplicas = 2
+	cart = fixture.Find(t, DrainBlocked{}.Run(s), "shop/deployment/cart")
+	if !strings.HasPrefix(cart.Fix[0], `kubectl patch -n shop horizontalpodautoscaler/cart --type=merge -p '{"spec":{"minReplicas":3,"maxReplicas":3}}'`) {
+		t.Errorf("cart fix with maxReplicas 2:\n%s", strings.Join(cart.Fix, "\n"))
+	}
+}
+
+// A budget whose sync failed keeps a stale status (expectedPods 0 when never computed): the
+// integer minAvailable suggested counts the pods it selects, one less than them.
+func TestDrainBlockedSyncFailedCountsTheSelectedPods(t *testing.T) {
+	s := fixture.Load(t, "drain-blocked-by-pdb.yaml")
+	i := slices.IndexFunc(s.Pods, func(p corePod) bool { return p.Name == "batch-runner" })
+	for _, name := range []string{"batch-runner-2", "batch-runner-3"} {
+		extra := *s.Pods[i].DeepCopy()
+		extra.Name = name
+		s.Pods = append(s.Pods, extra)
+	}
+	s.Finish()
+	s.ForgetDerived()
+	runner := fixture.Find(t, DrainBlocked{}.Run(s), "shop/pod/batch-runner")
+	if !strings.Contains(strings.Join(runner.Fix, "\n"), `'{"spec":{"maxUnavailable":null,"minAvailable":2}}'`) {
+		t.Errorf("runner fix:\n%s", strings.Join(runner.Fix, "\n"))
+	}
 }
 
 func TestHPAAtMaxNamesTheMetric(t *testing.T) {

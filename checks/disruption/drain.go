@@ -321,7 +321,7 @@ func (c DrainBlocked) oneBudget(s *snapshot.Snapshot, pdb *policyv1.PodDisruptio
 		return msg, []string{
 			fmt.Sprintf("kubectl describe %s", target),
 			check.Comment("pods no scalable controller owns count only under an integer minAvailable: set one, e.g. " +
-				fmt.Sprintf(`kubectl patch %s --type=merge -p '{"spec":{"maxUnavailable":null,"minAvailable":%d}}'`, target, max(st.ExpectedPods-1, 0))),
+				fmt.Sprintf(`kubectl patch %s --type=merge -p '{"spec":{"maxUnavailable":null,"minAvailable":%d}}'`, target, max(selectedPods(s, pdb)-1, 0))),
 			lastResort,
 		}
 	}
@@ -344,6 +344,23 @@ func (c DrainBlocked) oneBudget(s *snapshot.Snapshot, pdb *policyv1.PodDisruptio
 			"  # lets drains evict pods that are not Ready; Ready ones stay protected")
 	}
 	return msg, append(fix, relax, lastResort)
+}
+
+// selectedPods counts the live pods the budget selects. A budget whose sync failed keeps the
+// status it had (the disruption controller's failSafe sets only disruptionsAllowed and the
+// condition), so status.expectedPods is stale, 0 for one never computed.
+func selectedPods(s *snapshot.Snapshot, pdb *policyv1.PodDisruptionBudget) int {
+	sel, err := metav1.LabelSelectorAsSelector(pdb.Spec.Selector)
+	if err != nil {
+		return 0
+	}
+	n := 0
+	for i := range s.Pods {
+		if pod := &s.Pods[i]; pod.Namespace == pdb.Namespace && snapshot.IsLive(pod) && sel.Matches(labels.Set(pod.Labels)) {
+			n++
+		}
+	}
+	return n
 }
 
 // syncFailed is the budget's DisruptionAllowed condition when the disruption controller could not
@@ -390,8 +407,15 @@ func scaleFix(s *snapshot.Snapshot, pdb *policyv1.PodDisruptionBudget, owners []
 	for i := range s.HorizontalPodAutoscalers {
 		hpa := &s.HorizontalPodAutoscalers[i]
 		if snapshot.ScaleTarget(hpa) == owner {
-			return fmt.Sprintf(`kubectl patch -n %s horizontalpodautoscaler/%s --type=merge -p '{"spec":{"minReplicas":%d}}'`,
-				check.Quote(hpa.Namespace), check.Quote(hpa.Name), max(int32(replicas), ptrOr(hpa.Spec.MinReplicas, 1))) +
+			minReplicas := max(int32(replicas), ptrOr(hpa.Spec.MinReplicas, 1))
+			// Validation refuses minReplicas above maxReplicas: raise both when the autoscaler
+			// is capped at what the budget needs healthy.
+			spec := fmt.Sprintf(`"minReplicas":%d`, minReplicas)
+			if minReplicas > hpa.Spec.MaxReplicas {
+				spec += fmt.Sprintf(`,"maxReplicas":%d`, minReplicas)
+			}
+			return fmt.Sprintf(`kubectl patch -n %s horizontalpodautoscaler/%s --type=merge -p '{"spec":{%s}}'`,
+				check.Quote(hpa.Namespace), check.Quote(hpa.Name), spec) +
 				"  # its autoscaler sets the replicas: one more than the budget needs healthy, so it allows one eviction"
 		}
 	}

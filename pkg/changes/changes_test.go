@@ -304,6 +304,12 @@ func TestRolloutUndo(t *testing.T) {
 			s.ReplicaSets[1].Annotations[RevisionAnnotation] = "9"
 			s.ReplicaSets[2].Annotations[RevisionAnnotation] = "10"
 		}, "kubectl rollout undo deployment/web -n shop --to-revision=9"},
+		{"an earlier rollout that failed too was scaled away: back to the revision still serving", func(s *snapshot.Snapshot) {
+			// web-h3 (revision 3) ran no pod; web-h2 (revision 2) still serves.
+			two, zero := int32(2), int32(0)
+			s.ReplicaSets[1].Spec.Replicas, s.ReplicaSets[1].Status.Replicas = &zero, 0
+			s.ReplicaSets[0].Spec.Replicas, s.ReplicaSets[0].Status.Replicas = &two, 2
+		}, "kubectl rollout undo deployment/web -n shop --to-revision=2"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -436,5 +442,25 @@ func TestObjectChanges(t *testing.T) {
 				t.Errorf("got\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(tt.want, "\n"))
 			}
 		})
+	}
+}
+
+// The timeline's undo of a rollout goes back to the revision that still serves, past an
+// earlier failed rollout scaled to nothing.
+func TestRolloutChangeUndoesToTheServingRevision(t *testing.T) {
+	s := fixture()
+	two, zero := int32(2), int32(0)
+	s.ReplicaSets[1].Spec.Replicas, s.ReplicaSets[1].Status.Replicas = &zero, 0
+	s.ReplicaSets[0].Spec.Replicas, s.ReplicaSets[0].Status.Replicas = &two, 2
+	s.Finish()
+	s.ForgetDerived()
+	var undo []string
+	for _, c := range Before(s, []snapshot.Ref{webRef}, started, time.Hour) {
+		if c.Kind == KindRollout {
+			undo = append(undo, c.Undo)
+		}
+	}
+	if want := "kubectl rollout undo deployment/web -n shop --to-revision=2"; !slices.Equal(undo, []string{want}) {
+		t.Errorf("rollout undo %q, want %q", undo, want)
 	}
 }

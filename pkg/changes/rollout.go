@@ -107,7 +107,9 @@ func RolloutUndo(s *snapshot.Snapshot, deployment snapshot.Ref) (cmd string, ok 
 	}
 	for _, r := range revisions[1:] {
 		if r.ReplicaSet.Status.Replicas > 0 || (r.ReplicaSet.Spec.Replicas != nil && *r.ReplicaSet.Spec.Replicas > 0) {
-			return UndoCommand(deployment, revisions[1].Number), true
+			// The newest revision that still runs pods is the one that served before the rollout;
+			// a revision between them scaled to nothing is an earlier rollout that failed too.
+			return UndoCommand(deployment, r.Number), true
 		}
 	}
 	return "", false
@@ -140,7 +142,16 @@ func (t *timeline) rollout(ref snapshot.Ref, revisions []Revision) {
 		if diff := TemplateDiff(&previous.ReplicaSet.Spec.Template, &newest.ReplicaSet.Spec.Template); len(diff) > 0 {
 			c.Summary += ": " + strings.Join(diff, "; ")
 		}
-		c.Undo = UndoCommand(ref, previous.Number)
+		// Back to the revision that served before: the newest earlier one still running pods
+		// (one between, scaled to nothing, was a rollout that failed too), else the previous.
+		back := previous.Number
+		for _, r := range revisions[1:] {
+			if r.ReplicaSet.Status.Replicas > 0 || (r.ReplicaSet.Spec.Replicas != nil && *r.ReplicaSet.Spec.Replicas > 0) {
+				back = r.Number
+				break
+			}
+		}
+		c.Undo = UndoCommand(ref, back)
 	}
 	if cause := newest.ReplicaSet.Annotations[changeCauseAnnotation]; cause != "" {
 		c.Summary += " (change-cause: " + cause + ")"

@@ -155,7 +155,10 @@ func incidents(s *snapshot.Snapshot, findings []check.Finding, ran []check.Check
 			inc.Changes = cs
 			var undo []string
 			for _, c := range cs {
-				if c.Undo != "" {
+				// Only a change to what the root itself is about is its to undo: a rollout of a
+				// workload that is merely a symptom (its pods were on the node that failed) is
+				// listed, but rolling it back fixes nothing.
+				if c.Undo != "" && slices.Contains(f.Objects, c.Object) {
 					undo = append(undo, c.Undo)
 				}
 			}
