@@ -97,6 +97,17 @@ func TestDrainBlockedSaysWhyAndHow(t *testing.T) {
 		!strings.Contains(strings.Join(runner.Evidence, "\n"), "poddisruptionbudget runner: CalculateExpectedPodCountFailed, last: 60s ago, x120") {
 		t.Errorf("runner: %s %q", runner.Message, runner.Evidence)
 	}
+	// kubectl drain refuses a pod no controller owns unless told --force.
+	if !slices.ContainsFunc(runner.Fix, func(line string) bool {
+		return strings.HasPrefix(line, "kubectl drain node-a --ignore-daemonsets --force ") && strings.Contains(line, "it is not recreated")
+	}) {
+		t.Errorf("runner's drain lacks --force: %q", runner.Fix)
+	}
+	for _, f := range findings {
+		if f.Objects[0].Name != "batch-runner" && slices.ContainsFunc(f.Fix, func(line string) bool { return strings.Contains(line, "--force") }) {
+			t.Errorf("%s: --force where every pod has a controller: %q", f.Objects[0], f.Fix)
+		}
+	}
 }
 
 // A pod that is not Ready on the node is moved by unhealthyPodEvictionPolicy AlwaysAllow, and

@@ -297,9 +297,15 @@ func (c DrainBlocked) finding(s *snapshot.Snapshot, nodes map[string]*drainingNo
 		pdb := st.budgets[0]
 		f.Message, f.Fix = c.oneBudget(s, pdb, st.pods, owners, where)
 	}
+	// kubectl drain refuses, before any eviction, a pod no controller owns unless told --force;
+	// such a pod is not recreated anywhere once evicted.
+	force, forceNote := "", ""
+	if slices.ContainsFunc(st.pods, func(pod *corev1.Pod) bool { return metav1.GetControllerOf(pod) == nil }) {
+		force, forceNote = " --force", "; --force because a pod here has no controller: evicted, it is not recreated"
+	}
 	f.Fix = append(f.Fix, check.FixNames(nodeNames, "nodes", func(names string) string {
-		return "kubectl drain " + names + " --ignore-daemonsets  # kubectl drain retries refused evictions until its --timeout: run it " +
-			"again once the budget allows one (--delete-emptydir-data if pods keep emptyDir volumes, whose data goes with them)"
+		return "kubectl drain " + names + " --ignore-daemonsets" + force + "  # kubectl drain retries refused evictions until its --timeout: run it " +
+			"again once the budget allows one (--delete-emptydir-data if pods keep emptyDir volumes, whose data goes with them)" + forceNote
 	})...)
 	f.Evidence = check.LimitEvidence(f.Evidence)
 	return f

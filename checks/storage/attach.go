@@ -100,7 +100,7 @@ func (c MultiAttach) Run(s *snapshot.Snapshot) []check.Finding {
 		va := &s.VolumeAttachments[i]
 		down, _ := m.nodeDown(va.Spec.NodeName)
 		pvName := va.Spec.Source.PersistentVolumeName
-		if !down || pvName == nil || m.volumes[*pvName] == nil || m.volumes[*pvName].Spec.ClaimRef == nil {
+		if !down || pvName == nil || m.volumes[*pvName] == nil || m.volumes[*pvName].Spec.ClaimRef == nil || !singleNode(m.volumes[*pvName]) {
 			continue
 		}
 		ref := m.volumes[*pvName].Spec.ClaimRef
@@ -194,4 +194,18 @@ func ptrOr(p *string) string {
 		return "(inline)"
 	}
 	return *p
+}
+
+// singleNode tells whether a volume may be attached to one node at a time (ReadWriteOnce or
+// ReadWriteOncePod only): a shared volume attached to a dead node does not keep it from another.
+func singleNode(pv *corev1.PersistentVolume) bool {
+	if len(pv.Spec.AccessModes) == 0 {
+		return false
+	}
+	for _, mode := range pv.Spec.AccessModes {
+		if mode != corev1.ReadWriteOnce && mode != corev1.ReadWriteOncePod {
+			return false
+		}
+	}
+	return true
 }

@@ -103,16 +103,20 @@ func TestCapacityOnItsOwnControlPlane(t *testing.T) {
 		}
 	}
 
-	// With the workloads family, the quota absorbs the Deployment it starves, and the grouped
-	// pending pods supersede each workload's pod-unschedulable.
+	// With the workloads family, the quota leads an incident whose symptom is the Deployment it
+	// starves, and the grouped pending pods supersede each workload's pod-unschedulable.
 	_, both := diagnose(c.Kubeconfig, "--category", "capacity,workloads")
+	var quota string
 	for _, f := range both.Findings {
-		if f.Check == "pod-unschedulable" || (f.Check == "deployment-unavailable" && f.Objects[0].Name == "web") {
+		if f.Check == "pod-unschedulable" {
 			t.Errorf("not folded: %s", fixture.Summary(f))
 		}
-		if f.Check == "quota-exhausted" && !slices.ContainsFunc(f.Evidence, func(e string) bool { return strings.Contains(e, "also reported by deployment-unavailable") }) {
-			t.Errorf("the quota does not say what it absorbed: %q", f.Evidence)
+		if f.Check == "quota-exhausted" && quota == "" {
+			quota = f.ID
 		}
+	}
+	if root := incidentRoot(both, "deployment-unavailable", "web"); root == "" || root != quota {
+		t.Errorf("deployment quota/web is not a symptom of the quota's incident: root %q, quota %q", root, quota)
 	}
 
 	// Blind: limited to one namespace, the cluster-wide grouping and preemption (whose pods

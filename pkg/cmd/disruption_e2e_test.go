@@ -280,22 +280,30 @@ func TestDisruptionAndAutoscalingOnARealServer(t *testing.T) {
 		t.Errorf("gone: %s", gone.Message)
 	}
 
-	// With the checks they relate to: the blind autoscaler is part of the metrics API's outage,
-	// and the budget's static finding is explained by the stuck drain.
+	// With the checks they relate to: the blind autoscaler is a symptom of the metrics API's
+	// outage, and the budget's static finding is explained by the stuck drain.
 	r = run(t, testEnv{now: time.Now}, "diagnose", "-o", "json", "--kubeconfig", c.Kubeconfig,
 		"--checks", "drain-blocked-by-pdb,pdb-blocks-eviction,hpa-metrics-unavailable,apiservice-unavailable")
-	got = findings(r.report(t).Findings)
+	related := r.report(t)
+	got = findings(related.Findings)
 	want = []string{
 		"apiservice-unavailable apiservice/v1beta1.metrics.k8s.io",
 		"drain-blocked-by-pdb shop/deployment/cart",
 		"hpa-metrics-unavailable shop/deployment/gone",
+		"hpa-metrics-unavailable shop/deployment/orders",
 	}
 	if !slices.Equal(keys(got), want) {
-		t.Fatalf("folded findings %q\nwant %q", keys(got), want)
+		t.Fatalf("findings %q\nwant %q", keys(got), want)
 	}
-	if api := got["apiservice-unavailable apiservice/v1beta1.metrics.k8s.io"]; !slices.Contains(api.Evidence, "also reported by hpa-metrics-unavailable; folded into this finding") ||
-		!slices.Contains(api.Evidence, "1 HorizontalPodAutoscaler cannot scale without it: shop/orders") {
-		t.Errorf("the metrics API's finding does not take in the autoscaler's: %q", api.Evidence)
+	api := got["apiservice-unavailable apiservice/v1beta1.metrics.k8s.io"]
+	if !slices.Contains(api.Evidence, "1 HorizontalPodAutoscaler cannot scale without it: shop/orders") {
+		t.Errorf("the metrics API's finding does not name the autoscaler: %q", api.Evidence)
+	}
+	if root := incidentRoot(related, "hpa-metrics-unavailable", "orders"); root == "" || root != api.ID || related.Findings[0].ID != api.ID {
+		t.Errorf("orders' blind autoscaler is not a symptom of the metrics API's outage, first: root %q, want %q (findings[0] %s)", root, api.ID, related.Findings[0].ID)
+	}
+	if root := incidentRoot(related, "hpa-metrics-unavailable", "gone"); root != "" {
+		t.Errorf("the autoscaler of a missing Deployment is linked to %s", root)
 	}
 	if !slices.Contains(got["drain-blocked-by-pdb shop/deployment/cart"].Evidence, "also reported by pdb-blocks-eviction; folded into this finding") {
 		t.Errorf("the stuck drain does not take in the budget's static finding: %q", got["drain-blocked-by-pdb shop/deployment/cart"].Evidence)
