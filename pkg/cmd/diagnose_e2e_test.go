@@ -26,26 +26,25 @@ func TestDiagnoseFindsTheScenarioIncidents(t *testing.T) {
 	}
 	rep := r.report(t)
 	// Each incident's root cause first, then its symptoms: the egress policy that blocks DNS
-	// explains cart's crash loop, which explains its Deployment's outage; the incident, with a
-	// critical member, comes before the critical findings in no incident. checkout's image
-	// pull, the cause about checkout itself, explains its Deployment's shortfall, not the
-	// policy that isolates it among others.
+	// explains cart's crash loop, which explains its Deployment's outage. checkout's image
+	// pull, the cause about checkout itself, explains its Deployment's shortfall rather than
+	// the policy that isolates it among others.
 	want := []string{
+		"dns-unavailable kube-system/deployment/coredns",
 		"netpol-egress-blocks-dns shop/deployment/cart",
 		"pod-crashloop shop/deployment/cart",
 		"deployment-unavailable shop/deployment/cart",
-		"dns-unavailable kube-system/deployment/coredns",
 		"conntrack-table-full-reported node/node-b",
 		"rbac-cluster-admin ci/serviceaccount/deployer",
-		"pod-image-pull shop/deployment/checkout",
-		"deployment-unavailable shop/deployment/checkout",
-		"pod-unschedulable data/statefulset/postgres",
-		"statefulset-unavailable data/statefulset/postgres",
 		"dns-memory-limit-low kube-system/deployment/coredns",
 		"node-not-ready node/node-c",
 		"memory-pressure-unlimited-pods node/node-b",
 		"daemonset-unavailable kube-system/daemonset/kube-proxy",
 		"node-pressure node/node-b",
+		"pod-image-pull shop/deployment/checkout",
+		"deployment-unavailable shop/deployment/checkout",
+		"pod-unschedulable data/statefulset/postgres",
+		"statefulset-unavailable data/statefulset/postgres",
 		"service-selector-no-match monitoring/service/prometheus-k8s",
 		"rbac-pod-exec user/support",
 		"rbac-secrets-read group/auditors",

@@ -258,8 +258,9 @@ func TestDisruptionAndAutoscalingOnARealServer(t *testing.T) {
 			t.Errorf("drain evidence lacks %q:\n%s", part, evidence)
 		}
 	}
-	// cart has an autoscaler: one more replica is its minReplicas to raise.
-	if !strings.HasPrefix(drain.Fix[0], `kubectl patch -n shop horizontalpodautoscaler/cart --type=merge -p '{"spec":{"minReplicas":3}}'`) {
+	// cart has an autoscaler: one more replica is its minReplicas to raise, and its
+	// maxReplicas with it, which the API server would not let fall below the minimum.
+	if !strings.HasPrefix(drain.Fix[0], `kubectl patch -n shop horizontalpodautoscaler/cart --type=merge -p '{"spec":{"minReplicas":3,"maxReplicas":3}}'`) {
 		t.Errorf("drain fix %q", drain.Fix)
 	}
 	atMax := got["hpa-at-max shop/deployment/cart"]

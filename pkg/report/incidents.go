@@ -89,25 +89,17 @@ func (r *Report) Arrange() {
 		}
 	}
 	slices.SortStableFunc(units, func(a, b unit) int {
-		// By severity, live before latent; at that, an incident, which explains more, before a
-		// finding in no incident; then in the findings' own order.
-		if ra, rb := a.lead.Severity.Rank(), b.lead.Severity.Rank(); ra != rb {
-			return ra - rb
-		}
-		if a.lead.Incident != b.lead.Incident {
-			if a.lead.Incident {
-				return -1
-			}
+		switch {
+		case check.Less(*a.lead, *b.lead) && !check.Less(*b.lead, *a.lead):
+			return -1
+		case check.Less(*b.lead, *a.lead):
 			return 1
 		}
+		// As urgent as a finding in no incident: the incident, which explains more, first.
 		switch {
 		case a.incident >= 0 && b.incident < 0:
 			return -1
 		case a.incident < 0 && b.incident >= 0:
-			return 1
-		case check.Less(*a.lead, *b.lead):
-			return -1
-		case check.Less(*b.lead, *a.lead):
 			return 1
 		}
 		return 0
