@@ -150,3 +150,47 @@ func TestTheMostSpecificCauseClaimsASymptom(t *testing.T) {
 		t.Errorf("incidents %q, want %q", got, want)
 	}
 }
+
+// A rollout of a symptom's workload is listed among the changes before the incident, but its
+// undo joins the root's fix only when the root is about that workload.
+func TestIncidentUndoOnlyForTheRootsOwnObjects(t *testing.T) {
+	s := snapshot.New(snapshot.SourceCluster)
+	now := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
+	s.CollectedAt = now
+	one := int32(1)
+	s.Deployments = []appsv1.Deployment{{ObjectMeta: metav1.ObjectMeta{Name: "cart", Namespace: "ns", UID: "d1",
+		CreationTimestamp: metav1.NewTime(now.Add(-48 * time.Hour))}, Spec: appsv1.DeploymentSpec{Replicas: &one}}}
+	rs := func(name, revision string, age time.Duration, image string) appsv1.ReplicaSet {
+		return appsv1.ReplicaSet{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "ns", CreationTimestamp: metav1.NewTime(now.Add(-age)),
+			Annotations:     map[string]string{"deployment.kubernetes.io/revision": revision},
+			OwnerReferences: []metav1.OwnerReference{{APIVersion: "apps/v1", Kind: "Deployment", Name: "cart", UID: "d1", Controller: ptr(true)}}},
+			Spec: appsv1.ReplicaSetSpec{Replicas: &one, Template: corev1.PodTemplateSpec{Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: image}}}}}}
+	}
+	s.ReplicaSets = []appsv1.ReplicaSet{rs("cart-1", "1", 48*time.Hour, "cart:1"), rs("cart-2", "2", 30*time.Minute, "cart:2")}
+	s.Finish()
+	deployment := snapshot.RefTo(snapshot.KindDeployments, "ns", "cart")
+	since := now.Add(-10 * time.Minute)
+
+	node := stub("node-down", check.CategoryWorkloads, check.High, true)
+	node.meta.Links = []check.Link{{Explains: []string{"workload-down"}, How: "the workloads on it",
+		Reach: func(*snapshot.Snapshot, check.Finding) []snapshot.Ref { return []snapshot.Ref{deployment} }}}
+	nf := finding("node-down", check.High, true, check.ScopeCluster)
+	nf.Objects, nf.Since, nf.Fix = []snapshot.Ref{snapshot.RefTo(snapshot.KindNodes, "", "n1")}, &since, []string{"kubectl describe node n1"}
+	node.findings = []check.Finding{nf}
+	workload := stub("workload-down", check.CategoryWorkloads, check.Critical, true)
+	wf := finding("workload-down", check.Critical, true, check.ScopeObject)
+	wf.Objects = []snapshot.Ref{deployment}
+	workload.findings = []check.Finding{wf}
+
+	r := Run(s, Plan{Run: []check.Check{workload, node}}, now)
+	if len(r.Incidents) != 1 || len(r.Incidents[0].Changes) == 0 {
+		t.Fatalf("incidents %+v", r.Incidents)
+	}
+	for _, line := range r.Findings[0].Fix {
+		if strings.Contains(line, "rollout undo") {
+			t.Errorf("the node's fix rolls back a workload it only affects: %q", line)
+		}
+	}
+}
+
+func ptr[T any](v T) *T { return &v }
