@@ -77,15 +77,10 @@ func TestTrafficPathOnItsOwnControlPlane(t *testing.T) {
 		t.Errorf("not evaluated: %+v", r.NotEvaluated)
 	}
 
-	resources := map[string]bool{}
-	for _, e := range readsOnly(t, traffic) {
-		if e.ObjectRef != nil {
-			resources[e.ObjectRef.Resource] = true
-		}
-	}
-	for _, kind := range []string{"ingresses", "services", "endpointslices", "pods", "httproutes"} {
-		if !resources[kind] {
-			t.Errorf("no %s were read: %v", kind, resources)
+	read := auditedReads(t, traffic)
+	for _, resource := range []string{"networking.k8s.io/ingresses", "/services", "discovery.k8s.io/endpointslices", "/pods", "gateway.networking.k8s.io/httproutes"} {
+		if !read[resource] {
+			t.Errorf("no %s were read: %v", resource, read)
 		}
 	}
 }
