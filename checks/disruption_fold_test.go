@@ -79,14 +79,8 @@ func TestStuckDrainSupersedesTheStaticBudgetFinding(t *testing.T) {
 // rootCheck is the check of the finding that leads f's incident, f's own when f leads one, ""
 // when f is in none.
 func rootCheck(r *report.Report, f check.Finding) string {
-	n, ok := r.IncidentOf()[f.ID]
-	if !ok {
-		return ""
-	}
-	for _, g := range r.Findings {
-		if g.ID == r.Incidents[n].Root {
-			return g.Check
-		}
+	if root := incidentRoot(r, f); root != nil {
+		return root.Check
 	}
 	return ""
 }

@@ -16,24 +16,30 @@ import (
 // rootOf is the summary of the root cause of the incident that holds checkID's finding about
 // an object named name: itself when it is a root, "" when it is in no incident.
 func rootOf(r *report.Report, checkID, name string) string {
-	byID := map[string]check.Finding{}
-	var id string
 	for _, f := range r.Findings {
-		byID[f.ID] = f
-		for _, o := range f.Objects {
-			if f.Check == checkID && o.Name == name {
-				id = f.ID
+		if f.Check == checkID && slices.ContainsFunc(f.Objects, func(o snapshot.Ref) bool { return o.Name == name }) {
+			if root := incidentRoot(r, f); root != nil {
+				return summary(*root)
 			}
-		}
-	}
-	for _, inc := range r.Incidents {
-		for _, member := range inc.Members() {
-			if member == id {
-				return summary(byID[inc.Root])
-			}
+			return ""
 		}
 	}
 	return ""
+}
+
+// incidentRoot is the root finding of the incident that holds f (f itself when it leads one),
+// nil when f is in none.
+func incidentRoot(r *report.Report, f check.Finding) *check.Finding {
+	n, ok := r.IncidentOf()[f.ID]
+	if !ok {
+		return nil
+	}
+	for i := range r.Findings {
+		if r.Findings[i].ID == r.Incidents[n].Root {
+			return &r.Findings[i]
+		}
+	}
+	return nil
 }
 
 // The incidents the issue names, each on a fixture: the root cause is findings[0] and its
