@@ -12,6 +12,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	resourcehelper "k8s.io/component-helpers/resource"
 
 	"github.com/alertmend/kubectl-alertmend/pkg/check"
 	"github.com/alertmend/kubectl-alertmend/pkg/snapshot"
@@ -84,61 +85,11 @@ func unschedulable(pod *corev1.Pod) *corev1.PodCondition {
 	return nil
 }
 
-// podRequests is what the scheduler reserves for a pod: its containers' requests and its
-// sidecars' (restartable init containers), or an init container's when that is larger, plus the
-// pod's overhead; the pod-level resources when set.
+// podRequests is what the scheduler reserves for a pod, as Kubernetes' own helper computes it:
+// containers and sidecars, or an init container's when larger, the pod-level resources when
+// set, and the pod's overhead.
 func podRequests(pod *corev1.Pod) corev1.ResourceList {
-	if r := pod.Spec.Resources; r != nil && len(r.Requests) > 0 {
-		return withOverhead(r.Requests.DeepCopy(), pod)
-	}
-	total := corev1.ResourceList{}
-	add(total, pod.Spec.Containers...)
-	sidecars := corev1.ResourceList{}
-	// The most any init container needs while it runs, beside the sidecars started before it;
-	// kept apart from total until the end, as component-helpers' AggregateContainerRequests
-	// does, so that a sidecar declared after it is not added on top of it.
-	initMax := corev1.ResourceList{}
-	for _, c := range pod.Spec.InitContainers {
-		running := corev1.ResourceList{}
-		if c.RestartPolicy != nil && *c.RestartPolicy == corev1.ContainerRestartPolicyAlways {
-			add(sidecars, c)
-			add(total, c)
-			running = sidecars.DeepCopy()
-		} else {
-			running = sidecars.DeepCopy()
-			add(running, c)
-		}
-		for name, q := range running {
-			if have, ok := initMax[name]; !ok || q.Cmp(have) > 0 {
-				initMax[name] = q
-			}
-		}
-	}
-	for name, q := range initMax {
-		if have, ok := total[name]; !ok || q.Cmp(have) > 0 {
-			total[name] = q
-		}
-	}
-	return withOverhead(total, pod)
-}
-
-func add(into corev1.ResourceList, containers ...corev1.Container) {
-	for _, c := range containers {
-		for name, q := range c.Resources.Requests {
-			sum := into[name]
-			sum.Add(q)
-			into[name] = sum
-		}
-	}
-}
-
-func withOverhead(total corev1.ResourceList, pod *corev1.Pod) corev1.ResourceList {
-	for name, q := range pod.Spec.Overhead {
-		sum := total[name]
-		sum.Add(q)
-		total[name] = sum
-	}
-	return total
+	return resourcehelper.PodRequests(pod, resourcehelper.PodResourcesOptions{})
 }
 
 // occupies says a pod holds its requests on its node: assigned and not finished.
