@@ -19,11 +19,11 @@ func TestSelectTools(t *testing.T) {
 		want     []string
 		wantErr  string
 	}{
-		{name: "the default is the test set", set: "test", want: []string{"kube-apiserver", "etcd", "kubectl", "node_exporter", "pushgateway",
+		{name: "the default is the test set", set: "test", want: []string{"kube-apiserver", "etcd", "kubectl", "node_exporter", "pushgateway", "alertmanager",
 			"kube-controller-manager", "kube-scheduler", "kwok"}},
 		{name: "the demo needs only the control plane", set: "demo", setGiven: true, want: []string{"kube-apiserver", "etcd"}},
 		{name: "all is the catalog", set: "all", setGiven: true, want: []string{"kube-apiserver", "etcd", "kubectl", "node_exporter",
-			"pushgateway", "kube-controller-manager", "kube-scheduler", "kwok", "kube-score", "goreleaser", "krew", "validate-krew-manifest"}},
+			"pushgateway", "alertmanager", "kube-controller-manager", "kube-scheduler", "kwok", "kube-score", "goreleaser", "krew", "validate-krew-manifest"}},
 		{name: "named tools come in the catalog's order, once", only: "etcd, kube-apiserver,etcd", set: "test",
 			want: []string{"kube-apiserver", "etcd"}},
 		{name: "an unknown tool", only: "etcd,kube-apiservr", set: "test", wantErr: `-only: unknown tool "kube-apiservr" (known: kube-apiserver, etcd,`},

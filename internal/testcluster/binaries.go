@@ -1,7 +1,7 @@
 // Package testcluster runs a real kube-apiserver and etcd on loopback for tests and for the
 // demo. Both are built from the Go module proxy (see hack/tools) and cached, so only the first
-// run on a machine pays for the build; so are node_exporter, for the conntrack tests, and the
-// Pushgateway, for the push tests.
+// run on a machine pays for the build; so are node_exporter, for the conntrack tests, the
+// Pushgateway, for the push tests, and Alertmanager, for the alert tests.
 package testcluster
 
 import (
@@ -63,6 +63,7 @@ func catalog() []tool {
 		kube("kubectl"),
 		{name: "node_exporter", dir: "node-exporter", pkg: "github.com/prometheus/node_exporter"},
 		{name: "pushgateway", dir: "pushgateway", pkg: "github.com/prometheus/pushgateway"},
+		{name: "alertmanager", dir: "alertmanager", pkg: "github.com/prometheus/alertmanager/cmd/alertmanager"},
 		kube("kube-controller-manager"),
 		kube("kube-scheduler"),
 		{name: "kwok", dir: "kwok", pkg: "sigs.k8s.io/kwok/cmd/kwok"},
@@ -90,9 +91,10 @@ func ControlPlaneTools() []string { return []string{"kube-apiserver", "etcd"} }
 func LivingTools() []string { return []string{"kube-controller-manager", "kube-scheduler", "kwok"} }
 
 // TestTools are what the tests run against besides the release tools and kube-score: the
-// control plane, kubectl, node_exporter, the Pushgateway and the living cluster's programs.
+// control plane, kubectl, node_exporter, the Pushgateway, Alertmanager and the living cluster's
+// programs.
 func TestTools() []string {
-	return slices.Concat(ControlPlaneTools(), []string{"kubectl", "node_exporter", "pushgateway"}, LivingTools())
+	return slices.Concat(ControlPlaneTools(), []string{"kubectl", "node_exporter", "pushgateway", "alertmanager"}, LivingTools())
 }
 
 // RepoRoot is the checkout this package was compiled from.
@@ -128,6 +130,13 @@ func EnsureBinaries(ctx context.Context, log io.Writer) (Binaries, error) {
 func EnsureKubeScore(ctx context.Context, log io.Writer) (string, error) {
 	paths, err := Ensure(ctx, log, "kube-score")
 	return paths["kube-score"], err
+}
+
+// EnsureAlertmanager returns Prometheus' Alertmanager, which only the alert tests run, building it
+// if missing.
+func EnsureAlertmanager(ctx context.Context, log io.Writer) (string, error) {
+	paths, err := Ensure(ctx, log, "alertmanager")
+	return paths["alertmanager"], err
 }
 
 // EnsurePushgateway returns Prometheus' Pushgateway, which only the push tests run, building it

@@ -104,8 +104,8 @@ func sarifRules(r *report.Report, catalog []check.Meta) []*sarif.ReportingDescri
 		if help != "" {
 			rule.WithHelp(sarif.NewMultiformatMessageString().WithText(help))
 		}
-		if len(m.References) > 0 && isWebURL(m.References[0]) {
-			rule.WithHelpURI(m.References[0])
+		if uri := HelpURI(m); uri != "" {
+			rule.WithHelpURI(uri)
 		}
 		byID[m.ID] = rule
 	}
@@ -322,6 +322,15 @@ func pascalCase(id string) string {
 		b.WriteString(strings.ToUpper(part[:1]) + part[1:])
 	}
 	return b.String()
+}
+
+// HelpURI is the web page that documents check m: its first reference when that is a web
+// address, else "". SARIF's rules and the alerts' runbook annotation link to it.
+func HelpURI(m check.Meta) string {
+	if len(m.References) > 0 && isWebURL(m.References[0]) {
+		return m.References[0]
+	}
+	return ""
 }
 
 func isWebURL(s string) bool {
