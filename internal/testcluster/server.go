@@ -14,6 +14,17 @@ import (
 // The process is killed if it does not become ready.
 func startServer(ctx context.Context, name, binary string, args []string, logPath string,
 	ready func(context.Context) (*http.Response, error)) (*exec.Cmd, error) {
+	p, err := startServerProcess(ctx, name, binary, args, logPath, ready)
+	if err != nil {
+		return nil, err
+	}
+	return p.cmd, nil
+}
+
+// startServerProcess is startServer for a caller that waits for the process to end (to start it
+// again on the same port).
+func startServerProcess(ctx context.Context, name, binary string, args []string, logPath string,
+	ready func(context.Context) (*http.Response, error)) (*process, error) {
 	p, err := startLogged(binary, logPath, args)
 	if err != nil {
 		return nil, err
@@ -34,5 +45,5 @@ func startServer(ctx context.Context, name, binary string, args []string, logPat
 		_ = p.cmd.Process.Kill()
 		return nil, err
 	}
-	return p.cmd, nil
+	return p, nil
 }
