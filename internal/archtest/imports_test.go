@@ -70,6 +70,9 @@ func importRules() []rule {
 		{pkg: "pkg/render", may: []string{"pkg/changes", "pkg/check", "pkg/report", "pkg/snapshot"}},
 		// The pusher sends a finished report's metrics, without reaching into the collector.
 		{pkg: "pkg/push", may: []string{"pkg/check", "pkg/report", "pkg/redact"}, tests: []string{"pkg/render", "internal/testcluster"}},
+		// The alert sender is a watch's observer: it turns reports into alerts, the runbook link as
+		// SARIF makes it, and sends them, without reaching into the collector or the engine.
+		{pkg: "pkg/alert", may: []string{"pkg/check", "pkg/render", "pkg/watch"}, tests: []string{"pkg/report", "pkg/snapshot", "internal/testcluster"}},
 		// The commands wire everything together; with the binaries and the tools, only they know the catalog.
 		{pkg: "pkg/cmd", may: []string{"pkg/*", "checks", "checks/*"}, tests: []string{"internal/fixture", "internal/promtest", "internal/testcluster", "internal/testpki"}},
 		// Binaries are wiring only: the commands, and the report's exit codes.
