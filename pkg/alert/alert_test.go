@@ -429,3 +429,16 @@ func (l lockedWriter) Write(p []byte) (int, error) {
 	defer l.mu.Unlock()
 	return l.w.Write(p)
 }
+
+func TestMessagesOfAnswersGoOnOneLineWithoutControlCharacters(t *testing.T) {
+	for answer, want := range map[string]string{
+		`"at least one label pair required"`:           "at least one label pair required",
+		`{"code":400,"message":"bad\u001b[31m label"}`: "bad [31m label",
+		"<html>\n<b>502</b> Bad Gateway\r\n</html>":    "<html> <b>502</b> Bad Gateway </html>",
+		"": "",
+	} {
+		if got := messageOf([]byte(answer)); got != want {
+			t.Errorf("messageOf(%q) = %q, want %q", answer, got, want)
+		}
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/go-openapi/strfmt"
 	"github.com/prometheus/alertmanager/api/v2/models"
@@ -135,7 +136,7 @@ func (s *Sender) succeeded(t *target, n int) {
 	defer s.mu.Unlock()
 	t.sent += float64(n)
 	if t.down || t.refusedLastTime != "" {
-		fmt.Fprintf(s.cfg.Notes, "alertmend: the Alertmanager at %s takes alerts again; sent what is firing and resolved\n", t.shown)
+		fmt.Fprintf(s.cfg.Notes, "note: the Alertmanager at %s takes alerts again; sent what is firing and resolved\n", t.shown)
 	}
 	t.down, t.refusedLastTime = false, ""
 }
@@ -146,7 +147,7 @@ func (s *Sender) failed(t *target, err error) {
 	defer s.mu.Unlock()
 	t.failures++
 	if !t.down {
-		fmt.Fprintf(s.cfg.Notes, "alertmend: the Alertmanager at %s is unavailable (%v); retrying with back-off, alerts are kept until it is back\n", t.shown, err)
+		fmt.Fprintf(s.cfg.Notes, "warning: the Alertmanager at %s is unavailable (%v); retrying with back-off, alerts are kept until it is back\n", t.shown, err)
 	}
 	t.down = true
 }
@@ -158,7 +159,7 @@ func (s *Sender) refused(t *target, err *refusedError) {
 	t.failures++
 	t.down = false
 	if t.refusedLastTime != err.Error() {
-		fmt.Fprintf(s.cfg.Notes, "alertmend: the Alertmanager at %s refused the alerts: %v\n", t.shown, err)
+		fmt.Fprintf(s.cfg.Notes, "warning: the Alertmanager at %s refused the alerts: %v\n", t.shown, err)
 	}
 	t.refusedLastTime = err.Error()
 }
@@ -215,19 +216,26 @@ func (t *target) post(ctx context.Context, client *http.Client, alerts models.Po
 }
 
 // messageOf is the message of Alertmanager's error answer: its API writes a JSON string, or an
-// object with a message; anything else (a proxy's page) is shown as it is, on one line.
+// object with a message; anything else (a proxy's page) is shown as it is. It goes on one line,
+// without control characters, since it comes from the network and goes to a terminal.
 func messageOf(answer []byte) string {
-	var text string
-	if json.Unmarshal(answer, &text) == nil {
-		return strings.TrimSpace(text)
-	}
+	text := string(answer)
+	var message string
 	var object struct {
 		Message string `json:"message"`
 	}
-	if json.Unmarshal(answer, &object) == nil && object.Message != "" {
-		return strings.TrimSpace(object.Message)
+	if json.Unmarshal(answer, &message) == nil {
+		text = message
+	} else if json.Unmarshal(answer, &object) == nil && object.Message != "" {
+		text = object.Message
 	}
-	return strings.Join(strings.Fields(string(answer)), " ")
+	text = strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) {
+			return ' '
+		}
+		return r
+	}, text)
+	return strings.Join(strings.Fields(text), " ")
 }
 
 // postable is a as sent, ending at endsAt.
