@@ -35,7 +35,7 @@ demo: build ## Start a local control plane, load an incident scenario, diagnose 
 	go build -o bin/alertmend-demo ./hack/demo
 	bin/alertmend-demo -binary bin/$(BINARY)$(if $(filter-out 0,$(KEEP)), -keep)
 
-tools: ## Build the test tools once per machine (kube-apiserver, etcd, kubectl, node_exporter, Pushgateway, kube-controller-manager, kube-scheduler, kwok)
+tools: ## Build the test tools once per machine (kube-apiserver, etcd, kubectl, node_exporter, Pushgateway, Alertmanager, kube-controller-manager, kube-scheduler, kwok)
 	go run ./hack/ensure-tools -for test
 
 test: check tools release-check ## Run the whole test suite: unit, end-to-end against a real API server (build tag e2e), fuzzing, release check
