@@ -64,3 +64,30 @@ func TestListenRefusesWhatCannotBeBound(t *testing.T) {
 		}
 	}
 }
+
+// deploy/watch.yaml passes the tool's own gate at --fail-on low, alone and with the rest of
+// deploy/ (its default-deny policy covers the CronJob's namespace too): what the README tells
+// people to apply is what it would tell them to fix.
+func TestDeployWatchPassesTheGate(t *testing.T) {
+	for _, files := range [][]string{{"../../deploy/watch.yaml"}, {"../../deploy/rbac.yaml", "../../deploy/watch.yaml"}, {"../../deploy"}} {
+		args := []string{"diagnose", "--fail-on", "low", "-o", "json"}
+		for _, f := range files {
+			args = append(args, "-f", f)
+		}
+		r := run(t, testEnv{}, args...)
+		rep := r.report(t)
+		if r.code != report.ExitOK || rep.Summary.ChecksRun == 0 {
+			t.Errorf("diagnose -f %s --fail-on low: exit %d after %d checks, findings %q\nstderr: %s", files, r.code, rep.Summary.ChecksRun, findingKeys(rep), r.stderr)
+		}
+		watched := false
+		for _, w := range rep.Findings {
+			for _, o := range w.Objects {
+				watched = watched || o.Name == "alertmend-watch"
+			}
+		}
+		// The one finding left, informational: egress is open on purpose (see the file).
+		if !watched || len(rep.Findings) != 1 || rep.Findings[0].Check != "netpol-egress-unisolated" {
+			t.Errorf("diagnose -f %s: findings %q, want only netpol-egress-unisolated about the watch", files, findingKeys(rep))
+		}
+	}
+}
