@@ -38,9 +38,10 @@ const readHeaderTimeout = 10 * time.Second
 
 // Options are what a Server serves beside the report.
 type Options struct {
-	// Extra are more families, gathered on every scrape: the Alertmanager sender's, say. A family
-	// whose name the report's or another provider's families already use is left out and reported
-	// to ErrorLog.
+	// Extra are more families, gathered on every scrape: the Alertmanager sender's, say. They are
+	// called from the scrapes' goroutines, several at once if scrapes overlap, and must not
+	// change a family once returned. A family whose name the report's or another provider's
+	// families already use is left out and reported to ErrorLog.
 	Extra []func() []*dto.MetricFamily
 	// ErrorLog, when set, is told of families that could not be served, one line each.
 	ErrorLog io.Writer
