@@ -70,6 +70,10 @@ func importRules() []rule {
 		{pkg: "pkg/render", may: []string{"pkg/changes", "pkg/check", "pkg/report", "pkg/snapshot"}},
 		// The pusher sends a finished report's metrics, without reaching into the collector.
 		{pkg: "pkg/push", may: []string{"pkg/check", "pkg/report", "pkg/redact"}, tests: []string{"pkg/render", "internal/testcluster"}},
+		// A watch tells its observers each evaluation's report, as rendered, knowing none of them.
+		{pkg: "pkg/watch", may: []string{"pkg/render", "pkg/report"}},
+		// The --listen server observes a watch and serves its report's metrics; it reads nothing itself.
+		{pkg: "pkg/serve", may: []string{"pkg/render", "pkg/watch"}, tests: []string{"pkg/check", "pkg/report", "pkg/snapshot"}},
 		// The commands wire everything together; with the binaries and the tools, only they know the catalog.
 		{pkg: "pkg/cmd", may: []string{"pkg/*", "checks", "checks/*"}, tests: []string{"internal/fixture", "internal/promtest", "internal/testcluster", "internal/testpki"}},
 		// Binaries are wiring only: the commands, and the report's exit codes.
