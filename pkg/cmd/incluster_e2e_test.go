@@ -46,17 +46,7 @@ import (
 // a token file), give the administrator's report.
 func TestDeployManifestsApplyAndRunInCluster(t *testing.T) {
 	ctx := context.Background()
-	// The control plane is shared: what this test adds must be gone when it ends, or the tests
-	// that expect the scenario's exact findings would see the alertmend namespace.
-	before := findingKeys(admin(t, "diagnose", "-o", "json").report(t))
-	t.Cleanup(func() {
-		if after := findingKeys(admin(t, "diagnose", "-o", "json").report(t)); !slices.Equal(after, before) {
-			t.Errorf("the cluster was not restored: findings before %q\nafter %q", before, after)
-		}
-	})
-	// TestDeployRBACIsEnoughForTheFullReport applies rbac.yaml too; whichever runs first creates it.
-	applyManifest(t, filepath.Join(testcluster.RepoRoot(), "deploy", "rbac.yaml"), true)
-	applyManifest(t, filepath.Join(testcluster.RepoRoot(), "deploy", "cronjob.yaml"), false)
+	applyDeployManifest(t, "cronjob.yaml")
 
 	cronJob, err := cluster.Client.BatchV1().CronJobs("alertmend").Get(ctx, "alertmend", metav1.GetOptions{})
 	if err != nil {
@@ -162,8 +152,7 @@ func TestDeployManifestsApplyAndRunInCluster(t *testing.T) {
 }
 
 // assertCronJob holds the CronJob, as the API server stored it, to what deploy/cronjob.yaml
-// promises: the schedule, one run at a time, no retries, a bounded pod that runs as its own
-// ServiceAccount, non-root, with a read-only root file system and nothing to escalate with.
+// promises: the schedule, one run at a time, no retries, a bounded pod, locked down.
 func assertCronJob(t *testing.T, cj *batchv1.CronJob) {
 	t.Helper()
 	spec, job := cj.Spec, cj.Spec.JobTemplate.Spec
@@ -177,9 +166,26 @@ func assertCronJob(t *testing.T, cj *batchv1.CronJob) {
 			deref(job.BackoffLimit, -1), deref(job.ActiveDeadlineSeconds, 0), deref(job.TTLSecondsAfterFinished, 0),
 			deref(spec.SuccessfulJobsHistoryLimit, 100), deref(spec.FailedJobsHistoryLimit, 100))
 	}
-	if pod.ServiceAccountName != "alertmend" || !deref(pod.AutomountServiceAccountToken, false) || pod.RestartPolicy != corev1.RestartPolicyNever {
-		t.Errorf("serviceAccountName %q, automountServiceAccountToken %v, restartPolicy %s",
-			pod.ServiceAccountName, deref(pod.AutomountServiceAccountToken, false), pod.RestartPolicy)
+	if pod.RestartPolicy != corev1.RestartPolicyNever {
+		t.Errorf("restartPolicy %s", pod.RestartPolicy)
+	}
+	c := assertLockedDownPod(t, pod)
+	if !slices.Equal(c.Args, []string{"diagnose", "--output=json", "--fail-on=none"}) {
+		t.Errorf("args %q", c.Args)
+	}
+	if limit := c.Resources.Limits.Memory(); limit.Cmp(resource.MustParse("512Mi")) != 0 || c.Resources.Requests.Memory().IsZero() ||
+		c.Resources.Requests.Cpu().IsZero() {
+		t.Errorf("resources %+v", c.Resources)
+	}
+}
+
+// assertLockedDownPod holds a pod of deploy/ to what the manifests promise: its own ServiceAccount
+// and token, one container of the Dockerfile's image, non-root, with a read-only root file system
+// and nothing to escalate with. It returns the container.
+func assertLockedDownPod(t *testing.T, pod corev1.PodSpec) corev1.Container {
+	t.Helper()
+	if pod.ServiceAccountName != "alertmend" || !deref(pod.AutomountServiceAccountToken, false) {
+		t.Errorf("serviceAccountName %q, automountServiceAccountToken %v", pod.ServiceAccountName, deref(pod.AutomountServiceAccountToken, false))
 	}
 	psc := pod.SecurityContext
 	if psc == nil || !deref(psc.RunAsNonRoot, false) || deref(psc.RunAsUser, 0) != 65532 ||
@@ -190,19 +196,15 @@ func assertCronJob(t *testing.T, cj *batchv1.CronJob) {
 		t.Fatalf("%d containers, want 1", len(pod.Containers))
 	}
 	c := pod.Containers[0]
-	if c.Image != "ghcr.io/alertmend/kubectl-alertmend:latest" || len(c.Command) != 0 ||
-		!slices.Equal(c.Args, []string{"diagnose", "--output=json", "--fail-on=none"}) {
-		t.Errorf("image %q, command %q, args %q", c.Image, c.Command, c.Args)
+	if c.Image != "ghcr.io/alertmend/kubectl-alertmend:latest" || len(c.Command) != 0 {
+		t.Errorf("image %q, command %q", c.Image, c.Command)
 	}
 	csc := c.SecurityContext
 	if csc == nil || !deref(csc.ReadOnlyRootFilesystem, false) || deref(csc.AllowPrivilegeEscalation, true) ||
 		csc.Capabilities == nil || !slices.Equal(csc.Capabilities.Drop, []corev1.Capability{"ALL"}) || len(csc.Capabilities.Add) != 0 {
 		t.Errorf("container securityContext %+v", csc)
 	}
-	if limit := c.Resources.Limits.Memory(); limit.Cmp(resource.MustParse("512Mi")) != 0 || c.Resources.Requests.Memory().IsZero() ||
-		c.Resources.Requests.Cpu().IsZero() {
-		t.Errorf("resources %+v", c.Resources)
-	}
+	return c
 }
 
 func deref[T any](p *T, otherwise T) T {
@@ -227,6 +229,22 @@ func assertSameReport(t *testing.T, command string, got, want *report.Report) {
 			t.Errorf("%s: %s is forbidden to the pod: %s", command, ne.Check, ne.Reason)
 		}
 	}
+}
+
+// applyDeployManifest applies deploy/rbac.yaml and the named file of deploy/ as written, and
+// requires the control plane, which the other tests share, to be as it was when the test ends:
+// the tests that expect the scenario's exact findings would otherwise see the alertmend namespace.
+func applyDeployManifest(t *testing.T, name string) {
+	t.Helper()
+	before := findingKeys(admin(t, "diagnose", "-o", "json").report(t))
+	t.Cleanup(func() {
+		if after := findingKeys(admin(t, "diagnose", "-o", "json").report(t)); !slices.Equal(after, before) {
+			t.Errorf("the cluster was not restored: findings before %q\nafter %q", before, after)
+		}
+	})
+	// TestDeployRBACIsEnoughForTheFullReport applies rbac.yaml too; whichever runs first creates it.
+	applyManifest(t, filepath.Join(testcluster.RepoRoot(), "deploy", "rbac.yaml"), true)
+	applyManifest(t, filepath.Join(testcluster.RepoRoot(), "deploy", name), false)
 }
 
 // applyManifest creates each object of a manifest file and deletes it when the test ends.

@@ -269,16 +269,17 @@ func sign(n int) int {
 	return 0
 }
 
-// deploy/rbac.yaml lets its readers list every kind of the table: adding a kind without its
-// permission fails here, not on a user's cluster as "not evaluated".
+// deploy/rbac.yaml lets its readers list every kind of the table, and watch it for diagnose
+// --watch (all but the metrics API, which a watch re-reads): adding a kind without its permission
+// fails here, not on a user's cluster as "not evaluated".
 func TestRBACAllowsListingEveryKind(t *testing.T) {
 	s, err := (&Loader{}).LoadFiles([]string{"../../deploy/rbac.yaml"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	allows := func(rules []rbacv1.PolicyRule, group, resource string) bool {
+	allows := func(rules []rbacv1.PolicyRule, group, resource, verb string) bool {
 		for _, r := range rules {
-			if slices.Contains(r.APIGroups, group) && slices.Contains(r.Resources, resource) && slices.Contains(r.Verbs, "list") {
+			if slices.Contains(r.APIGroups, group) && slices.Contains(r.Resources, resource) && slices.Contains(r.Verbs, verb) {
 				return true
 			}
 		}
@@ -307,8 +308,14 @@ func TestRBACAllowsListingEveryKind(t *testing.T) {
 		if k == KindConfigMaps {
 			rules = configMapReader // ConfigMaps are read where the cluster's add-ons keep theirs
 		}
-		if !allows(rules, info.Group, info.Resource) {
-			t.Errorf("deploy/rbac.yaml does not allow list on %s (group %q, resource %q)", k, info.Group, info.Resource)
+		verbs := []string{"list", "watch"}
+		if k == KindPodMetrics {
+			verbs = verbs[:1]
+		}
+		for _, verb := range verbs {
+			if !allows(rules, info.Group, info.Resource, verb) {
+				t.Errorf("deploy/rbac.yaml does not allow %s on %s (group %q, resource %q)", verb, k, info.Group, info.Resource)
+			}
 		}
 	}
 }
