@@ -246,7 +246,7 @@ func TestWholeClusterTimelineOnARealControlPlane(t *testing.T) {
 	labels := map[string]string{"app": "db"}
 	podTemplate := func(image, password string) corev1.PodTemplateSpec {
 		return corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: labels}, Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "db", Image: image,
-			Env: []corev1.EnvVar{{Name: "PASSWORD", Value: password}},
+			Env:     []corev1.EnvVar{{Name: "PASSWORD", Value: password}},
 			EnvFrom: []corev1.EnvFromSource{{ConfigMapRef: &corev1.ConfigMapEnvSource{LocalObjectReference: corev1.LocalObjectReference{Name: "cart-config"}}}}}}}}
 	}
 	one := int32(1)
