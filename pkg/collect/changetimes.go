@@ -18,8 +18,9 @@ import (
 )
 
 // metadataOnly asks the API server for a list's metadata alone (PartialObjectMetadataList), as
-// protobuf, else as JSON: a ConfigMap's data never leaves the server. A server that can do
-// neither refuses with 406 rather than send the data.
+// protobuf, else as JSON: a ConfigMap's data is not sent (though an annotation may repeat it,
+// kubectl's last-applied-configuration: Append keeps none). A server that can do neither
+// refuses with 406 rather than send the data.
 const metadataOnly = "application/vnd.kubernetes.protobuf;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1," +
 	"application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1"
 
