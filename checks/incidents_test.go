@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	fixtures "github.com/alertmend/kubectl-alertmend/internal/fixture"
 	"github.com/alertmend/kubectl-alertmend/pkg/check"
@@ -56,6 +57,9 @@ func TestIncidentExamples(t *testing.T) {
 		// changed is what the incident's timeline must say changed before it; undo, a line
 		// the root's fix must hold.
 		changed, undo string
+		// conntrack is what the nodes' connection-tracking tables measured, which no manifest
+		// carries.
+		conntrack []snapshot.ConntrackNode
 	}{
 		{name: "cluster DNS down", base: "../dns/testdata/healthy.yaml", fixture: "incidents/dns-down.yaml",
 			root:      about{"dns-unavailable", "coredns"},
@@ -83,6 +87,24 @@ func TestIncidentExamples(t *testing.T) {
 			root:      about{"conntrack-table-full-reported", "node-b"},
 			symptoms:  []about{{"deployment-unavailable", "api"}},
 			unrelated: []about{{"deployment-unavailable", "web"}}},
+		{name: "conntrack drops measured", base: "incidents/conntrack-full.yaml", fixture: "incidents/conntrack-drops.yaml",
+			conntrack: []snapshot.ConntrackNode{
+				{Node: "node-b", Source: "Prometheus", Entries: 900, Limit: 1000, Rates: &snapshot.ConntrackCounters{Drop: 12}, RateWindow: 5 * time.Minute},
+				// Full to a warning level, losing nothing: web's refused connections are its own.
+				{Node: "node-a", Source: "Prometheus", Entries: 800, Limit: 1000, Rates: &snapshot.ConntrackCounters{}, RateWindow: 5 * time.Minute}},
+			root:      about{"conntrack-drops", "node-b"},
+			symptoms:  []about{{"deployment-unavailable", "api"}},
+			unrelated: []about{{"deployment-unavailable", "web"}}},
+		{name: "conntrack table measured full", base: "incidents/conntrack-full.yaml", fixture: "incidents/conntrack-drops.yaml",
+			conntrack: []snapshot.ConntrackNode{{Node: "node-b", Source: "Prometheus", Entries: 995, Limit: 1000},
+				{Node: "node-a", Source: "Prometheus", Entries: 995, Limit: 1000}},
+			root:      about{"conntrack-table-usage", "node-b"},
+			symptoms:  []about{{"deployment-unavailable", "api"}},
+			unrelated: []about{{"deployment-unavailable", "web"}}},
+		{name: "cluster DNS pods restarting", base: "../dns/testdata/healthy.yaml", fixture: "incidents/dns-pods-restarting.yaml",
+			root:      about{"dns-pods-unhealthy", "coredns"},
+			symptoms:  []about{{"deployment-unavailable", "web"}},
+			unrelated: []about{{"deployment-unavailable", "api"}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var s *snapshot.Snapshot
@@ -94,6 +116,9 @@ func TestIncidentExamples(t *testing.T) {
 					path = filepath.Join("testdata", path)
 				}
 				s = loadFixture(t, path)
+			}
+			if tc.conntrack != nil {
+				s.Conntrack = &snapshot.Conntrack{Sources: []string{"Prometheus"}, Nodes: tc.conntrack}
 			}
 			s.CollectedAt = fixNow
 			plan, err := engine.Select(All(DefaultOptions()), engine.Selection{}, snapshot.SourceCluster)

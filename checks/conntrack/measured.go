@@ -44,6 +44,7 @@ func (TableUsage) Meta() check.Meta {
 		Requires: []snapshot.Kind{snapshot.KindConntrack},
 		Optional: measurementContext(),
 		LiveOnly: true,
+		Links:    []check.Link{measuredLink()},
 		Description: fmt.Sprintf("Reads node_exporter's node_nf_conntrack_entries and node_nf_conntrack_entries_limit per node, "+
 			"from Prometheus (--prometheus-url, or a Prometheus Service found in the cluster and queried through the API "+
 			"server's service proxy) or else from the node-exporter pods through the pod proxy, all with GETs. One finding "+
@@ -151,6 +152,7 @@ func (Drops) Meta() check.Meta {
 		Requires: []snapshot.Kind{snapshot.KindConntrack},
 		Optional: measurementContext(),
 		LiveOnly: true,
+		Links:    []check.Link{measuredLink()},
 		Description: "Reads node_exporter's node_nf_conntrack_stat_drop, _early_drop and _insert_failed counters per node: " +
 			"their rate over 5 minutes from Prometheus, or two scrapes of the node-exporter pod a few seconds apart. " +
 			"Critical when any of them rises, whatever the table's usage; medium when they only show drops since the " +

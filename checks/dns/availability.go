@@ -159,6 +159,7 @@ func (PodsUnhealthy) Meta() check.Meta {
 		Optional:            []snapshot.Kind{snapshot.KindReplicaSets},
 		LiveOnly:            true,
 		Supersedes:          []string{"pod-crashloop", "container-oomkilled"},
+		Links:               []check.Link{downLink()},
 		Description: fmt.Sprintf("Looks at each DNS pod: not ready, waiting in CrashLoopBackOff, last terminated "+
 			"OOMKilled, or restarted %d times or more. High when a pod was OOMKilled or is crash looping. Only when "+
 			"the replica count is met; otherwise dns-unavailable shows the same pods.", restartThreshold),

@@ -12,9 +12,10 @@ import (
 var resolutionFailures = []string{"no such host", "name resolution", "server misbehaving", "could not resolve host",
 	"name or service not known", ":53: i/o timeout"}
 
-// downLink: when the cluster DNS is down, the workloads that resolve names through it and whose
-// pods' events report failed lookups are down because of it. The events are the evidence: a
-// workload failing for another reason while DNS is down stays on its own.
+// downLink: when the cluster DNS is down, or its pods restart (each restart drops the queries
+// it holds), the workloads that resolve names through it and whose pods' events report failed
+// lookups fail because of it. The events are the evidence: a workload failing for another
+// reason meanwhile stays on its own.
 func downLink() check.Link {
 	return check.Link{
 		Explains: []string{"deployment-unavailable", "statefulset-unavailable", "daemonset-unavailable", "pod-crashloop"},

@@ -40,6 +40,13 @@ const (
 	KindEvent   = "event"
 )
 
+// Kinds are what the timeline reads that no check needs: every ConfigMap's writers (a
+// whole-cluster run reads ConfigMaps whole only in the add-on namespaces) and the StatefulSets'
+// and DaemonSets' revisions. A run that cannot read them tells less, and judges the same.
+func Kinds() []snapshot.Kind {
+	return []snapshot.Kind{snapshot.KindConfigMapMetadata, snapshot.KindControllerRevisions}
+}
+
 // Before lists, oldest first, the changes to objects (and the objects they reference) in window
 // before started: at most MaxChanges, the nearest to started (Timeline also says how many more).
 func Before(s *snapshot.Snapshot, objects []snapshot.Ref, started time.Time, window time.Duration) []Change {
@@ -54,7 +61,8 @@ func Before(s *snapshot.Snapshot, objects []snapshot.Ref, started time.Time, win
 // env valueFrom), the NetworkPolicies selecting its pods and the webhooks that admit pods in its
 // namespace. A change at started itself counts: the API server's times are whole seconds.
 // Only what the snapshot holds is told: a live run without -n reads the ConfigMaps of the
-// add-on namespaces alone (see snapshot.KindConfigMaps), so it tells no application ConfigMap's.
+// add-on namespaces whole and every other one's metadata alone (snapshot.KindConfigMapMetadata),
+// which says who updated it when; where that was refused, it tells no application ConfigMap's.
 func Timeline(s *snapshot.Snapshot, objects []snapshot.Ref, started time.Time, window time.Duration) ([]Change, int) {
 	t := &timeline{s: s, from: started.Add(-window), to: started, seen: map[snapshot.Ref]bool{},
 		added: map[changeKey]bool{}, firstEvents: map[eventGroup]Change{}, namespaces: map[string]bool{}}
@@ -166,8 +174,8 @@ func lookup[T any](s *snapshot.Snapshot, ref snapshot.Ref) (T, bool) {
 }
 
 // workload adds a workload's rollout, its pods' events and what its pod template references.
-// StatefulSets and DaemonSets keep their revisions in ControllerRevisions, which the snapshot
-// does not read: their template changes are not told, only what they reference.
+// A Deployment's revisions are its ReplicaSets; a StatefulSet's and a DaemonSet's are
+// ControllerRevisions (snapshot.KindControllerRevisions).
 func (t *timeline) workload(ref snapshot.Ref) {
 	t.eventsAbout(ref, ref)
 	var template *corev1.PodTemplateSpec
@@ -183,8 +191,10 @@ func (t *timeline) workload(ref snapshot.Ref) {
 		t.rollout(ref, revisions)
 	case *appsv1.StatefulSet:
 		template = &o.Spec.Template
+		t.controllerRollout(ref, controllerRevisions(t.s, ref, o))
 	case *appsv1.DaemonSet:
 		template = &o.Spec.Template
+		t.controllerRollout(ref, controllerRevisions(t.s, ref, o))
 	case *appsv1.ReplicaSet:
 		template = &o.Spec.Template
 	case *corev1.ReplicationController:

@@ -4,7 +4,9 @@ package changes_test
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -17,6 +19,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 
 	"github.com/alertmend/kubectl-alertmend/internal/testcluster"
@@ -205,4 +209,170 @@ func withoutTime(c changes.Change) string {
 		out += " | " + c.Undo
 	}
 	return out
+}
+
+// TestWholeClusterTimelineOnARealControlPlane reads the whole cluster, as diagnose without -n
+// does: an application ConfigMap, whose data the run never reads, is told updated by its
+// manager, and a StatefulSet's and a DaemonSet's newest revisions, written as their controllers
+// write ControllerRevisions, are told with their template diffs and exact undos.
+func TestWholeClusterTimelineOnARealControlPlane(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	cluster, err := testcluster.Start(ctx, testcluster.Options{Log: os.Stderr})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cluster.Stop()
+	c := cluster.Client
+	const ns = "shop"
+	must := func(_ any, err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(c.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{}))
+	cm, err := c.CoreV1().ConfigMaps(ns).Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "cart-config"},
+		Data: map[string]string{"secret-ish": "cm-value-never-read"}}, metav1.CreateOptions{FieldManager: "helm"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for time.Now().Unix() <= cm.CreationTimestamp.Unix() {
+		time.Sleep(50 * time.Millisecond)
+	}
+	cm.Data["secret-ish"] = "cm-value-never-read-2"
+	must(c.CoreV1().ConfigMaps(ns).Update(ctx, cm, metav1.UpdateOptions{FieldManager: "kubectl-client-side-apply"}))
+
+	labels := map[string]string{"app": "db"}
+	podTemplate := func(image, password string) corev1.PodTemplateSpec {
+		return corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: labels}, Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "db", Image: image,
+			Env:     []corev1.EnvVar{{Name: "PASSWORD", Value: password}},
+			EnvFrom: []corev1.EnvFromSource{{ConfigMapRef: &corev1.ConfigMapEnvSource{LocalObjectReference: corev1.LocalObjectReference{Name: "cart-config"}}}}}}}}
+	}
+	one := int32(1)
+	sts, err := c.AppsV1().StatefulSets(ns).Create(ctx, &appsv1.StatefulSet{ObjectMeta: metav1.ObjectMeta{Name: "db"},
+		Spec: appsv1.StatefulSetSpec{Replicas: &one, ServiceName: "db", Selector: &metav1.LabelSelector{MatchLabels: labels},
+			Template: podTemplate("db:16", "value-of-two")}}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ds, err := c.AppsV1().DaemonSets(ns).Create(ctx, &appsv1.DaemonSet{ObjectMeta: metav1.ObjectMeta{Name: "agent"},
+		Spec: appsv1.DaemonSetSpec{Selector: &metav1.LabelSelector{MatchLabels: labels}, Template: podTemplate("agent:2", "value-of-two")}}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// What the controllers store: a patch that replaces the owner's spec.template.
+	revision := func(kind, owner string, uid types.UID, number int64, tmpl corev1.PodTemplateSpec) {
+		t.Helper()
+		raw, err := json.Marshal(tmpl)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var template map[string]any
+		if err := json.Unmarshal(raw, &template); err != nil {
+			t.Fatal(err)
+		}
+		template["$patch"] = "replace"
+		data, err := json.Marshal(map[string]any{"spec": map[string]any{"template": template}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		controller := true
+		must(c.AppsV1().ControllerRevisions(ns).Create(ctx, &appsv1.ControllerRevision{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("%s-%d", owner, number),
+			OwnerReferences: []metav1.OwnerReference{{APIVersion: "apps/v1", Kind: kind, Name: owner, UID: uid, Controller: &controller}}},
+			Revision: number, Data: runtime.RawExtension{Raw: data}}, metav1.CreateOptions{}))
+	}
+	for n, image := range []string{"db:14", "db:15", "db:16"} {
+		password := "value-of-one"
+		if n == 2 {
+			password = "value-of-two"
+		}
+		revision("StatefulSet", "db", sts.UID, int64(n+1), podTemplate(image, password))
+	}
+	revision("DaemonSet", "agent", ds.UID, 1, podTemplate("agent:1", "value-of-two"))
+	revision("DaemonSet", "agent", ds.UID, 2, podTemplate("agent:2", "value-of-two"))
+
+	flags := genericclioptions.NewConfigFlags(true)
+	flags.KubeConfig = &cluster.Kubeconfig
+	cacheDir := t.TempDir()
+	flags.CacheDir = &cacheDir
+	kinds := append([]snapshot.Kind{snapshot.KindNamespaces, snapshot.KindStatefulSets, snapshot.KindDaemonSets, snapshot.KindConfigMaps}, changes.Kinds()...)
+	snap, err := source.Read(ctx, source.Config{Notes: io.Discard, Now: time.Now, ChunkSize: 2,
+		Cluster: connect.Target{Flags: flags, Getenv: func(string) string { return "" }}}, kinds)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(snap.Unavailable) != 0 {
+		t.Fatalf("unavailable: %v", snap.Unavailable)
+	}
+	for _, whole := range snap.ConfigMaps {
+		if whole.Namespace != "kube-system" {
+			t.Errorf("configmap %s/%s read whole on a whole-cluster run", whole.Namespace, whole.Name)
+		}
+	}
+	var found bool
+	for _, m := range snap.ConfigMapMetadata {
+		if m.Namespace == ns && m.Name == "cart-config" {
+			found = true
+			for _, e := range m.Writes {
+				if e.FieldsV1 != nil || e.Manager == "" || e.Time == nil {
+					t.Errorf("configmap metadata keeps managedFields entry %+v, want only who and when", e)
+				}
+			}
+		}
+	}
+	if !found {
+		t.Fatalf("shop/cart-config not among the ConfigMaps' metadata: %+v", snap.ConfigMapMetadata)
+	}
+	if got := len(snap.ControllerRevisions); got != 4 {
+		t.Errorf("%d ControllerRevisions kept, want each owner's newest two (4): %+v", got, snap.ControllerRevisions)
+	}
+
+	started := time.Now().Truncate(time.Second).Add(time.Second)
+	objects := []snapshot.Ref{snapshot.RefTo(snapshot.KindStatefulSets, ns, "db"), snapshot.RefTo(snapshot.KindDaemonSets, ns, "agent")}
+	want := []string{
+		"config shop/configmap/cart-config: created by helm [helm]",
+		"config shop/configmap/cart-config: updated by kubectl-client-side-apply [kubectl-client-side-apply]",
+		"rollout shop/daemonset/agent: revision 1 -> 2: image agent:1 -> agent:2 | kubectl rollout undo daemonset/agent -n shop --to-revision=1",
+		"rollout shop/statefulset/db: revision 2 -> 3: image db:15 -> db:16; env changed PASSWORD | kubectl rollout undo statefulset/db -n shop --to-revision=2",
+	}
+	check := func(t *testing.T, s *snapshot.Snapshot) {
+		var got []string
+		for _, c := range changes.Before(s, objects, started, time.Hour) {
+			if strings.Contains(c.Summary, "value-of-") || strings.Contains(c.Summary, "cm-value") {
+				t.Errorf("a value is shown: %s", c.Summary)
+			}
+			got = append(got, withoutTime(c))
+		}
+		slices.Sort(got)
+		if !slices.Equal(got, want) {
+			t.Errorf("got\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+		}
+	}
+	check(t, snap)
+
+	t.Run("a recording holds no value and replays the same timeline", func(t *testing.T) {
+		var buf bytes.Buffer
+		if err := snapshot.Record(snap, kinds, nil, "test").Write(&buf); err != nil {
+			t.Fatal(err)
+		}
+		zr, err := gzip.NewReader(bytes.NewReader(buf.Bytes()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		plain, err := io.ReadAll(zr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, leaked := range []string{"value-of-", "cm-value"} {
+			if bytes.Contains(plain, []byte(leaked)) {
+				t.Errorf("the recording holds %q", leaked)
+			}
+		}
+		replayed, _, err := snapshot.ReadFile("whole-cluster.gz", &buf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		check(t, replayed)
+	})
 }

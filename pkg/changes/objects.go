@@ -15,9 +15,13 @@ import (
 
 // objectChanges adds an object's creation and its updates in the window, as its managedFields
 // tell them: each entry is the newest write of one manager and operation. The snapshot keeps
-// them, slimmed, for ConfigMaps, NetworkPolicies and webhook configurations only.
+// them, slimmed, for ConfigMaps, NetworkPolicies and webhook configurations only; a ConfigMap
+// not read whole may be among those read as metadata alone.
 func (t *timeline) objectChanges(ref snapshot.Ref, kind string) {
 	obj, ok := t.s.ObjectMeta(ref)
+	if !ok && ref.Kind == "ConfigMap" {
+		obj, ok = configMapMetadata(t.s, ref)
+	}
 	if !ok {
 		return
 	}

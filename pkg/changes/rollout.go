@@ -82,9 +82,10 @@ func deploymentRevisions(s *snapshot.Snapshot, d *appsv1.Deployment) []Revision 
 	return out
 }
 
-// UndoCommand is the command that rolls a Deployment back to a revision.
-func UndoCommand(deployment snapshot.Ref, revision int64) string {
-	return fmt.Sprintf("kubectl rollout undo %s -n %s --to-revision=%d", check.Target(deployment), check.Quote(deployment.Namespace), revision)
+// UndoCommand is the command that rolls a Deployment, StatefulSet or DaemonSet back to a
+// revision.
+func UndoCommand(workload snapshot.Ref, revision int64) string {
+	return fmt.Sprintf("kubectl rollout undo %s -n %s --to-revision=%d", check.Target(workload), check.Quote(workload.Namespace), revision)
 }
 
 // RolloutUndo is the exact command that rolls a Deployment back to its previous revision when

@@ -125,10 +125,10 @@ func TestDeployManifestsApplyAndRunInCluster(t *testing.T) {
 		assertSameReport(t, "rbac-audit", audit.report(t), adminAudit.report(t))
 	}
 
-	// --explain-permissions connects the same way, and the ServiceAccount is refused only the
-	// optional node proxy.
+	// --explain-permissions connects the same way, and the ServiceAccount is refused only what
+	// the optional roles grant: every namespace's ConfigMaps and the node proxy.
 	explained := pod.run(t, "diagnose", "--explain-permissions", "-o", "json")
-	if pr := explained.permissions(t); explained.code != report.ExitOK || !slices.Equal(refused(pr), []string{"get nodes/proxy in "}) {
+	if pr := explained.permissions(t); explained.code != report.ExitOK || !slices.Equal(refused(pr), []string{"list configmaps in ", "get nodes/proxy in "}) {
 		t.Errorf("--explain-permissions in the pod: exit %d, refused %q\nstderr: %s", explained.code, refused(pr), explained.stderr)
 	}
 

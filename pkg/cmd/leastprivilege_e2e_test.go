@@ -15,7 +15,7 @@ import (
 )
 
 // deploy/rbac.yaml is enough: a user in its group gets the administrator's report, finding for
-// finding, and nothing is "forbidden" but what the optional node-proxy role would allow.
+// finding, and nothing is "forbidden" but what the optional roles would allow.
 func TestDeployRBACIsEnoughForTheFullReport(t *testing.T) {
 	manifests, err := os.ReadFile(filepath.Join(testcluster.RepoRoot(), "deploy", "rbac.yaml"))
 	if err != nil {
@@ -31,11 +31,12 @@ func TestDeployRBACIsEnoughForTheFullReport(t *testing.T) {
 	asReader := func(args ...string) result {
 		return run(t, testEnv{}, append(args, "--kubeconfig", kubeconfig)...)
 	}
-	// --explain-permissions agrees before anything is read: refused is only the optional role's
-	// node proxy, which may blind dns-forward-loop-risk (OpenShift's DNS namespace does not exist
-	// here, so its ConfigMaps are not asked for).
+	// --explain-permissions agrees before anything is read: refused are only the optional
+	// roles' every ConfigMap (the incidents' timelines, which no check needs) and node proxy,
+	// which may blind dns-forward-loop-risk (OpenShift's DNS namespace does not exist here, so
+	// its ConfigMaps are not asked for).
 	explained := asReader("diagnose", "--explain-permissions", "-o", "json")
-	if pr := explained.permissions(t); !slices.Equal(refused(pr), []string{"get nodes/proxy in "}) ||
+	if pr := explained.permissions(t); !slices.Equal(refused(pr), []string{"list configmaps in ", "get nodes/proxy in "}) ||
 		len(pr.NotEvaluated) != 0 || !slices.Equal(pr.Degraded, []string{"dns-forward-loop-risk"}) {
 		t.Errorf("--explain-permissions as the reader: refused %q, not evaluated %q, degraded %q", refused(pr), pr.NotEvaluated, pr.Degraded)
 	}

@@ -371,10 +371,11 @@ func (r *reportRun) plan() (engine.Plan, error) {
 	return plan, nil
 }
 
-// liveKinds is what the plan reads from a cluster: its checks' kinds, and Namespaces for their
-// ignore annotations (not being allowed to list them blinds no check that did not ask).
+// liveKinds is what the plan reads from a cluster: its checks' kinds, Namespaces for their
+// ignore annotations (not being allowed to list them blinds no check that did not ask), and
+// what the incidents' timelines read.
 func liveKinds(plan engine.Plan) []snapshot.Kind {
-	return withKinds(plan.Kinds(), snapshot.KindNamespaces)
+	return withKinds(plan.Kinds(), append([]snapshot.Kind{snapshot.KindNamespaces}, plan.TimelineKinds()...)...)
 }
 
 // run writes the report (or the fleet's, or the permissions it would need) and returns an

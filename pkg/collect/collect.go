@@ -360,6 +360,17 @@ func (c *collector) list(ctx context.Context, kind snapshot.Kind) error {
 		var err error
 		c.snap.VolumeStats, err = c.readVolumeStats(ctx)
 		return err
+	case snapshot.KindConfigMapMetadata:
+		if ns != "" {
+			return nil // the namespace's ConfigMaps are read whole (KindConfigMaps)
+		}
+		var err error
+		c.snap.ConfigMapMetadata, err = c.listConfigMapMetadata(ctx)
+		return err
+	case snapshot.KindControllerRevisions:
+		var err error
+		c.snap.ControllerRevisions, err = c.listControllerRevisions(ctx, ns)
+		return err
 	case snapshot.KindServerVersion:
 		info, err := c.clients.Kube.Discovery().ServerVersionWithContext(ctx)
 		if err == nil {

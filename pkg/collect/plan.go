@@ -132,6 +132,14 @@ func accessesFor(kinds []snapshot.Kind, namespace string, directPrometheus bool,
 		case snapshot.KindCertManagerCertificates:
 			r := snapshot.Request{Verb: "list", APIGroup: "cert-manager.io", Resource: "certificates", Namespace: namespace}
 			t.add(r, true, need, "where cert-manager is installed; never its Secrets")
+		case snapshot.KindConfigMapMetadata:
+			if namespace == "" {
+				t.add(snapshot.Request{Verb: "list", Resource: "configmaps"}, true, accessNeed{kind: kind, optional: true},
+					"metadata only (never data): who changed which ConfigMap when, for incidents' timelines")
+			}
+		case snapshot.KindControllerRevisions:
+			t.add(snapshot.Request{Verb: "list", APIGroup: "apps", Resource: "controllerrevisions", Namespace: namespace}, true, need,
+				"StatefulSets' and DaemonSets' revisions, for incidents' timelines")
 		case snapshot.KindDNSMetrics, snapshot.KindKubeletConfigs:
 			dnsProbeAccesses(&t, kind, namespace)
 		case snapshot.KindConntrack:

@@ -97,6 +97,9 @@ type pageLister struct {
 	// changeTimes keeps the items' managedFields but for their field sets (fieldsV1), for a
 	// kind whose KindInfo.ChangeTimes is set; Append slims them further.
 	changeTimes bool
+	// accept, when set, is the Accept header asked with instead of protobuf's: another form
+	// of the list (its metadata alone).
+	accept string
 
 	bodies   [2]bytes.Buffer
 	stripped []byte // the decoder's scratch space; the generated decoders copy what they keep
@@ -106,6 +109,12 @@ type pageLister struct {
 // keepingChangeTimes makes the lister keep what the slim managedFields need (see changeTimes).
 func (l *pageLister) keepingChangeTimes(keep bool) *pageLister {
 	l.changeTimes = keep
+	return l
+}
+
+// accepting asks for the answer in another form than the resource's own protobuf list.
+func (l *pageLister) accepting(accept string) *pageLister {
+	l.accept = accept
 	return l
 }
 
@@ -192,8 +201,13 @@ func (l *pageLister) dropReadAhead() {
 // fetch reads one answer into the buffer given.
 func (l *pageLister) fetch(ctx context.Context, opts metav1.ListOptions, into *bytes.Buffer) fetched {
 	for attempt := 0; ; attempt++ {
-		stream, err := l.client.Get().
-			UseProtobufAsDefault().
+		req := l.client.Get()
+		if l.accept != "" {
+			req = req.SetHeader("Accept", l.accept)
+		} else {
+			req = req.UseProtobufAsDefault()
+		}
+		stream, err := req.
 			NamespaceIfScoped(l.namespace, l.namespace != "").
 			Resource(l.resource).
 			VersionedParams(&opts, l.params).

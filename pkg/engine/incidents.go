@@ -14,6 +14,17 @@ import (
 // changeWindow is how long before an incident started its objects' changes are listed.
 const changeWindow = time.Hour
 
+// TimelineKinds are the kinds the incidents' timelines read beyond the checks' own (see
+// changes.Kinds): none when no planned check declares a link, as no incident can then form.
+func (p Plan) TimelineKinds() []snapshot.Kind {
+	for _, c := range p.Run {
+		if m := c.Meta(); len(m.Links)+len(m.Absorbs) > 0 {
+			return changes.Kinds()
+		}
+	}
+	return nil
+}
+
 // name gives each finding its ID; two findings of one check about the same objects are told
 // apart by their order.
 func name(findings []check.Finding) {

@@ -111,6 +111,14 @@ const (
 	// KindPriorityClasses are the pods' priorities by name (scheduling.k8s.io/v1): which pods
 	// preempt which.
 	KindPriorityClasses Kind = "priorityclasses"
+	// KindConfigMapMetadata is every ConfigMap's creation time and writers (ConfigMapMetadata),
+	// read as metadata only on a whole-cluster live run, for the changes timeline: KindConfigMaps
+	// is read whole from the add-on namespaces alone. With -n it reads nothing (the namespace's
+	// ConfigMaps are read whole).
+	KindConfigMapMetadata Kind = "configmap-metadata"
+	// KindControllerRevisions are the StatefulSets' and DaemonSets' pod-template revisions
+	// (apps/v1 ControllerRevisions), reduced to their templates, newest two per owner.
+	KindControllerRevisions Kind = "controllerrevisions"
 )
 
 // kindEntry is everything the snapshot, its file and the collector know about one kind.
@@ -286,6 +294,14 @@ func kindTable() []kindEntry {
 		{kind: KindPriorityClasses, groupVersion: "scheduling.k8s.io/v1", objectKind: "PriorityClass", shortNames: []string{"pc"},
 			fileField: "priorityClasses",
 			data:      objects[schedulingv1.PriorityClassList](func(s *Snapshot) *[]schedulingv1.PriorityClass { return &s.PriorityClasses })},
+		{kind: KindConfigMapMetadata, fileField: "configMapMetadata",
+			data: probe(func(s *Snapshot) *[]ConfigMapMetadata { return &s.ConfigMapMetadata }, func(c *[]ConfigMapMetadata) {
+				slices.SortStableFunc(*c, func(a, b ConfigMapMetadata) int { return compareQualified(a.Namespace, a.Name, b.Namespace, b.Name) })
+			})},
+		{kind: KindControllerRevisions, fileField: "controllerRevisions",
+			data: probe(func(s *Snapshot) *[]ControllerRevision { return &s.ControllerRevisions }, func(r *[]ControllerRevision) {
+				slices.SortStableFunc(*r, func(a, b ControllerRevision) int { return compareQualified(a.Namespace, a.Name, b.Namespace, b.Name) })
+			})},
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -45,6 +46,12 @@ func everyKind(t *testing.T) *Snapshot {
 		Conditions: []CertManagerCondition{{Type: "Ready", Status: "False", Reason: "Failed"}}}}
 	s.VolumeStats = &VolumeStats{Source: "Prometheus at http://127.0.0.1:9090",
 		Volumes: []VolumeUsage{{Namespace: "shop", Claim: "data-db-0", Node: "node-a", CapacityBytes: 100, AvailableBytes: 5, Inodes: 10, InodesFree: 9}}}
+	written := metav1.Date(2026, 11, 24, 9, 50, 0, 0, time.UTC)
+	s.ConfigMapMetadata = []ConfigMapMetadata{{Namespace: "shop", Name: "cart-config", Created: metav1.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC),
+		Writes: []metav1.ManagedFieldsEntry{{Manager: "helm", Operation: metav1.ManagedFieldsOperationUpdate, Time: &written}}}}
+	s.ControllerRevisions = []ControllerRevision{{Namespace: "shop", Name: "db-7c9d", OwnerKind: "StatefulSet", OwnerName: "db", OwnerUID: "u-1",
+		Revision: 2, Created: written, Template: &corev1.PodTemplateSpec{Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "db", Image: "db:2",
+			Env: []corev1.EnvVar{{Name: "PASSWORD", Value: RevisionEnvChanged}}}}}}}}
 	s.Finish()
 	for _, e := range kindEntries {
 		if isEmpty(e.data.field(s)) {

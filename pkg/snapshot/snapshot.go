@@ -125,6 +125,11 @@ type Snapshot struct {
 	CSINodes []storagev1.CSINode
 	// VolumeStats is the kubelets' volume usage from Prometheus; nil when not read.
 	VolumeStats *VolumeStats
+	// ConfigMapMetadata is every ConfigMap's creation and writers, without data, on a
+	// whole-cluster live run (see KindConfigMapMetadata).
+	ConfigMapMetadata []ConfigMapMetadata
+	// ControllerRevisions are the StatefulSets' and DaemonSets' newest two revisions each.
+	ControllerRevisions []ControllerRevision
 
 	// Unavailable maps a kind that could not be read to the reason, for example
 	// "forbidden: User "bob" cannot list resource "nodes" ...".
