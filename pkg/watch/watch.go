@@ -85,6 +85,7 @@ func Run(ctx context.Context, c Config) error {
 	if err := w.evaluate(ctx, true); err != nil || ctx.Err() != nil {
 		return err
 	}
+	w.note("watching %s: what changes is written as it changes (Ctrl-C ends the watch)", w.Context)
 	for {
 		select {
 		case <-ctx.Done():
@@ -345,14 +346,14 @@ func (w *watcher) evaluate(ctx context.Context, first bool) error {
 		return err
 	}
 	rep, err := w.Evaluate(snap, first)
+	if ctx.Err() != nil {
+		return nil // interrupted: a report now would be one nobody waits for
+	}
 	if err != nil {
 		if first {
 			return err
 		}
 		w.note("warning: evaluation skipped: %v", err)
-		return nil
-	}
-	if ctx.Err() != nil {
 		return nil
 	}
 	shown := rep
