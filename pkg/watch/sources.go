@@ -128,8 +128,9 @@ func fill(ctx context.Context, snap *snapshot.Snapshot, kind snapshot.Kind, sour
 	}
 	if kind == snapshot.KindEvents {
 		for _, s := range sources {
-			events := make([]corev1.Event, 0, len(s.store.ListKeys()))
-			for _, obj := range s.store.List() {
+			items := sortedItems(s.store)
+			events := make([]corev1.Event, 0, len(items))
+			for _, obj := range items {
 				if e, ok := obj.(*corev1.Event); ok {
 					events = append(events, *e)
 				}
@@ -148,7 +149,7 @@ func fill(ctx context.Context, snap *snapshot.Snapshot, kind snapshot.Kind, sour
 		return fmt.Errorf("%s holds no objects", kind)
 	}
 	for _, s := range sources {
-		items := s.store.List()
+		items := sortedItems(s.store)
 		objects := make([]runtime.Object, 0, len(items))
 		for _, item := range items {
 			if o, ok := item.(runtime.Object); ok {
@@ -165,6 +166,21 @@ func fill(ctx context.Context, snap *snapshot.Snapshot, kind snapshot.Kind, sour
 		}
 	}
 	return nil
+}
+
+// sortedItems are the objects of store in the order of their keys, namespace/name: the order
+// Snapshot.Finish puts them in, which then moves none of them (a store's own order is random, and
+// sorting ten thousand pods where they lie costs more than building the snapshot).
+func sortedItems(store cache.Store) []any {
+	keys := store.ListKeys()
+	slices.Sort(keys)
+	items := make([]any, 0, len(keys))
+	for _, key := range keys {
+		if item, exists, err := store.GetByKey(key); err == nil && exists {
+			items = append(items, item)
+		}
+	}
+	return items
 }
 
 // markUnavailable records why kind cannot be judged now, as collect does for a list that failed.

@@ -117,6 +117,9 @@ type watcher struct {
 	differ  Differ
 
 	notesMu sync.Mutex
+	// interrupted counts the sources in an outage.
+	outageMu    sync.Mutex
+	interrupted int
 	probeMu sync.Mutex
 	// probed is the latest read of the probe kinds; nil until the first one ends.
 	probed *snapshot.Snapshot
@@ -234,12 +237,22 @@ func (w *watcher) health(s *source, err error, listed bool) {
 		s.interrupted, ends = false, true
 	}
 	s.mu.Unlock()
+	// One outage breaks many watches at once (an API server restart): it is told once, when the
+	// first breaks and when the last resumes.
+	w.outageMu.Lock()
 	switch {
 	case begins:
-		w.note("watch of %s interrupted: %v; resuming", s.name, err)
+		w.interrupted++
+		if w.interrupted == 1 {
+			w.note("watch of %s interrupted: %v; resuming", s.name, err)
+		}
 	case ends:
-		w.note("watch of %s resumed", s.name)
+		w.interrupted--
+		if w.interrupted == 0 {
+			w.note("watch resumed: every kind is read again")
+		}
 	}
+	w.outageMu.Unlock()
 	if (was == nil) != (err == nil) {
 		w.notify()
 	}
