@@ -67,7 +67,7 @@ type Cluster struct {
 	// apiserverBinary and apiserverArgs start it again (RestartAPIServer).
 	apiserverBinary string
 	apiserverArgs   []string
-	etcd      *process
+	etcd            *process
 	// The living cluster's programs (Options.Living), nil otherwise.
 	controllerManager, scheduler, kwok *process
 	// nodesAdded numbers AddNodes' nodes and their addresses across calls.

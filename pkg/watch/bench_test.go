@@ -79,10 +79,12 @@ func BenchmarkReevaluate(b *testing.B) {
 	}
 	now := time.Date(2026, 11, 24, 10, 0, 0, 0, time.UTC)
 	w := &watcher{Config: Config{
-		Now:      func() time.Time { return now },
-		Evaluate: func(snap *snapshot.Snapshot, _ bool) (*report.Report, error) { return engine.Diagnose(snap, plan, engine.Policy{Now: now}), nil },
-		Output:   Output{W: io.Discard},
-		Notes:    io.Discard,
+		Now: func() time.Time { return now },
+		Evaluate: func(snap *snapshot.Snapshot, _ bool) (*report.Report, error) {
+			return engine.Diagnose(snap, plan, engine.Policy{Now: now}), nil
+		},
+		Output: Output{W: io.Discard},
+		Notes:  io.Discard,
 	}, sources: storedCluster(b, 2000, 5, 100)}
 	ctx := b.Context()
 	b.Run("snapshot", func(b *testing.B) {

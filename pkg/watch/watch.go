@@ -120,7 +120,7 @@ type watcher struct {
 	// interrupted counts the sources in an outage.
 	outageMu    sync.Mutex
 	interrupted int
-	probeMu sync.Mutex
+	probeMu     sync.Mutex
 	// probed is the latest read of the probe kinds; nil until the first one ends.
 	probed *snapshot.Snapshot
 }
