@@ -55,6 +55,7 @@ fuzz: ## Fuzz every loader and parser of outside input, each for FUZZTIME execut
 bench: build tools ## Time diagnose, rbac-audit and -f on a seeded local control plane (SIZES=1000,10000,50000 RUNS=3), and the Go benchmarks
 	go test -run '^$$' -bench . -benchmem ./checks/...
 	go test -run '^$$' -bench Decode -benchmem ./pkg/collect
+	go test -run '^$$' -bench Reevaluate -benchmem ./pkg/watch
 	go run ./hack/bench -binary bin/$(BINARY) -sizes $(SIZES) -runs $(RUNS)
 
 corpus: ## Measure agreement with other tools' labelled fixtures in ../shared/corpus

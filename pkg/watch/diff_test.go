@@ -135,6 +135,9 @@ func TestOutputJSONStream(t *testing.T) {
 	if len(lines) != 2 || strings.Contains(b.String(), "\x1b") {
 		t.Fatalf("want two uncoloured lines, got %q", b.String())
 	}
+	if !strings.Contains(lines[0], `"fix":[]`) {
+		t.Errorf("an empty list must be [], as in -o json reports: %s", lines[0])
+	}
 	var changed struct {
 		APIVersion, Kind, Type, Time string
 		Finding                      check.Finding

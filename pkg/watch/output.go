@@ -48,12 +48,11 @@ func (o Output) Write(at time.Time, events []Event) error {
 				doc.Finding = &e.Finding
 				doc.Changes = e.Changes
 			}
-			line, err := json.Marshal(doc)
-			if err != nil {
+			// As -o json writes a report: empty lists as [], one document a line.
+			render.EmptyLists(&doc)
+			if err := json.NewEncoder(&b).Encode(doc); err != nil {
 				return err
 			}
-			b.Write(line)
-			b.WriteByte('\n')
 			continue
 		}
 		b.WriteString(o.line(at, e))
