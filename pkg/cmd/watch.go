@@ -151,11 +151,12 @@ func (r *reportRun) runWatch(ctx context.Context, plan engine.Plan) error {
 const watchHelp = `With --watch it keeps watching the cluster (list, then watch: read-only) and
 runs the checks again on every change (--debounce apart at most); what cannot
 be watched is read again every --interval. After the first report it prints
-one line per change, with the local time:
+one line per change, with the local time (a change says what changed, e.g.
+"severity high -> critical"):
 
-  09:41:07 + NEW        critical  deployment-unavailable  shop/deployment/cart: ...
-  09:42:30 ~ CHANGED    high      deployment-unavailable  shop/deployment/cart: severity critical -> high
-  09:43:02 - RESOLVED   high      deployment-unavailable  shop/deployment/cart: ...
+09:41:07 + NEW      high      deployment-unavailable  shop/deployment/cart: ...
+09:42:30 ~ CHANGED  critical  deployment-unavailable  shop/deployment/cart: ...
+09:45:02 - RESOLVED critical  deployment-unavailable  shop/deployment/cart: ...
 
 With -o json it writes one FindingEvent per line instead (the first
 evaluation's findings as "new"). A kind that becomes unreadable makes its
