@@ -71,6 +71,10 @@ func importRules() []rule {
 		// The pusher sends a finished report's metrics, without reaching into the collector.
 		{pkg: "pkg/push", may: []string{"pkg/check", "pkg/report", "pkg/redact"}, tests: []string{"pkg/render", "internal/testcluster"}},
 		// The commands wire everything together; with the binaries and the tools, only they know the catalog.
+		// A watch keeps the collector's lists current and renders what changes; the command
+		// gives it the checks and policy to judge by, so it needs neither checks nor the engine.
+		{pkg: "pkg/watch", may: []string{"pkg/check", "pkg/collect", "pkg/render", "pkg/report", "pkg/snapshot"},
+			tests: []string{"checks", "pkg/engine"}},
 		{pkg: "pkg/cmd", may: []string{"pkg/*", "checks", "checks/*"}, tests: []string{"internal/fixture", "internal/promtest", "internal/testcluster", "internal/testpki"}},
 		// Binaries are wiring only: the commands, and the report's exit codes.
 		{pkg: "cmd/*", may: []string{"pkg/cmd", "pkg/report", "checks", "checks/*"}},
