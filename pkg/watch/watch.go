@@ -31,7 +31,8 @@ type Config struct {
 	// Probes is how the kinds that are not watched (probes, the metrics API) are read on every
 	// Interval; its Namespace is set from Namespace.
 	Probes collect.Options
-	// ProbeTimeout bounds one read of the probes; 0: Interval.
+	// ProbeTimeout (--timeout) bounds one read of the probes, and the wait for every kind's first
+	// answer before the first evaluation; 0: Interval for a read, no bound for the wait.
 	ProbeTimeout time.Duration
 	// Interval is how often the probes are read again; Debounce how long a change waits for
 	// the changes that come with it, so that an evaluation happens at most once in it.
@@ -71,13 +72,21 @@ func Run(ctx context.Context, c Config) error {
 	probesRead := make(chan struct{})
 	go w.readProbes(ctx, probesRead)
 
-	// The first evaluation waits for every kind's first answer, objects or refusal.
+	// The first evaluation waits for every kind's first answer, objects or refusal, as long as
+	// a run would wait (ProbeTimeout, --timeout); a kind still unanswered is not evaluated then.
 	ticker := time.NewTicker(50 * time.Millisecond)
 	defer ticker.Stop()
+	var deadline <-chan time.Time
+	if w.ProbeTimeout > 0 {
+		deadline = time.After(w.ProbeTimeout)
+	}
+wait:
 	for !w.settled(probesRead) {
 		select {
 		case <-ctx.Done():
 			return nil
+		case <-deadline:
+			break wait
 		case <-ticker.C:
 		}
 	}
