@@ -2,6 +2,7 @@ package cmd
 
 import (
 	"context"
+	"errors"
 	"io"
 	"slices"
 	"strings"
@@ -138,13 +139,14 @@ func (r *reportRun) runWatch(ctx context.Context, plan engine.Plan) error {
 		Notes:     notes,
 		Now:       r.env.Now,
 	})
-	if err != nil {
-		if ctx.Err() != nil {
-			return nil
-		}
-		return failed("%v", err)
+	var exit *ExitError
+	switch {
+	case err == nil || ctx.Err() != nil:
+		return nil
+	case errors.As(err, &exit):
+		return err // the first evaluation's own refusal (--object not found)
 	}
-	return nil
+	return failed("%v", err)
 }
 
 // watchHelp is what diagnose's help says of --watch.

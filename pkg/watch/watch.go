@@ -59,6 +59,9 @@ type Config struct {
 // Run watches until ctx ends, and then returns nil; an error means the watch could not start,
 // or could not write.
 func Run(ctx context.Context, c Config) error {
+	// The informers and the probe reads end with the watch, whichever way it ends.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	w := &watcher{Config: c, changed: make(chan struct{}, 1)}
 	watched, probes, err := w.plan(ctx)
 	if err != nil {
