@@ -56,6 +56,7 @@ bench: build tools ## Time diagnose, rbac-audit and -f on a seeded local control
 	go test -run '^$$' -bench . -benchmem ./checks/...
 	go test -run '^$$' -bench Decode -benchmem ./pkg/collect
 	go test -run '^$$' -bench Incidents -benchmem ./pkg/engine
+	go test -run '^$$' -bench Reevaluate -benchmem ./pkg/watch
 	go run ./hack/bench -binary bin/$(BINARY) -sizes $(SIZES) -runs $(RUNS)
 
 corpus: ## Measure agreement with other tools' labelled fixtures in ../shared/corpus

@@ -73,10 +73,12 @@ func importRules() []rule {
 		// The alert sender is a watch's observer: it turns reports into alerts, the runbook link as
 		// SARIF makes it, and sends them, without reaching into the collector or the engine.
 		{pkg: "pkg/alert", may: []string{"pkg/check", "pkg/render", "pkg/watch"}, tests: []string{"pkg/report", "pkg/snapshot", "internal/testcluster"}},
-		// A watch tells its observers each evaluation's report, as rendered, knowing none of them.
-		{pkg: "pkg/watch", may: []string{"pkg/render", "pkg/report"}},
 		// The --listen server observes a watch and serves its report's metrics; it reads nothing itself.
 		{pkg: "pkg/serve", may: []string{"pkg/render", "pkg/watch"}, tests: []string{"pkg/check", "pkg/report", "pkg/snapshot"}},
+		// A watch keeps the collector's lists current and renders what changes; the command
+		// gives it the checks and policy to judge by, so it needs neither checks nor the engine.
+		{pkg: "pkg/watch", may: []string{"pkg/check", "pkg/collect", "pkg/render", "pkg/report", "pkg/snapshot"},
+			tests: []string{"checks", "pkg/engine"}},
 		// The commands wire everything together; with the binaries and the tools, only they know the catalog.
 		{pkg: "pkg/cmd", may: []string{"pkg/*", "checks", "checks/*"}, tests: []string{"internal/fixture", "internal/promtest", "internal/testcluster", "internal/testpki"}},
 		// Binaries are wiring only: the commands, and the report's exit codes.

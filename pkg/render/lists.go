@@ -2,12 +2,12 @@ package render
 
 import "reflect"
 
-// emptyLists replaces every nil slice that v reaches through pointers, structs and slices with
+// EmptyLists replaces every nil slice that v reaches through pointers, structs and slices with
 // an empty one, so that machine formats write a list with nothing in it as [] and never as null
 // (`jq '.findings[]'` fails on null, and a clean run is the most common CI result). It works on
 // the document about to be written, in place: renderers are the last step of a run. Slices
 // behind maps and interfaces are not reached; no document keeps lists there.
-func emptyLists(v any) {
+func EmptyLists(v any) {
 	fillLists(reflect.ValueOf(v))
 }
 

@@ -83,14 +83,14 @@ func Write(w io.Writer, r *report.Report, f Format, opts Options) error {
 }
 
 func writeJSON(w io.Writer, v any) error {
-	emptyLists(v)
+	EmptyLists(v)
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(v)
 }
 
 func writeYAML(w io.Writer, v any) error {
-	emptyLists(v)
+	EmptyLists(v)
 	out, err := sigsyaml.Marshal(v)
 	if err != nil {
 		return err
