@@ -26,7 +26,7 @@ type alertmanagerFlags struct {
 func (a *alertmanagerFlags) add(f *pflag.FlagSet) {
 	// An array, not a slice: a URL may hold a comma, so each flag is one URL.
 	f.StringArrayVar(&a.URLs, "alertmanager-url", nil, "With --watch: send each finding at or above --fail-on as an alert to the Alertmanager at `URL` "+
-		"(its v2 API), e.g. http://alertmanager.monitoring:9093; repeat the flag for several. Credentials in the URL "+
+		"(its v2 API), e.g. http://alertmanager:9093; repeat the flag for several. Credentials in the URL "+
 		"(http://user:password@host:9093) are sent as basic auth and never shown")
 	f.StringVar(&a.BearerTokenFile, "alertmanager-bearer-token-file", "", "With --alertmanager-url: send the token in `FILE` as Authorization: Bearer; "+
 		"without it, $"+alertmanagerTokenEnv+" when set")

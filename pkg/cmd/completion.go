@@ -143,6 +143,11 @@ func flagCompletions(c *cobra.Command, target connect.Target) map[string]cobra.C
 		"parallel":                 noFiles,
 		"push-gateway":             noFiles,
 		"push-grouping":            noFiles,
+		"interval":                 noFiles,
+		"debounce":                 noFiles,
+		"alertmanager-url":         noFiles,
+		"alertmanager-resend":      noFiles,
+		"listen":                   noFiles,
 	}
 }
 

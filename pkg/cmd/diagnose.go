@@ -28,6 +28,8 @@ type DiagnoseOptions struct {
 	// Incidents is --incidents: list only the incidents, root causes with their symptoms.
 	Incidents bool
 	watchFlags
+	alertmanagerFlags
+	listenFlags
 }
 
 func newDiagnoseCommand(configFlags *genericclioptions.ConfigFlags, streams genericiooptions.IOStreams, env Environment) *cobra.Command {
@@ -121,6 +123,8 @@ they judge by. Findings left out by either are counted in a note on stderr.
 	f.StringSliceVar(&o.netpolSystemNamespaces, "netpol-system-namespaces", nil, "the old name of --system-namespaces")
 	_ = f.MarkHidden("netpol-system-namespaces")
 	o.watchFlags.add(f)
+	o.alertmanagerFlags.add(f)
+	o.listenFlags.add(f)
 	return cmd
 }
 
@@ -147,6 +151,9 @@ func (o *DiagnoseOptions) Complete(cmd *cobra.Command) (*reportRun, error) {
 	run.selection.Categories = o.Categories
 	run.incidentsOnly = o.Incidents
 	run.watch = o.watchFlags.settings()
+	if err := o.completeObservers(run); err != nil {
+		return nil, err
+	}
 	return run, nil
 }
 
@@ -157,4 +164,28 @@ func categoryList() string {
 		names = append(names, string(c))
 	}
 	return strings.Join(names, ", ")
+}
+
+// completeObservers makes what a watch tells of its evaluations besides its output: alerts
+// to Alertmanager and the --listen server, whose address is bound now, before the cluster is
+// read, so an address in use is refused at once.
+func (o *DiagnoseOptions) completeObservers(run *reportRun) error {
+	if !o.Watch {
+		switch {
+		case len(o.alertmanagerFlags.URLs) > 0:
+			return failed("--alertmanager-url sends a watch's findings as they come and go: add --watch (a single run would never resolve them)")
+		case o.listenFlags.Addr != "":
+			return failed("--listen serves a watch's metrics while it runs: add --watch (a single run can push its metrics with --push-gateway)")
+		}
+	}
+	sender, err := o.alertmanagerFlags.sender(o.streams.ErrOut, run.failOn, "", o.env)
+	if err != nil {
+		return err
+	}
+	listener, err := o.listenFlags.open()
+	if err != nil {
+		return err
+	}
+	run.alerts, run.listener = sender, listener
+	return nil
 }

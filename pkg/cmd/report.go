@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"net"
 	"net/url"
 	"os"
 	"slices"
@@ -18,6 +19,7 @@ import (
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 
 	"github.com/alertmend/kubectl-alertmend/checks"
+	"github.com/alertmend/kubectl-alertmend/pkg/alert"
 	"github.com/alertmend/kubectl-alertmend/pkg/check"
 	"github.com/alertmend/kubectl-alertmend/pkg/collect"
 	"github.com/alertmend/kubectl-alertmend/pkg/config"
@@ -30,7 +32,6 @@ import (
 	"github.com/alertmend/kubectl-alertmend/pkg/snapshot"
 	"github.com/alertmend/kubectl-alertmend/pkg/source"
 	"github.com/alertmend/kubectl-alertmend/pkg/version"
-	"github.com/alertmend/kubectl-alertmend/pkg/watch"
 )
 
 // defaultTimeout bounds reading the cluster, so a server that accepts connections but never
@@ -183,8 +184,10 @@ type reportRun struct {
 
 	// watch keeps the report current until interrupted (diagnose --watch); nil for one run.
 	watch *watchSettings
-	// observers are told of every evaluation of a watch (alerts, metrics).
-	observers []watch.Observer
+	// alerts sends a watch's findings to Alertmanager (--alertmanager-url); nil: none.
+	alerts *alert.Sender
+	// listener is --listen's, bound before the cluster is read; nil: nothing is served.
+	listener net.Listener
 }
 
 // completeReport turns o into a run of catalog (the checks the command may run; its --checks

@@ -3,9 +3,11 @@ package cmd
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/spf13/pflag"
@@ -14,6 +16,7 @@ import (
 	"github.com/alertmend/kubectl-alertmend/pkg/engine"
 	"github.com/alertmend/kubectl-alertmend/pkg/render"
 	"github.com/alertmend/kubectl-alertmend/pkg/report"
+	"github.com/alertmend/kubectl-alertmend/pkg/serve"
 	"github.com/alertmend/kubectl-alertmend/pkg/snapshot"
 	"github.com/alertmend/kubectl-alertmend/pkg/watch"
 )
@@ -99,6 +102,8 @@ func (w *watchFlags) settings() *watchSettings {
 // runWatch connects to the cluster and keeps the report current until ctx ends: the first
 // evaluation writes the report as a run would, the next ones what changed.
 func (r *reportRun) runWatch(ctx context.Context, plan engine.Plan) error {
+	observers, stop := r.startObservers(ctx)
+	defer stop()
 	clients, config, err := r.source.Connect(ctx)
 	if err != nil {
 		return failed("%v", err)
@@ -135,7 +140,7 @@ func (r *reportRun) runWatch(ctx context.Context, plan engine.Plan) error {
 		First:     first,
 		Output:    watch.Output{W: r.streams.Out, JSON: r.format == render.JSON, Color: r.color, Location: time.Local},
 		Options:   opts,
-		Observers: r.observers,
+		Observers: observers,
 		Notes:     notes,
 		Now:       r.env.Now,
 	})
@@ -147,6 +152,37 @@ func (r *reportRun) runWatch(ctx context.Context, plan engine.Plan) error {
 		return err // the first evaluation's own refusal (--object not found)
 	}
 	return failed("%v", err)
+}
+
+// startObservers starts what a watch tells its evaluations to besides its output: the
+// --listen server (healthy from now, ready after the first evaluation) and the Alertmanager
+// sender. stop ends them and waits until the server has let go of its address.
+func (r *reportRun) startObservers(ctx context.Context) ([]watch.Observer, func()) {
+	ctx, cancel := context.WithCancel(ctx)
+	var observers []watch.Observer
+	var wg sync.WaitGroup
+	if r.alerts != nil {
+		observers = append(observers, r.alerts)
+		wg.Go(func() { r.alerts.Run(ctx) })
+	}
+	if r.listener != nil {
+		var opts serve.Options
+		if r.alerts != nil {
+			opts.Extra = append(opts.Extra, r.alerts.MetricFamilies)
+		}
+		opts.ErrorLog = r.streams.ErrOut
+		server := serve.New(r.listener, opts)
+		observers = append(observers, server)
+		wg.Go(func() {
+			if err := server.Serve(ctx); err != nil {
+				fmt.Fprintf(r.streams.ErrOut, "warning: --listen %s: %v\n", r.listener.Addr(), err)
+			}
+		})
+	}
+	return observers, func() {
+		cancel()
+		wg.Wait()
+	}
 }
 
 // watchHelp is what diagnose's help says of --watch.

@@ -43,6 +43,10 @@ current-context: c
 		{[]string{"--watch", "--debounce", "-1s"}, "--debounce"},
 		{[]string{"--interval", "10s"}, "--interval is how --watch watches"},
 		{[]string{"--debounce", "1s"}, "--debounce is how --watch watches"},
+		{[]string{"--alertmanager-url", "http://127.0.0.1:9093"}, "--alertmanager-url sends a watch's findings"},
+		{[]string{"--listen", "127.0.0.1:0"}, "--listen serves a watch's metrics"},
+		{[]string{"--watch", "--alertmanager-url", "ftp://127.0.0.1:9093"}, "--alertmanager-url"},
+		{[]string{"--watch", "--listen", "nonsense"}, "--listen"},
 	} {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
 			r := run(t, testEnv{}, append([]string{"diagnose", "--kubeconfig", kubeconfig}, tc.args...)...)
