@@ -64,7 +64,10 @@ type Cluster struct {
 
 	ca        *authority
 	apiserver *process
-	etcd      *process
+	// apiserverBinary and apiserverArgs start it again (RestartAPIServer).
+	apiserverBinary string
+	apiserverArgs   []string
+	etcd            *process
 	// The living cluster's programs (Options.Living), nil otherwise.
 	controllerManager, scheduler, kwok *process
 	// nodesAdded numbers AddNodes' nodes and their addresses across calls.
@@ -315,9 +318,27 @@ func (c *Cluster) startAPIServer(ctx context.Context, binary string, etcdPort, s
 		"--anonymous-auth=false",
 		"--v=1",
 	}
+	c.apiserverBinary, c.apiserverArgs = binary, append(args, extra...)
 	var err error
-	c.apiserver, err = c.startProcess(ctx, binary, "kube-apiserver.log", append(args, extra...))
+	c.apiserver, err = c.startProcess(ctx, binary, "kube-apiserver.log", c.apiserverArgs)
 	return err
+}
+
+// RestartAPIServer stops kube-apiserver and starts it again on the same port and etcd, as an
+// upgrade or a crash does, and waits until it is ready: its clients' watches break meanwhile.
+func (c *Cluster) RestartAPIServer(ctx context.Context) error {
+	c.apiserver.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-c.apiserver.done:
+	case <-time.After(30 * time.Second):
+		c.apiserver.cmd.Process.Kill()
+		<-c.apiserver.done
+	}
+	var err error
+	if c.apiserver, err = c.startProcess(ctx, c.apiserverBinary, "kube-apiserver-restarted.log", c.apiserverArgs); err != nil {
+		return err
+	}
+	return c.waitReady(ctx)
 }
 
 // waitReady polls /readyz as the admin until every post-start hook (RBAC bootstrap roles
@@ -424,7 +445,7 @@ func (c *Cluster) Stop() {
 func (c *Cluster) DumpLogs(w io.Writer) { c.dumpLogs(w) }
 
 func (c *Cluster) dumpLogs(w io.Writer) {
-	for _, name := range []string{"etcd.log", "kube-apiserver.log", "kube-controller-manager.log", "kube-scheduler.log", "kwok.log"} {
+	for _, name := range []string{"etcd.log", "kube-apiserver.log", "kube-apiserver-restarted.log", "kube-controller-manager.log", "kube-scheduler.log", "kwok.log"} {
 		data, err := os.ReadFile(c.path(name))
 		if err != nil {
 			continue

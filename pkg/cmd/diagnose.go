@@ -27,6 +27,7 @@ type DiagnoseOptions struct {
 	netpolSystemNamespaces []string
 	// Incidents is --incidents: list only the incidents, root causes with their symptoms.
 	Incidents bool
+	watchFlags
 }
 
 func newDiagnoseCommand(configFlags *genericclioptions.ConfigFlags, streams genericiooptions.IOStreams, env Environment) *cobra.Command {
@@ -50,6 +51,7 @@ about the objects it selects are reported; the checks still read everything
 they judge by. Findings left out by either are counted in a note on stderr.
 --object names one object, and is an error when it is not there.
 
+` + watchHelp + `
 ` + exitCodesHelp,
 		Example: `  # Diagnose the current context's cluster
   kubectl alertmend diagnose
@@ -72,6 +74,9 @@ they judge by. Findings left out by either are counted in a note on stderr.
 
   # Everything about one pod: its own findings, its controller's and its node's
   kubectl alertmend diagnose -n shop --object pod/cart-7d9f8-x2x4q
+
+  # Keep watching: print what appears, changes and resolves (Ctrl-C ends it)
+  kubectl alertmend diagnose --watch -n shop
 
   # Replay a snapshot someone recorded with "kubectl alertmend snapshot"
   kubectl alertmend diagnose --snapshot incident.alertmend.gz
@@ -115,6 +120,7 @@ they judge by. Findings left out by either are counted in a note on stderr.
 		"(the summary still counts every finding, and --fail-on still judges them all)")
 	f.StringSliceVar(&o.netpolSystemNamespaces, "netpol-system-namespaces", nil, "the old name of --system-namespaces")
 	_ = f.MarkHidden("netpol-system-namespaces")
+	o.watchFlags.add(f)
 	return cmd
 }
 
@@ -129,6 +135,9 @@ func (o *DiagnoseOptions) Complete(cmd *cobra.Command) (*reportRun, error) {
 		}
 		o.SystemNamespaces = o.netpolSystemNamespaces
 	}
+	if err := o.watchFlags.validate(cmd.Flags().Changed, &o.reportFlags); err != nil {
+		return nil, err
+	}
 	o.Thresholds.Netpol.SystemNamespaces = o.SystemNamespaces
 	o.Thresholds.PodSecurity.SystemNamespaces = o.SystemNamespaces
 	run, err := o.completeReport(cmd, o.configFlags, o.streams, o.env, o.Thresholds, nil)
@@ -137,6 +146,7 @@ func (o *DiagnoseOptions) Complete(cmd *cobra.Command) (*reportRun, error) {
 	}
 	run.selection.Categories = o.Categories
 	run.incidentsOnly = o.Incidents
+	run.watch = o.watchFlags.settings()
 	return run, nil
 }
 

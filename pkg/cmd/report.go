@@ -30,6 +30,7 @@ import (
 	"github.com/alertmend/kubectl-alertmend/pkg/snapshot"
 	"github.com/alertmend/kubectl-alertmend/pkg/source"
 	"github.com/alertmend/kubectl-alertmend/pkg/version"
+	"github.com/alertmend/kubectl-alertmend/pkg/watch"
 )
 
 // defaultTimeout bounds reading the cluster, so a server that accepts connections but never
@@ -179,6 +180,11 @@ type reportRun struct {
 	// fleet is the contexts to run, resolved from the flags; empty for a run on one cluster.
 	fleet    []string
 	parallel int
+
+	// watch keeps the report current until interrupted (diagnose --watch); nil for one run.
+	watch *watchSettings
+	// observers are told of every evaluation of a watch (alerts, metrics).
+	observers []watch.Observer
 }
 
 // completeReport turns o into a run of catalog (the checks the command may run; its --checks
@@ -389,6 +395,8 @@ func (r *reportRun) run(ctx context.Context) error {
 		return r.explainPermissions(ctx, plan)
 	case len(r.fleet) > 0:
 		return r.runFleet(ctx, plan)
+	case r.watch != nil:
+		return r.runWatch(ctx, plan)
 	}
 	started := r.env.Now()
 	rep, err := r.diagnose(ctx, plan, r.source)
@@ -418,6 +426,12 @@ func (r *reportRun) diagnose(ctx context.Context, plan engine.Plan, src source.C
 	if src.Kind() == snapshot.SourceSnapshot && snap.Namespace != "" && src.Namespace != "" && src.Namespace != snap.Namespace {
 		return nil, failed("the snapshot was recorded with -n %s: it holds nothing of namespace %s", snap.Namespace, src.Namespace)
 	}
+	return r.judge(ctx, plan, src, snap)
+}
+
+// judge diagnoses what was read of src: the checks of plan, the run's policy and scope. It
+// writes only notes and warnings, to src.Notes.
+func (r *reportRun) judge(ctx context.Context, plan engine.Plan, src source.Config, snap *snapshot.Snapshot) (*report.Report, error) {
 	focus, err := r.locate(snap, src)
 	if err != nil {
 		return nil, err

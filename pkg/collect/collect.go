@@ -145,7 +145,7 @@ func Collect(ctx context.Context, clients Clients, kinds []snapshot.Kind, opts O
 			err := c.list(ctx, kind)
 			mu.Lock()
 			defer mu.Unlock()
-			reason, absent, ok := unavailableReason(ctx, kind, err)
+			reason, absent, ok := UnavailableReason(ctx, kind, err)
 			// Probes say nothing about whether the server answers the lists the checks need.
 			counts := !kind.Info().Probe
 			switch {
@@ -191,7 +191,7 @@ func Collect(ctx context.Context, clients Clients, kinds []snapshot.Kind, opts O
 	case measureConntrack:
 		measured, err := c.measureConntrack(ctx)
 		if err != nil {
-			reason, absent, _ := unavailableReason(ctx, snapshot.KindConntrack, err)
+			reason, absent, _ := UnavailableReason(ctx, snapshot.KindConntrack, err)
 			if reason == "" {
 				reason = err.Error()
 			}
@@ -232,10 +232,10 @@ func markUnavailable(snap *snapshot.Snapshot, kind snapshot.Kind, reason string,
 	snap.MarkUnavailable(kind, reason)
 }
 
-// unavailableReason turns the errors that blind a check, rather than end the run, into the
+// UnavailableReason turns the errors that blind a check, rather than end the run, into the
 // reason shown under "not evaluated", and tells whether what was asked for is absent from the
 // cluster (an API that is not served, a component that is not installed) rather than unseen.
-func unavailableReason(ctx context.Context, kind snapshot.Kind, err error) (reason string, absent, ok bool) {
+func UnavailableReason(ctx context.Context, kind snapshot.Kind, err error) (reason string, absent, ok bool) {
 	var status apierrors.APIStatus
 	var unanswered *unansweredError
 	var blind *blindError
@@ -312,7 +312,7 @@ func (c *collector) list(ctx context.Context, kind snapshot.Kind) error {
 		}
 		return err
 	case snapshot.KindConfigMaps:
-		for i, where := range configMapNamespaces(ns) {
+		for i, where := range ConfigMapNamespaces(ns) {
 			if i > 0 {
 				// Another distribution's add-on namespace (openshift-dns): where it does not exist
 				// there is nothing to read, and a reader granted only kube-system is not blind.
@@ -329,7 +329,7 @@ func (c *collector) list(ctx context.Context, kind snapshot.Kind) error {
 		// Every event about nodes, Normal ones included: node-problem-detector reports some
 		// there. Nodes are not namespaced, so their events (kept in default) are read whatever -n
 		// says.
-		if err := c.listObjects(ctx, kind, metav1.NamespaceAll, nodeEvents); err != nil {
+		if err := c.listObjects(ctx, kind, metav1.NamespaceAll, NodeEvents); err != nil {
 			return err
 		}
 		if err := c.listWarningEvents(ctx, ns); err != nil {
@@ -515,9 +515,9 @@ type blindError struct {
 
 func (e *blindError) Error() string { return e.reason }
 
-// configMapNamespaces are where ConfigMaps are read: the namespaces of cluster add-ons, or the
+// ConfigMapNamespaces are where ConfigMaps are read: the namespaces of cluster add-ons, or the
 // one namespace the run is limited to.
-func configMapNamespaces(ns string) []string {
+func ConfigMapNamespaces(ns string) []string {
 	if ns != "" {
 		return []string{ns}
 	}

@@ -435,7 +435,7 @@ func TestMetricsAPIAbsentOrDown(t *testing.T) {
 		{apierrors.NewServiceUnavailable("no endpoints"), false, "registered but not answering"},
 		{apierrors.NewForbidden(metrics, "", errors.New("no")), false, "forbidden"},
 	} {
-		reason, absent, ok := unavailableReason(context.Background(), snapshot.KindPodMetrics, tc.err)
+		reason, absent, ok := UnavailableReason(context.Background(), snapshot.KindPodMetrics, tc.err)
 		if !ok || absent != tc.wantAbsent || !strings.Contains(reason, tc.want) {
 			t.Errorf("%v: reason %q absent %v, want %q absent %v", tc.err, reason, absent, tc.want, tc.wantAbsent)
 		}

@@ -18,16 +18,16 @@ import (
 // of them: pulled, created, started, scaled) never cross the wire; the second leaves nodes out,
 // which the first already read.
 const (
-	nodeEvents      = "involvedObject.kind=Node"
-	warningEvents   = "type=Warning,involvedObject.kind!=Node"
-	preemptedEvents = "reason=Preempted,involvedObject.kind=Pod"
+	NodeEvents      = "involvedObject.kind=Node"
+	WarningEvents   = "type=Warning,involvedObject.kind!=Node"
+	PreemptedEvents = "reason=Preempted,involvedObject.kind=Pod"
 )
 
 // listWarningEvents reads the Warning events in namespace ("" for all) in pages, keeping only the
 // newest few of each object and the newest snapshot.MaxEvents in all as it goes, so a cluster
 // holding a hundred thousand events never has them all in memory at once.
 func (c *collector) listWarningEvents(ctx context.Context, namespace string) error {
-	dropped, err := c.listBoundedEvents(ctx, namespace, warningEvents, snapshot.EventsPerObject, snapshot.MaxEvents)
+	dropped, err := c.listBoundedEvents(ctx, namespace, WarningEvents, snapshot.EventsPerObject, snapshot.MaxEvents)
 	c.snap.EventsLeftOut = dropped
 	return err
 }
@@ -36,7 +36,7 @@ func (c *collector) listWarningEvents(ctx context.Context, namespace string) err
 // snapshot.MaxPreemptedEvents of them: one per pod taken away (the pod is gone, so nothing
 // repeats it).
 func (c *collector) listPreemptedEvents(ctx context.Context, namespace string) error {
-	dropped, err := c.listBoundedEvents(ctx, namespace, preemptedEvents, 1, snapshot.MaxPreemptedEvents)
+	dropped, err := c.listBoundedEvents(ctx, namespace, PreemptedEvents, 1, snapshot.MaxPreemptedEvents)
 	c.snap.EventsLeftOut += dropped
 	return err
 }

@@ -115,9 +115,9 @@ func accessesFor(kinds []snapshot.Kind, namespace string, directPrometheus bool,
 			}
 		case snapshot.KindEvents:
 			// Node events live in default, whatever -n says: always across all namespaces.
-			t.list(kind, "", need, "every event about nodes (field selector "+nodeEvents+")")
-			t.list(kind, namespace, need, "Warning events about everything else (field selector "+warningEvents+")")
-			t.list(kind, namespace, need, "the scheduler's Preempted events (field selector "+preemptedEvents+")")
+			t.list(kind, "", need, "every event about nodes (field selector "+NodeEvents+")")
+			t.list(kind, namespace, need, "Warning events about everything else (field selector "+WarningEvents+")")
+			t.list(kind, namespace, need, "the scheduler's Preempted events (field selector "+PreemptedEvents+")")
 		case snapshot.KindHTTPRoutes:
 			t.add(snapshot.Request{Verb: "list", APIGroup: "gateway.networking.k8s.io", Resource: "httproutes", Namespace: namespace}, true, need,
 				"where the Gateway API is served")

@@ -68,7 +68,7 @@ func TestVolumeStatsBlind(t *testing.T) {
 	} {
 		c := &collector{opts: Options{PrometheusURL: tc.url}}
 		stats, err := c.readVolumeStats(context.Background())
-		reason, absent, ok := unavailableReason(context.Background(), snapshot.KindVolumeStats, err)
+		reason, absent, ok := UnavailableReason(context.Background(), snapshot.KindVolumeStats, err)
 		if stats != nil || !ok || absent != tc.absent || !strings.Contains(reason, tc.reason) {
 			t.Errorf("%q: stats %v, reason %q (absent %t), want %q (absent %t)", tc.url, stats, reason, absent, tc.reason, tc.absent)
 		}

@@ -116,6 +116,22 @@ func keptData(configMaps []corev1.ConfigMap, keep []ConfigMapKey) []corev1.Confi
 // and environment values included.
 const lastAppliedAnnotation = "kubectl.kubernetes.io/last-applied-configuration"
 
+// SlimMeta drops from o what no check reads and no recording keeps: managedFields (their slim
+// form when changeTimes is set, as KindInfo.ChangeTimes says) and kubectl's last-applied copy.
+// The annotations are copied before the change: o may share them with another object.
+func SlimMeta(o metav1.Object, changeTimes bool) {
+	if changeTimes {
+		o.SetManagedFields(SlimManagedFields(o.GetManagedFields()))
+	} else {
+		o.SetManagedFields(nil)
+	}
+	if annotations := o.GetAnnotations(); annotations[lastAppliedAnnotation] != "" {
+		copied := maps.Clone(annotations)
+		delete(copied, lastAppliedAnnotation)
+		o.SetAnnotations(copied)
+	}
+}
+
 // scrubbed copies items without managed fields (their slim form when changeTimes is set),
 // last-applied copies and, in the pod spec that spec finds (a nil spec for none), environment
 // values. Maps and slices it changes are copied first: the items share them with the live snapshot.
@@ -128,17 +144,7 @@ func scrubbed[T any, PT interface {
 	}
 	out := slices.Clone(items)
 	for i := range out {
-		o := PT(&out[i])
-		if changeTimes {
-			o.SetManagedFields(SlimManagedFields(o.GetManagedFields()))
-		} else {
-			o.SetManagedFields(nil)
-		}
-		if annotations := o.GetAnnotations(); annotations[lastAppliedAnnotation] != "" {
-			copied := maps.Clone(annotations)
-			delete(copied, lastAppliedAnnotation)
-			o.SetAnnotations(copied)
-		}
+		SlimMeta(PT(&out[i]), changeTimes)
 		if spec == nil {
 			continue
 		}

@@ -167,6 +167,23 @@ type ObjectList interface {
 	Grow(n int)
 }
 
+// CopyData sets the kind's data in dst to src's (the same objects, not copies of them), and
+// what src records of it being unavailable or absent.
+func (k Kind) CopyData(dst, src *Snapshot) {
+	e, ok := byKind[k]
+	if !ok {
+		return
+	}
+	reflect.ValueOf(e.data.field(dst)).Elem().Set(reflect.ValueOf(e.data.field(src)).Elem())
+	if reason, unavailable := src.Unavailable[k]; unavailable {
+		if src.Absent[k] {
+			dst.MarkAbsent(k, reason)
+		} else {
+			dst.MarkUnavailable(k, reason)
+		}
+	}
+}
+
 // ObjectsIn returns the list of s that holds the kind's objects; false for a probe.
 func (k Kind) ObjectsIn(s *Snapshot) (ObjectList, bool) {
 	e, ok := byKind[k]

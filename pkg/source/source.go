@@ -11,6 +11,8 @@ import (
 	"os"
 	"time"
 
+	"k8s.io/client-go/rest"
+
 	"github.com/alertmend/kubectl-alertmend/pkg/collect"
 	"github.com/alertmend/kubectl-alertmend/pkg/connect"
 	"github.com/alertmend/kubectl-alertmend/pkg/render"
@@ -113,26 +115,45 @@ func (c Config) loadManifests() (*snapshot.Snapshot, error) {
 	return snap, nil
 }
 
-// collect connects to the cluster, makes sure it answers, and reads kinds from it.
-func (c Config) collect(ctx context.Context, kinds []snapshot.Kind) (*snapshot.Snapshot, error) {
+// Connect makes the clients of the cluster and makes sure it answers, within Timeout: what a
+// run that keeps reading it (a watch) needs before it starts.
+func (c Config) Connect(ctx context.Context) (collect.Clients, *rest.Config, error) {
+	if c.Timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, c.Timeout)
+		defer cancel()
+	}
+	return c.connect(ctx)
+}
+
+func (c Config) connect(ctx context.Context) (collect.Clients, *rest.Config, error) {
 	config, err := c.Cluster.RESTConfig()
 	if err != nil {
-		return nil, err
+		return collect.Clients{}, nil, err
 	}
-	contextName := c.Cluster.ContextName()
 	config = connect.Protobuf(config)
 	clients, err := collect.NewClients(config)
 	if err != nil {
-		return nil, fmt.Errorf("cannot configure a client for %s: %v", config.Host, err)
+		return collect.Clients{}, nil, fmt.Errorf("cannot configure a client for %s: %v", config.Host, err)
 	}
+	contact := connect.Contact{Context: c.Cluster.ContextName(), Namespace: c.Namespace, Timeout: c.Timeout, Notice: c.Notice}
+	if err := connect.Reach(ctx, clients.Kube, config, contact); err != nil {
+		return collect.Clients{}, nil, err
+	}
+	return clients, config, nil
+}
+
+// collect connects to the cluster, makes sure it answers, and reads kinds from it.
+func (c Config) collect(ctx context.Context, kinds []snapshot.Kind) (*snapshot.Snapshot, error) {
 	if c.Timeout > 0 {
 		// From the first request on: --timeout bounds reaching the server too.
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, c.Timeout)
 		defer cancel()
 	}
-	contact := connect.Contact{Context: contextName, Namespace: c.Namespace, Timeout: c.Timeout, Notice: c.Notice}
-	if err := connect.Reach(ctx, clients.Kube, config, contact); err != nil {
+	contextName := c.Cluster.ContextName()
+	clients, config, err := c.connect(ctx)
+	if err != nil {
 		return nil, err
 	}
 
