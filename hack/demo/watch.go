@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	_ "embed"
 	"errors"
 	"fmt"
 	"io"
@@ -12,12 +13,7 @@ import (
 	"syscall"
 	"time"
 
-	appsv1 "k8s.io/api/apps/v1"
-	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/util/intstr"
-	"k8s.io/utils/ptr"
 
 	"github.com/alertmend/kubectl-alertmend/internal/testcluster"
 )
@@ -56,7 +52,7 @@ func watchAct(ctx context.Context, binary string, stdout, stderr io.Writer) erro
 	}
 
 	args := []string{"diagnose", "--watch", "--kubeconfig", cluster.Kubeconfig, "-n", "shop"}
-	fmt.Fprintf(stderr, "demo: deployment shop/cart runs %s on both nodes; running: kubectl alertmend %s\n\n",
+	fmt.Fprintf(stderr, "demo: deployment shop/cart runs %s on both nodes, set up as the checks ask; running: kubectl alertmend %s\n\n",
 		goodImage, strings.Join(without(args, "--kubeconfig", cluster.Kubeconfig), " "))
 	watch := exec.CommandContext(ctx, binary, args...)
 	watch.Stderr = stderr
@@ -100,6 +96,13 @@ func watchAct(ctx context.Context, binary string, stdout, stderr io.Writer) erro
 		return err
 	}
 	for _, step := range steps {
+		// A moment to read what the watch said before the next command.
+		select {
+		case <-ctx.Done():
+			_ = ended()
+			return ctx.Err()
+		case <-time.After(2 * time.Second):
+		}
 		fmt.Fprintf(stderr, "\ndemo: $ kubectl %s\n", strings.Join(step.command, " "))
 		run := exec.CommandContext(ctx, kubectl["kubectl"], append(step.command, "--kubeconfig", cluster.Kubeconfig)...)
 		run.Stdout, run.Stderr = stderr, stderr
@@ -158,33 +161,13 @@ func waitForLine(ctx context.Context, lines <-chan string, word string) error {
 	}
 }
 
-// startCart creates namespace shop and its Deployment cart, three replicas with requests,
-// limits and probes, and waits until all are available.
+//go:embed watch-app.yaml
+var watchApp []byte
+
+// startCart loads the act's application and waits until its three replicas are available.
 func startCart(ctx context.Context, cluster *testcluster.Cluster) error {
-	if _, err := cluster.Client.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "shop"}}, metav1.CreateOptions{}); err != nil {
-		return err
-	}
-	labels := map[string]string{"app": "cart"}
-	probe := &corev1.Probe{ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: "/healthz", Port: intstr.FromInt32(8080)}}}
-	resources := corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("100m"), corev1.ResourceMemory: resource.MustParse("128Mi")}
-	deployment := &appsv1.Deployment{
-		ObjectMeta: metav1.ObjectMeta{Name: "cart", Namespace: "shop", Labels: labels},
-		Spec: appsv1.DeploymentSpec{
-			Replicas: ptr.To[int32](3),
-			Selector: &metav1.LabelSelector{MatchLabels: labels},
-			Template: corev1.PodTemplateSpec{
-				ObjectMeta: metav1.ObjectMeta{Labels: labels},
-				Spec: corev1.PodSpec{Containers: []corev1.Container{{
-					Name: "cart", Image: goodImage,
-					Ports:          []corev1.ContainerPort{{ContainerPort: 8080}},
-					Resources:      corev1.ResourceRequirements{Requests: resources, Limits: resources},
-					ReadinessProbe: probe, LivenessProbe: probe,
-				}}},
-			},
-		},
-	}
-	if _, err := cluster.Client.AppsV1().Deployments("shop").Create(ctx, deployment, metav1.CreateOptions{}); err != nil {
-		return err
+	if err := testcluster.Apply(ctx, cluster.Config, watchApp); err != nil {
+		return fmt.Errorf("loading the application: %v", err)
 	}
 	deadline := time.Now().Add(settle)
 	for {
