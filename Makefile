@@ -30,7 +30,7 @@ install: build ## Install kubectl-alertmend and its kubectl completion script in
 
 # The demo is built, not go run: go run exits 1 when Ctrl-C reaches it, even after the demo has
 # stopped cleanly.
-demo: build ## Start a local control plane, load an incident scenario, diagnose it, stop (KEEP=1: stay up until Ctrl-C)
+demo: build ## Watch a living local cluster while a rollout breaks and is undone; then diagnose an incident scenario once, stop (KEEP=1: stay up until Ctrl-C)
 	go run ./hack/ensure-tools -for demo
 	go build -o bin/alertmend-demo ./hack/demo
 	bin/alertmend-demo -binary bin/$(BINARY)$(if $(filter-out 0,$(KEEP)), -keep)

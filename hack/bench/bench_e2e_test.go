@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/alertmend/kubectl-alertmend/internal/testcluster"
 )
@@ -27,7 +28,7 @@ func TestBenchmarkRunsEndToEnd(t *testing.T) {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
 	var out, log bytes.Buffer
-	opts := options{binary: binary, sizes: []int{100}, runs: 1}
+	opts := options{binary: binary, sizes: []int{100}, runs: 1, watchHold: 5 * time.Second}
 	if err := run(context.Background(), opts, &out, &log); err != nil {
 		t.Fatalf("%v\n%s", err, log.String())
 	}
@@ -42,6 +43,13 @@ func TestBenchmarkRunsEndToEnd(t *testing.T) {
 	}
 	if !regexp.MustCompile(`(?m)^\| 100 \| \d+ objects, [\d.]+ MB \| [\d.]+ s \| \d+ MiB \| not run \|`).MatchString(table) {
 		t.Errorf("no manifests row:\n%s", table)
+	}
+	watch := regexp.MustCompile(`(?m)^\| 100 \| \d+ MiB \| (\d+) MiB \| (\d+) MiB \| [\d.]+ \| (\d+) \| \d+ \|$`).FindStringSubmatch(table)
+	if watch == nil {
+		t.Fatalf("no watch row:\n%s", table)
+	}
+	if watch[1] == "0" || watch[2] == "0" || watch[3] == "0" {
+		t.Errorf("watch peak RSS %s MiB, at the end %s MiB, pod updates %s: none may be zero\n%s", watch[1], watch[2], watch[3], table)
 	}
 	if !strings.Contains(table, "cores") {
 		t.Errorf("the machine is not described:\n%s", table)

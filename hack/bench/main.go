@@ -1,8 +1,9 @@
 // Command bench measures kubectl-alertmend on a real control plane seeded with a cluster of a
 // given size: the floor (concurrent raw LIST requests for the kinds diagnose reads, bodies
 // discarded), `diagnose -o json` with every check, and `rbac-audit`, for wall time, peak RSS and
-// API requests; then the manifests gate on that cluster's objects exported to one file, beside
-// kube-score. It prints a Markdown table of medians and ratios to the floor.
+// API requests; `diagnose --watch` held on it while pods change, for its memory; then the
+// manifests gate on that cluster's objects exported to one file, beside kube-score. It prints
+// Markdown tables of medians and ratios to the floor.
 package main
 
 import (
@@ -37,6 +38,7 @@ func main() {
 	flag.IntVar(&opts.policies, "policies", 0, "override the number of NetworkPolicies")
 	flag.IntVar(&opts.bindings, "bindings", 0, "override the number of RoleBindings")
 	flag.IntVar(&opts.events, "events", 0, "override the number of events (pods×5: 10 Warning events about each broken Deployment's pods, the rest older, half Warning)")
+	flag.DurationVar(&opts.watchHold, "watch-hold", time.Minute, "hold diagnose --watch this long after its first report while pods change, for its memory (0: skip)")
 	flag.BoolVar(&opts.hold, "hold", false, "after seeding the first size, print its kubeconfig and wait for Ctrl-C instead of measuring (to profile by hand)")
 	flag.Parse()
 	if opts.runs < 1 {
@@ -66,6 +68,7 @@ type options struct {
 	kubeScore, hold                       bool
 	namespaces, nodes, policies, bindings int
 	events                                int
+	watchHold                             time.Duration
 }
 
 func (o options) size(pods int) Size {
@@ -86,6 +89,7 @@ type result struct {
 	floor                          time.Duration
 	diagnose, rbacAudit, manifests measurement
 	kubeScore                      measurement
+	watch                          watchMeasurement
 	manifestObjects, manifestBytes int
 }
 
@@ -112,6 +116,9 @@ func run(ctx context.Context, opts options, out, log io.Writer) error {
 		results = append(results, r)
 	}
 	writeTable(out, results, opts.runs)
+	if opts.watchHold > 0 {
+		writeWatchTable(out, results, opts.watchHold)
+	}
 	return nil
 }
 
@@ -193,6 +200,12 @@ func measureSize(ctx context.Context, opts options, size Size, binary, kubeScore
 		return r, err
 	}
 
+	if opts.watchHold > 0 {
+		if r.watch, err = measureWatch(ctx, binary, kubeconfig, client, size, opts.watchHold, log); err != nil {
+			return r, fmt.Errorf("watch: %w", err)
+		}
+	}
+
 	manifests := filepath.Join(dir, "cluster.yaml")
 	if r.manifestObjects, r.manifestBytes, err = exportManifests(ctx, client, manifests); err != nil {
 		return r, fmt.Errorf("exporting manifests: %w", err)
@@ -253,6 +266,17 @@ func writeTable(w io.Writer, results []result, runs int) {
 		}
 		fmt.Fprintf(w, "| %d | %d objects, %.1f MB | %s | %s | %s | %s | %s |\n", r.size.Pods, r.manifestObjects,
 			float64(r.manifestBytes)/1e6, seconds(r.manifests.wall), megabytes(r.manifests.peakRSS), score, scoreRSS, speedup)
+	}
+}
+
+// writeWatchTable compares a watch's memory with one diagnose run's, on the same cluster.
+func writeWatchTable(w io.Writer, results []result, hold time.Duration) {
+	fmt.Fprintf(w, "\n`diagnose --watch -o json`, held %s after its first report while %s pod updates a second arrive:\n\n", hold, strconv.Itoa(int(time.Second/churnInterval)))
+	fmt.Fprintln(w, "| pods | diagnose peak RSS | watch peak RSS | watch RSS at the end | ÷ diagnose peak | pod updates | lines printed |")
+	fmt.Fprintln(w, "| ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+	for _, r := range results {
+		fmt.Fprintf(w, "| %d | %s | %s | %s | %.2f | %d | %d |\n", r.size.Pods, megabytes(r.diagnose.peakRSS), megabytes(r.watch.peakRSS),
+			megabytes(r.watch.steadyRSS), float64(r.watch.steadyRSS)/float64(max(r.diagnose.peakRSS, 1)), r.watch.changes, r.watch.lines)
 	}
 }
 

@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
@@ -173,6 +174,33 @@ func TestInterruptedWhileStartingStopsCleanly(t *testing.T) {
 	code := run(ctx, options{binary: binary}, io.Discard, &log)
 	if code != interrupted || !strings.Contains(log.String(), "demo: interrupted; the local control plane is stopped") {
 		t.Errorf("exit %d, want %d and the reason:\n%s", code, interrupted, log.String())
+	}
+	assertNoClusterLeft(t)
+}
+
+// make demo's first act: the watch, open on a living cluster, tells of the broken rollout as
+// NEW and of its undo as RESOLVED, and ends cleanly on Ctrl-C.
+func TestWatchActShowsTheBrokenRolloutAndItsUndo(t *testing.T) {
+	binary := buildBinary(t)
+	t.Setenv("TMPDIR", t.TempDir())
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
+	defer cancel()
+	var out, log bytes.Buffer
+	if err := watchAct(ctx, binary, &out, &log); err != nil {
+		t.Fatalf("the watch act: %v\nstdout:\n%s\nstderr:\n%s", err, out.String(), log.String())
+	}
+	report := out.String()
+	newAt, resolvedAt := strings.Index(report, "NEW"), strings.Index(report, "RESOLVED")
+	if newAt < 0 || resolvedAt < newAt {
+		t.Fatalf("want a NEW line, then a RESOLVED one:\n%s", report)
+	}
+	if !strings.Contains(report[newAt:], "shop/cart") {
+		t.Errorf("the NEW line does not name the Deployment's objects:\n%s", report)
+	}
+	for _, said := range []string{"$ kubectl set image deployment/cart", "$ kubectl rollout undo deployment/cart"} {
+		if !strings.Contains(log.String(), said) {
+			t.Errorf("the demo did not show %q:\n%s", said, log.String())
+		}
 	}
 	assertNoClusterLeft(t)
 }

@@ -1,6 +1,8 @@
-// Command demo starts the test control plane, loads a bundled incident scenario, runs
-// `kubectl alertmend diagnose` against it, and stops; with -keep it leaves the control plane up
-// for the reader to try other commands until Ctrl-C. `make demo` (KEEP=1) runs it.
+// Command demo shows the tool in two acts. First (-watch), `diagnose --watch` on a living
+// cluster while a rollout breaks and is undone; then it starts the test control plane, loads a
+// bundled incident scenario, runs `kubectl alertmend diagnose` against it, and stops. With -keep
+// it leaves that control plane up for the reader to try other commands until Ctrl-C.
+// `make demo` (KEEP=1) runs it.
 package main
 
 import (
@@ -26,7 +28,9 @@ var scenario []byte
 type options struct {
 	binary string
 	keep   bool
-	args   []string // added to diagnose's
+	// watch runs the watch act first, on a living cluster (see watchAct).
+	watch bool
+	args  []string // added to diagnose's
 }
 
 // interrupted is the exit code after Ctrl-C, as a shell reports a process ended by SIGINT.
@@ -36,6 +40,7 @@ func main() {
 	var opts options
 	flag.StringVar(&opts.binary, "binary", "bin/kubectl-alertmend", "the kubectl-alertmend binary to run")
 	flag.BoolVar(&opts.keep, "keep", false, "after the report, leave the control plane running, print its kubeconfig, and stop it on Ctrl-C")
+	flag.BoolVar(&opts.watch, "watch", true, "first show diagnose --watch on a living cluster: a rollout of a bad image appears, and its undo resolves it")
 	flag.Parse()
 	opts.args = flag.Args()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -57,6 +62,17 @@ func run(ctx context.Context, opts options, stdout, stderr io.Writer) int {
 		return 2
 	}
 
+	if opts.watch {
+		if err := watchAct(ctx, binary, stdout, stderr); err != nil {
+			if ctx.Err() != nil {
+				fmt.Fprintln(stderr, "\ndemo: interrupted; the local control plane is stopped")
+				return interrupted
+			}
+			fmt.Fprintf(stderr, "demo: the watch: %v\n", err)
+			return 2
+		}
+		fmt.Fprintln(stderr, "\ndemo: act 2, the report: what a single diagnose says about a cluster in trouble")
+	}
 	fmt.Fprintln(stderr, "demo: starting a local kube-apiserver and etcd on loopback ...")
 	cluster, err := testcluster.Start(ctx, testcluster.Options{Log: stderr})
 	if err != nil {

@@ -27,7 +27,7 @@ func main() {
 // sets are the named selections of -for.
 func sets() map[string][]string {
 	return map[string][]string{
-		"demo": testcluster.ControlPlaneTools(),
+		"demo": testcluster.DemoTools(),
 		"test": testcluster.TestTools(),
 		"all":  testcluster.ToolNames(),
 	}

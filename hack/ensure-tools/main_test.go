@@ -21,7 +21,7 @@ func TestSelectTools(t *testing.T) {
 	}{
 		{name: "the default is the test set", set: "test", want: []string{"kube-apiserver", "etcd", "kubectl", "node_exporter", "pushgateway", "alertmanager",
 			"kube-controller-manager", "kube-scheduler", "kwok"}},
-		{name: "the demo needs only the control plane", set: "demo", setGiven: true, want: []string{"kube-apiserver", "etcd"}},
+		{name: "the demo needs a living cluster and kubectl", set: "demo", setGiven: true, want: []string{"kube-apiserver", "etcd", "kubectl", "kube-controller-manager", "kube-scheduler", "kwok"}},
 		{name: "all is the catalog", set: "all", setGiven: true, want: []string{"kube-apiserver", "etcd", "kubectl", "node_exporter",
 			"pushgateway", "alertmanager", "kube-controller-manager", "kube-scheduler", "kwok", "kube-score", "goreleaser", "krew", "validate-krew-manifest"}},
 		{name: "named tools come in the catalog's order, once", only: "etcd, kube-apiserver,etcd", set: "test",

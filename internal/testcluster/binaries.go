@@ -90,6 +90,12 @@ func ControlPlaneTools() []string { return []string{"kube-apiserver", "etcd"} }
 // which plays the nodes' kubelets.
 func LivingTools() []string { return []string{"kube-controller-manager", "kube-scheduler", "kwok"} }
 
+// DemoTools are what make demo runs: a living cluster, and kubectl to change it while the
+// watch looks on.
+func DemoTools() []string {
+	return slices.Concat(ControlPlaneTools(), []string{"kubectl"}, LivingTools())
+}
+
 // TestTools are what the tests run against besides the release tools and kube-score: the
 // control plane, kubectl, node_exporter, the Pushgateway, Alertmanager and the living cluster's
 // programs.
