@@ -213,10 +213,16 @@ func fold(findings []check.Finding, ran []check.Check) []check.Finding {
 		objects map[snapshot.Ref]bool
 	}
 	var heads []head
+	// headsWith indexes the heads by object: a head covers a finding only if it holds the
+	// finding's first object, so only those heads are tried, in the findings' order.
+	headsWith := map[snapshot.Ref][]int{}
 	for i, f := range findings {
 		if _, ok := relations[f.Check]; ok {
 			objects := make(map[snapshot.Ref]bool, len(f.Objects))
 			for _, o := range f.Objects {
+				if !objects[o] {
+					headsWith[o] = append(headsWith[o], len(heads))
+				}
 				objects[o] = true
 			}
 			heads = append(heads, head{i, objects})
@@ -245,10 +251,11 @@ func fold(findings []check.Finding, ran []check.Check) []check.Finding {
 	}
 	absorbed := make([]bool, len(findings))
 	for i, f := range findings {
-		if !foldable[f.Check] {
+		if !foldable[f.Check] || len(f.Objects) == 0 {
 			continue
 		}
-		for _, h := range heads {
+		for _, k := range headsWith[f.Objects[0]] {
+			h := heads[k]
 			// A cycle of checks folding each other would drop both findings.
 			if h.index == i || top(h.index) == i || !covers(h, f) {
 				continue
@@ -273,7 +280,7 @@ func fold(findings []check.Finding, ran []check.Check) []check.Finding {
 			folded[t] = append(folded[t], i)
 		}
 	}
-	var kept []check.Finding
+	kept := make([]check.Finding, 0, len(findings))
 	for i, f := range findings {
 		if parent[i] >= 0 {
 			continue
