@@ -51,9 +51,13 @@ func watchAct(ctx context.Context, binary string, stdout, stderr io.Writer) erro
 		return err
 	}
 
-	args := []string{"diagnose", "--watch", "--kubeconfig", cluster.Kubeconfig, "-n", "shop"}
+	// The watch writes to the demo, not to the terminal: it is told what the reader sees.
+	args := []string{"diagnose", "--watch", "--kubeconfig", cluster.Kubeconfig, "-n", "shop", "-o", "pretty"}
+	if isTerminal(stdout) && os.Getenv("NO_COLOR") == "" {
+		args = append(args, "--color", "always")
+	}
 	fmt.Fprintf(stderr, "demo: deployment shop/cart runs %s on both nodes, set up as the checks ask; running: kubectl alertmend %s\n\n",
-		goodImage, strings.Join(without(args, "--kubeconfig", cluster.Kubeconfig), " "))
+		goodImage, "diagnose --watch -n shop")
 	watch := exec.CommandContext(ctx, binary, args...)
 	watch.Stderr = stderr
 	// Only Ctrl-C ends a watch cleanly; a killed one would say nothing about how it ended.
@@ -186,15 +190,11 @@ func startCart(ctx context.Context, cluster *testcluster.Cluster) error {
 	}
 }
 
-// without is args less the flag and value given, for showing the command as a reader runs it.
-func without(args []string, flag, value string) []string {
-	var out []string
-	for i := 0; i < len(args); i++ {
-		if args[i] == flag && i+1 < len(args) && args[i+1] == value {
-			i++
-			continue
-		}
-		out = append(out, args[i])
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
 	}
-	return out
+	info, err := f.Stat()
+	return err == nil && info.Mode()&os.ModeCharDevice != 0
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"sync"
@@ -104,6 +105,7 @@ func (w *watchFlags) settings() *watchSettings {
 func (r *reportRun) runWatch(ctx context.Context, plan engine.Plan) error {
 	observers, stop := r.startObservers(ctx)
 	defer stop()
+	returnMemory := r.tuneGCForWatch()
 	clients, config, err := r.source.Connect(ctx)
 	if err != nil {
 		return failed("%v", err)
@@ -141,6 +143,7 @@ func (r *reportRun) runWatch(ctx context.Context, plan engine.Plan) error {
 		Output:    watch.Output{W: r.streams.Out, JSON: r.format == render.JSON, Color: r.color, Location: time.Local},
 		Options:   opts,
 		Observers: observers,
+		Evaluated: returnMemory,
 		Notes:     notes,
 		Now:       r.env.Now,
 	})
@@ -152,6 +155,24 @@ func (r *reportRun) runWatch(ctx context.Context, plan engine.Plan) error {
 		return err // the first evaluation's own refusal (--object not found)
 	}
 	return failed("%v", err)
+}
+
+// watchGCPercent is the collector's pace during a watch. A run's (see cmd/kubectl-alertmend's
+// gc.go) lets the heap grow to several times what is live because the process ends soon; a
+// watch holds the cluster's objects for hours, and each evaluation's garbage would otherwise
+// stay in its resident set up to the soft limit.
+const watchGCPercent = 50
+
+// tuneGCForWatch sets the collector's pace for a long-lived process, unless GOGC says otherwise,
+// and returns what gives the memory of an evaluation back to the system once it is garbage: a
+// re-evaluation makes as much garbage as the state it judges, and the runtime would return it
+// only minutes later.
+func (r *reportRun) tuneGCForWatch() func() {
+	if r.env.Getenv("GOGC") != "" {
+		return nil
+	}
+	debug.SetGCPercent(watchGCPercent)
+	return debug.FreeOSMemory
 }
 
 // startObservers starts what a watch tells its evaluations to besides its output: the

@@ -51,6 +51,9 @@ type Config struct {
 	Options render.Options
 	// Observers are told of every evaluation, after it is written.
 	Observers []Observer
+	// Evaluated, when set, is called after each evaluation, once its snapshot is garbage: where
+	// the command returns the memory it took to the system.
+	Evaluated func()
 	// Notes receives the outages and their ends.
 	Notes io.Writer
 	Now   func() time.Time
@@ -97,6 +100,7 @@ wait:
 	if err := w.evaluate(ctx, true); err != nil || ctx.Err() != nil {
 		return err
 	}
+	w.evaluated()
 	w.note("watching %s: what changes is written as it changes (Ctrl-C ends the watch)", w.Context)
 	for {
 		select {
@@ -117,6 +121,13 @@ wait:
 		if err := w.evaluate(ctx, false); err != nil {
 			return err
 		}
+		w.evaluated()
+	}
+}
+
+func (w *watcher) evaluated() {
+	if w.Evaluated != nil {
+		w.Evaluated()
 	}
 }
 
