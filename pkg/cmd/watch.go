@@ -113,6 +113,10 @@ func (r *reportRun) runWatch(ctx context.Context, plan engine.Plan) error {
 	started := r.env.Now()
 	opts := r.renderOptions(plan, 0)
 	notes := r.source.Notes
+	var lineWidth int // on a terminal a change is one line; piped, lines are whole
+	if r.env.IsTerminal(r.streams.Out) {
+		lineWidth = r.width
+	}
 	first := func(rep *report.Report) error {
 		opts := r.renderOptions(plan, r.env.Now().Sub(started))
 		return render.Write(r.streams.Out, rep, r.format, opts)
@@ -140,7 +144,7 @@ func (r *reportRun) runWatch(ctx context.Context, plan engine.Plan) error {
 		},
 		Shown:     r.shown,
 		First:     first,
-		Output:    watch.Output{W: r.streams.Out, JSON: r.format == render.JSON, Color: r.color, Location: time.Local},
+		Output:    watch.Output{W: r.streams.Out, JSON: r.format == render.JSON, Color: r.color, Location: time.Local, Width: lineWidth},
 		Options:   opts,
 		Observers: observers,
 		Evaluated: returnMemory,

@@ -149,3 +149,7 @@ func blockLines(block string, width int) []string {
 func truncate(s string, width int) string {
 	return runewidth.Truncate(s, max(width, 1), "…")
 }
+
+// Truncate is truncate for the commands' own lines (a watch's): s cut to width display
+// columns, the cut marked with an ellipsis.
+func Truncate(s string, width int) string { return truncate(s, width) }

@@ -118,6 +118,15 @@ func TestOutputLines(t *testing.T) {
 	if !strings.Contains(b.String(), red+"+ NEW") {
 		t.Errorf("a critical NEW in colour: %q", b.String())
 	}
+	// On an 80-column terminal a change is one line of the screen, colour codes aside.
+	b.Reset()
+	if err := (Output{W: &b, Color: true, Location: time.UTC, Width: 80}).Write(at, events[:1]); err != nil {
+		t.Fatal(err)
+	}
+	plain := strings.NewReplacer(red, "", reset, "").Replace(strings.TrimSuffix(b.String(), "\n"))
+	if want := "09:41:07 + NEW      critical  deployment-unavailable  shop/deployment/cart: dep…"; plain != want {
+		t.Errorf("cut to 80 columns:\n%q\nwant\n%q", plain, want)
+	}
 }
 
 func TestOutputJSONStream(t *testing.T) {

@@ -23,6 +23,9 @@ type Output struct {
 	Color bool
 	// Location is the time zone of the lines' times; nil is UTC. JSON times are always UTC.
 	Location *time.Location
+	// Width, when set (a terminal's), cuts each line to that many columns, so that one change
+	// is one line on the screen; 0 leaves lines whole.
+	Width int
 }
 
 // findingEvent is one document of the JSON stream.
@@ -92,17 +95,22 @@ func (o Output) line(at time.Time, e Event) string {
 	case Resolved:
 		marker, colour, text = "- RESOLVED", green, f.Message
 	case NotEvaluated:
-		marker := fmt.Sprintf("%-10s", "? NOT EVAL")
-		if o.Color {
-			marker = grey + marker + reset
-		}
-		return fmt.Sprintf("%s %s %-8s  %s  %s", clock, marker, "", render.TerminalSafe(e.NotEvaluated.Check),
-			render.TerminalSafe("not evaluated any more: "+e.NotEvaluated.Reason))
+		return o.fit(clock, "? NOT EVAL", grey, fmt.Sprintf("%-8s  %s  %s", "", render.TerminalSafe(e.NotEvaluated.Check),
+			render.TerminalSafe("not evaluated any more: "+e.NotEvaluated.Reason)))
 	}
+	return o.fit(clock, marker, colour, fmt.Sprintf("%-8s  %s  %s: %s", f.Severity, render.TerminalSafe(f.Check),
+		render.TerminalSafe(objectsOf(f)), render.TerminalSafe(text)))
+}
+
+// fit joins a line's parts, cut to Width, with the marker coloured (the colour codes take no
+// column).
+func (o Output) fit(clock, marker, colour, rest string) string {
 	marker = fmt.Sprintf("%-10s", marker)
+	if o.Width > 0 {
+		rest = render.Truncate(rest, o.Width-len(clock)-len(marker)-2)
+	}
 	if o.Color {
 		marker = colour + marker + reset
 	}
-	return fmt.Sprintf("%s %s %-8s  %s  %s: %s", clock, marker, f.Severity, render.TerminalSafe(f.Check),
-		render.TerminalSafe(objectsOf(f)), render.TerminalSafe(text))
+	return clock + " " + marker + " " + rest
 }
