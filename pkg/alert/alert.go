@@ -190,7 +190,7 @@ func (s *Sender) Observe(ev watch.Evaluation) {
 	}
 	for _, id := range slices.Sorted(maps.Keys(s.firing)) {
 		a := s.firing[id]
-		if seen[id] || notEvaluated[a.check] {
+		if seen[id] || notEvaluated[a.check] || ev.Held[a.check] {
 			continue
 		}
 		s.resolve(a, at)

@@ -8,6 +8,7 @@ import (
 
 	"github.com/alertmend/kubectl-alertmend/pkg/check"
 	"github.com/alertmend/kubectl-alertmend/pkg/report"
+	"github.com/alertmend/kubectl-alertmend/pkg/snapshot"
 )
 
 // EventType is what happened to a finding between two evaluations.
@@ -50,7 +51,9 @@ type Differ struct {
 
 // Next compares an evaluation with what was known, and remembers it. The first evaluation's
 // findings are all New; the checks it could not evaluate are not events (its report lists them).
-func (d *Differ) Next(findings []check.Finding, notEvaluated []report.NotEvaluated) []Event {
+// The findings of held checks (see Evaluation.Held) are frozen: those known stay as they were,
+// and new ones wait until the check sees all it reads again.
+func (d *Differ) Next(findings []check.Finding, notEvaluated []report.NotEvaluated, held map[string]bool) []Event {
 	unevaluated := map[string]bool{}
 	for _, n := range notEvaluated {
 		unevaluated[n.Check] = true
@@ -63,9 +66,15 @@ func (d *Differ) Next(findings []check.Finding, notEvaluated []report.NotEvaluat
 		if _, twice := current[id]; twice {
 			continue
 		}
+		before, known := d.known[id]
+		if held[f.Check] {
+			if known {
+				current[id], order = before, append(order, id)
+			}
+			continue
+		}
 		current[id] = f
 		order = append(order, id)
-		before, known := d.known[id]
 		switch {
 		case !known:
 			events = append(events, Event{Type: New, Finding: f})
@@ -80,7 +89,7 @@ func (d *Differ) Next(findings []check.Finding, notEvaluated []report.NotEvaluat
 			continue
 		}
 		before := d.known[id]
-		if unevaluated[before.Check] {
+		if unevaluated[before.Check] || held[before.Check] {
 			current[id] = before // not seen, not gone
 			order = append(order, id)
 			continue
@@ -122,7 +131,7 @@ func changesOf(before, after check.Finding) []string {
 	if before.Title != after.Title {
 		changes = append(changes, fmt.Sprintf("title %q -> %q", before.Title, after.Title))
 	}
-	if !slices.Equal(before.Objects, after.Objects) {
+	if !slices.Equal(sortedRefs(before.Objects), sortedRefs(after.Objects)) {
 		changes = append(changes, fmt.Sprintf("objects %s -> %s", objectsOf(before), objectsOf(after)))
 	}
 	return changes
@@ -144,4 +153,14 @@ func objectsOf(f check.Finding) string {
 		names = append(names, o.String())
 	}
 	return strings.Join(names, ", ")
+}
+
+// sortedRefs are refs in a stable order: the same objects in another order are no change.
+func sortedRefs(refs []snapshot.Ref) []string {
+	out := make([]string, 0, len(refs))
+	for _, r := range refs {
+		out = append(out, r.String())
+	}
+	slices.Sort(out)
+	return out
 }

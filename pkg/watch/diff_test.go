@@ -37,22 +37,22 @@ func TestDifferTellsNewChangedResolved(t *testing.T) {
 	var d Differ
 	cart := finding("deployment-unavailable", check.High, "1 of 2", "cart")
 	web := finding("deployment-unavailable", check.Medium, "1 of 3", "web")
-	if got := types(d.Next([]check.Finding{cart, web}, nil)); strings.Join(got, "|") != "new deployment-unavailable |new deployment-unavailable " {
+	if got := types(d.Next([]check.Finding{cart, web}, nil, nil)); strings.Join(got, "|") != "new deployment-unavailable |new deployment-unavailable " {
 		t.Fatalf("first evaluation: %q, want both new", got)
 	}
-	if got := d.Next([]check.Finding{cart, web}, nil); len(got) != 0 {
+	if got := d.Next([]check.Finding{cart, web}, nil, nil); len(got) != 0 {
 		t.Fatalf("nothing changed, yet %q", types(got))
 	}
 	// A message that changes (counts, ages) is no change; a severity is.
 	worse := finding("deployment-unavailable", check.Critical, "0 of 2", "cart")
-	got := d.Next([]check.Finding{worse, finding("deployment-unavailable", check.Medium, "2 of 3", "web")}, nil)
+	got := d.Next([]check.Finding{worse, finding("deployment-unavailable", check.Medium, "2 of 3", "web")}, nil, nil)
 	if strings.Join(types(got), "|") != "changed deployment-unavailable severity high -> critical" {
 		t.Fatalf("severity change: %q", types(got))
 	}
 	if got[0].Finding.Severity != check.Critical {
 		t.Errorf("a change carries the finding as it is now, not %s", got[0].Finding.Severity)
 	}
-	got = d.Next([]check.Finding{web}, nil)
+	got = d.Next([]check.Finding{web}, nil, nil)
 	if strings.Join(types(got), "|") != "resolved deployment-unavailable " || got[0].Finding.Objects[0].Name != "cart" {
 		t.Fatalf("cart gone: %q", types(got))
 	}
@@ -63,20 +63,20 @@ func TestDifferTellsNewChangedResolved(t *testing.T) {
 func TestDifferKeepsWhatItCannotSee(t *testing.T) {
 	var d Differ
 	cart := finding("deployment-unavailable", check.High, "1 of 2", "cart")
-	d.Next([]check.Finding{cart}, nil)
+	d.Next([]check.Finding{cart}, nil, nil)
 	blind := []report.NotEvaluated{{Check: "deployment-unavailable", Reason: "no answer from the API server", Code: report.CouldNotSee}}
-	got := d.Next(nil, blind)
+	got := d.Next(nil, blind, nil)
 	if strings.Join(types(got), "|") != "not-evaluated deployment-unavailable " || got[0].NotEvaluated.Reason != "no answer from the API server" {
 		t.Fatalf("check blinded: %q, want one not-evaluated and no resolved", types(got))
 	}
-	if got := d.Next(nil, blind); len(got) != 0 {
+	if got := d.Next(nil, blind, nil); len(got) != 0 {
 		t.Fatalf("still blind: %q, want nothing (said once)", types(got))
 	}
-	if got := d.Next([]check.Finding{cart}, nil); len(got) != 0 {
+	if got := d.Next([]check.Finding{cart}, nil, nil); len(got) != 0 {
 		t.Fatalf("sees again, finding still there: %q, want nothing", types(got))
 	}
-	d.Next(nil, blind)
-	if got := d.Next(nil, nil); strings.Join(types(got), "|") != "resolved deployment-unavailable " {
+	d.Next(nil, blind, nil)
+	if got := d.Next(nil, nil, nil); strings.Join(types(got), "|") != "resolved deployment-unavailable " {
 		t.Fatalf("sees again, finding gone: %q, want it resolved", types(got))
 	}
 }
@@ -84,7 +84,7 @@ func TestDifferKeepsWhatItCannotSee(t *testing.T) {
 // The first evaluation's unevaluated checks are in its report, not events.
 func TestDifferFirstEvaluationListsNoUnevaluated(t *testing.T) {
 	var d Differ
-	if got := d.Next(nil, []report.NotEvaluated{{Check: "x", Reason: "forbidden"}}); len(got) != 0 {
+	if got := d.Next(nil, []report.NotEvaluated{{Check: "x", Reason: "forbidden"}}, nil); len(got) != 0 {
 		t.Errorf("first evaluation: %q", types(got))
 	}
 }
@@ -165,5 +165,38 @@ func TestOutputJSONStream(t *testing.T) {
 	}
 	if blind["type"] != "not-evaluated" || blind["finding"] != nil || blind["notEvaluated"].(map[string]any)["check"] != "pod-crashloop" {
 		t.Errorf("not-evaluated event: %v", blind)
+	}
+}
+
+// A check that runs without a kind it read before may name other objects (a pod's owner falls
+// back from its Deployment to its ReplicaSet): its findings are frozen, neither resolved nor
+// new, until the kind is read again; then what it finds is told as usual.
+func TestDifferFreezesHeldChecks(t *testing.T) {
+	var d Differ
+	byDeployment := finding("pod-crashloop", check.High, "crashing", "cart")
+	byReplicaSet := finding("pod-crashloop", check.High, "crashing", "cart-7d9f8")
+	d.Next([]check.Finding{byDeployment}, nil, nil)
+	held := map[string]bool{"pod-crashloop": true}
+	if got := d.Next([]check.Finding{byReplicaSet}, nil, held); len(got) != 0 {
+		t.Fatalf("while replicasets cannot be read: %q, want nothing", types(got))
+	}
+	if got := d.Next([]check.Finding{byDeployment}, nil, nil); len(got) != 0 {
+		t.Fatalf("read again, the same finding: %q, want nothing", types(got))
+	}
+	d.Next(nil, nil, held)
+	if got := d.Next(nil, nil, nil); strings.Join(types(got), "|") != "resolved pod-crashloop " {
+		t.Fatalf("read again, the finding gone: %q, want it resolved", types(got))
+	}
+}
+
+// The same objects in another order are no change; other objects are another finding.
+func TestDifferObjectsOrder(t *testing.T) {
+	var d Differ
+	ab := finding("node-not-ready", check.High, "2 nodes", "a", "b")
+	ba := ab
+	ba.Objects = []snapshot.Ref{ab.Objects[1], ab.Objects[0]}
+	d.Next([]check.Finding{ab}, nil, nil)
+	if got := d.Next([]check.Finding{ba}, nil, nil); len(got) != 0 {
+		t.Errorf("objects reordered: %q, want nothing", types(got))
 	}
 }

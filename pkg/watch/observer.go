@@ -17,6 +17,9 @@ type Evaluation struct {
 	Report *report.Report
 	// Options are how the report is rendered (the catalog, the gate), as -o prometheus needs them.
 	Options render.Options
+	// Held are the checks that ran without a kind they read before (see watcher.held): their
+	// findings are to be kept as last seen, neither resolved nor new, as for a check not evaluated.
+	Held map[string]bool
 }
 
 // Observer is told of every evaluation of a watch, in order, from one goroutine. It must return

@@ -125,6 +125,36 @@ wait:
 	}
 }
 
+// held names the checks that ran without a kind they read (optional ones included) which was
+// read before and is not now (a broken watch, a revoked permission): what they find then may
+// name other objects, so their findings are neither new nor resolved until it is read again.
+// A kind never read, or absent from the cluster, holds nothing: the checks judge without it.
+func (w *watcher) held(snap *snapshot.Snapshot) map[string]bool {
+	if w.everRead == nil {
+		w.everRead = map[snapshot.Kind]bool{}
+	}
+	lost := map[snapshot.Kind]bool{}
+	for _, k := range w.Kinds {
+		_, unavailable := snap.Unavailable[k]
+		switch {
+		case !unavailable:
+			w.everRead[k] = true
+		case w.everRead[k] && !snap.Absent[k]:
+			lost[k] = true
+		}
+	}
+	held := map[string]bool{}
+	if len(lost) == 0 {
+		return held
+	}
+	for _, m := range w.Options.Catalog {
+		if slices.ContainsFunc(slices.Concat(m.Requires, m.Optional), func(k snapshot.Kind) bool { return lost[k] }) {
+			held[m.ID] = true
+		}
+	}
+	return held
+}
+
 func (w *watcher) evaluated() {
 	if w.Evaluated != nil {
 		w.Evaluated()
@@ -146,6 +176,8 @@ type watcher struct {
 	probeMu     sync.Mutex
 	// probed is the latest read of the probe kinds; nil until the first one ends.
 	probed *snapshot.Snapshot
+	// everRead are the kinds some evaluation could read (see held).
+	everRead map[snapshot.Kind]bool
 }
 
 func (w *watcher) notify() {
@@ -396,7 +428,8 @@ func (w *watcher) evaluate(ctx context.Context, first bool) error {
 	if w.Shown != nil {
 		shown = w.Shown(rep)
 	}
-	events := w.differ.Next(shown.Findings, rep.NotEvaluated)
+	held := w.held(snap)
+	events := w.differ.Next(shown.Findings, rep.NotEvaluated, held)
 	switch {
 	case first && w.First != nil:
 		err = w.First(shown)
@@ -410,7 +443,7 @@ func (w *watcher) evaluate(ctx context.Context, first bool) error {
 		return fmt.Errorf("writing the report: %v", err)
 	}
 	for _, o := range w.Observers {
-		o.Observe(Evaluation{At: snap.CollectedAt, Report: rep, Options: w.Options})
+		o.Observe(Evaluation{At: snap.CollectedAt, Report: rep, Options: w.Options, Held: held})
 	}
 	return nil
 }
