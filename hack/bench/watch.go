@@ -52,6 +52,12 @@ func measureWatch(ctx context.Context, binary, kubeconfig string, client kuberne
 	if err := cmd.Start(); err != nil {
 		return m, err
 	}
+	// stop ends the watch on an error path, so that its stderr is whole before it is read.
+	stop := func() string {
+		cancel()
+		_ = cmd.Wait()
+		return stderr.String()
+	}
 	// The reader counts lines and stamps the last one: the first report is a burst of lines,
 	// and two quiet seconds end it.
 	var lines, lastLine atomic.Int64
@@ -66,10 +72,11 @@ func measureWatch(ctx context.Context, binary, kubeconfig string, client kuberne
 	deadline := time.Now().Add(10 * time.Minute)
 	for lines.Load() == 0 || time.Since(time.Unix(0, lastLine.Load())) < 2*time.Second {
 		if time.Now().After(deadline) {
-			return m, fmt.Errorf("the watch wrote no first report within 10 minutes:\n%s", stderr.String())
+			return m, fmt.Errorf("the watch wrote no first report within 10 minutes:\n%s", stop())
 		}
 		select {
 		case <-ctx.Done():
+			stop()
 			return m, ctx.Err()
 		case <-time.After(100 * time.Millisecond):
 		}
@@ -85,12 +92,14 @@ func measureWatch(ctx context.Context, binary, kubeconfig string, client kuberne
 		case <-end:
 			held = true
 		case <-ctx.Done():
+			stop()
 			return m, ctx.Err()
 		case <-tick.C:
 			n := m.changes
 			ns, pod := churnTarget(size, int(n))
 			patch := fmt.Sprintf(`{"metadata":{"annotations":{"bench.alertmend.io/churn":%q}}}`, strconv.FormatInt(n, 10))
 			if _, err := client.CoreV1().Pods(ns).Patch(ctx, pod, types.MergePatchType, []byte(patch), metav1.PatchOptions{}); err != nil {
+				stop()
 				return m, fmt.Errorf("churn: patching pod %s/%s: %w", ns, pod, err)
 			}
 			m.changes++
@@ -99,6 +108,7 @@ func measureWatch(ctx context.Context, binary, kubeconfig string, client kuberne
 	// Let the last changes be evaluated before the steady state is read.
 	time.Sleep(5 * time.Second)
 	if m.steadyRSS, err = residentKiB(cmd.Process.Pid); err != nil {
+		stop()
 		return m, err
 	}
 	_ = cmd.Process.Signal(os.Interrupt)

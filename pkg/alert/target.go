@@ -209,7 +209,8 @@ func (t *target) post(ctx context.Context, client *http.Client, alerts models.Po
 	switch {
 	case resp.StatusCode >= 200 && resp.StatusCode < 300:
 		return nil
-	case resp.StatusCode >= 400 && resp.StatusCode < 500:
+	case resp.StatusCode >= 400 && resp.StatusCode < 500 && resp.StatusCode != http.StatusRequestTimeout && resp.StatusCode != http.StatusTooManyRequests:
+		// A proxy's 408 and 429 say "later", not "never": they are retried as a 5xx is.
 		return &refusedError{status: resp.Status, message: messageOf(answer)}
 	}
 	return fmt.Errorf("%s: %s", resp.Status, messageOf(answer))

@@ -108,6 +108,9 @@ func (r *reportRun) runWatch(ctx context.Context, plan engine.Plan) error {
 	returnMemory := r.tuneGCForWatch()
 	clients, config, err := r.source.Connect(ctx)
 	if err != nil {
+		if ctx.Err() != nil {
+			return nil // Ctrl-C or SIGTERM before the cluster answered: the watch ends as asked
+		}
 		return failed("%v", err)
 	}
 	started := r.env.Now()

@@ -139,6 +139,9 @@ func fill(ctx context.Context, snap *snapshot.Snapshot, kind snapshot.Kind, sour
 				var dropped int
 				events, dropped = snapshot.BoundEvents(events, s.perObject, s.total)
 				snap.EventsLeftOut += dropped
+				if dropped > 0 {
+					forgetAllBut(s.store, events)
+				}
 			}
 			snap.Events = append(snap.Events, events...)
 		}
@@ -166,6 +169,24 @@ func fill(ctx context.Context, snap *snapshot.Snapshot, kind snapshot.Kind, sour
 		}
 	}
 	return nil
+}
+
+// forgetAllBut drops from an events store what the bound left out, so that the store holds
+// about what a run keeps (the bound, and what came since the last evaluation) rather than every
+// event of the last hour. An event dropped here and updated later comes back, as the newest.
+func forgetAllBut(store cache.Store, kept []corev1.Event) {
+	keep := make(map[string]bool, len(kept))
+	for i := range kept {
+		keep[kept[i].Namespace+"/"+kept[i].Name] = true
+	}
+	for _, key := range store.ListKeys() {
+		if keep[key] {
+			continue
+		}
+		if obj, exists, err := store.GetByKey(key); err == nil && exists {
+			_ = store.Delete(obj)
+		}
+	}
 }
 
 // sortedItems are the objects of store in the order of their keys, namespace/name: the order

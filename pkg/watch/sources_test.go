@@ -4,8 +4,11 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -99,5 +102,31 @@ func TestTransformKeepsWhatChecksRead(t *testing.T) {
 	}
 	if _, err := transform(snapshot.KindPods)(cache.DeletedFinalStateUnknown{Key: "x"}); err != nil {
 		t.Errorf("a tombstone: %v", err)
+	}
+}
+
+// An events store keeps what the bound keeps: the rest is forgotten at the evaluation, so the
+// watch holds about what a run would, not every event of the hour.
+func TestEventsStoreIsBounded(t *testing.T) {
+	store := cache.NewStore(cache.MetaNamespaceKeyFunc)
+	base := time.Date(2026, 12, 8, 9, 0, 0, 0, time.UTC)
+	for i := range 12 {
+		at := metav1.NewTime(base.Add(time.Duration(i) * time.Minute))
+		e := &corev1.Event{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: fmt.Sprintf("cart.%02d", i)}, Type: corev1.EventTypeWarning,
+			InvolvedObject: corev1.ObjectReference{Kind: "Pod", Namespace: "shop", Name: "cart"}, LastTimestamp: at, FirstTimestamp: at}
+		if err := store.Add(e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	warnings := &source{kind: snapshot.KindEvents, store: store, listed: true, perObject: 5, total: 100}
+	snap := snapshot.New(snapshot.SourceCluster)
+	if err := fill(context.Background(), snap, snapshot.KindEvents, []*source{warnings}); err != nil {
+		t.Fatal(err)
+	}
+	if len(snap.Events) != 5 || snap.EventsLeftOut != 7 {
+		t.Fatalf("the snapshot holds %d events, %d left out; want 5 and 7", len(snap.Events), snap.EventsLeftOut)
+	}
+	if keys := store.ListKeys(); len(keys) != 5 || !slices.Contains(keys, "shop/cart.11") {
+		t.Errorf("the store keeps %v, want the newest 5", keys)
 	}
 }

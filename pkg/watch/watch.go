@@ -339,9 +339,9 @@ func (w *watcher) readProbes(ctx context.Context, read chan<- struct{}) {
 		w.readProbesOnce(ctx)
 		if first {
 			close(read)
-		} else {
-			w.notify()
 		}
+		// Also the first: an evaluation that did not wait for it (--timeout) is made again.
+		w.notify()
 		select {
 		case <-ctx.Done():
 			return
@@ -430,6 +430,14 @@ func (w *watcher) evaluate(ctx context.Context, first bool) error {
 	}
 	held := w.held(snap)
 	events := w.differ.Next(shown.Findings, rep.NotEvaluated, held)
+	if first && w.First == nil {
+		// The stream has no report: the checks that could not see are events of their own.
+		for _, n := range rep.NotEvaluated {
+			if n.Incomplete() {
+				events = append(events, Event{Type: NotEvaluated, NotEvaluated: n})
+			}
+		}
+	}
 	switch {
 	case first && w.First != nil:
 		err = w.First(shown)
