@@ -442,3 +442,25 @@ func TestMessagesOfAnswersGoOnOneLineWithoutControlCharacters(t *testing.T) {
 		}
 	}
 }
+
+// A check the watch holds (it ran without a kind it read before) resolves nothing: its
+// finding may only have changed its name for the while.
+func TestAFindingOfAHeldCheckKeepsFiring(t *testing.T) {
+	am := newFakeAlertmanager(t)
+	c := newClock()
+	s := start(t, Config{URLs: []string{am.URL + "/prefix"}}, c)
+	a := finding("a", "pod-crashloop", check.High, ref("Deployment", "shop", "cart"))
+	s.Observe(evaluation(t0, []check.Finding{a}))
+	am.next(t)
+	resend := c.next(t, DefaultResend)
+
+	held := evaluation(t0.Add(time.Second), nil)
+	held.Held = map[string]bool{"pod-crashloop": true}
+	s.Observe(held)
+	c.set(t0.Add(DefaultResend))
+	resend.fire <- c.Now()
+	kept := byName(t, am.next(t).alerts)
+	if len(kept) != 1 || !ends(kept["a"]).After(t0.Add(DefaultResend)) {
+		t.Fatalf("while its check is held: %v, want a still firing", kept)
+	}
+}
