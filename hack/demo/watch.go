@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -34,6 +35,8 @@ const settle = 3 * time.Minute
 // an image that cannot be pulled appears as NEW, `kubectl rollout undo` makes it RESOLVED, and
 // Ctrl-C (here, SIGINT from the demo) ends the watch.
 func watchAct(ctx context.Context, binary string, stdout, stderr io.Writer) error {
+	// The watch's stderr is copied by exec on a goroutine of its own, beside the demo's lines.
+	stderr = &lockedWriter{w: stderr}
 	fmt.Fprintln(stderr, "demo: act 1, the watch: starting a living cluster on loopback (kube-apiserver, etcd, controllers, scheduler, two nodes played by kwok) ...")
 	cluster, err := testcluster.Start(ctx, testcluster.Options{Living: true, Log: stderr})
 	if err != nil {
@@ -197,4 +200,16 @@ func isTerminal(w io.Writer) bool {
 	}
 	info, err := f.Stat()
 	return err == nil && info.Mode()&os.ModeCharDevice != 0
+}
+
+// lockedWriter serializes writes from several goroutines.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }
