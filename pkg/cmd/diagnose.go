@@ -80,6 +80,10 @@ they judge by. Findings left out by either are counted in a note on stderr.
   # Keep watching: print what appears, changes and resolves (Ctrl-C ends it)
   kubectl alertmend diagnose --watch -n shop
 
+  # Keep watching, alert Alertmanager, and serve /metrics, /healthz, /readyz
+  kubectl alertmend diagnose --watch -o json --listen :8080 \
+    --alertmanager-url http://alertmanager.monitoring:9093
+
   # Replay a snapshot someone recorded with "kubectl alertmend snapshot"
   kubectl alertmend diagnose --snapshot incident.alertmend.gz
 
