@@ -36,21 +36,8 @@ import (
 // finds each change in the timeline, with the API server's own managedFields; a recording of the
 // same snapshot replays the same timeline.
 func TestBeforeOnARealControlPlane(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
-	defer cancel()
-	cluster, err := testcluster.Start(ctx, testcluster.Options{Log: os.Stderr})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cluster.Stop()
+	ctx, cluster, must := startShop(t)
 	c := cluster.Client
-	const ns = "shop"
-	must := func(_ any, err error) {
-		t.Helper()
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
 	as := func(manager string) metav1.CreateOptions { return metav1.CreateOptions{FieldManager: manager} }
 
 	must(c.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{}))
@@ -216,21 +203,8 @@ func withoutTime(c changes.Change) string {
 // manager, and a StatefulSet's and a DaemonSet's newest revisions, written as their controllers
 // write ControllerRevisions, are told with their template diffs and exact undos.
 func TestWholeClusterTimelineOnARealControlPlane(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
-	defer cancel()
-	cluster, err := testcluster.Start(ctx, testcluster.Options{Log: os.Stderr})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cluster.Stop()
+	ctx, cluster, must := startShop(t)
 	c := cluster.Client
-	const ns = "shop"
-	must := func(_ any, err error) {
-		t.Helper()
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
 	must(c.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{}))
 	cm, err := c.CoreV1().ConfigMaps(ns).Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "cart-config"},
 		Data: map[string]string{"secret-ish": "cm-value-never-read"}}, metav1.CreateOptions{FieldManager: "helm"})
@@ -376,3 +350,26 @@ func TestWholeClusterTimelineOnARealControlPlane(t *testing.T) {
 		check(t, replayed)
 	})
 }
+
+// startShop starts a control plane for one test, stopped when it ends, and returns a context
+// bounding the test and must, which fails the test on a request's error.
+func startShop(t *testing.T) (context.Context, *testcluster.Cluster, func(any, error)) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	t.Cleanup(cancel)
+	cluster, err := testcluster.Start(ctx, testcluster.Options{Log: os.Stderr})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cluster.Stop)
+	must := func(_ any, err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	return ctx, cluster, must
+}
+
+// ns is the namespace the tests' objects are in.
+const ns = "shop"
